@@ -1,0 +1,1 @@
+"""es-rag: retrieval-augmented generation on Elasticsearch, every search asset kept as code."""

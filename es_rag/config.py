@@ -1,0 +1,165 @@
+"""Settings for every es-rag entry point: one object, from `ES_RAG_*` variables and `es-rag.toml`.
+
+Precedence: environment variable > `es-rag.toml` (in the working directory, or the file named by
+`ES_RAG_CONFIG`) > the default below. Keys in the TOML file are the field names (`url = "..."`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting has a value es-rag cannot use; the message names the key and what is accepted."""
+
+
+def _setting(
+    default: Any, help: str, *, choices: tuple[str, ...] = (), secret: bool = False
+) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable in es-rag. Read it with `load_settings()`."""
+
+    url: str | None = _setting(None, "Elasticsearch URL; unset means the embedded engine")
+    cloud_id: str | None = _setting(None, "Elastic Cloud id (instead of url)")
+    api_key: str | None = _setting(None, "API key (encoded form)", secret=True)
+    user: str | None = _setting(None, "user name for basic auth")
+    password: str | None = _setting(None, "password for basic auth", secret=True)
+    ca_certs: Path | None = _setting(None, "CA bundle for TLS verification")
+    verify_certs: bool = _setting(True, "verify the cluster's TLS certificate")
+    request_timeout: float = _setting(30.0, "seconds before a request to the cluster times out")
+    data: Path = _setting(Path(".es-rag"), "embedded engine data directory")
+    engine_port: int = _setting(9200, "port of the embedded engine")
+    assets: Path = _setting(
+        PROJECT_ROOT, "folder holding mappings/, pipelines/, templates/, roles/"
+    )
+    index: str = _setting("chunks", "alias of the chunk index that applications search")
+    embedding_model: str = _setting(
+        "all-MiniLM-L6-v2", "sentence-transformers model for embeddings"
+    )
+    chunk_size: int = _setting(256, "chunk size in embedding-model tokens")
+    chunk_overlap: int = _setting(32, "overlap between consecutive chunks, in tokens")
+    llm_provider: str = _setting(
+        "extractive", "answer generator", choices=("extractive", "openai", "local")
+    )
+    llm_base_url: str | None = _setting(None, "OpenAI-compatible endpoint (openai provider)")
+    llm_model: str | None = _setting(None, "model name for the LLM provider")
+    llm_api_key: str | None = _setting(None, "key for the OpenAI-compatible endpoint", secret=True)
+
+    @property
+    def uses_engine(self) -> bool:
+        """True when no cluster is configured and the embedded engine serves es-rag."""
+        return not (self.url or self.cloud_id)
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as plain values, secrets masked: for `es-rag status` and logs."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["secret"] and value:
+                value = "********"
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def env_name(name: str) -> str:
+    """The environment variable that sets field `name`."""
+    return "ES_RAG_" + name.upper()
+
+
+def _convert(name: str, raw: Any, f: dataclasses.Field[Any], where: str) -> Any:
+    """Turn a raw value into the field's type; `where` names its origin in error messages."""
+    kind = f.type.split(" | ")[0] if isinstance(f.type, str) else f.type
+    if raw is None or raw == "":
+        return f.default if raw == "" else None
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        lowered = str(raw).strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(
+            f"{where}: {raw!r} is not a boolean (accepted: true, false, 1, 0, yes, no)"
+        )
+    if kind in ("int", "float"):
+        try:
+            value = int(raw) if kind == "int" else float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: {raw!r} is not a number ({kind} expected)") from None
+        lowest = 0 if name == "chunk_overlap" else 1
+        if value < lowest:
+            raise ConfigError(f"{where}: {raw!r} must be at least {lowest}")
+        return value
+    if kind == "Path":
+        return Path(str(raw)).expanduser()
+    value = str(raw)
+    choices = f.metadata["choices"]
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, config_file: Path | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings from the environment, the TOML file and explicit overrides (CLI flags)."""
+    env = os.environ if env is None else env
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    if config_file is None and env.get("ES_RAG_CONFIG"):
+        config_file = Path(env["ES_RAG_CONFIG"])
+        if not config_file.is_file():
+            raise ConfigError(f"ES_RAG_CONFIG: {config_file} does not exist")
+    if config_file is None and Path("es-rag.toml").is_file():
+        config_file = Path("es-rag.toml")
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        for key, raw in _read_toml(config_file).items():
+            if key not in fields:
+                raise ConfigError(
+                    f"{config_file}: unknown key {key!r} (known: {', '.join(sorted(fields))})"
+                )
+            values[key] = _convert(key, raw, fields[key], f"{config_file}: {key}")
+    for name, f in fields.items():
+        if env_name(name) in env:
+            values[name] = _convert(name, env[env_name(name)], f, env_name(name))
+    for name, raw in overrides.items():
+        if raw is not None:
+            values[name] = _convert(name, raw, fields[name], "--" + name.replace("_", "-"))
+    settings = Settings(**values)
+    if settings.url and settings.cloud_id:
+        raise ConfigError("ES_RAG_URL and ES_RAG_CLOUD_ID are both set; choose one")
+    if settings.api_key and settings.user:
+        raise ConfigError("ES_RAG_API_KEY and ES_RAG_USER are both set; choose one way to log in")
+    if bool(settings.user) != bool(settings.password):
+        raise ConfigError("ES_RAG_USER and ES_RAG_PASSWORD go together; one of them is missing")
+    if settings.chunk_overlap >= settings.chunk_size:
+        raise ConfigError(
+            f"chunk_overlap ({settings.chunk_overlap}) must be smaller than "
+            f"chunk_size ({settings.chunk_size})"
+        )
+    if settings.url and not settings.url.startswith(("http://", "https://")):
+        raise ConfigError(f"ES_RAG_URL: {settings.url!r} is not an http:// or https:// URL")
+    return settings

@@ -1,0 +1,211 @@
+"""Client creation and capability detection: what the cluster at the other end can do.
+
+es-rag talks to Elasticsearch only through the official client. This module builds that client
+from the settings (starting the embedded engine when no cluster is configured), negotiates the
+REST compatibility header with the server's major version, and learns once what the cluster
+supports so the rest of es-rag can pick a path from capabilities, not version numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import elastic_transport
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    Elasticsearch,
+    UnsupportedProductError,
+)
+
+from es_rag.config import Settings
+
+RRF_LICENSES = ("enterprise", "trial")
+ML_LICENSES = ("platinum", "enterprise", "trial")
+_COMPAT_RE = re.compile(r"compatible-with=\d+")
+
+
+class ConnectError(RuntimeError):
+    """The cluster cannot be used: unreachable, refused our credentials, or is not Elasticsearch."""
+
+
+class CompatTransport(elastic_transport.Transport):
+    """Transport that sends the REST compatibility header of the server's major version.
+
+    The 9.x client always asks for `compatible-with=9`, which an 8.x server refuses with
+    `media_type_header_exception`. Until the server's version is known, requests carry plain
+    `application/json`; afterwards the header names the server's own major.
+    """
+
+    compat_major: int | None = None
+
+    def perform_request(
+        self, method: str, target: str, *, headers: Any = None, **kwargs: Any
+    ) -> elastic_transport.TransportApiResponse:
+        if headers:
+            headers = elastic_transport.HttpHeaders(headers)
+            for name in ("accept", "content-type"):
+                value = headers.get(name)
+                if value and "compatible-with=" in value:
+                    headers[name] = (
+                        _COMPAT_RE.sub(f"compatible-with={self.compat_major}", value)
+                        if self.compat_major
+                        else value.replace("vnd.elasticsearch+", "").split(";")[0]
+                    )
+        return super().perform_request(method, target, headers=headers, **kwargs)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the cluster can do, learned once at connection time."""
+
+    url: str
+    engine: str  # "embedded" or "elasticsearch"
+    version: str
+    major: int
+    minor: int
+    distribution: str
+    license_type: str
+    license_status: str
+    security_enabled: bool
+    retriever: bool
+    rank_rrf: bool
+    rrf_licensed: bool
+    ml_inference: bool
+
+    @property
+    def hybrid_path(self) -> str:
+        """How hybrid search runs: `retriever`, `rank_rrf` or `client_rrf` (RRF over msearch)."""
+        if self.rrf_licensed and self.retriever:
+            return "retriever"
+        if self.rrf_licensed and self.rank_rrf:
+            return "rank_rrf"
+        return "client_rrf"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output, with the chosen hybrid path."""
+        return {**asdict(self), "hybrid_path": self.hybrid_path}
+
+
+def _client_kwargs(settings: Settings, url: str | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "request_timeout": settings.request_timeout,
+        "transport_class": CompatTransport,
+        "verify_certs": settings.verify_certs,
+    }
+    if settings.cloud_id:
+        kwargs["cloud_id"] = settings.cloud_id
+    else:
+        kwargs["hosts"] = [url]
+    if settings.ca_certs:
+        kwargs["ca_certs"] = str(settings.ca_certs)
+    if settings.api_key:
+        kwargs["api_key"] = settings.api_key
+    elif settings.user:
+        kwargs["basic_auth"] = (settings.user, settings.password)
+    return kwargs
+
+
+def endpoint_url(settings: Settings) -> str:
+    """The URL es-rag talks to: the configured cluster, or the embedded engine (started)."""
+    if not settings.uses_engine:
+        return settings.url or f"cloud:{settings.cloud_id}"
+    from es_rag.engine.daemon import start_background
+
+    return start_background(settings.data, settings.engine_port)
+
+
+def connect(settings: Settings) -> tuple[Elasticsearch, Capabilities]:
+    """Build the client, check the server really is Elasticsearch and learn its capabilities.
+
+    Raises ConnectError with a one-line reason when the cluster cannot be used.
+    """
+    url = endpoint_url(settings)
+    client = Elasticsearch(**_client_kwargs(settings, None if settings.cloud_id else url))
+    try:
+        info = client.info()
+    except elastic_transport.ConnectionError as exc:
+        raise ConnectError(f"cannot reach Elasticsearch at {url}: {_reason(exc)}") from None
+    except elastic_transport.ConnectionTimeout:
+        raise ConnectError(
+            f"Elasticsearch at {url} did not answer within {settings.request_timeout:g} s"
+        ) from None
+    except AuthenticationException:
+        who = (
+            f"user {settings.user!r}"
+            if settings.user
+            else ("the API key" if settings.api_key else "no credentials")
+        )
+        raise ConnectError(
+            f"Elasticsearch at {url} refused {who} (401): check ES_RAG_USER/"
+            "ES_RAG_PASSWORD or ES_RAG_API_KEY"
+        ) from None
+    except UnsupportedProductError:
+        raise ConnectError(
+            f"{url} answered, but it is not Elasticsearch (no X-Elastic-Product header)"
+        ) from None
+    except ApiError as exc:
+        raise ConnectError(
+            f"Elasticsearch at {url} answered {exc.meta.status}: {_error_reason(exc)}"
+        ) from None
+    caps = detect_capabilities(client, url, info, embedded=settings.uses_engine)
+    return client, caps
+
+
+def detect_capabilities(
+    client: Elasticsearch, url: str, info: dict[str, Any], *, embedded: bool
+) -> Capabilities:
+    """Ask the cluster for its license and features; `info` is the root endpoint's body.
+
+    Also switches the client's compatibility header to the server's major version.
+    """
+    version = str(info["version"]["number"])
+    major, minor = (int(part) for part in re.findall(r"\d+", version)[:2])
+    client.transport.compat_major = min(major, 9)  # type: ignore[attr-defined]
+    try:
+        lic = client.license.get()["license"]
+        license_type, license_status = str(lic["type"]), str(lic["status"])
+    except (ApiError, KeyError):
+        license_type, license_status = "none", "unknown"
+    try:
+        features = client.xpack.info(categories="features")["features"]
+        security = bool(features.get("security", {}).get("enabled"))
+        ml = bool(features.get("ml", {}).get("enabled"))
+    except (AuthorizationException, ApiError, KeyError):
+        security, ml = False, False
+    active = license_status == "active"
+    return Capabilities(
+        url=url,
+        engine="embedded" if embedded else "elasticsearch",
+        version=version,
+        major=major,
+        minor=minor,
+        distribution=str(info["version"].get("build_flavor", "default")),
+        license_type=license_type,
+        license_status=license_status,
+        security_enabled=security,
+        retriever=(major, minor) >= (8, 14),
+        rank_rrf=(8, 8) <= (major, minor) < (9, 0),
+        rrf_licensed=active and license_type in RRF_LICENSES,
+        ml_inference=ml and active and license_type in ML_LICENSES,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(getattr(exc, "message", "") or exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _error_reason(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(exc.message)

@@ -1,0 +1,33 @@
+"""Fixtures shared by every test: an embedded engine on 127.0.0.1 and a client for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from elasticsearch import Elasticsearch
+
+if TYPE_CHECKING:
+    from es_rag.engine.server import EngineServer
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
+    """One embedded engine for the whole test session, on a free port and a temporary data dir."""
+    from es_rag.engine.server import EngineServer
+
+    server = EngineServer(tmp_path_factory.mktemp("engine-data"), port=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def es(engine: EngineServer) -> Iterator[Elasticsearch]:
+    """A client for the session engine; every index is deleted after the test."""
+    client = Elasticsearch(engine.url, request_timeout=30)
+    yield client
+    client.options(ignore_status=404).indices.delete(
+        index="*", expand_wildcards="all", allow_no_indices=True
+    )
+    client.close()
