@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from es_rag import assets
 from es_rag.config import ConfigError, Settings, load_settings
 from es_rag.connect import Capabilities, ConnectError, connect
 
@@ -24,7 +25,7 @@ def clear_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ConfigError, ConnectError) as exc:
+        except (ConfigError, ConnectError, assets.AssetError, assets.ApplyError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -79,6 +80,73 @@ def status(ctx: Context, as_json: bool) -> None:
         return
     for key, value in caps.as_dict().items():
         click.echo(f"{key:18} {value}")
+
+
+def _print_changes(changes: list[assets.Change]) -> None:
+    if not changes:
+        click.echo("The cluster matches the files: nothing to change.")
+    for change in changes:
+        target = f" -> {change.target}" if change.target else ""
+        click.secho(f"{change.action} {change.kind} {change.name}{target}: {change.reason}",
+                    bold=True)
+        for line in change.diff.splitlines():
+            color = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+            click.secho("    " + line, fg=color)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help='Print one object {"changes": [...]}.')
+@pass_context
+@clear_errors
+def plan(ctx: Context, as_json: bool) -> None:
+    """Show what `apply` would change on the cluster, as a diff per asset."""
+    client, caps = ctx.connection()
+    changes = assets.plan(client, caps, assets.load_assets(ctx.settings.assets))
+    if as_json:
+        click.echo(json.dumps({"changes": [c.as_dict() for c in changes]}))
+    else:
+        _print_changes(changes)
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@pass_context
+@clear_errors
+def apply(ctx: Context, yes: bool) -> None:
+    """Apply mappings, pipelines, search templates and roles from the files to the cluster."""
+    client, caps = ctx.connection()
+    loaded = assets.load_assets(ctx.settings.assets)
+    changes = assets.plan(client, caps, loaded)
+    _print_changes(changes)
+    if not changes:
+        return
+    if not yes and not click.confirm("Apply these changes?", default=False):
+        raise click.ClickException("nothing applied")
+    applied = assets.apply(client, caps, loaded, progress=lambda msg: click.echo(f"  {msg}"))
+    click.echo(f"applied {len(applied)} change(s)")
+
+
+@cli.command()
+@click.option("--alias", default=None, help="Alias to roll back (default: the chunk index).")
+@pass_context
+@clear_errors
+def rollback(ctx: Context, alias: str | None) -> None:
+    """Point an alias back to its previous index version."""
+    client, _ = ctx.connection()
+    before, after = assets.rollback(client, alias or ctx.settings.index)
+    click.echo(f"{alias or ctx.settings.index}: {before} -> {after}")
+
+
+@cli.command("prune-versions")
+@click.option("--alias", default=None, help="Alias whose old versions go (default: chunk index).")
+@click.option("--keep", default=1, show_default=True, help="Older versions to keep for rollback.")
+@pass_context
+@clear_errors
+def prune_versions(ctx: Context, alias: str | None, keep: int) -> None:
+    """Delete index versions older than the one an alias serves."""
+    client, _ = ctx.connection()
+    deleted = assets.prune_versions(client, alias or ctx.settings.index, keep=keep)
+    click.echo("deleted: " + (", ".join(deleted) if deleted else "nothing"))
 
 
 @cli.group()

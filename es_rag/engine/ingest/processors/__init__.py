@@ -1,0 +1,14 @@
+"""Ingest processors by Elasticsearch name."""
+
+from __future__ import annotations
+
+from es_rag.engine.ingest.processors import control, conversions, dates, fields, strings
+from es_rag.engine.ingest.processors.base import Processor
+
+REGISTRY: dict[str, type[Processor]] = {
+    processor.type: processor
+    for module in (fields, strings, conversions, dates, control)
+    for processor in module.PROCESSORS
+}
+
+__all__ = ["REGISTRY", "Processor"]

@@ -1,0 +1,69 @@
+"""`_ingest/pipeline/_simulate`: run sample documents through a pipeline and report each one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from es_rag.engine.errors import BadRequest, EngineError
+from es_rag.engine.ingest.document import IngestDocument, java_type
+from es_rag.engine.ingest.failures import config_error
+from es_rag.engine.ingest.pipeline import Execution, Pipeline, build_pipeline
+
+SIMULATED_PIPELINE_ID = "_simulate_pipeline"
+_MATCH_ANY_VERSION = -3
+
+
+def simulate_pipeline(body: Any, pipeline: Pipeline | None, verbose: bool,
+                      resolve: Callable[[str], Pipeline | None]) -> dict[str, Any]:
+    """The `_simulate` response for `body`; `pipeline` is the stored one (by id) or None to
+    read `body["pipeline"]`."""
+    if not isinstance(body, dict):
+        raise config_error("the simulate request body must be an object")
+    if pipeline is None:
+        definition = body.get("pipeline")
+        if definition is None:
+            raise config_error("[pipeline] required property is missing", property_name=None)
+        pipeline = build_pipeline(SIMULATED_PIPELINE_ID, definition)
+    results = [_simulate_one(pipeline, doc, verbose, resolve) for doc in _read_docs(body)]
+    return {"docs": results}
+
+
+def _read_docs(body: dict[str, Any]) -> list[IngestDocument]:
+    docs = body.get("docs")
+    if docs is None:
+        raise config_error("[docs] required property is missing")
+    if not isinstance(docs, list):
+        raise config_error(f"property isn't a list, but of type [{java_type(docs)}]",
+                           property_name="docs")
+    if not docs:
+        raise BadRequest("must specify at least one document in [docs]")
+    return [_read_doc(doc) for doc in docs]
+
+
+def _read_doc(doc: Any) -> IngestDocument:
+    if not isinstance(doc, dict):
+        raise BadRequest("malformed [docs] section, should include an inner object")
+    source = doc.get("_source")
+    if source is None:
+        raise config_error("[_source] required property is missing")
+    if not isinstance(source, dict):
+        raise config_error(f"property isn't a map, but of type [{java_type(source)}]",
+                           property_name="_source")
+    version = doc.get("_version", _MATCH_ANY_VERSION)
+    routing = doc.get("_routing")
+    return IngestDocument(str(doc.get("_index", "_index")), str(doc.get("_id", "_id")), source,
+                          routing=None if routing is None else str(routing), version=version)
+
+
+def _simulate_one(pipeline: Pipeline, doc: IngestDocument, verbose: bool,
+                  resolve: Callable[[str], Pipeline | None]) -> dict[str, Any] | None:
+    results: list[dict[str, Any]] | None = [] if verbose else None
+    execution = Execution(resolve, results)
+    try:
+        outcome = execution.run_pipeline(pipeline, doc)
+    except EngineError as exc:
+        return {"processor_results": results} if verbose else {"error": exc.body()["error"]}
+    if verbose:
+        return {"processor_results": results}
+    return None if outcome is None else {"doc": outcome.snapshot()}
