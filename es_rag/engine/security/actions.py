@@ -1,0 +1,238 @@
+"""The Elasticsearch action each REST endpoint performs, for authorizing requests.
+
+`request_action(method, path)` names the action of a request and the index expression it
+targets, so the HTTP layer can authorize every request in one place. Composite requests (bulk,
+mget, msearch, templates rendering) are authorized once without indices, then per item with
+`ITEM_ACTIONS`. `REST_ACTIONS` gives the same actions by REST API spec name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+READ_SEARCH = "indices:data/read/search"
+READ_GET = "indices:data/read/get"
+_SECURITY = "cluster:admin/xpack/security/"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """`methods path` (with `{index}`, `{id}`, `{name}` parts) performing `action`."""
+
+    api: str
+    methods: tuple[str, ...]
+    path: str
+    action: str
+    composite: bool = False
+
+
+@dataclass(frozen=True)
+class RequestAction:
+    """What a request does: its action, and the index expression it names (None: all)."""
+
+    api: str
+    action: str
+    index: str | None
+    composite: bool
+
+
+def _e(api: str, methods: str, path: str, action: str, composite: bool = False) -> Endpoint:
+    return Endpoint(api, tuple(methods.split()), path, action, composite)
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    # reads
+    _e("search", "GET POST", "/_search", READ_SEARCH),
+    _e("search", "GET POST", "/{index}/_search", READ_SEARCH),
+    _e("search_template", "GET POST", "/_search/template", READ_SEARCH),
+    _e("search_template", "GET POST", "/{index}/_search/template", READ_SEARCH),
+    _e("knn_search", "GET POST", "/{index}/_knn_search", READ_SEARCH),
+    _e("count", "GET POST", "/_count", READ_SEARCH),
+    _e("count", "GET POST", "/{index}/_count", READ_SEARCH),
+    _e("msearch", "GET POST", "/_msearch", "indices:data/read/msearch", True),
+    _e("msearch", "GET POST", "/{index}/_msearch", "indices:data/read/msearch", True),
+    _e("msearch_template", "GET POST", "/_msearch/template",
+       "indices:data/read/msearch/template", True),
+    _e("msearch_template", "GET POST", "/{index}/_msearch/template",
+       "indices:data/read/msearch/template", True),
+    _e("render_search_template", "GET POST", "/_render/template",
+       "indices:data/read/search/template", True),
+    _e("render_search_template", "GET POST", "/_render/template/{id}",
+       "indices:data/read/search/template", True),
+    _e("get", "GET HEAD", "/{index}/_doc/{id}", READ_GET),
+    _e("get_source", "GET HEAD", "/{index}/_source/{id}", READ_GET),
+    _e("mget", "GET POST", "/_mget", "indices:data/read/mget", True),
+    _e("mget", "GET POST", "/{index}/_mget", "indices:data/read/mget", True),
+    _e("explain", "GET POST", "/{index}/_explain/{id}", "indices:data/read/explain"),
+    _e("field_caps", "GET POST", "/_field_caps", "indices:data/read/field_caps"),
+    _e("field_caps", "GET POST", "/{index}/_field_caps", "indices:data/read/field_caps"),
+    _e("rank_eval", "GET POST", "/_rank_eval", "indices:data/read/rank_eval"),
+    _e("rank_eval", "GET POST", "/{index}/_rank_eval", "indices:data/read/rank_eval"),
+    # writes
+    _e("index", "PUT POST", "/{index}/_doc/{id}", "indices:data/write/index:op_type/index"),
+    _e("index", "POST", "/{index}/_doc", "indices:data/write/index:op_type/create"),
+    _e("create", "PUT POST", "/{index}/_create/{id}", "indices:data/write/index:op_type/create"),
+    _e("update", "POST", "/{index}/_update/{id}", "indices:data/write/update"),
+    _e("delete", "DELETE", "/{index}/_doc/{id}", "indices:data/write/delete"),
+    _e("bulk", "PUT POST", "/_bulk", "indices:data/write/bulk", True),
+    _e("bulk", "PUT POST", "/{index}/_bulk", "indices:data/write/bulk", True),
+    _e("delete_by_query", "POST", "/{index}/_delete_by_query",
+       "indices:data/write/delete/byquery"),
+    _e("update_by_query", "POST", "/{index}/_update_by_query",
+       "indices:data/write/update/byquery"),
+    # index administration
+    _e("indices.create", "PUT", "/{index}", "indices:admin/create"),
+    _e("indices.delete", "DELETE", "/{index}", "indices:admin/delete"),
+    _e("indices.get", "GET HEAD", "/{index}", "indices:admin/get"),
+    _e("indices.get_mapping", "GET", "/_mapping", "indices:admin/mappings/get"),
+    _e("indices.get_mapping", "GET", "/{index}/_mapping", "indices:admin/mappings/get"),
+    _e("indices.put_mapping", "PUT POST", "/{index}/_mapping", "indices:admin/mapping/put"),
+    _e("indices.get_settings", "GET", "/_settings", "indices:admin/settings/get"),
+    _e("indices.get_settings", "GET", "/_settings/{name}", "indices:admin/settings/get"),
+    _e("indices.get_settings", "GET", "/{index}/_settings", "indices:admin/settings/get"),
+    _e("indices.get_settings", "GET", "/{index}/_settings/{name}",
+       "indices:admin/settings/get"),
+    _e("indices.put_settings", "PUT", "/_settings", "indices:admin/settings/update"),
+    _e("indices.put_settings", "PUT", "/{index}/_settings", "indices:admin/settings/update"),
+    _e("indices.refresh", "GET POST", "/_refresh", "indices:admin/refresh"),
+    _e("indices.refresh", "GET POST", "/{index}/_refresh", "indices:admin/refresh"),
+    _e("indices.flush", "GET POST", "/_flush", "indices:admin/flush"),
+    _e("indices.flush", "GET POST", "/{index}/_flush", "indices:admin/flush"),
+    _e("indices.forcemerge", "POST", "/_forcemerge", "indices:admin/forcemerge"),
+    _e("indices.forcemerge", "POST", "/{index}/_forcemerge", "indices:admin/forcemerge"),
+    _e("indices.open", "POST", "/{index}/_open", "indices:admin/open"),
+    _e("indices.close", "POST", "/{index}/_close", "indices:admin/close"),
+    _e("indices.get_alias", "GET HEAD", "/_alias", "indices:admin/aliases/get"),
+    _e("indices.get_alias", "GET HEAD", "/_alias/{name}", "indices:admin/aliases/get"),
+    _e("indices.get_alias", "GET HEAD", "/{index}/_alias", "indices:admin/aliases/get"),
+    _e("indices.get_alias", "GET HEAD", "/{index}/_alias/{name}", "indices:admin/aliases/get"),
+    _e("indices.put_alias", "PUT POST", "/{index}/_alias/{name}", "indices:admin/aliases"),
+    _e("indices.put_alias", "PUT POST", "/{index}/_aliases/{name}", "indices:admin/aliases"),
+    _e("indices.delete_alias", "DELETE", "/{index}/_alias/{name}", "indices:admin/aliases"),
+    _e("indices.delete_alias", "DELETE", "/{index}/_aliases/{name}", "indices:admin/aliases"),
+    _e("indices.update_aliases", "POST", "/_aliases", "indices:admin/aliases", True),
+    _e("indices.stats", "GET", "/_stats", "indices:monitor/stats"),
+    _e("indices.stats", "GET", "/{index}/_stats", "indices:monitor/stats"),
+    _e("indices.analyze", "GET POST", "/_analyze", "indices:admin/analyze", True),
+    _e("indices.analyze", "GET POST", "/{index}/_analyze", "indices:admin/analyze"),
+    _e("cat.indices", "GET", "/_cat/indices", "indices:monitor/stats"),
+    _e("cat.indices", "GET", "/_cat/indices/{index}", "indices:monitor/stats"),
+    _e("cat.count", "GET", "/_cat/count", READ_SEARCH),
+    _e("cat.count", "GET", "/_cat/count/{index}", READ_SEARCH),
+    # cluster
+    _e("info", "GET HEAD", "/", "cluster:monitor/main"),
+    _e("cluster.health", "GET", "/_cluster/health", "cluster:monitor/health"),
+    _e("cluster.health", "GET", "/_cluster/health/{index}", "cluster:monitor/health"),
+    _e("cat.health", "GET", "/_cat/health", "cluster:monitor/health"),
+    _e("cluster.state", "GET", "/_cluster/state", "cluster:monitor/state"),
+    _e("cluster.state", "GET", "/_cluster/state/{name}", "cluster:monitor/state"),
+    _e("cluster.state", "GET", "/_cluster/state/{name}/{index}", "cluster:monitor/state"),
+    _e("cluster.stats", "GET", "/_cluster/stats", "cluster:monitor/stats"),
+    _e("cluster.get_settings", "GET", "/_cluster/settings", "cluster:monitor/settings"),
+    _e("cluster.put_settings", "PUT", "/_cluster/settings", "cluster:admin/settings/update"),
+    _e("nodes.info", "GET", "/_nodes", "cluster:monitor/nodes/info"),
+    _e("nodes.stats", "GET", "/_nodes/stats", "cluster:monitor/nodes/stats"),
+    _e("tasks.get", "GET", "/_tasks/{id}", "cluster:monitor/task/get"),
+    _e("capabilities", "GET", "/_capabilities", "cluster:monitor/nodes/capabilities"),
+    _e("license.get", "GET", "/_license", "cluster:monitor/xpack/license/get"),
+    _e("license.get_basic_status", "GET", "/_license/basic_status",
+       "cluster:admin/xpack/license/basic_status"),
+    _e("license.get_trial_status", "GET", "/_license/trial_status",
+       "cluster:admin/xpack/license/trial_status"),
+    _e("license.post_start_basic", "POST", "/_license/start_basic",
+       "cluster:admin/xpack/license/start_basic"),
+    _e("license.post_start_trial", "POST", "/_license/start_trial",
+       "cluster:admin/xpack/license/start_trial"),
+    _e("xpack.info", "GET", "/_xpack", "cluster:monitor/xpack/info"),
+    _e("ingest.get_pipeline", "GET", "/_ingest/pipeline", "cluster:admin/ingest/pipeline/get"),
+    _e("ingest.get_pipeline", "GET", "/_ingest/pipeline/{id}",
+       "cluster:admin/ingest/pipeline/get"),
+    _e("ingest.put_pipeline", "PUT", "/_ingest/pipeline/{id}",
+       "cluster:admin/ingest/pipeline/put"),
+    _e("ingest.delete_pipeline", "DELETE", "/_ingest/pipeline/{id}",
+       "cluster:admin/ingest/pipeline/delete"),
+    _e("ingest.simulate", "GET POST", "/_ingest/pipeline/_simulate",
+       "cluster:admin/ingest/pipeline/simulate"),
+    _e("ingest.simulate", "GET POST", "/_ingest/pipeline/{id}/_simulate",
+       "cluster:admin/ingest/pipeline/simulate"),
+    _e("get_script", "GET", "/_scripts/{id}", "cluster:admin/script/get"),
+    _e("put_script", "PUT POST", "/_scripts/{id}", "cluster:admin/script/put"),
+    _e("put_script", "PUT POST", "/_scripts/{id}/{name}", "cluster:admin/script/put"),
+    _e("delete_script", "DELETE", "/_scripts/{id}", "cluster:admin/script/delete"),
+    _e("indices.get_index_template", "GET", "/_index_template",
+       "indices:admin/index_template/get"),
+    _e("indices.get_index_template", "GET", "/_index_template/{name}",
+       "indices:admin/index_template/get"),
+    _e("indices.put_index_template", "PUT POST", "/_index_template/{name}",
+       "indices:admin/index_template/put"),
+    _e("indices.delete_index_template", "DELETE", "/_index_template/{name}",
+       "indices:admin/index_template/delete"),
+    _e("inference.get", "GET", "/_inference", "cluster:monitor/xpack/inference/get"),
+    _e("inference.get", "GET", "/_inference/{id}", "cluster:monitor/xpack/inference/get"),
+    _e("inference.put", "PUT", "/_inference/{id}", "cluster:admin/xpack/inference/put"),
+    _e("inference.inference", "POST", "/_inference/{id}", "cluster:monitor/xpack/inference"),
+)
+
+# per item of a composite request, after the composite action itself is authorized
+ITEM_ACTIONS: dict[str, str] = {
+    "msearch": READ_SEARCH,
+    "msearch_template": READ_SEARCH,
+    "mget": READ_GET,
+    "bulk.index": "indices:data/write/index:op_type/index",
+    "bulk.create": "indices:data/write/index:op_type/create",
+    "bulk.update": "indices:data/write/update",
+    "bulk.delete": "indices:data/write/delete",
+    "indices.update_aliases": "indices:admin/aliases",
+}
+
+# by API name; the first endpoint of an API wins (`index` with an id is op_type index)
+REST_ACTIONS: dict[str, str] = dict(reversed([(e.api, e.action) for e in ENDPOINTS]))
+
+# reads whose results must be narrowed by `Security.dls_query`
+DLS_APIS = frozenset({"search", "count", "search_template", "knn_search", "msearch",
+                      "msearch_template", "get", "get_source", "mget", "explain", "rank_eval",
+                      "cat.count", "delete_by_query", "update_by_query"})
+
+# Elasticsearch refuses updates (and bulk update items) on an index where DLS applies
+DLS_UPDATE_REFUSED = ("Can't execute an update request if field or document level security is "
+                      "enabled")
+
+
+def request_action(method: str, path: str) -> RequestAction | None:
+    """The action of `method path` and the index expression it names; None when the path is
+    not one of `ENDPOINTS` (security endpoints are authorized by `handle`)."""
+    parts = [unquote(p) for p in path.split("/") if p]
+    method = method.upper()
+    best: tuple[int, Endpoint, str | None] | None = None
+    for endpoint in ENDPOINTS:
+        if method not in endpoint.methods:
+            continue
+        matched = _match(endpoint.path, parts)
+        if matched is None:
+            continue
+        literal, index = matched
+        if best is None or literal > best[0]:
+            best = (literal, endpoint, index)
+    if best is None:
+        return None
+    _, endpoint, index = best
+    return RequestAction(endpoint.api, endpoint.action, index, endpoint.composite)
+
+
+def _match(pattern: str, parts: list[str]) -> tuple[int, str | None] | None:
+    segments = [s for s in pattern.split("/") if s]
+    if len(segments) != len(parts):
+        return None
+    literal, index = 0, None
+    for segment, part in zip(segments, parts, strict=True):
+        if segment.startswith("{"):
+            if segment == "{index}":
+                if part.startswith("_") and part != "_all":
+                    return None
+                index = part
+        elif segment == part:
+            literal += 1
+        else:
+            return None
+    return literal, index

@@ -1,0 +1,83 @@
+"""REST handlers telling users who they are and what they may do: authenticate, privileges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from es_rag.engine.errors import ActionRequestValidation, BadRequest
+
+from .privileges import cluster_privilege, index_privilege
+from .rest_request import SecurityRequest, body_of
+from .service import Security
+
+
+def authenticate(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`GET /_security/_authenticate`: who the caller is and how they logged in."""
+    return 200, request.user.to_authenticate_response()
+
+
+def has_privileges(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`/_security/user/_has_privileges`: which cluster, index and application
+    privileges the caller holds (only their own)."""
+    user = request.user
+    target = request.params.get("user")
+    if target is not None and target != user.username:
+        raise BadRequest("users may only check the privileges of their own account")
+    body = body_of(request)
+    unknown = set(body) - {"cluster", "index", "application"}
+    if unknown:
+        raise BadRequest(f"failed to parse privileges check for [{user.username}]. unexpected "
+                         f"field [{sorted(unknown)[0]}]")
+    permission = security.permission(user)
+    cluster = {name: permission.has_cluster_privilege(cluster_privilege(name))
+               for name in body.get("cluster") or []}
+    index: dict[str, dict[str, bool]] = {}
+    for entry in body.get("index") or []:
+        names = entry.get("names")
+        names = [names] if isinstance(names, str) else names
+        privileges = entry.get("privileges")
+        if not names or not privileges:
+            raise ActionRequestValidation("Validation Failed: 1: indices privileges must refer "
+                                          "to at least one index name and one privilege;")
+        for name in names:
+            for privilege in privileges:
+                allowed = permission.has_index_privilege(name, index_privilege(privilege))
+                index.setdefault(name, {})[privilege] = allowed
+    definitions = security.store.application_privileges()
+    application: dict[str, dict[str, dict[str, bool]]] = {}
+    for entry in body.get("application") or []:
+        app = entry.get("application")
+        if not isinstance(app, str):
+            raise BadRequest("application privilege checks must name an [application]")
+        for resource in entry.get("resources") or []:
+            for privilege in entry.get("privileges") or []:
+                allowed = permission.has_application_privilege(app, resource, privilege,
+                                                               definitions)
+                application.setdefault(app, {}).setdefault(resource, {})[privilege] = allowed
+    answers = [*cluster.values(), *(v for p in index.values() for v in p.values()),
+               *(v for r in application.values() for p in r.values() for v in p.values())]
+    return 200, {"username": user.username, "has_all_requested": all(answers),
+                 "cluster": cluster, "index": index, "application": application}
+
+
+def user_privileges(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`GET /_security/user/_privileges`: the union of the caller's roles (API keys: the key's)."""
+    user = request.user
+    if user.api_key is not None:
+        own = user.api_key.get("role_descriptors") or {}
+        descriptors = list((own or user.api_key.get("limited_by") or {}).values())
+    else:
+        descriptors = list(security.role_descriptors(user).values())
+    indices = []
+    for descriptor in descriptors:
+        for entry in descriptor.get("indices", []):
+            shown = {"names": entry["names"], "privileges": entry["privileges"],
+                     "allow_restricted_indices": entry.get("allow_restricted_indices", False)}
+            if entry.get("query") is not None:
+                shown["query"] = [entry["query"]]
+            indices.append(shown)
+    return 200, {
+        "cluster": sorted({p for d in descriptors for p in d.get("cluster", [])}),
+        "global": [], "indices": indices,
+        "applications": [a for d in descriptors for a in d.get("applications", [])],
+        "run_as": sorted({r for d in descriptors for r in d.get("run_as", [])})}

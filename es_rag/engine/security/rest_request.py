@@ -1,0 +1,71 @@
+"""The request object security REST handlers receive, and the checks they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from es_rag.engine.errors import ActionRequestValidation, BadRequest
+
+from .authn import AuthenticatedUser
+from .service import Security
+
+SECURITY_PREFIX = "cluster:admin/xpack/security/"
+_NAME_TEXT = ("must be at least 1 and no more than 507 characters. They can contain alphanumeric "
+              "characters (a-z, A-Z, 0-9), spaces, punctuation, and printable symbols in the "
+              "Basic Latin (ASCII) block. Leading or trailing whitespace is not allowed.")
+
+
+@dataclass
+class SecurityRequest:
+    """A parsed request to a security endpoint."""
+
+    method: str
+    params: dict[str, str]
+    query: Mapping[str, str]
+    body: Any
+    user: AuthenticatedUser
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean query parameter (`?x`, `?x=true`, `?x=false`)."""
+        value = self.query.get(name)
+        if value is None:
+            return default
+        if value in ("", "true"):
+            return True
+        if value == "false":
+            return False
+        raise BadRequest(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+
+
+Handler = Callable[[Security, SecurityRequest], tuple[int, Any]]
+
+
+Handler = Callable[[Security, SecurityRequest], tuple[int, Any]]
+
+
+def body_of(request: SecurityRequest) -> dict[str, Any]:
+    """The JSON body as an object ({} when absent); anything else is a 400."""
+    if request.body is None:
+        return {}
+    if not isinstance(request.body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return request.body
+
+
+def split_names(value: str | None) -> list[str] | None:
+    """Comma-separated names from a path part; None means all (absent, `_all` or `*`)."""
+    if value is None or value in ("", "_all", "*"):
+        return None
+    return [n for n in value.split(",") if n]
+
+
+def validate_name(name: str, what: str) -> None:
+    """Refuse user and role names Elasticsearch refuses."""
+    valid = (0 < len(name) <= 507 and name == name.strip()
+             and all(32 <= ord(c) < 127 for c in name))
+    if not valid:
+        label = "Usernames" if what == "username" else "Role names"
+        raise ActionRequestValidation(f"Validation Failed: 1: Invalid {what} [{name}]... "
+                                      f"{label} {_NAME_TEXT};")

@@ -1,0 +1,136 @@
+"""REST handlers for `/_security/user`: create, read, delete, password, enable/disable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from es_rag.engine.errors import ActionRequestValidation, BadRequest, EngineError, ResourceNotFound
+
+from .passwords import MIN_PASSWORD_LENGTH, check_password_hash, hash_password
+from .rest_request import SecurityRequest, body_of, split_names, validate_name
+from .service import Security
+from .store import ELASTIC
+
+RESERVED_USERS = {"elastic", "kibana", "kibana_system", "logstash_system", "beats_system",
+                  "apm_system", "remote_monitoring_user"}
+_USER_FIELDS = {"username", "password", "password_hash", "roles", "full_name", "email",
+                "metadata", "enabled"}
+
+
+def put_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`PUT/POST /_security/user/{username}`: create or update a native user."""
+    username = request.params["username"]
+    body = body_of(request)
+    for key in body:
+        if key not in _USER_FIELDS:
+            raise EngineError(f"failed to parse add user request. unexpected field [{key}]",
+                              status=400, error_type="parse_exception")
+    if body.get("username", username) != username:
+        raise BadRequest(f"[username] in source does not match the username provided "
+                         f"[{username}]")
+    validate_name(username, "username")
+    if username in RESERVED_USERS:
+        raise ActionRequestValidation(
+            f"Validation Failed: 1: Username [{username}] is reserved and may not be used.;")
+    existing = security.store.get_user(username)
+    password_hash = _new_password_hash(body)
+    if password_hash is None:
+        if existing is None:
+            raise ActionRequestValidation("Validation Failed: 1: password must be specified "
+                                          "unless you are updating an existing user;")
+        password_hash = existing["password_hash"]
+    roles = body.get("roles", [])
+    metadata = body.get("metadata") or {}
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise BadRequest("[roles] must be an array of role names")
+    if not isinstance(metadata, dict) or any(k.startswith("_") for k in metadata):
+        raise ActionRequestValidation(
+            "Validation Failed: 1: metadata keys may not start with [_];")
+    enabled = body.get("enabled", existing.get("enabled", True) if existing else True)
+    created = security.store.put_user({
+        "username": username, "password_hash": password_hash, "roles": roles,
+        "full_name": body.get("full_name"), "email": body.get("email"), "metadata": metadata,
+        "enabled": bool(enabled)})
+    return 200, {"created": created}
+
+
+def get_users(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`GET /_security/user[/{username,…}]`: users without their password hashes."""
+    names = split_names(request.params.get("username"))
+    users = security.store.users()
+    if names is not None:
+        users = [u for u in users if u["username"] in names]
+    found = {u["username"]: _user_json(u) for u in users}
+    if names is not None and not found:
+        return 404, {}
+    return 200, found
+
+
+def delete_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`DELETE /_security/user/{username}` (reserved users refused)."""
+    username = request.params["username"]
+    if username in RESERVED_USERS:
+        raise BadRequest(f"user [{username}] is reserved and may not be deleted")
+    found = security.store.delete_user(username)
+    return (200 if found else 404), {"found": found}
+
+
+def change_password(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`PUT/POST /_security/user[/{username}]/_password` (default: the caller)."""
+    username = request.params.get("username", request.user.username)
+    if request.user.api_key is not None:
+        raise BadRequest("the password of an API key owner cannot be changed with an API key")
+    if security.store.get_user(username) is None:
+        raise ResourceNotFound(f"user [{username}] does not exist")
+    body = body_of(request)
+    password_hash = _new_password_hash(body)
+    if password_hash is None:
+        raise ActionRequestValidation("Validation Failed: 1: password must be specified;")
+    security.store.update_user(username, password_hash=password_hash)
+    if username == ELASTIC and isinstance(body.get("password"), str):
+        security.store.record_elastic_password(body["password"])
+    return 200, {}
+
+
+def enable_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`PUT/POST /_security/user/{username}/_enable`."""
+    return _set_enabled(security, request, True)
+
+
+def disable_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+    """`PUT/POST /_security/user/{username}/_disable` (not one's own account)."""
+    return _set_enabled(security, request, False)
+
+
+def _set_enabled(security: Security, request: SecurityRequest, enabled: bool
+                 ) -> tuple[int, Any]:
+    username = request.params["username"]
+    if username == request.user.authenticating.username:
+        raise BadRequest("users may not update the enabled status of their own account")
+    if security.store.get_user(username) is None:
+        raise ResourceNotFound(f"user [{username}] does not exist")
+    security.store.update_user(username, enabled=enabled)
+    return 200, {}
+
+
+def _new_password_hash(body: Mapping[str, Any]) -> str | None:
+    password, password_hash = body.get("password"), body.get("password_hash")
+    if password is not None and password_hash is not None:
+        raise ActionRequestValidation("Validation Failed: 1: only one of [password, "
+                                      "passwordHash] can be provided;")
+    if password is not None:
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+            raise ActionRequestValidation(f"Validation Failed: 1: passwords must be at least "
+                                          f"[{MIN_PASSWORD_LENGTH}] characters long;")
+        return hash_password(password)
+    if password_hash is not None:
+        check_password_hash(str(password_hash))
+        return str(password_hash)
+    return None
+
+
+def _user_json(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {"username": record["username"], "roles": record.get("roles", []),
+            "full_name": record.get("full_name"), "email": record.get("email"),
+            "metadata": record.get("metadata") or {}, "enabled": record.get("enabled", True)}

@@ -1,0 +1,74 @@
+"""Fixtures for the engine security tests: a `Security` service on a temp dir and helpers."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from es_rag.engine.errors import BadRequest
+from es_rag.engine.security import AuthenticatedUser, Security, handle
+
+
+class Clock:
+    """A settable clock, so key expiry can be tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    """Headers for HTTP Basic authentication."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def api_key(encoded: str) -> dict[str, str]:
+    """Headers for `ApiKey` authentication."""
+    return {"Authorization": f"ApiKey {encoded}"}
+
+
+def validate_query(query: dict[str, Any]) -> None:
+    """A stand-in for the engine's query parser: knows a few clauses, refuses the rest."""
+    name = next(iter(query)) if len(query) == 1 else None
+    if name not in {"term", "terms", "match", "match_all", "bool", "range"}:
+        raise BadRequest(f"unknown query [{name}]", error_type="parsing_exception")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def security(tmp_path: Path, clock: Clock) -> Security:
+    return Security(tmp_path, validate_query=validate_query, clock=clock,
+                    stored_script={"acl-by-name": '{"term": {"acl": "{{_user.username}}"}}'}.get)
+
+
+@pytest.fixture
+def elastic(security: Security) -> AuthenticatedUser:
+    assert security.store.bootstrap_password is not None
+    return security.authenticate(basic("elastic", security.store.bootstrap_password))
+
+
+Call = Callable[..., tuple[int, Any]]
+
+
+@pytest.fixture
+def call(security: Security, elastic: AuthenticatedUser) -> Call:
+    """`call(method, path, body=None, as_user=elastic, **query)` -> (status, body)."""
+
+    def _call(method: str, path: str, body: Any = None, *, as_user: AuthenticatedUser | None = None,
+              **query: str) -> tuple[int, Any]:
+        result = handle(security, method, path, query, body, as_user or elastic)
+        assert result is not None, f"no route for {method} {path}"
+        return result
+
+    return _call

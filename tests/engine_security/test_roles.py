@@ -1,0 +1,112 @@
+"""An administrator defines roles; bad role definitions are refused the way Elasticsearch does."""
+
+from __future__ import annotations
+
+import pytest
+
+from es_rag.engine.errors import EngineError
+from es_rag.engine.security import Security
+
+from .conftest import Call
+
+
+def test_a_role_is_stored_and_returned_in_elasticsearchs_shape(call: Call) -> None:
+    status, body = call("PUT", "/_security/role/admin_role", {
+        "cluster": ["all"], "metadata": {"key1": "val1"},
+        "indices": [{"names": "*", "privileges": ["all"]}]})
+    assert (status, body) == (200, {"role": {"created": True}})
+    assert call("PUT", "/_security/role/admin_role", {"cluster": ["monitor"]}) == (
+        200, {"role": {"created": False}})
+    call("PUT", "/_security/role/admin_role", {
+        "cluster": ["all"], "metadata": {"key1": "val1"},
+        "indices": [{"names": "*", "privileges": ["all"], "query": {"term": {"acl": "a"}}}]})
+
+    status, body = call("GET", "/_security/role/admin_role")
+    assert status == 200
+    assert body == {"admin_role": {
+        "cluster": ["all"],
+        "indices": [{"names": ["*"], "privileges": ["all"], "allow_restricted_indices": False,
+                     "query": '{"term":{"acl":"a"}}'}],
+        "applications": [], "run_as": [], "metadata": {"key1": "val1"},
+        "transient_metadata": {"enabled": True}}}
+
+
+def test_listing_and_deleting_roles(call: Call) -> None:
+    call("PUT", "/_security/role/reader",
+         {"indices": [{"names": ["docs"], "privileges": ["read"]}]})
+    status, body = call("GET", "/_security/role")
+    assert status == 200 and {"superuser", "reader"} <= body.keys()
+    assert body["superuser"]["metadata"] == {"_reserved": True}
+    assert call("DELETE", "/_security/role/reader") == (200, {"found": True})
+    assert call("DELETE", "/_security/role/reader") == (404, {"found": False})
+    assert call("GET", "/_security/role/reader") == (404, {})
+
+
+def test_a_role_may_name_an_index_that_does_not_exist_yet(call: Call) -> None:
+    # Elasticsearch accepts roles for indices created later (and patterns match them then)
+    body = {"indices": [{"names": ["not-created-yet"], "privileges": ["read"]}]}
+    assert call("PUT", "/_security/role/future", body)[0] == 200
+
+
+@pytest.mark.parametrize(("role", "error_type", "reason"), [
+    ({"indices": [{"names": ["a"], "privileges": ["read"],
+                   "field_security": {"grant": ["title"]}}]},
+     "illegal_argument_exception",
+      "field level security is not supported by the embedded engine"),
+    ({"indices": [{"privileges": ["read"]}]}, "parse_exception", "missing required [names] field"),
+    ({"indices": [{"names": ["a"]}]}, "parse_exception", "missing required [privileges] field"),
+    ({"indices": [{"names": ["a"], "privileges": ["reed"]}]}, "illegal_argument_exception",
+     "unknown index privilege [reed]"),
+    ({"cluster": ["monitorr"]}, "illegal_argument_exception",
+     "unknown cluster privilege [monitorr]"),
+    ({"clusters": ["all"]}, "parse_exception", "unexpected field [clusters]"),
+    ({"indices": [{"names": ["a"], "privileges": ["read"], "query": '{"term": {"acl": '}]},
+     "parse_exception", "failed to parse field 'query' from the role descriptor"),
+    ({"indices": [{"names": ["a"], "privileges": ["read"], "query": {"no_such_query": {}}}]},
+     "parse_exception", "unknown query [no_such_query]"),
+    ({"indices": [{"names": ["a"], "privileges": ["read"],
+                   "query": {"template": {"source": "{{#_user}}"}}}]},
+     "parse_exception", "failed to parse field 'query' from the role descriptor"),
+    ({"metadata": {"_reserved": True}}, "action_request_validation_exception",
+     "role metadata keys may not start with [_]"),
+])
+def test_bad_roles_are_refused_at_creation(call: Call, role: dict, error_type: str,
+                                           reason: str) -> None:
+    with pytest.raises(EngineError) as refused:
+        call("PUT", "/_security/role/bad", role)
+    assert refused.value.status == 400
+    assert refused.value.error_type == error_type
+    assert reason in refused.value.reason
+    assert call("GET", "/_security/role/bad") == (404, {})
+
+
+def test_a_templated_query_is_accepted_before_its_stored_script_exists(call: Call) -> None:
+    role = {"indices": [{"names": ["a"], "privileges": ["read"],
+                         "query": {"template": {"id": "created-later"}}}]}
+    assert call("PUT", "/_security/role/stored", role)[0] == 200
+
+
+def test_reserved_roles_cannot_be_changed(call: Call, security: Security) -> None:
+    with pytest.raises(EngineError) as refused:
+        call("PUT", "/_security/role/superuser", {"cluster": ["monitor"]})
+    assert "Role [superuser] is reserved" in refused.value.reason
+    with pytest.raises(EngineError):
+        call("DELETE", "/_security/role/superuser")
+    assert security.store.get_role("superuser")["cluster"] == ["all"]
+
+
+def test_application_privileges_are_defined_listed_and_deleted(call: Call) -> None:
+    body = {"myapp": {"read": {"actions": ["data:read/*"], "metadata": {"tier": 1}},
+                      "write": {"application": "myapp", "name": "write",
+                                "actions": ["data:write/*"]}}}
+    assert call("PUT", "/_security/privilege", body) == (
+        200, {"myapp": {"read": {"created": True}, "write": {"created": True}}})
+    status, listed = call("GET", "/_security/privilege/myapp/read")
+    assert listed == {"myapp": {"read": {"application": "myapp", "name": "read",
+                                         "actions": ["data:read/*"], "metadata": {"tier": 1}}}}
+    assert call("DELETE", "/_security/privilege/myapp/read,write") == (
+        200, {"myapp": {"read": {"found": True}, "write": {"found": True}}})
+    assert call("GET", "/_security/privilege/myapp") == (404, {})
+    with pytest.raises(EngineError) as refused:
+        call("PUT", "/_security/privilege", {"myapp": {"bad": {"actions": ["nothing"]}}})
+    assert "must contain one of [/*:]" in refused.value.reason
