@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -147,6 +149,258 @@ def prune_versions(ctx: Context, alias: str | None, keep: int) -> None:
     client, _ = ctx.connection()
     deleted = assets.prune_versions(client, alias or ctx.settings.index, keep=keep)
     click.echo("deleted: " + (", ".join(deleted) if deleted else "nothing"))
+
+
+def _embedder(settings: Settings) -> Any:
+    from es_rag.ingest.embed import Embedder
+
+    return Embedder(settings.embedding_model)
+
+
+class StageProgress:
+    """A rich progress bar per ingest stage (hash, parse, embed, index, prune) on stderr."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.bar = Progress("[progress.description]{task.description}", BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=Console(stderr=True), transient=False)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> StageProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(f"{stage:>6}", total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
+
+
+def _ingest_summary(report: Any) -> str:
+    return (f"{report.files_seen} files: {report.files_parsed} indexed, "
+            f"{report.files_unchanged} unchanged, {report.files_failed} failed; "
+            f"{report.chunks_indexed} chunks indexed, {report.chunks_deleted} deleted "
+            f"in {report.elapsed:.1f} s")
+
+
+def _save_run(settings: Settings, kind: str, report: dict[str, Any]) -> Path:
+    """Keep a run's report under <data>/runs/ so the admin UI can show the last runs."""
+    runs = settings.data / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    path = runs / f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.json"
+    path.write_text(json.dumps(report, indent=2))
+    return path
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--include", multiple=True, help="Glob of files to take (repeatable).")
+@click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
+@click.option("--acl", multiple=True, help="User or group allowed to read (repeatable).")
+@click.option("--meta", multiple=True, help="key=value stored in metadata (repeatable).")
+@click.option("--prune", is_flag=True, help="Delete indexed documents no longer on disk.")
+@click.option("--force", is_flag=True, help="Re-ingest documents even when unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@pass_context
+@clear_errors
+def ingest(ctx: Context, paths: tuple[Path, ...], include: tuple[str, ...],
+           exclude: tuple[str, ...], acl: tuple[str, ...], meta: tuple[str, ...], prune: bool,
+           force: bool, as_json: bool) -> None:
+    """Parse, chunk, embed and index files and folders into the chunk index."""
+    from es_rag.ingest.index import ingest_paths
+
+    metadata = {}
+    for item in meta:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--meta")
+        metadata[key] = value
+    client, _ = ctx.connection()
+    settings = ctx.settings
+    with StageProgress() as progress:
+        report = ingest_paths(client, paths, index=settings.index, embedder=_embedder(settings),
+                              chunk_size=settings.chunk_size, overlap=settings.chunk_overlap,
+                              include=include, exclude=exclude, acl=list(acl) or None,
+                              metadata=metadata or None, prune=prune, force=force,
+                              progress=progress)
+    data = report.to_dict()
+    _save_run(settings, "ingest", data)
+    if as_json:
+        click.echo(json.dumps(data))
+    else:
+        click.echo(_ingest_summary(report))
+        for failure in report.failures:
+            click.secho(f"  failed: {failure.source}: {failure.reason}", fg="red", err=True)
+    if report.failures and not report.files_parsed:
+        sys.exit(1)
+
+
+def _search_options(func: F) -> F:
+    options = [
+        click.option("--mode", default="hybrid", show_default=True,
+                     help="bm25, knn, hybrid or hybrid+rerank."),
+        click.option("--size", type=int, help="Hits to return (default 10)."),
+        click.option("--filter", "filters", multiple=True,
+                     help="Filter such as 'metadata.lang=en', 'page>=3' (repeatable)."),
+        click.option("--boosts", help="Field boosts, e.g. 'title^3,text^1,headings^1.5'."),
+        click.option("--k", type=int, help="kNN neighbours (knn mode)."),
+        click.option("--num-candidates", type=int, help="kNN candidates per shard."),
+        click.option("--rank-constant", type=int, help="RRF rank constant (default 60)."),
+        click.option("--rank-window-size", type=int, help="RRF window per leg (default 100)."),
+        click.option("--as-user", help="Search as this user: the cluster's DLS applies."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _search_params(**options: Any) -> Any:
+    from es_rag.retrieve import SearchParams
+
+    try:
+        return SearchParams.from_cli(**{k: v for k, v in options.items() if v is not None})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command()
+@click.argument("query")
+@_search_options
+@click.option("--explain", is_flag=True, help="Show per-leg ranks and scores for every hit.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_context
+@clear_errors
+def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain: bool,
+           **options: Any) -> None:
+    """Search the chunk index (hybrid BM25 + kNN with RRF by default)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from es_rag.retrieve import search as run_search
+
+    params = _search_params(explain=explain, highlight=not as_json, **options)
+    client, caps = ctx.connection()
+    embedder = None if params.mode == "bm25" else _embedder(ctx.settings)
+    result = run_search(client, caps, ctx.settings.index, query, params, embedder,
+                        as_user=as_user)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+        return
+    console = Console()
+    console.print(f"{len(result.hits)} hits, path {result.path_used}, {result.took_ms:.1f} ms")
+    if explain:
+        table = Table("rank", "chunk", "bm25 rank", "bm25 score", "knn rank", "knn score",
+                      "fused", "rerank")
+        for row in result.explain_rows():
+            table.add_row(*(_cell(row[key]) for key in (
+                "rank", "chunk_id", "bm25_rank", "bm25_score", "knn_rank", "knn_score",
+                "fused_score", "rerank_score")))
+        console.print(table)
+        return
+    for rank, hit in enumerate(result.hits, start=1):
+        where = f"{hit.source}" + (f" p.{hit.page}" if hit.page else "")
+        console.print(f"[bold]{rank}. {hit.title or hit.source}[/bold]  ({where}, "
+                      f"score {hit.score:.4f})", highlight=False)
+        console.print("   " + " ".join((hit.text or "").split())[:300], markup=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _print_answer(answer: Any, streamed: bool) -> None:
+    if not streamed:
+        click.echo(answer.text)
+    if answer.citations:
+        click.echo("\nSources:")
+        for c in answer.citations:
+            page = f", page {c.page}" if c.page else ""
+            click.echo(f"  [{c.n}] {c.title or c.source} ({c.source}{page})")
+    for removed in answer.removed_citations:
+        click.secho(f"  note: {removed}", fg="yellow", err=True)
+
+
+@cli.command()
+@click.argument("question")
+@_search_options
+@click.option("--stream", is_flag=True, help="Print the answer as it is generated.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_context
+@clear_errors
+def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json: bool,
+        **options: Any) -> None:
+    """Answer a question from the indexed chunks, citing them as [n]."""
+    from es_rag.generate import AskParams, ask_stream, build_generator
+    from es_rag.generate import ask as answer_question
+
+    params = AskParams(search=_search_params(**{"size": 8, **options}))
+    client, caps = ctx.connection()
+    embedder = _embedder(ctx.settings)
+    generator = build_generator(ctx.settings, embedder=embedder)
+    args = (client, caps, ctx.settings.index, question, params, embedder, generator)
+    if stream and not as_json:
+        answer = None
+        for part in ask_stream(*args, as_user=as_user):
+            if isinstance(part, str):
+                click.echo(part, nl=False)
+            else:
+                answer = part
+        click.echo()
+        if answer is not None:
+            _print_answer(answer, streamed=True)
+        return
+    answer = answer_question(*args, as_user=as_user)
+    if as_json:
+        click.echo(json.dumps(answer.as_dict()))
+    else:
+        _print_answer(answer, streamed=False)
+
+
+DEMO_QUESTION = "How does es-rag combine BM25 and kNN results in hybrid search?"
+
+
+@cli.command()
+@click.option("--question", default=DEMO_QUESTION, show_default=True, help="What to ask.")
+@pass_context
+@clear_errors
+def demo(ctx: Context, question: str) -> None:
+    """Apply the assets, ingest the project's docs, and answer a question with citations."""
+    from es_rag.generate import ask as answer_question
+    from es_rag.generate import build_generator
+    from es_rag.ingest.index import ingest_paths
+
+    settings = ctx.settings
+    client, caps = ctx.connection()
+    click.secho(f"1. cluster: {caps.engine} {caps.version} at {caps.url} "
+                f"(hybrid path: {caps.hybrid_path})", bold=True)
+    loaded = assets.load_assets(settings.assets)
+    applied = assets.apply(client, caps, loaded)
+    click.secho(f"2. assets applied: {len(applied)} change(s)", bold=True)
+    docs = settings.assets / "docs"
+    if not docs.is_dir():
+        raise click.ClickException(f"{docs}: the demo corpus is missing")
+    embedder = _embedder(settings)
+    click.secho(f"3. ingesting {docs}", bold=True)
+    with StageProgress() as progress:
+        report = ingest_paths(client, [docs, settings.assets / "README.md"],
+                              index=settings.index, embedder=embedder, root=settings.assets,
+                              chunk_size=settings.chunk_size, overlap=settings.chunk_overlap,
+                              progress=progress)
+    _save_run(settings, "ingest", report.to_dict())
+    click.echo("   " + _ingest_summary(report))
+    click.secho(f"4. question: {question}", bold=True)
+    answer = answer_question(client, caps, settings.index, question, embedder=embedder,
+                             generator=build_generator(settings, embedder=embedder))
+    click.echo()
+    _print_answer(answer, streamed=False)
 
 
 @cli.group()
