@@ -1,0 +1,38 @@
+"""Generation: context assembly, Jinja2 prompts, LLM providers, verified citations, `ask`.
+
+>>> from es_rag.generate import ask, build_generator
+>>> answer = ask(client, caps, settings.index, "What is RRF?", embedder=embedder,
+...              generator=build_generator(settings, embedder=embedder))  # doctest: +SKIP
+"""
+
+from es_rag.generate.ask import AskParams, ask, ask_stream, best_relevance
+from es_rag.generate.citations import Answer, Citation, build_answer, is_dont_know
+from es_rag.generate.context import Context, Source, assemble_context, token_counter
+from es_rag.generate.prompts import (
+    DONT_KNOW,
+    Prompt,
+    PromptError,
+    available_prompts,
+    render_prompt,
+)
+from es_rag.generate.providers import (
+    ContextTooLongError,
+    ExtractiveGenerator,
+    GenerationError,
+    Generator,
+    LlamaCppGenerator,
+    ModelNotFoundError,
+    OpenAIGenerator,
+    ProviderAuthError,
+    ProviderUnavailableError,
+    build_generator,
+)
+
+__all__ = [
+    "DONT_KNOW", "Answer", "AskParams", "Citation", "Context", "ContextTooLongError",
+    "ExtractiveGenerator", "GenerationError", "Generator", "LlamaCppGenerator",
+    "ModelNotFoundError", "OpenAIGenerator", "Prompt", "PromptError", "ProviderAuthError",
+    "ProviderUnavailableError", "Source", "ask", "ask_stream", "assemble_context",
+    "available_prompts", "best_relevance", "build_answer", "build_generator", "is_dont_know",
+    "render_prompt", "token_counter",
+]

@@ -1,0 +1,144 @@
+"""`ask()`: question → retrieve (as the asking user) → assemble context → generate → Answer.
+
+The context holds only what the asking user's own search returned, so DLS applies to answers
+and citations too. When retrieval finds nothing relevant the answer is "I don't know" and the
+generator is not called.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from elasticsearch import Elasticsearch
+
+from es_rag.connect import Capabilities
+from es_rag.generate.citations import Answer, build_answer
+from es_rag.generate.context import Context, Tokenizer, assemble_context
+from es_rag.generate.prompts import DONT_KNOW
+from es_rag.generate.providers import ExtractiveGenerator, Generator
+from es_rag.retrieve.embedding import QueryEmbedder
+from es_rag.retrieve.hits import Hit
+from es_rag.retrieve.params import SearchParams
+from es_rag.retrieve.search import search
+
+
+@dataclass(frozen=True)
+class AskParams:
+    """How a question is answered: the search, the context budget and the relevance floor.
+
+    `min_relevance` is the lowest cosine similarity between the question and the best retrieved
+    chunk (both embedded fresh) for the generator to be called at all; None disables the check.
+    """
+
+    search: SearchParams = field(default_factory=lambda: SearchParams(size=8))
+    token_budget: int = 1500
+    dedupe_threshold: float = 0.9
+    min_relevance: float | None = 0.2
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def best_relevance(question: str, hits: list[Hit], embedder: QueryEmbedder) -> float | None:
+    """Highest cosine between the question and the hits' texts; None when it cannot be computed."""
+    embed_documents = getattr(embedder, "embed_documents", None)
+    if embed_documents is None or not hits:
+        return None
+    vectors = np.asarray(embed_documents([question] + [h.text for h in hits]), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return float((vectors[1:] @ vectors[0]).max())
+
+
+def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: str,
+             params: AskParams, embedder: QueryEmbedder | None, as_user: str | None,
+             tokenizer: Tokenizer | None, timings: dict[str, float]) -> Context | None:
+    """Retrieve and assemble the context; None when nothing relevant was found."""
+    t0 = time.perf_counter()
+    result = search(client, caps, index, question, params.search, embedder, as_user=as_user)
+    timings["retrieval_ms"] = _ms(t0)
+    if not result.hits:
+        return None
+    if params.min_relevance is not None and embedder is not None:
+        t0 = time.perf_counter()
+        relevance = best_relevance(question, result.hits, embedder)
+        timings["relevance_ms"] = _ms(t0)
+        if relevance is not None and relevance < params.min_relevance:
+            return None
+    if tokenizer is None:
+        tokenizer = getattr(embedder, "tokenizer", None)
+    return assemble_context(result.hits, token_budget=params.token_budget, tokenizer=tokenizer,
+                            dedupe_threshold=params.dedupe_threshold)
+
+
+def _dont_know(generator: Generator, timings: dict[str, float]) -> Answer:
+    answer = build_answer(DONT_KNOW, Context(sources=[]), provider=generator.name,
+                          extractive=generator.extractive)
+    answer.timings = timings
+    return answer
+
+
+def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
+        params: AskParams | None = None, embedder: QueryEmbedder | None = None,
+        generator: Generator | None = None, *, as_user: str | None = None,
+        tokenizer: Tokenizer | None = None) -> Answer:
+    """Answer `question` from the chunks the (asking) user can retrieve, with verified citations.
+
+    >>> answer = ask(client, caps, "es-rag-chunks", "What is RRF?", embedder=embedder,
+    ...              generator=build_generator(settings, embedder=embedder))  # doctest: +SKIP
+    >>> print(answer.text); [c.chunk_id for c in answer.citations]            # doctest: +SKIP
+    """
+    params = params or AskParams()
+    generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    context = _prepare(client, caps, index, question, params, embedder, as_user, tokenizer,
+                       timings)
+    if context is None:
+        timings["total_ms"] = _ms(started)
+        return _dont_know(generator, timings)
+    t0 = time.perf_counter()
+    answer = generator.generate(question, context)
+    timings["generation_ms"] = _ms(t0)
+    timings["total_ms"] = _ms(started)
+    answer.timings = timings
+    return answer
+
+
+def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: str,
+               params: AskParams | None = None, embedder: QueryEmbedder | None = None,
+               generator: Generator | None = None, *, as_user: str | None = None,
+               tokenizer: Tokenizer | None = None) -> Iterator[str | Answer]:
+    """Like `ask`, but yields text deltas as they are generated, then the final `Answer`.
+
+    >>> for part in ask_stream(client, caps, "es-rag-chunks", "What is RRF?",
+    ...                        embedder=embedder):                      # doctest: +SKIP
+    ...     print(part if isinstance(part, str) else part.citations, end="")
+    """
+    params = params or AskParams()
+    generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    context = _prepare(client, caps, index, question, params, embedder, as_user, tokenizer,
+                       timings)
+    if context is None:
+        answer = _dont_know(generator, timings)
+        yield answer.text
+        timings["total_ms"] = _ms(started)
+        yield answer
+        return
+    t0 = time.perf_counter()
+    parts: list[str] = []
+    for delta in generator.stream(question, context):
+        if not parts:
+            timings["first_token_ms"] = _ms(t0)
+        parts.append(delta)
+        yield delta
+    timings["generation_ms"] = _ms(t0)
+    answer = generator.finish("".join(parts), context)
+    timings["total_ms"] = _ms(started)
+    answer.timings = timings
+    yield answer

@@ -1,0 +1,50 @@
+"""Sentences and content words: the lexical side of extractive answers and citation checks."""
+
+from __future__ import annotations
+
+import re
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+STOPWORDS = ENGLISH_STOP_WORDS  # scikit-learn ships with sentence-transformers
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text`, each an exact substring of it (whitespace-trimmed)."""
+    out: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        piece = text[start:m.start() + len(m.group(0).rstrip())].strip()
+        if piece:
+            out.append(piece)
+        start = m.end()
+    tail = text[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of `text` minus stopwords, with a light plural/suffix folding."""
+    words = set()
+    for word in _WORD.findall(text.lower()):
+        if word in STOPWORDS or len(word) < 2:
+            continue
+        for suffix in ("ing", "es", "s", "ed"):
+            if len(word) > len(suffix) + 3 and word.endswith(suffix):
+                word = word[: -len(suffix)]
+                break
+        words.add(word)
+    return words
+
+
+def overlap(claim: set[str], evidence: set[str]) -> float:
+    """Share of the claim's content words found in the evidence (0 when the claim has none)."""
+    return len(claim & evidence) / len(claim) if claim else 0.0
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Token-set similarity of two texts' word sets."""
+    return len(a & b) / len(a | b) if a or b else 1.0

@@ -1,0 +1,23 @@
+"""What retrieval and generation need from an embedding model, as protocols.
+
+`es_rag.ingest.embed.Embedder` satisfies them; tests may pass any object with the same methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class QueryEmbedder(Protocol):
+    """Turns a query into the vector the chunks were indexed with (same model, same dims)."""
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+@runtime_checkable
+class DocumentEmbedder(QueryEmbedder, Protocol):
+    """Also embeds passages: used to re-score passages and sentences against a query."""
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...

@@ -1,0 +1,197 @@
+"""Search parameters: mode, sizes, boosts, kNN and RRF settings, filters, highlight, rerank."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from es_rag.retrieve.filters import Filter, parse_filters
+
+DEFAULT_BOOSTS: Mapping[str, float] = {"text": 1.0, "title": 2.0, "headings": 1.5}
+BOOSTABLE_FIELDS = ("text", "title", "headings", "text.standard", "title.standard")
+MAX_NUM_CANDIDATES = 10_000  # Elasticsearch's own limit for knn.num_candidates
+
+
+class Mode(StrEnum):
+    """How chunks are retrieved."""
+
+    BM25 = "bm25"
+    KNN = "knn"
+    HYBRID = "hybrid"
+    HYBRID_RERANK = "hybrid+rerank"
+
+    @classmethod
+    def parse(cls, value: str | Mode) -> Mode:
+        """The mode named `value`; an unknown name raises ValueError listing the accepted ones."""
+        if isinstance(value, Mode):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            accepted = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown search mode {value!r} (accepted: {accepted})") from None
+
+    @property
+    def is_hybrid(self) -> bool:
+        return self in (Mode.HYBRID, Mode.HYBRID_RERANK)
+
+
+@dataclass(frozen=True)
+class RerankSettings:
+    """The rerank stage of `hybrid+rerank`.
+
+    `model` is a local path (or cached name) of a sentence-transformers CrossEncoder; None
+    selects `EmbeddingReranker`, which re-scores passages with the embedding model itself.
+    """
+
+    model: str | None = None
+    top_n: int = 50
+    batch_size: int = 16
+    time_budget_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.top_n < 1 or self.batch_size < 1:
+            raise ValueError("rerank top_n and batch_size must be at least 1")
+        if self.time_budget_s <= 0:
+            raise ValueError("rerank time_budget_s must be positive")
+
+
+def parse_boosts(spec: str | Mapping[str, float]) -> dict[str, float]:
+    """Boosts from `"title^3,text^1"` or a mapping; only text fields of the chunk index."""
+    if isinstance(spec, str):
+        pairs: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            name, _, boost = part.partition("^")
+            try:
+                pairs[name.strip()] = float(boost) if boost else 1.0
+            except ValueError:
+                raise ValueError(f"invalid boost {part!r} (expected field^number)") from None
+        spec = pairs
+    out = {str(k): float(v) for k, v in spec.items()}
+    for name, boost in out.items():
+        if name not in BOOSTABLE_FIELDS:
+            raise ValueError(f"cannot boost field {name!r} "
+                             f"(boostable: {', '.join(BOOSTABLE_FIELDS)})")
+        if boost <= 0:
+            raise ValueError(f"boost for {name!r} must be positive, got {boost:g}")
+    if not out:
+        raise ValueError("at least one field must be searched (boosts are empty)")
+    return out
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Everything that shapes one search. Defaults suit RAG (hybrid, RRF window of 100).
+
+    `k` and `num_candidates` apply to the kNN leg in `knn` mode; in hybrid modes each leg
+    contributes its top `rank_window_size` (the kNN leg uses k = rank_window_size), as
+    Elasticsearch's RRF retriever does. `similarity` is a floor on the raw vector similarity.
+
+    >>> SearchParams.from_cli(mode="knn", size="5", filters=["metadata.lang=en"]).k
+    10
+    """
+
+    mode: Mode = Mode.HYBRID
+    size: int = 10
+    boosts: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BOOSTS))
+    k: int = 10
+    num_candidates: int = 100
+    similarity: float | None = None
+    rank_constant: int = 60
+    rank_window_size: int = 100
+    filters: tuple[Filter, ...] = ()
+    highlight: bool = False
+    rerank: RerankSettings = field(default_factory=RerankSettings)
+    explain: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", Mode.parse(self.mode))
+        object.__setattr__(self, "boosts", parse_boosts(self.boosts))
+        object.__setattr__(self, "filters", parse_filters(self.filters))
+        for name in ("size", "k", "num_candidates", "rank_constant", "rank_window_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("num_candidates", "rank_window_size"):
+            if getattr(self, name) > MAX_NUM_CANDIDATES:
+                raise ValueError(f"{name} must be at most {MAX_NUM_CANDIDATES}")
+        if self.num_candidates < self.k:
+            raise ValueError(f"num_candidates ({self.num_candidates}) must be at least "
+                             f"k ({self.k})")
+        if self.mode.is_hybrid and self.rank_window_size < self.size:
+            raise ValueError(f"rank_window_size ({self.rank_window_size}) must be at least "
+                             f"size ({self.size})")
+        if self.similarity is not None and not -1.0 <= self.similarity <= 1.0 + 1e-9:
+            raise ValueError(f"similarity floor {self.similarity} is not within [-1, 1]")
+
+    @property
+    def fetch_size(self) -> int:
+        """How many fused hits to fetch: the rerank window in `hybrid+rerank`, else `size`."""
+        if self.mode is Mode.HYBRID_RERANK:
+            return min(max(self.size, self.rerank.top_n), self.rank_window_size)
+        return self.size
+
+    def with_(self, **changes: Any) -> SearchParams:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_cli(cls, **options: Any) -> SearchParams:
+        """Build params from CLI flags or a JSON request: strings are parsed, None means default.
+
+        Accepts the field names plus `rerank_model`, `rerank_top_n`, `rerank_batch_size`,
+        `rerank_time_budget_s`; `boosts` may be `"title^3,text^1"`, `filters` a list of filter
+        strings, `rerank` a mapping of RerankSettings fields.
+
+        >>> SearchParams.from_cli(mode="hybrid", boosts="title^3", explain=True).boosts
+        {'title': 3.0}
+        """
+        known = {f.name: f for f in fields(cls)}
+        rerank = dict(options.pop("rerank", None) or {})
+        for key in [k for k in options if k.startswith("rerank_")]:
+            value = options.pop(key)
+            if value is not None:
+                rerank[key.removeprefix("rerank_")] = value
+        values: dict[str, Any] = {}
+        for key, value in options.items():
+            if key not in known:
+                raise ValueError(f"unknown search option {key!r} "
+                                 f"(known: {', '.join(sorted(known))})")
+            if value is not None:
+                values[key] = _coerce(key, value)
+        if rerank:
+            values["rerank"] = _rerank_settings(rerank)
+        return cls(**values)
+
+
+_INTS = ("size", "k", "num_candidates", "rank_constant", "rank_window_size")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    try:
+        if key in _INTS:
+            return int(value)
+        if key == "similarity":
+            return float(value)
+        if key in ("explain", "highlight") and isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}: {value!r} is not a number") from None
+    if key == "boosts" and isinstance(value, str) and value.lstrip().startswith("{"):
+        return json.loads(value)
+    return value
+
+
+def _rerank_settings(options: Mapping[str, Any]) -> RerankSettings:
+    known = {f.name for f in fields(RerankSettings)}
+    unknown = set(options) - known
+    if unknown:
+        raise ValueError(f"unknown rerank option(s) {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(sorted(known))})")
+    kinds = {"top_n": int, "batch_size": int, "time_budget_s": float, "model": str}
+    try:
+        return RerankSettings(**{k: kinds[k](v) for k, v in options.items()})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"invalid rerank option: {exc}") from None

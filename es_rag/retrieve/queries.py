@@ -1,0 +1,128 @@
+"""Search request bodies for each retrieval path, as plain Elasticsearch DSL dicts.
+
+Filters go inside every leg (the BM25 `bool.filter`, the kNN `filter`), never after retrieval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from es_rag.retrieve.filters import filter_clauses
+from es_rag.retrieve.params import SearchParams
+
+VECTOR_FIELD = "embedding"
+SOURCE_EXCLUDES = {"excludes": [VECTOR_FIELD]}
+
+
+def bm25_query(query_text: str, params: SearchParams) -> dict[str, Any]:
+    """multi_match best_fields over the boosted text fields, with the filters in `bool.filter`."""
+    match = {"multi_match": {
+        "query": query_text,
+        "type": "best_fields",
+        "fields": [f"{name}^{boost:g}" for name, boost in params.boosts.items()],
+    }}
+    if not params.filters:
+        return match
+    return {"bool": {"must": [match], "filter": filter_clauses(params.filters)}}
+
+
+def knn_clause(vector: Sequence[float], params: SearchParams) -> dict[str, Any]:
+    """The kNN search (top-level `knn` or `knn` retriever) with the filters in its `filter`."""
+    k = params.rank_window_size if params.mode.is_hybrid else max(params.k, params.size)
+    clause: dict[str, Any] = {
+        "field": VECTOR_FIELD,
+        "query_vector": list(vector),
+        "k": k,
+        "num_candidates": max(params.num_candidates, k),
+    }
+    if params.filters:
+        clause["filter"] = {"bool": {"filter": filter_clauses(params.filters)}}
+    if params.similarity is not None:
+        clause["similarity"] = params.similarity
+    return clause
+
+
+def _finish(body: dict[str, Any], query_text: str, params: SearchParams,
+            size: int) -> dict[str, Any]:
+    body["size"] = size
+    body["_source"] = SOURCE_EXCLUDES
+    if params.highlight:
+        # highlight_query lets kNN-only hits be highlighted with the query's terms too
+        body["highlight"] = {
+            "fields": {"text": {}, "title": {}},
+            "highlight_query": {"multi_match": {"query": query_text,
+                                                "fields": list(params.boosts)}},
+        }
+    return body
+
+
+def bm25_body(query_text: str, params: SearchParams, size: int | None = None) -> dict[str, Any]:
+    """A BM25 search (also the BM25 leg of hybrid search)."""
+    return _finish({"query": bm25_query(query_text, params)}, query_text, params,
+                   size or params.size)
+
+
+def knn_body(query_text: str, vector: Sequence[float], params: SearchParams,
+             size: int | None = None) -> dict[str, Any]:
+    """A kNN search (also the kNN leg of hybrid search)."""
+    return _finish({"knn": knn_clause(vector, params)}, query_text, params, size or params.size)
+
+
+def retriever_body(query_text: str, vector: Sequence[float],
+                   params: SearchParams) -> dict[str, Any]:
+    """Hybrid search with the `rrf` retriever over a standard and a knn retriever (ES 8.14+)."""
+    body = {"retriever": {"rrf": {
+        "retrievers": [
+            {"standard": {"query": bm25_query(query_text, params)}},
+            {"knn": knn_clause(vector, params)},
+        ],
+        "rank_constant": params.rank_constant,
+        "rank_window_size": params.rank_window_size,
+    }}}
+    return _finish(body, query_text, params, params.fetch_size)
+
+
+def rank_rrf_body(query_text: str, vector: Sequence[float], params: SearchParams, *,
+                  window_key: str = "rank_window_size") -> dict[str, Any]:
+    """Hybrid search with the older `rank.rrf` form (8.8+); before 8.14 the key is `window_size`."""
+    body = {
+        "query": bm25_query(query_text, params),
+        "knn": knn_clause(vector, params),
+        "rank": {"rrf": {"rank_constant": params.rank_constant,
+                         window_key: params.rank_window_size}},
+    }
+    return _finish(body, query_text, params, params.fetch_size)
+
+
+def leg_bodies(query_text: str, vector: Sequence[float],
+               params: SearchParams) -> list[dict[str, Any]]:
+    """The BM25 and kNN legs of hybrid search, each returning its top `rank_window_size`."""
+    size = params.rank_window_size
+    return [bm25_body(query_text, params, size), knn_body(query_text, vector, params, size)]
+
+
+TEMPLATE_BOOSTS = {"text": "text_boost", "title": "title_boost", "headings": "headings_boost"}
+
+
+def template_params(query_text: str, params: SearchParams,
+                    vector: Sequence[float] | None = None) -> dict[str, Any]:
+    """Parameters for the stored templates in `templates/search/` that mean the same search.
+
+    >>> template_params("rrf", SearchParams(mode="bm25", size=5))["title_boost"]
+    2.0
+    """
+    unknown = set(params.boosts) - set(TEMPLATE_BOOSTS)
+    if unknown:
+        raise ValueError(f"the search templates cannot boost {', '.join(sorted(unknown))} "
+                         f"(template boosts: {', '.join(TEMPLATE_BOOSTS)})")
+    out: dict[str, Any] = {"query": query_text, "size": params.fetch_size,
+                           "filters": filter_clauses(params.filters),
+                           "rank_constant": params.rank_constant,
+                           "rank_window_size": params.rank_window_size}
+    out.update({TEMPLATE_BOOSTS[name]: boost for name, boost in params.boosts.items()})
+    if vector is not None:
+        clause = knn_clause(vector, params)
+        out.update(query_vector=list(vector), k=clause["k"],
+                   num_candidates=clause["num_candidates"])
+    return out

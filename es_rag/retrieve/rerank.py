@@ -1,0 +1,131 @@
+"""Rerank stages: re-score the top fused hits with a stronger model and re-order them.
+
+No PyPI package carries trained cross-encoder weights, so the offline default is
+`EmbeddingReranker` (the embedding model scores query against the full passage text, fresh);
+`CrossEncoderReranker` runs a sentence-transformers CrossEncoder from a local path.
+Nothing here downloads weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from es_rag.retrieve.embedding import DocumentEmbedder
+from es_rag.retrieve.hits import Hit
+from es_rag.retrieve.params import RerankSettings
+
+log = logging.getLogger(__name__)
+
+
+class Reranker(Protocol):
+    """A stage that takes hits in fused order and returns them re-scored and re-ordered."""
+
+    name: str
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]: ...
+
+
+def _apply_scores(hits: Sequence[Hit], scores: Sequence[float]) -> list[Hit]:
+    """Hits with rerank scores, best first; hits beyond `scores` keep their order after them."""
+    scored = [replace(h, rerank_score=float(s), score=float(s)) for h, s in zip(hits, scores,
+                                                                                 strict=False)]
+    scored.sort(key=lambda h: -(h.rerank_score or 0.0))
+    return scored + list(hits[len(scores):])
+
+
+class EmbeddingReranker:
+    """Re-scores hits by cosine similarity of query and full chunk text, embedded fresh.
+
+    >>> reranker = EmbeddingReranker(embedder)           # doctest: +SKIP
+    >>> reranker.rerank("what is RRF?", result.hits)     # doctest: +SKIP
+    """
+
+    name = "embedding"
+
+    def __init__(self, embedder: DocumentEmbedder, *, top_n: int = 50) -> None:
+        self.embedder = embedder
+        self.top_n = top_n
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        window = list(hits[: self.top_n])
+        if not window:
+            return []
+        q = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
+        p = np.asarray(self.embedder.embed_documents([h.text for h in window]), dtype=np.float32)
+        norms = np.linalg.norm(p, axis=1) * (np.linalg.norm(q) or 1.0)
+        scores = (p @ q) / np.where(norms == 0, 1.0, norms)
+        return _apply_scores(window, scores.tolist()) + list(hits[self.top_n:])
+
+
+class CrossEncoderReranker:
+    """Scores (query, passage) pairs with a sentence-transformers CrossEncoder from a local path.
+
+    Scores in batches of `batch_size` until `time_budget_s` is spent: hits scored in time are
+    re-ordered, the rest follow in fused order. If the model cannot be loaded, hits come back in
+    fused order with a warning (rerank never breaks search).
+
+    >>> CrossEncoderReranker("/models/ms-marco-MiniLM-L6-v2").rerank(q, hits)  # doctest: +SKIP
+    """
+
+    name = "cross-encoder"
+
+    def __init__(self, model: str | Path | Any, *, top_n: int = 50, batch_size: int = 16,
+                 time_budget_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.model_ref = model
+        self.top_n = top_n
+        self.batch_size = batch_size
+        self.time_budget_s = time_budget_s
+        self.clock = clock
+        self.warnings: list[str] = []
+        self._model: Any = None if isinstance(model, str | Path) else model
+
+    def _load(self) -> Any:
+        if self._model is None:
+            from sentence_transformers import CrossEncoder
+
+            self._model = CrossEncoder(str(self.model_ref), local_files_only=True)
+        return self._model
+
+    def _warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        self.warnings = []
+        window = list(hits[: self.top_n])
+        try:
+            model = self._load()
+        except Exception as exc:  # any load failure: keep the fused order, say why
+            self._warn(f"cross-encoder {self.model_ref} unavailable ({exc}); "
+                       "keeping the fused order")
+            return list(hits)
+        started = self.clock()
+        scores: list[float] = []
+        for start in range(0, len(window), self.batch_size):
+            if scores and self.clock() - started > self.time_budget_s:
+                self._warn(f"rerank time budget of {self.time_budget_s:g} s spent after "
+                           f"{len(scores)} of {len(window)} hits; the rest keep fused order")
+                break
+            batch = window[start:start + self.batch_size]
+            pairs = [(query, h.text) for h in batch]
+            scores.extend(float(s) for s in model.predict(pairs, batch_size=self.batch_size))
+        return _apply_scores(window, scores) + list(hits[self.top_n:])
+
+
+def build_reranker(settings: RerankSettings, embedder: DocumentEmbedder | None) -> Reranker:
+    """The reranker the settings name: a CrossEncoder when `model` is set, else embedding-based."""
+    if settings.model:
+        return CrossEncoderReranker(settings.model, top_n=settings.top_n,
+                                    batch_size=settings.batch_size,
+                                    time_budget_s=settings.time_budget_s)
+    if embedder is None or not hasattr(embedder, "embed_documents"):
+        raise ValueError("hybrid+rerank without a rerank model needs an embedder with "
+                         "embed_documents (EmbeddingReranker)")
+    return EmbeddingReranker(embedder, top_n=settings.top_n)

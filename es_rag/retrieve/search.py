@@ -1,0 +1,222 @@
+"""`search()`: BM25, kNN and license-adaptive hybrid (RRF) search, plus stored search templates.
+
+Hybrid search takes the path the cluster supports (`Capabilities.hybrid_path`): the `rrf`
+retriever, the older `rank.rrf` form, or client-side RRF over one `_msearch`. A server-side
+RRF request refused for its license (403) falls back to client-side RRF, recorded in `explain`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch
+
+from es_rag.connect import Capabilities
+from es_rag.retrieve import queries
+from es_rag.retrieve.embedding import QueryEmbedder
+from es_rag.retrieve.fusion import rrf_fuse
+from es_rag.retrieve.hits import Hit, SearchResult
+from es_rag.retrieve.params import Mode, SearchParams
+from es_rag.retrieve.rerank import Reranker, build_reranker
+
+log = logging.getLogger(__name__)
+RUN_AS_HEADER = "es-security-runas-user"
+
+
+class SearchError(RuntimeError):
+    """Elasticsearch refused or failed a search; the message names the index and the reason."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(exc.message)
+
+
+def _is_license_refusal(exc: ApiError) -> bool:
+    return exc.meta.status == 403 and "license" in _reason(exc).lower()
+
+
+def _scoped(client: Elasticsearch, as_user: str | None) -> Elasticsearch:
+    """The client, running every request as `as_user` when given (DLS then applies to them)."""
+    return client.options(headers={RUN_AS_HEADER: as_user}) if as_user else client
+
+
+def _hits(response: Mapping[str, Any]) -> list[Hit]:
+    return [Hit.from_es(raw) for raw in response["hits"]["hits"]]
+
+
+def _annotate_legs(hits: Sequence[Hit], bm25: Sequence[Hit], knn: Sequence[Hit]) -> None:
+    """Fill the per-leg ranks and scores of `hits` from the two legs' results."""
+    bm25_at = {h.chunk_id: (rank, h.score) for rank, h in enumerate(bm25, start=1)}
+    knn_at = {h.chunk_id: (rank, h.score) for rank, h in enumerate(knn, start=1)}
+    for hit in hits:
+        hit.bm25_rank, hit.bm25_score = bm25_at.get(hit.chunk_id, (None, None))
+        hit.knn_rank, hit.knn_score = knn_at.get(hit.chunk_id, (None, None))
+
+
+class _Searcher:
+    """One search request's state: the scoped client, the index, timings and explain details."""
+
+    def __init__(self, client: Elasticsearch, index: str, explain: dict[str, Any]) -> None:
+        self.client = client
+        self.index = index
+        self.explain = explain
+        self.es_took_ms = 0
+
+    def run(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.search(index=self.index, body=body).body
+        self.es_took_ms += int(response.get("took") or 0)
+        return response
+
+    def legs(self, query_text: str, vector: Sequence[float],
+             params: SearchParams) -> tuple[list[Hit], list[Hit]]:
+        """Run the BM25 and kNN legs in one `_msearch`; each returns its top rank_window_size."""
+        searches: list[dict[str, Any]] = []
+        for body in queries.leg_bodies(query_text, vector, params):
+            searches += [{"index": self.index}, body]
+        response = self.client.msearch(searches=searches).body
+        self.es_took_ms += int(response.get("took") or 0)
+        legs: list[list[Hit]] = []
+        for item in response["responses"]:
+            if "error" in item:
+                error = item["error"]
+                reason = (f"{error.get('type')}: {error.get('reason')}"
+                          if isinstance(error, dict) else str(error))
+                raise SearchError(f"search on {self.index!r} failed: {reason}",
+                                  item.get("status"))
+            legs.append(_hits(item))
+        return legs[0], legs[1]
+
+
+def _client_rrf(searcher: _Searcher, query_text: str, vector: Sequence[float],
+                params: SearchParams) -> list[Hit]:
+    bm25, knn = searcher.legs(query_text, vector, params)
+    by_id = {h.chunk_id: h for h in knn} | {h.chunk_id: h for h in bm25}
+    fused = rrf_fuse([[h.chunk_id for h in bm25], [h.chunk_id for h in knn]],
+                     rank_constant=params.rank_constant,
+                     rank_window_size=params.rank_window_size)
+    hits = [replace(by_id[cid], score=score, fused_score=score)
+            for cid, score in fused[: params.fetch_size]]
+    _annotate_legs(hits, bm25, knn)
+    return hits
+
+
+def _server_rrf(searcher: _Searcher, path: str, caps: Capabilities, query_text: str,
+                vector: Sequence[float], params: SearchParams) -> list[Hit]:
+    if path == "retriever":
+        body = queries.retriever_body(query_text, vector, params)
+    else:
+        old = (caps.major, caps.minor) < (8, 14)
+        body = queries.rank_rrf_body(query_text, vector, params,
+                                     window_key="window_size" if old else "rank_window_size")
+    hits = _hits(searcher.run(body))
+    for hit in hits:
+        hit.fused_score = hit.score
+    if params.explain:
+        _annotate_legs(hits, *searcher.legs(query_text, vector, params))
+    return hits
+
+
+def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
+            vector: Sequence[float], params: SearchParams) -> tuple[list[Hit], str]:
+    path = caps.hybrid_path
+    if path != "client_rrf":
+        try:
+            return _server_rrf(searcher, path, caps, query_text, vector, params), path
+        except ApiError as exc:
+            if not _is_license_refusal(exc):
+                raise
+            reason = _reason(exc)
+            log.warning("%s refused by the cluster's license (%s); using client-side RRF",
+                        path, reason)
+            searcher.explain["fallback"] = {"from": path, "reason": reason}
+    return _client_rrf(searcher, query_text, vector, params), "client_rrf"
+
+
+def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: str,
+           params: SearchParams | None = None, embedder: QueryEmbedder | None = None, *,
+           as_user: str | None = None, reranker: Reranker | None = None) -> SearchResult:
+    """Search the chunk index and return typed hits, best first.
+
+    `embedder` (same model as the chunks) is needed by every mode but `bm25`. `as_user` runs the
+    search as that user (`es-security-runas-user`), so the cluster's DLS applies. `reranker`
+    overrides the one `params.rerank` would build in `hybrid+rerank` mode.
+
+    Example (with a connected client and the embedder from `es_rag.ingest.embed`)::
+
+        client, caps = connect(load_settings())
+        params = SearchParams.from_cli(mode="hybrid", filters=["metadata.lang=en"], explain=True)
+        result = search(client, caps, "es-rag-chunks", "what is RRF?", params, Embedder())
+        [(h.chunk_id, h.bm25_rank, h.knn_rank, h.fused_score) for h in result.hits]
+    """
+    params = params or SearchParams()
+    if not query_text or not query_text.strip():
+        raise ValueError("the query is empty")
+    started = time.perf_counter()
+    explain: dict[str, Any] = {"mode": params.mode.value, "index": index}
+    searcher = _Searcher(_scoped(client, as_user), index, explain)
+    vector: list[float] = []
+    if params.mode is not Mode.BM25:
+        if embedder is None:
+            raise ValueError(f"search mode {params.mode.value!r} needs an embedder")
+        t0 = time.perf_counter()
+        vector = list(embedder.embed_query(query_text))
+        explain["embed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    try:
+        if params.mode is Mode.BM25:
+            hits, path = _hits(searcher.run(queries.bm25_body(query_text, params))), "bm25"
+            for rank, hit in enumerate(hits, start=1):
+                hit.bm25_rank, hit.bm25_score = rank, hit.score
+        elif params.mode is Mode.KNN:
+            body = queries.knn_body(query_text, vector, params)
+            hits, path = _hits(searcher.run(body)), "knn"
+            for rank, hit in enumerate(hits, start=1):
+                hit.knn_rank, hit.knn_score = rank, hit.score
+        else:
+            hits, path = _hybrid(searcher, caps, query_text, vector, params)
+            explain.update(rank_constant=params.rank_constant,
+                           rank_window_size=params.rank_window_size)
+    except ApiError as exc:
+        raise SearchError(f"search on {index!r} failed ({exc.meta.status}): {_reason(exc)}",
+                          exc.meta.status) from None
+    if params.mode is Mode.HYBRID_RERANK:
+        stage = reranker or build_reranker(params.rerank, embedder)  # type: ignore[arg-type]
+        t0 = time.perf_counter()
+        hits = stage.rerank(query_text, hits)
+        explain["rerank"] = {"reranker": stage.name,
+                             "ms": round((time.perf_counter() - t0) * 1000, 2),
+                             "warnings": list(getattr(stage, "warnings", []))}
+    explain.update(path=path, es_took_ms=searcher.es_took_ms)
+    took_ms = round((time.perf_counter() - started) * 1000, 2)
+    return SearchResult(hits=hits[: params.size], path_used=path, took_ms=took_ms,
+                        explain=explain)
+
+
+def search_template(client: Elasticsearch, index: str, template_id: str,
+                    params: Mapping[str, Any], *, as_user: str | None = None) -> SearchResult:
+    """Run a stored search template (`_search/template`) and return typed hits.
+
+    >>> search_template(client, "es-rag-chunks", "bm25",
+    ...                 {"query": "rrf", "size": 5})  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    try:
+        response = _scoped(client, as_user).search_template(index=index, id=template_id,
+                                                            params=dict(params))
+    except ApiError as exc:
+        raise SearchError(f"search template {template_id!r} on {index!r} failed "
+                          f"({exc.meta.status}): {_reason(exc)}", exc.meta.status) from None
+    took_ms = round((time.perf_counter() - started) * 1000, 2)
+    return SearchResult(hits=_hits(response), path_used="template", took_ms=took_ms,
+                        explain={"template": template_id, "es_took_ms": response.get("took")})
