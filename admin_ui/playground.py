@@ -1,0 +1,187 @@
+"""Playground: one query, four retrieval modes side by side, live controls, judgments."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from elasticsearch import ApiError
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from admin_ui.access import ClusterUser, current_user
+from admin_ui.playground_judgments import NOT_RELEVANT, RELEVANT, PlaygroundJudgments
+from es_rag.retrieve import Hit, Mode, SearchError, SearchParams, search
+from es_rag.retrieve.params import DEFAULT_BOOSTS
+
+bp = Blueprint("playground", __name__, url_prefix="/playground")
+
+_DEFAULTS = SearchParams()
+INT_DEFAULTS = {"size": _DEFAULTS.size, "k": _DEFAULTS.k,
+                "num_candidates": _DEFAULTS.num_candidates,
+                "rank_constant": _DEFAULTS.rank_constant,
+                "rank_window_size": _DEFAULTS.rank_window_size,
+                "rerank_top_n": _DEFAULTS.rerank.top_n}
+BOOST_FIELDS = tuple(DEFAULT_BOOSTS)
+MODE_LABELS = {Mode.BM25: "BM25", Mode.KNN: "kNN", Mode.HYBRID: "Hybrid (RRF)",
+               Mode.HYBRID_RERANK: "Hybrid + rerank"}
+
+
+@dataclass
+class Controls:
+    """The playground's controls as the form sent them, with defaults for what it left out."""
+
+    query: str = ""
+    as_user: str = ""
+    rerank: bool = True
+    filters: str = ""
+    numbers: dict[str, int] = field(default_factory=dict)
+    boosts: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_form(cls, form: MultiDict[str, str]) -> Controls:
+        numbers = {name: form.get(name, "").strip() or default
+                   for name, default in INT_DEFAULTS.items()}
+        boosts = {name: form.get(f"boost_{name}", "").strip() or DEFAULT_BOOSTS[name]
+                  for name in BOOST_FIELDS}
+        return cls(query=form.get("q", "").strip(), as_user=form.get("as_user", "").strip(),
+                   # off unless asked for, as in the library: rerank is the slow stage
+                   rerank=form.get("rerank") == "on",
+                   filters=form.get("filters", ""), numbers=numbers, boosts=boosts)
+
+    @property
+    def filter_lines(self) -> list[str]:
+        return [line.strip() for line in self.filters.splitlines() if line.strip()]
+
+    def search_params(self, mode: Mode) -> SearchParams:
+        """SearchParams for `mode`; bad values raise ValueError naming the control."""
+        boosts = {}
+        for name, raw in self.boosts.items():
+            try:
+                boosts[name] = float(raw)
+            except ValueError:
+                raise ValueError(f"boost of {name}: {raw!r} is not a number") from None
+        return SearchParams.from_cli(mode=mode.value, boosts=boosts, filters=self.filter_lines,
+                                     highlight=True, explain=True, **self.numbers)
+
+    def tuning_query(self) -> str:
+        """What the hybrid column used (RRF and boosts), as query parameters of the tuning page."""
+        values: dict[str, Any] = {name: self.numbers[name]
+                                  for name in ("rank_constant", "rank_window_size")}
+        values.update({f"{name}_boost": value for name, value in self.boosts.items()})
+        return urlencode(values)
+
+
+@dataclass
+class Column:
+    """One mode's results, or why it has none."""
+
+    mode: Mode
+    hits: list[Hit] = field(default_factory=list)
+    error: str | None = None
+    took_ms: float | None = None
+    path: str | None = None
+    explain: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return MODE_LABELS[self.mode]
+
+
+def _column(user: ClusterUser, index: str, controls: Controls, mode: Mode,
+            embedder: Any) -> Column:
+    column = Column(mode)
+    try:
+        params = controls.search_params(mode)
+        result = search(user.client, user.caps, index, controls.query, params,
+                        None if mode is Mode.BM25 else embedder,
+                        as_user=controls.as_user or None)
+    except (ValueError, SearchError) as exc:
+        column.error = str(exc)
+        return column
+    except ApiError as exc:
+        column.error = f"the cluster answered {exc.meta.status}: {exc.message}"
+        return column
+    column.hits, column.took_ms, column.path = result.hits, result.took_ms, result.path_used
+    column.explain = result.explain
+    return column
+
+
+def _users(user: ClusterUser) -> list[str]:
+    """Users to search as: the cluster's non-reserved users (none without security)."""
+    if not user.caps.security_enabled:
+        return []
+    try:
+        found = user.client.security.get_user().body
+    except ApiError:
+        return []
+    return sorted(name for name, spec in found.items()
+                  if not (spec.get("metadata") or {}).get("_reserved"))
+
+
+@bp.route("")
+def index() -> str:
+    """The playground page; with a query, the four result columns."""
+    state = current_app.extensions["admin_ui"]
+    user = current_user()
+    assert user is not None
+    controls = Controls.from_form(request.args)
+    modes = [Mode.BM25, Mode.KNN, Mode.HYBRID] + ([Mode.HYBRID_RERANK] if controls.rerank
+                                                    else [])
+    columns: list[Column] = []
+    grades: dict[str, int] = {}
+    if controls.query:
+        embedder = _embedder_or_none(state)
+        with ThreadPoolExecutor(max_workers=len(modes)) as pool:  # the modes run side by side
+            columns = list(pool.map(lambda mode: _column(user, state.settings.index, controls,
+                                                         mode, embedder), modes))
+        grades = PlaygroundJudgments(state.settings.assets).grades(controls.query)
+    return render_template("playground/index.html", controls=controls, columns=columns,
+                           grades=grades, users=_users(user), defaults=_DEFAULTS,
+                           enforces_dls=user.caps.security_enabled,
+                           RELEVANT=RELEVANT, NOT_RELEVANT=NOT_RELEVANT)
+
+
+def _embedder_or_none(state: Any) -> Any:
+    try:
+        return state.query_embedder()
+    except Exception as exc:  # noqa: BLE001 - shown on the page; BM25 still works
+        flash(f"The embedding model is not available, so kNN and hybrid cannot run: {exc}",
+              "error")
+        return None
+
+
+@bp.route("/judge", methods=["POST"])
+def judge() -> Response | tuple[Response, int]:
+    """Mark a document relevant (1) or not (0) for a query, or forget the judgment ('')."""
+    state = current_app.extensions["admin_ui"]
+    raw, doc_id = request.form.get("grade", ""), request.form.get("doc_id", "")
+    if "judgment" in request.form:  # the result buttons send "grade|doc_id"
+        raw, _, doc_id = request.form["judgment"].partition("|")
+    wants_json = request.accept_mimetypes.best == "application/json"
+    try:
+        grade: Any = None if raw == "" else int(raw) if raw.isdigit() else raw
+        qid = PlaygroundJudgments(state.settings.assets).mark(request.form.get("q", ""),
+                                                              doc_id, grade)
+    except ValueError as exc:
+        if wants_json:
+            return jsonify(error=str(exc)), 400
+        flash(str(exc), "error")
+        return redirect(url_for("playground.index"))
+    if wants_json:
+        return jsonify(query_id=qid, doc_id=doc_id, grade=grade)
+    flash("Judgment saved.")
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/playground") else url_for("playground.index"))

@@ -1,0 +1,56 @@
+"""Records of finished runs (ingest, evaluation) as JSON files under `<data>/runs/`.
+
+File names start `<kind>-<timestamp>` (`es-rag ingest` writes `ingest-<time>-<pid>.json`), so
+listing them in name order is time order. An ingest record is the ingest report's JSON
+(`IngestReport.to_dict()`), possibly with `paths`, `index` and `user` added.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+KINDS = ("ingest", "eval")
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+
+
+def display_time(stamp: str) -> str:
+    """A record's `finished` stamp as `2026-11-21 22:47:50` (unchanged if unparsable)."""
+    try:
+        return datetime.strptime(str(stamp)[:15], "%Y%m%dT%H%M%S").strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return str(stamp)
+
+
+def runs_dir(data: Path) -> Path:
+    """Where run records live: `<data>/runs`."""
+    return Path(data) / "runs"
+
+
+def write_record(data: Path, kind: str, record: dict[str, Any]) -> Path:
+    """Store one run record; returns its path."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown run kind {kind!r} (known: {', '.join(KINDS)})")
+    folder = runs_dir(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime(_STAMP)
+    path = folder / f"{kind}-{stamp}.json"
+    path.write_text(json.dumps({"kind": kind, "finished": stamp, **record}, indent=2),
+                    encoding="utf-8")
+    return path
+
+
+def read_records(data: Path, kind: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest `limit` records of `kind`, newest first; unreadable files are skipped."""
+    records = []
+    for path in sorted(runs_dir(data).glob(f"{kind}-*.json"), reverse=True)[:limit]:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(record, dict):
+            stamp = path.stem.removeprefix(f"{kind}-")
+            records.append({"finished": stamp, **record, "file": path.name})
+    return records

@@ -1,0 +1,50 @@
+"""Evaluation: judgments, metrics, runs over retrieval configurations, reports, regression gate.
+
+>>> from es_rag.evaluate import parse_configs, run_evaluation, check_baseline
+>>> report = run_evaluation(client, caps, "../shared/datasets/scifact",
+...                         parse_configs("bm25,knn,hybrid"), subset=CI_SUBSET)  # doctest: +SKIP
+>>> print(report.to_json())                                                      # doctest: +SKIP
+>>> check_baseline(report, "baselines/scifact.json", max_drop=0.01)              # doctest: +SKIP
+[]
+"""
+
+from es_rag.evaluate.baseline import (
+    BaselineError,
+    Regression,
+    check_baseline,
+    read_baseline,
+    write_baseline,
+)
+from es_rag.evaluate.configs import ConfigError, EvalConfig, parse_config, parse_configs
+from es_rag.evaluate.corpus import CorpusIndex, CorpusIndexError, ensure_corpus_index
+from es_rag.evaluate.judgments import (
+    BeirDataset,
+    CorpusDoc,
+    Judgments,
+    JudgmentsError,
+    load_beir,
+    read_beir_qrels,
+    read_qrels,
+    read_trec_qrels,
+)
+from es_rag.evaluate.metrics import METRICS, Comparison, compare_rankings, score_ranking
+from es_rag.evaluate.rank_eval import RankEvalError, rank_eval_ndcg
+from es_rag.evaluate.report import print_report, render_html, write_html_report
+from es_rag.evaluate.run import (
+    ConfigResult,
+    EvaluationReport,
+    compare_configs,
+    run_configs,
+    run_evaluation,
+)
+from es_rag.evaluate.subset import CI_CHUNK_SIZE, CI_SUBSET, Subset
+
+__all__ = [
+    "CI_CHUNK_SIZE", "CI_SUBSET", "METRICS", "BaselineError", "BeirDataset", "Comparison",
+    "ConfigError", "ConfigResult", "CorpusDoc", "CorpusIndex", "CorpusIndexError", "EvalConfig",
+    "EvaluationReport", "Judgments", "JudgmentsError", "RankEvalError", "Regression", "Subset",
+    "check_baseline", "compare_configs", "compare_rankings", "ensure_corpus_index", "load_beir",
+    "parse_config", "parse_configs", "print_report", "rank_eval_ndcg", "read_baseline",
+    "read_beir_qrels", "read_qrels", "read_trec_qrels", "render_html", "run_configs",
+    "run_evaluation", "score_ranking", "write_baseline", "write_html_report",
+]

@@ -1,0 +1,124 @@
+"""Retrieval configurations to evaluate, written as short specs on the command line.
+
+```
+bm25                                      BM25 with the default boosts
+knn:num_candidates=200                    kNN with more candidates
+hybrid:rank_constant=20,rank_window_size=200
+hybrid:boosts=title^3,text^1              (a value may itself hold commas)
+hybrid+rerank
+template:hybrid:rank_constant=20          the stored search template `hybrid` with params
+```
+A list of specs is separated by commas: `bm25,knn,hybrid:rank_constant=20,hybrid+rerank`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from es_rag.retrieve import Mode, SearchParams
+
+TEMPLATE = "template"
+MODES = tuple(m.value for m in Mode)
+
+
+class ConfigError(ValueError):
+    """A configuration spec cannot be understood; the message quotes it and says why."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One configuration: a search mode with parameters, or a stored template with params."""
+
+    name: str
+    mode: str
+    params: dict[str, Any] = field(default_factory=dict)
+    template_id: str | None = None
+
+    @property
+    def is_template(self) -> bool:
+        return self.mode == TEMPLATE
+
+    def search_params(self, depth: int) -> SearchParams:
+        """The SearchParams of a mode config, fetching `depth` results (kNN k raised to match)."""
+        params = dict(self.params)
+        mode = Mode.parse(self.mode)
+        if mode is Mode.KNN:
+            params.setdefault("k", depth)
+            params.setdefault("num_candidates", max(100, int(params["k"])))
+        size = min(depth, int(params.get("rank_window_size", 100))) if mode.is_hybrid else depth
+        try:
+            return SearchParams.from_cli(mode=mode.value, size=size, **params)
+        except ValueError as exc:
+            raise ConfigError(f"configuration {self.name!r}: {exc}") from None
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _params(name: str, text: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    last: str | None = None
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if sep:
+            last = key.strip()
+            if not last:
+                raise ConfigError(f"configuration {name!r}: empty parameter name in {part!r}")
+            params[last] = value.strip()
+        elif last is not None:  # a comma inside a value, e.g. boosts=title^3,text^1
+            params[last] += "," + part.strip()
+        else:
+            raise ConfigError(f"configuration {name!r}: expected key=value, got {part!r}")
+    return {k: _value(v) for k, v in params.items()}
+
+
+def parse_config(spec: str) -> EvalConfig:
+    """One spec: `mode[:k=v,...]` or `template:ID[:k=v,...]`."""
+    name = spec.strip()
+    head, _, rest = name.partition(":")
+    head = head.strip().lower()
+    if head == TEMPLATE:
+        template_id, _, rest = rest.partition(":")
+        if not template_id.strip():
+            raise ConfigError(f"configuration {name!r}: name the template (template:ID)")
+        return EvalConfig(name, TEMPLATE, _params(name, rest) if rest else {},
+                          template_id.strip())
+    if head not in MODES:
+        raise ConfigError(f"configuration {name!r}: unknown mode {head!r} "
+                          f"(accepted: {', '.join(MODES)}, template:ID)")
+    config = EvalConfig(name, head, _params(name, rest) if rest else {})
+    config.search_params(100)  # validate the parameters now, not halfway through a run
+    return config
+
+
+def parse_configs(specs: str | list[str]) -> list[EvalConfig]:
+    """A comma-separated list of specs (or a list of such strings); names must be unique.
+
+    A comma starts a new spec unless the previous spec has parameters and what follows is not a
+    mode or `template:`; then it continues those parameters.
+    """
+    pieces = specs.split(",") if isinstance(specs, str) else [
+        p for s in specs for p in s.split(",")]
+    groups: list[str] = []
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        head = piece.partition(":")[0].strip().lower()
+        if head in MODES or head == TEMPLATE or not groups or ":" not in groups[-1]:
+            groups.append(piece)
+        else:
+            groups[-1] += "," + piece
+    configs = [parse_config(g) for g in groups]
+    if not configs:
+        raise ConfigError("no configurations given (e.g. bm25,knn,hybrid)")
+    names = [c.name for c in configs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"configuration(s) given twice: {', '.join(duplicates)}")
+    return configs

@@ -1,0 +1,191 @@
+"""Only cluster admins get in; sessions keep no password in the cookie; every POST needs CSRF."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from ui_support import csrf_of, log_in, token
+
+from admin_ui import access, create_app, library_bridge
+from es_rag.config import Settings
+from es_rag.connect import Capabilities
+
+PAGES = ["/", "/overview", "/playground", "/playground?q=quota", "/tuning",
+         "/tuning?template=bm25", "/evaluation"]
+
+
+def test_every_page_sends_an_anonymous_visitor_to_login(app: Flask) -> None:
+    client = app.test_client()
+    for page in PAGES:
+        response = client.get(page)
+        assert response.status_code == 302, page
+        assert response.location.startswith("/auth/login?next="), page
+    assert client.get("/jobs/eval-1.json").status_code == 401
+
+
+def test_login_returns_to_the_page_asked_for_but_never_off_site(app: Flask) -> None:
+    client = app.test_client()
+    page = client.get("/auth/login?next=/tuning").get_data(as_text=True)
+    response = client.post("/auth/login", data={"username": "admin", "password": "x",
+                                                "next": "/tuning", "csrf_token": csrf_of(page)})
+    assert response.location == "/tuning"
+    other = app.test_client()
+    page = other.get("/auth/login").get_data(as_text=True)
+    response = other.post("/auth/login", data={"username": "admin", "password": "x",
+                                               "next": "//evil.example/", "csrf_token":
+                                               csrf_of(page)})
+    assert response.location == "/overview"
+
+
+def test_a_cluster_without_security_is_refused_unless_development_mode(
+        settings: Settings) -> None:
+    client = create_app(settings).test_client()
+    response = log_in(client)
+    assert response.status_code == 401
+    assert "Security is disabled on the cluster" in response.get_data(as_text=True)
+    assert client.get("/overview").status_code == 302
+
+
+@dataclass
+class FakeSecurity:
+    me: dict[str, Any]
+
+    def authenticate(self) -> Any:
+        return type("Response", (), {"body": self.me})()
+
+
+@dataclass
+class FakeClient:
+    """Stands in for a client of a security-enabled cluster that knows one user."""
+
+    me: dict[str, Any]
+    closed: bool = False
+    security: FakeSecurity = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.security = FakeSecurity(self.me)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _secure_caps() -> Capabilities:
+    return Capabilities(url="https://cluster.example:9200", engine="elasticsearch",
+                        version="9.1.0", major=9, minor=1, distribution="default",
+                        license_type="trial", license_status="active", security_enabled=True,
+                        retriever=True, rank_rrf=False, rrf_licensed=True, ml_inference=True)
+
+
+@pytest.fixture
+def secured(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeClient]:
+    """A security-enabled cluster with users alice (admin), root (superuser), bob (reader)."""
+    users = {"alice": ("alice-pw", ["es-rag-admin"]), "root": ("root-pw", ["superuser"]),
+             "bob": ("bob-pw", ["es-rag-reader"])}
+    made: dict[str, FakeClient] = {}
+
+    def connect_as(settings: Settings, username: str | None = None,
+                   password: str | None = None) -> tuple[Any, Capabilities]:
+        if username not in users or users[username][0] != password:
+            raise library_bridge.BadCredentials("401")
+        made[username] = FakeClient({"username": username, "roles": users[username][1]})
+        return made[username], _secure_caps()
+
+    monkeypatch.setattr(library_bridge, "connect_as", connect_as)
+    return made
+
+
+def test_on_a_secured_cluster_only_admins_and_superusers_get_in(
+        settings: Settings, secured: dict[str, FakeClient]) -> None:
+    app = create_app(settings)
+    refused = app.test_client()
+    response = log_in(refused, "bob", "bob-pw")
+    assert response.status_code == 401
+    assert "bob does not hold the es-rag-admin role" in response.get_data(as_text=True)
+    assert secured["bob"].closed
+    wrong = log_in(app.test_client(), "alice", "nope")
+    assert wrong.status_code == 401 and "Wrong user name or password" in wrong.get_data(
+        as_text=True)
+    for name, password in (("alice", "alice-pw"), ("root", "root-pw")):
+        response = log_in(app.test_client(), name, password)
+        assert response.status_code == 302 and response.location == "/overview", name
+
+
+def _cookie_payload(client: FlaskClient) -> str:
+    cookie = client.get_cookie("es_rag_admin")
+    assert cookie is not None
+    data = cookie.value
+    compressed = data.startswith(".")
+    raw = base64.urlsafe_b64decode(data.lstrip(".").split(".")[0] + "==")
+    return (zlib.decompress(raw) if compressed else raw).decode()
+
+
+def test_the_session_cookie_holds_no_password_and_has_secure_defaults(
+        settings: Settings, secured: dict[str, FakeClient]) -> None:
+    client = create_app(settings).test_client()
+    response = log_in(client, "alice", "alice-pw")
+    header = response.headers["Set-Cookie"]
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" not in header
+    payload = json.loads(_cookie_payload(client))
+    assert set(payload) <= {"sid", "csrf_token", "_flashes"}
+    assert "alice-pw" not in json.dumps(payload)
+
+    over_https = create_app(settings).test_client()
+    page = over_https.get("/auth/login", base_url="https://localhost").get_data(as_text=True)
+    response = over_https.post("/auth/login", base_url="https://localhost",
+                               data={"username": "alice", "password": "alice-pw",
+                                     "csrf_token": csrf_of(page)})
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_logout_forgets_the_session(browser_client: FlaskClient) -> None:
+    response = browser_client.post("/auth/logout", data={"csrf_token": token(browser_client)})
+    assert response.location == "/auth/login"
+    assert browser_client.get("/overview").status_code == 302
+
+
+def test_posts_without_the_csrf_token_are_rejected(browser_client: FlaskClient) -> None:
+    for path, data in (("/auth/logout", {}),
+                       ("/playground/judge", {"q": "quota", "doc_id": "storage", "grade": "1"}),
+                       ("/tuning/hybrid/save", {"rank_constant": "20"}),
+                       ("/evaluation/run", {"configs": "bm25"}),
+                       ("/overview/apply", {})):
+        response = browser_client.post(path, data=data)
+        assert response.status_code == 400, path
+        assert "CSRF token is missing or invalid" in response.get_data(as_text=True)
+        forged = browser_client.post(path, data={**data, "csrf_token": "forged"})
+        assert forged.status_code == 400, path
+    assert browser_client.get("/overview").status_code == 200  # still logged in
+
+
+def test_login_itself_needs_the_csrf_token(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/auth/login")
+    response = client.post("/auth/login", data={"username": "admin", "password": "x"})
+    assert response.status_code == 400
+
+
+def test_pages_forbid_framing_and_inline_scripts(browser_client: FlaskClient) -> None:
+    headers = browser_client.get("/overview").headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_sessions_expire_when_idle(settings: Settings) -> None:
+    store = access.SessionStore(idle_seconds=0)
+    user = access.ClusterUser("alice", ["es-rag-admin"], FakeClient({}), _secure_caps(), True)
+    sid = store.add(user)
+    assert store.get(sid) is None and user.client.closed
+
+
+def test_development_mode_is_only_served_on_loopback(settings: Settings) -> None:
+    from admin_ui import serve
+
+    with pytest.raises(ValueError, match="refusing to serve the admin UI on 0.0.0.0"):
+        serve(settings, host="0.0.0.0", allow_without_security=True)
