@@ -1,0 +1,310 @@
+"""Ingest files into the chunk index: discover, hash, parse, chunk, embed, write, prune.
+
+A failed file is reported (path, id, reason) and the rest of the run goes on. An unchanged file
+(same `doc_hash`: SHA-256 of the settings fingerprint, its acl and its bytes) is skipped before
+it is parsed; a changed one replaces its chunks (see `es_rag.ingest.bulk` for the order).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from es_rag.ingest.bulk import (
+    ChunkWriter,
+    PreparedDocument,
+    check_index,
+    indexed_hashes,
+    prune_documents,
+)
+from es_rag.ingest.chunk import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_OVERLAP,
+    Chunker,
+    code_language,
+    tokenizer_spans,
+    word_spans,
+)
+from es_rag.ingest.discover import IdFunction, SourceFile, discover, document_id
+from es_rag.ingest.embed import Embedder
+from es_rag.ingest.parse import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_CHARS,
+    DEFAULT_TIMEOUT,
+    ParseError,
+    TikaParser,
+)
+from es_rag.ingest.report import IngestReport, Progress
+
+AclSource = Sequence[str] | Callable[[SourceFile], Sequence[str] | None] | None
+"""The users/groups of every chunk, or a function giving them per file (e.g. `AclRules`)."""
+
+_FINGERPRINT_VERSION = 1  # bump when chunking changes, so every document is redone
+_PREFETCH = 8
+
+_Entry = tuple[SourceFile, str, list[str] | None]  # a file, its doc hash and its acl
+
+
+def ingest_paths(
+    client: Elasticsearch,
+    paths: Sequence[str | Path] | str | Path,
+    *,
+    index: str,
+    embedder: Embedder | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    overlap: int = DEFAULT_OVERLAP,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    root: str | Path | None = None,
+    include_hidden: bool = False,
+    id_function: IdFunction = document_id,
+    acl: AclSource = None,
+    metadata: Mapping[str, Any] | None = None,
+    pipeline: str | None = None,
+    prune: bool = False,
+    force: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    parser: TikaParser | None = None,
+    batch_size: int = 256,
+    refresh: bool = True,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Index the files under `paths` as chunks of `index`; returns what happened.
+
+    - Discovery: `include`/`exclude` globs, `root`, `include_hidden` and `id_function` as in
+      `discover`; a path that does not exist raises `DiscoveryError` before anything is sent.
+    - Parsing: Tika with a per-file `timeout` (seconds), `max_bytes` file size limit and
+      `max_chars` text limit; a file that fails is listed in `report.failures`. A long-lived
+      `parser` may be passed instead (its own limits apply; it is left open).
+    - Chunking: `chunk_size` and `overlap` in tokens of `embedder`'s tokenizer (words and
+      punctuation when there is no embedder); code files are cut at definitions.
+    - Embedding: with `embedder`, each chunk gets an `embedding`; with None, no vector is sent
+      (for clusters that embed in an ingest pipeline).
+    - `acl`: users/groups written to every chunk, or a function of the `SourceFile` giving them;
+      `metadata`: fields merged into each chunk's `metadata` (after author/created/modified).
+    - `pipeline`: ingest pipeline for the bulk requests (the index's default pipeline otherwise).
+    - Re-sync: unchanged files are skipped unless `force`; changed files replace their chunks.
+      `prune` deletes the indexed documents under the given folders that were not found.
+    - `batch_size`: chunks embedded and sent together (memory stays bounded by it).
+    - `progress(stage, done, total)` is called as work advances; `refresh` makes the result
+      searchable before returning.
+    Raises `IngestError` when the index or its ingest pipeline does not exist, or its vector
+    dims differ from the model's.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    chunker = make_chunker(chunk_size, overlap, embedder)
+    check_index(client, index, embedder, pipeline)
+
+    step = time.perf_counter()
+    files = discover(paths, root=root, include=include, exclude=exclude,
+                     include_hidden=include_hidden, id_function=id_function)
+    report.files_seen = len(files)
+    report.time_since("discover", step)
+
+    step = time.perf_counter()
+    entries = _hash_files(files, fingerprint(chunk_size, overlap, embedder, metadata), acl,
+                          parser.max_bytes if parser else max_bytes, report, progress)
+    todo = skip_unchanged(client, index, entries, force, report)
+    report.time_since("hash", step)
+
+    writer = ChunkWriter(client, index, embedder=embedder, pipeline=pipeline, metadata=metadata,
+                         report=report, progress=progress)
+    tika = parser or TikaParser(timeout=timeout, max_bytes=max_bytes, max_chars=max_chars)
+    try:
+        writer.write_all(_prepare(todo, tika, chunker, report, progress), batch_size)
+    finally:
+        if parser is None:
+            tika.close()
+
+    if prune:
+        step = time.perf_counter()
+        scope = _folders_scope([paths] if isinstance(paths, str | Path) else paths, root)
+        if scope is not None:
+            prune_documents(client, index, scope, {f.doc_id for f in files}, report, progress)
+        report.time_since("prune", step)
+    if refresh:
+        client.indices.refresh(index=index)
+    report.time_since("total", started)
+    return report
+
+
+def make_chunker(chunk_size: int, overlap: int, embedder: Embedder | None) -> Chunker:
+    """A chunker counting tokens with the embedder's tokenizer (words without an embedder)."""
+    spans = tokenizer_spans(embedder.tokenizer) if embedder is not None else word_spans
+    return Chunker(chunk_size=chunk_size, overlap=overlap, token_spans=spans)
+
+
+def fingerprint(chunk_size: int, overlap: int, embedder: Embedder | None,
+                metadata: Mapping[str, Any] | None) -> str:
+    """The settings that shape the chunks: a change re-indexes every document."""
+    settings = {"version": _FINGERPRINT_VERSION, "chunk_size": chunk_size, "overlap": overlap,
+                "model": embedder.model_name if embedder is not None else None,
+                "metadata": metadata or {}}
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+def acl_for(acl: AclSource, file: SourceFile) -> list[str] | None:
+    """The acl of one file from a fixed list or a function; None when there is none."""
+    if acl is None:
+        return None
+    values = acl(file) if callable(acl) else acl
+    return None if values is None else [str(v) for v in values]
+
+
+def skip_unchanged(client: Elasticsearch, index: str, entries: list[_Entry], force: bool,
+                   report: IngestReport) -> list[_Entry]:
+    """The entries whose doc hash differs from the committed one; the others are counted."""
+    if force:
+        return entries
+    indexed = indexed_hashes(client, index, [file.doc_id for file, _, _ in entries])
+    todo = [entry for entry in entries if indexed.get(entry[0].doc_id) != entry[1]]
+    report.files_unchanged += len(entries) - len(todo)
+    return todo
+
+
+def _hash_files(files: list[SourceFile], settings: str, acl: AclSource, max_bytes: int,
+                report: IngestReport, progress: Progress | None) -> list[_Entry]:
+    """Each readable file with its doc hash and acl; files over `max_bytes` are not read."""
+    entries: list[_Entry] = []
+    for done, file in enumerate(files, 1):
+        file_acl = acl_for(acl, file)
+        try:
+            doc_hash = _file_hash(file, settings, file_acl) if file.size <= max_bytes else ""
+            entries.append((file, doc_hash, file_acl))
+        except FileNotFoundError:
+            report.fail(file, "the file disappeared before it could be read")
+        except OSError as exc:
+            report.fail(file, f"cannot read the file: {exc.strerror}")
+        if progress:
+            progress("hash", done, len(files))
+    return entries
+
+
+def _file_hash(file: SourceFile, settings: str, acl: list[str] | None) -> str:
+    digest = hashlib.sha256(settings.encode("utf-8"))
+    digest.update(json.dumps(acl).encode("utf-8"))
+    with file.path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _folders_scope(paths: Sequence[str | Path], root: str | Path | None) -> dict[str, Any] | None:
+    """A query for the indexed documents under the folders among `paths`; None if no folder."""
+    prefixes: list[str] = []
+    for given in paths:
+        folder = Path(given).resolve()
+        if folder.is_dir():
+            relative = folder.relative_to(Path(root).resolve()).as_posix() if root else "."
+            prefixes.append("" if relative == "." else relative + "/")
+    if not prefixes:
+        return None
+    if "" in prefixes:
+        return {"match_all": {}}
+    return {"bool": {"should": [{"prefix": {"source": p}} for p in prefixes],
+                     "minimum_should_match": 1}}
+
+
+@dataclass
+class _Outcome:
+    """What parsing and chunking one file gave: a prepared document or the reason it failed."""
+
+    file: SourceFile
+    prepared: PreparedDocument | None = None
+    reason: str | None = None
+    warning: str | None = None
+    parse_seconds: float = 0.0
+    chunk_seconds: float = 0.0
+
+
+def _prepare(todo: list[_Entry], parser: TikaParser,
+             chunker: Chunker, report: IngestReport,
+             progress: Progress | None) -> Iterator[PreparedDocument]:
+    """Parse and chunk files in a background thread, yielding them in order as they are ready.
+
+    Parsing waits on the Tika worker process and so overlaps with embedding in the caller; the
+    report is only touched from the caller's thread.
+    """
+    ready: queue.Queue[_Outcome | None] = queue.Queue(maxsize=_PREFETCH)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for file, doc_hash, file_acl in todo:
+                if stop.is_set():
+                    return
+                ready.put(_parse_and_chunk(file, doc_hash, file_acl, parser, chunker))
+        finally:
+            ready.put(None)
+
+    worker = threading.Thread(target=produce, name="es-rag-parse", daemon=True)
+    worker.start()
+    try:
+        done = 0
+        while (outcome := ready.get()) is not None:
+            done += 1
+            report.add_time("parse", outcome.parse_seconds)
+            report.add_time("chunk", outcome.chunk_seconds)
+            if outcome.warning:
+                report.warn(outcome.file, outcome.warning)
+            if outcome.prepared is None:
+                report.fail(outcome.file, outcome.reason or "unknown failure")
+            else:
+                report.files_parsed += 1
+            if progress:
+                progress("parse", done, len(todo))
+            if outcome.prepared is not None:
+                yield outcome.prepared
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.1)
+        worker.join()
+
+
+def _parse_and_chunk(file: SourceFile, doc_hash: str, file_acl: list[str] | None,
+                     parser: TikaParser, chunker: Chunker) -> _Outcome:
+    outcome = _Outcome(file)
+    step = time.perf_counter()
+    try:
+        parsed = parser.parse(file.path)
+    except ParseError as exc:
+        outcome.reason = str(exc)
+        return outcome
+    except Exception as exc:  # every file gets an outcome, the run goes on
+        outcome.reason = f"parsing failed: {exc.__class__.__name__}: {exc}"
+        return outcome
+    finally:
+        outcome.parse_seconds = time.perf_counter() - step
+    if parsed.truncated:
+        outcome.warning = f"the text was cut at {parser.max_chars:,} characters"
+    step = time.perf_counter()
+    try:
+        chunks = chunker.chunk(parsed, language=code_language(file.path))
+    except Exception as exc:  # one bad document must not stop the run
+        outcome.reason = f"chunking failed: {exc.__class__.__name__}: {exc}"
+        return outcome
+    finally:
+        outcome.chunk_seconds = time.perf_counter() - step
+    if chunks:
+        described = {"author": parsed.author, "created": parsed.created,
+                     "modified": parsed.modified}
+        outcome.prepared = PreparedDocument(file, doc_hash, parsed, chunks, file_acl,
+                                            {k: v for k, v in described.items() if v})
+    else:
+        outcome.reason = "no text to index after chunking"
+    return outcome
