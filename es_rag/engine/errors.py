@@ -66,7 +66,7 @@ class IndexNotFound(EngineError):
     error_type = "index_not_found_exception"
 
     def __init__(self, index: str) -> None:
-        super().__init__("no such index [%s]" % index, index=index, **{
+        super().__init__(f"no such index [{index}]", index=index, **{
             "resource.type": "index_or_alias", "resource.id": index, "index_uuid": "_na_"})
 
 

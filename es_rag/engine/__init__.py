@@ -1,0 +1,1 @@
+"""An embedded, single-node Elasticsearch-compatible engine (see README.md)."""

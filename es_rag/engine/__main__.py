@@ -1,0 +1,50 @@
+"""`python -m es_rag.engine --data DIR [--port N] [--host H]`: run the engine in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .server import EngineServer
+
+URL_FILE = "engine.url"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; prints one line with the URL when ready."""
+    parser = argparse.ArgumentParser(prog="python -m es_rag.engine",
+                                     description="Embedded Elasticsearch-compatible engine")
+    parser.add_argument("--data", required=True, type=Path, help="data directory")
+    parser.add_argument("--port", type=int, default=9200, help="port (0 = any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow binding a non-loopback address")
+    parser.add_argument("--max-content-length", type=int, default=100 * 1024 * 1024,
+                        help="largest accepted request body in bytes")
+    args = parser.parse_args(argv)
+    try:
+        server = EngineServer(args.data, args.host, args.port, allow_remote=args.allow_remote,
+                              max_content_length=args.max_content_length).start()
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    url_file = args.data / URL_FILE
+    tmp = url_file.with_suffix(".tmp")
+    tmp.write_text(server.url)
+    os.replace(tmp, url_file)
+    print(f"es-rag engine listening on {server.url}", flush=True)
+    done.wait()
+    server.stop()
+    url_file.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

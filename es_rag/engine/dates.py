@@ -1,0 +1,183 @@
+"""Date parsing and formatting with Elasticsearch's format names and date math (`now-1d/d`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+from .errors import BadRequest
+
+DEFAULT_FORMAT = "strict_date_optional_time||epoch_millis"
+DYNAMIC_DATE_FORMATS = ["strict_date_optional_time", "yyyy/MM/dd HH:mm:ss||yyyy/MM/dd"]
+_ISO = re.compile(
+    r"^(?P<y>[+-]?\d{4,9})(?:-(?P<mo>\d{2})(?:-(?P<d>\d{2})"
+    r"(?:[T ](?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?"
+    r"(?P<tz>Z|[+-]\d{2}(?::?\d{2})?)?)?)?)?$")
+_JAVA_TOKENS = [("yyyy", "%Y"), ("uuuu", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"),
+                ("mm", "%M"), ("ss", "%S"), ("SSSSSS", "%f"), ("SSS", "%f")]
+_NAMED = {
+    "strict_date_optional_time", "date_optional_time", "strict_date_optional_time_nanos",
+    "strict_date_time", "date_time", "strict_date", "date", "basic_date",
+    "strict_date_hour_minute_second", "date_hour_minute_second",
+}
+
+
+def _iso_millis(text: str, strict_date_only: bool = False) -> int | None:
+    m = _ISO.match(text.strip())
+    if not m or (strict_date_only and m.group("h")):
+        return None
+    parts = m.groupdict()
+    frac = (parts["f"] or "0")[:6].ljust(6, "0")
+    tz = UTC
+    if parts["tz"] and parts["tz"] != "Z":
+        sign = 1 if parts["tz"][0] == "+" else -1
+        digits = parts["tz"][1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        tz = timezone(sign * offset)
+    try:
+        moment = datetime(int(parts["y"]), int(parts["mo"] or 1), int(parts["d"] or 1),
+                          int(parts["h"] or 0), int(parts["mi"] or 0), int(parts["s"] or 0),
+                          int(frac), tzinfo=tz)
+    except ValueError:
+        return None
+    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1))
+
+
+def _java_millis(text: str, pattern: str) -> int | None:
+    fmt = pattern.replace("'T'", "T")
+    for java, py in _JAVA_TOKENS:
+        fmt = fmt.replace(java, py)
+    try:
+        moment = datetime.strptime(text, fmt).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(moment.timestamp() * 1000)
+
+
+def parse_date(value: object, fmt: str = DEFAULT_FORMAT) -> int:
+    """Milliseconds since the epoch for a date value in one of `fmt`'s `||`-separated formats."""
+    if isinstance(value, bool):
+        raise ValueError(f"failed to parse date field [{value}] with format [{fmt}]")
+    for name in fmt.split("||"):
+        name = name.strip()
+        if name in ("epoch_millis", "epoch_second"):
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+            return int(number if name == "epoch_millis" else number * 1000)
+        if isinstance(value, int | float) and name not in _NAMED:
+            value = str(int(value)) if float(value).is_integer() else str(value)
+        if not isinstance(value, str):
+            continue
+        millis = (_iso_millis(value, name in ("strict_date", "date")) if name in _NAMED
+                  else _java_millis(value, name))
+        if millis is not None:
+            return millis
+    raise ValueError(f"failed to parse date field [{value}] with format [{fmt}]")
+
+
+def render_date(millis: int, fmt: str) -> str:
+    """A date in the first format of `fmt` (Java-style patterns or ISO-8601)."""
+    name = fmt.split("||")[0].strip()
+    if name in _NAMED or name.startswith("epoch"):
+        return str(millis) if name.startswith("epoch") else format_date(millis)
+    moment = datetime.fromtimestamp(millis / 1000, UTC)
+    out = name.replace("'T'", "T")
+    out = out.replace("SSS", f"{moment.microsecond // 1000:03d}")
+    for java, py in _JAVA_TOKENS:
+        if java not in ("SSS", "SSSSSS"):
+            out = out.replace(java, moment.strftime(py))
+    return out
+
+
+def format_date(millis: int) -> str:
+    """ISO-8601 UTC text with milliseconds, as Elasticsearch prints dates by default."""
+    moment = datetime.fromtimestamp(millis / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_MATH = re.compile(r"([+-])(\d+)([yMwdhHms])|/([yMwdhHms])")
+_UNITS = {"y": "years", "M": "months", "w": "weeks", "d": "days", "h": "hours", "H": "hours",
+          "m": "minutes", "s": "seconds"}
+
+
+def _round(moment: datetime, unit: str, up: bool) -> datetime:
+    fields = ["year", "month", "day", "hour", "minute", "second"]
+    keep = {"y": 1, "M": 2, "d": 3, "w": 3, "h": 4, "H": 4, "m": 5, "s": 6}[unit]
+    start = moment.replace(microsecond=0, **{f: (1 if f in ("month", "day") else 0)
+                                              for f in fields[keep:]})
+    if unit == "w":
+        start -= timedelta(days=start.weekday())
+    if not up:
+        return start
+    return _shift(start, unit, 1) - timedelta(milliseconds=1)
+
+
+def _shift(moment: datetime, unit: str, amount: int) -> datetime:
+    if unit == "y":
+        return moment.replace(year=moment.year + amount)
+    if unit == "M":
+        month = moment.month - 1 + amount
+        return moment.replace(year=moment.year + month // 12, month=month % 12 + 1)
+    return moment + timedelta(**{_UNITS[unit]: amount})
+
+
+def _precision(value: object, fmt: str) -> str | None:
+    """The finest unit a date text gives (`y`, `M`, `d`, `h`, `m`), None for full precision."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and "epoch" not in fmt:
+        value = str(value)
+    if not isinstance(value, str) or value.lstrip("-").isdigit() and "epoch" in fmt and \
+            not any(t in fmt for t in ("yyyy", "uuuu")):
+        return None
+    for name in fmt.split("||"):
+        name = name.strip()
+        if name in _NAMED:
+            m = _ISO.match(value.strip())
+            if m:
+                for group, unit in (("s", None), ("mi", "m"), ("h", "h"), ("d", "d"),
+                                    ("mo", "M"), ("y", "y")):
+                    if m.group(group):
+                        return unit
+        elif not name.startswith("epoch") and _java_millis(value, name) is not None:
+            for token, unit in (("ss", None), ("mm", "m"), ("HH", "h"), ("dd", "d"),
+                                ("MM", "M"), ("yyyy", "y"), ("uuuu", "y")):
+                if token in name:
+                    return unit
+    return None
+
+
+def resolve_date_math(value: object, fmt: str, round_up: bool = False) -> int:
+    """Milliseconds for a range bound, accepting `now`, `now-1d/d` and `2024-01-01||+1M`."""
+    if not isinstance(value, str) or ("now" not in value and "||" not in value):
+        try:
+            millis = parse_date(value, fmt)
+        except ValueError as err:
+            raise BadRequest(str(err), error_type="parse_exception") from err
+        unit = _precision(value, fmt) if round_up else None
+        if unit is None:
+            return millis
+        # as Elasticsearch's round-up parser: missing time fields take their largest value,
+        # missing month and day stay 1 (lte 2024 = 2024-01-01T23:59:59.999)
+        moment = datetime.fromtimestamp(millis / 1000, UTC)
+        unit = "d" if unit in ("y", "M") else unit
+        return int(_round(moment, unit, True).timestamp() * 1000)
+    if value.startswith("now"):
+        anchor, math = datetime.now(UTC), value[3:]
+    else:
+        base, math = value.split("||", 1)
+        anchor = datetime.fromtimestamp(parse_date(base, fmt) / 1000, UTC)
+    pos = 0
+    for m in _MATH.finditer(math):
+        if m.start() != pos:
+            break
+        pos = m.end()
+        if m.group(4):
+            anchor = _round(anchor, m.group(4), round_up)
+        else:
+            sign = 1 if m.group(1) == "+" else -1
+            anchor = _shift(anchor, m.group(3), sign * int(m.group(2)))
+    if pos != len(math):
+        raise BadRequest(f"operator not supported for date math [{math}]",
+                         error_type="parse_exception")
+    return int(anchor.timestamp() * 1000)

@@ -1,0 +1,405 @@
+"""Document operations (index, create, update, delete, get, mget, bulk) on top of the shards.
+
+Version checks, `op_type`, optimistic concurrency and partial updates are decided here, under the
+shard lock, against the real-time state (the store plus earlier items of the same batch).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .errors import BadRequest, EngineError, VersionConflict
+from .mapping import ParsedDocument
+from .node import IndexService, Node
+from .shard import Delete, Put
+from .source_filter import filter_source, parse_source_spec
+from .storage.docstore import StoredDoc, Tombstone
+
+Pipeline = Callable[[str, str | None, dict[str, Any], str | None], Any]
+
+
+@dataclass
+class WriteRequest:
+    """One write: an index/create/update/delete of a document (a bulk item or a single call)."""
+
+    op: str
+    index: str
+    id: str | None = None
+    source: dict[str, Any] | None = None
+    raw_source: bytes | None = None
+    update: dict[str, Any] | None = None
+    if_seq_no: int | None = None
+    if_primary_term: int | None = None
+    version: int | None = None
+    version_type: str = "internal"
+    routing: str | None = None
+    pipeline: str | None = None
+    require_alias: bool = False
+    source_spec: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WriteResult:
+    """The outcome of one write: a response body and status, or an error."""
+
+    body: dict[str, Any]
+    status: int
+    error: EngineError | None = None
+
+
+@dataclass
+class _Batch:
+    """The real-time state a batch of writes sees: stored docs and tombstones of its ids, as
+    changed by its earlier items, and the operations to store."""
+
+    docs: dict[str, StoredDoc | None]
+    tombstones: dict[str, Tombstone]
+    ops: list[Put | Delete] = field(default_factory=list)
+
+    def put(self, op: Put) -> None:
+        self.ops.append(op)
+        self.docs[op.doc.id] = op.doc
+
+    def delete(self, tombstone: Tombstone, replaces: int | None) -> None:
+        self.ops.append(Delete(tombstone, replaces))
+        self.docs[tombstone.id] = None
+        self.tombstones[tombstone.id] = tombstone
+
+
+def new_id() -> str:
+    """A 20-character URL-safe id, like Elasticsearch's auto-generated ids."""
+    raw = int(time.time() * 1000).to_bytes(6, "big") + os.urandom(9)
+    return base64.urlsafe_b64encode(raw).decode()[:20]
+
+
+def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A partial-update merge: objects merge recursively, anything else replaces."""
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _conflict(svc: IndexService, doc_id: str, reason: str) -> VersionConflict:
+    return VersionConflict(f"[{doc_id}]: version conflict, {reason}", index_uuid=svc.uuid,
+                           shard="0", index=svc.name)
+
+
+class Documents:
+    """The document service of a node."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.pipeline: Pipeline | None = None
+
+    # -- reads ------------------------------------------------------------------------------
+    def get(self, index: str, doc_id: str, source_spec: Any = None, includes: Any = None,
+            excludes: Any = None, stored_fields: str | None = None
+            ) -> tuple[dict[str, Any], bool]:
+        """A get response body and whether the document was found (real-time)."""
+        svc = self.node.get_index(index)
+        doc = svc.shard.store.get(doc_id)
+        if stored_fields is not None and source_spec is None and includes is None:
+            source_spec = False
+        body = self.render_get(svc, doc_id, doc, source_spec, includes, excludes)
+        if doc is not None and stored_fields:
+            fields = {}
+            source = doc.source_json()
+            for name in stored_fields.split(","):
+                spec = svc.mapping.fields.get(name)
+                if spec is not None and spec.params.get("store") and name in source:
+                    value = source[name]
+                    fields[name] = value if isinstance(value, list) else [value]
+            if fields:
+                body["fields"] = fields
+        return body, doc is not None
+
+    @staticmethod
+    def render_get(svc: IndexService, doc_id: str, doc: StoredDoc | None, source_spec: Any,
+                   includes: Any = None, excludes: Any = None) -> dict[str, Any]:
+        """The body of a get (or mget item) for a stored document or a miss."""
+        if doc is None:
+            return {"_index": svc.name, "_id": doc_id, "found": False}
+        body: dict[str, Any] = {"_index": svc.name, "_id": doc_id, "_version": doc.version,
+                                "_seq_no": doc.seq_no, "_primary_term": doc.primary_term,
+                                "found": True}
+        if doc.routing is not None:
+            body["_routing"] = doc.routing
+        fetch, inc, exc = parse_source_spec(source_spec, includes, excludes)
+        if fetch:
+            body["_source"] = filter_source(doc.source_json(), inc, exc)
+        return body
+
+    # -- writes -----------------------------------------------------------------------------
+    def write(self, requests: list[WriteRequest]) -> list[WriteResult]:
+        """Apply writes in order; each gets its own result (a failure does not stop the rest)."""
+        results: list[WriteResult | None] = [None] * len(requests)
+        groups: dict[str, list[tuple[int, WriteRequest]]] = {}
+        for pos, req in enumerate(requests):
+            try:
+                self._run_pipeline(req)
+                if req.op != "delete" and req.source is None and req.update is None:
+                    results[pos] = self._dropped(req)
+                    continue
+                svc = self._target(req)
+            except EngineError as err:
+                results[pos] = self._error(req, err)
+                continue
+            groups.setdefault(svc.name, []).append((pos, req))
+        for name, items in groups.items():
+            svc = self.node.indices.get(name)
+            if svc is None:
+                continue
+            for pos, result in self._write_group(svc, items):
+                results[pos] = result
+        return [r if r is not None else self._error(req, EngineError("write failed"))
+                for r, req in zip(results, requests, strict=True)]
+
+    def _run_pipeline(self, req: WriteRequest) -> None:
+        if req.op not in ("index", "create") or self.pipeline is None or req.source is None:
+            return
+        original = req.source
+        outcome = self.pipeline(req.index, req.id, req.source, req.pipeline)
+        if outcome is None:
+            req.source = None
+            return
+        req.index, req.id, req.source = outcome.index, outcome.doc_id, outcome.source
+        executed = getattr(outcome, "executed_pipelines", None)
+        if executed:
+            req.extra["executed_pipelines"] = list(executed)
+        if executed or outcome.source is not original:
+            req.raw_source = None
+
+    @staticmethod
+    def _dropped(req: WriteRequest) -> WriteResult:
+        body = {"_index": req.index, "_id": req.id, "_version": -3, "result": "noop",
+                "_shards": {"total": 0, "successful": 0, "failed": 0}}
+        return WriteResult(body, 200)
+
+    def _target(self, req: WriteRequest) -> IndexService:
+        if req.require_alias and req.index not in self.node.alias_names():
+            raise EngineError(f"no such index [{req.index}] and [require_alias] "
+                              f"request flag is [true] and [{req.index}] is not an alias",
+                              status=404, error_type="index_not_found_exception",
+                              index=req.index)
+        return self.node.write_index(req.index, auto_create=req.op != "delete")
+
+    @staticmethod
+    def _error(req: WriteRequest, err: EngineError) -> WriteResult:
+        body = {"_index": req.index, "_id": req.id, "status": err.status, "error": err.cause()}
+        return WriteResult(body, err.status, err)
+
+    def _write_group(self, svc: IndexService, items: list[tuple[int, WriteRequest]]
+                     ) -> list[tuple[int, WriteResult]]:
+        shard = svc.shard
+        out: list[tuple[int, WriteResult]] = []
+        with shard.lock:
+            ids = [req.id for _, req in items if req.id is not None]
+            found = shard.store.by_ids(ids)
+            batch = _Batch({i: found.get(i) for i in ids},
+                           shard.store.tombstones(i for i in ids if i not in found))
+            for pos, req in items:
+                try:
+                    result = self._one(svc, req, batch)
+                except EngineError as err:
+                    result = self._error(req, err)
+                    result.body["_index"] = svc.name
+                out.append((pos, result))
+            if batch.ops:
+                shard.write(batch.ops)
+        return out
+
+    @staticmethod
+    def _current(doc_id: str, batch: _Batch) -> StoredDoc | None:
+        return batch.docs.get(doc_id)
+
+    def _check(self, svc: IndexService, req: WriteRequest, doc_id: str,
+               current: StoredDoc | None, batch: _Batch) -> None:
+        if req.if_seq_no is not None or req.if_primary_term is not None:
+            if req.if_seq_no is None or req.if_primary_term is None:
+                raise BadRequest("ifSeqNo is set, but primary term is [0]")
+            if current is None:
+                raise _conflict(svc, doc_id, f"required seqNo [{req.if_seq_no}], primary term "
+                                f"[{req.if_primary_term}]. but no document was found")
+            if current.seq_no != req.if_seq_no or current.primary_term != req.if_primary_term:
+                raise _conflict(svc, doc_id, f"required seqNo [{req.if_seq_no}], primary term "
+                                f"[{req.if_primary_term}]. current document has seqNo "
+                                f"[{current.seq_no}] and primary term "
+                                f"[{current.primary_term}]")
+        if req.version is not None and req.version_type in ("external", "external_gt",
+                                                             "external_gte"):
+            existing = current.version if current else None
+            if existing is None:
+                tomb = batch.tombstones.get(doc_id)
+                existing = tomb.version if tomb else None
+            if existing is not None:
+                ok = req.version >= existing if req.version_type == "external_gte" \
+                    else req.version > existing
+                if not ok:
+                    raise _conflict(svc, doc_id, f"current version [{existing}] is higher or "
+                                    f"equal to the one provided [{req.version}]")
+        elif req.version is not None and (current is None or current.version != req.version):
+            raise BadRequest("internal versioning can not be used for optimistic concurrency "
+                             "control. Please use `if_seq_no` and `if_primary_term` instead",
+                             error_type="action_request_validation_exception")
+
+    @staticmethod
+    def _next_version(req: WriteRequest, doc_id: str, current: StoredDoc | None,
+                      batch: _Batch) -> int:
+        if req.version is not None and req.version_type.startswith("external"):
+            return req.version
+        if current is not None:
+            return current.version + 1
+        tomb = batch.tombstones.get(doc_id)
+        return tomb.version + 1 if tomb else 1
+
+    def _shards(self, svc: IndexService) -> dict[str, int]:
+        replicas = int(svc.setting("number_of_replicas", "1") or 1)
+        return {"total": 1 + replicas, "successful": 1, "failed": 0}
+
+    def _one(self, svc: IndexService, req: WriteRequest, batch: _Batch) -> WriteResult:
+        shard = svc.shard
+        if req.op == "update":
+            return self._update(svc, req, batch)
+        doc_id = req.id if req.id is not None else new_id()
+        if req.op in ("index", "create") and req.id is not None:
+            _check_id(doc_id)
+        current = self._current(doc_id, batch)
+        if req.op == "create" and current is not None:
+            raise _conflict(svc, doc_id, f"document already exists (current version "
+                            f"[{current.version}])")
+        self._check(svc, req, doc_id, current, batch)
+        version = self._next_version(req, doc_id, current, batch)
+        base = {"_index": svc.name, "_id": doc_id, "_version": version}
+        if req.op == "delete":
+            seq_no = shard.allocate_seq_no()
+            if current is None:
+                result = {**base, "result": "not_found", "_shards": self._shards(svc),
+                          "_seq_no": seq_no, "_primary_term": shard.primary_term}
+                batch.delete(Tombstone(doc_id, seq_no, version), None)
+                return WriteResult(result, 404)
+            batch.delete(Tombstone(doc_id, seq_no, version), current.seq_no)
+            return WriteResult({**base, "result": "deleted", "_shards": self._shards(svc),
+                                "_seq_no": seq_no, "_primary_term": shard.primary_term}, 200)
+        assert req.source is not None
+        seq_no = self._put(svc, doc_id, req.source, version, req.routing, current, batch,
+                           req.raw_source)
+        result = "created" if current is None else "updated"
+        return WriteResult({**base, "result": result, "_shards": self._shards(svc),
+                            "_seq_no": seq_no, "_primary_term": shard.primary_term},
+                           201 if current is None else 200)
+
+    def _put(self, svc: IndexService, doc_id: str, source: dict[str, Any], version: int,
+             routing: str | None, current: StoredDoc | None,
+             batch: _Batch, raw: bytes | None = None) -> int:
+        """Parse and queue a document version; returns its `_seq_no`. `raw` is the source as
+        the client sent it (kept byte for byte, as Elasticsearch keeps `_source`)."""
+        if not isinstance(source, dict):
+            raise EngineError("failed to parse, document is empty" if not source else
+                              "request body or source parameter is required", status=400,
+                              error_type="document_parsing_exception")
+        parsed = self._parse(svc, source, doc_id)
+        seq_no = svc.shard.allocate_seq_no()
+        stored = StoredDoc(doc_id, seq_no, version, svc.shard.primary_term,
+                           raw if raw is not None else orjson.dumps(source), routing)
+        batch.put(Put(stored, parsed, current.seq_no if current else None))
+        return seq_no
+
+    def _parse(self, svc: IndexService, source: dict[str, Any], doc_id: str) -> ParsedDocument:
+        parsed = svc.mapping.parse(source, doc_id)
+        if parsed.new_properties:
+            try:
+                merged = svc.mapping.merged({"properties": parsed.new_properties})
+            except EngineError as err:
+                raise EngineError(err.reason, status=400,
+                                  error_type="document_parsing_exception") from err
+            self.node.update_mapping(svc, merged)
+        return parsed
+
+    def _update(self, svc: IndexService, req: WriteRequest, batch: _Batch) -> WriteResult:
+        body = req.update or {}
+        allowed = {"doc", "upsert", "doc_as_upsert", "detect_noop", "_source", "script",
+                   "scripted_upsert", "if_seq_no", "if_primary_term", "lang", "params"}
+        for key in body:
+            if key not in allowed:
+                raise EngineError(f"[UpdateRequest] unknown field [{key}]", status=400,
+                                  error_type="x_content_parse_exception")
+        if "script" in body:
+            raise BadRequest("update scripts are not supported by the embedded engine; use a "
+                             "partial [doc] update")
+        doc_id = req.id
+        if doc_id is None:
+            raise BadRequest("id is missing", error_type="action_request_validation_exception")
+        patch = body.get("doc")
+        if patch is None and "upsert" not in body:
+            raise EngineError("Validation Failed: 1: script or doc is missing;", status=400,
+                              error_type="action_request_validation_exception")
+        if patch is not None and not isinstance(patch, dict):
+            raise EngineError("[UpdateRequest] failed to parse field [doc]", status=400,
+                              error_type="x_content_parse_exception")
+        shard = svc.shard
+        current = self._current(doc_id, batch)
+        self._check(svc, req, doc_id, current, batch)
+        if current is None:
+            if body.get("doc_as_upsert") and patch is not None:
+                source = patch
+            elif "upsert" in body:
+                source = body["upsert"]
+            else:
+                raise EngineError(f"[{doc_id}]: document missing", status=404,
+                                  error_type="document_missing_exception", index_uuid=svc.uuid,
+                                  shard="0", index=svc.name)
+            version = self._next_version(req, doc_id, None, batch)
+            seq_no = self._put(svc, doc_id, source, version, req.routing, None, batch)
+            result, status = "created", 201
+        else:
+            old_source = current.source_json()
+            source = deep_merge(old_source, patch or {})
+            if body.get("detect_noop", True) and source == old_source:
+                return WriteResult(self._update_body(svc, req, doc_id, current.version, "noop",
+                                                     current.seq_no, current.primary_term,
+                                                     old_source, noop=True), 200)
+            version = current.version + 1
+            seq_no = self._put(svc, doc_id, source, version, req.routing, current, batch)
+            result, status = "updated", 200
+        return WriteResult(self._update_body(svc, req, doc_id, version, result, seq_no,
+                                             shard.primary_term, source), status)
+
+    def _update_body(self, svc: IndexService, req: WriteRequest, doc_id: str, version: int,
+                     result: str, seq_no: int, term: int, source: dict[str, Any],
+                     noop: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"_index": svc.name, "_id": doc_id, "_version": version,
+                                "result": result}
+        body["_shards"] = {"total": 0, "successful": 0, "failed": 0} if noop \
+            else self._shards(svc)
+        body["_seq_no"] = seq_no
+        body["_primary_term"] = term
+        spec = req.source_spec if req.source_spec is not None else \
+            (req.update or {}).get("_source")
+        if spec is not None and spec is not False and spec != "false":
+            fetch, inc, exc = parse_source_spec(spec)
+            if fetch:
+                body["get"] = {"_seq_no": seq_no, "_primary_term": term, "found": True,
+                               "_source": filter_source(source, inc, exc)}
+        return body
+
+
+def _check_id(doc_id: str) -> None:
+    if len(doc_id.encode()) > 512:
+        raise EngineError(f"id [{doc_id}] is too long, must be no longer than 512 bytes but was: "
+                          f"{len(doc_id.encode())}", status=400,
+                          error_type="action_request_validation_exception")
+    if not doc_id:
+        raise BadRequest("if _id is specified it must not be empty")

@@ -1,0 +1,1 @@
+"""The REST layer: HTTP server, router, request/response rendering and thin route handlers."""

@@ -1,0 +1,151 @@
+"""Typed REST requests and responses, and the router that maps method + path to a handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..errors import BadRequest, EngineError
+
+GLOBAL_PARAMS = {"pretty", "human", "error_trace", "filter_path", "format", "source",
+                 "source_content_type"}
+
+
+@dataclass
+class RestRequest:
+    """An HTTP request as a handler sees it."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    body: bytes
+    headers: dict[str, str]
+    path_params: dict[str, str] = field(default_factory=dict)
+
+    def json(self, required: bool = False) -> Any:
+        """The body parsed as JSON (None when empty); malformed JSON is a 400 like ES's."""
+        data = self.body
+        if not data.strip() and "source" in self.params:
+            data = self.params["source"].encode()
+        if not data.strip():
+            if required:
+                raise BadRequest("request body is required",
+                                 error_type="action_request_validation_exception")
+            return None
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as err:
+            raise EngineError(f"Failed to parse content to type [{self.path}]: {err}",
+                              status=400, error_type="x_content_parse_exception") from err
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean URL parameter (`?x`, `?x=true`, `?x=false`)."""
+        value = self.params.get(name)
+        if value is None:
+            return default
+        if value in ("", "true"):
+            return True
+        if value == "false":
+            return False
+        raise BadRequest(f"Failed to parse value [{value}] as only [true] or [false] are "
+                         f"allowed.")
+
+    def int_param(self, name: str, default: int | None = None) -> int | None:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError as err:
+            raise BadRequest(f"Failed to parse int parameter [{name}] with value "
+                             f"[{value}]") from err
+
+
+@dataclass
+class RestResponse:
+    """What a handler returns: a status and a JSON body (or text for `_cat`)."""
+
+    body: Any
+    status: int = 200
+    text: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[RestRequest], RestResponse]
+
+
+@dataclass
+class Route:
+    method: str
+    segments: list[str]
+    handler: Handler
+    params: frozenset[str]
+
+
+class Router:
+    """Routes keyed by method and path pattern (`/{index}/_doc/{id}`)."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, methods: str, pattern: str, handler: Handler, params: str = "") -> None:
+        """Register a handler for space-separated methods on a pattern; `params` are the URL
+        parameters it accepts (others are refused as Elasticsearch does)."""
+        segments = [s for s in pattern.split("/") if s]
+        accepted = frozenset(params.split())
+        for method in methods.split():
+            self.routes.append(Route(method, segments, handler, accepted))
+
+    def _match(self, route: Route, parts: list[str]) -> dict[str, str] | None:
+        if len(route.segments) != len(parts):
+            return None
+        found: dict[str, str] = {}
+        for seg, part in zip(route.segments, parts, strict=True):
+            if seg.startswith("{"):
+                name = seg[1:-1]
+                if part.startswith("_") and name not in ("id", "name", "task_id") and \
+                        not (name == "index" and part == "_all"):
+                    return None
+                found[name] = part
+            elif seg != part:
+                return None
+        return found
+
+    def dispatch(self, req: RestRequest) -> RestResponse:
+        """Find and run the handler; unknown paths and methods are answered like ES."""
+        from urllib.parse import unquote
+
+        parts = [unquote(p) for p in req.path.split("/") if p]
+        method = "GET" if req.method == "HEAD" else req.method
+        allowed: list[str] = []
+        best: tuple[int, Route, dict[str, str]] | None = None
+        for route in self.routes:
+            found = self._match(route, parts)
+            if found is None:
+                continue
+            if route.method not in (method, req.method):
+                allowed.append(route.method)
+                continue
+            literal = sum(1 for s in route.segments if not s.startswith("{"))
+            exact_head = route.method == req.method
+            rank = literal * 2 + (1 if exact_head else 0)
+            if best is None or rank > best[0]:
+                best = (rank, route, found)
+        if best is None:
+            if allowed:
+                methods = ", ".join(sorted(set(allowed)))
+                raise EngineError(f"Incorrect HTTP method for uri [{req.path}] and method "
+                                  f"[{req.method}], allowed: [{methods}]", status=405,
+                                  error_type="illegal_argument_exception")
+            raise BadRequest(f"no handler found for uri [{req.path}] and method "
+                             f"[{req.method}]")
+        _, route, found = best
+        for name in req.params:
+            if name not in route.params and name not in GLOBAL_PARAMS:
+                raise BadRequest(f"request [{req.path}] contains unrecognized parameter: "
+                                 f"[{name}]")
+        req.path_params = found
+        return route.handler(req)

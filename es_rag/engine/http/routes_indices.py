@@ -1,0 +1,116 @@
+"""Index routes: create, get, exists, delete, refresh, mappings, settings, aliases."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import IndexNotFound
+from ..search.service import resolve_options
+from .rest import RestRequest, RestResponse, Router
+
+if TYPE_CHECKING:
+    from ..app import EngineApp
+
+_RESOLVE = "expand_wildcards ignore_unavailable allow_no_indices"
+_MASTER = "master_timeout timeout"
+_ACK = {"acknowledged": True}
+
+
+def register(router: Router, app: EngineApp) -> None:
+    node, admin = app.node, app.admin
+
+    def opts(req: RestRequest) -> dict:
+        return resolve_options(req.params)
+
+    def create(req: RestRequest) -> RestResponse:
+        name = req.path_params["index"]
+        node.create_index(name, req.json())
+        return RestResponse({"acknowledged": True, "shards_acknowledged": True, "index": name})
+
+    def get(req: RestRequest) -> RestResponse:
+        return RestResponse(admin.get(req.path_params["index"], opts(req),
+                                      req.flag("flat_settings")))
+
+    def exists(req: RestRequest) -> RestResponse:
+        try:
+            found = admin.services(req.path_params["index"], opts(req))
+        except IndexNotFound:
+            found = []
+        return RestResponse({}, 200 if found else 404)
+
+    def delete(req: RestRequest) -> RestResponse:
+        admin.delete(req.path_params["index"], opts(req))
+        return RestResponse(_ACK)
+
+    def refresh(req: RestRequest) -> RestResponse:
+        services = admin.services(req.path_params.get("index"), opts(req))
+        for svc in services:
+            svc.shard.refresh()
+        return RestResponse({"_shards": {"total": len(services) * 2,
+                                         "successful": len(services), "failed": 0}})
+
+    def flush(req: RestRequest) -> RestResponse:
+        services = admin.services(req.path_params.get("index"), opts(req))
+        for svc in services:
+            svc.shard.refresh()
+            svc.shard.save_vectors()
+        return RestResponse({"_shards": {"total": len(services) * 2,
+                                         "successful": len(services), "failed": 0}})
+
+    def get_mapping(req: RestRequest) -> RestResponse:
+        return RestResponse(admin.get_mapping(req.path_params.get("index"), opts(req)))
+
+    def put_mapping(req: RestRequest) -> RestResponse:
+        admin.put_mapping(req.path_params["index"], req.json(required=True), opts(req))
+        return RestResponse(_ACK)
+
+    def get_settings(req: RestRequest) -> RestResponse:
+        return RestResponse(admin.get_settings(req.path_params.get("index"),
+                                               req.path_params.get("name"), opts(req),
+                                               req.flag("flat_settings")))
+
+    def put_settings(req: RestRequest) -> RestResponse:
+        admin.put_settings(req.path_params.get("index"), req.json(required=True), opts(req))
+        return RestResponse(_ACK)
+
+    def put_alias(req: RestRequest) -> RestResponse:
+        admin.put_alias(req.path_params["index"], req.path_params["name"], req.json())
+        return RestResponse(_ACK)
+
+    def delete_alias(req: RestRequest) -> RestResponse:
+        admin.delete_alias(req.path_params["index"], req.path_params["name"])
+        return RestResponse(_ACK)
+
+    def update_aliases(req: RestRequest) -> RestResponse:
+        admin.update_aliases(req.json(required=True))
+        return RestResponse({"acknowledged": True, "errors": False})
+
+    def get_alias(req: RestRequest) -> RestResponse:
+        body, ok = admin.get_aliases(req.path_params.get("index"), req.path_params.get("name"),
+                                     opts(req))
+        return RestResponse(body, 200 if ok else 404)
+
+    get_params = f"{_RESOLVE} {_MASTER} flat_settings include_defaults local features"
+    router.add("PUT", "/{index}", create, f"{_MASTER} wait_for_active_shards")
+    router.add("GET", "/{index}", get, get_params)
+    router.add("HEAD", "/{index}", exists, get_params)
+    router.add("DELETE", "/{index}", delete, f"{_RESOLVE} {_MASTER}")
+    for prefix in ("", "/{index}"):
+        router.add("POST GET", f"{prefix}/_refresh", refresh, _RESOLVE)
+        router.add("POST GET", f"{prefix}/_flush", flush, f"{_RESOLVE} force wait_if_ongoing")
+        router.add("GET", f"{prefix}/_mapping", get_mapping, f"{_RESOLVE} {_MASTER} local")
+        router.add("GET", f"{prefix}/_settings", get_settings,
+                   f"{_RESOLVE} {_MASTER} flat_settings include_defaults local")
+        router.add("GET", f"{prefix}/_settings/{{name}}", get_settings,
+                   f"{_RESOLVE} {_MASTER} flat_settings include_defaults local")
+        router.add("PUT", f"{prefix}/_settings", put_settings,
+                   f"{_RESOLVE} {_MASTER} flat_settings preserve_existing reopen")
+        router.add("GET HEAD", f"{prefix}/_alias", get_alias, f"{_RESOLVE} {_MASTER} local")
+        router.add("GET HEAD", f"{prefix}/_alias/{{name}}", get_alias,
+                   f"{_RESOLVE} {_MASTER} local")
+    router.add("PUT POST", "/{index}/_mapping", put_mapping,
+               f"{_RESOLVE} {_MASTER} write_index_only")
+    for word in ("_alias", "_aliases"):
+        router.add("PUT POST", f"/{{index}}/{word}/{{name}}", put_alias, _MASTER)
+        router.add("DELETE", f"/{{index}}/{word}/{{name}}", delete_alias, _MASTER)
+    router.add("POST", "/_aliases", update_aliases, _MASTER)

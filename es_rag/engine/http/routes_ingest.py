@@ -1,0 +1,71 @@
+"""Ingest pipeline routes, and the hook that runs pipelines on index and bulk writes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..ingest import IngestOutcome, PipelineStore
+from .rest import RestRequest, RestResponse, Router
+
+if TYPE_CHECKING:
+    from ..app import EngineApp
+
+_ACK = {"acknowledged": True}
+
+
+def pipeline_hook(app: EngineApp, store: PipelineStore) -> Any:
+    """Run the request's pipeline (or the index's `default_pipeline`), then `final_pipeline`."""
+    node = app.node
+
+    def run(index: str, doc_id: str | None, source: dict[str, Any], requested: str | None
+            ) -> IngestOutcome | None:
+        svc = node.indices.get(index)
+        if svc is None and index in node.alias_names():
+            try:
+                svc = node.write_index(index, auto_create=False)
+            except Exception:  # noqa: BLE001 - the write itself reports alias problems
+                svc = None
+        pipeline = requested
+        if pipeline is None and svc is not None:
+            pipeline = svc.setting("default_pipeline")
+        outcome = IngestOutcome(index, doc_id, source)
+        if pipeline and pipeline != "_none":
+            result = store.execute(pipeline, index=index, doc_id=doc_id, source=source)
+            if result is None:
+                return None
+            outcome = result
+        final_svc = node.indices.get(outcome.index) or svc
+        final = final_svc.setting("final_pipeline") if final_svc is not None else None
+        if final and final != "_none":
+            return store.execute(final, index=outcome.index, doc_id=outcome.doc_id,
+                                 source=outcome.source)
+        return outcome
+
+    return run
+
+
+def register(router: Router, app: EngineApp) -> None:
+    store = PipelineStore(app.node.data_dir / "pipelines.json")
+    app.documents.pipeline = pipeline_hook(app, store)
+
+    def put(req: RestRequest) -> RestResponse:
+        store.put(req.path_params["id"], req.json(required=True))
+        return RestResponse(_ACK)
+
+    def get(req: RestRequest) -> RestResponse:
+        return RestResponse(store.get(req.path_params.get("id"), summary=req.flag("summary")))
+
+    def delete(req: RestRequest) -> RestResponse:
+        store.delete(req.path_params["id"])
+        return RestResponse(_ACK)
+
+    def simulate(req: RestRequest) -> RestResponse:
+        return RestResponse(store.simulate(req.json(required=True), req.path_params.get("id"),
+                                           verbose=req.flag("verbose")))
+
+    router.add("PUT", "/_ingest/pipeline/{id}", put, "master_timeout timeout if_version")
+    router.add("GET", "/_ingest/pipeline", get, "master_timeout summary")
+    router.add("GET", "/_ingest/pipeline/{id}", get, "master_timeout summary")
+    router.add("DELETE", "/_ingest/pipeline/{id}", delete, "master_timeout timeout")
+    router.add("GET POST", "/_ingest/pipeline/_simulate", simulate, "verbose")
+    router.add("GET POST", "/_ingest/pipeline/{id}/_simulate", simulate, "verbose")

@@ -1,0 +1,35 @@
+"""The `_rank_eval` route: rated searches run through the search service and scored."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..rank_eval import evaluate_rank_eval
+from ..scripts import render_search_template
+from .rest import RestRequest, RestResponse, Router
+
+if TYPE_CHECKING:
+    from ..app import EngineApp
+
+_PARAMS = "allow_no_indices expand_wildcards ignore_unavailable search_type"
+
+
+def register(router: Router, app: EngineApp) -> None:
+    service = app.search
+
+    def rank_eval(req: RestRequest) -> RestResponse:
+        params = {k: v for k, v in req.params.items() if k != "search_type"}
+
+        def run_search(indices: str | list[str], body: dict[str, Any]) -> list[dict[str, Any]]:
+            target = ",".join(indices) if isinstance(indices, list) else indices
+            return service.search(target, body, params)["hits"]["hits"]
+
+        def render(script: dict[str, Any], template_params: dict[str, Any]) -> dict[str, Any]:
+            return render_search_template({**script, "params": template_params}, app.scripts)
+
+        return RestResponse(evaluate_rank_eval(req.json(required=True), run_search,
+                                               indices=req.path_params.get("index", "_all"),
+                                               render_template=render))
+
+    router.add("GET POST", "/_rank_eval", rank_eval, _PARAMS)
+    router.add("GET POST", "/{index}/_rank_eval", rank_eval, _PARAMS)

@@ -1,0 +1,72 @@
+"""Search routes: search, count, msearch, delete_by_query."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import BadRequest
+from .rest import RestRequest, RestResponse, Router
+
+if TYPE_CHECKING:
+    from ..app import EngineApp
+
+SEARCH_PARAMS = (
+    "allow_no_indices allow_partial_search_results analyzer analyze_wildcard "
+    "batched_reduce_size ccs_minimize_roundtrips default_operator df expand_wildcards explain "
+    "from ignore_throttled ignore_unavailable include_named_queries_score lenient "
+    "max_concurrent_shard_requests pre_filter_shard_size preference q request_cache "
+    "rest_total_hits_as_int routing scroll search_type seq_no_primary_term size sort _source "
+    "_source_excludes _source_includes stats stored_fields terminate_after timeout "
+    "docvalue_fields "
+    "track_scores track_total_hits typed_keys version force_synthetic_source")
+_COUNT_PARAMS = ("allow_no_indices analyzer analyze_wildcard default_operator df "
+                 "expand_wildcards ignore_throttled ignore_unavailable lenient min_score "
+                 "preference q routing terminate_after")
+_MSEARCH_PARAMS = ("ccs_minimize_roundtrips max_concurrent_searches "
+                   "max_concurrent_shard_requests pre_filter_shard_size rest_total_hits_as_int "
+                   "search_type typed_keys allow_no_indices expand_wildcards ignore_unavailable "
+                   "ignore_throttled include_named_queries_score routing")
+_DBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_operator df "
+               "expand_wildcards from ignore_unavailable lenient max_docs preference q refresh "
+               "request_cache requests_per_second routing scroll scroll_size search_timeout "
+               "search_type slices sort stats terminate_after timeout version "
+               "wait_for_active_shards wait_for_completion")
+
+
+def register(router: Router, app: EngineApp) -> None:
+    service = app.search
+
+    def search(req: RestRequest) -> RestResponse:
+        if "scroll" in req.params:
+            raise BadRequest("[scroll] is not supported by the embedded engine; use "
+                             "[search_after]")
+        return RestResponse(service.search(req.path_params.get("index"), req.json(),
+                                           req.params))
+
+    def count(req: RestRequest) -> RestResponse:
+        return RestResponse(service.count(req.path_params.get("index"), req.json(), req.params))
+
+    def msearch(req: RestRequest) -> RestResponse:
+        return RestResponse(service.msearch(req.path_params.get("index"), req.body, req.params))
+
+    def delete_by_query(req: RestRequest) -> RestResponse:
+        if req.params.get("wait_for_completion") == "false":
+            raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
+                             "engine")
+        body, status = service.delete_by_query(req.path_params["index"], req.json(), req.params)
+        return RestResponse(body, status)
+
+    def reindex(req: RestRequest) -> RestResponse:
+        if req.params.get("wait_for_completion") == "false":
+            raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
+                             "engine")
+        return RestResponse(service.reindex(req.json(required=True), req.params))
+
+    router.add("POST", "/_reindex", reindex,
+               "refresh timeout wait_for_active_shards wait_for_completion requests_per_second "
+               "scroll slices max_docs require_alias")
+    for prefix in ("", "/{index}"):
+        router.add("GET POST", f"{prefix}/_search", search, SEARCH_PARAMS)
+        router.add("GET POST", f"{prefix}/_count", count, _COUNT_PARAMS)
+        router.add("GET POST", f"{prefix}/_msearch", msearch, _MSEARCH_PARAMS)
+    router.add("POST", "/{index}/_delete_by_query", delete_by_query, _DBQ_PARAMS)

@@ -1,0 +1,194 @@
+"""What every query clause shares: the compile context, the node interface, common parsing."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import tantivy
+
+from ..errors import BadRequest, ParsingError
+from ..fulltext import field_kind
+from ..mapping import FieldSpec, Mapping
+
+if TYPE_CHECKING:
+    from ..shard import Shard
+
+
+@dataclass
+class QueryContext:
+    """What a query needs to compile against one index."""
+
+    mapping: Mapping
+    shard: Shard
+    schema: tantivy.Schema
+    alias_filter: tantivy.Query | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    @property
+    def index_name(self) -> str:
+        return str(self.settings.get("index.provided_name", self.shard.root.name))
+
+    def require_mapped(self, path: str) -> None:
+        """Refuse an unmapped field when `index.query.parse.allow_unmapped_fields` is false."""
+        if self.spec(path) is None and \
+                self.settings.get("index.query.parse.allow_unmapped_fields") == "false":
+            raise BadRequest(f"No field mapping can be found for the field with name [{path}]",
+                             error_type="query_shard_exception", index=self.index_name)
+
+    def spec(self, path: str) -> FieldSpec | None:
+        spec = self.mapping.fields.get(path)
+        if spec is None or spec.type == "object":
+            return None
+        return spec
+
+    def kind(self, path: str) -> str | None:
+        """How the field is held in tantivy, or None when it is unmapped/not indexed."""
+        spec = self.spec(path)
+        if spec is None:
+            return None
+        kind = field_kind(spec)
+        return kind if kind in self.shard.fulltext.kinds.values() and \
+            self.shard.fulltext.kinds.get(path) == kind else None
+
+    def expand_fields(self, pattern: str) -> list[str]:
+        """Mapped leaf fields matching a name that may contain `*`."""
+        if "*" not in pattern:
+            return [pattern]
+        regex = re.compile(re.escape(pattern).replace(r"\*", ".*"))
+        return [p for p, s in self.mapping.fields.items()
+                if s.type in ("text", "keyword", "match_only_text") and regex.fullmatch(p)]
+
+
+class QueryNode:
+    """A parsed query clause; compiles to a tantivy query per index."""
+
+    name: str = ""
+    boost: float = 1.0
+    query_name: str | None = None
+
+    def compile(self, ctx: QueryContext) -> tantivy.Query:
+        """The tantivy query for this clause on one index (scores as Elasticsearch's)."""
+        raise NotImplementedError
+
+    def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
+        """Analyzed terms this clause looks for in a field (for highlighting)."""
+        return set()
+
+    def knn_nodes(self) -> list[QueryNode]:
+        """Nested knn clauses (they need a vector search before compiling)."""
+        return []
+
+    def children(self) -> list[QueryNode]:
+        """Direct sub-clauses (for named queries)."""
+        return []
+
+    def min_matches(self, ctx: QueryContext) -> int:
+        """A lower bound of the number of matching documents (0 when unknown); it lets a
+        search report `"relation": "gte"` without counting every match, as Elasticsearch
+        stops counting at `track_total_hits`."""
+        return 0
+
+
+def boosted(query: tantivy.Query, boost: float) -> tantivy.Query:
+    """Multiply scores by a boost (no wrapper for 1.0)."""
+    return query if boost == 1.0 else tantivy.Query.boost_query(query, float(boost))
+
+
+def constant(query: tantivy.Query, boost: float) -> tantivy.Query:
+    """A constant-score query (term-level queries on numbers, ranges, exists, ids...)."""
+    return tantivy.Query.const_score_query(query, float(boost))
+
+
+def expect_object(name: str, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ParsingError(f"[{name}] query malformed, no start_object after query name")
+    return body
+
+
+def single_field(name: str, body: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+    """Split `{"field": value_or_object, "boost": ..}` as the single-field queries accept it."""
+    opts = {k: v for k, v in body.items() if k in ("boost", "_name")}
+    fields = [k for k in body if k not in ("boost", "_name")]
+    if len(fields) != 1:
+        if not fields:
+            raise ParsingError(f"No field specified for {name} query")
+        raise ParsingError(f"[{name}] query doesn't support multiple fields, found "
+                           f"[{fields[0]}] and [{fields[1]}]")
+    return fields[0], body[fields[0]], opts
+
+
+def check_keys(name: str, body: dict[str, Any], allowed: set[str]) -> None:
+    for key in body:
+        if key not in allowed:
+            raise ParsingError(f"[{name}] query does not support [{key}]")
+
+
+def as_float(name: str, value: Any, key: str = "boost") -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as err:
+        raise ParsingError(f"[{name}] failed to parse field [{key}]") from err
+
+
+def minimum_should_match(spec: Any, optional: int) -> int:
+    """How many optional clauses must match for an ES `minimum_should_match` value."""
+    if spec is None:
+        return 0
+    text = str(spec).strip()
+    if "<" in text:
+        result = optional
+        for part in text.split():
+            limit, value = part.split("<", 1)
+            if optional > int(limit):
+                result = minimum_should_match(value, optional)
+        return result
+    try:
+        if text.endswith("%"):
+            pct = float(text[:-1])
+            count = int(math.floor(optional * abs(pct) / 100.0))
+            result = optional - count if pct < 0 else count
+        else:
+            number = int(text)
+            result = optional + number if number < 0 else number
+    except ValueError as err:
+        raise BadRequest(f"failed to parse minimum_should_match [{spec}]") from err
+    return max(0, min(result, optional))
+
+
+def query_shard_error(reason: str, index: str) -> BadRequest:
+    """The 400 Elasticsearch gives when a query cannot be built for a field."""
+    return BadRequest(f"failed to create query: {reason}", error_type="query_shard_exception",
+                      index=index)
+
+
+def term_value(ctx: QueryContext, path: str, kind: str, value: Any) -> Any:
+    """A query value converted to the type tantivy holds for the field."""
+    from ..dates import parse_date
+
+    if isinstance(value, dict | list):
+        raise ParsingError(f"[term] query does not support array of values for field [{path}]")
+    try:
+        if kind in ("text", "keyword"):
+            return ("true" if value else "false") if isinstance(value, bool) else str(value)
+        if kind == "int":
+            spec = ctx.spec(path)
+            if spec is not None and spec.type in ("date", "date_nanos"):
+                return parse_date(value, spec.date_format)
+            number = float(value)
+            return int(number) if number.is_integer() else None
+        if kind == "float":
+            return float(value)
+        if value in (True, "true"):
+            return True
+        if value in (False, "false"):
+            return False
+        raise ValueError(f"Can't parse boolean value [{value}], expected [true] or [false]")
+    except (TypeError, ValueError) as err:
+        reason = str(err) if kind in ("bool", "int") and "parse" in str(err) else \
+            f'For input string: "{value}"'
+        raise query_shard_error(reason, ctx.index_name) from err

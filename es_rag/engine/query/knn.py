@@ -1,0 +1,99 @@
+"""The `knn` query clause: approximate nearest neighbours on a dense_vector field."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import tantivy
+
+from ..errors import BadRequest, ParsingError, XContentParseError
+from ..fulltext import KEY
+from .base import QueryContext, QueryNode, as_float, check_keys, expect_object
+
+KNN_KEYS = {"field", "query_vector", "k", "num_candidates", "filter", "similarity", "boost",
+            "_name", "query_vector_builder", "inner_hits", "rescore_vector"}
+
+
+class KnnSpec:
+    """A validated knn request (the top-level `knn` section, a knn retriever, a knn query)."""
+
+    def __init__(self, body: Any, *, where: str = "knn", require_k: bool = False) -> None:
+        from .registry import parse_query
+
+        body = expect_object(where, body)
+        check_keys(where, body, KNN_KEYS)
+        if "query_vector_builder" in body:
+            raise BadRequest("[query_vector_builder] is not supported by the embedded engine; "
+                             "send [query_vector]")
+        for key in ("field", "query_vector"):
+            if key not in body:
+                raise ParsingError(f"[{where}] failed to parse: [{key}] is required"
+                                   if key == "field" else
+                                   "either [query_vector] or [query_vector_builder] must be "
+                                   "provided", error_type="x_content_parse_exception"
+                                   if key == "field" else "illegal_argument_exception")
+        self.field = str(body["field"])
+        vector = body["query_vector"]
+        if not isinstance(vector, list) or not all(isinstance(v, int | float) for v in vector):
+            raise ParsingError(f"[{where}] failed to parse field [query_vector]")
+        self.vector = [float(v) for v in vector]
+        self.k_given = body.get("k") is not None
+        self.nc_given = body.get("num_candidates") is not None
+        if not self.k_given and require_k:
+            raise ParsingError(f"[{where}] failed to parse: [k] is required")
+        k = int(body["k"]) if self.k_given else None
+        nc = int(body["num_candidates"]) if self.nc_given else None
+        if k is not None and k < 1:
+            raise BadRequest("[k] must be greater than 0")
+        if k is not None and nc is not None and nc < k:
+            raise BadRequest("[num_candidates] cannot be less than [k]")
+        if nc is not None and nc > 10000:
+            raise BadRequest("[num_candidates] cannot exceed [10000]")
+        self.apply_size(k if k is not None else 10, nc)
+        flt = body.get("filter", [])
+        self.filters = [parse_query(f) for f in (flt if isinstance(flt, list) else [flt])]
+        self.similarity = body.get("similarity")
+        self.boost = as_float(where, body.get("boost", 1.0))
+        self.name = body.get("_name")
+
+    def apply_size(self, k: int, num_candidates: int | None = None) -> None:
+        """Set k (the request `size` when not given) and the default num_candidates."""
+        self.k = k
+        self.num_candidates = num_candidates if num_candidates is not None else \
+            min(max(math.ceil(1.5 * k), k), 10000)
+
+
+class KnnQuery(QueryNode):
+    """`knn` inside `query`: top num_candidates neighbours, the bool's filters as pre-filters.
+
+    The vector search runs when the clause compiles; its hits become constant-score matches
+    on the document keys, so the scores combine with the other clauses as in Elasticsearch.
+    """
+
+    name = "knn"
+
+    def __init__(self, body: Any) -> None:
+        try:
+            self.spec = KnnSpec(body, where="knn")
+        except BadRequest as err:
+            raise XContentParseError("[knn] failed to parse", caused_by=err.cause()) from err
+        self.prefilters: list[QueryNode] = []
+        self.boost = self.spec.boost
+        self.query_name = self.spec.name
+
+    def compile(self, ctx: QueryContext) -> tantivy.Query:
+        from ..search.knn import knn_search
+
+        spec = self.spec
+        k = spec.k if spec.k_given else spec.num_candidates if spec.nc_given else spec.k
+        hits = knn_search(ctx, spec, extra_filters=self.prefilters, k=k)
+        if not hits:
+            return tantivy.Query.empty_query()
+        subs = [(tantivy.Occur.Should, tantivy.Query.const_score_query(
+            tantivy.Query.term_query(ctx.schema, KEY, key), score * spec.boost))
+            for key, score in hits]
+        return tantivy.Query.boolean_query(subs)
+
+    def knn_nodes(self) -> list[QueryNode]:
+        return [self]

@@ -1,0 +1,56 @@
+"""Query clause registry: name → parser. Unknown names get Elasticsearch's parsing_exception."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ParsingError
+from .base import QueryNode
+from .compound import BoolQuery, ConstantScoreQuery, DisMaxQuery, MatchAllQuery, MatchNoneQuery
+from .full_text import MatchPhraseQuery, MatchQuery, MultiMatchQuery, QueryStringQuery
+from .knn import KnnQuery
+from .term_level import (
+    ExistsQuery,
+    IdsQuery,
+    PrefixQuery,
+    RangeQuery,
+    TermQuery,
+    TermsQuery,
+    WildcardQuery,
+)
+
+QUERIES: dict[str, Any] = {
+    "bool": BoolQuery, "constant_score": ConstantScoreQuery, "dis_max": DisMaxQuery,
+    "match_all": MatchAllQuery, "match_none": MatchNoneQuery, "match": MatchQuery,
+    "match_phrase": MatchPhraseQuery, "multi_match": MultiMatchQuery,
+    "query_string": QueryStringQuery,
+    "simple_query_string": lambda body: QueryStringQuery(body, simple=True),
+    "term": TermQuery, "terms": TermsQuery, "range": RangeQuery, "exists": ExistsQuery,
+    "ids": IdsQuery, "prefix": PrefixQuery, "wildcard": WildcardQuery, "knn": KnnQuery,
+}
+# Real Elasticsearch queries this engine does not implement: refused, never approximated.
+UNSUPPORTED = {
+    "function_score", "script_score", "script", "nested", "has_child", "has_parent", "geo_shape",
+    "geo_distance", "geo_bounding_box", "more_like_this", "fuzzy", "regexp", "boosting",
+    "match_phrase_prefix", "match_bool_prefix", "combined_fields", "span_term", "span_near",
+    "intervals", "percolate", "rank_feature", "distance_feature", "pinned", "semantic",
+    "sparse_vector", "text_expansion", "terms_set", "wrapper", "parent_id", "shape",
+}
+
+
+def parse_query(body: Any) -> QueryNode:
+    """Parse one query clause `{"name": {...}}`."""
+    if not isinstance(body, dict) or not body:
+        raise ParsingError("query malformed, empty clause found" if body == {} else
+                           "[_na] query malformed, must start with start_object")
+    if len(body) != 1:
+        names = list(body)
+        raise ParsingError(f"[{names[0]}] malformed query, expected [END_OBJECT] but found "
+                           f"[FIELD_NAME]")
+    name, inner = next(iter(body.items()))
+    factory = QUERIES.get(name)
+    if factory is None:
+        if name in UNSUPPORTED:
+            raise ParsingError(f"query [{name}] is not supported by the embedded engine")
+        raise ParsingError(f"unknown query [{name}]", error_type="parsing_exception")
+    return factory(inner)

@@ -1,0 +1,1 @@
+"""Search execution: request parsing, query/knn/retriever execution, fusion, hits rendering."""

@@ -1,0 +1,134 @@
+"""Aggregations (terms, min, max, avg, sum, value_count, cardinality, stats) via tantivy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tantivy
+
+from ..dates import format_date
+from ..errors import BadRequest, ParsingError
+from ..query.base import QueryContext
+
+METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
+_TERMS_KEYS = {"field", "size", "order", "min_doc_count", "shard_size", "missing"}
+
+
+def validate_aggs(aggs: Any, top: bool = True) -> None:
+    """Refuse aggregation types and options this engine does not compute."""
+    if not isinstance(aggs, dict):
+        raise ParsingError("Expected [START_OBJECT] under [aggregations]")
+    for name, body in aggs.items():
+        if not isinstance(body, dict):
+            raise ParsingError(f"Expected [START_OBJECT] under [{name}]")
+        kinds = [k for k in body if k not in ("aggs", "aggregations", "meta")]
+        if len(kinds) != 1:
+            raise ParsingError(f"Expected one aggregation type for [{name}], found {kinds}")
+        kind = kinds[0]
+        spec = body[kind]
+        if kind == "terms":
+            extra = set(spec) - _TERMS_KEYS
+            if extra:
+                raise ParsingError(f"[terms] unknown field [{sorted(extra)[0]}]")
+        elif kind not in METRICS:
+            raise ParsingError(f"aggregation [{kind}] is not supported by the embedded engine"
+                               if kind in ("date_histogram", "histogram", "range", "filters",
+                                           "top_hits", "nested", "significant_terms",
+                                           "percentiles", "composite", "filter")
+                               else f"Unknown aggregation type [{kind}] did you mean [terms]?",
+                               error_type="parsing_exception" if kind else None)
+        elif "field" not in spec:
+            raise ParsingError("Required one of fields [field, script], but none were "
+                               "specified.", error_type="illegal_argument_exception")
+        sub = body.get("aggs", body.get("aggregations"))
+        if sub is not None:
+            validate_aggs(sub, top=False)
+
+
+def _check_fields(aggs: dict[str, Any], ctx: QueryContext) -> None:
+    for body in aggs.values():
+        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+        path = body[kind].get("field")
+        spec = ctx.spec(path) if path else None
+        if spec is not None and spec.type == "text":
+            raise BadRequest(
+                f"Fielddata is disabled on [{path}] in [{ctx.index_name}]. Text fields are "
+                f"not optimised for operations that require per-document field data like "
+                f"aggregations and sorting, so these operations are disabled by default. "
+                f"Please use a keyword field instead.")
+        sub = body.get("aggs", body.get("aggregations"))
+        if sub:
+            _check_fields(sub, ctx)
+
+
+def _tantivy_spec(aggs: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, body in aggs.items():
+        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+        spec = dict(body[kind])
+        if kind == "terms":
+            spec.pop("shard_size", None)
+            spec.setdefault("size", 10)
+            order = spec.get("order")
+            if isinstance(order, list):
+                order = order[0] if order else None
+            if order is not None:
+                spec["order"] = order
+        entry: dict[str, Any] = {kind: spec}
+        sub = body.get("aggs", body.get("aggregations"))
+        if sub:
+            entry["aggs"] = _tantivy_spec(sub)
+        out[name] = entry
+    return out
+
+
+def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> dict[str, Any]:
+    """Aggregation results over the documents matching `query` on one index."""
+    _check_fields(aggs, ctx)
+    present = {n: b for n, b in aggs.items() if _field_present(ctx, b)}
+    result = ctx.shard.fulltext.searcher.aggregate(query, _tantivy_spec(present)) \
+        if present else {}
+    out = {}
+    for name, body in aggs.items():
+        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+        value = result.get(name) if name in present else _empty(kind)
+        out[name] = _finish(ctx, kind, body[kind], value)
+    return out
+
+
+def _field_present(ctx: QueryContext, body: dict[str, Any]) -> bool:
+    kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+    return ctx.kind(body[kind].get("field", "")) is not None
+
+
+def _empty(kind: str) -> dict[str, Any]:
+    if kind == "terms":
+        return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": []}
+    if kind in ("value_count", "cardinality", "sum"):
+        return {"value": 0}
+    if kind == "stats":
+        return {"count": 0, "min": None, "max": None, "avg": None, "sum": 0.0}
+    return {"value": None}
+
+
+def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str, Any]
+            ) -> dict[str, Any]:
+    field_spec = ctx.spec(spec.get("field", ""))
+    is_date = field_spec is not None and field_spec.type in ("date", "date_nanos")
+    if kind == "terms":
+        value.setdefault("doc_count_error_upper_bound", 0)
+        value.setdefault("sum_other_doc_count", 0)
+        for bucket in value.get("buckets", []):
+            if is_date:
+                bucket["key_as_string"] = format_date(int(bucket["key"]))
+            elif field_spec is not None and field_spec.type == "boolean":
+                bucket["key_as_string"] = "true" if bucket["key"] else "false"
+                bucket["key"] = 1 if bucket["key"] else 0
+        return {"doc_count_error_upper_bound": value["doc_count_error_upper_bound"],
+                "sum_other_doc_count": value["sum_other_doc_count"],
+                "buckets": value.get("buckets", [])}
+    if kind in ("value_count", "cardinality"):
+        return {"value": int(value.get("value") or 0)}
+    if is_date and kind in ("min", "max") and value.get("value") is not None:
+        value["value_as_string"] = format_date(int(value["value"]))
+    return value

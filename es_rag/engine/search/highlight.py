@@ -1,0 +1,124 @@
+"""Highlighting: the query's terms marked in the stored text, in sentence-bounded fragments."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+from ..analysis import words_with_offsets
+from ..errors import ParsingError
+from ..query import parse_query
+from ..query.base import QueryContext, QueryNode
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_OPTIONS = {"pre_tags", "post_tags", "fragment_size", "number_of_fragments", "type",
+            "require_field_match", "highlight_query", "no_match_size", "order", "fields",
+            "encoder", "boundary_scanner", "fragmenter", "tags_schema", "max_analyzed_offset",
+            "boundary_chars", "boundary_max_scan", "phrase_limit", "matched_fields",
+            "fragment_offset", "force_source"}
+
+
+class Highlighter:
+    """Highlights the hits of one search request."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        if not isinstance(spec, dict):
+            raise ParsingError("[highlight] must be an object")
+        for key in spec:
+            if key not in _OPTIONS:
+                raise ParsingError(f"[highlight] unknown field [{key}]",
+                                   error_type="x_content_parse_exception")
+        fields = spec.get("fields", {})
+        if isinstance(fields, list):
+            fields = {k: v for item in fields for k, v in item.items()}
+        self.fields: dict[str, dict[str, Any]] = {
+            name: {**{k: v for k, v in spec.items() if k != "fields"}, **(opts or {})}
+            for name, opts in fields.items()}
+        self.queries: dict[str, QueryNode] = {}
+        for name, opts in self.fields.items():
+            if opts.get("highlight_query") is not None:
+                self.queries[name] = parse_query(opts["highlight_query"])
+
+    def highlight(self, ctx: QueryContext, query: QueryNode | None, source: dict[str, Any]
+                  ) -> dict[str, list[str]]:
+        """`{"field": [fragments]}` for one hit (fields without a match are left out)."""
+        out: dict[str, list[str]] = {}
+        for pattern, opts in self.fields.items():
+            node = self.queries.get(pattern, query)
+            if node is None:
+                continue
+            for path, spec in ctx.mapping.fields.items():
+                if spec.type not in ("text", "keyword", "match_only_text") or \
+                        not fnmatch.fnmatchcase(path, pattern):
+                    continue
+                terms = node.highlight_terms(ctx, path)
+                if not terms:
+                    continue
+                values = _values(source, path)
+                analyzer_name = spec.analyzer if spec.type == "text" else "keyword"
+                fragments = []
+                for text in values:
+                    fragments += _fragments(text, analyzer_name, terms, opts)
+                number = int(opts.get("number_of_fragments", 5))
+                if fragments:
+                    out[path] = fragments if number == 0 else fragments[:number]
+        return out
+
+
+def _values(source: dict[str, Any], path: str) -> list[str]:
+    parts = path.split(".")
+    nodes: list[Any] = [source]
+    for i, part in enumerate(parts):
+        nxt: list[Any] = []
+        for node in nodes:
+            if isinstance(node, dict) and part in node:
+                value = node[part]
+                nxt.extend(value if isinstance(value, list) else [value])
+        if not nxt and i > 0:
+            # a multi-field (`title.keyword`) reads its parent's value
+            return [str(v) for v in nodes if not isinstance(v, dict | list) and v is not None]
+        nodes = nxt
+    return [str(v) for v in nodes if not isinstance(v, dict | list) and v is not None]
+
+
+def _fragments(text: str, analyzer_name: str, terms: set[str], opts: dict[str, Any]
+               ) -> list[str]:
+    pre = (opts.get("pre_tags") or ["<em>"])[0]
+    post = (opts.get("post_tags") or ["</em>"])[0]
+    spans = [(s, e) for term, s, e in words_with_offsets(analyzer_name, text) if term in terms]
+    if not spans:
+        return []
+    size = int(opts.get("fragment_size", 100))
+    if int(opts.get("number_of_fragments", 5)) == 0:
+        return [_mark(text, 0, len(text), spans, pre, post)]
+    pieces, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        pieces.append((start, m.start()))
+        start = m.end()
+    pieces.append((start, len(text)))
+    merged: list[tuple[int, int]] = []
+    for begin, end in pieces:
+        if merged and end - merged[-1][0] <= size:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((begin, end))
+    scored = []
+    for order, (begin, end) in enumerate(merged):
+        inside = [(s, e) for s, e in spans if s >= begin and e <= end]
+        if inside:
+            scored.append((order, _mark(text, begin, end, inside, pre, post)))
+    return [frag for _, frag in scored]
+
+
+def _mark(text: str, begin: int, end: int, spans: list[tuple[int, int]], pre: str, post: str
+          ) -> str:
+    out, pos = [], begin
+    for s, e in spans:
+        if s < pos or e > end:
+            continue
+        out.append(text[pos:s])
+        out.append(pre + text[s:e] + post)
+        pos = e
+    out.append(text[pos:end])
+    return "".join(out)

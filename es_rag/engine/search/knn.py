@@ -1,0 +1,64 @@
+"""Vector search on one index for a knn spec, with filters (pre-filtering, as Elasticsearch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import tantivy
+
+from ..fulltext import KEY
+from ..query.base import QueryContext, QueryNode, query_shard_error
+from ..query.knn import KnnSpec
+from ..vectors import distance_limit
+
+
+def filter_keys(ctx: QueryContext, filters: list[tantivy.Query]) -> set[int]:
+    """Keys of the documents a set of filter queries admits (on the refreshed state)."""
+    query = filters[0] if len(filters) == 1 else tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, q) for q in filters])
+    searcher = ctx.shard.fulltext.searcher
+    count = ctx.shard.fulltext.count(query)
+    if not count:
+        return set()
+    hits = searcher.search(query, count, count=False).hits
+    return set(searcher.fast_field_values(KEY, [addr for _, addr in hits]))
+
+
+def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNode] = (),
+               k: int | None = None) -> list[tuple[int, float]]:
+    """Top (key, score) pairs, scores as Elasticsearch reports them (before `boost`)."""
+    ctx.require_mapped(spec.field)
+    field_spec = ctx.spec(spec.field)
+    if field_spec is None:
+        return []
+    if field_spec.type != "dense_vector":
+        raise query_shard_error(f"[knn] queries are only supported on [dense_vector] fields, "
+                                f"found [{spec.field}] of type [{field_spec.type}]",
+                                ctx.index_name)
+    field = ctx.shard.vectors.get(spec.field)
+    if field is None:
+        return []
+    if len(spec.vector) != field.dims:
+        raise query_shard_error(f"The query vector has a different number of dimensions "
+                                f"[{len(spec.vector)}] than the document vectors [{field.dims}].",
+                                ctx.index_name)
+    filters = [f.compile(ctx) for f in [*spec.filters, *extra_filters]]
+    if ctx.alias_filter is not None:
+        filters.append(ctx.alias_filter)
+    allowed = filter_keys(ctx, filters) if filters else None
+    k = spec.k if k is None else k
+    query = np.asarray(spec.vector, dtype=np.float32)
+    hits = field.search(query, k, max(spec.num_candidates, k), allowed)
+    if spec.similarity is not None:
+        limit = distance_limit(field.similarity, float(spec.similarity))
+        hits = [(key, score) for key, score in hits
+                if _distance_ok(field.similarity, score, limit)]
+    return hits
+
+
+def _distance_ok(similarity: str, score: float, limit: float) -> bool:
+    if similarity in ("cosine", "dot_product"):
+        return 1.0 - (2.0 * score - 1.0) <= limit + 1e-6
+    if similarity == "l2_norm":
+        return (1.0 / score - 1.0) <= limit + 1e-6
+    dot = score - 1.0 if score >= 1.0 else 1.0 - 1.0 / score
+    return 1.0 - dot <= limit + 1e-6

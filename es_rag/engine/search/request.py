@@ -1,0 +1,225 @@
+"""The search request: the body and URL parameters parsed and validated into one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BadRequest, ParsingError
+from ..query import parse_query
+from ..query.base import QueryNode
+from ..query.knn import KnnSpec
+from ..source_filter import parse_source_spec
+from .retrievers import Retriever, parse_retriever
+
+BODY_KEYS = {
+    "query", "knn", "retriever", "rank", "from", "size", "sort", "_source", "highlight",
+    "track_total_hits", "search_after", "min_score", "aggs", "aggregations", "timeout",
+    "track_scores", "version", "seq_no_primary_term", "stored_fields", "profile", "explain",
+    "terminate_after", "post_filter", "fields", "docvalue_fields", "ext", "sub_searches",
+}
+UNSUPPORTED_KEYS = {"collapse", "suggest", "rescore", "script_fields", "pit", "runtime_mappings",
+                    "indices_boost", "slice", "stats", "point_in_time"}
+
+
+@dataclass
+class SortKey:
+    """One sort criterion."""
+
+    field: str
+    order: str
+    missing: Any = None
+    unmapped_type: str | None = None
+    format: str | None = None
+
+
+@dataclass
+class SearchRequest:
+    """Everything a search needs, validated."""
+
+    query: QueryNode | None = None
+    knn: list[KnnSpec] = field(default_factory=list)
+    retriever: Retriever | None = None
+    rrf: dict[str, Any] | None = None
+    from_: int = 0
+    size: int = 10
+    sort: list[SortKey] = field(default_factory=list)
+    source: tuple[bool, list[str], list[str]] = (True, [], [])
+    highlight: dict[str, Any] | None = None
+    track_total_hits: bool | int = 10000
+    search_after: list[Any] | None = None
+    min_score: float | None = None
+    aggs: dict[str, Any] | None = None
+    post_filter: QueryNode | None = None
+    track_scores: bool = False
+    version: bool = False
+    seq_no_primary_term: bool = False
+    fields: list[Any] | None = None
+    docvalue_fields: list[Any] | None = None
+    sub_searches: list[QueryNode] = field(default_factory=list)
+    total_as_int: bool = False
+    terminate_after: int | None = None
+
+
+def _int(name: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise ParsingError(f"[{name}] failed to parse") from err
+
+
+def parse_sort(spec: Any) -> list[SortKey]:
+    """`sort` in any of Elasticsearch's forms (string, list, objects, `field:order` params)."""
+    if spec is None:
+        return []
+    items = spec if isinstance(spec, list) else [spec]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            name, _, order = item.partition(":")
+            out.append(SortKey(name, order or ("desc" if name == "_score" else "asc")))
+            continue
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ParsingError("malformed sort format, within the sort array, an object, or an "
+                               "actual string are allowed")
+        name, opts = next(iter(item.items()))
+        if isinstance(opts, str):
+            opts = {"order": opts}
+        if not isinstance(opts, dict):
+            raise ParsingError(f"[sort] failed to parse field [{name}]")
+        for key in opts:
+            if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type"):
+                raise ParsingError(f"[field_sort] unknown field [{key}]",
+                                   error_type="x_content_parse_exception")
+        order = str(opts.get("order", "desc" if name == "_score" else "asc")).lower()
+        if order not in ("asc", "desc"):
+            raise ParsingError(f"[sort] unknown order [{order}]")
+        out.append(SortKey(name, order, opts.get("missing"), opts.get("unmapped_type"),
+                           opts.get("format")))
+    return out
+
+
+def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchRequest:
+    """Build a SearchRequest from a `_search` body and its URL parameters."""
+    body = dict(body or {})
+    for key, value in body.items():
+        if key in UNSUPPORTED_KEYS:
+            raise ParsingError(f"[{key}] is not supported by the embedded engine")
+        if key not in BODY_KEYS:
+            kind = "START_OBJECT" if isinstance(value, dict) else \
+                "START_ARRAY" if isinstance(value, list) else "VALUE_STRING"
+            raise ParsingError(f"Unknown key for a {kind} in [{key}].")
+    req = SearchRequest()
+    if "q" in params:
+        req.query = parse_query({"query_string": {"query": params["q"]}})
+    if body.get("query") is not None:
+        req.query = parse_query(body["query"])
+    knn = body.get("knn")
+    if knn is not None:
+        req.knn = [KnnSpec(k, require_k=False) for k in (knn if isinstance(knn, list) else [knn])]
+    if "retriever" in body:
+        bad = [k for k in ("query", "knn", "rank", "min_score", "search_after") if k in body]
+        if bad:
+            bad = bad[0]
+            raise BadRequest(f"cannot specify [retriever] and [{bad}]",
+                             error_type="action_request_validation_exception")
+        req.retriever = parse_retriever(body["retriever"])
+    subs = body.get("sub_searches")
+    if subs is not None:
+        if not isinstance(subs, list) or not all(isinstance(s, dict) and "query" in s
+                                                 for s in subs):
+            raise ParsingError("[sub_searches] failed to parse")
+        if req.query is not None:
+            raise BadRequest("cannot specify both [query] and [sub_searches]",
+                             error_type="action_request_validation_exception")
+        req.sub_searches = [parse_query(s["query"]) for s in subs]
+        if len(req.sub_searches) == 1 and "rank" not in body:
+            req.query, req.sub_searches = req.sub_searches[0], []
+    rank = body.get("rank")
+    if rank is None and len(req.sub_searches) > 1:
+        raise BadRequest("[sub_searches] requires [rank]",
+                         error_type="action_request_validation_exception")
+    if rank is not None:
+        if not isinstance(rank, dict) or list(rank) != ["rrf"]:
+            raise ParsingError(f"unknown rank type [{next(iter(rank), '')}]")
+        req.rrf = dict(rank["rrf"] or {})
+        if len(req.knn) + (1 if req.query else 0) + len(req.sub_searches) < 2:
+            raise BadRequest("[rank] requires a minimum of [2] result sets using a combination "
+                             "of sub searches, query, and knn",
+                             error_type="action_request_validation_exception")
+    req.from_ = _int("from", params.get("from", body.get("from", 0)))
+    req.size = _int("size", params.get("size", body.get("size", 10)))
+    if req.from_ < 0:
+        raise BadRequest("[from] parameter cannot be negative",
+                         error_type="action_request_validation_exception")
+    if req.size < 0:
+        raise BadRequest("[size] parameter cannot be negative, found [-1]"
+                         if req.size == -1 else f"[size] parameter cannot be negative, found "
+                         f"[{req.size}]", error_type="action_request_validation_exception")
+    if req.from_ + req.size > 10000:
+        raise BadRequest(f"Result window is too large, from + size must be less than or equal to:"
+                         f" [10000] but was [{req.from_ + req.size}]. See the scroll api for a "
+                         f"more efficient way to request large data sets. This limit can be set "
+                         f"by changing the [index.max_result_window] index level setting.")
+    for spec in req.knn:
+        if not spec.k_given:
+            if spec.nc_given and spec.num_candidates < req.size:
+                raise BadRequest(f"[num_candidates] cannot be less than [k]; k defaults to "
+                                 f"[size] ({req.size}) when not given")
+            spec.apply_size(req.size, spec.num_candidates if spec.nc_given else None)
+    req.sort = parse_sort(params["sort"].split(",") if "sort" in params else body.get("sort"))
+    spec = body.get("_source")
+    if "_source" in params:
+        spec = params["_source"]
+    stored = params.get("stored_fields", body.get("stored_fields"))
+    if isinstance(stored, str):
+        stored = stored.split(",")
+    if stored is not None and spec is None and "_source" not in stored:
+        spec = False
+    req.source = parse_source_spec(spec, params.get("_source_includes"),
+                                   params.get("_source_excludes"))
+    req.highlight = body.get("highlight")
+    tth = params.get("track_total_hits", body.get("track_total_hits", 10000))
+    if tth in (True, "true"):
+        req.track_total_hits = True
+    elif tth in (False, "false"):
+        req.track_total_hits = False
+    else:
+        req.track_total_hits = _int("track_total_hits", tth)
+        if req.track_total_hits < -1:
+            raise BadRequest("[track_total_hits] parameter must be positive or equals to -1, "
+                             f"got {req.track_total_hits}",
+                             error_type="action_request_validation_exception")
+    req.total_as_int = params.get("rest_total_hits_as_int") == "true"
+    tth = req.track_total_hits
+    if req.total_as_int and not isinstance(tth, bool) and tth not in (10000, -1):
+        raise BadRequest(f"[rest_total_hits_as_int] cannot be used if the tracking of total "
+                         f"hits is not accurate, got {tth}")
+    if req.total_as_int and req.track_total_hits is not False:
+        req.track_total_hits = True
+    req.search_after = body.get("search_after")
+    if req.search_after is not None and not isinstance(req.search_after, list):
+        raise ParsingError("[search_after] failed to parse field")
+    if req.search_after is not None and req.from_ > 0:
+        raise BadRequest("[from] parameter must be set to 0 when [search_after] is used",
+                         error_type="action_request_validation_exception")
+    if body.get("min_score") is not None:
+        req.min_score = float(body["min_score"])
+    req.aggs = body.get("aggs", body.get("aggregations"))
+    if body.get("post_filter") is not None:
+        req.post_filter = parse_query(body["post_filter"])
+    req.track_scores = bool(body.get("track_scores", False))
+    req.version = bool(body.get("version", params.get("version") == "true"))
+    req.seq_no_primary_term = bool(body.get("seq_no_primary_term",
+                                            params.get("seq_no_primary_term") == "true"))
+    if body.get("explain") or params.get("explain") == "true":
+        raise BadRequest("[explain] is not supported by the embedded engine")
+    req.fields = body.get("fields")
+    dv = params.get("docvalue_fields", body.get("docvalue_fields"))
+    req.docvalue_fields = dv.split(",") if isinstance(dv, str) else dv
+    ta = params.get("terminate_after", body.get("terminate_after"))
+    if ta is not None:
+        req.terminate_after = _int("terminate_after", ta)
+        if req.terminate_after < 0:
+            raise BadRequest("terminateAfter must be > 0")
+    return req

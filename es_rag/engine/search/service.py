@@ -1,0 +1,258 @@
+"""The search-side services of a node: search, msearch, count, delete_by_query."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from ..documents import Documents, WriteRequest
+from ..errors import BadRequest, EngineError, ParsingError, SecurityError
+from ..fulltext import KEY
+from ..node import Node, Target
+from ..query import parse_query
+from .executor import SearchExecutor, make_scopes, with_filters
+from .request import SearchRequest, parse_search
+from .retrievers import Retriever
+
+RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
+
+
+def _uses_rrf(req: SearchRequest) -> bool:
+    def walk(node: Retriever | None) -> bool:
+        return node is not None and (node.kind == "rrf" or
+                                     any(walk(c) for c, _ in node.children))
+    return req.rrf is not None or walk(req.retriever)
+
+
+def resolve_options(params: dict[str, str]) -> dict[str, Any]:
+    """The index-resolution URL parameters of a request."""
+    return {"ignore_unavailable": params.get("ignore_unavailable") == "true",
+            "allow_no_indices": params.get("allow_no_indices", "true") != "false",
+            "expand_wildcards": params.get("expand_wildcards", "open")}
+
+
+class SearchService:
+    """Search, count, msearch and delete-by-query."""
+
+    def __init__(self, node: Node, documents: Documents) -> None:
+        self.node = node
+        self.documents = documents
+
+    def targets(self, index: str | None, params: dict[str, str]) -> list[Target]:
+        return self.node.resolve(index, **resolve_options(params))
+
+    def search(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
+               ) -> dict[str, Any]:
+        """A `_search` response."""
+        req = parse_search(body, params)
+        if req.knn and "search_type" in params:
+            raise BadRequest("cannot set [search_type] when using [knn] search, since the search "
+                             "type is determined automatically")
+        if _uses_rrf(req) and self.node.license.get("type") == "basic":
+            raise SecurityError(f"current license is non-compliant for [{RRF_FEATURE}]",
+                                **{"license.expired.feature": RRF_FEATURE})
+        targets = self.targets(index, params)
+        executor = SearchExecutor(targets, req)
+        executor.named_scores = params.get("include_named_queries_score") == "true"
+        return executor.execute()
+
+    def count(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
+              ) -> dict[str, Any]:
+        """A `_count` response."""
+        body = body or {}
+        for key in body:
+            if key != "query":
+                raise ParsingError(f"request does not support [{key}]")
+        terminate_after = params.get("terminate_after")
+        if terminate_after is not None and int(terminate_after) < 0:
+            raise BadRequest("terminateAfter must be > 0")
+        query = parse_query(body["query"]) if body.get("query") is not None else \
+            (parse_query({"query_string": {"query": params["q"]}}) if "q" in params else None)
+        targets = self.targets(index, params)
+        total = 0
+        for num, scope in enumerate(make_scopes(targets)):
+            executor = SearchExecutor([scope.target], SearchRequest())
+            q = executor.scope_query(0, query, [])
+            del num
+            total += scope.ctx.shard.fulltext.count(q)
+        return {"count": total, "_shards": {"total": len(targets), "successful": len(targets),
+                                            "skipped": 0, "failed": 0}}
+
+    def msearch(self, index: str | None, payload: bytes, params: dict[str, str]
+                ) -> dict[str, Any]:
+        """An `_msearch` response: one search (or error) per header/body pair."""
+        return self.run_msearch(index, parse_msearch(payload), params)
+
+    def run_msearch(self, index: str | None,
+                    pairs: list[tuple[dict[str, Any], dict[str, Any] | EngineError]],
+                    params: dict[str, str]) -> dict[str, Any]:
+        """Run (header, body) pairs; a body may be an error to report in its slot."""
+        started = time.perf_counter()
+        responses = []
+        for header, body in pairs:
+            target = header.get("index", index)
+            if isinstance(target, list):
+                target = ",".join(target)
+            sub_params = {**params, **{k: str(v).lower() if isinstance(v, bool) else str(v)
+                                       for k, v in header.items() if k != "index"}}
+            try:
+                if isinstance(body, EngineError):
+                    raise body
+                result = self.search(target, body, sub_params)
+                result["status"] = 200
+            except EngineError as err:
+                result = err.body()
+            responses.append(result)
+        return {"took": int((time.perf_counter() - started) * 1000), "responses": responses}
+
+    def reindex(self, body: dict[str, Any] | None, params: dict[str, str]
+                ) -> dict[str, Any]:
+        """Copy the documents of `source.index` (matching `source.query`, on the refreshed
+        state) into `dest.index` through the normal write path (dest pipelines included)."""
+        started = time.perf_counter()
+        source, dest = _reindex_body(body)
+        src = source["index"]
+        query = parse_query(source.get("query") or {"match_all": {}})
+        max_docs = (body or {}).get("max_docs", params.get("max_docs"))
+        op = "create" if dest.get("op_type") == "create" else "index"
+        copies: list[WriteRequest] = []
+        for scope in make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
+                                              params)):
+            if scope.name == dest["index"]:
+                raise BadRequest(f"reindex cannot write into an index its reading from "
+                                 f"[{scope.name}]",
+                                 error_type="action_request_validation_exception")
+            q = with_filters(query.compile(scope.ctx),
+                             [scope.alias_filter] if scope.alias_filter is not None else [])
+            n = scope.ctx.shard.fulltext.count(q)
+            if not n:
+                continue
+            addresses = [a for _, a in scope.ctx.shard.fulltext.searcher.search(
+                q, n, count=False).hits]
+            keys = scope.ctx.shard.fulltext.searcher.fast_field_values(KEY, addresses)
+            docs = scope.ctx.shard.store.by_seq_nos(keys)
+            for key in sorted(keys):
+                doc = docs.get(key)
+                if doc is not None:
+                    copies.append(WriteRequest(op, dest["index"], doc.id,
+                                               source=doc.source_json(), raw_source=doc.source,
+                                               pipeline=dest.get("pipeline"),
+                                               routing=doc.routing))
+        if max_docs is not None:
+            copies = copies[:int(max_docs)]
+        results = []
+        for start in range(0, len(copies), 1000):
+            results += self.documents.write(copies[start:start + 1000])
+        created = sum(1 for r in results if r.error is None and r.body.get("result") == "created")
+        updated = sum(1 for r in results if r.error is None and r.body.get("result") == "updated")
+        conflicts = [r for r in results if r.status == 409]
+        failed = [r for r in results if r.error is not None and
+                  (r.status != 409 or (body or {}).get("conflicts") != "proceed")]
+        if params.get("refresh") in ("", "true") and dest["index"] in self.node.indices:
+            self.node.indices[dest["index"]].shard.refresh()
+        return {"took": int((time.perf_counter() - started) * 1000), "timed_out": False,
+                "total": len(copies), "updated": updated, "created": created, "deleted": 0,
+                "batches": -(-len(copies) // 1000), "version_conflicts": len(conflicts),
+                "noops": 0, "retries": {"bulk": 0, "search": 0}, "throttled_millis": 0,
+                "requests_per_second": -1.0, "throttled_until_millis": 0,
+                "failures": [{"index": r.body.get("_index"), "id": r.body.get("_id"),
+                              "cause": r.error.cause(), "status": r.status}
+                             for r in failed if r.error is not None]}
+
+    def delete_by_query(self, index: str, body: dict[str, Any] | None, params: dict[str, str]
+                        ) -> tuple[dict[str, Any], int]:
+        """Delete every document matching the query (on the refreshed state); the status is
+        409 when a document changed since that refresh (unless `conflicts=proceed`)."""
+        started = time.perf_counter()
+        body = body or {}
+        if "query" not in body:
+            raise EngineError("Validation Failed: 1: query is missing;", status=400,
+                              error_type="action_request_validation_exception")
+        for key in body:
+            if key not in ("query", "max_docs", "slice", "conflicts"):
+                raise ParsingError(f"[delete_by_query] unknown field [{key}]")
+        query = parse_query(body["query"])
+        max_docs = body.get("max_docs", params.get("max_docs"))
+        targets = self.targets(index, params)
+        requests: list[WriteRequest] = []
+        for scope in make_scopes(targets):
+            q = with_filters(query.compile(scope.ctx),
+                             [scope.alias_filter] if scope.alias_filter is not None else [])
+            searcher = scope.ctx.shard.fulltext.searcher
+            n = scope.ctx.shard.fulltext.count(q)
+            if not n:
+                continue
+            addresses = [a for _, a in searcher.search(q, n, count=False).hits]
+            keys = searcher.fast_field_values(KEY, addresses)
+            docs = scope.ctx.shard.store.by_seq_nos(keys)
+            stale = [a for a, k in zip(addresses, keys, strict=True) if k not in docs]
+            stale_ids = dict(zip([k for k in keys if k not in docs],
+                                 scope.ctx.shard.fulltext.ids_of(stale), strict=True))
+            for key in sorted(keys):
+                doc_id = docs[key].id if key in docs else stale_ids[key]
+                # the version seen by the search: a later change is a version conflict
+                requests.append(WriteRequest("delete", scope.name, doc_id, if_seq_no=key,
+                                             if_primary_term=1))
+        if max_docs is not None:
+            requests = requests[:int(max_docs)]
+        results = self.documents.write(requests)
+        deleted = sum(1 for r in results if r.error is None and r.status == 200)
+        conflicts = [r for r in results if r.error is not None]
+        proceed = params.get("conflicts", body.get("conflicts")) == "proceed"
+        failures = [] if proceed else [
+            {"index": r.body.get("_index"), "id": r.body.get("_id"), "cause": r.error.cause(),
+             "status": r.status} for r in conflicts if r.error is not None]
+        if params.get("refresh") == "true":
+            for target in targets:
+                target.index.shard.refresh()
+        scroll_size = max(int(params.get("scroll_size", 1000)), 1)
+        return {"took": int((time.perf_counter() - started) * 1000), "timed_out": False,
+                "total": len(requests), "deleted": deleted,
+                "batches": -(-len(requests) // scroll_size),
+                "version_conflicts": len(conflicts), "noops": 0,
+                "retries": {"bulk": 0, "search": 0}, "throttled_millis": 0,
+                "requests_per_second": -1.0, "throttled_until_millis": 0,
+                "failures": failures}, 409 if failures else 200
+
+
+def _reindex_body(body: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    body = body or {}
+    for key in body:
+        if key not in ("source", "dest", "conflicts", "max_docs", "size", "script"):
+            raise ParsingError(f"[reindex] unknown field [{key}]")
+    if "script" in body:
+        raise BadRequest("reindex scripts are not supported by the embedded engine")
+    source, dest = body.get("source"), body.get("dest")
+    if not isinstance(source, dict) or "index" not in source:
+        raise EngineError("Validation Failed: 1: use _all if you really want to copy from all "
+                          "existing indexes;", status=400,
+                          error_type="action_request_validation_exception")
+    if not isinstance(dest, dict) or "index" not in dest:
+        raise EngineError("Validation Failed: 1: index must be specified;", status=400,
+                          error_type="action_request_validation_exception")
+    for key in source:
+        if key not in ("index", "query", "_source", "size"):
+            raise BadRequest(f"[reindex] source [{key}] is not supported by the embedded engine")
+    for key in dest:
+        if key not in ("index", "pipeline", "op_type", "version_type"):
+            raise BadRequest(f"[reindex] dest [{key}] is not supported by the embedded engine")
+    return source, dest
+
+
+def parse_msearch(payload: bytes) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """NDJSON header/body pairs of an `_msearch` request."""
+    lines = [ln for ln in payload.split(b"\n") if ln.strip()]
+    if not lines or len(lines) % 2:
+        raise EngineError("msearch request must contain at least one search" if not lines
+                          else "The msearch request must be terminated by a newline [\\n]",
+                          status=400, error_type="illegal_argument_exception")
+    pairs = []
+    for header_line, body_line in zip(lines[::2], lines[1::2], strict=True):
+        try:
+            pairs.append((orjson.loads(header_line), orjson.loads(body_line)))
+        except orjson.JSONDecodeError as err:
+            raise EngineError(f"Failed to parse msearch line: {err}", status=400,
+                              error_type="x_content_parse_exception") from err
+    return pairs

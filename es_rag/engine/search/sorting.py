@@ -1,0 +1,156 @@
+"""Sorting hits by fields (numbers, dates, keywords, `_score`, `_doc`) and `search_after`."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from ..dates import parse_date, render_date
+from ..errors import BadRequest
+from ..fulltext import KEY
+
+if TYPE_CHECKING:
+    from .executor import Hit, SearchExecutor
+    from .request import SortKey
+
+
+def _values(executor: SearchExecutor, hits: list[Hit], key: SortKey) -> list[Any]:
+    if key.field == "_score":
+        return [h[0] for h in hits]
+    if key.field in ("_doc", "_shard_doc"):
+        return [h[2] for h in hits]
+    out: list[Any] = [None] * len(hits)
+    by_scope: dict[int, list[int]] = {}
+    for pos, (_, num, _key) in enumerate(hits):
+        by_scope.setdefault(num, []).append(pos)
+    for num, positions in by_scope.items():
+        scope = executor.scopes[num]
+        spec = scope.ctx.spec(key.field)
+        if spec is None:
+            if key.unmapped_type is None and key.field != "_id":
+                raise BadRequest(f"No mapping found for [{key.field}] in order to sort on",
+                                 error_type="query_shard_exception", index=scope.name)
+            if key.field == "_id":
+                docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
+                for p in positions:
+                    doc = docs.get(hits[p][2])
+                    out[p] = doc.id if doc else None
+            continue
+        if spec.type == "text":
+            raise BadRequest(f"Text fields are not optimised for operations that require "
+                             f"per-document field data like aggregations and sorting, so these "
+                             f"operations are disabled by default. Please use a keyword field "
+                             f"instead. Alternatively, set fielddata=true on [{key.field}] in "
+                             f"order to load field data by uninverting the inverted index.")
+        kind = scope.ctx.kind(key.field)
+        if kind in ("int", "float", "bool"):
+            searcher = scope.ctx.shard.fulltext.searcher
+            result = searcher.search(_key_set(scope, [hits[p][2] for p in positions]),
+                                     len(positions), count=False)
+            keys = searcher.fast_field_values(KEY, [a for _, a in result.hits])
+            vals = searcher.fast_field_values(key.field, [a for _, a in result.hits])
+            by_key = dict(zip(keys, vals, strict=True))
+            for p in positions:
+                value = by_key.get(hits[p][2])
+                out[p] = int(value) if kind == "bool" and value is not None else value
+        else:
+            docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
+            from .highlight import _values as source_values
+
+            for p in positions:
+                doc = docs.get(hits[p][2])
+                values = source_values(doc.source_json(), key.field) if doc else []
+                values = sorted(values)
+                out[p] = (values[0] if key.order == "asc" else values[-1]) if values else None
+    return out
+
+
+def _key_set(scope: Any, keys: list[int]) -> Any:
+    import tantivy
+
+    return tantivy.Query.term_set_query(scope.ctx.schema, KEY, keys)
+
+
+def sort_hits(executor: SearchExecutor, hits: list[Hit], keys: list[SortKey],
+              search_after: list[Any] | None) -> tuple[list[Hit], list[list[Any]]]:
+    """Hits in sort order (after `search_after` when given) with their sort values."""
+    columns = [_values(executor, hits, k) for k in keys]
+    rows = [[col[i] for col in columns] for i in range(len(hits))]
+
+    def missing_value(k: SortKey) -> Any:
+        return k.missing if k.missing not in (None, "_last", "_first") else None
+
+    def compare(a: int, b: int) -> int:
+        for i, k in enumerate(keys):
+            va, vb = rows[a][i], rows[b][i]
+            if va is None:
+                va = missing_value(k)
+            if vb is None:
+                vb = missing_value(k)
+            if va == vb:
+                continue
+            if va is None or vb is None:
+                first = k.missing == "_first"
+                return (-1 if va is None else 1) * (-1 if first else 1)
+            result = -1 if va < vb else 1
+            return result if k.order == "asc" else -result
+        return (hits[a][1] - hits[b][1]) or (hits[a][2] - hits[b][2])
+
+    order = sorted(range(len(hits)), key=functools.cmp_to_key(compare))
+    date_formats = [_date_format(executor, k) for k in keys]
+    if search_after is not None:
+        if len(search_after) != len(keys):
+            raise BadRequest(f"search_after has {len(search_after)} value(s) but sort has "
+                             f"{len(keys)}.")
+        after = [parse_date(v, fmt) if fmt and isinstance(v, str) and not _numeric(v) else v
+                 for v, fmt in zip(search_after, date_formats, strict=True)]
+        order = [i for i in order if _after(rows[i], after, keys)]
+    return [hits[i] for i in order], [_render(rows[i], keys, date_formats) for i in order]
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _date_format(executor: SearchExecutor, key: SortKey) -> str | None:
+    """The format of a date sort field (the sort's own `format` first), else None."""
+    for scope in executor.scopes:
+        spec = scope.ctx.spec(key.field)
+        if spec is not None and spec.type in ("date", "date_nanos"):
+            return key.format or spec.date_format
+    return None
+
+
+def _after(row: list[Any], after: list[Any], keys: list[SortKey]) -> bool:
+    for value, ref, k in zip(row, after, keys, strict=True):
+        if value is None:
+            return False
+        if isinstance(value, int | float) and isinstance(ref, str):
+            try:
+                ref = float(ref)
+            except ValueError:
+                return False
+        if value == ref:
+            continue
+        return value > ref if k.order == "asc" else value < ref
+    return False
+
+
+def _render(row: list[Any], keys: list[SortKey], date_formats: list[str | None]
+            ) -> list[Any]:
+    out = []
+    for value, k, fmt in zip(row, keys, date_formats, strict=True):
+        if k.format and fmt and isinstance(value, int):
+            out.append(render_date(value, fmt))
+            continue
+        if value is None:
+            asc = k.order == "asc"
+            last = k.missing in (None, "_last")
+            big = 9223372036854775807
+            value = (big if asc == last else -big - 1) if k.field != "_score" else None
+        out.append(value)
+    return out

@@ -1,0 +1,169 @@
+"""One index's data: the durable document store plus its full-text and vector indexes.
+
+Where a bulk item becomes durable: `Shard.write` commits the batch to SQLite (`DocStore.apply`)
+before anything is acknowledged; the tantivy and HNSW indexes are derived from it and catch up
+from the store on open (each keeps the `_seq_no` checkpoint it last committed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .fulltext import FullTextIndex, schema_signature
+from .mapping import Mapping, ParsedDocument
+from .storage.docstore import DocStore, StoredDoc, Tombstone
+from .vectors import VectorField
+
+
+@dataclass
+class Put:
+    """A document version to store, with its parsed fields and the key it replaces."""
+
+    doc: StoredDoc
+    parsed: ParsedDocument
+    replaces: int | None
+
+
+@dataclass
+class Delete:
+    """A delete to store, with the key of the version it removes."""
+
+    tombstone: Tombstone
+    replaces: int | None
+
+
+SEARCH_IDLE_AFTER = 30.0
+"""Seconds without a search after which automatic refreshes stop (ES `index.search.idle.after`)."""
+
+
+class Shard:
+    """The single shard of an index."""
+
+    primary_term = 1
+
+    def __init__(self, root: Path, mapping: Mapping) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.mapping = mapping
+        self.lock = threading.RLock()
+        self.store = DocStore(root / "docs.sqlite")
+        self.next_seq_no = self.store.max_seq_no + 1
+        self.fulltext = FullTextIndex(root / "fulltext", schema_signature(mapping.fields.values()))
+        self.vectors: dict[str, VectorField] = {}
+        self._dirty = False
+        self.last_search = time.monotonic()
+        self._catch_up()
+
+    # -- opening and mapping changes -------------------------------------------------------
+    def _catch_up(self) -> None:
+        """Replay into the derived indexes what their last commit lacks."""
+        ft = self.fulltext
+        for tomb in self.store.deleted_since(ft.checkpoint):
+            ft.writer.delete_documents_by_term("_id", tomb.id)
+            ft._dirty = True
+        for doc in self.store.since(ft.checkpoint):
+            ft.writer.delete_documents_by_term("_id", doc.id)
+            ft.add(doc.seq_no, doc.id, self._parse_stored(doc))
+        ft.commit(self.store.max_seq_no)
+        self._sync_vector_fields()
+
+    def _parse_stored(self, doc: StoredDoc) -> ParsedDocument:
+        try:
+            return self.mapping.parse(doc.source_json(), doc.id)
+        except Exception:  # a stored doc that no longer parses is kept, but not indexed
+            return ParsedDocument()
+
+    def _sync_vector_fields(self) -> None:
+        for path, spec in self.mapping.fields.items():
+            if spec.type != "dense_vector" or path in self.vectors or "dims" not in spec.params:
+                continue
+            field = VectorField(self.root / "vectors", path, spec.params)
+            (self.root / "vectors").mkdir(exist_ok=True)
+            if field.checkpoint < self.store.max_seq_no:
+                for doc in self.store.since(field.checkpoint):
+                    vector = self._parse_stored(doc).vectors.get(path)
+                    if vector is not None:
+                        field.add(doc.seq_no, vector)
+                stale = field.live - set(self.store.all_seq_nos())
+                for key in stale:
+                    field.delete(key)
+                field.refresh(self.store.max_seq_no)
+            self.vectors[path] = field
+
+    def set_mapping(self, mapping: Mapping) -> None:
+        """Adopt a merged mapping; a new indexed field rebuilds the full-text index from store."""
+        with self.lock:
+            self.mapping = mapping
+            signature = schema_signature(mapping.fields.values())
+            if signature != self.fulltext.signature:
+                self.fulltext.reset(signature)
+                self._catch_up()
+            else:
+                self._sync_vector_fields()
+
+    # -- writes ------------------------------------------------------------------------------
+    def allocate_seq_no(self) -> int:
+        """The next `_seq_no` (call with the lock held)."""
+        seq_no = self.next_seq_no
+        self.next_seq_no += 1
+        return seq_no
+
+    def write(self, ops: list[Put | Delete]) -> None:
+        """Make a batch durable, then feed it to the derived indexes (call with the lock held)."""
+        self.store.apply([op.doc if isinstance(op, Put) else op.tombstone for op in ops])
+        for op in ops:
+            if op.replaces is not None:
+                self.fulltext.delete(op.replaces)
+                for field in self.vectors.values():
+                    field.delete(op.replaces)
+            if isinstance(op, Put):
+                self.fulltext.add(op.doc.seq_no, op.doc.id, op.parsed)
+                for path, vector in op.parsed.vectors.items():
+                    if path in self.vectors:
+                        self.vectors[path].add(op.doc.seq_no, vector)
+        self._dirty = True
+
+    # -- refresh and durability of derived indexes ------------------------------------------
+    def refresh(self) -> bool:
+        """Make every acknowledged write visible to search; True if anything changed."""
+        with self.lock:
+            if not self._dirty:
+                return False
+            checkpoint = self.next_seq_no - 1
+            self.fulltext.commit(checkpoint)
+            for field in self.vectors.values():
+                field.refresh(checkpoint)
+            self._dirty = False
+            return True
+
+    def searched(self, idle_refresh: bool) -> None:
+        """Note a search; a search-idle shard with pending writes refreshes first."""
+        now = time.monotonic()
+        idle = now - self.last_search >= SEARCH_IDLE_AFTER
+        self.last_search = now
+        if idle and idle_refresh and self._dirty:
+            self.refresh()
+
+    def search_idle(self) -> bool:
+        """No search for `SEARCH_IDLE_AFTER` seconds (automatic refreshes are skipped)."""
+        return time.monotonic() - self.last_search >= SEARCH_IDLE_AFTER
+
+    def save_vectors(self) -> None:
+        """Persist the HNSW graphs so that a restart replays only the tail."""
+        for field in list(self.vectors.values()):
+            field.save()
+
+    def size_bytes(self) -> int:
+        return (self.store.size_bytes() + self.fulltext.size_bytes()
+                + sum(f.size_bytes() for f in self.vectors.values()))
+
+    def close(self) -> None:
+        with self.lock:
+            self.refresh()
+            for field in self.vectors.values():
+                field.close()
+            self.fulltext.close()
+            self.store.close()

@@ -1,0 +1,81 @@
+"""`_source` filtering (includes/excludes with wildcards) for get, mget and search."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from .errors import ParsingError
+
+
+def parse_source_spec(spec: Any, includes: Any = None, excludes: Any = None
+                      ) -> tuple[bool, list[str], list[str]]:
+    """(fetch, includes, excludes) from `_source` (bool, string, list or object) and params."""
+    fetch, inc, exc = True, [], []
+    if spec is False or spec in ("false",):
+        fetch = False
+    elif spec in (True, "true", None):
+        pass
+    elif isinstance(spec, str):
+        inc = spec.split(",")
+    elif isinstance(spec, list):
+        inc = [str(s) for s in spec]
+    elif isinstance(spec, dict):
+        for key in spec:
+            if key not in ("includes", "include", "excludes", "exclude"):
+                raise ParsingError(f"Unknown key for a START_ARRAY in [{key}].")
+        inc = _as_list(spec.get("includes", spec.get("include")))
+        exc = _as_list(spec.get("excludes", spec.get("exclude")))
+    else:
+        raise ParsingError("[_source] must be a boolean, a string, an array or an object")
+    if includes:
+        inc = _as_list(includes)
+        fetch = True
+    if excludes:
+        exc = _as_list(excludes)
+        fetch = True
+    return fetch, inc, exc
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    return [str(v) for v in value]
+
+
+def _matches(path: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
+
+
+def filter_source(source: dict[str, Any], includes: list[str], excludes: list[str]
+                  ) -> dict[str, Any]:
+    """The source with only included paths and without excluded ones."""
+    if not includes and not excludes:
+        return source
+    return _filter(source, "", includes, excludes)
+
+
+def _filter(obj: dict[str, Any], prefix: str, inc: list[str], exc: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        path = prefix + key
+        if exc and _matches(path, exc):
+            continue
+        full = not inc or _matches(path, inc)
+        if full and not exc:
+            out[key] = value
+        elif isinstance(value, dict):
+            child = _filter(value, path + ".", [] if full else inc, exc)
+            if child or (full and not value):
+                out[key] = child
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            items = [_filter(v, path + ".", [] if full else inc, exc) if isinstance(v, dict)
+                     else v for v in value if full or isinstance(v, dict)]
+            items = [v for v in items if v != {}]
+            if items:
+                out[key] = items
+        elif full:
+            out[key] = value
+    return out

@@ -1,0 +1,139 @@
+"""Search: BM25 scores equal to Lucene's formula, query DSL, sorting, paging, highlight, aggs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from elasticsearch import BadRequestError, Elasticsearch
+
+CORPUS = {
+    "1": "the quick brown fox jumps over the lazy dog",
+    "2": "quick quick thinking",
+    "3": "a lazy afternoon with a brown dog",
+    "4": "foxes are quick and clever animals",
+}
+
+
+@pytest.fixture
+def animals(es: Elasticsearch) -> Elasticsearch:
+    es.indices.create(index="animals", mappings={"properties": {
+        "text": {"type": "text"},
+        "english": {"type": "text", "analyzer": "english"},
+        "rank": {"type": "integer"}, "tag": {"type": "keyword"}, "born": {"type": "date"}}})
+    for i, (doc_id, text) in enumerate(CORPUS.items()):
+        es.index(index="animals", id=doc_id, document={
+            "text": text, "english": text, "rank": i, "tag": "odd" if i % 2 else "even",
+            "born": f"202{i}-01-01"})
+    es.indices.refresh(index="animals")
+    return es
+
+
+def lucene_bm25(tf: int, dl: int, avgdl: float, df: int, n: int) -> float:
+    """Lucene's BM25 (k1=1.2, b=0.75) as Elasticsearch reports it, (k1+1) factor included."""
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return 2.2 * idf * tf / (tf + 1.2 * (1 - 0.75 + 0.75 * dl / avgdl))
+
+
+def test_bm25_score_equals_lucene_formula(animals: Elasticsearch) -> None:
+    hits = animals.search(index="animals", query={"match": {"text": "quick"}})["hits"]["hits"]
+    lengths = {i: len(t.split()) for i, t in CORPUS.items()}
+    avgdl = sum(lengths.values()) / len(lengths)
+    expected = {i: lucene_bm25(t.split().count("quick"), lengths[i], avgdl, 3, 4)
+                for i, t in CORPUS.items() if "quick" in t.split()}
+    assert {h["_id"] for h in hits} == set(expected)
+    for hit in hits:  # Lucene stores lengths in one byte: exact for these small lengths
+        assert hit["_score"] == pytest.approx(expected[hit["_id"]], rel=1e-6)
+    assert hits[0]["_id"] == "2"
+
+
+def test_match_operator_and_minimum_should_match(animals: Elasticsearch) -> None:
+    def ids(query: dict) -> set[str]:
+        return {h["_id"] for h in animals.search(index="animals", query=query)["hits"]["hits"]}
+    assert ids({"match": {"text": {"query": "quick dog", "operator": "and"}}}) == {"1"}
+    assert ids({"match": {"text": {"query": "quick lazy dog",
+                                   "minimum_should_match": 2}}}) == {"1", "3"}
+    assert ids({"match": {"text": {"query": "quikc", "fuzziness": "AUTO"}}}) == {"1", "2", "4"}
+    assert ids({"match_phrase": {"text": "brown fox"}}) == {"1"}
+    assert ids({"match_phrase": {"text": {"query": "lazy dog", "slop": 4}}}) == {"1", "3"}
+
+
+def test_english_analyzer_stems_and_drops_stop_words(animals: Elasticsearch) -> None:
+    hits = animals.search(index="animals", query={"match": {"english": "fox"}})["hits"]["hits"]
+    assert {h["_id"] for h in hits} == {"1", "4"}  # "foxes" is stemmed to "fox"
+    none = animals.search(index="animals", query={"match": {"english": "the and"}})
+    assert none["hits"]["total"]["value"] == 0
+
+
+def test_multi_match_bool_and_term_level(animals: Elasticsearch) -> None:
+    best = animals.search(index="animals", query={"multi_match": {
+        "query": "quick", "fields": ["text^2", "english"], "tie_breaker": 0.3}})
+    plain = animals.search(index="animals", query={"match": {"text": "quick"}})
+    assert best["hits"]["hits"][0]["_id"] == "2"
+    assert best["hits"]["max_score"] > 2 * plain["hits"]["max_score"]
+    result = animals.search(index="animals", query={"bool": {
+        "must": [{"match": {"text": "quick"}}],
+        "filter": [{"term": {"tag": "even"}}],
+        "must_not": [{"ids": {"values": ["4"]}}]}})
+    assert [h["_id"] for h in result["hits"]["hits"]] == ["1"]
+    ranged = animals.search(index="animals", query={"range": {"born": {"gte": "2022-01-01"}}})
+    assert {h["_id"] for h in ranged["hits"]["hits"]} == {"3", "4"}
+    assert ranged["hits"]["hits"][0]["_score"] == 1.0
+    exists = animals.count(index="animals", query={"exists": {"field": "tag"}})
+    assert exists["count"] == 4
+    prefix = animals.count(index="animals", query={"prefix": {"tag": "od"}})
+    assert prefix["count"] == 2
+    terms = animals.count(index="animals", query={"terms": {"rank": [0, 3]}})
+    assert terms["count"] == 2
+
+
+def test_sort_paging_search_after_and_total_hits(animals: Elasticsearch) -> None:
+    page = animals.search(index="animals", sort=[{"rank": "desc"}], size=2)
+    assert [h["_id"] for h in page["hits"]["hits"]] == ["4", "3"]
+    assert page["hits"]["hits"][0]["sort"] == [3] and page["hits"]["max_score"] is None
+    after = animals.search(index="animals", sort=[{"rank": "desc"}], size=2,
+                           search_after=page["hits"]["hits"][-1]["sort"])
+    assert [h["_id"] for h in after["hits"]["hits"]] == ["2", "1"]
+    second = animals.search(index="animals", sort=[{"tag": "asc"}, {"rank": "asc"}], from_=1,
+                            size=1)
+    assert second["hits"]["hits"][0]["_id"] == "3"
+    capped = animals.search(index="animals", track_total_hits=2)
+    assert capped["hits"]["total"] == {"value": 2, "relation": "gte"}
+    assert "total" not in animals.search(index="animals", track_total_hits=False)["hits"]
+
+
+def test_source_filtering_highlight_and_aggs(animals: Elasticsearch) -> None:
+    result = animals.search(index="animals", query={"match": {"text": "brown dog"}},
+                            source_includes=["tag"],
+                            highlight={"fields": {"text": {}}, "pre_tags": ["["],
+                                       "post_tags": ["]"]},
+                            aggs={"tags": {"terms": {"field": "tag"}},
+                                  "top": {"max": {"field": "rank"}}})
+    first = result["hits"]["hits"][0]
+    assert set(first["_source"]) == {"tag"}
+    assert "[brown]" in first["highlight"]["text"][0] and "[dog]" in first["highlight"]["text"][0]
+    buckets = {b["key"]: b["doc_count"] for b in result["aggregations"]["tags"]["buckets"]}
+    assert buckets == {"even": 2}
+    assert result["aggregations"]["top"]["value"] == 2.0
+
+
+def test_msearch_answers_each_search(animals: Elasticsearch) -> None:
+    responses = animals.msearch(searches=[
+        {"index": "animals"}, {"query": {"match": {"text": "fox"}}},
+        {"index": "missing"}, {"query": {"match_all": {}}},
+    ])["responses"]
+    assert responses[0]["hits"]["total"]["value"] == 1
+    assert responses[1]["error"]["type"] == "index_not_found_exception"
+
+
+def test_unknown_and_unsupported_clauses_are_refused(animals: Elasticsearch) -> None:
+    with pytest.raises(BadRequestError) as err:
+        animals.search(index="animals", query={"matchh": {"text": "x"}})
+    assert err.value.error == "parsing_exception"
+    assert "unknown query [matchh]" in str(err.value)
+    with pytest.raises(BadRequestError) as err:
+        animals.search(index="animals", query={"function_score": {"query": {"match_all": {}}}})
+    assert "not supported" in str(err.value)
+    with pytest.raises(BadRequestError) as err:
+        animals.search(index="animals", body={"query": {"match_all": {}}, "colour": 1})
+    assert "Unknown key for a VALUE_STRING in [colour]" in str(err.value)
