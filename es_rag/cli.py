@@ -403,6 +403,76 @@ def demo(ctx: Context, question: str) -> None:
     _print_answer(answer, streamed=False)
 
 
+@cli.command("eval")
+@click.option("--dataset", required=True, type=click.Path(exists=True, file_okay=False,
+                                                          path_type=Path),
+              help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/*.tsv.")
+@click.option("--configs", default="bm25,knn,hybrid", show_default=True,
+              help="Retrieval configurations, e.g. 'bm25,hybrid:rank_constant=20,template:knn'.")
+@click.option("--split", default="test", show_default=True, help="Which qrels split to use.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write an HTML report (table, chart, worst queries).")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Fail when a metric drops below this baseline by more than --max-drop.")
+@click.option("--max-drop", default=0.01, show_default=True, help="Allowed drop per metric.")
+@click.option("--ci-subset", is_flag=True, help="Use the small, fixed subset CI measures.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the last line.")
+@pass_context
+@clear_errors
+def evaluate(ctx: Context, dataset: Path, configs: str, split: str, report_path: Path | None,
+             baseline: Path | None, max_drop: float, ci_subset: bool, as_json: bool) -> None:
+    """Measure retrieval quality on judgments (nDCG@10, recall, MRR, MAP) and gate regressions."""
+    from es_rag import evaluate as ev
+
+    settings = ctx.settings
+    try:
+        parsed = ev.parse_configs(configs)
+    except ev.ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--configs") from None
+    client, caps = ctx.connection()
+    try:
+        with StageProgress() as progress:
+            report = ev.run_evaluation(
+                client, caps, dataset, parsed, embedder=_embedder(settings), split=split,
+                subset=ev.CI_SUBSET if ci_subset else None,
+                chunk_size=ev.CI_CHUNK_SIZE if ci_subset else settings.chunk_size,
+                overlap=settings.chunk_overlap,
+                mapping_path=settings.assets / "mappings" / "chunks.json", progress=progress)
+        _save_run(settings, "eval", json.loads(report.to_json()))
+        if report_path:
+            ev.write_html_report(report, report_path)
+        regressions = ev.check_baseline(report, baseline, max_drop) if baseline else []
+    except (ev.JudgmentsError, ev.CorpusIndexError, ev.BaselineError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        ev.print_report(report)
+        if report_path:
+            click.echo(f"report written to {report_path}")
+    for regression in regressions:
+        click.secho(f"regression: {regression}", fg="red", err=True)
+    if regressions:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5601, show_default=True, help="Port to listen on.")
+@click.option("--allow-without-security", is_flag=True,
+              help="Development only: let anyone in when the cluster has security disabled.")
+@pass_context
+@clear_errors
+def ui(ctx: Context, host: str, port: int, allow_without_security: bool) -> None:
+    """Serve the admin UI: tune relevance, judge results, run evaluations."""
+    import admin_ui
+
+    ctx.connection()  # fail fast, with a clear line, when the cluster is not there
+    click.echo(f"admin UI on http://{host}:{port}")
+    admin_ui.serve(ctx.settings, host=host, port=port,
+                   allow_without_security=allow_without_security)
+
+
 @cli.group()
 def engine() -> None:
     """Run the embedded Elasticsearch-compatible engine in the background."""
@@ -415,9 +485,15 @@ def engine() -> None:
 def engine_start(ctx: Context, port: int | None) -> None:
     """Start the engine on the data directory (a no-op when it already runs)."""
     from es_rag.engine.daemon import start_background
+    from es_rag.engine.security import PASSWORD_FILE
 
+    password_file = ctx.settings.data / PASSWORD_FILE
+    first_start = not password_file.exists()
     url = start_background(ctx.settings.data, port or ctx.settings.engine_port)
     click.echo(f"engine running at {url} (data: {ctx.settings.data})")
+    if first_start and password_file.exists():
+        click.echo(f"password of the 'elastic' superuser: {password_file.read_text().strip()} "
+                   f"(stored in {password_file}; es-rag uses it when ES_RAG_USER is unset)")
 
 
 @engine.command("stop")

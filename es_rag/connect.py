@@ -8,6 +8,7 @@ supports so the rest of es-rag can pick a path from capabilities, not version nu
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -109,6 +110,17 @@ def _client_kwargs(settings: Settings, url: str | None) -> dict[str, Any]:
     return kwargs
 
 
+def engine_credentials(settings: Settings) -> tuple[str, str] | None:
+    """The embedded engine's `elastic` superuser login, as the engine stored it on first start."""
+    from es_rag.engine.security import PASSWORD_ENV, PASSWORD_FILE
+
+    password = os.environ.get(PASSWORD_ENV)
+    path = settings.data / PASSWORD_FILE
+    if not password and path.is_file():
+        password = path.read_text().strip()
+    return ("elastic", password) if password else None
+
+
 def endpoint_url(settings: Settings) -> str:
     """The URL es-rag talks to: the configured cluster, or the embedded engine (started)."""
     if not settings.uses_engine:
@@ -124,7 +136,12 @@ def connect(settings: Settings) -> tuple[Elasticsearch, Capabilities]:
     Raises ConnectError with a one-line reason when the cluster cannot be used.
     """
     url = endpoint_url(settings)
-    client = Elasticsearch(**_client_kwargs(settings, None if settings.cloud_id else url))
+    kwargs = _client_kwargs(settings, None if settings.cloud_id else url)
+    if settings.uses_engine and not (settings.api_key or settings.user):
+        credentials = engine_credentials(settings)
+        if credentials:
+            kwargs["basic_auth"] = credentials
+    client = Elasticsearch(**kwargs)
     try:
         info = client.info()
     except elastic_transport.ConnectionError as exc:

@@ -14,10 +14,15 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
-    """One embedded engine for the whole test session, on a free port and a temporary data dir."""
+    """One embedded engine for the whole test session, on a free port and a temporary data dir.
+
+    It runs without security so feature tests need no credentials; security has its own
+    engines (tests/security, the API's DLS tests, the conformance run).
+    """
     from es_rag.engine.server import EngineServer
 
-    server = EngineServer(tmp_path_factory.mktemp("engine-data"), port=0).start()
+    server = EngineServer(tmp_path_factory.mktemp("engine-data"), port=0,
+                          security=False).start()
     yield server
     server.stop()
 

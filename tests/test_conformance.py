@@ -14,14 +14,12 @@ import pytest
 from conformance import Outcome, pass_rate, run_directory, summarize
 from conformance.__main__ import main
 from conformance.api_call import ParamError, build_request
-from conformance.connection import client_from_env
+from conformance.connection import make_client
 from conformance.stash import Stash
 from elasticsearch import Elasticsearch
 
 if TYPE_CHECKING:
     from conformance import TestResult
-
-    from es_rag.engine.server import EngineServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = REPO_ROOT.parent / "shared" / "conformance"
@@ -373,14 +371,19 @@ def test_command_line_prints_lines_table_and_json_totals(
     assert capsys.readouterr().out.strip().splitlines()[-1] == "1 passed, 0 failed, 0 skipped"
 
 
-def test_dev_set_pass_rate_stays_above_the_recorded_floor(engine: EngineServer) -> None:
+def test_dev_set_pass_rate_stays_above_the_recorded_floor(tmp_path: Path) -> None:
+    """The dev set against its own engine with security on, run as the `elastic` superuser."""
+    from es_rag.engine.server import EngineServer
+
     assert DEV_SET.is_dir(), (
         f"the conformance dev set is missing: expected Elasticsearch's YAML tests in {DEV_SET}")
-    client = client_from_env(engine.url, timeout=30)
+    server = EngineServer(tmp_path / "engine", port=0, elastic_password="conformance").start()
+    client = make_client(server.url, user="elastic", password="conformance", timeout=30)
     try:
         summary = summarize(run_directory(DEV_SET, client, test_timeout=30))
     finally:
         client.close()
+        server.stop()
     floor = json.loads(FLOOR_FILE.read_text())["pass_rate"]
     rate = pass_rate(summary) or 0.0
     areas = ", ".join(f"{area} {c['passed']}/{c['passed'] + c['failed']} (+{c['skipped']} skipped)"

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .security import PASSWORD_FILE
 from .server import EngineServer
 
 URL_FILE = "engine.url"
@@ -25,10 +26,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="allow binding a non-loopback address")
     parser.add_argument("--max-content-length", type=int, default=100 * 1024 * 1024,
                         help="largest accepted request body in bytes")
+    parser.add_argument("--no-security", action="store_true",
+                        help="serve without authentication (loopback only; for development)")
     args = parser.parse_args(argv)
     try:
         server = EngineServer(args.data, args.host, args.port, allow_remote=args.allow_remote,
-                              max_content_length=args.max_content_length).start()
+                              max_content_length=args.max_content_length,
+                              security=not args.no_security).start()
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -39,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp = url_file.with_suffix(".tmp")
     tmp.write_text(server.url)
     os.replace(tmp, url_file)
+    gate = server.app.gate if server.app else None
+    if gate is not None and gate.security.store.bootstrap_password:
+        print(f"generated the password of the 'elastic' superuser: "
+              f"{gate.security.store.bootstrap_password} (stored in {args.data / PASSWORD_FILE})",
+              flush=True)
     print(f"es-rag engine listening on {server.url}", flush=True)
     done.wait()
     server.stop()

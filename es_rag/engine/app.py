@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .documents import Documents
+from .errors import EngineError
 from .http import (
     routes_cluster,
     routes_documents,
@@ -14,26 +15,48 @@ from .http import (
     routes_search,
     routes_templates,
 )
-from .http.rest import Router
+from .http.rest import RestRequest, RestResponse, Router
+from .http.security_gate import SecurityGate
 from .index_admin import IndexAdmin
 from .node import Node
+from .query import parse_query
 from .scripts import ScriptStore
 from .search.service import SearchService
+from .security import Security
 
 
 class EngineApp:
     """Everything a running engine holds; the HTTP handler only calls `router.dispatch`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, security: bool = True,
+                 elastic_password: str | None = None) -> None:
         self.node = Node(data_dir)
         self.documents = Documents(self.node)
         self.admin = IndexAdmin(self.node)
-        self.search = SearchService(self.node, self.documents)
         self.router = Router()
         self.scripts: ScriptStore | None = None
+        self.gate: SecurityGate | None = None
+        if security:
+            self.gate = SecurityGate(self, Security(
+                data_dir, validate_query=parse_query, stored_script=self._stored_script,
+                elastic_password=elastic_password))
+        self.search = SearchService(self.node, self.documents, self.gate)
         for module in (routes_cluster, routes_indices, routes_documents, routes_search,
                        routes_ingest, routes_templates, routes_rank_eval):
             module.register(self.router, self)
+
+    def dispatch(self, request: RestRequest) -> RestResponse:
+        """Serve one request; with security on, as its authenticated user."""
+        if self.gate is None:
+            return self.router.dispatch(request)
+        return self.gate.dispatch(request, self.router.dispatch)
+
+    def _stored_script(self, script_id: str) -> str | None:
+        """The source of a stored mustache script, for role queries that name one."""
+        try:
+            return self.scripts.source(script_id) if self.scripts else None
+        except EngineError:
+            return None
 
     def close(self) -> None:
         """Flush and close every index."""

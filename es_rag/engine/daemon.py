@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -28,9 +29,12 @@ def _alive(pid: int) -> bool:
 
 
 def _answers(url: str) -> bool:
+    """Whether the engine serves `url` (with security on, an unauthenticated 401 counts)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.status == 200
+    except urllib.error.HTTPError as err:
+        return err.headers.get("X-Elastic-Product") == "Elasticsearch"
     except OSError:
         return False
 

@@ -40,16 +40,17 @@ class EngineServer:
     """
 
     def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = 0, *,
-                 allow_remote: bool = False, max_content_length: int = 100 * 1024 * 1024
-                 ) -> None:
-        if not is_loopback(host) and not allow_remote:
-            raise ValueError(f"refusing to bind the engine to non-loopback host [{host}]: it "
-                             f"would serve every index without authentication; pass "
-                             f"allow_remote=True to do it anyway")
+                 allow_remote: bool = False, max_content_length: int = 100 * 1024 * 1024,
+                 security: bool = True, elastic_password: str | None = None) -> None:
+        if not is_loopback(host) and not (allow_remote and security):
+            raise ValueError(f"refusing to bind the engine to non-loopback host [{host}]: "
+                             f"that needs allow_remote=True, with security on")
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
         self.max_content_length = max_content_length
+        self.security = security
+        self.elastic_password = elastic_password
         self.app: EngineApp | None = None
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -62,7 +63,8 @@ class EngineServer:
 
     def start(self) -> EngineServer:
         """Open the data directory, bind and serve in background threads."""
-        self.app = EngineApp(self.data_dir)
+        self.app = EngineApp(self.data_dir, security=self.security,
+                             elastic_password=self.elastic_password)
         handler = type("Handler", (EngineRequestHandler,),
                        {"app": self.app, "max_content_length": self.max_content_length})
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -46,10 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+ENGINE_USER = "elastic"
+
+
 @contextmanager
-def _target_url(url: str | None) -> Iterator[str]:
+def _target_url(url: str | None) -> Iterator[tuple[str, str | None]]:
+    """The URL to test, and the `elastic` password of the engine started when none is given.
+
+    The engine runs with security on, as the x-pack suites expect, and the runner is its
+    superuser, as the official runners are.
+    """
     if url:
-        yield url
+        yield url, None
         return
     try:
         from es_rag.engine.server import EngineServer
@@ -57,10 +66,11 @@ def _target_url(url: str | None) -> Iterator[str]:
         raise SystemExit(
             f"error: no --url given and the embedded engine cannot start: {exc}") from exc
 
+    password = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="conformance-engine-") as data_dir:
-        server = EngineServer(Path(data_dir), port=0).start()
+        server = EngineServer(Path(data_dir), port=0, elastic_password=password).start()
         try:
-            yield server.url
+            yield server.url, password
         finally:
             server.stop()
 
@@ -86,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(result_line(result, args.verbose), flush=True)
 
     log = (lambda line: print(line, flush=True)) if args.verbose else None
-    with _target_url(args.url) as url:
+    with _target_url(args.url) as (url, engine_password):
+        if engine_password and not (args.user or args.api_key):
+            args.user, args.password = ENGINE_USER, engine_password
         client = make_client(url, user=args.user, password=args.password,
                              api_key=args.api_key, timeout=args.timeout)
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from elasticsearch import Elasticsearch
 
 
@@ -25,8 +23,3 @@ def make_client(url: str, *, user: str | None = None, password: str | None = Non
     return Elasticsearch(url, request_timeout=timeout, max_retries=0, retry_on_timeout=False,
                          **auth)  # type: ignore[arg-type]
 
-
-def client_from_env(url: str, timeout: float = 60.0) -> Elasticsearch:
-    """A client for url with credentials from ES_RAG_USER / ES_RAG_PASSWORD when they are set."""
-    return make_client(url, user=os.environ.get("ES_RAG_USER") or None,
-                       password=os.environ.get("ES_RAG_PASSWORD") or None, timeout=timeout)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
+import pytest
+from elasticsearch import AuthenticationException, Elasticsearch
 
 from es_rag.engine import daemon
 
@@ -12,7 +13,11 @@ from es_rag.engine import daemon
 def test_start_status_stop(tmp_path: Path) -> None:
     url = daemon.start_background(tmp_path, port=0)
     try:
-        assert Elasticsearch(url).info()["tagline"] == "You Know, for Search"
+        with pytest.raises(AuthenticationException):
+            Elasticsearch(url).info()  # security is on by default
+        password = (tmp_path / "elastic-password").read_text().strip()
+        client = Elasticsearch(url, basic_auth=("elastic", password))
+        assert client.info()["tagline"] == "You Know, for Search"
         assert daemon.start_background(tmp_path, port=0) == url
         status = daemon.status(tmp_path)
         assert status is not None and status["url"] == url

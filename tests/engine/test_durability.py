@@ -18,14 +18,18 @@ from elasticsearch.helpers import bulk
 
 @contextmanager
 def engine_process(data_dir: Path) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`python -m es_rag.engine` on a free port; yields the process and its URL."""
+    """`python -m es_rag.engine` on a free port; yields the process and its URL, which carries
+    the `elastic` login the engine stored on first start."""
     proc = subprocess.Popen([sys.executable, "-m", "es_rag.engine", "--data", str(data_dir),
                              "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
     try:
         line = proc.stdout.readline()
+        if line.startswith("generated the password"):
+            line = proc.stdout.readline()
         assert "listening on" in line, line
-        yield proc, line.rsplit(" ", 1)[1].strip()
+        password = (data_dir / "elastic-password").read_text().strip()
+        yield proc, line.rsplit(" ", 1)[1].strip().replace("http://", f"http://elastic:{password}@")
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -83,7 +83,8 @@ def test_unknown_url_parameter_is_refused(engine: EngineServer) -> None:
 
 
 def test_oversized_request_is_refused_with_413(tmp_path: Path) -> None:
-    server = EngineServer(tmp_path / "small", port=0, max_content_length=1000).start()
+    server = EngineServer(tmp_path / "small", port=0, max_content_length=1000,
+                          security=False).start()
     try:
         status, headers, _ = raw(server, "PUT", "/big/_doc/1",
                                  json.dumps({"text": "x" * 5000}).encode())

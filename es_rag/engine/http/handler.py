@@ -41,7 +41,7 @@ class EngineRequestHandler(BaseHTTPRequestHandler):
         compat = self._compat_media_type()
         try:
             request = self._read_request()
-            response = self.app.router.dispatch(request)
+            response = self.app.dispatch(request)
         except EngineError as err:
             response = RestResponse(err.body(), err.status)
             request = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -15,6 +15,9 @@ from ..query import parse_query
 from .executor import SearchExecutor, make_scopes, with_filters
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
+
+if TYPE_CHECKING:
+    from ..http.security_gate import SecurityGate
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
 
@@ -36,12 +39,19 @@ def resolve_options(params: dict[str, str]) -> dict[str, Any]:
 class SearchService:
     """Search, count, msearch and delete-by-query."""
 
-    def __init__(self, node: Node, documents: Documents) -> None:
+    def __init__(self, node: Node, documents: Documents, gate: SecurityGate | None = None
+                 ) -> None:
         self.node = node
         self.documents = documents
+        self.gate = gate
 
     def targets(self, index: str | None, params: dict[str, str]) -> list[Target]:
-        return self.node.resolve(index, **resolve_options(params))
+        """The indices a read resolves to; with security, only readable ones, DLS attached."""
+        options = resolve_options(params)
+        if self.gate is None:
+            return self.node.resolve(index, **options)
+        return self.gate.targets(index, options,
+                                 lambda expression: self.node.resolve(expression, **options))
 
     def search(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
                ) -> dict[str, Any]:
