@@ -26,6 +26,7 @@ from es_rag.config import Settings
 
 RRF_LICENSES = ("enterprise", "trial")
 ML_LICENSES = ("platinum", "enterprise", "trial")
+DLS_LICENSES = ("platinum", "enterprise", "trial")
 _COMPAT_RE = re.compile(r"compatible-with=\d+")
 
 
@@ -76,6 +77,7 @@ class Capabilities:
     rank_rrf: bool
     rrf_licensed: bool
     ml_inference: bool
+    dls: bool = False  # document-level security enforced by the cluster
 
     @property
     def hybrid_path(self) -> str:
@@ -208,6 +210,7 @@ def detect_capabilities(
         rank_rrf=(8, 8) <= (major, minor) < (9, 0),
         rrf_licensed=active and license_type in RRF_LICENSES,
         ml_inference=ml and active and license_type in ML_LICENSES,
+        dls=security and active and license_type in DLS_LICENSES,
     )
 
 

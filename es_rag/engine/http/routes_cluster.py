@@ -195,7 +195,10 @@ def register(router: Router, app: EngineApp) -> None:
                              "license": {"uid": node.license["uid"],
                                          "type": node.license["type"],
                                          "mode": node.license["type"], "status": "active"},
-                             "features": {"security": {"available": True, "enabled": False}}})
+                             "features": {
+                                 "security": {"available": True,
+                                              "enabled": app.gate is not None},
+                                 "ml": {"available": False, "enabled": False}}})
 
     router.add("GET HEAD", "/", info)
     router.add("GET", "/_cluster/health", health, _HEALTH_PARAMS)
