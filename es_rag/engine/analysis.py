@@ -26,6 +26,9 @@ ANALYZERS = ("standard", "english", "simple", "whitespace", "keyword")
 # joiners inside a word (UAX#29 MidLetter/MidNum) → modifier letters (alphanumeric for tantivy)
 _JOINER = re.compile(r"['’.:,](?=\w)")
 _JOINER_MAP = {"'": "\u02bc", "’": "\u02bd", ".": "\u02d1", ":": "\u02d0", ",": "\u02cc"}
+# `_` (UAX#29 ExtendNumLet) joins the letters and digits around it: `user_name` is one token
+_UNDERSCORES = re.compile(r"_+")
+_UNDERSCORE_LETTER = "\u02cd"
 _POSSESSIVE = re.compile(r"['’][sS]\b")
 _WORD = re.compile(r"\w+(?:['’.:,]\w+)*")
 
@@ -79,7 +82,25 @@ def prepare(analyzer_name: str, text: str) -> str:
 
     if analyzer_name == "english":
         text = _POSSESSIVE.sub(lambda m: "" if inside_word(m) else m.group(), text)
-    return _JOINER.sub(lambda m: _JOINER_MAP[m.group()] if inside_word(m) else m.group(), text)
+    return join_word_chars(text)
+
+
+def join_word_chars(text: str) -> str:
+    """Word joiners (`'`, `.`, `:`, `,` inside a word, `_` next to one) as letter-like characters,
+    so tantivy's tokenizer keeps one token where Lucene's standard tokenizer does; also applied
+    to the value of a `term` query on a text field, so it finds the token it names."""
+    def inside_word(match: re.Match[str]) -> bool:
+        start = match.start()
+        return start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_")
+
+    def next_to_word(match: re.Match[str]) -> bool:
+        start, end = match.span()
+        return (start > 0 and text[start - 1].isalnum()) or (
+            end < len(text) and text[end].isalnum())
+
+    text = _JOINER.sub(lambda m: _JOINER_MAP[m.group()] if inside_word(m) else m.group(), text)
+    return _UNDERSCORES.sub(lambda m: _UNDERSCORE_LETTER * len(m.group()) if next_to_word(m)
+                            else m.group(), text)
 
 
 def analyze(analyzer_name: str, text: str) -> list[str]:

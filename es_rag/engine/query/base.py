@@ -168,13 +168,16 @@ def query_shard_error(reason: str, index: str) -> BadRequest:
 
 def term_value(ctx: QueryContext, path: str, kind: str, value: Any) -> Any:
     """A query value converted to the type tantivy holds for the field."""
+    from ..analysis import join_word_chars
     from ..dates import parse_date
 
     if isinstance(value, dict | list):
         raise ParsingError(f"[term] query does not support array of values for field [{path}]")
     try:
         if kind in ("text", "keyword"):
-            return ("true" if value else "false") if isinstance(value, bool) else str(value)
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            spec = ctx.spec(path)
+            return join_word_chars(text) if spec is not None and spec.type == "text" else text
         if kind == "int":
             spec = ctx.spec(path)
             if spec is not None and spec.type in ("date", "date_nanos"):
