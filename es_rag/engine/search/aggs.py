@@ -1,4 +1,5 @@
-"""Aggregations (terms, min, max, avg, sum, value_count, cardinality, stats) via tantivy."""
+"""Aggregations (terms, min, max, avg, sum, value_count, cardinality, stats) via tantivy, and
+`filters` (one count per filter query)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import tantivy
 
 from ..dates import format_date
 from ..errors import BadRequest, ParsingError
+from ..query import parse_query
 from ..query.base import QueryContext
 
 METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
@@ -30,9 +32,12 @@ def validate_aggs(aggs: Any, top: bool = True) -> None:
             extra = set(spec) - _TERMS_KEYS
             if extra:
                 raise ParsingError(f"[terms] unknown field [{sorted(extra)[0]}]")
+        elif kind == "filters":
+            _validate_filters(name, body, spec)
+            continue
         elif kind not in METRICS:
             raise ParsingError(f"aggregation [{kind}] is not supported by the embedded engine"
-                               if kind in ("date_histogram", "histogram", "range", "filters",
+                               if kind in ("date_histogram", "histogram", "range",
                                            "top_hits", "nested", "significant_terms",
                                            "percentiles", "composite", "filter")
                                else f"Unknown aggregation type [{kind}] did you mean [terms]?",
@@ -45,9 +50,41 @@ def validate_aggs(aggs: Any, top: bool = True) -> None:
             validate_aggs(sub, top=False)
 
 
+def _validate_filters(name: str, body: dict[str, Any], spec: Any) -> None:
+    if not isinstance(spec, dict) or not isinstance(spec.get("filters"), dict | list):
+        raise ParsingError(f"[filters] aggregation [{name}] needs a [filters] object or array")
+    extra = set(spec) - {"filters"}
+    if extra:
+        raise ParsingError(f"[filters] option [{sorted(extra)[0]}] is not supported by the "
+                           f"embedded engine")
+    if body.get("aggs") or body.get("aggregations"):
+        raise ParsingError("sub-aggregations of [filters] are not supported by the embedded "
+                           "engine")
+    filters = spec["filters"]
+    for query in filters.values() if isinstance(filters, dict) else filters:
+        parse_query(query)
+
+
+def _filters_buckets(ctx: QueryContext, query: tantivy.Query, spec: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """One `doc_count` per filter: documents matching both the search query and the filter."""
+    def count(filter_body: dict[str, Any]) -> dict[str, int]:
+        both = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, query),
+            (tantivy.Occur.Must, parse_query(filter_body).compile(ctx))])
+        return {"doc_count": ctx.shard.fulltext.count(both)}
+
+    filters = spec["filters"]
+    if isinstance(filters, dict):
+        return {"buckets": {key: count(body) for key, body in filters.items()}}
+    return {"buckets": [count(body) for body in filters]}
+
+
 def _check_fields(aggs: dict[str, Any], ctx: QueryContext) -> None:
     for body in aggs.values():
         kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+        if kind == "filters":
+            continue
         path = body[kind].get("field")
         spec = ctx.spec(path) if path else None
         if spec is not None and spec.type == "text":
@@ -85,6 +122,8 @@ def _tantivy_spec(aggs: dict[str, Any]) -> dict[str, Any]:
 def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> dict[str, Any]:
     """Aggregation results over the documents matching `query` on one index."""
     _check_fields(aggs, ctx)
+    filters = {n: b["filters"] for n, b in aggs.items() if "filters" in b}
+    aggs = {n: b for n, b in aggs.items() if n not in filters}
     present = {n: b for n, b in aggs.items() if _field_present(ctx, b)}
     result = ctx.shard.fulltext.searcher.aggregate(query, _tantivy_spec(present)) \
         if present else {}
@@ -93,6 +132,8 @@ def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> d
         kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
         value = result.get(name) if name in present else _empty(kind)
         out[name] = _finish(ctx, kind, body[kind], value)
+    for name, spec in filters.items():
+        out[name] = _filters_buckets(ctx, query, spec)
     return out
 
 

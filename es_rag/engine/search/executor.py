@@ -553,6 +553,13 @@ def _merge_aggs(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, 
             out[name] = {"value": (min if kind == "min" else max)(nums) if nums else None}
         elif kind in ("sum", "value_count"):
             out[name] = {"value": sum(v.get("value") or 0 for v in values)}
+        elif kind == "filters":
+            first = values[0]["buckets"]
+            keys = list(first) if isinstance(first, dict) else range(len(first))
+            buckets = {key: {"doc_count": sum(v["buckets"][key]["doc_count"] for v in values)}
+                       for key in keys}
+            out[name] = {"buckets": buckets if isinstance(first, dict) else list(
+                buckets.values())}
         else:
             raise BadRequest(f"[{kind}] over several indices is not supported by the embedded "
                              f"engine")
