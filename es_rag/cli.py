@@ -202,42 +202,64 @@ def _save_run(settings: Settings, kind: str, report: dict[str, Any]) -> Path:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--include", multiple=True, help="Glob of files to take (repeatable).")
 @click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
-@click.option("--acl", multiple=True, help="User or group allowed to read (repeatable).")
+@click.option("--acl", "acl_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML/JSON rules: path globs -> users and groups allowed to read.")
+@click.option("--allow", multiple=True, help="User or group allowed to read every file "
+                                             "(repeatable; instead of --acl).")
 @click.option("--meta", multiple=True, help="key=value stored in metadata (repeatable).")
+@click.option("--records", is_flag=True,
+              help="PATHS are JSONL corpora (BEIR corpus.jsonl): one document per line.")
 @click.option("--prune", is_flag=True, help="Delete indexed documents no longer on disk.")
 @click.option("--force", is_flag=True, help="Re-ingest documents even when unchanged.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @pass_context
 @clear_errors
 def ingest(ctx: Context, paths: tuple[Path, ...], include: tuple[str, ...],
-           exclude: tuple[str, ...], acl: tuple[str, ...], meta: tuple[str, ...], prune: bool,
-           force: bool, as_json: bool) -> None:
-    """Parse, chunk, embed and index files and folders into the chunk index."""
+           exclude: tuple[str, ...], acl_file: Path | None, allow: tuple[str, ...],
+           meta: tuple[str, ...], records: bool, prune: bool, force: bool,
+           as_json: bool) -> None:
+    """Parse, chunk, embed and index files and folders (or JSONL corpora) into the chunk index."""
+    from es_rag.ingest import AclRulesError, IngestError, load_acl_rules
     from es_rag.ingest.index import ingest_paths
+    from es_rag.ingest.records import ingest_records
 
+    if acl_file and allow:
+        raise click.UsageError("give either --acl FILE or --allow NAME, not both")
     metadata = {}
     for item in meta:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not key=value", param_hint="--meta")
         metadata[key] = value
+    try:
+        acl: Any = load_acl_rules(acl_file) if acl_file else (list(allow) or None)
+    except AclRulesError as exc:
+        raise click.ClickException(str(exc)) from None
     client, _ = ctx.connection()
     settings = ctx.settings
-    with StageProgress() as progress:
-        report = ingest_paths(client, paths, index=settings.index, embedder=_embedder(settings),
-                              chunk_size=settings.chunk_size, overlap=settings.chunk_overlap,
-                              include=include, exclude=exclude, acl=list(acl) or None,
-                              metadata=metadata or None, prune=prune, force=force,
-                              progress=progress)
-    data = report.to_dict()
-    _save_run(settings, "ingest", data)
-    if as_json:
-        click.echo(json.dumps(data))
-    else:
+    common = {"index": settings.index, "embedder": _embedder(settings),
+              "chunk_size": settings.chunk_size, "overlap": settings.chunk_overlap, "acl": acl,
+              "metadata": metadata or None, "prune": prune, "force": force}
+    try:
+        with StageProgress() as progress:
+            if records:
+                reports = [ingest_records(client, path, progress=progress, **common)
+                           for path in paths]
+            else:
+                reports = [ingest_paths(client, paths, include=include, exclude=exclude,
+                                        progress=progress, **common)]
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from None
+    for report in reports:
+        data = report.to_dict()
+        _save_run(settings, "ingest", data)
+        if as_json:
+            click.echo(json.dumps(data))
+            continue
         click.echo(_ingest_summary(report))
         for failure in report.failures:
             click.secho(f"  failed: {failure.source}: {failure.reason}", fg="red", err=True)
-    if report.failures and not report.files_parsed:
+    if all(r.failures and not r.files_parsed for r in reports):
         sys.exit(1)
 
 

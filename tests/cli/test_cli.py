@@ -72,3 +72,41 @@ def test_unreachable_cluster_is_one_clear_line() -> None:
     assert result.returncode != 0
     assert f"cannot reach Elasticsearch at {url}: connection refused" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_apply_ingest_search_and_ask_as_a_user_would(engine_env, tmp_path: Path) -> None:
+    corpus = tmp_path / "handbook"
+    corpus.mkdir()
+    (corpus / "leave.md").write_text(
+        "# Leave policy\n\nEmployees request annual leave in the HR portal at least two weeks "
+        "ahead. Managers approve leave requests within three working days.\n")
+    (corpus / "travel.md").write_text(
+        "# Travel\n\nBook flights through the travel desk. Economy class is the default for "
+        "flights shorter than six hours.\n")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7 this is not really a pdf")
+    rules = tmp_path / "acl.yaml"
+    rules.write_text("leave.md: [hr, alice]\n'**': [public]\n")
+
+    assert run("apply", "--yes", env=engine_env).returncode == 0
+    ingested = run("ingest", str(corpus), "--acl", str(rules), "--json", env=engine_env)
+    assert ingested.returncode == 0, ingested.stderr
+    report = json.loads(ingested.stdout.splitlines()[-1])
+    assert report["files"] == {"seen": 3, "parsed": 2, "unchanged": 0, "failed": 1,
+                               "pruned": 0}
+    assert report["failures"][0]["path"].endswith("broken.pdf")
+
+    found = run("search", "how do I request annual leave", "--mode", "bm25", "--json",
+                env=engine_env)
+    hits = json.loads(found.stdout.splitlines()[-1])["hits"]
+    assert hits[0]["source"].endswith("leave.md")
+    assert sorted(hits[0]["acl"]) == ["alice", "hr"]
+
+    asked = run("ask", "Who approves leave requests?", "--json", env=engine_env)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout.splitlines()[-1])
+    assert answer["extractive"] is True
+    assert "three working days" in answer["answer"]
+    assert answer["citations"][0]["source"].endswith("leave.md")
+
+    again = run("ingest", str(corpus), "--acl", str(rules), "--json", env=engine_env)
+    assert json.loads(again.stdout.splitlines()[-1])["files"]["unchanged"] == 2
