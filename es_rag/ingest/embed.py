@@ -39,7 +39,9 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu") -> Any:
         model = _loaded.get((location, device))
         if model is None:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()  # es-rag draws its own progress
             try:
                 model = SentenceTransformer(location, device=device, local_files_only=True)
             except (OSError, ValueError) as exc:
