@@ -495,6 +495,20 @@ def ui(ctx: Context, host: str, port: int, allow_without_security: bool) -> None
                    allow_without_security=allow_without_security)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@pass_context
+@clear_errors
+def serve(ctx: Context, host: str, port: int) -> None:
+    """Serve the HTTP API for applications: /api/search, /api/ask, /api/openapi.json."""
+    from es_rag.api import serve_api
+
+    ctx.connection()  # fail fast, with a clear line, when the cluster is not there
+    click.echo(f"es-rag API on http://{host}:{port}/api (OpenAPI: /api/openapi.json)")
+    serve_api(ctx.settings, host=host, port=port)
+
+
 @cli.group()
 def engine() -> None:
     """Run the embedded Elasticsearch-compatible engine in the background."""

@@ -93,7 +93,8 @@ class Capabilities:
         return {**asdict(self), "hybrid_path": self.hybrid_path}
 
 
-def _client_kwargs(settings: Settings, url: str | None) -> dict[str, Any]:
+def client_kwargs(settings: Settings, url: str | None) -> dict[str, Any]:
+    """Keyword arguments for `Elasticsearch(...)` from the settings (auth, TLS, timeouts)."""
     kwargs: dict[str, Any] = {
         "request_timeout": settings.request_timeout,
         "transport_class": CompatTransport,
@@ -138,7 +139,7 @@ def connect(settings: Settings) -> tuple[Elasticsearch, Capabilities]:
     Raises ConnectError with a one-line reason when the cluster cannot be used.
     """
     url = endpoint_url(settings)
-    kwargs = _client_kwargs(settings, None if settings.cloud_id else url)
+    kwargs = client_kwargs(settings, None if settings.cloud_id else url)
     if settings.uses_engine and not (settings.api_key or settings.user):
         credentials = engine_credentials(settings)
         if credentials:

@@ -1,0 +1,78 @@
+"""What the API keeps for its lifetime: settings, caller clients, the embedder, the generator."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import AuthenticationException
+from flask import current_app, request
+
+from es_rag.config import Settings
+from es_rag.generate import Generator, build_generator
+
+from .clients import CallerClient, ClientCache
+from .errors import BASIC_CHALLENGE, ApiError
+
+EXTENSION = "es_rag_api"
+
+
+@dataclass
+class ApiState:
+    """Shared by every request; the embedding model and generator load once, on first use."""
+
+    settings: Settings
+    clients: ClientCache
+    _embedder: Any = None
+    _generator: Generator | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cluster_url(self) -> str:
+        """The cluster URL (starting the embedded engine when none is configured)."""
+        return self.clients.cluster_url()
+
+    def caller(self) -> CallerClient:
+        """The client of this request's caller, with their own Authorization header.
+
+        Without the header, a cluster known to enforce security gets no request at all: 401.
+        """
+        authorization = request.headers.get("Authorization") or None
+        known = self.clients.caps
+        if authorization is None and known is not None and known.security_enabled:
+            raise _missing_credentials()
+        try:
+            return self.clients.get(authorization)
+        except AuthenticationException as exc:
+            if authorization is not None:
+                raise
+            raise _missing_credentials(exc.meta.headers.get("www-authenticate")) from None
+
+    def embedder(self) -> Any:
+        """The settings' embedding model (the one the chunks were indexed with)."""
+        with self._lock:
+            if self._embedder is None:
+                from es_rag.ingest.embed import Embedder
+
+                self._embedder = Embedder(self.settings.embedding_model)
+            return self._embedder
+
+    def generator(self) -> Generator:
+        """The answer generator the settings name (`extractive` by default)."""
+        embedder = self.embedder()
+        with self._lock:
+            if self._generator is None:
+                self._generator = build_generator(self.settings, embedder=embedder)
+            return self._generator
+
+
+def _missing_credentials(challenge: str | None = None) -> ApiError:
+    """401 for a request without credentials to a cluster that enforces security."""
+    return ApiError(401, "security_exception", "missing authentication credentials: send an "
+                    "Authorization header (Basic … or ApiKey …) for the cluster",
+                    headers={"WWW-Authenticate": challenge or BASIC_CHALLENGE})
+
+
+def api_state() -> ApiState:
+    """The state of the app serving the current request."""
+    return current_app.extensions[EXTENSION]
