@@ -29,6 +29,14 @@ def clear_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (ConfigError, ConnectError, assets.AssetError, assets.ApplyError) as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            from es_rag.generate import GenerationError
+            from es_rag.retrieve import SearchError
+            from es_rag.users import UserError
+
+            if isinstance(exc, SearchError | UserError | GenerationError):
+                raise click.ClickException(str(exc)) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -310,7 +318,8 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
     client, caps = ctx.connection()
     embedder = None if params.mode == "bm25" else _embedder(ctx.settings)
     result = run_search(client, caps, ctx.settings.index, query, params, embedder,
-                        as_user=as_user)
+                        as_user=as_user,
+                        client_side_acl_filter=ctx.settings.client_side_acl_filter)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
@@ -368,9 +377,10 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
     embedder = _embedder(ctx.settings)
     generator = build_generator(ctx.settings, embedder=embedder)
     args = (client, caps, ctx.settings.index, question, params, embedder, generator)
+    acl_filter = ctx.settings.client_side_acl_filter
     if stream and not as_json:
         answer = None
-        for part in ask_stream(*args, as_user=as_user):
+        for part in ask_stream(*args, as_user=as_user, client_side_acl_filter=acl_filter):
             if isinstance(part, str):
                 click.echo(part, nl=False)
             else:
@@ -379,7 +389,7 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
         if answer is not None:
             _print_answer(answer, streamed=True)
         return
-    answer = answer_question(*args, as_user=as_user)
+    answer = answer_question(*args, as_user=as_user, client_side_acl_filter=acl_filter)
     if as_json:
         click.echo(json.dumps(answer.as_dict()))
     else:
@@ -507,6 +517,65 @@ def serve(ctx: Context, host: str, port: int) -> None:
     ctx.connection()  # fail fast, with a clear line, when the cluster is not there
     click.echo(f"es-rag API on http://{host}:{port}/api (OpenAPI: /api/openapi.json)")
     serve_api(ctx.settings, host=host, port=port)
+
+
+@cli.group()
+def users() -> None:
+    """Manage the cluster's es-rag users (native realm) and their groups."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The user's password (asked for when not given).")
+@click.option("--group", "groups", multiple=True, help="Group the user belongs to (repeatable).")
+@click.option("--role", "roles", multiple=True,
+              help="Role to grant (repeatable; default es-rag-reader).")
+@click.option("--full-name", help="Display name.")
+@click.option("--email", help="E-mail address.")
+@pass_context
+@clear_errors
+def users_add(ctx: Context, username: str, password: str, groups: tuple[str, ...],
+              roles: tuple[str, ...], full_name: str | None, email: str | None) -> None:
+    """Create or update a user; groups go to metadata.groups, which the reader role's DLS reads."""
+    from es_rag.users import add_user
+
+    client, _ = ctx.connection()
+    user = add_user(client, username, password, groups=list(groups),
+                    roles=roles or ("es-rag-reader",), full_name=full_name, email=email)
+    click.echo(f"user {user.username}: roles {', '.join(user.roles)}; "
+               f"groups {', '.join(user.groups) or '-'}")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@pass_context
+@clear_errors
+def users_list(ctx: Context, as_json: bool) -> None:
+    """List the users that hold an es-rag role."""
+    from es_rag.users import list_users
+
+    client, _ = ctx.connection()
+    found = list_users(client)
+    if as_json:
+        click.echo(json.dumps([u.as_dict() for u in found]))
+        return
+    for user in found:
+        click.echo(f"{user.username:20} roles: {', '.join(user.roles):30} "
+                   f"groups: {', '.join(user.groups) or '-'}")
+
+
+@users.command("delete")
+@click.argument("username")
+@pass_context
+@clear_errors
+def users_delete(ctx: Context, username: str) -> None:
+    """Delete a user."""
+    from es_rag.users import delete_user
+
+    client, _ = ctx.connection()
+    delete_user(client, username)
+    click.echo(f"user {username} deleted")
 
 
 @cli.group()

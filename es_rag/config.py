@@ -50,6 +50,9 @@ class Settings:
     )
     chunk_size: int = _setting(256, "chunk size in embedding-model tokens")
     chunk_overlap: int = _setting(32, "overlap between consecutive chunks, in tokens")
+    client_side_acl_filter: bool = _setting(
+        False, "without cluster DLS (Basic license, security off), let searches as a user "
+        "filter on acl in es-rag; the cluster does not enforce it")
     llm_provider: str = _setting(
         "extractive", "answer generator", choices=("extractive", "openai", "local")
     )

@@ -55,10 +55,12 @@ def best_relevance(question: str, hits: list[Hit], embedder: QueryEmbedder) -> f
 
 def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: str,
              params: AskParams, embedder: QueryEmbedder | None, as_user: str | None,
-             tokenizer: Tokenizer | None, timings: dict[str, float]) -> Context | None:
+             tokenizer: Tokenizer | None, timings: dict[str, float],
+             client_side_acl_filter: bool) -> Context | None:
     """Retrieve and assemble the context; None when nothing relevant was found."""
     t0 = time.perf_counter()
-    result = search(client, caps, index, question, params.search, embedder, as_user=as_user)
+    result = search(client, caps, index, question, params.search, embedder, as_user=as_user,
+                    client_side_acl_filter=client_side_acl_filter)
     timings["retrieval_ms"] = _ms(t0)
     if not result.hits:
         return None
@@ -84,8 +86,11 @@ def _dont_know(generator: Generator, timings: dict[str, float]) -> Answer:
 def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
         params: AskParams | None = None, embedder: QueryEmbedder | None = None,
         generator: Generator | None = None, *, as_user: str | None = None,
-        tokenizer: Tokenizer | None = None) -> Answer:
+        tokenizer: Tokenizer | None = None, client_side_acl_filter: bool = False) -> Answer:
     """Answer `question` from the chunks the (asking) user can retrieve, with verified citations.
+
+    `as_user` and `client_side_acl_filter` restrict retrieval as in `search`; the context, the
+    answer and its citations come only from that user's own search.
 
     >>> answer = ask(client, caps, "es-rag-chunks", "What is RRF?", embedder=embedder,
     ...              generator=build_generator(settings, embedder=embedder))  # doctest: +SKIP
@@ -96,7 +101,7 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
     started = time.perf_counter()
     timings: dict[str, float] = {}
     context = _prepare(client, caps, index, question, params, embedder, as_user, tokenizer,
-                       timings)
+                       timings, client_side_acl_filter)
     if context is None:
         timings["total_ms"] = _ms(started)
         return _dont_know(generator, timings)
@@ -111,7 +116,8 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
 def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: str,
                params: AskParams | None = None, embedder: QueryEmbedder | None = None,
                generator: Generator | None = None, *, as_user: str | None = None,
-               tokenizer: Tokenizer | None = None) -> Iterator[str | Answer]:
+               tokenizer: Tokenizer | None = None,
+               client_side_acl_filter: bool = False) -> Iterator[str | Answer]:
     """Like `ask`, but yields text deltas as they are generated, then the final `Answer`.
 
     >>> for part in ask_stream(client, caps, "es-rag-chunks", "What is RRF?",
@@ -123,7 +129,7 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
     started = time.perf_counter()
     timings: dict[str, float] = {}
     context = _prepare(client, caps, index, question, params, embedder, as_user, tokenizer,
-                       timings)
+                       timings, client_side_acl_filter)
     if context is None:
         answer = _dont_know(generator, timings)
         yield answer.text

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elasticsearch import ApiError, Elasticsearch
 
@@ -23,8 +23,10 @@ from es_rag.retrieve.hits import Hit, SearchResult
 from es_rag.retrieve.params import Mode, SearchParams
 from es_rag.retrieve.rerank import Reranker, build_reranker
 
+if TYPE_CHECKING:
+    from es_rag.retrieve.permissions import Scope
+
 log = logging.getLogger(__name__)
-RUN_AS_HEADER = "es-security-runas-user"
 
 
 class SearchError(RuntimeError):
@@ -47,9 +49,17 @@ def _is_license_refusal(exc: ApiError) -> bool:
     return exc.meta.status == 403 and "license" in _reason(exc).lower()
 
 
-def _scoped(client: Elasticsearch, as_user: str | None) -> Elasticsearch:
-    """The client, running every request as `as_user` when given (DLS then applies to them)."""
-    return client.options(headers={RUN_AS_HEADER: as_user}) if as_user else client
+def _scope(client: Elasticsearch, caps: Capabilities | None, as_user: str | None,
+           client_side_acl_filter: bool) -> Scope | None:
+    """The `permissions.Scope` of `as_user`'s search (None when searching as the client)."""
+    if not as_user:
+        return None
+    if caps is None:
+        raise ValueError("searching as a user needs the cluster's capabilities (caps=...)")
+    from es_rag.retrieve.permissions import permission_scope  # it builds on SearchError
+
+    return permission_scope(client, caps, as_user,
+                            client_side_acl_filter=client_side_acl_filter)
 
 
 def _hits(response: Mapping[str, Any]) -> list[Hit]:
@@ -146,11 +156,14 @@ def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
 
 def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: str,
            params: SearchParams | None = None, embedder: QueryEmbedder | None = None, *,
-           as_user: str | None = None, reranker: Reranker | None = None) -> SearchResult:
+           as_user: str | None = None, reranker: Reranker | None = None,
+           client_side_acl_filter: bool = False) -> SearchResult:
     """Search the chunk index and return typed hits, best first.
 
     `embedder` (same model as the chunks) is needed by every mode but `bm25`. `as_user` runs the
-    search as that user (`es-security-runas-user`), so the cluster's DLS applies. `reranker`
+    search as that user (run_as or a per-user API key), so the cluster's DLS applies; without
+    DLS it raises `PermissionRefused` unless `client_side_acl_filter` is true (es-rag then adds
+    the user's ACL filter to every leg: see `es_rag.retrieve.permissions`). `reranker`
     overrides the one `params.rerank` would build in `hybrid+rerank` mode.
 
     Example (with a connected client and the embedder from `es_rag.ingest.embed`)::
@@ -165,7 +178,11 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
         raise ValueError("the query is empty")
     started = time.perf_counter()
     explain: dict[str, Any] = {"mode": params.mode.value, "index": index}
-    searcher = _Searcher(_scoped(client, as_user), index, explain)
+    scope = _scope(client, caps, as_user, client_side_acl_filter)
+    if scope is not None:
+        params = scope.restrict(params)
+        explain["as_user"] = {"user": as_user, "enforced_by": scope.enforced_by}
+    searcher = _Searcher(scope.client if scope else client, index, explain)
     vector: list[float] = []
     if params.mode is not Mode.BM25:
         if embedder is None:
@@ -197,6 +214,8 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
         explain["rerank"] = {"reranker": stage.name,
                              "ms": round((time.perf_counter() - t0) * 1000, 2),
                              "warnings": list(getattr(stage, "warnings", []))}
+    if scope is not None:
+        hits = scope.admitted(hits)
     explain.update(path=path, es_took_ms=searcher.es_took_ms)
     took_ms = round((time.perf_counter() - started) * 1000, 2)
     return SearchResult(hits=hits[: params.size], path_used=path, took_ms=took_ms,
@@ -204,19 +223,28 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
 
 
 def search_template(client: Elasticsearch, index: str, template_id: str,
-                    params: Mapping[str, Any], *, as_user: str | None = None) -> SearchResult:
+                    params: Mapping[str, Any], *, as_user: str | None = None,
+                    caps: Capabilities | None = None,
+                    client_side_acl_filter: bool = False) -> SearchResult:
     """Run a stored search template (`_search/template`) and return typed hits.
+
+    `as_user` (which needs `caps`) restricts the search to that user's chunks as in `search`;
+    with `client_side_acl_filter` the ACL filter is added to the template's `filters` parameter
+    and hits outside the user's ACL are dropped, should the template ignore that parameter.
 
     >>> search_template(client, "es-rag-chunks", "bm25",
     ...                 {"query": "rrf", "size": 5})  # doctest: +SKIP
     """
     started = time.perf_counter()
+    scope = _scope(client, caps, as_user, client_side_acl_filter)
+    params = scope.restrict_template_params(dict(params)) if scope else dict(params)
     try:
-        response = _scoped(client, as_user).search_template(index=index, id=template_id,
-                                                            params=dict(params))
+        response = (scope.client if scope else client).search_template(
+            index=index, id=template_id, params=params)
     except ApiError as exc:
         raise SearchError(f"search template {template_id!r} on {index!r} failed "
                           f"({exc.meta.status}): {_reason(exc)}", exc.meta.status) from None
     took_ms = round((time.perf_counter() - started) * 1000, 2)
-    return SearchResult(hits=_hits(response), path_used="template", took_ms=took_ms,
+    hits = scope.admitted(_hits(response)) if scope else _hits(response)
+    return SearchResult(hits=hits, path_used="template", took_ms=took_ms,
                         explain={"template": template_id, "es_took_ms": response.get("took")})

@@ -110,3 +110,18 @@ def test_apply_ingest_search_and_ask_as_a_user_would(engine_env, tmp_path: Path)
 
     again = run("ingest", str(corpus), "--acl", str(rules), "--json", env=engine_env)
     assert json.loads(again.stdout.splitlines()[-1])["files"]["unchanged"] == 2
+
+    for user, groups in (("carol", ["--group", "hr"]), ("dave", [])):
+        added = run("users", "add", user, "--password", "s3cret-pass", *groups, env=engine_env)
+        assert added.returncode == 0, added.stderr
+    listed = json.loads(run("users", "list", "--json", env=engine_env).stdout)
+    assert {u["username"]: u["groups"] for u in listed} == {"carol": ["hr"], "dave": []}
+
+    def sources_seen_by(user: str) -> set[str]:
+        result = run("search", "leave travel flights", "--mode", "bm25", "--as-user", user,
+                     "--json", env=engine_env)
+        assert result.returncode == 0, result.stderr
+        return {Path(h["source"]).name for h in json.loads(result.stdout)["hits"]}
+
+    assert sources_seen_by("carol") == {"leave.md", "travel.md"}
+    assert sources_seen_by("dave") == {"travel.md"}

@@ -26,12 +26,18 @@ class RecordingCluster:
         cluster = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self.do_POST()
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 path = self.path.split("?")[0]
-                cluster.run_as.append((path, self.headers.get("es-security-runas-user")))
+                run_as = self.headers.get("es-security-runas-user")
+                cluster.run_as.append((path, run_as))
                 result = {"took": 1, "hits": {"total": {"value": 1}, "hits": [HIT]}}
                 body = {"took": 1, "responses": [result, result]} if "_msearch" in path else result
+                if path == "/_security/_authenticate":
+                    body = {"username": run_as}
                 data = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -64,7 +70,7 @@ class ConstantEmbedder:
 CAPS = Capabilities(url="", engine="elasticsearch", version="8.15.0", major=8, minor=15,
                     distribution="default", license_type="trial", license_status="active",
                     security_enabled=True, retriever=True, rank_rrf=True, rrf_licensed=True,
-                    ml_inference=False)
+                    ml_inference=False, dls=True)
 
 
 def test_every_request_of_a_search_runs_as_the_user(cluster) -> None:
@@ -72,6 +78,7 @@ def test_every_request_of_a_search_runs_as_the_user(cluster) -> None:
     params = SearchParams(mode="hybrid", explain=True)
     result = search(client, CAPS, "chunks", "alpha", params, ConstantEmbedder(), as_user="alice")
     assert result.hits[0].chunk_id == "a#0"
-    assert cluster.run_as == [("/chunks/_search", "alice"), ("/_msearch", "alice")]
+    assert cluster.run_as == [("/_security/_authenticate", "alice"),  # may it run as alice?
+                              ("/chunks/_search", "alice"), ("/_msearch", "alice")]
     search(client, CAPS, "chunks", "alpha", SearchParams(mode="bm25"), None)
     assert cluster.run_as[-1] == ("/chunks/_search", None)
