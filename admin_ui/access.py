@@ -56,9 +56,9 @@ def login(settings: Settings, username: str, password: str, *,
         raise LoginRefused("Enter your user name.")
     try:
         client, caps = library_bridge.connect_as(settings, username, password)
-    except library_bridge.BadCredentials:
-        raise LoginRefused("Wrong user name or password.") from None
     except ConnectError as exc:
+        if exc.status == 401:
+            raise LoginRefused("Wrong user name or password.") from None
         raise LoginRefused(str(exc)) from None
     if not caps.security_enabled:
         if not allow_without_security:

@@ -14,36 +14,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import AuthenticationException, Elasticsearch
+from elasticsearch import Elasticsearch
 
 from es_rag.config import Settings
-from es_rag.connect import Capabilities, ConnectError, connect
+from es_rag.connect import Capabilities, connect
 from es_rag.evaluate.judgments import Qrels
 
 _DEFAULT_RE = re.compile(r"\{\{\^(?P<name>\w+)\}\}(?P<value>[^{}]*)\{\{/(?P=name)\}\}")
 
 
-class BadCredentials(ConnectError):
-    """The cluster answered 401 to the credentials given."""
-
-
 def connect_as(settings: Settings, username: str | None = None,
                password: str | None = None) -> tuple[Elasticsearch, Capabilities]:
-    """Connect with the settings, as `username`/`password` when given.
-
-    To be replaced by `es_rag.connect.connect(settings, basic_auth=(user, password))` raising a
-    `ConnectError` with a `status` attribute (401 for refused credentials).
-    """
+    """Connect with the settings, as `username`/`password` when given."""
     if username is not None:
         settings = dataclasses.replace(settings, user=username, password=password or "",
                                        api_key=None)
-    try:
-        return connect(settings)
-    except ConnectError as exc:
-        # connect() raises `from None`, which keeps the original error as __context__
-        if isinstance(exc.__context__, AuthenticationException):
-            raise BadCredentials(str(exc)) from None
-        raise
+    return connect(settings)
 
 
 def template_defaults(source: str) -> dict[str, str]:

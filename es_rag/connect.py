@@ -31,7 +31,14 @@ _COMPAT_RE = re.compile(r"compatible-with=\d+")
 
 
 class ConnectError(RuntimeError):
-    """The cluster cannot be used: unreachable, refused our credentials, or is not Elasticsearch."""
+    """The cluster cannot be used: unreachable, refused our credentials, or is not Elasticsearch.
+
+    `status` is the HTTP status the cluster answered with, when it answered (401: credentials).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class CompatTransport(elastic_transport.Transport):

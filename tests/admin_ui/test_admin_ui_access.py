@@ -15,7 +15,7 @@ from ui_support import csrf_of, log_in, token
 
 from admin_ui import access, create_app, library_bridge
 from es_rag.config import Settings
-from es_rag.connect import Capabilities
+from es_rag.connect import Capabilities, ConnectError
 
 PAGES = ["/", "/overview", "/playground", "/playground?q=quota", "/tuning",
          "/tuning?template=bm25", "/evaluation"]
@@ -93,7 +93,7 @@ def secured(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeClient]:
     def connect_as(settings: Settings, username: str | None = None,
                    password: str | None = None) -> tuple[Any, Capabilities]:
         if username not in users or users[username][0] != password:
-            raise library_bridge.BadCredentials("401")
+            raise ConnectError("refused (401)", status=401)
         made[username] = FakeClient({"username": username, "roles": users[username][1]})
         return made[username], _secure_caps()
 
