@@ -6,6 +6,7 @@ client with the user's credentials stays in this process's memory, keyed by that
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -16,9 +17,8 @@ from elasticsearch import ApiError, Elasticsearch
 from flask import Flask, Response, abort, jsonify, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from admin_ui import library_bridge
 from es_rag.config import Settings
-from es_rag.connect import Capabilities, ConnectError
+from es_rag.connect import Capabilities, ConnectError, connect
 
 ADMIN_ROLE = "es-rag-admin"
 SUPERUSER_ROLE = "superuser"
@@ -55,7 +55,8 @@ def login(settings: Settings, username: str, password: str, *,
     if not username:
         raise LoginRefused("Enter your user name.")
     try:
-        client, caps = library_bridge.connect_as(settings, username, password)
+        client, caps = connect(dataclasses.replace(settings, user=username, password=password,
+                                                   api_key=None))
     except ConnectError as exc:
         if exc.status == 401:
             raise LoginRefused("Wrong user name or password.") from None

@@ -18,10 +18,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from admin_ui import library_bridge, run_records
+from admin_ui import run_records
 from admin_ui.access import ClusterUser, current_user
 from admin_ui.jobs import Job, JobBusy
 from es_rag import assets
+from es_rag.ingest import index_counts
 
 bp = Blueprint("overview", __name__)
 
@@ -38,7 +39,7 @@ def _index_facts(user: ClusterUser, alias: str) -> dict[str, Any]:
             facts["error"] = (f"There is no index or alias {alias!r} yet: run `es-rag apply` "
                               "(or Apply below) to create it.")
             return facts
-        facts["chunks"], facts["documents"] = library_bridge.chunk_and_document_counts(
+        facts["chunks"], facts["documents"] = index_counts(
             client, alias)
         index = facts["target"] or alias
         settings = client.indices.get_settings(index=index).body.get(index, {})

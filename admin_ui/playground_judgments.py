@@ -10,9 +10,14 @@ import hashlib
 import threading
 from pathlib import Path
 
-from admin_ui.library_bridge import write_beir_queries, write_trec_qrels
 from es_rag.evaluate import Judgments
-from es_rag.evaluate.judgments import Qrels, read_beir_queries, read_trec_qrels
+from es_rag.evaluate.judgments import (
+    Qrels,
+    read_beir_queries,
+    read_trec_qrels,
+    write_beir_queries,
+    write_trec_qrels,
+)
 
 QRELS_FILE = Path("judgments") / "playground.qrels"
 QUERIES_FILE = Path("judgments") / "playground-queries.jsonl"

@@ -13,8 +13,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from admin_ui.access import current_user
-from admin_ui.library_bridge import file_diff, set_template_defaults, template_defaults
 from es_rag import assets
+from es_rag.assets import file_diff, set_template_defaults, template_defaults
 
 bp = Blueprint("tuning", __name__, url_prefix="/tuning")
 

@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from es_rag.connect import Capabilities
 
 VERSION_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)$")
+# a parameter's default in a mustache search template: {{^name}}default{{/name}}
+TEMPLATE_DEFAULT_RE = re.compile(r"\{\{\^(?P<name>\w+)\}\}(?P<value>[^{}]*)\{\{/(?P=name)\}\}")
 # Index settings Elasticsearch lets a live index change; anything else needs a new version.
 DYNAMIC_SETTINGS = (
     "number_of_replicas",
@@ -167,6 +169,39 @@ def load_assets(root: Path, *, embedding_dims: int | None = None) -> Assets:
         Asset("role", p.stem, p, _read_json(p)) for p in sorted((root / "roles").glob("*.json"))
     ]
     return Assets(indices=indices, pipelines=pipelines, templates=templates, roles=roles)
+
+
+def template_defaults(source: str) -> dict[str, str]:
+    """The default of every `{{^name}}default{{/name}}` section of a mustache search template."""
+    return {m["name"]: m["value"] for m in TEMPLATE_DEFAULT_RE.finditer(source)}
+
+
+def set_template_defaults(source: str, values: Mapping[str, Any]) -> str:
+    """The template with the defaults of the named parameters replaced by `values`.
+
+    Only the text between `{{^name}}` and `{{/name}}` changes, so the template stays valid.
+    Raises AssetError naming a parameter the template has no default for.
+    """
+    known = template_defaults(source)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise AssetError(f"the template has no default for {', '.join(unknown)} "
+                         f"(it has: {', '.join(sorted(known))})")
+
+    def replace(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name not in values:
+            return match[0]
+        return f"{{{{^{name}}}}}{values[name]}{{{{/{name}}}}}"
+
+    return TEMPLATE_DEFAULT_RE.sub(replace, source)
+
+
+def file_diff(path: Path, before: str, after: str) -> str:
+    """A unified diff of a file's text before and after a change (empty when unchanged)."""
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True),
+                                        after.splitlines(keepends=True),
+                                        f"a/{path.name}", f"b/{path.name}"))
 
 
 def _pretty(body: Any) -> list[str]:

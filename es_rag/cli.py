@@ -489,6 +489,56 @@ def evaluate(ctx: Context, dataset: Path, configs: str, split: str, report_path:
 
 
 @cli.command()
+@click.option("--dataset", required=True, type=click.Path(exists=True, file_okay=False,
+                                                          path_type=Path),
+              help="BEIR folder with train and test qrels (qrels/train.tsv, qrels/test.tsv).")
+@click.option("--budget", default=30, show_default=True, help="Train evaluations at most.")
+@click.option("--grid", "grid_options", multiple=True,
+              help="Grid axis, e.g. 'rank_constant=10,20,60' or 'title_boost=1,2' (repeatable).")
+@click.option("--seed", default=0, show_default=True, help="Seed for sampling a large grid.")
+@click.option("--write", is_flag=True, help="Write the best setting into hybrid.mustache.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the last line.")
+@pass_context
+@clear_errors
+def tune(ctx: Context, dataset: Path, budget: int, grid_options: tuple[str, ...], seed: int,
+         write: bool, as_json: bool) -> None:
+    """Grid-search hybrid parameters on train queries; compare best vs current on test queries."""
+    from es_rag import evaluate as ev
+    from es_rag.evaluate import tune as tuner
+
+    settings = ctx.settings
+    try:
+        grid = tuner.TuneGrid.from_mapping(dict(
+            option.split("=", 1) for option in grid_options)) if grid_options else None
+    except (ValueError, tuner.TuneError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--grid") from None
+    client, caps = ctx.connection()
+    template = settings.assets / "templates" / "search" / "hybrid.mustache"
+    try:
+        with StageProgress() as progress:
+            result = tuner.tune(client, caps, dataset, embedder=_embedder(settings), grid=grid,
+                                budget=budget, seed=seed, chunk_size=settings.chunk_size,
+                                overlap=settings.chunk_overlap,
+                                current=tuner.HybridSetting.from_template(template.read_text()),
+                                mapping_path=settings.assets / "mappings" / "chunks.json",
+                                progress=progress)
+    except (tuner.TuneError, ev.JudgmentsError, ev.CorpusIndexError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _save_run(settings, "tune", json.loads(result.to_json()))
+    if not as_json:
+        ev.print_report(result.test_report())
+    diff = result.diff_for_template(template)
+    if write and diff:
+        result.write_template(template)
+        click.echo(f"wrote the best setting into {template}; apply it with `es-rag apply`",
+                   err=as_json)
+    if not as_json:
+        click.echo(diff or "the current template is already the best setting found")
+    else:
+        click.echo(result.to_json())
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5601, show_default=True, help="Port to listen on.")
 @click.option("--allow-without-security", is_flag=True,

@@ -168,7 +168,8 @@ def connect(settings: Settings) -> tuple[Elasticsearch, Capabilities]:
         )
         raise ConnectError(
             f"Elasticsearch at {url} refused {who} (401): check ES_RAG_USER/"
-            "ES_RAG_PASSWORD or ES_RAG_API_KEY"
+            "ES_RAG_PASSWORD or ES_RAG_API_KEY",
+            status=401,
         ) from None
     except UnsupportedProductError:
         raise ConnectError(
@@ -176,7 +177,8 @@ def connect(settings: Settings) -> tuple[Elasticsearch, Capabilities]:
         ) from None
     except ApiError as exc:
         raise ConnectError(
-            f"Elasticsearch at {url} answered {exc.meta.status}: {_error_reason(exc)}"
+            f"Elasticsearch at {url} answered {exc.meta.status}: {_error_reason(exc)}",
+            status=exc.meta.status,
         ) from None
     caps = detect_capabilities(client, url, info, embedded=settings.uses_engine)
     return client, caps

@@ -38,13 +38,15 @@ from es_rag.evaluate.run import (
     run_evaluation,
 )
 from es_rag.evaluate.subset import CI_CHUNK_SIZE, CI_SUBSET, Subset
+from es_rag.evaluate.tune import HybridSetting, TuneError, TuneGrid, TuneResult, tune
 
 __all__ = [
-    "CI_CHUNK_SIZE", "CI_SUBSET", "METRICS", "BaselineError", "BeirDataset", "Comparison",
-    "ConfigError", "ConfigResult", "CorpusDoc", "CorpusIndex", "CorpusIndexError", "EvalConfig",
-    "EvaluationReport", "Judgments", "JudgmentsError", "RankEvalError", "Regression", "Subset",
+    "BaselineError", "BeirDataset", "CI_CHUNK_SIZE", "CI_SUBSET", "Comparison", "ConfigError",
+    "ConfigResult", "CorpusDoc", "CorpusIndex", "CorpusIndexError", "EvalConfig",
+    "EvaluationReport", "HybridSetting", "Judgments", "JudgmentsError", "METRICS",
+    "RankEvalError", "Regression", "Subset", "TuneError", "TuneGrid", "TuneResult",
     "check_baseline", "compare_configs", "compare_rankings", "ensure_corpus_index", "load_beir",
     "parse_config", "parse_configs", "print_report", "rank_eval_ndcg", "read_baseline",
     "read_beir_qrels", "read_qrels", "read_trec_qrels", "render_html", "run_configs",
-    "run_evaluation", "score_ranking", "write_baseline", "write_html_report",
+    "run_evaluation", "score_ranking", "tune", "write_baseline", "write_html_report",
 ]

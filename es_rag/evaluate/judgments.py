@@ -7,7 +7,7 @@ fixed at the source rather than silently evaluated on fewer queries.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,3 +212,24 @@ def load_beir(root: Path | str, split: str = "test", qrels: Path | str | None = 
                              f"queries.jsonl (first: {missing[0]!r})")
     judgments = Judgments(f"{root.name}/{split}", {q: all_queries[q] for q in judged}, judged)
     return BeirDataset(root, split, judgments)
+
+
+def write_trec_qrels(path: Path, qrels: Qrels) -> None:
+    """Write qrels as TREC lines `query-id 0 doc-id relevance`, sorted, atomically."""
+    lines = [f"{qid} 0 {doc} {grade}\n" for qid in sorted(qrels)
+             for doc, grade in sorted(qrels[qid].items())]
+    _write_atomically(path, "".join(lines))
+
+
+def write_beir_queries(path: Path, queries: Mapping[str, str]) -> None:
+    """Write queries as BEIR `queries.jsonl` (`{"_id", "text"}` per line), atomically."""
+    lines = [json.dumps({"_id": qid, "text": text}, ensure_ascii=False) + "\n"
+             for qid, text in sorted(queries.items())]
+    _write_atomically(path, "".join(lines))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

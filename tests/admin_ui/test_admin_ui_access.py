@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
 from flask import Flask
 from flask.testing import FlaskClient
 from ui_support import csrf_of, log_in, token
 
-from admin_ui import access, create_app, library_bridge
-from es_rag.config import Settings
-from es_rag.connect import Capabilities, ConnectError
+from admin_ui import access, create_app
+from es_rag.config import PROJECT_ROOT, Settings
+from es_rag.connect import Capabilities
+from es_rag.engine.server import EngineServer
 
 PAGES = ["/", "/overview", "/playground", "/playground?q=quota", "/tuning",
          "/tuning?template=bm25", "/evaluation"]
@@ -83,32 +87,38 @@ def _secure_caps() -> Capabilities:
                         retriever=True, rank_rrf=False, rrf_licensed=True, ml_inference=True)
 
 
+@pytest.fixture(scope="module")
+def secured_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real engine with security on and users alice (es-rag-admin), root (superuser) and
+    bob (es-rag-reader), their roles applied from the repository's roles/ files."""
+    server = EngineServer(tmp_path_factory.mktemp("secured"), port=0,
+                          elastic_password="elastic-pw").start()
+    admin = Elasticsearch(server.url, basic_auth=("elastic", "elastic-pw"))
+    for role in ("es-rag-admin", "es-rag-reader"):
+        admin.security.put_role(name=role, **json.loads(
+            (PROJECT_ROOT / "roles" / f"{role}.json").read_text()))
+    for name, roles in (("alice", ["es-rag-admin"]), ("root", ["superuser"]),
+                        ("bob", ["es-rag-reader"])):
+        admin.security.put_user(username=name, password=f"{name}-pw", roles=roles,
+                                metadata={"groups": []})
+    admin.close()
+    yield server.url
+    server.stop()
+
+
 @pytest.fixture
-def secured(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeClient]:
-    """A security-enabled cluster with users alice (admin), root (superuser), bob (reader)."""
-    users = {"alice": ("alice-pw", ["es-rag-admin"]), "root": ("root-pw", ["superuser"]),
-             "bob": ("bob-pw", ["es-rag-reader"])}
-    made: dict[str, FakeClient] = {}
-
-    def connect_as(settings: Settings, username: str | None = None,
-                   password: str | None = None) -> tuple[Any, Capabilities]:
-        if username not in users or users[username][0] != password:
-            raise ConnectError("refused (401)", status=401)
-        made[username] = FakeClient({"username": username, "roles": users[username][1]})
-        return made[username], _secure_caps()
-
-    monkeypatch.setattr(library_bridge, "connect_as", connect_as)
-    return made
+def secured(settings: Settings, secured_engine: str) -> Settings:
+    """The UI's settings pointed at the secured engine, with no credentials of its own."""
+    return dataclasses.replace(settings, url=secured_engine, user=None, password=None,
+                               api_key=None)
 
 
-def test_on_a_secured_cluster_only_admins_and_superusers_get_in(
-        settings: Settings, secured: dict[str, FakeClient]) -> None:
-    app = create_app(settings)
+def test_on_a_secured_cluster_only_admins_and_superusers_get_in(secured: Settings) -> None:
+    app = create_app(secured)
     refused = app.test_client()
     response = log_in(refused, "bob", "bob-pw")
     assert response.status_code == 401
     assert "bob does not hold the es-rag-admin role" in response.get_data(as_text=True)
-    assert secured["bob"].closed
     wrong = log_in(app.test_client(), "alice", "nope")
     assert wrong.status_code == 401 and "Wrong user name or password" in wrong.get_data(
         as_text=True)
@@ -127,8 +137,8 @@ def _cookie_payload(client: FlaskClient) -> str:
 
 
 def test_the_session_cookie_holds_no_password_and_has_secure_defaults(
-        settings: Settings, secured: dict[str, FakeClient]) -> None:
-    client = create_app(settings).test_client()
+        secured: Settings) -> None:
+    client = create_app(secured).test_client()
     response = log_in(client, "alice", "alice-pw")
     header = response.headers["Set-Cookie"]
     assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" not in header
@@ -136,7 +146,7 @@ def test_the_session_cookie_holds_no_password_and_has_secure_defaults(
     assert set(payload) <= {"sid", "csrf_token", "_flashes"}
     assert "alice-pw" not in json.dumps(payload)
 
-    over_https = create_app(settings).test_client()
+    over_https = create_app(secured).test_client()
     page = over_https.get("/auth/login", base_url="https://localhost").get_data(as_text=True)
     response = over_https.post("/auth/login", base_url="https://localhost",
                                data={"username": "alice", "password": "alice-pw",

@@ -9,7 +9,7 @@ from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 from ui_support import token
 
-from admin_ui.library_bridge import set_template_defaults, template_defaults
+from es_rag.assets import set_template_defaults, template_defaults
 
 
 def test_tuning_page_prefills_values_sent_from_the_playground(browser_client) -> None:

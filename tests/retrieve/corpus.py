@@ -16,7 +16,9 @@ def _chunk(chunk_id: str, title: str, text: str, *, lang: str = "en", page: int 
            mime: str = "text/markdown", source: str = "manuals/guide.md",
            updated: str = "2024-01-15", acl: tuple[str, ...] = ("staff",),
            **metadata: Any) -> dict[str, Any]:
-    return {"chunk_id": chunk_id, "doc_id": chunk_id.split("#")[0], "title": title, "text": text,
+    doc_id, _, ordinal = chunk_id.partition("#")
+    return {"chunk_id": chunk_id, "doc_id": doc_id, "ordinal": int(ordinal or 0),
+            "title": title, "text": text,
             "headings": [title], "page": page, "offsets": {"start": 0, "end": len(text)},
             "content_hash": f"hash-{chunk_id}", "mime_type": mime, "language": lang,
             "source": source, "acl": list(acl), "updated_at": updated,

@@ -116,3 +116,12 @@ def test_older_8x_with_enterprise_uses_rank_rrf(fake) -> None:
     server = fake(_es_routes("8.12.0", "enterprise"))
     _, caps = connect(load_settings(env={"ES_RAG_URL": server.url}))
     assert caps.hybrid_path == "rank_rrf"
+
+
+def test_refused_credentials_carry_status_401(fake) -> None:
+    server = fake({"/": (401, {"error": {"type": "security_exception", "reason": "no"},
+                               "status": 401})})
+    env = {"ES_RAG_URL": server.url, "ES_RAG_USER": "alice", "ES_RAG_PASSWORD": "wrong"}
+    with pytest.raises(ConnectError) as refused:
+        connect(load_settings(env=env))
+    assert refused.value.status == 401
