@@ -302,24 +302,36 @@ def _search_params(**options: Any) -> Any:
 @cli.command()
 @click.argument("query")
 @_search_options
+@click.option("--template", help="Run this stored search template (_search/template) instead.")
+@click.option("--params", "template_params", help="JSON parameters for --template; `query` "
+              "defaults to QUERY, `query_vector` to its embedding, `filters` to [].")
 @click.option("--explain", is_flag=True, help="Show per-leg ranks and scores for every hit.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_context
 @clear_errors
 def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain: bool,
-           **options: Any) -> None:
+           template: str | None, template_params: str | None, **options: Any) -> None:
     """Search the chunk index (hybrid BM25 + kNN with RRF by default)."""
     from rich.console import Console
     from rich.table import Table
 
     from es_rag.retrieve import search as run_search
+    from es_rag.retrieve import search_template
 
-    params = _search_params(explain=explain, highlight=not as_json, **options)
-    client, caps = ctx.connection()
-    embedder = None if params.mode == "bm25" else _embedder(ctx.settings)
-    result = run_search(client, caps, ctx.settings.index, query, params, embedder,
-                        as_user=as_user,
-                        client_side_acl_filter=ctx.settings.client_side_acl_filter)
+    settings = ctx.settings
+    if template:
+        params = _template_params(settings, template, query, template_params)
+        client, caps = ctx.connection()
+        result = search_template(client, settings.index, template, params, as_user=as_user,
+                                 caps=caps,
+                                 client_side_acl_filter=settings.client_side_acl_filter)
+    else:
+        search_params = _search_params(explain=explain, highlight=not as_json, **options)
+        client, caps = ctx.connection()
+        embedder = None if search_params.mode == "bm25" else _embedder(settings)
+        result = run_search(client, caps, settings.index, query, search_params, embedder,
+                            as_user=as_user,
+                            client_side_acl_filter=settings.client_side_acl_filter)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
@@ -339,6 +351,25 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
         console.print(f"[bold]{rank}. {hit.title or hit.source}[/bold]  ({where}, "
                       f"score {hit.score:.4f})", highlight=False)
         console.print("   " + " ".join((hit.text or "").split())[:300], markup=False)
+
+
+def _template_params(settings: Settings, template: str, query: str,
+                     raw: str | None) -> dict[str, Any]:
+    """Parameters for a stored template: the given JSON, with the query (and its embedding,
+    when the repository's template file takes a vector) filled in."""
+    try:
+        params = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc.msg}", param_hint="--params") from None
+    if not isinstance(params, dict):
+        raise click.BadParameter("expected a JSON object", param_hint="--params")
+    params.setdefault("query", query)
+    params.setdefault("filters", [])
+    source = settings.assets / "templates" / "search" / f"{template}.mustache"
+    if "query_vector" not in params and source.is_file() and "query_vector" in \
+            source.read_text(encoding="utf-8"):
+        params["query_vector"] = _embedder(settings).embed_query(params["query"])
+    return params
 
 
 def _cell(value: Any) -> str:

@@ -100,6 +100,12 @@ def test_apply_ingest_search_and_ask_as_a_user_would(engine_env, tmp_path: Path)
     hits = json.loads(found.stdout.splitlines()[-1])["hits"]
     assert hits[0]["source"].endswith("leave.md")
     assert sorted(hits[0]["acl"]) == ["alice", "hr"]
+    templated = run("search", "how do I request annual leave", "--template", "bm25",
+                    "--params", '{"size": 3}', "--json", env=engine_env)
+    assert templated.returncode == 0, templated.stderr
+    result = json.loads(templated.stdout.splitlines()[-1])
+    assert result["path_used"] == "template"
+    assert [h["chunk_id"] for h in result["hits"]] == [h["chunk_id"] for h in hits[:3]]
 
     asked = run("ask", "Who approves leave requests?", "--json", env=engine_env)
     assert asked.returncode == 0, asked.stderr
