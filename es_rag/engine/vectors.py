@@ -66,6 +66,9 @@ class VectorField:
         self.index = hnswlib.Index(space=_SPACES[self.similarity], dim=self.dims)
         self.checkpoint = -1
         self.live: set[int] = set()
+        # small fields are searched exactly from one dense copy, rebuilt after a refresh
+        self._version = 0
+        self._dense: tuple[int, dict[int, int], np.ndarray] | None = None
         if self._file.exists() and self._state.exists():
             state = json.loads(self._state.read_text())
             self.index.load_index(str(self._file), max_elements=max(state["capacity"], 1024))
@@ -105,6 +108,8 @@ class VectorField:
             self.staged.update(adds)
             self.live.update(adds)
             self.checkpoint = checkpoint
+            if adds or deletes:
+                self._version += 1
         if adds or deletes:
             self._wake.set()
 
@@ -184,8 +189,30 @@ class VectorField:
                 best[key] = score
         return sorted(best.items(), key=lambda p: (-p[1], p[0]))[:k]
 
-    def _exact(self, query: np.ndarray, k: int, keys: list[int],
-               fresh: dict[int, np.ndarray]) -> list[tuple[int, float]]:
+    def _dense_rows(self, keys: list[int], fresh: dict[int, np.ndarray]
+                    ) -> tuple[np.ndarray, list[int]]:
+        """The vectors of `keys` as one matrix, and the key of each row."""
+        with self._lock:
+            version, live_count = self._version, len(self.live)
+            cached = self._dense
+        if live_count <= EXACT_LIMIT:
+            if cached is None or cached[0] != version:
+                everything = sorted(self.live)
+                data, order = self._gather(everything, fresh)
+                cached = (version, {key: row for row, key in enumerate(order)}, data)
+                with self._lock:
+                    if self._version == version:
+                        self._dense = cached
+            _, row_of, data = cached
+            if all(key in row_of for key in keys):
+                rows = np.fromiter((row_of[key] for key in keys), dtype=np.int64,
+                                   count=len(keys))
+                return data[rows], keys
+        return self._gather(keys, fresh)
+
+    def _gather(self, keys: list[int], fresh: dict[int, np.ndarray]
+                ) -> tuple[np.ndarray, list[int]]:
+        """Vectors of `keys`: staged ones from memory, the rest read back from the graph."""
         in_graph = [key for key in keys if key not in fresh]
         rows = []
         if in_graph:
@@ -195,9 +222,14 @@ class VectorField:
         if staged:
             rows.append(np.stack([fresh[key] for key in staged]).astype(np.float32))
         if not rows:
+            return np.empty((0, self.dims), dtype=np.float32), []
+        return np.concatenate(rows), in_graph + staged
+
+    def _exact(self, query: np.ndarray, k: int, keys: list[int],
+               fresh: dict[int, np.ndarray]) -> list[tuple[int, float]]:
+        data, order = self._dense_rows(keys, fresh)
+        if not order:
             return []
-        data = np.concatenate(rows)
-        order = in_graph + staged
         if self.similarity == "l2_norm":
             dist = ((data - query) ** 2).sum(axis=1)
         elif self.similarity == "cosine":

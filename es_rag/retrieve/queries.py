@@ -110,7 +110,7 @@ def template_params(query_text: str, params: SearchParams,
     """Parameters for the stored templates in `templates/search/` that mean the same search.
 
     >>> template_params("rrf", SearchParams(mode="bm25", size=5))["title_boost"]
-    2.0
+    1.0
     """
     unknown = set(params.boosts) - set(TEMPLATE_BOOSTS)
     if unknown:

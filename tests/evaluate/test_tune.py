@@ -95,7 +95,7 @@ def test_the_search_stays_within_the_budget_and_starts_from_the_current_template
     result: TuneResult = tuned["real"]["result"]
     assert GRID.points == 8 and len(result.trials) == BUDGET
     current = HybridSetting.from_template(HYBRID_TEMPLATE.read_text())
-    assert result.current == current == HybridSetting(60, 100, 200, 1.0, 2.0, 1.5)
+    assert result.current == current == HybridSetting(60, 100, 200, 1.0, 1.0, 1.0)
     assert next(iter(result.trials)) == current
     assert result.best in result.trials
     assert result.trials[result.best] == max(result.trials.values())
@@ -103,7 +103,7 @@ def test_the_search_stays_within_the_budget_and_starts_from_the_current_template
 
 
 def test_the_same_seed_picks_the_same_settings_and_another_seed_other_ones():
-    current = HybridSetting(60, 100, 200, 1.0, 2.0, 1.5)
+    current = HybridSetting(60, 100, 200, 1.0, 1.0, 1.0)
     big = TuneGrid()
     assert plan_trials(big, current, 10, seed=7) == plan_trials(big, current, 10, seed=7)
     assert plan_trials(big, current, 10, seed=7) != plan_trials(big, current, 10, seed=8)
@@ -209,6 +209,6 @@ def test_a_bad_grid_is_refused_with_a_clear_message(grid, message):
 
 def test_a_budget_below_one_or_a_bad_current_setting_is_refused():
     with pytest.raises(TuneError, match="budget must be at least 1 evaluation, got 0"):
-        plan_trials(GRID, HybridSetting(60, 100, 200, 1.0, 2.0, 1.5), 0)
+        plan_trials(GRID, HybridSetting(60, 100, 200, 1.0, 1.0, 1.0), 0)
     with pytest.raises(TuneError, match="setting title_boost: 0.0 must be a positive boost"):
         HybridSetting(60, 100, 200, 1.0, 0.0, 1.5)

@@ -81,7 +81,7 @@ def test_defaults_suit_rag() -> None:
     params = SearchParams()
     assert params.mode is Mode.HYBRID
     assert (params.rank_constant, params.rank_window_size) == (60, 100)
-    assert params.boosts == {"text": 1.0, "title": 2.0, "headings": 1.5}
+    assert params.boosts == {"text": 1.0, "title": 1.0, "headings": 1.0}
 
 
 @pytest.mark.parametrize("options, message", [
