@@ -10,6 +10,7 @@ exact search over those documents.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import threading
@@ -126,7 +127,7 @@ class VectorField:
         with self._build_lock:
             with self._lock:
                 deletes, self._deferred_deletes = self._deferred_deletes, set()
-                batch = dict(list(self.staged.items())[:BUILD_BATCH])
+                batch = dict(itertools.islice(self.staged.items(), BUILD_BATCH))
                 for key in batch:
                     del self.staged[key]
                 self.building = batch
