@@ -39,7 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MAPPING_FILE = REPO_ROOT / "mappings" / "chunks.json"
 TEXT_INDEX, VECTOR_INDEX = "bench-chunks-text", "bench-chunks-vectors"
 VECTOR_FIELD = "embedding"
-BOOSTS = {"text": 1.0, "title": 2.0}
+BOOSTS = {"text": 1.0, "title": 1.0}  # es-rag's default boosts
 """The BM25 fields and boosts es-rag searches by default (minus `headings`, absent here)."""
 K, NUM_CANDIDATES, RANK_WINDOW, RANK_CONSTANT = 10, 100, 100, 60
 BULK_CHUNK = 500
