@@ -20,7 +20,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
-from es_rag.connect import Capabilities
+from es_rag.connect import Capabilities, error_reason
 
 VERSION_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)$")
 # a parameter's default in a mustache search template: {{^name}}default{{/name}}
@@ -476,14 +476,9 @@ def apply(
         except ApiError as exc:
             raise ApplyError(
                 f"applying {change.kind} {change.name} failed: "
-                f"{exc.meta.status} {exc.message}: {_reason(exc)}"
+                f"{exc.meta.status} {error_reason(exc)}"
             ) from None
     return changes
-
-
-def _reason(exc: ApiError) -> str:
-    error = exc.body.get("error") if isinstance(exc.body, dict) else None
-    return str(error.get("reason")) if isinstance(error, dict) else str(exc.body)
 
 
 def _update_index(client: Elasticsearch, asset: IndexAsset, index: str) -> None:

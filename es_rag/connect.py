@@ -177,7 +177,7 @@ def connect(settings: Settings) -> tuple[Elasticsearch, Capabilities]:
         ) from None
     except ApiError as exc:
         raise ConnectError(
-            f"Elasticsearch at {url} answered {exc.meta.status}: {_error_reason(exc)}",
+            f"Elasticsearch at {url} answered {exc.meta.status}: {error_reason(exc)}",
             status=exc.meta.status,
         ) from None
     caps = detect_capabilities(client, url, info, embedded=settings.uses_engine)
@@ -233,7 +233,8 @@ def _reason(exc: Exception) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-def _error_reason(exc: ApiError) -> str:
+def error_reason(exc: ApiError) -> str:
+    """`type: reason` of an Elasticsearch error response, for one-line messages."""
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error")
     if isinstance(error, dict):

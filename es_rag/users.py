@@ -32,7 +32,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
-from es_rag.connect import Capabilities
+from es_rag.connect import Capabilities, error_reason
 
 RUN_AS_HEADER = "es-security-runas-user"
 READER_ROLE = "es-rag-reader"
@@ -88,16 +88,8 @@ class UserInfo:
                 "enabled": self.enabled}
 
 
-def _reason(exc: ApiError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('reason')}"
-    return str(exc.message)
-
-
 def _fail(action: str, exc: ApiError) -> UserError:
-    return UserError(f"{action} failed ({exc.meta.status}): {_reason(exc)}", exc.meta.status)
+    return UserError(f"{action} failed ({exc.meta.status}): {error_reason(exc)}", exc.meta.status)
 
 
 def _check_name(username: str) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from elasticsearch import ApiError, Elasticsearch
 
-from es_rag.connect import Capabilities
+from es_rag.connect import Capabilities, error_reason
 from es_rag.retrieve import queries
 from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.fusion import rrf_fuse
@@ -37,16 +37,8 @@ class SearchError(RuntimeError):
         self.status = status
 
 
-def _reason(exc: ApiError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('reason')}"
-    return str(exc.message)
-
-
 def _is_license_refusal(exc: ApiError) -> bool:
-    return exc.meta.status == 403 and "license" in _reason(exc).lower()
+    return exc.meta.status == 403 and "license" in error_reason(exc).lower()
 
 
 def _scope(client: Elasticsearch, caps: Capabilities | None, as_user: str | None,
@@ -147,7 +139,7 @@ def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
         except ApiError as exc:
             if not _is_license_refusal(exc):
                 raise
-            reason = _reason(exc)
+            reason = error_reason(exc)
             log.warning("%s refused by the cluster's license (%s); using client-side RRF",
                         path, reason)
             searcher.explain["fallback"] = {"from": path, "reason": reason}
@@ -205,7 +197,7 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
             explain.update(rank_constant=params.rank_constant,
                            rank_window_size=params.rank_window_size)
     except ApiError as exc:
-        raise SearchError(f"search on {index!r} failed ({exc.meta.status}): {_reason(exc)}",
+        raise SearchError(f"search on {index!r} failed ({exc.meta.status}): {error_reason(exc)}",
                           exc.meta.status) from None
     if params.mode is Mode.HYBRID_RERANK:
         stage = reranker or build_reranker(params.rerank, embedder)  # type: ignore[arg-type]
@@ -243,7 +235,7 @@ def search_template(client: Elasticsearch, index: str, template_id: str,
             index=index, id=template_id, params=params)
     except ApiError as exc:
         raise SearchError(f"search template {template_id!r} on {index!r} failed "
-                          f"({exc.meta.status}): {_reason(exc)}", exc.meta.status) from None
+                          f"({exc.meta.status}): {error_reason(exc)}", exc.meta.status) from None
     took_ms = round((time.perf_counter() - started) * 1000, 2)
     hits = scope.admitted(_hits(response)) if scope else _hits(response)
     return SearchResult(hits=hits, path_used="template", took_ms=took_ms,

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..storage.state import write_atomically
 from .passwords import hash_password
 from .roles import RESERVED_ROLES
 
@@ -104,7 +105,7 @@ class SecurityStore:
     def record_elastic_password(self, password: str) -> None:
         """Keep the CLI's password file in step when `elastic`'s password changes by API."""
         if self.password_file.exists():
-            _write_private(self.password_file, password + "\n")
+            write_atomically(self.password_file, password + "\n", mode=0o600)
 
     # roles -------------------------------------------------------------------------------
     def get_role(self, name: str) -> Record | None:
@@ -212,27 +213,11 @@ class SecurityStore:
         if self.password_file.exists():  # written by a start that crashed before saving the hash
             password = self.password_file.read_text().strip()
         else:
-            _write_private(self.password_file, password + "\n")
+            write_atomically(self.password_file, password + "\n", mode=0o600)
             self.bootstrap_password = password
         self._state["reserved_users"][ELASTIC] = {"password_hash": hash_password(password),
                                                   "enabled": True}
         self._save()
 
     def _save(self) -> None:
-        _write_private(self._path, json.dumps(self._state))
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Replace `path` atomically and durably with `text`, readable by the owner only."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        write_atomically(self._path, json.dumps(self._state), mode=0o600)

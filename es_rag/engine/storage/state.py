@@ -1,9 +1,11 @@
-"""The persisted cluster state (indices, mappings, settings, aliases, license) as one JSON file."""
+"""The persisted cluster state (indices, mappings, settings, aliases, license) as one JSON file,
+and the atomic, durable file replacement every small engine file uses."""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +17,28 @@ def load_state(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Write the state atomically and durably (temp file, fsync, rename, fsync directory)."""
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """Replace `path` with `text` atomically and durably: a temp file in the same folder,
+    fsync, rename, fsync of the folder. A crash leaves the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
-        os.fsync(fd)
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
     finally:
-        os.close(fd)
+        os.close(dir_fd)
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Write the state atomically and durably."""
+    write_atomically(path, json.dumps(state))
