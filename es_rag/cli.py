@@ -21,7 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def clear_errors(func: F) -> F:
-    """Turn es-rag's expected failures into one clear line on stderr and exit status 2."""
+    """Turn es-rag's expected failures into one clear line on stderr and exit status 1."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -675,7 +675,10 @@ def engine_start(ctx: Context, port: int | None) -> None:
 
     password_file = ctx.settings.data / PASSWORD_FILE
     first_start = not password_file.exists()
-    url = start_background(ctx.settings.data, port or ctx.settings.engine_port)
+    try:
+        url = start_background(ctx.settings.data, port or ctx.settings.engine_port)
+    except RuntimeError as exc:
+        raise click.ClickException(f"the embedded engine did not start: {exc}") from None
     click.echo(f"engine running at {url} (data: {ctx.settings.data})")
     if first_start and password_file.exists():
         click.echo(f"password of the 'elastic' superuser: {password_file.read_text().strip()} "

@@ -137,7 +137,10 @@ def endpoint_url(settings: Settings) -> str:
         return settings.url or f"cloud:{settings.cloud_id}"
     from es_rag.engine.daemon import start_background
 
-    return start_background(settings.data, settings.engine_port)
+    try:
+        return start_background(settings.data, settings.engine_port)
+    except RuntimeError as exc:
+        raise ConnectError(f"the embedded engine did not start: {exc}") from None
 
 
 def connect(settings: Settings) -> tuple[Elasticsearch, Capabilities]:

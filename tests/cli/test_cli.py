@@ -131,3 +131,15 @@ def test_apply_ingest_search_and_ask_as_a_user_would(engine_env, tmp_path: Path)
 
     assert sources_seen_by("carol") == {"leave.md", "travel.md"}
     assert sources_seen_by("dave") == {"travel.md"}
+
+
+def test_an_engine_that_cannot_start_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = {"ES_RAG_DATA": str(tmp_path / "data"),
+               "ES_RAG_ENGINE_PORT": str(busy.getsockname()[1])}
+        result = run("status", env=env)
+    assert result.returncode == 1
+    assert "the embedded engine did not start" in result.stderr
+    assert "Traceback" not in result.stderr
