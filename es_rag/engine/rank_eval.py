@@ -82,6 +82,13 @@ def _positive_k(k: int) -> int:
     return k
 
 
+def _threshold_and_k(owner: str, p: Mapping[str, Any]) -> tuple[int, int]:
+    """`relevant_rating_threshold` (default 1) and `k` (default 10) of a metric's params."""
+    threshold = _threshold(_int(owner, "relevant_rating_threshold",
+                                p.get("relevant_rating_threshold", 1)))
+    return threshold, _positive_k(_int(owner, "k", p.get("k", 10)))
+
+
 def _threshold(value: int) -> int:
     if value < 0:
         raise BadRequest("Relevant rating threshold for precision must be positive integer.")
@@ -110,12 +117,9 @@ class Precision:
     @classmethod
     def parse(cls, params: Any) -> Precision:
         p = _params(cls.name, params, ("relevant_rating_threshold", "ignore_unlabeled", "k"))
-        return cls(
-            _threshold(_int(cls.name, "relevant_rating_threshold",
-                            p.get("relevant_rating_threshold", 1))),
-            _bool(cls.name, "ignore_unlabeled", p.get("ignore_unlabeled", False)),
-            _positive_k(_int(cls.name, "k", p.get("k", 10))),
-        )
+        threshold, k = _threshold_and_k(cls.name, p)
+        return cls(threshold, _bool(cls.name, "ignore_unlabeled",
+                                    p.get("ignore_unlabeled", False)), k)
 
     def evaluate(self, hits: list[RatedHit],
                  ratings: Mapping[tuple[str, str], int]) -> tuple[float, dict[str, Any]]:
@@ -141,11 +145,7 @@ class Recall:
     @classmethod
     def parse(cls, params: Any) -> Recall:
         p = _params(cls.name, params, ("relevant_rating_threshold", "k"))
-        return cls(
-            _threshold(_int(cls.name, "relevant_rating_threshold",
-                            p.get("relevant_rating_threshold", 1))),
-            _positive_k(_int(cls.name, "k", p.get("k", 10))),
-        )
+        return cls(*_threshold_and_k(cls.name, p))
 
     def evaluate(self, hits: list[RatedHit],
                  ratings: Mapping[tuple[str, str], int]) -> tuple[float, dict[str, Any]]:
@@ -167,11 +167,7 @@ class MeanReciprocalRank:
     @classmethod
     def parse(cls, params: Any) -> MeanReciprocalRank:
         p = _params(cls.name, params, ("relevant_rating_threshold", "k"))
-        return cls(
-            _threshold(_int(cls.name, "relevant_rating_threshold",
-                            p.get("relevant_rating_threshold", 1))),
-            _positive_k(_int(cls.name, "k", p.get("k", 10))),
-        )
+        return cls(*_threshold_and_k(cls.name, p))
 
     def evaluate(self, hits: list[RatedHit],
                  ratings: Mapping[tuple[str, str], int]) -> tuple[float, dict[str, Any]]:

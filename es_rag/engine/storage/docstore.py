@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -83,42 +84,29 @@ class DocStore:
         row = self._reader().execute(f"SELECT {_COLS} FROM docs WHERE id=?", (doc_id,)).fetchone()
         return StoredDoc(*row) if row else None
 
-    def by_seq_nos(self, seq_nos: Iterable[int]) -> dict[int, StoredDoc]:
-        """Live documents by `_seq_no` (document versions that were superseded are absent)."""
-        keys = list(seq_nos)
-        out: dict[int, StoredDoc] = {}
+    def _rows_in(self, select: str, column: str, keys: Iterable[Any]) -> Iterator[tuple]:
+        """Rows of `SELECT {select} ... WHERE {column} IN keys`, in batches SQLite accepts."""
+        keys = list(keys)
         conn = self._reader()
         for start in range(0, len(keys), 900):
             chunk = keys[start:start + 900]
             marks = ",".join("?" * len(chunk))
-            for row in conn.execute(f"SELECT {_COLS} FROM docs WHERE seq_no IN ({marks})", chunk):
-                out[row[1]] = StoredDoc(*row)
-        return out
+            yield from conn.execute(f"{select} WHERE {column} IN ({marks})", chunk)
+
+    def by_seq_nos(self, seq_nos: Iterable[int]) -> dict[int, StoredDoc]:
+        """Live documents by `_seq_no` (document versions that were superseded are absent)."""
+        return {row[1]: StoredDoc(*row)
+                for row in self._rows_in(f"SELECT {_COLS} FROM docs", "seq_no", seq_nos)}
 
     def by_ids(self, ids: Iterable[str]) -> dict[str, StoredDoc]:
         """Live documents by id."""
-        keys = list(ids)
-        out: dict[str, StoredDoc] = {}
-        conn = self._reader()
-        for start in range(0, len(keys), 900):
-            chunk = keys[start:start + 900]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(f"SELECT {_COLS} FROM docs WHERE id IN ({marks})", chunk):
-                out[row[0]] = StoredDoc(*row)
-        return out
+        return {row[0]: StoredDoc(*row)
+                for row in self._rows_in(f"SELECT {_COLS} FROM docs", "id", ids)}
 
     def tombstones(self, ids: Iterable[str]) -> dict[str, Tombstone]:
         """Tombstones of deleted ids."""
-        keys = list(ids)
-        out: dict[str, Tombstone] = {}
-        conn = self._reader()
-        for start in range(0, len(keys), 900):
-            chunk = keys[start:start + 900]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                    f"SELECT id, seq_no, version FROM tombstones WHERE id IN ({marks})", chunk):
-                out[row[0]] = Tombstone(*row)
-        return out
+        return {row[0]: Tombstone(*row) for row in self._rows_in(
+            "SELECT id, seq_no, version FROM tombstones", "id", ids)}
 
     def since(self, seq_no: int) -> Iterator[StoredDoc]:
         """Live documents written after `seq_no`, in order (replayed into the indexes on open)."""
