@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,18 @@ from ..errors import BadRequest, EngineError
 
 GLOBAL_PARAMS = {"pretty", "human", "error_trace", "filter_path", "format", "source",
                  "source_content_type"}
+
+
+def flag(params: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """A boolean URL parameter (`?x`, `?x=true`, `?x=false`); anything else is a 400 like ES."""
+    value = params.get(name)
+    if value is None:
+        return default
+    if value in ("", "true"):
+        return True
+    if value == "false":
+        return False
+    raise BadRequest(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
 
 
 @dataclass
@@ -43,15 +55,7 @@ class RestRequest:
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean URL parameter (`?x`, `?x=true`, `?x=false`)."""
-        value = self.params.get(name)
-        if value is None:
-            return default
-        if value in ("", "true"):
-            return True
-        if value == "false":
-            return False
-        raise BadRequest(f"Failed to parse value [{value}] as only [true] or [false] are "
-                         f"allowed.")
+        return flag(self.params, name, default)
 
     def int_param(self, name: str, default: int | None = None) -> int | None:
         value = self.params.get(name)

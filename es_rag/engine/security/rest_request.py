@@ -8,6 +8,7 @@ from typing import Any
 
 from es_rag.engine.errors import ActionRequestValidation, BadRequest
 
+from ..http.rest import flag
 from .authn import AuthenticatedUser
 from .service import Security
 
@@ -29,14 +30,7 @@ class SecurityRequest:
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean query parameter (`?x`, `?x=true`, `?x=false`)."""
-        value = self.query.get(name)
-        if value is None:
-            return default
-        if value in ("", "true"):
-            return True
-        if value == "false":
-            return False
-        raise BadRequest(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+        return flag(self.query, name, default)
 
 
 Handler = Callable[[Security, SecurityRequest], tuple[int, Any]]
