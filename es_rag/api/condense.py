@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
-from es_rag.generate import Generator, LlamaCppGenerator, OpenAIGenerator
+from es_rag.generate import ChatModel, Generator
 from es_rag.generate.sentences import STOPWORDS
 
 from .schemas import Turn
@@ -80,28 +79,6 @@ def condense_prompt(question: str, history: Sequence[Turn]) -> str:
     return _PROMPT.render(history=shown, question=question).strip()
 
 
-def _chat(generator: Generator, messages: list[dict[str, str]], max_tokens: int) -> str | None:
-    """One chat completion from the generator's model; None when it has no model (extractive).
-
-    To be replaced by a public `Generator.complete(messages, *, max_tokens) -> str` in
-    es_rag.generate; used already when a generator has it.
-    """
-    complete: Any = getattr(generator, "complete", None)
-    if complete is not None:
-        return str(complete(messages, max_tokens=max_tokens))
-    if isinstance(generator, OpenAIGenerator):
-        with generator._mapped_errors():
-            response = generator.client.chat.completions.create(
-                model=generator.model, messages=messages,  # type: ignore[arg-type]
-                temperature=0.0, max_tokens=max_tokens)
-        return (response.choices[0].message.content or "") if response.choices else ""
-    if isinstance(generator, LlamaCppGenerator):
-        response = generator._load().create_chat_completion(
-            messages=messages, max_tokens=max_tokens, temperature=0.0)
-        return str(response["choices"][0]["message"]["content"] or "")
-    return None
-
-
 def _first_line(text: str) -> str:
     for line in text.splitlines():
         line = line.strip().removeprefix("Standalone question:").strip().strip("\"'“”").strip()
@@ -118,11 +95,9 @@ def condense(question: str, history: Sequence[Turn], generator: Generator) -> st
     """
     if not any(t.role == "user" for t in history):
         return question
-    if not generator.extractive:
+    if isinstance(generator, ChatModel):
         messages = [{"role": "user", "content": condense_prompt(question, history)}]
-        reply = _chat(generator, messages, max_tokens=96)
-        if reply is not None:
-            standalone = _first_line(reply)
-            if standalone and len(standalone) <= 4 * len(question) + 200:
-                return standalone
+        standalone = _first_line(generator.complete(messages, max_tokens=96))
+        if standalone and len(standalone) <= 4 * len(question) + 200:
+            return standalone
     return condense_by_rule(question, history)

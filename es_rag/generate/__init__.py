@@ -16,6 +16,7 @@ from es_rag.generate.prompts import (
     render_prompt,
 )
 from es_rag.generate.providers import (
+    ChatModel,
     ContextTooLongError,
     ExtractiveGenerator,
     GenerationError,
@@ -29,10 +30,10 @@ from es_rag.generate.providers import (
 )
 
 __all__ = [
-    "DONT_KNOW", "Answer", "AskParams", "Citation", "Context", "ContextTooLongError",
-    "ExtractiveGenerator", "GenerationError", "Generator", "LlamaCppGenerator",
-    "ModelNotFoundError", "OpenAIGenerator", "Prompt", "PromptError", "ProviderAuthError",
-    "ProviderUnavailableError", "Source", "ask", "ask_stream", "assemble_context",
-    "available_prompts", "best_relevance", "build_answer", "build_generator", "is_dont_know",
-    "render_prompt", "token_counter",
+    "DONT_KNOW", "Answer", "AskParams", "ChatModel", "Citation", "Context",
+    "ContextTooLongError", "ExtractiveGenerator", "GenerationError", "Generator",
+    "LlamaCppGenerator", "ModelNotFoundError", "OpenAIGenerator", "Prompt", "PromptError",
+    "ProviderAuthError", "ProviderUnavailableError", "Source", "ask", "ask_stream",
+    "assemble_context", "available_prompts", "best_relevance", "build_answer", "build_generator",
+    "is_dont_know", "render_prompt", "token_counter",
 ]

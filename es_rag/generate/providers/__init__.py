@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from es_rag.config import Settings
 from es_rag.generate.providers.base import (
+    ChatModel,
     ContextTooLongError,
     GenerationError,
     Generator,
@@ -43,7 +44,7 @@ def build_generator(settings: Settings, *, embedder: DocumentEmbedder | None = N
 
 
 __all__ = [
-    "PROVIDERS", "ContextTooLongError", "ExtractiveGenerator", "GenerationError", "Generator",
-    "LlamaCppGenerator", "ModelNotFoundError", "OpenAIGenerator", "ProviderAuthError",
-    "ProviderUnavailableError", "build_generator",
+    "PROVIDERS", "ChatModel", "ContextTooLongError", "ExtractiveGenerator", "GenerationError",
+    "Generator", "LlamaCppGenerator", "ModelNotFoundError", "OpenAIGenerator",
+    "ProviderAuthError", "ProviderUnavailableError", "build_generator",
 ]

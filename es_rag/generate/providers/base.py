@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from es_rag.generate.citations import Answer
 from es_rag.generate.context import Context
@@ -44,3 +44,16 @@ class Generator(Protocol):
     def stream(self, question: str, context: Context) -> Iterator[str]: ...
 
     def finish(self, text: str, context: Context) -> Answer: ...
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A generator backed by a chat model, which also answers arbitrary chat messages.
+
+    The extractive generator has no model and is not a `ChatModel`.
+    """
+
+    def complete(self, messages: Sequence[Mapping[str, str]], *,
+                 max_tokens: int | None = None) -> str:
+        """The model's reply (temperature as configured) to OpenAI-style chat `messages`."""
+        ...

