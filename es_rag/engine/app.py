@@ -18,6 +18,8 @@ from .http import (
 from .http.rest import RestRequest, RestResponse, Router
 from .http.security_gate import SecurityGate
 from .index_admin import IndexAdmin
+from .ml import MlService
+from .ml import routes as routes_ml
 from .node import Node
 from .query import parse_query
 from .scripts import ScriptStore
@@ -41,8 +43,10 @@ class EngineApp:
                 data_dir, validate_query=parse_query, stored_script=self._stored_script,
                 elastic_password=elastic_password))
         self.search = SearchService(self.node, self.documents, self.gate)
+        self.ml = MlService(data_dir, self.node)
+        self.search.embed_query = self.ml.embed_query
         for module in (routes_cluster, routes_indices, routes_documents, routes_search,
-                       routes_ingest, routes_templates, routes_rank_eval):
+                       routes_ingest, routes_templates, routes_rank_eval, routes_ml):
             module.register(self.router, self)
 
     def dispatch(self, request: RestRequest) -> RestResponse:

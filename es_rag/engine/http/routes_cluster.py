@@ -198,7 +198,7 @@ def register(router: Router, app: EngineApp) -> None:
                              "features": {
                                  "security": {"available": True,
                                               "enabled": app.gate is not None},
-                                 "ml": {"available": False, "enabled": False}}})
+                                 "ml": {"available": app.ml.licensed, "enabled": True}}})
 
     router.add("GET HEAD", "/", info)
     router.add("GET", "/_cluster/health", health, _HEALTH_PARAMS)

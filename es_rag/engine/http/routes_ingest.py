@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..ingest import IngestOutcome, PipelineStore
+from ..ingest.failures import PipelineNotFound
+from ..ingest.processors.inference import model_references
 from .rest import RestRequest, RestResponse, Router
 
 if TYPE_CHECKING:
@@ -45,8 +47,16 @@ def pipeline_hook(app: EngineApp, store: PipelineStore) -> Any:
 
 
 def register(router: Router, app: EngineApp) -> None:
-    store = PipelineStore(app.node.data_dir / "pipelines.json")
+    store = PipelineStore(app.node.data_dir / "pipelines.json", ml=app.ml)
     app.documents.pipeline = pipeline_hook(app, store)
+
+    def references() -> dict[str, int]:
+        try:
+            return model_references(store.get())
+        except PipelineNotFound:
+            return {}
+
+    app.ml.pipeline_references = references
 
     def put(req: RestRequest) -> RestResponse:
         store.put(req.path_params["id"], req.json(required=True))

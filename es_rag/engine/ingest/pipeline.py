@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from es_rag.engine.errors import EngineError
 from es_rag.engine.ingest.condition import (
@@ -24,6 +24,9 @@ from es_rag.engine.ingest.failures import (
 )
 from es_rag.engine.ingest.metrics import IngestMetrics
 from es_rag.engine.ingest.processors import REGISTRY, Processor
+
+if TYPE_CHECKING:
+    from es_rag.engine.ml import MlService
 
 _PIPELINE_FIELDS = ("description", "processors", "on_failure", "version", "_meta", "deprecated")
 _FAILURE_FIELDS = ("on_failure_message", "on_failure_processor_type",
@@ -134,13 +137,15 @@ class Execution:
     """Runs documents through pipelines; `results` (a list) collects verbose simulate entries.
 
     `resolve` looks up other pipelines for the `pipeline` processor; `metrics`, when given,
-    counts every pipeline run; `executed` lists the pipelines run, in order.
+    counts every pipeline run; `executed` lists the pipelines run, in order; `ml` is the
+    trained-model service the `inference` processor runs models with.
     """
 
     def __init__(self, resolve: Callable[[str], Pipeline | None],
                  results: list[dict[str, Any]] | None = None,
-                 metrics: IngestMetrics | None = None) -> None:
+                 metrics: IngestMetrics | None = None, ml: MlService | None = None) -> None:
         self._resolve = resolve
+        self.ml = ml
         self.results = results
         self._metrics = metrics
         self.executed: list[str] = []

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from es_rag.engine.errors import BadRequest, EngineError
 from es_rag.engine.ingest.document import IngestDocument, java_type
 from es_rag.engine.ingest.failures import config_error
 from es_rag.engine.ingest.pipeline import Execution, Pipeline, build_pipeline
 
+if TYPE_CHECKING:
+    from es_rag.engine.ml import MlService
+
 SIMULATED_PIPELINE_ID = "_simulate_pipeline"
 _MATCH_ANY_VERSION = -3
 
 
 def simulate_pipeline(body: Any, pipeline: Pipeline | None, verbose: bool,
-                      resolve: Callable[[str], Pipeline | None]) -> dict[str, Any]:
+                      resolve: Callable[[str], Pipeline | None],
+                      ml: MlService | None = None) -> dict[str, Any]:
     """The `_simulate` response for `body`; `pipeline` is the stored one (by id) or None to
-    read `body["pipeline"]`."""
+    read `body["pipeline"]`; `ml` runs the `inference` processor's models."""
     if not isinstance(body, dict):
         raise config_error("the simulate request body must be an object")
     if pipeline is None:
@@ -25,7 +29,7 @@ def simulate_pipeline(body: Any, pipeline: Pipeline | None, verbose: bool,
         if definition is None:
             raise config_error("[pipeline] required property is missing", property_name=None)
         pipeline = build_pipeline(SIMULATED_PIPELINE_ID, definition)
-    results = [_simulate_one(pipeline, doc, verbose, resolve) for doc in _read_docs(body)]
+    results = [_simulate_one(pipeline, doc, verbose, resolve, ml) for doc in _read_docs(body)]
     return {"docs": results}
 
 
@@ -57,9 +61,10 @@ def _read_doc(doc: Any) -> IngestDocument:
 
 
 def _simulate_one(pipeline: Pipeline, doc: IngestDocument, verbose: bool,
-                  resolve: Callable[[str], Pipeline | None]) -> dict[str, Any] | None:
+                  resolve: Callable[[str], Pipeline | None],
+                  ml: MlService | None) -> dict[str, Any] | None:
     results: list[dict[str, Any]] | None = [] if verbose else None
-    execution = Execution(resolve, results)
+    execution = Execution(resolve, results, ml=ml)
     try:
         outcome = execution.run_pipeline(pipeline, doc)
     except EngineError as exc:

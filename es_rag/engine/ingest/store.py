@@ -7,7 +7,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from es_rag.engine.errors import BadRequest, ResourceNotFound
 from es_rag.engine.ingest.document import IngestDocument
@@ -16,6 +16,9 @@ from es_rag.engine.ingest.metrics import IngestMetrics
 from es_rag.engine.ingest.persisted import PersistedJson
 from es_rag.engine.ingest.pipeline import Execution, Pipeline, build_pipeline
 from es_rag.engine.ingest.simulate import simulate_pipeline
+
+if TYPE_CHECKING:
+    from es_rag.engine.ml import MlService
 
 
 @dataclass
@@ -40,7 +43,8 @@ class PipelineStore:
         # {'title': 'hello'}
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, ml: MlService | None = None) -> None:
+        self._ml = ml
         self._definitions = PersistedJson(path)
         self._compiled: dict[str, Pipeline] = {}
         self._lock = threading.Lock()
@@ -107,7 +111,7 @@ class PipelineStore:
         if pipeline is None:
             raise BadRequest(f"pipeline with id [{pipeline_id}] does not exist")
         doc = IngestDocument(index, doc_id, source, routing=routing)
-        execution = Execution(self._pipeline, metrics=self._metrics)
+        execution = Execution(self._pipeline, metrics=self._metrics, ml=self._ml)
         result = execution.run_pipeline(pipeline, doc)
         if result is None:
             return None
@@ -137,7 +141,7 @@ class PipelineStore:
             pipeline = self._pipeline(pipeline_id)
             if pipeline is None:
                 raise BadRequest(f"pipeline [{pipeline_id}] does not exist")
-        return simulate_pipeline(body, pipeline, verbose, self._pipeline)
+        return simulate_pipeline(body, pipeline, verbose, self._pipeline, self._ml)
 
     def _pipeline(self, pipeline_id: str) -> Pipeline | None:
         with self._lock:

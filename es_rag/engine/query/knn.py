@@ -23,21 +23,26 @@ class KnnSpec:
 
         body = expect_object(where, body)
         check_keys(where, body, KNN_KEYS)
-        if "query_vector_builder" in body:
-            raise BadRequest("[query_vector_builder] is not supported by the embedded engine; "
-                             "send [query_vector]")
-        for key in ("field", "query_vector"):
-            if key not in body:
-                raise ParsingError(f"[{where}] failed to parse: [{key}] is required"
-                                   if key == "field" else
-                                   "either [query_vector] or [query_vector_builder] must be "
-                                   "provided", error_type="x_content_parse_exception"
-                                   if key == "field" else "illegal_argument_exception")
+        if "field" not in body:
+            raise ParsingError(f"[{where}] failed to parse: [field] is required",
+                               error_type="x_content_parse_exception")
+        if "query_vector" in body and body.get("query_vector_builder") is not None:
+            raise BadRequest("cannot provide both [query_vector] and [query_vector_builder]")
         self.field = str(body["field"])
-        vector = body["query_vector"]
-        if not isinstance(vector, list) or not all(isinstance(v, int | float) for v in vector):
-            raise ParsingError(f"[{where}] failed to parse field [query_vector]")
-        self.vector = [float(v) for v in vector]
+        # (model_id, model_text) of a `text_embedding` builder; the search service embeds it
+        self.builder: tuple[str, str] | None = None
+        self.vector: list[float] | None = None
+        if body.get("query_vector_builder") is not None:
+            self.builder = _text_embedding_builder(body["query_vector_builder"])
+        elif "query_vector" in body:
+            vector = body["query_vector"]
+            if not isinstance(vector, list) or \
+                    not all(isinstance(v, int | float) for v in vector):
+                raise ParsingError(f"[{where}] failed to parse field [query_vector]")
+            self.vector = [float(v) for v in vector]
+        else:
+            raise ParsingError("either [query_vector] or [query_vector_builder] must be "
+                               "provided", error_type="illegal_argument_exception")
         self.k_given = body.get("k") is not None
         self.nc_given = body.get("num_candidates") is not None
         if not self.k_given and require_k:
@@ -62,6 +67,28 @@ class KnnSpec:
         self.k = k
         self.num_candidates = num_candidates if num_candidates is not None else \
             min(max(math.ceil(1.5 * k), k), 10000)
+
+
+def _text_embedding_builder(body: Any) -> tuple[str, str]:
+    """`{"text_embedding": {"model_id", "model_text"}}`, the one builder Elasticsearch has
+    (the model runs when the search starts)."""
+    if not isinstance(body, dict) or len(body) != 1:
+        raise XContentParseError("[knn] failed to parse field [query_vector_builder]")
+    [(name, options)] = body.items()
+    if name != "text_embedding":
+        raise XContentParseError(f"[knn] unknown query_vector_builder [{name}]")
+    if not isinstance(options, dict):
+        raise XContentParseError("[text_embedding] must be an object")
+    unknown = sorted(set(options) - {"model_id", "model_text"})
+    if unknown:
+        raise XContentParseError(f"[text_embedding] unknown field [{unknown[0]}]")
+    missing = [key for key in ("model_id", "model_text") if options.get(key) is None]
+    if missing:
+        raise XContentParseError(f"Required [{', '.join(missing)}]")
+    if not all(isinstance(options[key], str) for key in ("model_id", "model_text")):
+        raise XContentParseError("[text_embedding] [model_id] and [model_text] must be "
+                                 "strings")
+    return options["model_id"], options["model_text"]
 
 
 class KnnQuery(QueryNode):

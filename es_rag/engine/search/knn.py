@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tantivy
 
+from ..errors import BadRequest
 from ..fulltext import KEY
 from ..query.base import QueryContext, QueryNode, query_shard_error
 from ..query.knn import KnnSpec
@@ -37,6 +38,8 @@ def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNod
     field = ctx.shard.vectors.get(spec.field)
     if field is None:
         return []
+    if spec.vector is None:
+        raise BadRequest("[query_vector_builder] was not resolved to a query vector")
     if len(spec.vector) != field.dims:
         raise query_shard_error(f"The query vector has a different number of dimensions "
                                 f"[{len(spec.vector)}] than the document vectors [{field.dims}].",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -12,6 +13,8 @@ from ..errors import BadRequest, EngineError, ParsingError, SecurityError
 from ..fulltext import KEY
 from ..node import Node, Target
 from ..query import parse_query
+from ..query.base import QueryNode
+from ..query.knn import KnnSpec
 from .executor import SearchExecutor, make_scopes, with_filters
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
@@ -44,6 +47,8 @@ class SearchService:
         self.node = node
         self.documents = documents
         self.gate = gate
+        # (model_id, text) → vector, for kNN's `query_vector_builder` (the ML service's)
+        self.embed_query: Callable[[str, str], list[float]] | None = None
 
     def targets(self, index: str | None, params: dict[str, str]) -> list[Target]:
         """The indices a read resolves to; with security, only readable ones, DLS attached."""
@@ -57,6 +62,7 @@ class SearchService:
                ) -> dict[str, Any]:
         """A `_search` response."""
         req = parse_search(body, params)
+        self.build_query_vectors(_knn_specs(req))
         if req.knn and "search_type" in params:
             raise BadRequest("cannot set [search_type] when using [knn] search, since the search "
                              "type is determined automatically")
@@ -80,6 +86,8 @@ class SearchService:
             raise BadRequest("terminateAfter must be > 0")
         query = parse_query(body["query"]) if body.get("query") is not None else \
             (parse_query({"query_string": {"query": params["q"]}}) if "q" in params else None)
+        if query is not None:
+            self.build_query_vectors(k.spec for k in query.knn_nodes())
         targets = self.targets(index, params)
         total = 0
         for num, scope in enumerate(make_scopes(targets)):
@@ -89,6 +97,19 @@ class SearchService:
             total += scope.ctx.shard.fulltext.count(q)
         return {"count": total, "_shards": {"total": len(targets), "successful": len(targets),
                                             "skipped": 0, "failed": 0}}
+
+    def build_query_vectors(self, specs: Iterator[KnnSpec] | list[KnnSpec]) -> None:
+        """Embed the `model_text` of every kNN `query_vector_builder` (once per model and
+        text), as Elasticsearch does before the search starts."""
+        vectors: dict[tuple[str, str], list[float]] = {}
+        for spec in specs:
+            if spec.builder is None:
+                continue
+            if self.embed_query is None:
+                raise BadRequest("[query_vector_builder] needs the engine's ML service")
+            if spec.builder not in vectors:
+                vectors[spec.builder] = self.embed_query(*spec.builder)
+            spec.vector = vectors[spec.builder]
 
     def msearch(self, index: str | None, payload: bytes, params: dict[str, str]
                 ) -> dict[str, Any]:
@@ -266,3 +287,20 @@ def parse_msearch(payload: bytes) -> list[tuple[dict[str, Any], dict[str, Any]]]
             raise EngineError(f"Failed to parse msearch line: {err}", status=400,
                               error_type="x_content_parse_exception") from err
     return pairs
+
+
+def _knn_specs(req: SearchRequest) -> list[KnnSpec]:
+    """Every kNN of a search: top-level, knn retrievers, and knn queries in any query tree."""
+    specs = list(req.knn)
+    nodes: list[QueryNode | None] = [req.query, req.post_filter, *req.sub_searches]
+    retrievers = [req.retriever] if req.retriever is not None else []
+    while retrievers:
+        retriever = retrievers.pop()
+        if retriever.knn is not None:
+            specs.append(retriever.knn)
+        nodes += [retriever.query, *retriever.filters]
+        retrievers += [child for child, _ in retriever.children]
+    for node in nodes:
+        if node is not None:
+            specs += [knn.spec for knn in node.knn_nodes()]
+    return specs

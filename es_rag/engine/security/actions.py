@@ -14,6 +14,9 @@ from urllib.parse import unquote
 READ_SEARCH = "indices:data/read/search"
 READ_GET = "indices:data/read/get"
 _SECURITY = "cluster:admin/xpack/security/"
+_ML_ADMIN = "cluster:admin/xpack/ml/"
+_ML_MONITOR = "cluster:monitor/xpack/ml/"
+_MODEL = "/_ml/trained_models/{id}"
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,28 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("inference.get", "GET", "/_inference/{id}", "cluster:monitor/xpack/inference/get"),
     _e("inference.put", "PUT", "/_inference/{id}", "cluster:admin/xpack/inference/put"),
     _e("inference.inference", "POST", "/_inference/{id}", "cluster:monitor/xpack/inference"),
+    # trained models (the ingest inference processor and kNN's query_vector_builder run the
+    # model as Elasticsearch's ML origin: they need no ML privilege of the user)
+    _e("ml.put_trained_model", "PUT", _MODEL, _ML_ADMIN + "inference/put"),
+    _e("ml.get_trained_models", "GET", "/_ml/trained_models", _ML_MONITOR + "inference/get"),
+    _e("ml.get_trained_models", "GET", _MODEL, _ML_MONITOR + "inference/get"),
+    _e("ml.get_trained_models_stats", "GET", "/_ml/trained_models/_stats",
+       _ML_MONITOR + "inference/stats/get"),
+    _e("ml.get_trained_models_stats", "GET", _MODEL + "/_stats",
+       _ML_MONITOR + "inference/stats/get"),
+    _e("ml.delete_trained_model", "DELETE", _MODEL, _ML_ADMIN + "inference/delete"),
+    _e("ml.put_trained_model_vocabulary", "PUT", _MODEL + "/vocabulary",
+       _ML_ADMIN + "trained_models/vocabulary/put"),
+    _e("ml.put_trained_model_definition_part", "PUT", _MODEL + "/definition/{name}",
+       _ML_ADMIN + "trained_models/part/put"),
+    _e("ml.start_trained_model_deployment", "POST", _MODEL + "/deployment/_start",
+       _ML_ADMIN + "trained_models/deployment/start"),
+    _e("ml.stop_trained_model_deployment", "POST", _MODEL + "/deployment/_stop",
+       _ML_ADMIN + "trained_models/deployment/stop"),
+    _e("ml.infer_trained_model", "POST", _MODEL + "/_infer", _ML_MONITOR + "inference/infer"),
+    _e("ml.infer_trained_model", "POST", _MODEL + "/deployment/_infer",
+       _ML_MONITOR + "trained_models/deployment/infer"),
+    _e("ml.info", "GET", "/_ml/info", _ML_MONITOR + "info/get"),
 )
 
 # per item of a composite request, after the composite action itself is authorized

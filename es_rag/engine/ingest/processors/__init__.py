@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from es_rag.engine.ingest.processors import control, conversions, dates, fields, strings
+from es_rag.engine.ingest.processors import (
+    control,
+    conversions,
+    dates,
+    fields,
+    inference,
+    strings,
+)
 from es_rag.engine.ingest.processors.base import Processor
 
 REGISTRY: dict[str, type[Processor]] = {
     processor.type: processor
-    for module in (fields, strings, conversions, dates, control)
+    for module in (fields, strings, conversions, dates, control, inference)
     for processor in module.PROCESSORS
 }
 
