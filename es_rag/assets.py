@@ -35,6 +35,7 @@ DYNAMIC_SETTINGS = (
 )
 # Field-mapping parameters that a live index can change.
 UPDATABLE_FIELD_PARAMS = ("ignore_above", "fields", "properties", "dynamic", "_meta")
+VECTOR_FIELD = "embedding"  # the chunk vector a cluster-embedding pipeline writes
 
 
 class AssetError(ValueError):
@@ -125,10 +126,26 @@ def _validate_index_body(path: Path, body: dict[str, Any], embedding_dims: int |
                 )
 
 
-def load_assets(root: Path, *, embedding_dims: int | None = None) -> Assets:
+def embedding_processors(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The `inference` processors of a pipeline body that write the chunk vector (`embedding`)."""
+    found = []
+    for processor in body.get("processors", []):
+        inference = processor.get("inference") if isinstance(processor, dict) else None
+        if isinstance(inference, dict) and any(
+                isinstance(io, dict) and io.get("output_field") == VECTOR_FIELD
+                for io in inference.get("input_output", [])):
+            found.append(inference)
+    return found
+
+
+def load_assets(root: Path, *, embedding_dims: int | None = None,
+                cluster_model_id: str | None = None) -> Assets:
     """Read and validate every asset under `root`: mappings, pipelines, search templates, roles.
 
-    Raises AssetError naming the file (and line, for JSON syntax errors) before anything is sent.
+    A pipeline whose `inference` processor writes `embedding` belongs to cluster-side embedding:
+    with `cluster_model_id` (embedding = cluster) its processor's `model_id` is set to it;
+    without, the pipeline is left out. Raises AssetError naming the file (and line, for JSON
+    syntax errors) before anything is sent.
     """
     if not (root / "mappings").is_dir():
         raise AssetError(
@@ -147,6 +164,13 @@ def load_assets(root: Path, *, embedding_dims: int | None = None) -> Assets:
     for pipeline in pipelines:
         if not isinstance(pipeline.body.get("processors"), list):
             raise AssetError(f"{pipeline.path}: a pipeline needs a 'processors' list")
+        for processor in embedding_processors(pipeline.body):
+            if cluster_model_id:
+                processor["model_id"] = cluster_model_id
+    # cluster-embedding pipelines run the others through `pipeline` processors: they go last
+    pipelines = sorted(
+        (p for p in pipelines if cluster_model_id or not embedding_processors(p.body)),
+        key=lambda p: bool(embedding_processors(p.body)))
     templates = []
     for path in sorted((root / "templates" / "search").glob("*.mustache")):
         params_path = path.with_suffix(".params.json")

@@ -31,10 +31,11 @@ def clear_errors(func: F) -> F:
             raise click.ClickException(str(exc)) from None
         except Exception as exc:
             from es_rag.generate import GenerationError
+            from es_rag.ingest.cluster_embed import ClusterEmbeddingError
             from es_rag.retrieve import SearchError
             from es_rag.users import UserError
 
-            if isinstance(exc, SearchError | UserError | GenerationError):
+            if isinstance(exc, SearchError | UserError | GenerationError | ClusterEmbeddingError):
                 raise click.ClickException(str(exc)) from None
             raise
 
@@ -55,6 +56,17 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def _load_assets(ctx: Context) -> assets.Assets:
+    """The asset files; with embedding = cluster, the cluster-embedding pipeline too (ML needed)."""
+    model_id = None
+    if ctx.settings.embedding == "cluster":
+        from es_rag.ingest.cluster_embed import require_ml
+
+        require_ml(ctx.connection()[1])
+        model_id = ctx.settings.cluster_model_id
+    return assets.load_assets(ctx.settings.assets, cluster_model_id=model_id)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,7 +123,7 @@ def _print_changes(changes: list[assets.Change]) -> None:
 def plan(ctx: Context, as_json: bool) -> None:
     """Show what `apply` would change on the cluster, as a diff per asset."""
     client, caps = ctx.connection()
-    changes = assets.plan(client, caps, assets.load_assets(ctx.settings.assets))
+    changes = assets.plan(client, caps, _load_assets(ctx))
     if as_json:
         click.echo(json.dumps({"changes": [c.as_dict() for c in changes]}))
     else:
@@ -125,7 +137,7 @@ def plan(ctx: Context, as_json: bool) -> None:
 def apply(ctx: Context, yes: bool) -> None:
     """Apply mappings, pipelines, search templates and roles from the files to the cluster."""
     client, caps = ctx.connection()
-    loaded = assets.load_assets(ctx.settings.assets)
+    loaded = _load_assets(ctx)
     changes = assets.plan(client, caps, loaded)
     _print_changes(changes)
     if not changes:
@@ -159,10 +171,13 @@ def prune_versions(ctx: Context, alias: str | None, keep: int) -> None:
     click.echo("deleted: " + (", ".join(deleted) if deleted else "nothing"))
 
 
-def _embedder(settings: Settings) -> Any:
-    from es_rag.ingest.embed import Embedder
+def _embedder(ctx: Context) -> Any:
+    """The local model, or with embedding = cluster the cluster's (checked to be started)."""
+    from es_rag.ingest.cluster_embed import embedder_for
 
-    return Embedder(settings.embedding_model)
+    if ctx.settings.embedding == "local":
+        return embedder_for(ctx.settings)
+    return embedder_for(ctx.settings, *ctx.connection())
 
 
 class StageProgress:
@@ -245,7 +260,7 @@ def ingest(ctx: Context, paths: tuple[Path, ...], include: tuple[str, ...],
         raise click.ClickException(str(exc)) from None
     client, _ = ctx.connection()
     settings = ctx.settings
-    common = {"index": settings.index, "embedder": _embedder(settings),
+    common = {"index": settings.index, "embedder": _embedder(ctx),
               "chunk_size": settings.chunk_size, "overlap": settings.chunk_overlap, "acl": acl,
               "metadata": metadata or None, "prune": prune, "force": force}
     try:
@@ -320,7 +335,7 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
 
     settings = ctx.settings
     if template:
-        params = _template_params(settings, template, query, template_params)
+        params = _template_params(ctx, template, query, template_params)
         client, caps = ctx.connection()
         result = search_template(client, settings.index, template, params, as_user=as_user,
                                  caps=caps,
@@ -328,7 +343,7 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
     else:
         search_params = _search_params(explain=explain, highlight=not as_json, **options)
         client, caps = ctx.connection()
-        embedder = None if search_params.mode == "bm25" else _embedder(settings)
+        embedder = None if search_params.mode == "bm25" else _embedder(ctx)
         result = run_search(client, caps, settings.index, query, search_params, embedder,
                             as_user=as_user,
                             client_side_acl_filter=settings.client_side_acl_filter)
@@ -353,10 +368,11 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
         console.print("   " + " ".join((hit.text or "").split())[:300], markup=False)
 
 
-def _template_params(settings: Settings, template: str, query: str,
+def _template_params(ctx: Context, template: str, query: str,
                      raw: str | None) -> dict[str, Any]:
-    """Parameters for a stored template: the given JSON, with the query (and its embedding,
-    when the repository's template file takes a vector) filled in."""
+    """Parameters for a stored template: the given JSON, with the query (and its embedding, or
+    with embedding = cluster the model that embeds it, when the template takes a vector)."""
+    settings = ctx.settings
     try:
         params = json.loads(raw) if raw else {}
     except json.JSONDecodeError as exc:
@@ -366,9 +382,14 @@ def _template_params(settings: Settings, template: str, query: str,
     params.setdefault("query", query)
     params.setdefault("filters", [])
     source = settings.assets / "templates" / "search" / f"{template}.mustache"
-    if "query_vector" not in params and source.is_file() and "query_vector" in \
-            source.read_text(encoding="utf-8"):
-        params["query_vector"] = _embedder(settings).embed_query(params["query"])
+    if {"query_vector", "model_id"} & set(params) or not source.is_file() or \
+            "query_vector" not in source.read_text(encoding="utf-8"):
+        return params
+    embedder = _embedder(ctx)
+    if hasattr(embedder, "query_vector_builder"):
+        params["model_id"] = embedder.model_id
+    else:
+        params["query_vector"] = embedder.embed_query(params["query"])
     return params
 
 
@@ -405,7 +426,7 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
 
     params = AskParams(search=_search_params(**{"size": 8, **options}))
     client, caps = ctx.connection()
-    embedder = _embedder(ctx.settings)
+    embedder = _embedder(ctx)
     generator = build_generator(ctx.settings, embedder=embedder)
     args = (client, caps, ctx.settings.index, question, params, embedder, generator)
     acl_filter = ctx.settings.client_side_acl_filter
@@ -444,13 +465,13 @@ def demo(ctx: Context, question: str) -> None:
     client, caps = ctx.connection()
     click.secho(f"1. cluster: {caps.engine} {caps.version} at {caps.url} "
                 f"(hybrid path: {caps.hybrid_path})", bold=True)
-    loaded = assets.load_assets(settings.assets)
+    loaded = _load_assets(ctx)
     applied = assets.apply(client, caps, loaded)
     click.secho(f"2. assets applied: {len(applied)} change(s)", bold=True)
     docs = settings.assets / "docs"
     if not docs.is_dir():
         raise click.ClickException(f"{docs}: the demo corpus is missing")
-    embedder = _embedder(settings)
+    embedder = _embedder(ctx)
     click.secho(f"3. ingesting {docs}", bold=True)
     with StageProgress() as progress:
         report = ingest_paths(client, [docs, settings.assets / "README.md"],
@@ -496,7 +517,7 @@ def evaluate(ctx: Context, dataset: Path, configs: str, split: str, report_path:
     try:
         with StageProgress() as progress:
             report = ev.run_evaluation(
-                client, caps, dataset, parsed, embedder=_embedder(settings), split=split,
+                client, caps, dataset, parsed, embedder=_embedder(ctx), split=split,
                 subset=ev.CI_SUBSET if ci_subset else None,
                 chunk_size=ev.CI_CHUNK_SIZE if ci_subset else settings.chunk_size,
                 overlap=settings.chunk_overlap,
@@ -547,7 +568,7 @@ def tune(ctx: Context, dataset: Path, budget: int, grid_options: tuple[str, ...]
     template = settings.assets / "templates" / "search" / "hybrid.mustache"
     try:
         with StageProgress() as progress:
-            result = tuner.tune(client, caps, dataset, embedder=_embedder(settings), grid=grid,
+            result = tuner.tune(client, caps, dataset, embedder=_embedder(ctx), grid=grid,
                                 budget=budget, seed=seed, chunk_size=settings.chunk_size,
                                 overlap=settings.chunk_overlap,
                                 current=tuner.HybridSetting.from_template(template.read_text()),
@@ -598,6 +619,45 @@ def serve(ctx: Context, host: str, port: int) -> None:
     ctx.connection()  # fail fast, with a clear line, when the cluster is not there
     click.echo(f"es-rag API on http://{host}:{port}/api (OpenAPI: /api/openapi.json)")
     serve_api(ctx.settings, host=host, port=port)
+
+
+@cli.group()
+def model() -> None:
+    """Put the embedding model in the cluster, for embedding = cluster."""
+
+
+@model.command("upload")
+@click.option("--model", "model_name", help="Local sentence-transformers model folder "
+              "(default: ES_RAG_EMBEDDING_MODEL, the bundled all-MiniLM-L6-v2).")
+@click.option("--model-id", help="Trained model id in the cluster (default: "
+              "ES_RAG_EMBEDDING_MODEL_ID, else derived from the model as eland names it).")
+@click.option("--start/--no-start", default=True, show_default=True,
+              help="Start the model's deployment after the upload.")
+@click.option("--replace", is_flag=True, help="Delete the model in the cluster and upload again.")
+@pass_context
+@clear_errors
+def model_upload(ctx: Context, model_name: str | None, model_id: str | None, start: bool,
+                 replace: bool) -> None:
+    """Trace the sentence-transformers model and upload it as a text_embedding trained model."""
+    from es_rag.config import trained_model_id, trained_model_id_problem
+    from es_rag.ingest.cluster_embed import require_ml
+    from es_rag.ingest.cluster_model import upload_model
+
+    name = model_name or ctx.settings.embedding_model
+    model_id = model_id or (trained_model_id(name) if model_name
+                            else ctx.settings.cluster_model_id)
+    problem = trained_model_id_problem(model_id)
+    if problem:
+        raise click.BadParameter(f"{model_id!r} {problem}", param_hint="--model-id")
+    client, caps = ctx.connection()
+    require_ml(caps)
+    with StageProgress() as progress:
+        result = upload_model(client, name, model_id, start=start, replace=replace,
+                              progress=progress)
+    done = (f"uploaded in {result.parts} parts ({result.definition_bytes / 1e6:.1f} MB)"
+            if result.uploaded else "already in the cluster (--replace uploads it again)")
+    click.echo(f"model {model_id}: {done}; " + ("deployment started" if result.started
+                                                else "not started (--start starts it)"))
 
 
 @cli.group()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Elasticsearch's rule for trained model ids (MlStrings.isValidId, ID_LENGTH_LIMIT)
+TRAINED_MODEL_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$")
+TRAINED_MODEL_ID_MAX = 64
+# The hub id of the bundled model: its trained model id is the one eland gives it.
+BUNDLED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class ConfigError(ValueError):
@@ -48,6 +54,13 @@ class Settings:
     embedding_model: str = _setting(
         "all-MiniLM-L6-v2", "sentence-transformers model for embeddings"
     )
+    embedding: str = _setting(
+        "local", "where chunks and queries are embedded: in es-rag, or by a trained model "
+        "deployed in the cluster (ingest inference processor, kNN query_vector_builder)",
+        choices=("local", "cluster"))
+    embedding_model_id: str | None = _setting(
+        None, "trained model id of the embedding model in the cluster (embedding = cluster); "
+        "default: derived from embedding_model as eland names it")
     chunk_size: int = _setting(256, "chunk size in embedding-model tokens")
     chunk_overlap: int = _setting(32, "overlap between consecutive chunks, in tokens")
     client_side_acl_filter: bool = _setting(
@@ -59,6 +72,11 @@ class Settings:
     llm_base_url: str | None = _setting(None, "OpenAI-compatible endpoint (openai provider)")
     llm_model: str | None = _setting(None, "model name for the LLM provider")
     llm_api_key: str | None = _setting(None, "key for the OpenAI-compatible endpoint", secret=True)
+
+    @property
+    def cluster_model_id(self) -> str:
+        """The trained model id the cluster embeds with: `embedding_model_id`, else derived."""
+        return self.embedding_model_id or trained_model_id(self.embedding_model)
 
     @property
     def uses_engine(self) -> bool:
@@ -74,6 +92,28 @@ class Settings:
                 value = "********"
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
+
+
+def trained_model_id(model_name: str) -> str:
+    """The trained model id eland gives a model: `/` becomes `__`, lowercased, last 64 chars.
+
+    >>> trained_model_id("all-MiniLM-L6-v2")
+    'sentence-transformers__all-minilm-l6-v2'
+    """
+    if model_name in ("all-MiniLM-L6-v2", BUNDLED_MODEL_HUB_ID):
+        model_name = BUNDLED_MODEL_HUB_ID
+    derived = re.sub(r"[\s\\/]", "__", model_name).lower()[-TRAINED_MODEL_ID_MAX:]
+    return derived.removeprefix("__")
+
+
+def trained_model_id_problem(model_id: str) -> str | None:
+    """Why Elasticsearch would refuse `model_id` as a trained model id, or None."""
+    if len(model_id) > TRAINED_MODEL_ID_MAX:
+        return f"is longer than {TRAINED_MODEL_ID_MAX} characters"
+    if not TRAINED_MODEL_ID_RE.match(model_id):
+        return ("is not a valid trained model id (lowercase letters, digits, '-', '_' and '.', "
+                "starting and ending with a letter or digit)")
+    return None
 
 
 def env_name(name: str) -> str:
@@ -112,6 +152,9 @@ def _convert(name: str, raw: Any, f: dataclasses.Field[Any], where: str) -> Any:
     choices = f.metadata["choices"]
     if choices and value not in choices:
         raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+    problem = trained_model_id_problem(value) if name == "embedding_model_id" else None
+    if problem:
+        raise ConfigError(f"{where}: {value!r} {problem}")
     return value
 
 
@@ -163,6 +206,11 @@ def load_settings(
             f"chunk_overlap ({settings.chunk_overlap}) must be smaller than "
             f"chunk_size ({settings.chunk_size})"
         )
+    if settings.embedding == "cluster" and trained_model_id_problem(settings.cluster_model_id):
+        raise ConfigError(
+            f"embedding = \"cluster\": the trained model id derived from embedding_model "
+            f"({settings.cluster_model_id!r}) "
+            f"{trained_model_id_problem(settings.cluster_model_id)}; set embedding_model_id")
     if settings.url and not settings.url.startswith(("http://", "https://")):
         raise ConfigError(f"ES_RAG_URL: {settings.url!r} is not an http:// or https:// URL")
     return settings

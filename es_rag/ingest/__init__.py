@@ -3,6 +3,7 @@
 from es_rag.ingest.acl import AclRules, AclRulesError, acl_rules, load_acl_rules
 from es_rag.ingest.bulk import IngestError, delete_document, index_counts
 from es_rag.ingest.chunk import Chunk, Chunker, chunk_id, code_language, tokenizer_spans
+from es_rag.ingest.cluster_embed import ClusterEmbedder, ClusterEmbeddingError, embedder_for
 from es_rag.ingest.discover import DiscoveryError, SourceFile, discover, document_id
 from es_rag.ingest.embed import Embedder, ModelNotAvailableError
 from es_rag.ingest.index import ingest_paths
@@ -15,6 +16,8 @@ __all__ = [
     "AclRulesError",
     "Chunk",
     "Chunker",
+    "ClusterEmbedder",
+    "ClusterEmbeddingError",
     "CorpusRecord",
     "DiscoveryError",
     "Embedder",
@@ -33,6 +36,7 @@ __all__ = [
     "delete_document",
     "discover",
     "document_id",
+    "embedder_for",
     "index_counts",
     "ingest_paths",
     "ingest_records",

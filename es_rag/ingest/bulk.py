@@ -26,6 +26,7 @@ from elasticsearch import (
 from elasticsearch.helpers import streaming_bulk
 
 from es_rag.ingest.chunk import Chunk, chunk_id
+from es_rag.ingest.cluster_embed import ClusterEmbedder
 from es_rag.ingest.discover import SourceFile
 from es_rag.ingest.embed import Embedder
 from es_rag.ingest.parse import ParsedDocument
@@ -33,6 +34,10 @@ from es_rag.ingest.report import IngestReport, Progress
 
 LOOKUP_BATCH = 1000
 _BULK_ACTIONS = 500
+
+
+ChunkEmbedder = Embedder | ClusterEmbedder
+"""Embeds chunks in es-rag (`Embedder`) or has the cluster embed them (`ClusterEmbedder`)."""
 
 
 class IngestError(RuntimeError):
@@ -52,7 +57,14 @@ class PreparedDocument:
     """The document's own metadata fields (author, dates, a corpus record's metadata)."""
 
 
-def check_index(client: Elasticsearch, index: str, embedder: Embedder | None,
+def bulk_pipeline(embedder: ChunkEmbedder | None, pipeline: str | None) -> str | None:
+    """The pipeline bulk requests name: the one asked for, else the cluster's embedding one."""
+    if pipeline is None and isinstance(embedder, ClusterEmbedder):
+        return embedder.pipeline
+    return pipeline
+
+
+def check_index(client: Elasticsearch, index: str, embedder: ChunkEmbedder | None,
                 pipeline: str | None) -> None:
     """Refuse to start on an index that would refuse every chunk, before any work is done.
 
@@ -68,11 +80,12 @@ def check_index(client: Elasticsearch, index: str, embedder: Embedder | None,
                           "(`es-rag apply` creates the chunk index)") from None
     except AuthorizationException:
         return
-    if embedder is not None:
+    model_dims = embedder.dims if embedder is not None else None
+    if model_dims is not None:
         for name, body in mappings.body.items():
             vector = body.get("mappings", {}).get("properties", {}).get("embedding", {})
             dims = vector.get("dims")
-            if dims is not None and dims != embedder.dims:
+            if dims is not None and dims != model_dims:
                 raise IngestError(f"index {name!r} holds {dims}-dim vectors but the embedding "
                                   f"model {embedder.model_name!r} makes {embedder.dims}-dim ones")
     pipelines = {pipeline} if pipeline else set()
@@ -145,16 +158,17 @@ def prune_documents(client: Elasticsearch, index: str, scope: dict[str, Any], ke
 class ChunkWriter:
     """Embeds and writes prepared documents in batches, in the order that keeps re-sync safe.
 
-    `metadata` is merged into every chunk's `metadata`; with no `embedder`, chunks carry no
+    `metadata` is merged into every chunk's `metadata`; with no `embedder`, or a
+    `ClusterEmbedder` (whose ingest pipeline embeds them), chunks are sent without a
     vector. Failures go to `report` as the documents they belong to.
     """
 
-    def __init__(self, client: Elasticsearch, index: str, *, embedder: Embedder | None,
+    def __init__(self, client: Elasticsearch, index: str, *, embedder: ChunkEmbedder | None,
                  pipeline: str | None, metadata: Mapping[str, Any] | None,
                  report: IngestReport, progress: Progress | None) -> None:
         self.client = client
         self.index = index
-        self.embedder = embedder
+        self.embedder = None if isinstance(embedder, ClusterEmbedder) else embedder
         self.pipeline = pipeline
         self.metadata = dict(metadata or {})
         self.report = report

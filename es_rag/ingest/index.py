@@ -21,8 +21,10 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from es_rag.ingest.bulk import (
+    ChunkEmbedder,
     ChunkWriter,
     PreparedDocument,
+    bulk_pipeline,
     check_index,
     indexed_hashes,
     prune_documents,
@@ -36,7 +38,6 @@ from es_rag.ingest.chunk import (
     word_spans,
 )
 from es_rag.ingest.discover import IdFunction, SourceFile, discover, document_id
-from es_rag.ingest.embed import Embedder
 from es_rag.ingest.parse import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_CHARS,
@@ -60,7 +61,7 @@ def ingest_paths(
     paths: Sequence[str | Path] | str | Path,
     *,
     index: str,
-    embedder: Embedder | None = None,
+    embedder: ChunkEmbedder | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     overlap: int = DEFAULT_OVERLAP,
     include: Sequence[str] = (),
@@ -89,12 +90,14 @@ def ingest_paths(
       `max_chars` text limit; a file that fails is listed in `report.failures`. A long-lived
       `parser` may be passed instead (its own limits apply; it is left open).
     - Chunking: `chunk_size` and `overlap` in tokens of `embedder`'s tokenizer (words and
-      punctuation when there is no embedder); code files are cut at definitions.
-    - Embedding: with `embedder`, each chunk gets an `embedding`; with None, no vector is sent
-      (for clusters that embed in an ingest pipeline).
+      punctuation when there is none); code files are cut at definitions.
+    - Embedding: with an `Embedder`, each chunk gets an `embedding`; with a `ClusterEmbedder`,
+      the cluster's pipeline (`chunks-cluster-embedding`) computes it; with None, no vector is
+      sent.
     - `acl`: users/groups written to every chunk, or a function of the `SourceFile` giving them;
       `metadata`: fields merged into each chunk's `metadata` (after author/created/modified).
-    - `pipeline`: ingest pipeline for the bulk requests (the index's default pipeline otherwise).
+    - `pipeline`: ingest pipeline for the bulk requests (otherwise the `ClusterEmbedder`'s, or
+      the index's default pipeline).
     - Re-sync: unchanged files are skipped unless `force`; changed files replace their chunks.
       `prune` deletes the indexed documents under the given folders that were not found.
     - `batch_size`: chunks embedded and sent together (memory stays bounded by it).
@@ -106,6 +109,7 @@ def ingest_paths(
     started = time.perf_counter()
     report = IngestReport()
     chunker = make_chunker(chunk_size, overlap, embedder)
+    pipeline = bulk_pipeline(embedder, pipeline)
     check_index(client, index, embedder, pipeline)
 
     step = time.perf_counter()
@@ -141,13 +145,14 @@ def ingest_paths(
     return report
 
 
-def make_chunker(chunk_size: int, overlap: int, embedder: Embedder | None) -> Chunker:
-    """A chunker counting tokens with the embedder's tokenizer (words without an embedder)."""
-    spans = tokenizer_spans(embedder.tokenizer) if embedder is not None else word_spans
+def make_chunker(chunk_size: int, overlap: int, embedder: ChunkEmbedder | None) -> Chunker:
+    """A chunker counting tokens with the embedder's tokenizer (words when it has none)."""
+    tokenizer = embedder.tokenizer if embedder is not None else None
+    spans = tokenizer_spans(tokenizer) if tokenizer is not None else word_spans
     return Chunker(chunk_size=chunk_size, overlap=overlap, token_spans=spans)
 
 
-def fingerprint(chunk_size: int, overlap: int, embedder: Embedder | None,
+def fingerprint(chunk_size: int, overlap: int, embedder: ChunkEmbedder | None,
                 metadata: Mapping[str, Any] | None) -> str:
     """The settings that shape the chunks: a change re-indexes every document."""
     settings = {"version": _FINGERPRINT_VERSION, "chunk_size": chunk_size, "overlap": overlap,

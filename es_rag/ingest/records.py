@@ -20,14 +20,15 @@ from elasticsearch import Elasticsearch
 
 from es_rag.ingest.bulk import (
     LOOKUP_BATCH,
+    ChunkEmbedder,
     ChunkWriter,
     PreparedDocument,
+    bulk_pipeline,
     check_index,
     prune_documents,
 )
 from es_rag.ingest.chunk import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, Chunker
 from es_rag.ingest.discover import DiscoveryError, SourceFile
-from es_rag.ingest.embed import Embedder
 from es_rag.ingest.index import AclSource, acl_for, fingerprint, make_chunker, skip_unchanged
 from es_rag.ingest.parse import ParsedDocument
 from es_rag.ingest.report import IngestReport, Progress
@@ -83,7 +84,7 @@ def ingest_records(
     corpus: str | Path,
     *,
     index: str,
-    embedder: Embedder | None = None,
+    embedder: ChunkEmbedder | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     overlap: int = DEFAULT_OVERLAP,
     acl: AclSource = None,
@@ -108,6 +109,7 @@ def ingest_records(
         raise DiscoveryError(f"{corpus}: no such corpus file")
     report = IngestReport()
     chunker = make_chunker(chunk_size, overlap, embedder)
+    pipeline = bulk_pipeline(embedder, pipeline)
     check_index(client, index, embedder, pipeline)
     settings = fingerprint(chunk_size, overlap, embedder, metadata)
     writer = ChunkWriter(client, index, embedder=embedder, pipeline=pipeline, metadata=metadata,

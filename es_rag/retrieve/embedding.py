@@ -1,12 +1,14 @@
 """What retrieval and generation need from an embedding model, as protocols.
 
-`es_rag.ingest.embed.Embedder` satisfies them; tests may pass any object with the same methods.
+`es_rag.ingest.embed.Embedder` satisfies them, and so does `es_rag.ingest.ClusterEmbedder`,
+which also lets the cluster embed queries (`ClusterQueryEmbedder`); tests may pass any object
+with the same methods.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -21,3 +23,10 @@ class DocumentEmbedder(QueryEmbedder, Protocol):
     """Also embeds passages: used to re-score passages and sentences against a query."""
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class ClusterQueryEmbedder(QueryEmbedder, Protocol):
+    """A model deployed in the cluster: kNN clauses send `query_vector_builder`, not a vector."""
+
+    def query_vector_builder(self, text: str) -> dict[str, Any]: ...

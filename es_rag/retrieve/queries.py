@@ -1,11 +1,13 @@
 """Search request bodies for each retrieval path, as plain Elasticsearch DSL dicts.
 
 Filters go inside every leg (the BM25 `bool.filter`, the kNN `filter`), never after retrieval.
+The kNN leg takes a `VectorQuery`: the query's vector, or a `query_vector_builder` body with
+which the cluster embeds the query itself (embedding = cluster).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from es_rag.retrieve.filters import filter_clauses
@@ -13,6 +15,16 @@ from es_rag.retrieve.params import SearchParams
 
 VECTOR_FIELD = "embedding"
 SOURCE_EXCLUDES = {"excludes": [VECTOR_FIELD]}
+
+VectorQuery = Sequence[float] | Mapping[str, Any]
+"""A query vector, or a `query_vector_builder` (e.g. `{"text_embedding": {...}}`)."""
+
+
+def vector_source(query: VectorQuery) -> dict[str, Any]:
+    """`{"query_vector": [...]}` or `{"query_vector_builder": {...}}` for a kNN clause."""
+    if isinstance(query, Mapping):
+        return {"query_vector_builder": dict(query)}
+    return {"query_vector": list(query)}
 
 
 def bm25_query(query_text: str, params: SearchParams) -> dict[str, Any]:
@@ -27,12 +39,12 @@ def bm25_query(query_text: str, params: SearchParams) -> dict[str, Any]:
     return {"bool": {"must": [match], "filter": filter_clauses(params.filters)}}
 
 
-def knn_clause(vector: Sequence[float], params: SearchParams) -> dict[str, Any]:
+def knn_clause(vector: VectorQuery, params: SearchParams) -> dict[str, Any]:
     """The kNN search (top-level `knn` or `knn` retriever) with the filters in its `filter`."""
     k = params.rank_window_size if params.mode.is_hybrid else max(params.k, params.size)
     clause: dict[str, Any] = {
         "field": VECTOR_FIELD,
-        "query_vector": list(vector),
+        **vector_source(vector),
         "k": k,
         "num_candidates": max(params.num_candidates, k),
     }
@@ -63,13 +75,13 @@ def bm25_body(query_text: str, params: SearchParams, size: int | None = None) ->
                    size or params.size)
 
 
-def knn_body(query_text: str, vector: Sequence[float], params: SearchParams,
+def knn_body(query_text: str, vector: VectorQuery, params: SearchParams,
              size: int | None = None) -> dict[str, Any]:
     """A kNN search (also the kNN leg of hybrid search)."""
     return _finish({"knn": knn_clause(vector, params)}, query_text, params, size or params.size)
 
 
-def retriever_body(query_text: str, vector: Sequence[float],
+def retriever_body(query_text: str, vector: VectorQuery,
                    params: SearchParams) -> dict[str, Any]:
     """Hybrid search with the `rrf` retriever over a standard and a knn retriever (ES 8.14+)."""
     body = {"retriever": {"rrf": {
@@ -83,7 +95,7 @@ def retriever_body(query_text: str, vector: Sequence[float],
     return _finish(body, query_text, params, params.fetch_size)
 
 
-def rank_rrf_body(query_text: str, vector: Sequence[float], params: SearchParams, *,
+def rank_rrf_body(query_text: str, vector: VectorQuery, params: SearchParams, *,
                   window_key: str = "rank_window_size") -> dict[str, Any]:
     """Hybrid search with the older `rank.rrf` form (8.8+); before 8.14 the key is `window_size`."""
     body = {
@@ -95,7 +107,7 @@ def rank_rrf_body(query_text: str, vector: Sequence[float], params: SearchParams
     return _finish(body, query_text, params, params.fetch_size)
 
 
-def leg_bodies(query_text: str, vector: Sequence[float],
+def leg_bodies(query_text: str, vector: VectorQuery,
                params: SearchParams) -> list[dict[str, Any]]:
     """The BM25 and kNN legs of hybrid search, each returning its top `rank_window_size`."""
     size = params.rank_window_size
@@ -106,8 +118,11 @@ TEMPLATE_BOOSTS = {"text": "text_boost", "title": "title_boost", "headings": "he
 
 
 def template_params(query_text: str, params: SearchParams,
-                    vector: Sequence[float] | None = None) -> dict[str, Any]:
+                    vector: VectorQuery | None = None) -> dict[str, Any]:
     """Parameters for the stored templates in `templates/search/` that mean the same search.
+
+    A `query_vector_builder` for `vector` becomes the `model_id` parameter: the kNN templates
+    then have the cluster embed `query` with that model instead of taking `query_vector`.
 
     >>> template_params("rrf", SearchParams(mode="bm25", size=5))["title_boost"]
     1.0
@@ -123,6 +138,18 @@ def template_params(query_text: str, params: SearchParams,
     out.update({TEMPLATE_BOOSTS[name]: boost for name, boost in params.boosts.items()})
     if vector is not None:
         clause = knn_clause(vector, params)
-        out.update(query_vector=list(vector), k=clause["k"],
-                   num_candidates=clause["num_candidates"])
+        out.update(k=clause["k"], num_candidates=clause["num_candidates"])
+        if "query_vector" in clause:
+            out["query_vector"] = clause["query_vector"]
+        else:
+            out["model_id"] = template_model_id(clause["query_vector_builder"])
     return out
+
+
+def template_model_id(builder: Mapping[str, Any]) -> str:
+    """The model of a `text_embedding` query_vector_builder: the templates' `model_id` param."""
+    try:
+        return str(builder["text_embedding"]["model_id"])
+    except (KeyError, TypeError):
+        raise ValueError("the search templates build query vectors with text_embedding only, "
+                         f"not {sorted(builder)}") from None

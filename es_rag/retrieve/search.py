@@ -3,6 +3,8 @@
 Hybrid search takes the path the cluster supports (`Capabilities.hybrid_path`): the `rrf`
 retriever, the older `rank.rrf` form, or client-side RRF over one `_msearch`. A server-side
 RRF request refused for its license (403) falls back to client-side RRF, recorded in `explain`.
+With a `ClusterQueryEmbedder` (embedding = cluster) every kNN leg sends `query_vector_builder`
+and the cluster embeds the query.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from elasticsearch import ApiError, Elasticsearch
 
 from es_rag.connect import Capabilities, error_reason
 from es_rag.retrieve import queries
-from es_rag.retrieve.embedding import QueryEmbedder
+from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.fusion import rrf_fuse
 from es_rag.retrieve.hits import Hit, SearchResult
 from es_rag.retrieve.params import Mode, SearchParams
+from es_rag.retrieve.queries import VectorQuery
 from es_rag.retrieve.rerank import Reranker, build_reranker
 
 if TYPE_CHECKING:
@@ -81,7 +84,7 @@ class _Searcher:
         self.es_took_ms += int(response.get("took") or 0)
         return response
 
-    def legs(self, query_text: str, vector: Sequence[float],
+    def legs(self, query_text: str, vector: VectorQuery,
              params: SearchParams) -> tuple[list[Hit], list[Hit]]:
         """Run the BM25 and kNN legs in one `_msearch`; each returns its top rank_window_size."""
         searches: list[dict[str, Any]] = []
@@ -101,7 +104,7 @@ class _Searcher:
         return legs[0], legs[1]
 
 
-def _client_rrf(searcher: _Searcher, query_text: str, vector: Sequence[float],
+def _client_rrf(searcher: _Searcher, query_text: str, vector: VectorQuery,
                 params: SearchParams) -> list[Hit]:
     bm25, knn = searcher.legs(query_text, vector, params)
     by_id = {h.chunk_id: h for h in knn} | {h.chunk_id: h for h in bm25}
@@ -115,7 +118,7 @@ def _client_rrf(searcher: _Searcher, query_text: str, vector: Sequence[float],
 
 
 def _server_rrf(searcher: _Searcher, path: str, caps: Capabilities, query_text: str,
-                vector: Sequence[float], params: SearchParams) -> list[Hit]:
+                vector: VectorQuery, params: SearchParams) -> list[Hit]:
     if path == "retriever":
         body = queries.retriever_body(query_text, vector, params)
     else:
@@ -131,7 +134,7 @@ def _server_rrf(searcher: _Searcher, path: str, caps: Capabilities, query_text: 
 
 
 def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
-            vector: Sequence[float], params: SearchParams) -> tuple[list[Hit], str]:
+            vector: VectorQuery, params: SearchParams) -> tuple[list[Hit], str]:
     path = caps.hybrid_path
     if path != "client_rrf":
         try:
@@ -152,11 +155,12 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
            client_side_acl_filter: bool = False) -> SearchResult:
     """Search the chunk index and return typed hits, best first.
 
-    `embedder` (same model as the chunks) is needed by every mode but `bm25`. `as_user` runs the
-    search as that user (run_as or a per-user API key), so the cluster's DLS applies; without
-    DLS it raises `PermissionRefused` unless `client_side_acl_filter` is true (es-rag then adds
-    the user's ACL filter to every leg: see `es_rag.retrieve.permissions`). `reranker`
-    overrides the one `params.rerank` would build in `hybrid+rerank` mode.
+    `embedder` (same model as the chunks) is needed by every mode but `bm25`; a
+    `ClusterQueryEmbedder` has the cluster embed the query (`query_vector_builder`). `as_user`
+    runs the search as that user (run_as or a per-user API key), so the cluster's DLS applies;
+    without DLS it raises `PermissionRefused` unless `client_side_acl_filter` is true (es-rag
+    then adds the user's ACL filter to every leg: see `es_rag.retrieve.permissions`).
+    `reranker` overrides the one `params.rerank` would build in `hybrid+rerank` mode.
 
     Example (with a connected client and the embedder from `es_rag.ingest.embed`)::
 
@@ -175,13 +179,17 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
         params = scope.restrict(params)
         explain["as_user"] = {"user": as_user, "enforced_by": scope.enforced_by}
     searcher = _Searcher(scope.client if scope else client, index, explain)
-    vector: list[float] = []
+    vector: VectorQuery = []
     if params.mode is not Mode.BM25:
         if embedder is None:
             raise ValueError(f"search mode {params.mode.value!r} needs an embedder")
-        t0 = time.perf_counter()
-        vector = list(embedder.embed_query(query_text))
-        explain["embed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        if isinstance(embedder, ClusterQueryEmbedder):
+            vector = embedder.query_vector_builder(query_text)
+            explain["embedded_by"] = "cluster"
+        else:
+            t0 = time.perf_counter()
+            vector = list(embedder.embed_query(query_text))
+            explain["embed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     try:
         if params.mode is Mode.BM25:
             hits, path = _hits(searcher.run(queries.bm25_body(query_text, params))), "bm25"
