@@ -120,13 +120,15 @@ def trace_model(name: str, folder: Path) -> TracedModel:
     example = tokenizer(TRACE_TEXT, padding="longest", return_tensors="pt")
     inputs = (example["input_ids"], example["attention_mask"], example["token_type_ids"],
               torch.arange(example["input_ids"].size(1), dtype=torch.long))
+    definition = folder / "traced_pytorch_model.pt"
     with torch.no_grad(), warnings.catch_warnings():
-        # the tracer warns about Python branches on shapes; none depends on the input's length
+        # The tracer warns about Python branches on shapes; none depends on the input's length.
+        # TorchScript is deprecated in torch 2.13 but is the format Elasticsearch loads.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", r"`torch\.jit\.", DeprecationWarning)
         embedding_size = int(module(*inputs).size(-1))
         traced = torch.jit.freeze(torch.jit.trace(module, example_inputs=inputs))
-    definition = folder / "traced_pytorch_model.pt"
-    torch.jit.save(traced, str(definition))
+        torch.jit.save(traced, str(definition))
     config = model_config(
         description=f"{name} (sentence-transformers) for task type 'text_embedding', "
                     "uploaded by es-rag",
@@ -217,8 +219,12 @@ def upload_model(client: Elasticsearch, name: str, model_id: str, *, start: bool
                 result.parts = put_model(client, model_id, traced, progress)
             result.uploaded = True
         if start:
+            if progress:
+                progress("start", 0, 1)
             start_deployment(client, model_id)
             result.started = True
+            if progress:
+                progress("start", 1, 1)
     except ApiError as exc:
         raise ModelUploadError(f"the cluster refused model {model_id!r}: "
                                f"{exc.meta.status} {error_reason(exc)}") from None

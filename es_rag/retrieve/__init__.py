@@ -5,7 +5,7 @@
 ...                 SearchParams.from_cli(mode="hybrid", explain=True), embedder)  # doctest: +SKIP
 """
 
-from es_rag.retrieve.embedding import DocumentEmbedder, QueryEmbedder
+from es_rag.retrieve.embedding import ClusterQueryEmbedder, DocumentEmbedder, QueryEmbedder
 from es_rag.retrieve.filters import (
     Eq,
     Exists,
@@ -31,7 +31,8 @@ from es_rag.retrieve.rerank import (
 from es_rag.retrieve.search import SearchError, search, search_template
 
 __all__ = [
-    "CrossEncoderReranker", "DocumentEmbedder", "EmbeddingReranker", "Eq", "Exists", "Filter",
+    "ClusterQueryEmbedder", "CrossEncoderReranker", "DocumentEmbedder", "EmbeddingReranker",
+    "Eq", "Exists", "Filter",
     "FilterError", "Hit", "In", "Mode", "Not", "Prefix", "QueryEmbedder", "Range", "Reranker",
     "RerankSettings", "SearchError", "SearchParams", "SearchResult", "build_reranker",
     "parse_filter", "parse_filters", "rrf_fuse", "search", "search_template", "template_params",
