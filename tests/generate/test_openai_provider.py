@@ -40,7 +40,7 @@ class FakeOpenAI:
                                       "auth": self.headers.get("Authorization")})
                 status, reply = fake.script.pop(0) if fake.script else (200, {})
                 if status == 200 and body.get("stream"):
-                    self._stream(reply.get("content", ANSWER), body["model"])
+                    self._stream(reply, body["model"])
                     return
                 if status == 200:
                     reply = _completion(reply.get("content", ANSWER), body["model"])
@@ -52,7 +52,9 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _stream(self, content: str, model: str) -> None:
+            def _stream(self, reply: dict[str, Any], model: str) -> None:
+                """Chunks of the reply's words; `cut_off` ends without a finish_reason."""
+                content = reply.get("content", ANSWER)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
@@ -62,6 +64,9 @@ class FakeOpenAI:
                                  "content": word + " "}, "finish_reason": None}]}
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                if not reply.get("cut_off"):
+                    chunk["choices"][0].update(delta={}, finish_reason="stop")
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, *args: Any) -> None:
@@ -123,6 +128,12 @@ def test_streaming_yields_deltas_then_finish_verifies(server, generator, hits) -
     assert server.requests[0]["body"]["stream"] is True
     answer = generator.finish("".join(deltas), ctx)
     assert [c.n for c in answer.citations] == [2] and "[9]" not in answer.text
+
+
+def test_a_stream_cut_off_before_the_finish_reason_is_an_error(server, generator, hits) -> None:
+    server.script = [(200, {"content": "The Eiffel", "cut_off": True})]
+    with pytest.raises(ProviderUnavailableError, match="closed the answer stream before"):
+        list(generator.stream("When was the tower completed?", assemble_context(hits)))
 
 
 def test_wrong_key_is_an_auth_error(server, generator, hits) -> None:

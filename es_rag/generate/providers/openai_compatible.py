@@ -123,10 +123,26 @@ class OpenAIGenerator:
         return self.finish(self.complete(self._messages(question, context)), context)
 
     def stream(self, question: str, context: Context) -> Iterator[str]:
+        """The answer's text deltas as the endpoint sends them.
+
+        A stream that ends without a `finish_reason` is an error, not a short answer: servers
+        that fail after the response has started (llama.cpp's Python server does so for a
+        prompt longer than the model's context) just close the stream.
+        """
+        finished = False
         with self._mapped_errors():
             for chunk in self._request(self._messages(question, context), stream=True):
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if choice.delta and choice.delta.content:
+                    yield choice.delta.content
+                finished = finished or choice.finish_reason is not None
+        if not finished:
+            raise ProviderUnavailableError(
+                f"LLM endpoint {self.base_url} closed the answer stream before the model "
+                f"finished: the server failed mid-answer (its log says why; a prompt longer "
+                f"than the model's context is one cause: lower the context token budget)")
 
     def finish(self, text: str, context: Context) -> Answer:
         return build_answer(text, context, provider=self.name, embedder=self.embedder)
