@@ -103,6 +103,14 @@ def test_stats_count_inferences(ml: Elasticsearch, minilm: str) -> None:
     assert stats["model_size_stats"]["model_size_bytes"] > 80_000_000
 
 
+def test_all_and_wildcards_list_the_model(ml: Elasticsearch, minilm: str) -> None:
+    for expression in ("_all", "*", "mini*", f"{minilm},nothing*"):
+        configs = ml.ml.get_trained_models(model_id=expression)["trained_model_configs"]
+        assert minilm in [c["model_id"] for c in configs]
+    stats = ml.ml.get_trained_models_stats(model_id="_all")["trained_model_stats"]
+    assert minilm in [s["model_id"] for s in stats]
+
+
 def test_xpack_reports_ml_available(ml: Elasticsearch) -> None:
     assert ml.xpack.info()["features"]["ml"] == {"available": True, "enabled": True}
     assert ml.ml.info()["upgrade_mode"] is False

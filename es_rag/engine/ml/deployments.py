@@ -50,7 +50,8 @@ class Deployment:
         """Run the model on one text, counting the inference (and its failure)."""
         started = time.perf_counter()
         try:
-            result = self.model.embed(text, tokenization)
+            result = self.model.embed(text, tokenization,
+                                      self.record["threads_per_allocation"])
         except Exception:
             self.error_count += 1
             raise
