@@ -71,16 +71,30 @@ def register_all(index: tantivy.Index) -> None:
         index.register_tokenizer(tokenizer_name(name), analyzer(name))
 
 
+def preparation(analyzer_name: str, text: str) -> str:
+    """The step `prepare` applies to this text with this analyzer: "" (none), "words" (word
+    joiners) or "english" (possessives, then word joiners). Analyzers with the same step get
+    the same prepared text, so an indexer prepares it once."""
+    if analyzer_name == "english" and ("'" in text or "’" in text):
+        return "english"
+    return "words" if analyzer_name in ("standard", "english") else ""
+
+
 def prepare(analyzer_name: str, text: str) -> str:
     """The text handed to the analyzer: word joiners kept inside their word, and for `english`
     the possessive `'s` removed (Lucene's EnglishPossessiveFilter)."""
-    if analyzer_name not in ("standard", "english"):
-        return text
-    def inside_word(match: re.Match[str]) -> bool:
-        start = match.start()
-        return start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_")
+    return prepared(preparation(analyzer_name, text), text)
 
-    if analyzer_name == "english":
+
+def prepared(step: str, text: str) -> str:
+    """A text after a `preparation` step."""
+    if not step:
+        return text
+    if step == "english":
+        def inside_word(match: re.Match[str]) -> bool:
+            start = match.start()
+            return start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_")
+
         text = _POSSESSIVE.sub(lambda m: "" if inside_word(m) else m.group(), text)
     return join_word_chars(text)
 
@@ -98,9 +112,13 @@ def join_word_chars(text: str) -> str:
         return (start > 0 and text[start - 1].isalnum()) or (
             end < len(text) and text[end].isalnum())
 
-    text = _JOINER.sub(lambda m: _JOINER_MAP[m.group()] if inside_word(m) else m.group(), text)
-    return _UNDERSCORES.sub(lambda m: _UNDERSCORE_LETTER * len(m.group()) if next_to_word(m)
-                            else m.group(), text)
+    if any(joiner in text for joiner in _JOINER_MAP):
+        text = _JOINER.sub(lambda m: _JOINER_MAP[m.group()] if inside_word(m) else m.group(),
+                           text)
+    if "_" in text:
+        text = _UNDERSCORES.sub(lambda m: _UNDERSCORE_LETTER * len(m.group())
+                                if next_to_word(m) else m.group(), text)
+    return text
 
 
 def analyze(analyzer_name: str, text: str) -> list[str]:

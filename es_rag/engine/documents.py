@@ -21,12 +21,12 @@ from .mapping import ParsedDocument
 from .node import IndexService, Node
 from .shard import Delete, Put
 from .source_filter import filter_source, parse_source_spec
-from .storage.docstore import StoredDoc, Tombstone
+from .storage.docstore import DocVersion, StoredDoc, Tombstone
 
 Pipeline = Callable[[str, str | None, dict[str, Any], str | None], Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class WriteRequest:
     """One write: an index/create/update/delete of a document (a bulk item or a single call)."""
 
@@ -44,10 +44,10 @@ class WriteRequest:
     pipeline: str | None = None
     require_alias: bool = False
     source_spec: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    executed_pipelines: list[str] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class WriteResult:
     """The outcome of one write: a response body and status, or an error."""
 
@@ -58,11 +58,13 @@ class WriteResult:
 
 @dataclass
 class _Batch:
-    """The real-time state a batch of writes sees: stored docs and tombstones of its ids, as
-    changed by its earlier items, and the operations to store."""
+    """The real-time state a batch of writes sees: versions of stored docs and tombstones of
+    its ids, as changed by its earlier items (whole docs), and the operations to store."""
 
-    docs: dict[str, StoredDoc | None]
+    docs: dict[str, StoredDoc | DocVersion | None]
     tombstones: dict[str, Tombstone]
+    shards: dict[str, int]
+    """the `_shards` of every response of the batch (one object, shared)"""
     ops: list[Put | Delete] = field(default_factory=list)
 
     def put(self, op: Put) -> None:
@@ -147,13 +149,17 @@ class Documents:
         """Apply writes in order; each gets its own result (a failure does not stop the rest)."""
         results: list[WriteResult | None] = [None] * len(requests)
         groups: dict[str, list[tuple[int, WriteRequest]]] = {}
+        targets: dict[tuple[str, bool, bool], IndexService] = {}  # resolved once per request
         for pos, req in enumerate(requests):
             try:
                 self._run_pipeline(req)
                 if req.op != "delete" and req.source is None and req.update is None:
                     results[pos] = self._dropped(req)
                     continue
-                svc = self._target(req)
+                target = (req.index, req.op == "delete", req.require_alias)
+                svc = targets.get(target)
+                if svc is None:
+                    svc = targets[target] = self._target(req)
             except EngineError as err:
                 results[pos] = self._error(req, err)
                 continue
@@ -178,7 +184,7 @@ class Documents:
         req.index, req.id, req.source = outcome.index, outcome.doc_id, outcome.source
         executed = getattr(outcome, "executed_pipelines", None)
         if executed:
-            req.extra["executed_pipelines"] = list(executed)
+            req.executed_pipelines = list(executed)
         if executed or outcome.source is not original:
             req.raw_source = None
 
@@ -207,9 +213,10 @@ class Documents:
         out: list[tuple[int, WriteResult]] = []
         with shard.lock:
             ids = [req.id for _, req in items if req.id is not None]
-            found = shard.store.by_ids(ids)
+            found = shard.store.versions(ids)
             batch = _Batch({i: found.get(i) for i in ids},
-                           shard.store.tombstones(i for i in ids if i not in found))
+                           shard.store.tombstones(i for i in ids if i not in found),
+                           self._shards(svc))
             for pos, req in items:
                 try:
                     result = self._one(svc, req, batch)
@@ -222,11 +229,11 @@ class Documents:
         return out
 
     @staticmethod
-    def _current(doc_id: str, batch: _Batch) -> StoredDoc | None:
+    def _current(doc_id: str, batch: _Batch) -> StoredDoc | DocVersion | None:
         return batch.docs.get(doc_id)
 
     def _check(self, svc: IndexService, req: WriteRequest, doc_id: str,
-               current: StoredDoc | None, batch: _Batch) -> None:
+               current: StoredDoc | DocVersion | None, batch: _Batch) -> None:
         if req.if_seq_no is not None or req.if_primary_term is not None:
             if req.if_seq_no is None or req.if_primary_term is None:
                 raise BadRequest("ifSeqNo is set, but primary term is [0]")
@@ -256,7 +263,7 @@ class Documents:
                              error_type="action_request_validation_exception")
 
     @staticmethod
-    def _next_version(req: WriteRequest, doc_id: str, current: StoredDoc | None,
+    def _next_version(req: WriteRequest, doc_id: str, current: StoredDoc | DocVersion | None,
                       batch: _Batch) -> int:
         if req.version is not None and req.version_type.startswith("external"):
             return req.version
@@ -286,23 +293,23 @@ class Documents:
         if req.op == "delete":
             seq_no = shard.allocate_seq_no()
             if current is None:
-                result = {**base, "result": "not_found", "_shards": self._shards(svc),
+                result = {**base, "result": "not_found", "_shards": batch.shards,
                           "_seq_no": seq_no, "_primary_term": shard.primary_term}
                 batch.delete(Tombstone(doc_id, seq_no, version), None)
                 return WriteResult(result, 404)
             batch.delete(Tombstone(doc_id, seq_no, version), current.seq_no)
-            return WriteResult({**base, "result": "deleted", "_shards": self._shards(svc),
+            return WriteResult({**base, "result": "deleted", "_shards": batch.shards,
                                 "_seq_no": seq_no, "_primary_term": shard.primary_term}, 200)
         assert req.source is not None
         seq_no = self._put(svc, doc_id, req.source, version, req.routing, current, batch,
                            req.raw_source)
         result = "created" if current is None else "updated"
-        return WriteResult({**base, "result": result, "_shards": self._shards(svc),
+        return WriteResult({**base, "result": result, "_shards": batch.shards,
                             "_seq_no": seq_no, "_primary_term": shard.primary_term},
                            201 if current is None else 200)
 
     def _put(self, svc: IndexService, doc_id: str, source: dict[str, Any], version: int,
-             routing: str | None, current: StoredDoc | None,
+             routing: str | None, current: StoredDoc | DocVersion | None,
              batch: _Batch, raw: bytes | None = None) -> int:
         """Parse and queue a document version; returns its `_seq_no`. `raw` is the source as
         the client sent it (kept byte for byte, as Elasticsearch keeps `_source`)."""
@@ -311,10 +318,13 @@ class Documents:
                               "request body or source parameter is required", status=400,
                               error_type="document_parsing_exception")
         parsed = self._parse(svc, source, doc_id)
-        seq_no = svc.shard.allocate_seq_no()
-        stored = StoredDoc(doc_id, seq_no, version, svc.shard.primary_term,
-                           raw if raw is not None else orjson.dumps(source), routing)
-        batch.put(Put(stored, parsed, current.seq_no if current else None))
+        shard = svc.shard
+        seq_no = shard.allocate_seq_no()
+        stored = StoredDoc(doc_id, seq_no, version, shard.primary_term,
+                           raw if raw is not None else orjson.dumps(source), routing,
+                           parsed.vectors)
+        text = shard.fulltext.document(seq_no, doc_id, parsed)
+        batch.put(Put(stored, text, current.seq_no if current else None))
         return seq_no
 
     def _parse(self, svc: IndexService, source: dict[str, Any], doc_id: str) -> ParsedDocument:
@@ -352,6 +362,8 @@ class Documents:
         shard = svc.shard
         current = self._current(doc_id, batch)
         self._check(svc, req, doc_id, current, batch)
+        if isinstance(current, DocVersion):  # unchanged by the batch so far: read its source
+            current = shard.store.get(doc_id)
         if current is None:
             if body.get("doc_as_upsert") and patch is not None:
                 source = patch

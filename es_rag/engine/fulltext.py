@@ -16,7 +16,7 @@ from typing import Any
 
 import tantivy
 
-from .analysis import prepare, register_all, tokenizer_name
+from .analysis import preparation, prepared, register_all, tokenizer_name
 from .mapping import FLOAT_TYPES, INTEGER_TYPES, FieldSpec, ParsedDocument
 
 KEY = "_key"
@@ -119,25 +119,25 @@ class FullTextIndex:
         self._open_fresh(signature)
         self._save_state()
 
-    def add(self, key: int, doc_id: str, parsed: ParsedDocument) -> None:
-        """Add one document version (uncommitted until `commit`)."""
+    def document(self, key: int, doc_id: str, parsed: ParsedDocument) -> tantivy.Document:
+        """The tantivy document of one document version, for `add_document`."""
         doc = tantivy.Document()
         doc.add_integer(KEY, key)
         doc.add_text(ID, doc_id)
         for name in parsed.field_names:
             doc.add_text(FIELD_NAMES, name)
         kinds = self.kinds
-        prepared: dict[tuple[str, str], str] = {}
+        texts: dict[tuple[str, str], str] = {}  # a text prepared once for all its analyzers
         for path, values in parsed.values.items():
             kind = kinds.get(path)
             if kind is None:
                 continue
             for value in values:
                 if kind == "text":
-                    key = (self.analyzers[path], value)
-                    text = prepared.get(key)
+                    step = (preparation(self.analyzers[path], value), value)
+                    text = texts.get(step)
                     if text is None:
-                        text = prepared[key] = prepare(*key)
+                        text = texts[step] = prepared(*step)
                     doc.add_text(path, text)
                 elif kind == "keyword":
                     doc.add_text(path, value)
@@ -147,8 +147,16 @@ class FullTextIndex:
                     doc.add_float(path, value)
                 else:
                     doc.add_boolean(path, value)
+        return doc
+
+    def add_document(self, doc: tantivy.Document) -> None:
+        """Add a document made by `document` (uncommitted until `commit`)."""
         self.writer.add_document(doc)
         self._dirty = True
+
+    def add(self, key: int, doc_id: str, parsed: ParsedDocument) -> None:
+        """Add one document version (uncommitted until `commit`)."""
+        self.add_document(self.document(key, doc_id, parsed))
 
     def delete(self, key: int) -> None:
         """Delete one document version by its key."""

@@ -207,7 +207,7 @@ def merge_properties(old: dict[str, Any], new: dict[str, Any], prefix: str = "")
     return merged
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedDocument:
     """A document turned into typed values per field path, vectors and new dynamic mappings."""
 
@@ -241,6 +241,9 @@ class Mapping:
         validate_properties(props)
         self.properties: dict[str, Any] = props
         self.fields = self._flatten(props)
+        self._subfields = {path: [self.fields[f"{path}.{sub}"] for sub in spec.params["fields"]]
+                           if spec.params.get("fields") else []
+                           for path, spec in self.fields.items()}
 
     @staticmethod
     def _flatten(props: dict[str, Any], prefix: str = "") -> dict[str, FieldSpec]:
@@ -306,10 +309,11 @@ class Mapping:
                       dynamic: Any, doc: ParsedDocument, new_props: dict[str, Any],
                       doc_id: str) -> None:
         for name, value in obj.items():
-            if not name or name.strip(".") != name or ".." in name:
-                raise DocumentParsingError("field name cannot be an empty string" if not name
-                                           else f"field name [{name}] is invalid")
+            if not name:
+                raise DocumentParsingError("field name cannot be an empty string")
             if "." in name:
+                if name.strip(".") != name or ".." in name:
+                    raise DocumentParsingError(f"field name [{name}] is invalid")
                 head, rest = name.split(".", 1)
                 value, name = {rest: value}, head
             path = prefix + name
@@ -419,9 +423,14 @@ class Mapping:
                     items.append(item)
         else:
             items = [value]
-        spec = self.fields.get(path) or FieldSpec(path, ftype, body)
-        subs = [self.fields.get(f"{path}.{sub}") or FieldSpec(f"{path}.{sub}", sb["type"], sb)
-                for sub, sb in (body.get("fields") or {}).items()]
+        spec = self.fields.get(path)
+        if spec is not None and spec.params is body:
+            subs = self._subfields[path]
+        else:  # a field mapped by this document
+            spec = FieldSpec(path, ftype, body)
+            subs = [self.fields.get(f"{path}.{sub}") or FieldSpec(f"{path}.{sub}", sb["type"], sb)
+                    for sub, sb in (body.get("fields") or {}).items()]
+        values, names = doc.values, doc.field_names
         for item in items:
             if item is None:
                 item = body.get("null_value")
@@ -430,13 +439,13 @@ class Mapping:
             converted = _convert(spec, item, doc_id)
             if converted is None:
                 continue
-            doc.values.setdefault(path, []).append(converted)
-            doc.field_names.add(path)
+            values.setdefault(path, []).append(converted)
+            names.add(path)
             for sub_spec in subs:
                 sub_value = _convert(sub_spec, item, doc_id)
                 if sub_value is not None:
-                    doc.values.setdefault(sub_spec.path, []).append(sub_value)
-                    doc.field_names.add(sub_spec.path)
+                    values.setdefault(sub_spec.path, []).append(sub_value)
+                    names.add(sub_spec.path)
 
     def _parse_vector(self, path: str, body: dict[str, Any], value: Any, doc: ParsedDocument,
                       doc_id: str) -> None:
@@ -458,7 +467,7 @@ class Mapping:
                 f"[{dims}]")
         vector = vector.astype(np.float32)
         sim = body.get("similarity", "cosine")
-        norm = float(np.linalg.norm(vector))
+        norm = math.sqrt(float(vector.dot(vector)))
         if sim == "dot_product" and abs(norm - 1.0) > 1e-4:
             raise DocumentParsingError(
                 f"The [dot_product] similarity can only be used with unit-length vectors. "
@@ -554,8 +563,11 @@ def _fail(spec: FieldSpec, value: Any, doc_id: str, cause: str) -> DocumentParsi
 def _convert(spec: FieldSpec, value: Any, doc_id: str) -> Any:
     """One value converted to the field's type, or None when it is not indexed."""
     ftype = spec.type
-    if ftype == "text" and type(value) is str:
-        return value
+    if type(value) is str:
+        if ftype == "text":
+            return value
+        if ftype == "keyword":
+            return None if len(value) > spec.params.get("ignore_above", 2**31) else value
     if isinstance(value, dict):
         raise _fail(spec, value, doc_id, f"Can't parse [{ftype}] from an object")
     if ftype in ("text", "match_only_text"):

@@ -12,22 +12,25 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import tantivy
+
 from .fulltext import FullTextIndex, schema_signature
 from .mapping import Mapping, ParsedDocument
 from .storage.docstore import DocStore, StoredDoc, Tombstone
 from .vectors import VectorField
 
 
-@dataclass
+@dataclass(slots=True)
 class Put:
-    """A document version to store, with its parsed fields and the key it replaces."""
+    """A document version to store (its vectors in `doc.vectors`), its full-text document and
+    the key it replaces."""
 
     doc: StoredDoc
-    parsed: ParsedDocument
+    text: tantivy.Document
     replaces: int | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Delete:
     """A delete to store, with the key of the version it removes."""
 
@@ -120,8 +123,8 @@ class Shard:
                 for field in self.vectors.values():
                     field.delete(op.replaces)
             if isinstance(op, Put):
-                self.fulltext.add(op.doc.seq_no, op.doc.id, op.parsed)
-                for path, vector in op.parsed.vectors.items():
+                self.fulltext.add_document(op.text)
+                for path, vector in (op.doc.vectors or {}).items():
                     if path in self.vectors:
                         self.vectors[path].add(op.doc.seq_no, vector)
         self._dirty = True

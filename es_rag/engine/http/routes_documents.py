@@ -23,6 +23,7 @@ _ITEM_KEYS = {"_index", "_id", "routing", "if_seq_no", "if_primary_term", "versi
               "version_type", "pipeline", "require_alias", "retry_on_conflict", "op_type",
               "_source", "dynamic_templates", "list_executed_pipelines",
               "require_data_stream"}
+_INDEX_AND_ID = {"_index", "_id"}
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -143,11 +144,11 @@ def register(router: Router, app: EngineApp) -> None:
                 items.append({action: err_body})
                 continue
             result = next(it)
-            body = dict(result.body)
+            body = result.body
             if result.error is None:
                 body["status"] = result.status
                 if req.flag("list_executed_pipelines") and entry.op != "delete":
-                    body["executed_pipelines"] = entry.extra.get("executed_pipelines", [])
+                    body["executed_pipelines"] = entry.executed_pipelines or []
             items.append({entry.op: body})
         refresh_after(req, results)
         has_errors = errors or any("error" in next(iter(i.values())) for i in items)
@@ -212,6 +213,8 @@ def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]]
         raise BadRequest("The bulk request must be terminated by a newline [\\n]")
     default_index = req.path_params.get("index")
     p = req.params
+    routing, pipeline = p.get("routing"), p.get("pipeline")
+    require_alias = p.get("require_alias") == "true"
     out: list[WriteRequest | tuple[str, dict]] = []
     pos = 0
     while pos < len(lines):
@@ -235,26 +238,31 @@ def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]]
         if action not in _BULK_ACTIONS:
             raise BadRequest(f"Malformed action/metadata line [{pos}], expected field "
                              f"[create], [delete], [index] or [update] but found [{action}]")
-        for key in meta:
-            if key not in _ITEM_KEYS:
-                raise BadRequest(f"Action/metadata line [{pos}] contains an unknown parameter "
-                                 f"[{key}]")
+        if not meta.keys() <= _ITEM_KEYS:
+            unknown = next(key for key in meta if key not in _ITEM_KEYS)
+            raise BadRequest(f"Action/metadata line [{pos}] contains an unknown parameter "
+                             f"[{unknown}]")
         index = meta.get("_index", default_index)
         if index is None:
             raise EngineError("Validation Failed: 1: index is missing;", status=400,
                               error_type="action_request_validation_exception")
-        op = action
-        if action == "index" and meta.get("op_type") == "create":
-            op = "create"
-        write = WriteRequest(
-            op, index, None if meta.get("_id") is None else str(meta["_id"]),
-            if_seq_no=_int_or_none(meta.get("if_seq_no")),
-            if_primary_term=_int_or_none(meta.get("if_primary_term")),
-            version=_int_or_none(meta.get("version")),
-            version_type=meta.get("version_type", "internal"),
-            routing=meta.get("routing", p.get("routing")),
-            pipeline=meta.get("pipeline", p.get("pipeline")),
-            require_alias=bool(meta.get("require_alias", p.get("require_alias") == "true")))
+        doc_id = meta.get("_id")
+        doc_id = doc_id if doc_id is None or type(doc_id) is str else str(doc_id)
+        if meta.keys() <= _INDEX_AND_ID:  # the usual item: defaults from the URL
+            write = WriteRequest(action, index, doc_id, routing=routing, pipeline=pipeline,
+                                 require_alias=require_alias)
+        else:
+            op = action
+            if action == "index" and meta.get("op_type") == "create":
+                op = "create"
+            write = WriteRequest(
+                op, index, doc_id,
+                if_seq_no=_int_or_none(meta.get("if_seq_no")),
+                if_primary_term=_int_or_none(meta.get("if_primary_term")),
+                version=_int_or_none(meta.get("version")),
+                version_type=meta.get("version_type", "internal"),
+                routing=meta.get("routing", routing), pipeline=meta.get("pipeline", pipeline),
+                require_alias=bool(meta.get("require_alias", require_alias)))
         if action == "delete":
             out.append(write)
             continue
