@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from es_rag.engine.storage.docstore import FORMAT, DocStore, StoredDoc, Tombstone
-from es_rag.engine.storage.source_codec import pack, unpack
+from es_rag.engine.storage.source_codec import PYTHON_REPR, SPACED, pack, render, unpack
 
 
 def _vector(seed: int, dims: int = 64) -> np.ndarray:
@@ -40,6 +40,17 @@ def test_vectors_are_packed_and_the_source_comes_back_byte_for_byte(encoder) -> 
     assert packed is not None
     assert len(source) + len(packed) < len(raw) / 3
     assert unpack(source, packed) == raw
+
+
+def test_renderers_write_what_json_and_orjson_write() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # float32 values of every magnitude, denormals and zeros included
+        vector = (rng.choice([-1, 1], 64) * 10.0 ** rng.uniform(-40, 38, 64)).astype(np.float32)
+        vector[:2] = [0.0, -0.0]
+        values = vector.astype(np.float64).tolist()
+        assert render(vector, PYTHON_REPR) == json.dumps(values, separators=(",", ":")).encode()
+        assert render(vector, PYTHON_REPR | SPACED) == json.dumps(values).encode()
+        assert render(vector, 0) == orjson.dumps(values)
 
 
 def test_float32_shortest_text_is_packed() -> None:

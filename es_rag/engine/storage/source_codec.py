@@ -20,46 +20,43 @@ import orjson
 
 _VERSION = 1
 _HEADER = struct.Struct("<IHB")
-# style bits: how the client wrote the numbers
-_PYTHON = 1   # Python's `repr` (the json module, so the elasticsearch client): 1e-05, not 1e-5
-_SPACED = 2   # ", " between values (json.dumps' default separators)
-_FLOAT32 = 4  # the shortest text of each float32 value (0.1), not of its float64 value
-_STYLES = (_PYTHON, 0, _FLOAT32, _SPACED | _PYTHON, _SPACED, _SPACED | _FLOAT32)
+# style bits: how the client wrote the numbers (no bit: orjson's text of the float64 values)
+PYTHON_REPR = 1  # Python's `repr` (the json module, so the elasticsearch client): 1e-05, not 1e-5
+SPACED = 2       # ", " between values (json.dumps' default separators)
+FLOAT32 = 4      # the shortest text of each float32 value (0.1), not of its float64 value
+_STYLES = (PYTHON_REPR, 0, FLOAT32, SPACED | PYTHON_REPR, SPACED, SPACED | FLOAT32)
 
 
 def render(vector: np.ndarray, style: int) -> bytes:
     """The JSON text of a float32 vector in one of the known styles."""
-    if style & _FLOAT32:
+    if style & FLOAT32:
         text = orjson.dumps(vector, option=orjson.OPT_SERIALIZE_NUMPY)
+    elif style & PYTHON_REPR:
+        text = _as_repr(vector.astype(np.float64))
     else:
         text = orjson.dumps(vector.astype(np.float64), option=orjson.OPT_SERIALIZE_NUMPY)
-        if style & _PYTHON:
-            text = _as_repr(text)
-    if style & _SPACED:
+    if style & SPACED:
         text = text.replace(b",", b", ")
     return text
 
 
-def _as_repr(text: bytes) -> bytes:
-    """orjson's text of a flat number array with each number written as Python's `repr`
-    (they differ only for numbers with an exponent or four zeros after the point)."""
-    starts = set()
-    for marker in (b"e", b"0.0000"):
-        at = text.find(marker)
-        while at >= 0:
-            starts.add(max(text.rfind(b",", 0, at), 0) + 1)
-            at = text.find(marker, at + 1)
-    if not starts:
-        return text
-    out, prev = [], 0
-    for start in sorted(starts):
-        end = text.find(b",", start)
-        end = len(text) - 1 if end < 0 else end
-        out.append(text[prev:start])
-        out.append(repr(float(text[start:end])).encode())
-        prev = end
-    out.append(text[prev:])
-    return b"".join(out)
+def _as_repr(values: np.ndarray) -> bytes:
+    """The JSON text of float64 values as Python's json module writes them (each number its
+    `repr`). orjson writes the same digits, but without an exponent below 1e-4 (`0.00001234`
+    for `1.234e-05`) and with one-digit exponents (`1e-7` for `1e-07`): those are rewritten."""
+    size = np.abs(values)
+    odd = np.flatnonzero(((size < 1e-4) & (size > 0)) | (size >= 1e16))
+    if not len(odd):
+        return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    parts, prev = [], 0
+    for at in odd.tolist():
+        if at > prev:
+            parts.append(orjson.dumps(values[prev:at], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
+        parts.append(repr(float(values[at])).encode())
+        prev = at + 1
+    if prev < len(values):
+        parts.append(orjson.dumps(values[prev:], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
+    return b"[" + b",".join(parts) + b"]"
 
 
 def _array_span(raw: bytes, name: str) -> tuple[int, int] | None:
@@ -83,9 +80,10 @@ def _array_span(raw: bytes, name: str) -> tuple[int, int] | None:
 
 
 def _style_of(text: bytes, vector: np.ndarray) -> int | None:
-    spaced = _SPACED if b", " in text else 0
+    comma = text.find(b",")
+    spaced = SPACED if comma > 0 and text[comma + 1:comma + 2] == b" " else 0
     for style in _STYLES:
-        if style & _SPACED == spaced and render(vector, style) == text:
+        if style & SPACED == spaced and render(vector, style) == text:
             return style
     return None
 
