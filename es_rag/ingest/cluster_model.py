@@ -182,16 +182,12 @@ def put_model(client: Elasticsearch, model_id: str, traced: TracedModel,
     return total
 
 
-def start_deployment(client: Elasticsearch, model_id: str, timeout: str = "120s") -> None:
+def start_deployment(client: Elasticsearch, model_id: str, timeout_s: int = 120) -> None:
     """Start the model's deployment and wait until it is allocated (a no-op when started)."""
     if model_status(client, model_id) == "started":
         return
-    client.options(request_timeout=_seconds(timeout) + 30).ml.start_trained_model_deployment(
-        model_id=model_id, wait_for="started", timeout=timeout)
-
-
-def _seconds(timeout: str) -> float:
-    return float(timeout.removesuffix("s"))
+    client.options(request_timeout=timeout_s + 30).ml.start_trained_model_deployment(
+        model_id=model_id, wait_for="started", timeout=f"{timeout_s}s")
 
 
 def upload_model(client: Elasticsearch, name: str, model_id: str, *, start: bool = True,

@@ -30,6 +30,7 @@ from es_rag.ingest import (
     embedder_for,
 )
 from es_rag.ingest.cluster_embed import CLUSTER_EMBEDDING_PIPELINE, model_status
+from es_rag.ingest.cluster_model import upload_model
 from es_rag.ingest.index import ingest_paths
 from es_rag.retrieve import SearchParams, search, search_template, template_params
 
@@ -77,7 +78,9 @@ def cluster(engine: EngineServer, started: Result, es: Elasticsearch,
     embedder = embedder_for(settings, client, caps)
     assert isinstance(embedder, ClusterEmbedder)
     yield client, caps, embedder
-    es.ingest.delete_pipeline(id="chunks*")
+    es.ingest.delete_pipeline(id="chunks*")  # the shared engine keeps what `apply` stored
+    for template in ("bm25", "hybrid", "knn"):
+        es.delete_script(id=template)
     client.close()
 
 
@@ -96,6 +99,24 @@ def test_upload_traces_the_bundled_model_and_a_second_run_only_starts_it(
     assert bert["do_lower_case"] is True and bert["max_sequence_length"] == 256
     assert config["input"] == {"field_names": ["text_field"]}
     assert model_status(client, MODEL_ID) == "started"
+
+
+def test_an_upload_that_was_cut_off_is_redone(engine: EngineServer, started: Result) -> None:
+    client = Elasticsearch(engine.url)
+    cut_off = "es-rag-test-cut-off"
+    config = client.ml.get_trained_models(model_id=MODEL_ID)["trained_model_configs"][0]
+    client.ml.put_trained_model(model_id=cut_off, model_type="pytorch",
+                                inference_config=config["inference_config"],
+                                input=config["input"])
+    assert model_status(client, cut_off) == "partial"
+    try:
+        result = upload_model(client, "all-MiniLM-L6-v2", cut_off, start=False)
+        assert result.uploaded and not result.started and result.parts == 87
+        assert model_status(client, cut_off) == "uploaded"
+        again = upload_model(client, "all-MiniLM-L6-v2", cut_off, start=False)
+        assert not again.uploaded and again.parts == 0
+    finally:
+        client.ml.delete_trained_model(model_id=cut_off, force=True)
 
 
 def test_without_a_started_model_es_rag_says_what_to_run(engine: EngineServer,
