@@ -91,6 +91,15 @@ def model_config(*, description: str, do_lower_case: bool, max_sequence_length: 
     return config
 
 
+def local_model_folder(name: str) -> Path:
+    """The folder of the model `name`; ModelUploadError when it is not on this machine."""
+    location = Path(model_location(name))
+    if not location.is_dir():
+        raise ModelUploadError(f"model {name!r} is not a local folder: es-rag uploads a "
+                               "sentence-transformers model from this machine, never downloads")
+    return location
+
+
 def trace_model(name: str, folder: Path) -> TracedModel:
     """Trace the sentence-transformers model `name` (a local folder or the bundled model).
 
@@ -100,13 +109,10 @@ def trace_model(name: str, folder: Path) -> TracedModel:
     from sentence_transformers import SentenceTransformer
     from transformers import BertTokenizer
 
-    location = model_location(name)
-    if not Path(location).is_dir():
-        raise ModelUploadError(f"model {name!r} is not a local folder: es-rag uploads a "
-                               "sentence-transformers model from this machine, never downloads")
+    location = local_model_folder(name)
     try:
         # eager attention traces to plain matmul/softmax, which older libtorch builds also run
-        model = SentenceTransformer(location, device="cpu", local_files_only=True,
+        model = SentenceTransformer(str(location), device="cpu", local_files_only=True,
                                     model_kwargs={"attn_implementation": "eager"})
     except (OSError, ValueError) as exc:
         raise ModelUploadError(f"model {name!r} cannot be loaded from {location}: {exc}") from None
@@ -198,6 +204,7 @@ def upload_model(client: Elasticsearch, name: str, model_id: str, *, start: bool
     it first); an upload that was cut off is redone. Raises ModelUploadError with the cluster's
     reason when a request is refused.
     """
+    local_model_folder(name)  # before anything is sent
     result = UploadResult(model_id, uploaded=False, started=False)
     try:
         status = model_status(client, model_id)

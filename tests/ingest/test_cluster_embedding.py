@@ -30,7 +30,7 @@ from es_rag.ingest import (
     embedder_for,
 )
 from es_rag.ingest.cluster_embed import CLUSTER_EMBEDDING_PIPELINE, model_status
-from es_rag.ingest.cluster_model import upload_model
+from es_rag.ingest.cluster_model import ModelUploadError, upload_model
 from es_rag.ingest.index import ingest_paths
 from es_rag.retrieve import SearchParams, search, search_template, template_params
 
@@ -117,6 +117,13 @@ def test_an_upload_that_was_cut_off_is_redone(engine: EngineServer, started: Res
         assert not again.uploaded and again.parts == 0
     finally:
         client.ml.delete_trained_model(model_id=cut_off, force=True)
+
+
+def test_a_model_not_on_this_machine_is_refused_before_anything_is_sent() -> None:
+    nowhere = Elasticsearch("http://127.0.0.1:9")  # never contacted
+    with pytest.raises(ModelUploadError, match="'acme/not-here' is not a local folder: .* "
+                                               "never downloads"):
+        upload_model(nowhere, "acme/not-here", "acme__not-here")
 
 
 def test_without_a_started_model_es_rag_says_what_to_run(engine: EngineServer,
