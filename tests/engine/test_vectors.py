@@ -146,3 +146,54 @@ def test_wrong_query_vector_dimensions(images: tuple[Elasticsearch, np.ndarray])
         es.search(index="images", knn={"field": "vec", "query_vector": [1.0, 2.0], "k": 1,
                                        "num_candidates": 5})
     assert "different number of dimensions [2]" in str(err.value)
+
+
+def _brute_force(data: dict[int, np.ndarray], query: np.ndarray, k: int) -> list[int]:
+    keys = sorted(data)
+    matrix = np.stack([data[key] for key in keys])
+    cos = matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+    return [keys[i] for i in np.argsort(-cos, kind="stable")[:k]]
+
+
+def test_staged_vectors_deletes_filters_and_partial_builds(tmp_path: Path) -> None:
+    data = clustered(9000, 16, seed=3)
+    field = VectorField(tmp_path, "v", {"dims": 16, "similarity": "cosine"})
+    field._stop = True  # the test moves vectors into the graph itself
+    visible: dict[int, np.ndarray] = {}
+    rng = np.random.default_rng(5)
+    queries = data[rng.integers(0, len(data), 5)] + 0.1 * rng.normal(size=(5, 16))
+
+    def check() -> None:  # past 4,000 vectors: staged ones exactly, the graph with a high ef
+        allowed = {key for key in visible if key % 3}
+        for query in queries:
+            found = [key for key, _ in field.search(query, 10, 2000)]
+            assert found == _brute_force(visible, query, 10)
+            hits = field.search(query, 10, 2000, allowed)
+            assert [key for key, _ in hits] == \
+                _brute_force({key: visible[key] for key in allowed}, query, 10)
+
+    for start in range(0, 9000, 3000):  # three refreshes, partly built in between
+        for key in range(start, start + 3000):
+            field.add(key, data[key])
+            visible[key] = data[key]
+        for key in range(start, start + 3000, 7):  # deleted before the refresh
+            field.delete(key)
+            visible.pop(key)
+        field.refresh(start + 2999)
+        check()
+        for _ in range(5):
+            field.build_some()
+        for key in list(visible)[::11]:  # deleted in the graph and in the staging matrix
+            field.delete(key)
+            visible.pop(key)
+        field.refresh(start + 3000)
+        check()
+    assert field.staging.count > field.staging.head  # some vectors still staged
+    field.save()
+    reopened = VectorField(tmp_path, "v", {"dims": 16, "similarity": "cosine"})
+    assert reopened.checkpoint == int(field.staging.keys[field.staging.head]) - 1
+    reopened.close()
+    while field.build_some():
+        pass
+    check()
+    field.close()
