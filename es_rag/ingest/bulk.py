@@ -87,7 +87,7 @@ def check_index(client: Elasticsearch, index: str, embedder: ChunkEmbedder | Non
             dims = vector.get("dims")
             if dims is not None and dims != model_dims:
                 raise IngestError(f"index {name!r} holds {dims}-dim vectors but the embedding "
-                                  f"model {embedder.model_name!r} makes {embedder.dims}-dim ones")
+                                  f"model {embedder.model_name!r} makes {model_dims}-dim ones")
     pipelines = {pipeline} if pipeline else set()
     for body in settings.body.values():
         configured = body.get("settings", {}).get("index", {})
