@@ -16,6 +16,7 @@ from ..query.base import QueryContext, QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import filter_source
 from .aggs import run_aggs, validate_aggs
+from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .highlight import Highlighter
 from .knn import knn_search
 from .request import SearchRequest
@@ -73,10 +74,18 @@ def keys_of(scope: Scope, result: tantivy.SearchResult) -> list[tuple[float, int
 class SearchExecutor:
     """One search over a list of indices."""
 
-    def __init__(self, targets: list[Target], req: SearchRequest) -> None:
+    def __init__(self, targets: list[Target], req: SearchRequest,
+                 scopes: list[Scope] | None = None) -> None:
         self.req = req
-        self.scopes = make_scopes(targets)
+        self.scopes = make_scopes(targets) if scopes is None else scopes
         self._knn_cache: dict[int, list[Hit]] = {}
+        # filters added to the request's query (the group of a collapse's inner hits)
+        self.extra_filters: list[QueryNode] = []
+        # group value per collapsed hit, and what the rendered hits' inner hits search
+        self.collapsed: dict[tuple[int, int], Any] = {}
+        self.collapse_view: tuple[CollapseSpec, QueryNode | None, list[KnnSpec],
+                                  list[QueryNode]] | None = None
+        self.terminated_early: bool | None = None
         if req.aggs is not None:
             validate_aggs(req.aggs)
         self.highlighter = Highlighter(req.highlight) if req.highlight else None
@@ -84,7 +93,44 @@ class SearchExecutor:
         self.count_standard = False
         self.standard_totals: dict[int, int] = {}
 
+    @classmethod
+    def over(cls, parent: SearchExecutor, req: SearchRequest, filters: list[QueryNode]
+             ) -> SearchExecutor:
+        """A search of `req` over the parent's indices (and kNN results), with extra filters."""
+        child = cls([], req, scopes=parent.scopes)
+        child._knn_cache = parent._knn_cache
+        child.extra_filters = filters
+        return child
+
     # -- building blocks ------------------------------------------------------------------
+    def terminate(self, queries: list[tantivy.Query], limit: int) -> list[tantivy.Query]:
+        """`terminate_after`: each index's query restricted to its first `limit` matches in
+        index order (Lucene collects a shard's documents in index order and stops there)."""
+        out = []
+        terminated = False
+        for scope, query in zip(self.scopes, queries, strict=True):
+            searcher = scope.ctx.shard.fulltext.searcher
+            result = searcher.search(query, limit + 1, count=False, order_by_field=KEY,
+                                     order=tantivy.Order.Asc)
+            keys = [int(k) for k, _ in result.hits]
+            terminated = terminated or len(keys) > limit
+            out.append(with_filters(query, [tantivy.Query.term_set_query(
+                scope.ctx.schema, KEY, keys[:limit])]))
+        self.terminated_early = terminated
+        return out
+
+    def collapse(self, hits: list[Hit], sort_values: list[list[Any]] | None,
+                 spec: CollapseSpec, groups: int
+                 ) -> tuple[list[Hit], list[list[Any]] | None]:
+        """The first hit of each group, in rank order; group values kept for rendering."""
+        check_collapse(self, spec)
+        chosen, values = collapse_hits(self, hits, spec, groups)
+        for pos, value in zip(chosen, values, strict=True):
+            _, num, key = hits[pos]
+            self.collapsed[(num, key)] = value
+        return ([hits[p] for p in chosen],
+                None if sort_values is None else [sort_values[p] for p in chosen])
+
     def knn_hits(self, spec: KnnSpec) -> list[Hit]:
         """Global top-k of a knn spec over every index (scores include `boost`)."""
         cached = self._knn_cache.get(id(spec))
@@ -127,7 +173,7 @@ class SearchExecutor:
             combined = parts[0]
         else:
             combined = tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in parts])
-        flts = [f.compile(scope.ctx) for f in filters]
+        flts = [f.compile(scope.ctx) for f in [*filters, *self.extra_filters]]
         if scope.alias_filter is not None:
             flts.append(scope.alias_filter)
         return with_filters(combined, flts)
@@ -166,12 +212,17 @@ class SearchExecutor:
         if node.kind == "standard":
             queries = [self.scope_query(i, node.query, [], node.filters)
                        for i in range(len(self.scopes))]
-            if node.sort or node.search_after:
+            if node.terminate_after:
+                queries = self.terminate(queries, node.terminate_after)
+            if node.sort or node.search_after or node.collapse:
                 from .request import parse_sort
 
                 hits, total = self.top(queries, 10 ** 9, count=True, min_score=node.min_score)
-                hits = sort_hits(self, hits, parse_sort(node.sort) or _score_sort(),
-                                 node.search_after)[0]
+                if node.sort or node.search_after:
+                    hits = sort_hits(self, hits, parse_sort(node.sort) or _score_sort(),
+                                     node.search_after)[0]
+                if node.collapse:
+                    hits = self.collapse(hits, None, node.collapse, window)[0]
             else:
                 hits, total = self.top(queries, window, count=self.count_standard,
                                        min_score=node.min_score)
@@ -220,6 +271,9 @@ class SearchExecutor:
                 raise BadRequest(f"[{'rank' if req.rrf else 'rrf'}] requires [rank_window_size: "
                                  f"{node.rank_window_size}] be greater than or equal to [size: "
                                  f"{req.size}]")
+            _check_nested_inner_hits(node)
+            if node.kind == "standard" and node.collapse is not None:
+                self.collapse_view = (node.collapse, node.query, [], node.filters)
             capped = count and self._at_least(_retriever_queries(node)) > self._cap()
             self.count_standard = count and not capped and _one_standard_and_knn(node)
             hits, queries = self.retrieve(node, window)
@@ -234,31 +288,39 @@ class SearchExecutor:
             page = hits[req.from_:req.from_ + req.size]
         else:
             queries = [self.scope_query(i, req.query, req.knn) for i in range(len(self.scopes))]
+            if req.terminate_after:
+                queries = self.terminate(queries, req.terminate_after)
             aggs_queries = queries
             if req.post_filter is not None:
                 queries = [with_filters(q, [req.post_filter.compile(s.ctx)])
                            for s, q in zip(self.scopes, queries, strict=True)]
-            if sorted_by_fields or req.search_after is not None:
+            if sorted_by_fields or req.search_after is not None or req.collapse:
                 hits, total = self.top(queries, 10 ** 9, count=True, min_score=req.min_score)
-                hits, sort_values = sort_hits(self, hits, req.sort or _score_sort(),
-                                              req.search_after)
+                if sorted_by_fields or req.search_after is not None:
+                    hits, sort_values = sort_hits(self, hits, req.sort or _score_sort(),
+                                                  req.search_after)
+                if req.collapse:
+                    hits, sort_values = self.collapse(hits, sort_values, req.collapse,
+                                                      req.from_ + req.size)
+                    self.collapse_view = (req.collapse, req.query, req.knn,
+                                          self.extra_filters)
             else:
                 capped = (count and req.post_filter is None and req.min_score is None and
+                          not req.terminate_after and
                           self._at_least([req.query]) > self._cap())
                 hits, total = self.top(queries, req.from_ + req.size, count and not capped,
                                        min_score=req.min_score)
                 if capped:
                     total = self._cap()
-            if req.terminate_after is not None and 0 < req.terminate_after < total:
-                total = req.terminate_after
             page = hits[req.from_:req.from_ + req.size]
             if sort_values is not None:
                 sort_values = sort_values[req.from_:req.from_ + req.size]
-        body: dict[str, Any] = {
-            "took": 0, "timed_out": False,
-            "_shards": {"total": len(self.scopes), "successful": len(self.scopes),
-                        "skipped": 0, "failed": 0},
-            "hits": {}}
+        body: dict[str, Any] = {"took": 0, "timed_out": False}
+        if self.terminated_early is not None:
+            body["terminated_early"] = self.terminated_early
+        body["_shards"] = {"total": len(self.scopes), "successful": len(self.scopes),
+                           "skipped": 0, "failed": 0}
+        body["hits"] = {}
         if count:
             body["hits"]["total"] = self._total(total, capped)
         elif req.total_as_int:
@@ -417,8 +479,27 @@ class SearchExecutor:
                     hit["highlight"] = marked
             if sort_values is not None:
                 hit["sort"] = sort_values[pos]
+            if self.collapse_view is not None:
+                self._render_collapse(hit, self.collapsed.get((num, key)))
             out.append(hit)
         return out
+
+
+    def _render_collapse(self, hit: dict[str, Any], value: Any) -> None:
+        assert self.collapse_view is not None
+        spec, query, knn, filters = self.collapse_view
+        hit.setdefault("fields", {})[spec.field] = [value]
+        if spec.inner_hits:
+            hit["inner_hits"] = inner_hits(self, query, knn, filters, spec, value)
+
+
+def _check_nested_inner_hits(node: Retriever, nested: bool = False) -> None:
+    """Inner hits of a collapse inside a compound retriever are not rendered: refused."""
+    if nested and node.collapse is not None and node.collapse.inner_hits:
+        raise BadRequest("[inner_hits] of a [collapse] inside a compound retriever are not "
+                         "supported by the embedded engine")
+    for child, _ in node.children:
+        _check_nested_inner_hits(child, nested=True)
 
 
 def _one_standard_and_knn(node: Retriever) -> bool:

@@ -10,6 +10,7 @@ from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import parse_source_spec
+from .collapse import CollapseSpec, parse_collapse
 from .retrievers import Retriever, parse_retriever
 
 BODY_KEYS = {
@@ -17,8 +18,9 @@ BODY_KEYS = {
     "track_total_hits", "search_after", "min_score", "aggs", "aggregations", "timeout",
     "track_scores", "version", "seq_no_primary_term", "stored_fields", "profile", "explain",
     "terminate_after", "post_filter", "fields", "docvalue_fields", "ext", "sub_searches",
+    "collapse",
 }
-UNSUPPORTED_KEYS = {"collapse", "suggest", "rescore", "script_fields", "pit", "runtime_mappings",
+UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "pit", "runtime_mappings",
                     "indices_boost", "slice", "stats", "point_in_time"}
 
 
@@ -59,6 +61,7 @@ class SearchRequest:
     sub_searches: list[QueryNode] = field(default_factory=list)
     total_as_int: bool = False
     terminate_after: int | None = None
+    collapse: CollapseSpec | None = None
 
 
 def _int(name: str, value: Any) -> int:
@@ -222,4 +225,21 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
         req.terminate_after = _int("terminate_after", ta)
         if req.terminate_after < 0:
             raise BadRequest("terminateAfter must be > 0")
+    if body.get("collapse") is not None:
+        req.collapse = parse_collapse(body["collapse"])
+        _check_collapse_combination(req)
     return req
+
+
+def _check_collapse_combination(req: SearchRequest) -> None:
+    """What Elasticsearch refuses next to `collapse`, and what the engine does not collapse."""
+    assert req.collapse is not None
+    if req.search_after is not None and (len(req.sort) != 1 or
+                                         req.sort[0].field != req.collapse.field):
+        raise BadRequest("Cannot use [collapse] in conjunction with [search_after] unless the "
+                         "search is sorted on the same field. Multiple sort fields are not "
+                         "allowed.")
+    if req.retriever is not None or req.rrf is not None:
+        raise BadRequest("a top-level [collapse] next to [retriever] or [rank] is not "
+                         "supported by the embedded engine; collapse in the [standard] "
+                         "retriever instead")

@@ -9,6 +9,7 @@ from ..errors import BadRequest, ParsingError
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
+from .collapse import CollapseSpec, parse_collapse
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Retriever:
     min_score: float | None = None
     sort: Any = None
     search_after: list[Any] | None = None
+    collapse: CollapseSpec | None = None
+    terminate_after: int | None = None
 
 
 def parse_retriever(body: Any) -> Retriever:
@@ -36,14 +39,20 @@ def parse_retriever(body: Any) -> Retriever:
         raise ParsingError(f"[{kind}] retriever malformed")
     if kind == "standard":
         allowed = {"query", "filter", "min_score", "sort", "_name", "search_after",
-                   "terminate_after"}
+                   "terminate_after", "collapse"}
         _check(kind, spec, allowed)
         flt = spec.get("filter", [])
+        terminate_after = spec.get("terminate_after")
+        if terminate_after is not None and (not isinstance(terminate_after, int) or
+                                            terminate_after < 0):
+            raise BadRequest("terminateAfter must be > 0")
         return Retriever("standard", query=parse_query(spec["query"]) if "query" in spec
                          else None, filters=[parse_query(f) for f in
                                              (flt if isinstance(flt, list) else [flt])],
                          min_score=spec.get("min_score"), sort=spec.get("sort"),
-                         search_after=spec.get("search_after"))
+                         search_after=spec.get("search_after"),
+                         collapse=parse_collapse(spec["collapse"]) if spec.get("collapse")
+                         is not None else None, terminate_after=terminate_after or None)
     if kind == "knn":
         for key in ("k", "num_candidates"):
             if key not in spec:

@@ -91,7 +91,7 @@ def sort_hits(executor: SearchExecutor, hits: list[Hit], keys: list[SortKey],
                 continue
             if va is None or vb is None:
                 first = k.missing == "_first"
-                return (-1 if va is None else 1) * (-1 if first else 1)
+                return (1 if va is None else -1) * (-1 if first else 1)
             result = -1 if va < vb else 1
             return result if k.order == "asc" else -result
         return (hits[a][1] - hits[b][1]) or (hits[a][2] - hits[b][2])
@@ -127,8 +127,11 @@ def _date_format(executor: SearchExecutor, key: SortKey) -> str | None:
 
 def _after(row: list[Any], after: list[Any], keys: list[SortKey]) -> bool:
     for value, ref, k in zip(row, after, keys, strict=True):
+        if value is None and k.missing not in (None, "_last", "_first"):
+            value = k.missing
         if value is None:
-            return False
+            # a missing value sorts last (or first): after any real value (or before)
+            return k.missing != "_first" and k.field != "_score"
         if isinstance(value, int | float) and isinstance(ref, str):
             try:
                 ref = float(ref)
