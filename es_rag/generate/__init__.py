@@ -5,7 +5,7 @@
 ...              generator=build_generator(settings, embedder=embedder))  # doctest: +SKIP
 """
 
-from es_rag.generate.ask import AskParams, ask, ask_stream, best_relevance
+from es_rag.generate.ask import AskParams, ask, ask_stream, reaches_relevance
 from es_rag.generate.citations import Answer, Citation, build_answer, is_dont_know
 from es_rag.generate.context import Context, Source, assemble_context, token_counter
 from es_rag.generate.prompts import (
@@ -34,6 +34,6 @@ __all__ = [
     "ContextTooLongError", "ExtractiveGenerator", "GenerationError", "Generator",
     "LlamaCppGenerator", "ModelNotFoundError", "OpenAIGenerator", "Prompt", "PromptError",
     "ProviderAuthError", "ProviderUnavailableError", "Source", "ask", "ask_stream",
-    "assemble_context", "available_prompts", "best_relevance", "build_answer", "build_generator",
-    "is_dont_know", "render_prompt", "token_counter",
+    "assemble_context", "available_prompts", "build_answer", "build_generator", "is_dont_know",
+    "reaches_relevance", "render_prompt", "token_counter",
 ]

@@ -19,6 +19,7 @@ from es_rag.generate.citations import Answer, build_answer
 from es_rag.generate.context import Context, Tokenizer, assemble_context
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.providers import ExtractiveGenerator, Generator
+from es_rag.generate.vectors import memoise
 from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import SearchParams
@@ -29,8 +30,9 @@ from es_rag.retrieve.search import search
 class AskParams:
     """How a question is answered: the search, the context budget and the relevance floor.
 
-    `min_relevance` is the lowest cosine similarity between the question and the best retrieved
-    chunk (both embedded fresh) for the generator to be called at all; None disables the check.
+    `min_relevance` is the lowest cosine similarity between the question's embedding and the best
+    retrieved chunk's text (embedded fresh) for the generator to be called at all; None disables
+    the check.
     """
 
     search: SearchParams = field(default_factory=lambda: SearchParams(size=8))
@@ -43,37 +45,58 @@ def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
 
 
-def best_relevance(question: str, hits: list[Hit], embedder: QueryEmbedder) -> float | None:
-    """Highest cosine between the question and the hits' texts; None when it cannot be computed."""
+def reaches_relevance(question: str, hits: list[Hit], embedder: QueryEmbedder,
+                      floor: float) -> bool:
+    """Whether some hit's text has a cosine of at least `floor` with the question.
+
+    Hits are embedded best first, the top one alone and then the rest in one batch, so a
+    relevant top hit settles it with one passage embedded. True when the embedder cannot embed
+    passages (the floor cannot be checked).
+    """
     embed_documents = getattr(embedder, "embed_documents", None)
     if embed_documents is None or not hits:
-        return None
-    vectors = np.asarray(embed_documents([question] + [h.text for h in hits]), dtype=np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return float((vectors[1:] @ vectors[0]).max())
+        return True
+    query = _unit(np.asarray([embedder.embed_query(question)], dtype=np.float32))[0]
+    for batch in (hits[:1], hits[1:]):
+        if batch:
+            vectors = _unit(np.asarray(embed_documents([h.text for h in batch]),
+                                       dtype=np.float32))
+            if float((vectors @ query).max()) >= floor:
+                return True
+    return False
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: str,
              params: AskParams, embedder: QueryEmbedder | None, as_user: str | None,
              tokenizer: Tokenizer | None, timings: dict[str, float],
              client_side_acl_filter: bool) -> Context | None:
-    """Retrieve and assemble the context; None when nothing relevant was found."""
+    """Retrieve and assemble the context; None when nothing relevant was found.
+
+    The search, the relevance floor and the generator embed through one memo (`vectors`).
+    """
+    memo = memoise(embedder)
     t0 = time.perf_counter()
-    result = search(client, caps, index, question, params.search, embedder, as_user=as_user,
+    result = search(client, caps, index, question, params.search, memo, as_user=as_user,
                     client_side_acl_filter=client_side_acl_filter)
     timings["retrieval_ms"] = _ms(t0)
     if not result.hits:
         return None
-    if params.min_relevance is not None and embedder is not None:
+    if params.min_relevance is not None and memo is not None:
         t0 = time.perf_counter()
-        relevance = best_relevance(question, result.hits, embedder)
+        relevant = reaches_relevance(question, result.hits, memo, params.min_relevance)
         timings["relevance_ms"] = _ms(t0)
-        if relevance is not None and relevance < params.min_relevance:
+        if not relevant:
             return None
     if tokenizer is None:
         tokenizer = getattr(embedder, "tokenizer", None)
-    return assemble_context(result.hits, token_budget=params.token_budget, tokenizer=tokenizer,
-                            dedupe_threshold=params.dedupe_threshold)
+    context = assemble_context(result.hits, token_budget=params.token_budget,
+                               tokenizer=tokenizer, dedupe_threshold=params.dedupe_threshold)
+    context.embedder = memo
+    return context
 
 
 def _dont_know(generator: Generator, timings: dict[str, float]) -> Answer:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from es_rag.generate.sentences import content_words, jaccard
+from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
 
 _WORDISH = re.compile(r"\w+|[^\w\s]")
@@ -52,11 +53,16 @@ class Source:
 
 @dataclass
 class Context:
-    """The sources given to the generator, and the hits left out with the reason why."""
+    """The sources given to the generator, and the hits left out with the reason why.
+
+    `embedder` is the ask's memoising embedder (`es_rag.generate.vectors`), through which
+    generators embed, so that no text of one ask is embedded twice.
+    """
 
     sources: list[Source]
     dropped: list[tuple[str, str]] = field(default_factory=list)
     token_budget: int = 0
+    embedder: QueryEmbedder | None = field(default=None, repr=False, compare=False)
 
     @property
     def tokens(self) -> int:

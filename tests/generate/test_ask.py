@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -19,12 +20,14 @@ from es_rag.generate import (
     ExtractiveGenerator,
     GenerationError,
     LlamaCppGenerator,
+    OpenAIGenerator,
     ask,
     ask_stream,
     assemble_context,
+    reaches_relevance,
     render_prompt,
 )
-from es_rag.retrieve import SearchParams
+from es_rag.retrieve import Hit, SearchParams
 
 INDEX = "ask-chunks"
 INJECTION = {**CORPUS[0], "chunk_id": "evil#0", "doc_id": "evil", "title": "Notice",
@@ -60,6 +63,61 @@ class MustNotBeCalled(ExtractiveGenerator):
         raise AssertionError("the generator was called although nothing relevant was found")
 
     stream = generate  # type: ignore[assignment]
+
+
+class CountingEmbedder:
+    """The real embedder, counting every text it is asked to embed (queries and passages)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.texts: Counter[str] = Counter()
+
+    def embed_query(self, text: str) -> list[float]:
+        self.texts[text] += 1
+        return list(self.inner.embed_query(text))
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.texts.update(texts)
+        return list(self.inner.embed_documents(texts))
+
+
+class ParaphrasingChat(OpenAIGenerator):
+    """An OpenAI-compatible generator whose model answers with a paraphrase citing [1]: es-rag
+    can only verify it by embedding similarity."""
+
+    def __init__(self, embedder: Any) -> None:
+        super().__init__(model="canned", embedder=embedder)
+
+    def complete(self, messages: Sequence[Mapping[str, str]], *,
+                 max_tokens: int | None = None) -> str:
+        return "The tower was finished for an exhibition in the French capital [1]."
+
+
+@pytest.mark.parametrize("make_generator", [ExtractiveGenerator, ParaphrasingChat],
+                         ids=["extractive", "chat"])
+def test_one_ask_embeds_no_text_twice(setup, make_generator) -> None:
+    es, caps = setup
+    counting = CountingEmbedder(shared_embedder())
+    question = "When was the Eiffel Tower completed?"
+    answer = ask(es, caps, INDEX, question, AskParams(min_relevance=0.2), counting,
+                 make_generator(counting))
+    assert answer.citations and answer.citations[0].chunk_id == "eiffel#0"
+    assert counting.texts[question] == 1  # the search's query vector serves the floor too
+    twice = {text: n for text, n in counting.texts.items() if n > 1}
+    assert not twice, f"embedded more than once in one ask: {twice}"
+    if make_generator is ParaphrasingChat:  # the citation was checked by embedding the claim
+        assert any("French capital" in text for text in counting.texts)
+
+
+def test_a_relevant_top_hit_settles_the_relevance_floor_alone(embedder) -> None:
+    counting = CountingEmbedder(embedder)
+    texts = ["The Eiffel Tower in Paris was completed in 1889.",
+             "Sourdough bread rises with wild yeast.", "Rotate API tokens every ninety days."]
+    hits = [Hit(chunk_id=f"c{i}", doc_id=f"d{i}", score=1.0, text=t) for i, t in enumerate(texts)]
+    assert reaches_relevance("When was the Eiffel Tower built?", hits, counting, 0.3)
+    assert set(counting.texts) == {"When was the Eiffel Tower built?", texts[0]}
+    assert not reaches_relevance("When was the Eiffel Tower built?", hits[1:], counting, 0.3)
+    assert set(texts) <= set(counting.texts)
 
 
 def test_ask_answers_with_a_citation_of_the_right_chunk(setup) -> None:

@@ -11,6 +11,7 @@ from es_rag.generate.citations import Answer, build_answer, is_dont_know
 from es_rag.generate.context import Context, Source
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.sentences import content_words, overlap, split_sentences
+from es_rag.generate.vectors import through_memo
 from es_rag.retrieve.embedding import DocumentEmbedder
 
 PREAMBLE = "Extractive answer (sentences quoted from the sources; no language model was used):"
@@ -73,9 +74,11 @@ class ExtractiveGenerator:
             return []
         q_words = content_words(question)
         semantic: list[float | None] = [None] * len(candidates)
-        if self.embedder is not None:
-            vectors = np.asarray(self.embedder.embed_documents(
-                [question] + [w for _, _, w in candidates]), dtype=np.float32)
+        embedder = through_memo(self.embedder, context.embedder)
+        if embedder is not None:
+            vectors = np.asarray([embedder.embed_query(question)]
+                                 + embedder.embed_documents([w for _, _, w in candidates]),
+                                 dtype=np.float32)
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             semantic = (vectors[1:] @ vectors[0]).tolist()
         scored = [ScoredSentence(src, s, overlap(q_words, content_words(w)), sem)

@@ -16,6 +16,7 @@ from es_rag.generate.citations import Answer, build_answer
 from es_rag.generate.context import Context
 from es_rag.generate.prompts import PROMPTS_DIR, render_prompt
 from es_rag.generate.providers.base import ContextTooLongError, GenerationError
+from es_rag.generate.vectors import through_memo
 from es_rag.retrieve.embedding import DocumentEmbedder
 
 INSTALL_HINT = ('install it with: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install '
@@ -129,4 +130,5 @@ class LlamaCppGenerator:
                     yield delta
 
     def finish(self, text: str, context: Context) -> Answer:
-        return build_answer(text, context, provider=self.name, embedder=self.embedder)
+        return build_answer(text, context, provider=self.name,
+                            embedder=through_memo(self.embedder, context.embedder))

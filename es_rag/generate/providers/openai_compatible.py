@@ -20,6 +20,7 @@ from es_rag.generate.providers.base import (
     ProviderAuthError,
     ProviderUnavailableError,
 )
+from es_rag.generate.vectors import through_memo
 from es_rag.retrieve.embedding import DocumentEmbedder
 
 _CONTEXT_HINTS = ("context_length_exceeded", "context length", "maximum context",
@@ -145,4 +146,5 @@ class OpenAIGenerator:
                 f"than the model's context is one cause: lower the context token budget)")
 
     def finish(self, text: str, context: Context) -> Answer:
-        return build_answer(text, context, provider=self.name, embedder=self.embedder)
+        return build_answer(text, context, provider=self.name,
+                            embedder=through_memo(self.embedder, context.embedder))
