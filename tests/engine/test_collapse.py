@@ -126,3 +126,10 @@ def test_terminate_after_stops_at_the_first_matches_in_index_order(
         "query": {"match_all": {}}, "terminate_after": 2, "sort": [{"page": "desc"}]}})
     assert [h["_id"] for h in retriever["hits"]["hits"]] == ["a2", "a1"]
     assert "terminated_early" not in chunks.search(index="chunks")
+
+
+def test_count_stops_at_terminate_after(chunks: Elasticsearch) -> None:
+    resp = chunks.count(index="chunks", terminate_after=2)
+    assert (resp["count"], resp["terminated_early"]) == (2, True)
+    assert chunks.count(index="chunks", terminate_after=50)["terminated_early"] is False
+    assert "terminated_early" not in chunks.count(index="chunks")

@@ -21,6 +21,7 @@ from .highlight import Highlighter
 from .knn import knn_search
 from .request import SearchRequest
 from .retrievers import Retriever
+from .shard_order import shard_of
 from .sorting import sort_hits
 
 Hit = tuple[float, int, int]  # (score, scope number, document key)
@@ -86,6 +87,7 @@ class SearchExecutor:
         self.collapse_view: tuple[CollapseSpec, QueryNode | None, list[KnnSpec],
                                   list[QueryNode]] | None = None
         self.terminated_early: bool | None = None
+        self._shard_of: dict[tuple[int, int], int] = {}
         if req.aggs is not None:
             validate_aggs(req.aggs)
         self.highlighter = Highlighter(req.highlight) if req.highlight else None
@@ -103,6 +105,31 @@ class SearchExecutor:
         return child
 
     # -- building blocks ------------------------------------------------------------------
+    def rank(self, hits: list[Hit]) -> None:
+        """Sort hits by score, ties in Elasticsearch's order (index, shard, document)."""
+        self.learn_shards(hits)
+        hits.sort(key=lambda h: (-h[0], *self.tie(h[1], h[2])))
+
+    def tie(self, num: int, key: int) -> tuple[int, int, int]:
+        """The order of a hit among equal sort values: index, shard, then indexing order."""
+        return num, self._shard_of.get((num, key), 0), key
+
+    def learn_shards(self, hits: list[Hit]) -> None:
+        """The Elasticsearch shard of hits of indices created with several shards."""
+        by_scope: dict[int, list[int]] = {}
+        for _, num, key in hits:
+            if (num, key) not in self._shard_of and self._shards(num) > 1:
+                by_scope.setdefault(num, []).append(key)
+        for num, keys in by_scope.items():
+            shards = self._shards(num)
+            docs = self.scopes[num].ctx.shard.store.by_seq_nos(keys)
+            for key in keys:
+                doc = docs.get(key)
+                self._shard_of[(num, key)] = shard_of(doc.id, shards) if doc else 0
+
+    def _shards(self, num: int) -> int:
+        return int(self.scopes[num].ctx.settings.get("index.number_of_shards", 1))
+
     def terminate(self, queries: list[tantivy.Query], limit: int) -> list[tantivy.Query]:
         """`terminate_after`: each index's query restricted to its first `limit` matches in
         index order (Lucene collects a shard's documents in index order and stops there)."""
@@ -140,7 +167,7 @@ class SearchExecutor:
         for num, scope in enumerate(self.scopes):
             for key, score in knn_search(scope.ctx, spec):
                 hits.append((score * spec.boost, num, key))
-        hits.sort(key=lambda h: (-h[0], h[1], h[2]))
+        self.rank(hits)
         hits = hits[:spec.k]
         self._knn_cache[id(spec)] = hits
         return hits
@@ -203,7 +230,7 @@ class SearchExecutor:
                 if min_score is None or score >= min_score:
                     hits.append((score, num, key))
                     total += min_score is not None
-        hits.sort(key=lambda h: (-h[0], h[1], h[2]))
+        self.rank(hits)
         return hits[:limit] if min_score is None else hits, total
 
     # -- modes --------------------------------------------------------------------------------
@@ -245,8 +272,8 @@ class SearchExecutor:
                     weight / (node.rank_constant + rank)
             for i, q in enumerate(queries):
                 unions[i].append(q)
-        hits = sorted(((score, num, key) for (num, key), score in fused.items()),
-                      key=lambda h: (-h[0], h[1], h[2]))
+        hits = [(score, num, key) for (num, key), score in fused.items()]
+        self.rank(hits)
         union_queries = [tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in qs])
                          if len(qs) > 1 else qs[0] for qs in unions]
         return hits[:child_window], union_queries

@@ -89,14 +89,20 @@ class SearchService:
         if query is not None:
             self.build_query_vectors(k.spec for k in query.knn_nodes())
         targets = self.targets(index, params)
+        limit = int(terminate_after or 0)
         total = 0
-        for num, scope in enumerate(make_scopes(targets)):
+        terminated = False
+        for scope in make_scopes(targets):
             executor = SearchExecutor([scope.target], SearchRequest())
-            q = executor.scope_query(0, query, [])
-            del num
-            total += scope.ctx.shard.fulltext.count(q)
-        return {"count": total, "_shards": {"total": len(targets), "successful": len(targets),
-                                            "skipped": 0, "failed": 0}}
+            matches = scope.ctx.shard.fulltext.count(executor.scope_query(0, query, []))
+            terminated = terminated or (limit > 0 and matches > limit)
+            total += min(matches, limit) if limit > 0 else matches
+        body: dict[str, Any] = {"count": total}
+        if limit > 0:
+            body["terminated_early"] = terminated
+        body["_shards"] = {"total": len(targets), "successful": len(targets), "skipped": 0,
+                           "failed": 0}
+        return body
 
     def build_query_vectors(self, specs: Iterator[KnnSpec] | list[KnnSpec]) -> None:
         """Embed the `model_text` of every kNN `query_vector_builder` (once per model and

@@ -75,6 +75,7 @@ def sort_hits(executor: SearchExecutor, hits: list[Hit], keys: list[SortKey],
               search_after: list[Any] | None) -> tuple[list[Hit], list[list[Any]]]:
     """Hits in sort order (after `search_after` when given) with their sort values."""
     columns = [_values(executor, hits, k) for k in keys]
+    executor.learn_shards(hits)
     rows = [[col[i] for col in columns] for i in range(len(hits))]
 
     def missing_value(k: SortKey) -> Any:
@@ -94,7 +95,8 @@ def sort_hits(executor: SearchExecutor, hits: list[Hit], keys: list[SortKey],
                 return (1 if va is None else -1) * (-1 if first else 1)
             result = -1 if va < vb else 1
             return result if k.order == "asc" else -result
-        return (hits[a][1] - hits[b][1]) or (hits[a][2] - hits[b][2])
+        tie_a, tie_b = executor.tie(*hits[a][1:]), executor.tie(*hits[b][1:])
+        return -1 if tie_a < tie_b else 1 if tie_a > tie_b else 0
 
     order = sorted(range(len(hits)), key=functools.cmp_to_key(compare))
     date_formats = [_date_format(executor, k) for k in keys]
