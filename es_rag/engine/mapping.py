@@ -414,15 +414,13 @@ class Mapping:
         if ftype == "dense_vector":
             self._parse_vector(path, body, value, doc, doc_id)
             return
-        if isinstance(value, list):
-            items = []
-            for item in value:
-                if isinstance(item, list):
-                    items.extend(item)
-                else:
-                    items.append(item)
+        if type(value) is not list:
+            items: list[Any] | tuple[Any] = (value,)
+        elif any(isinstance(item, list) for item in value):
+            items = [inner for item in value
+                     for inner in (item if isinstance(item, list) else (item,))]
         else:
-            items = [value]
+            items = value
         spec = self.fields.get(path)
         if spec is not None and spec.params is body:
             subs = self._subfields[path]
@@ -568,6 +566,8 @@ def _convert(spec: FieldSpec, value: Any, doc_id: str) -> Any:
             return value
         if ftype == "keyword":
             return None if len(value) > spec.params.get("ignore_above", 2**31) else value
+    elif type(value) is int and ftype in INTEGER_TYPES:
+        return value
     if isinstance(value, dict):
         raise _fail(spec, value, doc_id, f"Can't parse [{ftype}] from an object")
     if ftype in ("text", "match_only_text"):
