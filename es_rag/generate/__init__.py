@@ -6,8 +6,9 @@
 """
 
 from es_rag.generate.ask import AskParams, ask, ask_stream, reaches_relevance
-from es_rag.generate.citations import Answer, Citation, build_answer, is_dont_know
+from es_rag.generate.citations import Answer, Citation, build_answer
 from es_rag.generate.context import Context, Source, assemble_context, token_counter
+from es_rag.generate.dont_know import is_dont_know, says_no_answer
 from es_rag.generate.prompts import (
     DONT_KNOW,
     Prompt,
@@ -35,5 +36,5 @@ __all__ = [
     "LlamaCppGenerator", "ModelNotFoundError", "OpenAIGenerator", "Prompt", "PromptError",
     "ProviderAuthError", "ProviderUnavailableError", "Source", "ask", "ask_stream",
     "assemble_context", "available_prompts", "build_answer", "build_generator", "is_dont_know",
-    "reaches_relevance", "render_prompt", "token_counter",
+    "reaches_relevance", "render_prompt", "says_no_answer", "token_counter",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from es_rag.generate.context import Context, Source
+from es_rag.generate.dont_know import is_dont_know, says_no_answer
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.sentences import content_words, overlap, split_sentences
 from es_rag.retrieve.embedding import DocumentEmbedder
@@ -67,11 +68,6 @@ class Answer:
             "sources": [s.as_dict() for s in self.sources_used],
             "timings": self.timings,
         }
-
-
-def is_dont_know(text: str) -> bool:
-    """True when the answer says the sources do not contain the answer."""
-    return "i don't know" in text.lower() or "i do not know" in text.lower()
 
 
 def best_quote(claim: str, source: Source) -> str:
@@ -150,7 +146,7 @@ def _attribute(text: str, verifier: _Verifier, min_share: float) -> str:
     pieces: list[str] = []
     pos = 0
     for start, end, claim in _claims(text):
-        words = content_words(claim)
+        words = set() if says_no_answer(claim) else content_words(claim)
         best = max(verifier.sources.values(), default=None,
                    key=lambda s: overlap(words, content_words(s.text)))
         sentence = text[start:end]
@@ -194,9 +190,9 @@ def build_answer(text: str, context: Context, *, provider: str, extractive: bool
         checked = DONT_KNOW
     if not had_markers and not is_dont_know(checked):
         checked = _attribute(checked, verifier, attribute_share)
-    unsupported = [] if is_dont_know(checked) else [
+    unsupported = [
         claim for _, _, claim in _claims(checked)
-        if content_words(claim)
+        if content_words(claim) and not says_no_answer(claim)
         and not any(verifier.supports(claim, s) for s in verifier.sources.values())
     ]
     citations = [verifier.citations[n] for n in sorted(verifier.citations)]

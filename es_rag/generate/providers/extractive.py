@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from es_rag.generate.citations import Answer, build_answer, is_dont_know
+from es_rag.generate.citations import Answer, build_answer
 from es_rag.generate.context import Context, Source
+from es_rag.generate.dont_know import is_dont_know
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.sentences import content_words, overlap, split_sentences
 from es_rag.generate.vectors import through_memo
