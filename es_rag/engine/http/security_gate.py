@@ -11,11 +11,13 @@ see the same restricted set; `get`/`mget` hide documents outside it.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import fnmatch
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
-from ..errors import AuthenticationError, IndexNotFound
+from ..errors import AuthenticationError, BadRequest, IndexNotFound
 from ..security import (
     REST_ACTIONS,
     SYSTEM_INDEX_WARNING,
@@ -63,6 +65,9 @@ class SecurityGate:
                 if result is not None:
                     return RestResponse(result[1], result[0])
             parts = [p for p in req.path.split("/") if p]
+            if req.method == "DELETE" and len(parts) == 1 and \
+                    any(_names_security_index(n) for n in unquote(parts[0]).split(",")):
+                return self._delete_security_index(user, req, inner)
             if len(parts) == 3 and parts[0] in _SECURITY_INDICES and parts[1] == "_doc":
                 return self._security_document(user, parts[0], parts[2])
             self._authorize(user, req)
@@ -80,6 +85,27 @@ class SecurityGate:
             self.security.authorize(user, action.action)
         else:
             self.security.authorize(user, action.action, action.index.split(","))
+
+    def _delete_security_index(self, user: AuthenticatedUser, req: RestRequest,
+                               inner: Callable[[RestRequest], RestResponse]) -> RestResponse:
+        """`DELETE /.security-7` (or `.security*`): as in Elasticsearch, the native realm's
+        users, roles, API keys and application privileges are gone; the `elastic` user keeps
+        its password (Elasticsearch's bootstrap password lives outside the index too)."""
+        names = unquote(req.path.strip("/")).split(",")
+        if ".security" in names:
+            raise BadRequest("The provided expression [.security] matches an alias, specify the "
+                             "corresponding concrete indices instead.")
+        self.security.authorize(user, REST_ACTIONS["indices.delete"], [".security-7"])
+        self.security.reset()
+        warning = {"Warning": f'299 Elasticsearch-9.1.0 "{SYSTEM_INDEX_WARNING}"'}
+        rest = [n for n in names if not _names_security_index(n)]
+        if not rest:
+            return RestResponse({"acknowledged": True}, 200, headers=warning)
+        req = dataclasses.replace(req, path="/" + ",".join(rest))
+        self._authorize(user, req)
+        response = inner(req)
+        response.headers = {**(response.headers or {}), **warning}
+        return response
 
     def _security_document(self, user: AuthenticatedUser, index: str, doc_id: str
                            ) -> RestResponse:
@@ -134,3 +160,8 @@ class SecurityGate:
         service.shard.refresh()  # a get is real-time: the check must see unrefreshed writes
         query = {"bool": {"filter": [{"ids": {"values": [doc_id]}}, dls]}}
         return self.app.search.count(service.name, {"query": query}, {})["count"] > 0
+
+
+def _names_security_index(name: str) -> bool:
+    """An index expression naming the `.security` system index (or its alias)."""
+    return name in (*_SECURITY_INDICES, ".security*", ".security-*")
