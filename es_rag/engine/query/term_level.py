@@ -22,6 +22,7 @@ from .base import (
     single_field,
     term_value,
 )
+from .terms_lookup import TermsLookup
 
 _SCORED = ("text", "keyword")
 
@@ -81,11 +82,15 @@ class TermsQuery(QueryNode):
                                "[terms] query requires a field")
         self.path = fields[0]
         values = body[self.path]
-        if isinstance(values, dict):
-            raise ParsingError("terms lookup is not supported by the embedded engine")
-        if not isinstance(values, list):
+        self.lookup = TermsLookup(values) if isinstance(values, dict) else None
+        if self.lookup is None and not isinstance(values, list):
             raise ParsingError(f"[terms] query does not support [{self.path}]")
-        self.values = values
+        self._values = values if self.lookup is None else []
+
+    @property
+    def values(self) -> list[Any]:
+        """The query's values, or the looked-up document's (terms lookup)."""
+        return self.lookup.values() if self.lookup is not None else self._values
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         if self.path == "_id":

@@ -15,6 +15,7 @@ from ..node import Node, Target
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
+from ..query.terms_lookup import DOCUMENT_FETCHER
 from .executor import SearchExecutor, make_scopes, with_filters
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
@@ -51,7 +52,9 @@ class SearchService:
         self.embed_query: Callable[[str, str], list[float]] | None = None
 
     def targets(self, index: str | None, params: dict[str, str]) -> list[Target]:
-        """The indices a read resolves to; with security, only readable ones, DLS attached."""
+        """The indices a read resolves to; with security, only readable ones, DLS attached.
+        Also installs the terms-lookup fetcher for the queries of this request."""
+        DOCUMENT_FETCHER.set(self.lookup_document)
         options = resolve_options(params)
         if self.gate is None:
             return self.node.resolve(index, **options)
@@ -103,6 +106,21 @@ class SearchService:
         body["_shards"] = {"total": len(targets), "successful": len(targets), "skipped": 0,
                            "failed": 0}
         return body
+
+    def lookup_document(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        """A terms lookup's document, read in real time as the searching user would get it
+        (an alias must point to one index; DLS hides documents the user cannot read)."""
+        targets = self.targets(index, {})
+        if len(targets) != 1:
+            raise BadRequest(f"alias [{index}] has more than one index associated with it "
+                             f"[{', '.join(sorted(t.index.name for t in targets))}], can't "
+                             f"execute a single index op")
+        service = targets[0].index
+        doc = service.shard.store.get(doc_id)
+        if doc is None or (self.gate is not None and
+                           not self.gate.visible(service.name, doc_id)):
+            return None
+        return doc.source_json()
 
     def build_query_vectors(self, specs: Iterator[KnnSpec] | list[KnnSpec]) -> None:
         """Embed the `model_text` of every kNN `query_vector_builder` (once per model and
