@@ -8,6 +8,7 @@ from ..errors import ParsingError
 from .base import QueryNode
 from .compound import BoolQuery, ConstantScoreQuery, DisMaxQuery, MatchAllQuery, MatchNoneQuery
 from .full_text import MatchPhraseQuery, MatchQuery, MultiMatchQuery, QueryStringQuery
+from .function_score import FunctionScoreQuery
 from .knn import KnnQuery
 from .term_level import (
     ExistsQuery,
@@ -27,10 +28,11 @@ QUERIES: dict[str, Any] = {
     "simple_query_string": lambda body: QueryStringQuery(body, simple=True),
     "term": TermQuery, "terms": TermsQuery, "range": RangeQuery, "exists": ExistsQuery,
     "ids": IdsQuery, "prefix": PrefixQuery, "wildcard": WildcardQuery, "knn": KnnQuery,
+    "function_score": FunctionScoreQuery,
 }
 # Real Elasticsearch queries this engine does not implement: refused, never approximated.
 UNSUPPORTED = {
-    "function_score", "script_score", "script", "nested", "has_child", "has_parent", "geo_shape",
+    "script_score", "script", "nested", "has_child", "has_parent", "geo_shape",
     "geo_distance", "geo_bounding_box", "more_like_this", "fuzzy", "regexp", "boosting",
     "match_phrase_prefix", "match_bool_prefix", "combined_fields", "span_term", "span_near",
     "intervals", "percolate", "rank_feature", "distance_feature", "pinned", "semantic",
