@@ -132,7 +132,7 @@ def test_unknown_and_unsupported_clauses_are_refused(animals: Elasticsearch) -> 
     assert err.value.error == "parsing_exception"
     assert "unknown query [matchh]" in str(err.value)
     with pytest.raises(BadRequestError) as err:
-        animals.search(index="animals", query={"function_score": {"query": {"match_all": {}}}})
+        animals.search(index="animals", query={"more_like_this": {"like": "x"}})
     assert "not supported" in str(err.value)
     with pytest.raises(BadRequestError) as err:
         animals.search(index="animals", body={"query": {"match_all": {}}, "colour": 1})
