@@ -19,6 +19,7 @@ from admin_ui.jobs import Jobs
 from admin_ui.query_vectors import RecentQueryVectors
 from admin_ui.run_records import display_time
 from es_rag.config import Settings
+from es_rag.retrieve.embedding import ClusterQueryEmbedder
 
 
 @dataclass
@@ -34,17 +35,21 @@ class UIState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def embedder(self) -> Any:
-        """The embedding model of the settings, loaded once per process on first use."""
+        """The embedding model of the settings, loaded once per process on first use; with
+        `embedding = "cluster"`, kNN searches have the cluster embed the query."""
         with self._lock:
             if self._embedder is None:
-                from es_rag.ingest.embed import Embedder
+                from es_rag.ingest.cluster_embed import search_embedder
 
-                self._embedder = Embedder(self.settings.embedding_model)
+                self._embedder = search_embedder(self.settings)
             return self._embedder
 
-    def query_embedder(self) -> RecentQueryVectors:
-        """The embedder behind a cache of recent query vectors (for the playground)."""
+    def query_embedder(self) -> Any:
+        """The embedder behind a cache of recent query vectors (for the playground); the
+        embedder itself when the cluster embeds queries (nothing is embedded here to cache)."""
         embedder = self.embedder()
+        if isinstance(embedder, ClusterQueryEmbedder):
+            return embedder
         with self._lock:
             if self._query_vectors is None:
                 self._query_vectors = RecentQueryVectors(embedder)

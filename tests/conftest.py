@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: an embedded engine on 127.0.0.1 and a client for it."""
+"""Fixtures shared by every test: an embedded engine on 127.0.0.1, a client for it, and the
+bundled embedding model uploaded to it as a trained model (`cluster_model`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from cluster_model_fixture import cluster_model  # noqa: F401 - a fixture for every test
 from elasticsearch import Elasticsearch
 
 if TYPE_CHECKING:
@@ -36,3 +38,4 @@ def es(engine: EngineServer) -> Iterator[Elasticsearch]:
         index="*", expand_wildcards="all", allow_no_indices=True
     )
     client.close()
+

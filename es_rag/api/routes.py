@@ -16,7 +16,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from es_rag.generate import AskParams, ask, ask_stream
 from es_rag.retrieve import Mode, SearchResult, parse_filters, search, search_template
+from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.filters import filter_clauses
+from es_rag.retrieve.queries import template_model_id
 
 from . import errors, sse
 from .condense import condense
@@ -50,6 +52,14 @@ def _needs_vector(state: ApiState, template: str) -> bool:
     return path.is_file() and "query_vector" in path.read_text(encoding="utf-8")
 
 
+def _template_vector(embedder: QueryEmbedder, query: str) -> dict[str, Any]:
+    """The kNN templates' vector parameter: `model_id` when the cluster embeds the query (the
+    templates then send `query_vector_builder`), else the `query_vector` embedded here."""
+    if isinstance(embedder, ClusterQueryEmbedder):
+        return {"model_id": template_model_id(embedder.query_vector_builder(query))}
+    return {"query_vector": embedder.embed_query(query)}
+
+
 def _template_search(state: ApiState, req: TemplateSearch) -> SearchResult:
     params = dict(req.params)
     if "filters" in params and req.filters:
@@ -63,7 +73,7 @@ def _template_search(state: ApiState, req: TemplateSearch) -> SearchResult:
                                  "params.query (a text) for the API to embed")
     caller = state.caller()
     if embed:
-        params["query_vector"] = state.embedder().embed_query(str(query))
+        params.update(_template_vector(state.embedder(), str(query)))
     return search_template(caller.client, state.settings.index, req.template, params)
 
 

@@ -49,12 +49,13 @@ class ApiState:
             raise _missing_credentials(exc.meta.headers.get("www-authenticate")) from None
 
     def embedder(self) -> Any:
-        """The settings' embedding model (the one the chunks were indexed with)."""
+        """The settings' embedding model (the one the chunks were indexed with); with
+        `embedding = "cluster"`, kNN searches have the cluster embed the query."""
         with self._lock:
             if self._embedder is None:
-                from es_rag.ingest.embed import Embedder
+                from es_rag.ingest.cluster_embed import search_embedder
 
-                self._embedder = Embedder(self.settings.embedding_model)
+                self._embedder = search_embedder(self.settings)
             return self._embedder
 
     def generator(self) -> Generator:

@@ -5,7 +5,9 @@ With `embedding = "cluster"`, chunks are embedded by the ingest pipeline's `infe
 `ClusterEmbedder` stands where the local `Embedder` stands: it names the model and the pipeline,
 and embeds texts with `_ml/trained_models/<id>/_infer` for the stages that need vectors in
 es-rag (reranking, answer relevance). Chunk sizes are still counted in the model's tokens when
-the model is on this machine.
+the model is on this machine. Servers that search as each caller (the HTTP API, the admin UI)
+use `ClusterSearchEmbedder` (`search_embedder`): the cluster embeds queries, this machine the
+passages es-rag scores itself.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ def model_status(client: Elasticsearch, model_id: str) -> str:
     stats = client.ml.get_trained_models_stats(model_id=model_id)["trained_model_stats"]
     deployment = stats[0].get("deployment_stats") if stats else None
     return str(deployment.get("state", "uploaded")) if deployment else "uploaded"
+
+
+def text_embedding_builder(model_id: str, text: str) -> dict[str, Any]:
+    """The kNN `query_vector_builder` that has the cluster embed `text` with `model_id`."""
+    return {"text_embedding": {"model_id": model_id, "model_text": text}}
 
 
 class ClusterEmbedder:
@@ -136,7 +143,7 @@ class ClusterEmbedder:
 
     def query_vector_builder(self, text: str) -> dict[str, Any]:
         """The kNN `query_vector_builder` that has the cluster embed `text` with this model."""
-        return {"text_embedding": {"model_id": self.model_id, "model_text": text}}
+        return text_embedding_builder(self.model_id, text)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per passage, in order, computed by the cluster in batches."""
@@ -161,6 +168,59 @@ class ClusterEmbedder:
             vectors.extend([float(x) for x in result["predicted_value"]]
                            for result in response["inference_results"])
         return vectors
+
+
+class ClusterSearchEmbedder:
+    """The cluster's model for servers that search as each caller (the HTTP API, the admin UI).
+
+    kNN clauses send `query_vector_builder`, so the cluster embeds the query inside the caller's
+    own search: no client, credentials or ML privilege of es-rag's is involved. Questions and
+    passages that es-rag itself scores (answer relevance, reranking, citation support) are
+    embedded by the same model on this machine, `local_model`, whose tokenizer also counts
+    chunk tokens.
+    """
+
+    def __init__(self, model_id: str, local_model: str) -> None:
+        self.model_id = model_id
+        self.local = Embedder(local_model)
+
+    @property
+    def model_name(self) -> str:
+        """The same name as `ClusterEmbedder`'s: the chunks were embedded by the cluster."""
+        return f"cluster:{self.model_id}"
+
+    @property
+    def dims(self) -> int:
+        """Length of the vectors the model produces."""
+        return self.local.dims
+
+    @property
+    def tokenizer(self) -> Any:
+        """The local model's tokenizer (chunk sizes are counted with it)."""
+        return self.local.tokenizer
+
+    def query_vector_builder(self, text: str) -> dict[str, Any]:
+        """The kNN `query_vector_builder` that has the cluster embed `text` with this model."""
+        return text_embedding_builder(self.model_id, text)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Passage vectors computed on this machine by the same model."""
+        return self.local.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        """A query vector computed on this machine by the same model."""
+        return self.local.embed_query(text)
+
+
+def search_embedder(settings: Settings) -> Embedder | ClusterSearchEmbedder:
+    """The embedder of a server whose searches run with each caller's client.
+
+    `embedding = "local"`: the local model. `embedding = "cluster"`: a `ClusterSearchEmbedder`,
+    so every kNN search has the cluster embed the query.
+    """
+    if settings.embedding == "cluster":
+        return ClusterSearchEmbedder(settings.cluster_model_id, settings.embedding_model)
+    return Embedder(settings.embedding_model)
 
 
 def embedder_for(settings: Settings, client: Elasticsearch | None = None,

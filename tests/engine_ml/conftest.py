@@ -60,12 +60,13 @@ def minilm(engine: EngineServer, traced: TracedModel) -> Iterator[str]:
 
 @pytest.fixture
 def ml(engine: EngineServer) -> Iterator[Elasticsearch]:
-    """A client for the session engine; afterwards the test's `ml-*` pipelines and its
-    models (all but `minilm`) are deleted."""
+    """A client for the session engine; afterwards the test's `ml-*` pipelines and the models
+    it created are deleted (those of other tests, like `minilm`, stay)."""
     client = Elasticsearch(engine.url, request_timeout=120)
+    before = {c["model_id"] for c in client.ml.get_trained_models()["trained_model_configs"]}
     yield client
     client.options(ignore_status=404).ingest.delete_pipeline(id="ml-*")
     for config in client.ml.get_trained_models()["trained_model_configs"]:
-        if config["model_id"] != MODEL_ID:
+        if config["model_id"] not in before | {MODEL_ID}:
             client.ml.delete_trained_model(model_id=config["model_id"], force=True)
     client.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from cluster_model_fixture import CLUSTER_MODEL_ID, ClusterModel, run_cluster_cli
 from elasticsearch import Elasticsearch
 
 from es_rag import assets
@@ -34,40 +35,20 @@ from es_rag.ingest.cluster_model import ModelUploadError, upload_model
 from es_rag.ingest.index import ingest_paths
 from es_rag.retrieve import SearchParams, search, search_template, template_params
 
-MODEL_ID = "es-rag-test-minilm"
-QUESTION = "How are BM25 and kNN results fused?"
+MODEL_ID = CLUSTER_MODEL_ID
+QUESTION = "Which rank constant does reciprocal rank fusion use?"
 
 
 def es_rag(engine: EngineServer, tmp_path: Path, *args: str) -> Result:
     """Run the CLI in this process against the session engine, with embedding = cluster."""
-    env = {"ES_RAG_EMBEDDING": "cluster", "ES_RAG_EMBEDDING_MODEL_ID": MODEL_ID,
-           "ES_RAG_DATA": str(tmp_path / "data")}
-    return CliRunner().invoke(cli, ["--url", engine.url, *args], env=env)
-
-
-@pytest.fixture(scope="module")
-def uploaded(engine: EngineServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Result]:
-    """The bundled model uploaded (not started) with the CLI, deleted after the module."""
-    tmp = tmp_path_factory.mktemp("upload")
-    result = es_rag(engine, tmp, "model", "upload", "--no-start")
-    yield result
-    client = Elasticsearch(engine.url)
-    client.options(ignore_status=404).ml.delete_trained_model(model_id=MODEL_ID, force=True)
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def started(engine: EngineServer, uploaded: Result,
-            tmp_path_factory: pytest.TempPathFactory) -> Result:
-    """The uploaded model started by a second `es-rag model upload` (which keeps the upload)."""
-    return es_rag(engine, tmp_path_factory.mktemp("start"), "model", "upload")
+    return run_cluster_cli(engine, tmp_path / "data", *args)
 
 
 Cluster = tuple[Elasticsearch, Capabilities, ClusterEmbedder]
 
 
 @pytest.fixture
-def cluster(engine: EngineServer, started: Result, es: Elasticsearch,
+def cluster(engine: EngineServer, cluster_model: ClusterModel, es: Elasticsearch,
             tmp_path: Path) -> Iterator[Cluster]:
     """Assets applied with embedding = cluster; the client, capabilities and the embedder."""
     result = es_rag(engine, tmp_path, "apply", "--yes")
@@ -85,7 +66,8 @@ def cluster(engine: EngineServer, started: Result, es: Elasticsearch,
 
 
 def test_upload_traces_the_bundled_model_and_a_second_run_only_starts_it(
-        engine: EngineServer, uploaded: Result, started: Result) -> None:
+        engine: EngineServer, cluster_model: ClusterModel) -> None:
+    uploaded, started = cluster_model.upload, cluster_model.start
     assert uploaded.exit_code == 0, uploaded.output
     assert f"model {MODEL_ID}: uploaded in 87 parts" in uploaded.output
     assert "not started (--start starts it)" in uploaded.output
@@ -101,7 +83,8 @@ def test_upload_traces_the_bundled_model_and_a_second_run_only_starts_it(
     assert model_status(client, MODEL_ID) == "started"
 
 
-def test_an_upload_that_was_cut_off_is_redone(engine: EngineServer, started: Result) -> None:
+def test_an_upload_that_was_cut_off_is_redone(engine: EngineServer,
+                                              cluster_model: ClusterModel) -> None:
     client = Elasticsearch(engine.url)
     cut_off = "es-rag-test-cut-off"
     config = client.ml.get_trained_models(model_id=MODEL_ID)["trained_model_configs"][0]
@@ -127,7 +110,7 @@ def test_a_model_not_on_this_machine_is_refused_before_anything_is_sent() -> Non
 
 
 def test_without_a_started_model_es_rag_says_what_to_run(engine: EngineServer,
-                                                        started: Result) -> None:
+                                                        cluster_model: ClusterModel) -> None:
     settings = load_settings(env={"ES_RAG_URL": engine.url, "ES_RAG_EMBEDDING": "cluster",
                                   "ES_RAG_EMBEDDING_MODEL_ID": "es-rag-never-uploaded"})
     client, caps = connect(settings)
@@ -215,7 +198,8 @@ def test_a_chunk_the_model_cannot_embed_is_reported_and_redone_next_run(
 
 
 def test_ingest_asks_for_apply_when_the_cluster_pipeline_is_missing(
-        engine: EngineServer, started: Result, chunk_index: str, tmp_path: Path) -> None:
+        engine: EngineServer, cluster_model: ClusterModel, chunk_index: str,
+        tmp_path: Path) -> None:
     client = Elasticsearch(engine.url)
     embedder = ClusterEmbedder(client, MODEL_ID)
     with pytest.raises(IngestError, match=f"ingest pipeline '{CLUSTER_EMBEDDING_PIPELINE}'.*"
