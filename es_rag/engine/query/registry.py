@@ -6,6 +6,7 @@ from typing import Any
 
 from ..errors import ParsingError
 from .base import QueryNode
+from .combined_fields import CombinedFieldsQuery
 from .compound import BoolQuery, ConstantScoreQuery, DisMaxQuery, MatchAllQuery, MatchNoneQuery
 from .full_text import MatchPhraseQuery, MatchQuery, MultiMatchQuery, QueryStringQuery
 from .function_score import FunctionScoreQuery
@@ -28,13 +29,13 @@ QUERIES: dict[str, Any] = {
     "simple_query_string": lambda body: QueryStringQuery(body, simple=True),
     "term": TermQuery, "terms": TermsQuery, "range": RangeQuery, "exists": ExistsQuery,
     "ids": IdsQuery, "prefix": PrefixQuery, "wildcard": WildcardQuery, "knn": KnnQuery,
-    "function_score": FunctionScoreQuery,
+    "function_score": FunctionScoreQuery, "combined_fields": CombinedFieldsQuery,
 }
 # Real Elasticsearch queries this engine does not implement: refused, never approximated.
 UNSUPPORTED = {
     "script_score", "script", "nested", "has_child", "has_parent", "geo_shape",
     "geo_distance", "geo_bounding_box", "more_like_this", "fuzzy", "regexp", "boosting",
-    "match_phrase_prefix", "match_bool_prefix", "combined_fields", "span_term", "span_near",
+    "match_phrase_prefix", "match_bool_prefix", "span_term", "span_near",
     "intervals", "percolate", "rank_feature", "distance_feature", "pinned", "semantic",
     "sparse_vector", "text_expansion", "terms_set", "wrapper", "parent_id", "shape",
 }
