@@ -71,19 +71,23 @@ class _Staging:
 
     def __init__(self, dims: int) -> None:
         self.dims = dims
-        self.data = np.empty((0, dims), dtype=np.float32)
-        self.keys = np.empty(0, dtype=np.int64)
-        self.norms = np.empty(0, dtype=np.float32)
-        self.alive = np.empty(0, dtype=bool)
-        self.head = self.count = 0
         self.row_of: dict[int, int] = {}   # live staged key -> row
+        self.head = self.count = 0
+        self._allocate(0)
+
+    def _allocate(self, capacity: int) -> None:
+        """New (empty) arrays: rows a search still reads are never overwritten."""
+        self.data = np.empty((capacity, self.dims), dtype=np.float32)
+        self.keys = np.empty(capacity, dtype=np.int64)
+        self.norms = np.empty(capacity, dtype=np.float32)
+        self.alive = np.zeros(capacity, dtype=bool)
 
     def append(self, keys: list[int], vectors: list[np.ndarray]) -> None:
         n = len(keys)
         if self.count + n > len(self.keys):
             self._compact(n)
         rows = slice(self.count, self.count + n)
-        self.data[rows] = np.stack(vectors)
+        np.stack(vectors, out=self.data[rows])
         self.keys[rows] = keys
         self.norms[rows] = np.linalg.norm(self.data[rows], axis=1)
         self.alive[rows] = True
@@ -93,15 +97,10 @@ class _Staging:
     def _compact(self, extra: int) -> None:
         """Move the staged rows to the front of arrays with room for `extra` more."""
         staged = self.count - self.head
-        capacity = max(2 * (staged + extra), 1024)
         rows = slice(self.head, self.count)
-        data = np.empty((capacity, self.dims), dtype=np.float32)
-        keys = np.empty(capacity, dtype=np.int64)
-        norms = np.empty(capacity, dtype=np.float32)
-        alive = np.zeros(capacity, dtype=bool)
-        data[:staged], keys[:staged] = self.data[rows], self.keys[rows]
-        norms[:staged], alive[:staged] = self.norms[rows], self.alive[rows]
-        self.data, self.keys, self.norms, self.alive = data, keys, norms, alive
+        old = self.data[rows], self.keys[rows], self.norms[rows], self.alive[rows]
+        self._allocate(staged + extra + max(1024, (staged + extra) // 2))
+        self.data[:staged], self.keys[:staged], self.norms[:staged], self.alive[:staged] = old
         self.row_of = {key: row - self.head for key, row in self.row_of.items()}
         self.head, self.count = 0, staged
 
@@ -125,6 +124,9 @@ class _Staging:
         for key in self.keys[rows].tolist():
             self.row_of.pop(key, None)
         self.head += size
+        if self.head == self.count:  # all in the graph: let the matrix go
+            self.head = self.count = 0
+            self._allocate(0)
         return late
 
     def vectors(self, keys: list[int]) -> np.ndarray:
