@@ -105,6 +105,20 @@ def test_bulk_with_index_in_url_and_ndjson(books: Elasticsearch) -> None:
     assert books.count(index="books")["count"] == 5
 
 
+def test_bulk_item_metadata_must_be_an_object(books: Elasticsearch) -> None:
+    with pytest.raises(BadRequestError) as err:
+        books.bulk(operations=[{"index": "books"}, {"title": "t"}])
+    assert "expected START_OBJECT but found [VALUE_STRING]" in str(err.value.info)
+    response = books.bulk(operations=[
+        {"index": {"_index": "books", "_id": "1", "routing": "r", "op_type": "create"}},
+        {"title": "a"}, {"index": {"_index": "books", "_id": 2}}, {"title": "b"}],
+        refresh=True)
+    assert [(op, item["result"]) for entry in response["items"] for op, item in entry.items()] \
+        == [("create", "created"), ("index", "created")]
+    assert books.get(index="books", id="1", routing="r")["_routing"] == "r"
+    assert books.get(index="books", id="2")["_source"] == {"title": "b"}
+
+
 def test_wrong_types_lose_nothing_already_stored(books: Elasticsearch) -> None:
     books.index(index="books", id="1", document={"title": "keep", "year": 1999})
     with pytest.raises(BadRequestError) as err:

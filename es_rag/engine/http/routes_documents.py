@@ -26,6 +26,17 @@ _ITEM_KEYS = {"_index", "_id", "routing", "if_seq_no", "if_primary_term", "versi
 _INDEX_AND_ID = {"_index", "_id"}
 
 
+def _token(value: Any) -> str:
+    """The name Elasticsearch's parser gives the JSON token a value starts with."""
+    if isinstance(value, list):
+        return "START_ARRAY"
+    if isinstance(value, bool):
+        return "VALUE_BOOLEAN"
+    if isinstance(value, int | float):
+        return "VALUE_NUMBER"
+    return "VALUE_NULL" if value is None else "VALUE_STRING"
+
+
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -238,6 +249,9 @@ def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]]
         if action not in _BULK_ACTIONS:
             raise BadRequest(f"Malformed action/metadata line [{pos}], expected field "
                              f"[create], [delete], [index] or [update] but found [{action}]")
+        if not isinstance(meta, dict):
+            raise BadRequest(f"Malformed action/metadata line [{pos}], expected START_OBJECT "
+                             f"but found [{_token(meta)}]")
         if not meta.keys() <= _ITEM_KEYS:
             unknown = next(key for key in meta if key not in _ITEM_KEYS)
             raise BadRequest(f"Action/metadata line [{pos}] contains an unknown parameter "
