@@ -107,10 +107,13 @@ def ingest() -> Response:
     settings = state.settings
 
     def work(job: Job) -> dict[str, Any]:
-        from es_rag.ingest import ingest_paths
+        from es_rag.ingest import embedder_for, ingest_paths
 
+        # with embedding = cluster the cluster's inference pipeline embeds, as the admin's own
+        embedder = (embedder_for(settings, user.client, user.caps)
+                    if settings.embedding == "cluster" else state.embedder())
         report = ingest_paths(user.client, [path], index=settings.index,
-                              embedder=state.embedder(), chunk_size=settings.chunk_size,
+                              embedder=embedder, chunk_size=settings.chunk_size,
                               overlap=settings.chunk_overlap,
                               progress=lambda stage, done, total: job.progress(stage, done,
                                                                                 total))
