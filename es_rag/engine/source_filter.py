@@ -79,3 +79,21 @@ def _filter(obj: dict[str, Any], prefix: str, inc: list[str], exc: list[str]) ->
         elif full:
             out[key] = value
     return out
+
+
+def source_values(source: dict[str, Any], path: str) -> list[str]:
+    """The scalar values at a dotted `path` of a source document, as strings (a multi-field
+    such as `title.keyword` reads its parent's values)."""
+    parts = path.split(".")
+    nodes: list[Any] = [source]
+    for i, part in enumerate(parts):
+        nxt: list[Any] = []
+        for node in nodes:
+            if isinstance(node, dict) and part in node:
+                value = node[part]
+                nxt.extend(value if isinstance(value, list) else [value])
+        if not nxt and i > 0:
+            # a multi-field (`title.keyword`) reads its parent's value
+            return [str(v) for v in nodes if not isinstance(v, dict | list) and v is not None]
+        nodes = nxt
+    return [str(v) for v in nodes if not isinstance(v, dict | list) and v is not None]

@@ -14,9 +14,7 @@ Every file is replaced atomically and fsynced, so an acknowledged upload survive
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,25 +26,6 @@ from ..storage.state import write_atomically
 def model_not_found(model_id: str) -> ResourceNotFound:
     """Elasticsearch's `Could not find trained model [id]` (404)."""
     return ResourceNotFound(f"Could not find trained model [{model_id}]")
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically and durably (temp file, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class ModelStore:
@@ -151,7 +130,7 @@ class ModelStore:
             if str(part) in parts:
                 raise ResourceAlreadyExists(f"Trained machine learning model chunked doc "
                                             f"[{model_id}][{part}] already exists")
-            _write_bytes(folder / f"part-{part}.bin", data)
+            write_atomically(folder / f"part-{part}.bin", data)
             parts[str(part)] = len(data)
             write_atomically(folder / "parts.json", json.dumps({
                 "total_parts": total_parts, "total_definition_length": total_length,

@@ -24,6 +24,7 @@ import tantivy
 from ..analysis import analyze
 from ..errors import BadRequest, ParsingError
 from ..fulltext import FIELD_NAMES, KEY
+from ..source_filter import source_values
 from .base import (
     QueryContext,
     QueryNode,
@@ -195,15 +196,13 @@ class CombinedFieldsQuery(QueryNode):
 
 def _first_term(ctx: QueryContext, path: str, address: Any) -> str | None:
     """A term the document holds in `path` (read from its source and analyzed)."""
-    from ..search.highlight import _values
-
     searcher = ctx.shard.fulltext.searcher
     [key] = searcher.fast_field_values(KEY, [address])
     doc = ctx.shard.store.by_seq_nos([int(key)]).get(int(key))
     if doc is None:
         return None
     analyzer = analyzer_for(ctx, path, None)
-    for text in _values(doc.source_json(), path):
+    for text in source_values(doc.source_json(), path):
         terms = analyze(analyzer, text)
         if terms:
             return terms[0]

@@ -23,6 +23,7 @@ import tantivy
 from ..dates import resolve_date_math
 from ..errors import BadRequest, ParsingError
 from ..fulltext import KEY
+from ..source_filter import source_values
 from .base import QueryContext, QueryNode, as_float, expect_object
 
 _SCORE_MODES = ("multiply", "sum", "avg", "first", "max", "min")
@@ -163,9 +164,7 @@ class ScoreFunction:
         field = self.spec.get("field")
         if field is not None and field not in ("_seq_no", "_id"):
             docs = ctx.shard.store.by_seq_nos(keys)
-            from ..search.highlight import _values
-
-            basis = [",".join(_values(docs[k].source_json(), field)) if k in docs else ""
+            basis = [",".join(source_values(docs[k].source_json(), field)) if k in docs else ""
                      for k in keys]
         else:
             docs = ctx.shard.store.by_seq_nos(keys) if field == "_id" else {}

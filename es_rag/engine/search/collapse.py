@@ -16,6 +16,7 @@ from ..dates import render_date
 from ..errors import BadRequest, ParsingError
 from ..mapping import FLOAT_TYPES, INTEGER_TYPES
 from ..query.base import QueryNode
+from ..source_filter import source_values
 
 if TYPE_CHECKING:
     from .executor import Hit, SearchExecutor
@@ -120,8 +121,6 @@ def group_values(executor: SearchExecutor, hits: list[Hit], path: str) -> list[A
         scope = executor.scopes[num]
         spec = scope.ctx.spec(path)
         docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
-        from .highlight import _values as source_values
-
         for p in positions:
             doc = docs.get(hits[p][2])
             values = source_values(doc.source_json(), path) if doc else []

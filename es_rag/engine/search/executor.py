@@ -14,7 +14,7 @@ from ..node import Target
 from ..query import parse_query
 from ..query.base import QueryContext, QueryNode
 from ..query.knn import KnnSpec
-from ..source_filter import filter_source
+from ..source_filter import filter_source, source_values
 from .aggs import run_aggs, validate_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .highlight import Highlighter
@@ -591,8 +591,6 @@ def _retriever_query(node: Retriever | None) -> QueryNode | None:
 def _fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]) -> dict[str, Any]:
     import fnmatch
 
-    from .highlight import _values
-
     out: dict[str, Any] = {}
     for item in patterns:
         pattern = item.get("field") if isinstance(item, dict) else str(item)
@@ -603,7 +601,7 @@ def _fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]) -> d
             if spec.type == "dense_vector":
                 values = _raw_values(source, path)
             else:
-                values = _values(source, path)
+                values = source_values(source, path)
                 values = [_typed(spec.type, v) for v in values]
                 if number_format and "." in number_format:
                     decimals = len(number_format.split(".", 1)[1])

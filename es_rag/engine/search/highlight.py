@@ -10,6 +10,7 @@ from ..analysis import words_with_offsets
 from ..errors import ParsingError
 from ..query import parse_query
 from ..query.base import QueryContext, QueryNode
+from ..source_filter import source_values
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _OPTIONS = {"pre_tags", "post_tags", "fragment_size", "number_of_fragments", "type",
@@ -55,7 +56,7 @@ class Highlighter:
                 terms = node.highlight_terms(ctx, path)
                 if not terms:
                     continue
-                values = _values(source, path)
+                values = source_values(source, path)
                 analyzer_name = spec.analyzer if spec.type == "text" else "keyword"
                 fragments = []
                 for text in values:
@@ -64,22 +65,6 @@ class Highlighter:
                 if fragments:
                     out[path] = fragments if number == 0 else fragments[:number]
         return out
-
-
-def _values(source: dict[str, Any], path: str) -> list[str]:
-    parts = path.split(".")
-    nodes: list[Any] = [source]
-    for i, part in enumerate(parts):
-        nxt: list[Any] = []
-        for node in nodes:
-            if isinstance(node, dict) and part in node:
-                value = node[part]
-                nxt.extend(value if isinstance(value, list) else [value])
-        if not nxt and i > 0:
-            # a multi-field (`title.keyword`) reads its parent's value
-            return [str(v) for v in nodes if not isinstance(v, dict | list) and v is not None]
-        nodes = nxt
-    return [str(v) for v in nodes if not isinstance(v, dict | list) and v is not None]
 
 
 def _fragments(text: str, analyzer_name: str, terms: set[str], opts: dict[str, Any]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..dates import parse_date, render_date
 from ..errors import BadRequest
 from ..fulltext import KEY
+from ..source_filter import source_values
 
 if TYPE_CHECKING:
     from .executor import Hit, SearchExecutor
@@ -55,8 +56,6 @@ def _values(executor: SearchExecutor, hits: list[Hit], key: SortKey) -> list[Any
                 out[p] = int(value) if kind == "bool" and value is not None else value
         else:
             docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
-            from .highlight import _values as source_values
-
             for p in positions:
                 doc = docs.get(hits[p][2])
                 values = source_values(doc.source_json(), key.field) if doc else []

@@ -17,15 +17,15 @@ def load_state(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """Replace `path` with `text` atomically and durably: a temp file in the same folder,
-    fsync, rename, fsync of the folder. A crash leaves the old or the new file, never half."""
+def write_atomically(path: Path, data: str | bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` (text as UTF-8) atomically and durably: a temp file in the
+    same folder, fsync, rename, fsync of the folder. A crash leaves the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
