@@ -13,10 +13,13 @@ from urllib.parse import unquote
 
 READ_SEARCH = "indices:data/read/search"
 READ_GET = "indices:data/read/get"
-_SECURITY = "cluster:admin/xpack/security/"
 _ML_ADMIN = "cluster:admin/xpack/ml/"
 _ML_MONITOR = "cluster:monitor/xpack/ml/"
 _MODEL = "/_ml/trained_models/{id}"
+_MODELS = "/_ml/trained_models[/{id}]"
+_LICENSE_ADMIN = "cluster:admin/xpack/license/"
+_PIPELINE = "cluster:admin/ingest/pipeline/"
+_INDEX_TEMPLATE = "indices:admin/index_template/"
 
 
 @dataclass(frozen=True)
@@ -40,46 +43,46 @@ class RequestAction:
     composite: bool
 
 
-def _e(api: str, methods: str, path: str, action: str, composite: bool = False) -> Endpoint:
-    return Endpoint(api, tuple(methods.split()), path, action, composite)
+def _e(api: str, methods: str, path: str, action: str, composite: bool = False
+       ) -> tuple[Endpoint, ...]:
+    return tuple(Endpoint(api, tuple(methods.split()), p, action, composite)
+                 for p in _paths(path))
 
 
-ENDPOINTS: tuple[Endpoint, ...] = (
+def _paths(path: str) -> list[str]:
+    """`path` with each `[optional part]` left out, then put in: `[/{index}]/_search` gives
+    `/_search` and `/{index}/_search`."""
+    if "[" not in path:
+        return [path]
+    before, rest = path.split("[", 1)
+    part, after = rest.split("]", 1)
+    return [before + p for p in (*_paths(after), *_paths(part + after))]
+
+
+_ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     # reads
-    _e("search", "GET POST", "/_search", READ_SEARCH),
-    _e("search", "GET POST", "/{index}/_search", READ_SEARCH),
-    _e("search_template", "GET POST", "/_search/template", READ_SEARCH),
-    _e("search_template", "GET POST", "/{index}/_search/template", READ_SEARCH),
+    _e("search", "GET POST", "[/{index}]/_search", READ_SEARCH),
+    _e("search_template", "GET POST", "[/{index}]/_search/template", READ_SEARCH),
     _e("knn_search", "GET POST", "/{index}/_knn_search", READ_SEARCH),
-    _e("count", "GET POST", "/_count", READ_SEARCH),
-    _e("count", "GET POST", "/{index}/_count", READ_SEARCH),
-    _e("msearch", "GET POST", "/_msearch", "indices:data/read/msearch", True),
-    _e("msearch", "GET POST", "/{index}/_msearch", "indices:data/read/msearch", True),
-    _e("msearch_template", "GET POST", "/_msearch/template",
+    _e("count", "GET POST", "[/{index}]/_count", READ_SEARCH),
+    _e("msearch", "GET POST", "[/{index}]/_msearch", "indices:data/read/msearch", True),
+    _e("msearch_template", "GET POST", "[/{index}]/_msearch/template",
        "indices:data/read/msearch/template", True),
-    _e("msearch_template", "GET POST", "/{index}/_msearch/template",
-       "indices:data/read/msearch/template", True),
-    _e("render_search_template", "GET POST", "/_render/template",
-       "indices:data/read/search/template", True),
-    _e("render_search_template", "GET POST", "/_render/template/{id}",
+    _e("render_search_template", "GET POST", "/_render/template[/{id}]",
        "indices:data/read/search/template", True),
     _e("get", "GET HEAD", "/{index}/_doc/{id}", READ_GET),
     _e("get_source", "GET HEAD", "/{index}/_source/{id}", READ_GET),
-    _e("mget", "GET POST", "/_mget", "indices:data/read/mget", True),
-    _e("mget", "GET POST", "/{index}/_mget", "indices:data/read/mget", True),
+    _e("mget", "GET POST", "[/{index}]/_mget", "indices:data/read/mget", True),
     _e("explain", "GET POST", "/{index}/_explain/{id}", "indices:data/read/explain"),
-    _e("field_caps", "GET POST", "/_field_caps", "indices:data/read/field_caps"),
-    _e("field_caps", "GET POST", "/{index}/_field_caps", "indices:data/read/field_caps"),
-    _e("rank_eval", "GET POST", "/_rank_eval", "indices:data/read/rank_eval"),
-    _e("rank_eval", "GET POST", "/{index}/_rank_eval", "indices:data/read/rank_eval"),
+    _e("field_caps", "GET POST", "[/{index}]/_field_caps", "indices:data/read/field_caps"),
+    _e("rank_eval", "GET POST", "[/{index}]/_rank_eval", "indices:data/read/rank_eval"),
     # writes
     _e("index", "PUT POST", "/{index}/_doc/{id}", "indices:data/write/index:op_type/index"),
     _e("index", "POST", "/{index}/_doc", "indices:data/write/index:op_type/create"),
     _e("create", "PUT POST", "/{index}/_create/{id}", "indices:data/write/index:op_type/create"),
     _e("update", "POST", "/{index}/_update/{id}", "indices:data/write/update"),
     _e("delete", "DELETE", "/{index}/_doc/{id}", "indices:data/write/delete"),
-    _e("bulk", "PUT POST", "/_bulk", "indices:data/write/bulk", True),
-    _e("bulk", "PUT POST", "/{index}/_bulk", "indices:data/write/bulk", True),
+    _e("bulk", "PUT POST", "[/{index}]/_bulk", "indices:data/write/bulk", True),
     _e("delete_by_query", "POST", "/{index}/_delete_by_query",
        "indices:data/write/delete/byquery"),
     _e("update_by_query", "POST", "/{index}/_update_by_query",
@@ -88,49 +91,34 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("indices.create", "PUT", "/{index}", "indices:admin/create"),
     _e("indices.delete", "DELETE", "/{index}", "indices:admin/delete"),
     _e("indices.get", "GET HEAD", "/{index}", "indices:admin/get"),
-    _e("indices.get_mapping", "GET", "/_mapping", "indices:admin/mappings/get"),
-    _e("indices.get_mapping", "GET", "/{index}/_mapping", "indices:admin/mappings/get"),
+    _e("indices.get_mapping", "GET", "[/{index}]/_mapping", "indices:admin/mappings/get"),
     _e("indices.put_mapping", "PUT POST", "/{index}/_mapping", "indices:admin/mapping/put"),
-    _e("indices.get_settings", "GET", "/_settings", "indices:admin/settings/get"),
-    _e("indices.get_settings", "GET", "/_settings/{name}", "indices:admin/settings/get"),
-    _e("indices.get_settings", "GET", "/{index}/_settings", "indices:admin/settings/get"),
-    _e("indices.get_settings", "GET", "/{index}/_settings/{name}",
+    _e("indices.get_settings", "GET", "[/{index}]/_settings[/{name}]",
        "indices:admin/settings/get"),
-    _e("indices.put_settings", "PUT", "/_settings", "indices:admin/settings/update"),
-    _e("indices.put_settings", "PUT", "/{index}/_settings", "indices:admin/settings/update"),
-    _e("indices.refresh", "GET POST", "/_refresh", "indices:admin/refresh"),
-    _e("indices.refresh", "GET POST", "/{index}/_refresh", "indices:admin/refresh"),
-    _e("indices.flush", "GET POST", "/_flush", "indices:admin/flush"),
-    _e("indices.flush", "GET POST", "/{index}/_flush", "indices:admin/flush"),
-    _e("indices.forcemerge", "POST", "/_forcemerge", "indices:admin/forcemerge"),
-    _e("indices.forcemerge", "POST", "/{index}/_forcemerge", "indices:admin/forcemerge"),
+    _e("indices.put_settings", "PUT", "[/{index}]/_settings", "indices:admin/settings/update"),
+    _e("indices.refresh", "GET POST", "[/{index}]/_refresh", "indices:admin/refresh"),
+    _e("indices.flush", "GET POST", "[/{index}]/_flush", "indices:admin/flush"),
+    _e("indices.forcemerge", "POST", "[/{index}]/_forcemerge", "indices:admin/forcemerge"),
     _e("indices.open", "POST", "/{index}/_open", "indices:admin/open"),
     _e("indices.close", "POST", "/{index}/_close", "indices:admin/close"),
-    _e("indices.get_alias", "GET HEAD", "/_alias", "indices:admin/aliases/get"),
-    _e("indices.get_alias", "GET HEAD", "/_alias/{name}", "indices:admin/aliases/get"),
-    _e("indices.get_alias", "GET HEAD", "/{index}/_alias", "indices:admin/aliases/get"),
-    _e("indices.get_alias", "GET HEAD", "/{index}/_alias/{name}", "indices:admin/aliases/get"),
+    _e("indices.get_alias", "GET HEAD", "[/{index}]/_alias[/{name}]",
+       "indices:admin/aliases/get"),
     _e("indices.put_alias", "PUT POST", "/{index}/_alias/{name}", "indices:admin/aliases"),
     _e("indices.put_alias", "PUT POST", "/{index}/_aliases/{name}", "indices:admin/aliases"),
     _e("indices.delete_alias", "DELETE", "/{index}/_alias/{name}", "indices:admin/aliases"),
     _e("indices.delete_alias", "DELETE", "/{index}/_aliases/{name}", "indices:admin/aliases"),
     _e("indices.update_aliases", "POST", "/_aliases", "indices:admin/aliases", True),
-    _e("indices.stats", "GET", "/_stats", "indices:monitor/stats"),
-    _e("indices.stats", "GET", "/{index}/_stats", "indices:monitor/stats"),
+    _e("indices.stats", "GET", "[/{index}]/_stats", "indices:monitor/stats"),
     _e("indices.analyze", "GET POST", "/_analyze", "indices:admin/analyze", True),
     _e("indices.analyze", "GET POST", "/{index}/_analyze", "indices:admin/analyze"),
-    _e("cat.indices", "GET", "/_cat/indices", "indices:monitor/stats"),
-    _e("cat.indices", "GET", "/_cat/indices/{index}", "indices:monitor/stats"),
-    _e("cat.count", "GET", "/_cat/count", READ_SEARCH),
-    _e("cat.count", "GET", "/_cat/count/{index}", READ_SEARCH),
+    _e("cat.indices", "GET", "/_cat/indices[/{index}]", "indices:monitor/stats"),
+    _e("cat.count", "GET", "/_cat/count[/{index}]", READ_SEARCH),
     # cluster
     _e("info", "GET HEAD", "/", "cluster:monitor/main"),
-    _e("cluster.health", "GET", "/_cluster/health", "cluster:monitor/health"),
-    _e("cluster.health", "GET", "/_cluster/health/{index}", "cluster:monitor/health"),
+    _e("cluster.health", "GET", "/_cluster/health[/{index}]", "cluster:monitor/health"),
     _e("cat.health", "GET", "/_cat/health", "cluster:monitor/health"),
     _e("cluster.state", "GET", "/_cluster/state", "cluster:monitor/state"),
-    _e("cluster.state", "GET", "/_cluster/state/{name}", "cluster:monitor/state"),
-    _e("cluster.state", "GET", "/_cluster/state/{name}/{index}", "cluster:monitor/state"),
+    _e("cluster.state", "GET", "/_cluster/state/{name}[/{index}]", "cluster:monitor/state"),
     _e("cluster.stats", "GET", "/_cluster/stats", "cluster:monitor/stats"),
     _e("cluster.get_settings", "GET", "/_cluster/settings", "cluster:monitor/settings"),
     _e("cluster.put_settings", "PUT", "/_cluster/settings", "cluster:admin/settings/update"),
@@ -140,49 +128,36 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("capabilities", "GET", "/_capabilities", "cluster:monitor/nodes/capabilities"),
     _e("license.get", "GET", "/_license", "cluster:monitor/xpack/license/get"),
     _e("license.get_basic_status", "GET", "/_license/basic_status",
-       "cluster:admin/xpack/license/basic_status"),
+       _LICENSE_ADMIN + "basic_status"),
     _e("license.get_trial_status", "GET", "/_license/trial_status",
-       "cluster:admin/xpack/license/trial_status"),
+       _LICENSE_ADMIN + "trial_status"),
     _e("license.post_start_basic", "POST", "/_license/start_basic",
-       "cluster:admin/xpack/license/start_basic"),
+       _LICENSE_ADMIN + "start_basic"),
     _e("license.post_start_trial", "POST", "/_license/start_trial",
-       "cluster:admin/xpack/license/start_trial"),
+       _LICENSE_ADMIN + "start_trial"),
     _e("xpack.info", "GET", "/_xpack", "cluster:monitor/xpack/info"),
-    _e("ingest.get_pipeline", "GET", "/_ingest/pipeline", "cluster:admin/ingest/pipeline/get"),
-    _e("ingest.get_pipeline", "GET", "/_ingest/pipeline/{id}",
-       "cluster:admin/ingest/pipeline/get"),
-    _e("ingest.put_pipeline", "PUT", "/_ingest/pipeline/{id}",
-       "cluster:admin/ingest/pipeline/put"),
-    _e("ingest.delete_pipeline", "DELETE", "/_ingest/pipeline/{id}",
-       "cluster:admin/ingest/pipeline/delete"),
-    _e("ingest.simulate", "GET POST", "/_ingest/pipeline/_simulate",
-       "cluster:admin/ingest/pipeline/simulate"),
-    _e("ingest.simulate", "GET POST", "/_ingest/pipeline/{id}/_simulate",
-       "cluster:admin/ingest/pipeline/simulate"),
+    _e("ingest.get_pipeline", "GET", "/_ingest/pipeline[/{id}]", _PIPELINE + "get"),
+    _e("ingest.put_pipeline", "PUT", "/_ingest/pipeline/{id}", _PIPELINE + "put"),
+    _e("ingest.delete_pipeline", "DELETE", "/_ingest/pipeline/{id}", _PIPELINE + "delete"),
+    _e("ingest.simulate", "GET POST", "/_ingest/pipeline[/{id}]/_simulate",
+       _PIPELINE + "simulate"),
     _e("get_script", "GET", "/_scripts/{id}", "cluster:admin/script/get"),
-    _e("put_script", "PUT POST", "/_scripts/{id}", "cluster:admin/script/put"),
-    _e("put_script", "PUT POST", "/_scripts/{id}/{name}", "cluster:admin/script/put"),
+    _e("put_script", "PUT POST", "/_scripts/{id}[/{name}]", "cluster:admin/script/put"),
     _e("delete_script", "DELETE", "/_scripts/{id}", "cluster:admin/script/delete"),
-    _e("indices.get_index_template", "GET", "/_index_template",
-       "indices:admin/index_template/get"),
-    _e("indices.get_index_template", "GET", "/_index_template/{name}",
-       "indices:admin/index_template/get"),
+    _e("indices.get_index_template", "GET", "/_index_template[/{name}]",
+       _INDEX_TEMPLATE + "get"),
     _e("indices.put_index_template", "PUT POST", "/_index_template/{name}",
-       "indices:admin/index_template/put"),
+       _INDEX_TEMPLATE + "put"),
     _e("indices.delete_index_template", "DELETE", "/_index_template/{name}",
-       "indices:admin/index_template/delete"),
-    _e("inference.get", "GET", "/_inference", "cluster:monitor/xpack/inference/get"),
-    _e("inference.get", "GET", "/_inference/{id}", "cluster:monitor/xpack/inference/get"),
+       _INDEX_TEMPLATE + "delete"),
+    _e("inference.get", "GET", "/_inference[/{id}]", "cluster:monitor/xpack/inference/get"),
     _e("inference.put", "PUT", "/_inference/{id}", "cluster:admin/xpack/inference/put"),
     _e("inference.inference", "POST", "/_inference/{id}", "cluster:monitor/xpack/inference"),
     # trained models (the ingest inference processor and kNN's query_vector_builder run the
     # model as Elasticsearch's ML origin: they need no ML privilege of the user)
     _e("ml.put_trained_model", "PUT", _MODEL, _ML_ADMIN + "inference/put"),
-    _e("ml.get_trained_models", "GET", "/_ml/trained_models", _ML_MONITOR + "inference/get"),
-    _e("ml.get_trained_models", "GET", _MODEL, _ML_MONITOR + "inference/get"),
-    _e("ml.get_trained_models_stats", "GET", "/_ml/trained_models/_stats",
-       _ML_MONITOR + "inference/stats/get"),
-    _e("ml.get_trained_models_stats", "GET", _MODEL + "/_stats",
+    _e("ml.get_trained_models", "GET", _MODELS, _ML_MONITOR + "inference/get"),
+    _e("ml.get_trained_models_stats", "GET", _MODELS + "/_stats",
        _ML_MONITOR + "inference/stats/get"),
     _e("ml.delete_trained_model", "DELETE", _MODEL, _ML_ADMIN + "inference/delete"),
     _e("ml.put_trained_model_vocabulary", "PUT", _MODEL + "/vocabulary",
@@ -198,6 +173,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
        _ML_MONITOR + "trained_models/deployment/infer"),
     _e("ml.info", "GET", "/_ml/info", _ML_MONITOR + "info/get"),
 )
+ENDPOINTS: tuple[Endpoint, ...] = tuple(e for route in _ROUTES for e in route)
 
 # per item of a composite request, after the composite action itself is authorized
 ITEM_ACTIONS: dict[str, str] = {
