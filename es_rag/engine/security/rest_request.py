@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +36,6 @@ class SecurityRequest:
 Handler = Callable[[Security, SecurityRequest], tuple[int, Any]]
 
 
-Handler = Callable[[Security, SecurityRequest], tuple[int, Any]]
-
-
 def body_of(request: SecurityRequest) -> dict[str, Any]:
     """The JSON body as an object ({} when absent); anything else is a 400."""
     if request.body is None:
@@ -55,11 +52,29 @@ def split_names(value: str | None) -> list[str] | None:
     return [n for n in value.split(",") if n]
 
 
-def validate_name(name: str, what: str) -> None:
-    """Refuse user and role names Elasticsearch refuses."""
+def validate_name(name: str, what: str, reserved: Collection[str]) -> None:
+    """Refuse user and role names Elasticsearch refuses, and the `reserved` ones."""
     valid = (0 < len(name) <= 507 and name == name.strip()
              and all(32 <= ord(c) < 127 for c in name))
+    user = what == "username"
     if not valid:
-        label = "Usernames" if what == "username" else "Role names"
+        label = "Usernames" if user else "Role names"
         raise ActionRequestValidation(f"Validation Failed: 1: Invalid {what} [{name}]... "
                                       f"{label} {_NAME_TEXT};")
+    if name in reserved:
+        raise ActionRequestValidation(f"Validation Failed: 1: {'Username' if user else 'Role'} "
+                                      f"[{name}] is reserved and may not be used.;")
+
+
+def named(entries: Mapping[str, Any], names: list[str] | None) -> tuple[int, Any]:
+    """The entries called `names` (all when None); 404 `{}` when names are given and none
+    exists."""
+    if names is None:
+        return 200, dict(entries)
+    found = {n: e for n, e in entries.items() if n in names}
+    return (200, found) if found else (404, {})
+
+
+def deleted(found: bool) -> tuple[int, Any]:
+    """A delete's answer: `{"found": …}`, with 404 when there was nothing to delete."""
+    return (200 if found else 404), {"found": found}

@@ -6,7 +6,7 @@ from typing import Any
 
 from es_rag.engine.errors import ActionRequestValidation, BadRequest
 
-from .rest_request import SecurityRequest, body_of, split_names, validate_name
+from .rest_request import SecurityRequest, body_of, deleted, named, split_names, validate_name
 from .roles import RESERVED_ROLES, parse_role
 from .service import Security
 
@@ -14,23 +14,14 @@ from .service import Security
 def put_role(security: Security, request: SecurityRequest) -> tuple[int, Any]:
     """`PUT/POST /_security/role/{name}`: create or replace a role after validating it."""
     name = request.params["name"]
-    validate_name(name, "role name")
-    if name in RESERVED_ROLES:
-        raise ActionRequestValidation(
-            f"Validation Failed: 1: Role [{name}] is reserved and may not be used.;")
+    validate_name(name, "role name", RESERVED_ROLES)
     descriptor = parse_role(name, body_of(request), validate_query=security.validate_query)
     return 200, {"role": {"created": security.store.put_role(name, descriptor)}}
 
 
 def get_roles(security: Security, request: SecurityRequest) -> tuple[int, Any]:
     """`GET /_security/role[/{name,…}]`: roles by name (404 `{}` when none exists)."""
-    names = split_names(request.params.get("name"))
-    roles = security.store.roles()
-    if names is not None:
-        roles = {n: r for n, r in roles.items() if n in names}
-        if not roles:
-            return 404, {}
-    return 200, roles
+    return named(security.store.roles(), split_names(request.params.get("name")))
 
 
 def delete_role(security: Security, request: SecurityRequest) -> tuple[int, Any]:
@@ -38,8 +29,7 @@ def delete_role(security: Security, request: SecurityRequest) -> tuple[int, Any]
     name = request.params["name"]
     if name in RESERVED_ROLES:
         raise BadRequest(f"role [{name}] is reserved and cannot be deleted")
-    found = security.store.delete_role(name)
-    return (200 if found else 404), {"found": found}
+    return deleted(security.store.delete_role(name))
 
 
 def put_privileges(security: Security, request: SecurityRequest) -> tuple[int, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from es_rag.engine.errors import ActionRequestValidation, BadRequest, EngineError, ResourceNotFound
 
 from .passwords import MIN_PASSWORD_LENGTH, check_password_hash, hash_password
-from .rest_request import SecurityRequest, body_of, split_names, validate_name
+from .rest_request import SecurityRequest, body_of, deleted, named, split_names, validate_name
 from .service import Security
 from .store import ELASTIC
 
@@ -29,10 +29,7 @@ def put_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
     if body.get("username", username) != username:
         raise BadRequest(f"[username] in source does not match the username provided "
                          f"[{username}]")
-    validate_name(username, "username")
-    if username in RESERVED_USERS:
-        raise ActionRequestValidation(
-            f"Validation Failed: 1: Username [{username}] is reserved and may not be used.;")
+    validate_name(username, "username", RESERVED_USERS)
     existing = security.store.get_user(username)
     password_hash = _new_password_hash(body)
     if password_hash is None:
@@ -57,14 +54,8 @@ def put_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
 
 def get_users(security: Security, request: SecurityRequest) -> tuple[int, Any]:
     """`GET /_security/user[/{username,…}]`: users without their password hashes."""
-    names = split_names(request.params.get("username"))
-    users = security.store.users()
-    if names is not None:
-        users = [u for u in users if u["username"] in names]
-    found = {u["username"]: _user_json(u) for u in users}
-    if names is not None and not found:
-        return 404, {}
-    return 200, found
+    users = {u["username"]: _user_json(u) for u in security.store.users()}
+    return named(users, split_names(request.params.get("username")))
 
 
 def delete_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
@@ -72,8 +63,7 @@ def delete_user(security: Security, request: SecurityRequest) -> tuple[int, Any]
     username = request.params["username"]
     if username in RESERVED_USERS:
         raise BadRequest(f"user [{username}] is reserved and may not be deleted")
-    found = security.store.delete_user(username)
-    return (200 if found else 404), {"found": found}
+    return deleted(security.store.delete_user(username))
 
 
 def change_password(security: Security, request: SecurityRequest) -> tuple[int, Any]:
