@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from es_rag.engine.errors import (
     ActionRequestValidation,
@@ -135,44 +135,46 @@ class Precision:
 
 
 @dataclass(frozen=True)
-class Recall:
-    """Recall@k: relevant hits retrieved over all relevant rated documents."""
+class _ThresholdAtK:
+    """A metric whose only parameters are `relevant_rating_threshold` and `k`."""
 
     relevant_rating_threshold: int = 1
     k: int = 10
-    name = "recall"
+    name: ClassVar[str]
 
     @classmethod
-    def parse(cls, params: Any) -> Recall:
+    def parse(cls, params: Any) -> Self:
         p = _params(cls.name, params, ("relevant_rating_threshold", "k"))
         return cls(*_threshold_and_k(cls.name, p))
 
+    def relevant(self, hit: RatedHit) -> bool:
+        """Whether `hit` is rated at least `relevant_rating_threshold`."""
+        return hit.rating is not None and hit.rating >= self.relevant_rating_threshold
+
+
+@dataclass(frozen=True)
+class Recall(_ThresholdAtK):
+    """Recall@k: relevant hits retrieved over all relevant rated documents."""
+
+    name = "recall"
+
     def evaluate(self, hits: list[RatedHit],
                  ratings: Mapping[tuple[str, str], int]) -> tuple[float, dict[str, Any]]:
-        threshold = self.relevant_rating_threshold
-        retrieved = sum(h.rating is not None and h.rating >= threshold for h in hits)
-        relevant = sum(r >= threshold for r in ratings.values())
+        retrieved = sum(self.relevant(h) for h in hits)
+        relevant = sum(r >= self.relevant_rating_threshold for r in ratings.values())
         score = retrieved / relevant if relevant else 0.0
         return score, {"relevant_docs_retrieved": retrieved, "relevant_docs": relevant}
 
 
 @dataclass(frozen=True)
-class MeanReciprocalRank:
+class MeanReciprocalRank(_ThresholdAtK):
     """Reciprocal rank of the first relevant hit (0 when none), averaged over requests."""
 
-    relevant_rating_threshold: int = 1
-    k: int = 10
     name = "mean_reciprocal_rank"
-
-    @classmethod
-    def parse(cls, params: Any) -> MeanReciprocalRank:
-        p = _params(cls.name, params, ("relevant_rating_threshold", "k"))
-        return cls(*_threshold_and_k(cls.name, p))
 
     def evaluate(self, hits: list[RatedHit],
                  ratings: Mapping[tuple[str, str], int]) -> tuple[float, dict[str, Any]]:
-        first = next((rank for rank, h in enumerate(hits, start=1)
-                      if h.rating is not None and h.rating >= self.relevant_rating_threshold), -1)
+        first = next((rank for rank, h in enumerate(hits, start=1) if self.relevant(h)), -1)
         return (1.0 / first if first > 0 else 0.0), {"first_relevant": first}
 
 
