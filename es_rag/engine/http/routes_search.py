@@ -1,4 +1,4 @@
-"""Search routes: search, count, msearch, delete_by_query."""
+"""Search routes: search, count, msearch, explain, delete_by_query, reindex."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ _MSEARCH_PARAMS = ("ccs_minimize_roundtrips max_concurrent_searches "
                    "max_concurrent_shard_requests pre_filter_shard_size rest_total_hits_as_int "
                    "search_type typed_keys allow_no_indices expand_wildcards ignore_unavailable "
                    "ignore_throttled include_named_queries_score routing")
+_EXPLAIN_PARAMS = "analyzer default_operator df lenient preference q routing"
 _DBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_operator df "
                "expand_wildcards from ignore_unavailable lenient max_docs preference q refresh "
                "request_cache requests_per_second routing scroll scroll_size search_timeout "
@@ -49,6 +50,11 @@ def register(router: Router, app: EngineApp) -> None:
     def msearch(req: RestRequest) -> RestResponse:
         return RestResponse(service.msearch(req.path_params.get("index"), req.body, req.params))
 
+    def explain(req: RestRequest) -> RestResponse:
+        body, status = service.explain(req.path_params["index"], req.path_params["id"],
+                                       req.json(), req.params)
+        return RestResponse(body, status)
+
     def delete_by_query(req: RestRequest) -> RestResponse:
         if req.params.get("wait_for_completion") == "false":
             raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
@@ -70,3 +76,4 @@ def register(router: Router, app: EngineApp) -> None:
         router.add("GET POST", f"{prefix}/_count", count, _COUNT_PARAMS)
         router.add("GET POST", f"{prefix}/_msearch", msearch, _MSEARCH_PARAMS)
     router.add("POST", "/{index}/_delete_by_query", delete_by_query, _DBQ_PARAMS)
+    router.add("GET POST", "/{index}/_explain/{id}", explain, _EXPLAIN_PARAMS)

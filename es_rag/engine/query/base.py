@@ -13,6 +13,7 @@ import tantivy
 from ..errors import BadRequest, ParsingError
 from ..fulltext import field_kind
 from ..mapping import FieldSpec, Mapping
+from .explanation import Explanation, explain_compiled
 
 if TYPE_CHECKING:
     from ..shard import Shard
@@ -28,6 +29,14 @@ class QueryContext:
     alias_filter: tantivy.Query | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    compiled_cache: dict[int, tantivy.Query] = field(default_factory=dict)
+
+    def compiled(self, node: QueryNode) -> tantivy.Query:
+        """A clause compiled once per search (explanations of a page reuse it)."""
+        query = self.compiled_cache.get(id(node))
+        if query is None:
+            query = self.compiled_cache[id(node)] = node.compile(self)
+        return query
 
     @property
     def index_name(self) -> str:
@@ -78,6 +87,17 @@ class QueryNode:
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         """Analyzed terms this clause looks for in a field (for highlighting)."""
         return set()
+
+    def describe(self, ctx: QueryContext) -> str:
+        """The clause as Lucene prints its query (the text of constant-score explanations)."""
+        return self.name
+
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        """How this clause scores the document at `address` (None when it does not match);
+        `boost` is the product of the enclosing clauses' boosts, folded into the leaves as
+        Lucene does."""
+        return explain_compiled(ctx, ctx.compiled(self), address, boost, self.describe(ctx))
 
     def knn_nodes(self) -> list[QueryNode]:
         """Nested knn clauses (they need a vector search before compiling)."""

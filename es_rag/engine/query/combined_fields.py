@@ -33,6 +33,7 @@ from .base import (
     expect_object,
     minimum_should_match,
 )
+from .explanation import Explanation, expl, f32, tantivy_tree
 from .full_text import analyzer_for, parse_field_boosts
 
 K1, B = 1.2, 0.75
@@ -101,6 +102,19 @@ class CombinedFieldsQuery(QueryNode):
     def _terms(self, ctx: QueryContext, fields: list[tuple[str, float]]) -> list[str]:
         return list(dict.fromkeys(analyze(analyzer_for(ctx, fields[0][0], None),
                                           str(self.body["query"]))))
+
+    def describe(self, ctx: QueryContext) -> str:
+        fields = self._expanded(ctx)
+        terms = self._terms(ctx, fields) if fields else []
+        return f"CombinedFieldQuery(({' '.join(p for p, _ in fields)})({' '.join(terms)}))"
+
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        tree = tantivy_tree(ctx, ctx.compiled(self), address)
+        if tree is None:
+            return None
+        return expl(f32(tree["value"] * boost), f"weight({self.describe(ctx)} in {address.doc}) "
+                                                f"[PerFieldSimilarity], result of BM25F")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         fields = self._expanded(ctx)

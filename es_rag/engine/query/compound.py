@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import tantivy
 
 from ..errors import ParsingError
@@ -17,6 +18,7 @@ from .base import (
     expect_object,
     minimum_should_match,
 )
+from .explanation import Explanation, expl, f32, java_float, sum_of, tantivy_tree, with_boost
 
 _OCCURS = ("must", "should", "filter", "must_not")
 
@@ -77,6 +79,33 @@ class BoolQuery(QueryNode):
                 out |= node.highlight_terms(ctx, path)
         return out
 
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        if tantivy_tree(ctx, ctx.compiled(self), address) is None:
+            return None
+        c = self.clauses
+        boost *= self.boost
+        if not c["must"] and not c["should"] and not c["filter"]:
+            if not c["must_not"]:
+                return expl(f32(boost), with_boost("*:*", f32(boost)))
+            return expl(0.0, "sum of:", [_required("*:*")])
+        scored = [e for e in (q.explain(ctx, address, boost) for q in c["must"] + c["should"])
+                  if e is not None]
+        if len(scored) == 1 and len(c["must"]) + len(c["should"]) == 1 and \
+                not c["filter"] and not c["must_not"] and self.msm is None:
+            return scored[0]  # Lucene rewrites a one-clause boolean to its clause
+        required = [_required(q.describe(ctx)) for q in c["filter"]]
+        if not scored:
+            return expl(0.0, "sum of:", required)
+        total = sum_of(scored)
+        return expl(total["value"], "sum of:", scored + required)
+
+    def describe(self, ctx: QueryContext) -> str:
+        parts = [prefix + q.describe(ctx) for occur, prefix in
+                 (("must", "+"), ("should", ""), ("filter", "#"), ("must_not", "-"))
+                 for q in self.clauses[occur]]
+        return f"({' '.join(parts)})" if parts else "*:*"
+
     def knn_nodes(self) -> list[QueryNode]:
         return [k for occur in _OCCURS for n in self.clauses[occur] for k in n.knn_nodes()]
 
@@ -110,6 +139,16 @@ class ConstantScoreQuery(QueryNode):
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         return constant(self.filter.compile(ctx), self.boost)
 
+    def describe(self, ctx: QueryContext) -> str:
+        return f"ConstantScore({self.filter.describe(ctx)})"
+
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        if tantivy_tree(ctx, ctx.compiled(self), address) is None:
+            return None
+        value = f32(self.boost * boost)
+        return expl(value, with_boost(self.describe(ctx), value))
+
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         return self.filter.highlight_terms(ctx, path)
 
@@ -141,6 +180,15 @@ class DisMaxQuery(QueryNode):
         return boosted(tantivy.Query.disjunction_max_query(
             [q.compile(ctx) for q in self.queries], tie_breaker=self.tie), self.boost)
 
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        parts = [e for e in (q.explain(ctx, address, boost * self.boost) for q in self.queries)
+                 if e is not None]
+        return max_of(parts, self.tie)
+
+    def describe(self, ctx: QueryContext) -> str:
+        return f"({' | '.join(q.describe(ctx) for q in self.queries)})"
+
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         out: set[str] = set()
         for q in self.queries:
@@ -168,6 +216,9 @@ class MatchAllQuery(QueryNode):
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         return constant(tantivy.Query.all_query(), self.boost)
 
+    def describe(self, ctx: QueryContext) -> str:
+        return "*:*"
+
     def min_matches(self, ctx: QueryContext) -> int:
         return ctx.shard.fulltext.searcher.num_docs
 
@@ -182,3 +233,25 @@ class MatchNoneQuery(QueryNode):
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         return tantivy.Query.empty_query()
+
+    def describe(self, ctx: QueryContext) -> str:
+        return "MatchNoDocsQuery(\"\")"
+
+
+def _required(text: str) -> Explanation:
+    """A matching filter clause: it takes part in the match, not in the score."""
+    return expl(0.0, "match on required clause, product of:",
+                [expl(0.0, "# clause"), expl(1.0, text)])
+
+
+def max_of(parts: list[Explanation], tie: float) -> Explanation | None:
+    """Lucene's disjunction-max explanation: the best part plus `tie` times the others."""
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    values = [np.float32(p["value"]) for p in parts]
+    best = max(values)
+    total = best + np.float32(tie) * (sum(values, np.float32(0.0)) - best)
+    return expl(f32(total), "max of:" if tie == 0.0 else
+                f"max plus {java_float(tie)} times others of:", parts)

@@ -21,6 +21,8 @@ from .base import (
     single_field,
     term_value,
 )
+from .compound import max_of
+from .explanation import Explanation, explain_compiled, sum_of
 
 _MATCH_KEYS = {"query", "operator", "minimum_should_match", "fuzziness", "analyzer", "boost",
                "_name", "prefix_length", "max_expansions", "fuzzy_transpositions", "lenient",
@@ -105,6 +107,12 @@ def phrase_field(ctx: QueryContext, path: str, text: Any, *, slop: int = 0,
     return boosted(tantivy.Query.phrase_query(ctx.schema, path, words, slop=slop), boost)
 
 
+def phrase_terms(ctx: QueryContext, path: str, text: Any, analyzer: str | None
+                 ) -> tuple[str, list[str]]:
+    """The field and analyzed terms of a phrase (for its explanation)."""
+    return path, [t for t, _ in tokens(analyzer_for(ctx, path, analyzer), str(text))]
+
+
 class MatchQuery(QueryNode):
     """`match`: analyzed text, OR/AND of terms, minimum_should_match, fuzziness."""
 
@@ -140,6 +148,9 @@ class MatchQuery(QueryNode):
             return set()
         return set(analyze(analyzer_for(ctx, path, self.spec.get("analyzer")),
                            str(self.spec["query"])))
+
+    def describe(self, ctx: QueryContext) -> str:
+        return f"{self.path}:{self.spec['query']}"
 
     def min_matches(self, ctx: QueryContext) -> int:
         s = self.spec
@@ -182,6 +193,15 @@ class MatchPhraseQuery(QueryNode):
         return phrase_field(ctx, self.path, self.spec["query"],
                             slop=int(self.spec.get("slop", 0)),
                             analyzer=self.spec.get("analyzer"), boost=self.boost)
+
+    def describe(self, ctx: QueryContext) -> str:
+        return f'{self.path}:"{self.spec["query"]}"'
+
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        return explain_compiled(ctx, ctx.compiled(self), address, boost, self.describe(ctx),
+                                phrase_terms(ctx, self.path, self.spec["query"],
+                                             self.spec.get("analyzer")))
 
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         if path != self.path:
@@ -236,7 +256,8 @@ class MultiMatchQuery(QueryNode):
                 out.append((path, boost))
         return out
 
-    def compile(self, ctx: QueryContext) -> tantivy.Query:
+    def _per_field(self, ctx: QueryContext) -> list[tuple[str, tantivy.Query]]:
+        """(field, query) for each field the query runs on."""
         b = self.body
         per_field = []
         for path, boost in self._expanded(ctx):
@@ -248,7 +269,33 @@ class MultiMatchQuery(QueryNode):
                                 .lower(), msm=b.get("minimum_should_match"),
                                 fuzziness=b.get("fuzziness"), analyzer=b.get("analyzer"),
                                 boost=boost, lenient=bool(b.get("lenient", False)))
-            per_field.append(q)
+            per_field.append((path, q))
+        return per_field
+
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        b = self.body
+        parts = []
+        for path, query in self._per_field(ctx):
+            phrase = phrase_terms(ctx, path, b["query"], b.get("analyzer")) \
+                if self.type == "phrase" else None
+            part = explain_compiled(ctx, query, address, boost * self.boost,
+                                    f"{path}:{b['query']}", phrase)
+            if part is not None:
+                parts.append(part)
+        if not parts:
+            return None
+        if self.type == "most_fields":
+            return sum_of(parts)
+        return max_of(parts, float(b.get("tie_breaker", 0.0)))
+
+    def describe(self, ctx: QueryContext) -> str:
+        text = self.body["query"]
+        return "(" + " | ".join(f"{path}:{text}" for path, _ in self._expanded(ctx)) + ")"
+
+    def compile(self, ctx: QueryContext) -> tantivy.Query:
+        b = self.body
+        per_field = [q for _, q in self._per_field(ctx)]
         if not per_field:
             return tantivy.Query.empty_query()
         if len(per_field) == 1:

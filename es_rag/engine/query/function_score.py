@@ -25,6 +25,7 @@ from ..errors import BadRequest, ParsingError
 from ..fulltext import KEY
 from ..source_filter import source_values
 from .base import QueryContext, QueryNode, as_float, expect_object
+from .explanation import Explanation, expl, f32, tantivy_tree
 
 _SCORE_MODES = ("multiply", "sum", "avg", "first", "max", "min")
 _BOOST_MODES = ("multiply", "replace", "sum", "avg", "max", "min")
@@ -274,6 +275,28 @@ class FunctionScoreQuery(QueryNode):
         return tantivy.Query.boolean_query(clauses) if clauses else \
             tantivy.Query.empty_query()
 
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        tree = tantivy_tree(ctx, ctx.compiled(self), address)
+        inner = self.query.explain(ctx, address)
+        if tree is None or inner is None:
+            return None
+        [key] = [int(k) for k in ctx.shard.fulltext.searcher.fast_field_values(KEY, [address])]
+        applied = []
+        for function in self.functions:
+            admitted = self._filtered(ctx, function, [key])
+            if admitted is None or key in admitted:
+                applied.append((function.values(ctx, [key], [address])[0], function.weight))
+        factor = f32(self._combine_functions(applied))
+        max_boost = f32(min(self.max_boost, FLOAT_MAX))
+        functions = expl(min(factor, max_boost), "min of:", [
+            expl(factor, f"function score, score mode [{self.score_mode}]"),
+            expl(max_boost, "maxBoost")])
+        value = f32(tree["value"] * boost)
+        if self.boost_mode == "replace":
+            return expl(value, "min of:", functions["details"])
+        return expl(value, _MODE_TEXT[self.boost_mode], [inner, functions])
+
     def _filtered(self, ctx: QueryContext, function: ScoreFunction, keys: list[int]
                   ) -> set[int] | None:
         """Keys of the matches the function's filter admits (None: no filter)."""
@@ -327,3 +350,8 @@ def _boost_mode(mode: str, score: float, factor: float) -> float:
     if mode == "max":
         return max(score, factor)
     return min(score, factor)
+
+
+FLOAT_MAX = 3.4028234663852886e38  # Java's Float.MAX_VALUE, the default max_boost
+_MODE_TEXT = {"multiply": "function score, product of:", "sum": "sum of", "avg": "avg of",
+              "max": "max of", "min": "min of"}

@@ -10,6 +10,7 @@ import tantivy
 from ..errors import BadRequest, ParsingError, XContentParseError
 from ..fulltext import KEY
 from .base import QueryContext, QueryNode, as_float, check_keys, expect_object
+from .explanation import Explanation, f32, tantivy_tree, within_top_k
 
 KNN_KEYS = {"field", "query_vector", "k", "num_candidates", "filter", "similarity", "boost",
             "_name", "query_vector_builder", "inner_hits", "rescore_vector"}
@@ -124,3 +125,8 @@ class KnnQuery(QueryNode):
 
     def knn_nodes(self) -> list[QueryNode]:
         return [self]
+
+    def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
+                ) -> Explanation | None:
+        tree = tantivy_tree(ctx, ctx.compiled(self), address)
+        return None if tree is None else within_top_k(f32(tree["value"] * boost))

@@ -66,6 +66,9 @@ class TermQuery(QueryNode):
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         return {str(self.value)} if path == self.path else set()
 
+    def describe(self, ctx: QueryContext) -> str:
+        return f"{self.path}:{self.value}"
+
 
 class TermsQuery(QueryNode):
     """`terms`: any of several exact values, constant score."""
@@ -114,6 +117,9 @@ class TermsQuery(QueryNode):
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         return {str(v) for v in self.values} if path == self.path else set()
 
+    def describe(self, ctx: QueryContext) -> str:
+        return f"{self.path}:({' '.join(str(v) for v in self.values)})"
+
 
 class RangeQuery(QueryNode):
     """`range` over numbers, dates (with date math) and keywords; constant score."""
@@ -151,6 +157,11 @@ class RangeQuery(QueryNode):
         if "lte" in s:
             upper, incl_upper = s["lte"], True
         return lower, incl_lower, upper, incl_upper
+
+    def describe(self, ctx: QueryContext) -> str:
+        lower, incl_lower, upper, incl_upper = self._bounds()
+        return (f"{self.path}:{'[' if incl_lower else '{'}{'*' if lower is None else lower} TO "
+                f"{'*' if upper is None else upper}{']' if incl_upper else '}'}")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         kind = ctx.kind(self.path)
@@ -231,6 +242,9 @@ class ExistsQuery(QueryNode):
             return tantivy.Query.empty_query()
         return constant(tantivy.Query.term_set_query(ctx.schema, FIELD_NAMES, paths), self.boost)
 
+    def describe(self, ctx: QueryContext) -> str:
+        return f"FieldExistsQuery [field={self.path}]"
+
 
 class IdsQuery(QueryNode):
     """`ids`: documents by `_id`."""
@@ -252,6 +266,9 @@ class IdsQuery(QueryNode):
             return tantivy.Query.empty_query()
         return constant(tantivy.Query.term_set_query(ctx.schema, ID, self.values), self.boost)
 
+    def describe(self, ctx: QueryContext) -> str:
+        return f"_id:({' '.join(self.values)})"
+
 
 class _PatternQuery(QueryNode):
     def __init__(self, body: Any) -> None:
@@ -270,6 +287,9 @@ class _PatternQuery(QueryNode):
 
     def regex(self) -> str:
         raise NotImplementedError
+
+    def describe(self, ctx: QueryContext) -> str:
+        return f"{self.path}:{self.value}" + ("*" if self.name == "prefix" else "")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         kind = ctx.kind(self.path)

@@ -17,6 +17,7 @@ from ..query.knn import KnnSpec
 from ..source_filter import filter_source, source_values
 from .aggs import run_aggs, validate_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
+from .explain import hit_explanation
 from .highlight import Highlighter
 from .knn import knn_search
 from .request import SearchRequest
@@ -94,6 +95,10 @@ class SearchExecutor:
         self.named_scores = False
         self.count_standard = False
         self.standard_totals: dict[int, int] = {}
+        # ranked hits of each retriever, the retriever tree run, the node id (for explain)
+        self.retrieved: dict[int, list[Hit]] = {}
+        self.top_retriever: Retriever | None = None
+        self.node_id = ""
 
     @classmethod
     def over(cls, parent: SearchExecutor, req: SearchRequest, filters: list[QueryNode]
@@ -236,6 +241,11 @@ class SearchExecutor:
     # -- modes --------------------------------------------------------------------------------
     def retrieve(self, node: Retriever, window: int) -> tuple[list[Hit], list[tantivy.Query]]:
         """Ranked hits of a retriever and, per index, a query matching everything it matched."""
+        hits, queries = self._retrieve(node, window)
+        self.retrieved[id(node)] = hits
+        return hits, queries
+
+    def _retrieve(self, node: Retriever, window: int) -> tuple[list[Hit], list[tantivy.Query]]:
         if node.kind == "standard":
             queries = [self.scope_query(i, node.query, [], node.filters)
                        for i in range(len(self.scopes))]
@@ -264,9 +274,9 @@ class SearchExecutor:
         fused: dict[tuple[int, int], float] = {}
         unions: list[list[tantivy.Query]] = [[] for _ in self.scopes]
         for child, weight in node.children:
-            if node.filters:
-                child = _with_filters(child, node.filters)
-            ranked, queries = self.retrieve(child, child_window)
+            ranked, queries = self.retrieve(_with_filters(child, node.filters) if node.filters
+                                            else child, child_window)
+            self.retrieved[id(child)] = ranked
             for rank, (_, num, key) in enumerate(ranked, start=1):
                 fused[(num, key)] = fused.get((num, key), 0.0) + \
                     weight / (node.rank_constant + rank)
@@ -290,7 +300,7 @@ class SearchExecutor:
         sort_values: list[list[Any]] | None = None
         capped = False
         if req.retriever is not None or req.rrf is not None:
-            node = req.retriever or self._rank_rrf()
+            node = self.top_retriever = req.retriever or self._rank_rrf()
             window = node.rank_window_size if node.kind == "rrf" and node.rank_window_size \
                 else max(req.size + req.from_, 10)
             if node.kind == "rrf" and node.rank_window_size and \
@@ -480,8 +490,12 @@ class SearchExecutor:
             if doc is None:
                 continue
             scope = self.scopes[num]
-            hit: dict[str, Any] = {"_index": scope.name, "_id": doc.id,
-                                   "_score": score if show_score else None}
+            hit: dict[str, Any] = {}
+            if req.explain:
+                shard = self._shard_of.get((num, key), 0)
+                hit.update({"_shard": f"[{scope.name}][{shard}]", "_node": self.node_id})
+            hit.update({"_index": scope.name, "_id": doc.id,
+                        "_score": score if show_score else None})
             if req.version:
                 hit["_version"] = doc.version
             if req.seq_no_primary_term:
@@ -508,6 +522,8 @@ class SearchExecutor:
                 hit["sort"] = sort_values[pos]
             if self.collapse_view is not None:
                 self._render_collapse(hit, self.collapsed.get((num, key)))
+            if req.explain:
+                hit["_explanation"] = hit_explanation(self, num, key, score)
             out.append(hit)
         return out
 

@@ -56,6 +56,7 @@ class SearchRequest:
     track_scores: bool = False
     version: bool = False
     seq_no_primary_term: bool = False
+    explain: bool = False
     fields: list[Any] | None = None
     docvalue_fields: list[Any] | None = None
     sub_searches: list[QueryNode] = field(default_factory=list)
@@ -215,8 +216,7 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
     req.version = bool(body.get("version", params.get("version") == "true"))
     req.seq_no_primary_term = bool(body.get("seq_no_primary_term",
                                             params.get("seq_no_primary_term") == "true"))
-    if body.get("explain") or params.get("explain") == "true":
-        raise BadRequest("[explain] is not supported by the embedded engine")
+    req.explain = bool(body.get("explain", params.get("explain") in ("", "true")))
     req.fields = body.get("fields")
     dv = params.get("docvalue_fields", body.get("docvalue_fields"))
     req.docvalue_fields = dv.split(",") if isinstance(dv, str) else dv

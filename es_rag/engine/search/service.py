@@ -7,16 +7,24 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import tantivy
 
 from ..documents import Documents, WriteRequest
-from ..errors import BadRequest, EngineError, ParsingError, SecurityError
-from ..fulltext import KEY
+from ..errors import (
+    ActionRequestValidation,
+    BadRequest,
+    EngineError,
+    ParsingError,
+    SecurityError,
+)
+from ..fulltext import ID, KEY
 from ..node import Node, Target
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..query.terms_lookup import DOCUMENT_FETCHER
 from .executor import SearchExecutor, make_scopes, with_filters
+from .explain import no_match_text
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
 
@@ -24,6 +32,9 @@ if TYPE_CHECKING:
     from ..http.security_gate import SecurityGate
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
+# URL parameters of `_explain` that shape its `q` query: (parameter, query_string option)
+_Q_PARAMS = (("df", "default_field"), ("default_operator", "default_operator"),
+             ("analyzer", "analyzer"), ("lenient", "lenient"))
 
 
 def _uses_rrf(req: SearchRequest) -> bool:
@@ -75,7 +86,54 @@ class SearchService:
         targets = self.targets(index, params)
         executor = SearchExecutor(targets, req)
         executor.named_scores = params.get("include_named_queries_score") == "true"
+        executor.node_id = self.node.node_id
         return executor.execute()
+
+    def explain(self, index: str, doc_id: str, body: dict[str, Any] | None,
+                params: dict[str, str]) -> tuple[dict[str, Any], int]:
+        """An `_explain` response and its status (404 when the document is not found)."""
+        body = body or {}
+        for key in body:
+            if key != "query":
+                raise ParsingError(f"request does not support [{key}]")
+        if body.get("query") is not None:
+            query = parse_query(body["query"])
+        elif "q" in params:
+            spec: dict[str, Any] = {"query": params["q"]}
+            for param, option in _Q_PARAMS:
+                if param in params:
+                    value = params[param]
+                    spec[option] = value == "true" if option == "lenient" else value
+            query = parse_query({"query_string": spec})
+        else:
+            raise ActionRequestValidation("Validation Failed: 1: query is missing;")
+        self.build_query_vectors(k.spec for k in query.knn_nodes())
+        targets = self.targets(index, params)
+        if len(targets) != 1:
+            raise BadRequest(f"alias [{index}] has more than one index associated with it "
+                             f"[{', '.join(sorted(t.index.name for t in targets))}], can't "
+                             f"execute a single index op")
+        [scope] = make_scopes(targets)
+        out: dict[str, Any] = {"_index": scope.name, "_id": doc_id}
+        address = self._explained_address(scope.ctx, scope.alias_filter, doc_id)
+        if address is None or (self.gate is not None and
+                               not self.gate.visible(scope.name, doc_id)):
+            return {**out, "matched": False}, 404
+        explanation = query.explain(scope.ctx, address)
+        if explanation is None:
+            return {**out, "matched": False, "explanation": {
+                "value": 0.0, "description": no_match_text(scope.ctx, query, address),
+                "details": []}}, 200
+        return {**out, "matched": True, "explanation": explanation}, 200
+
+    @staticmethod
+    def _explained_address(ctx: Any, alias_filter: Any, doc_id: str) -> Any | None:
+        """The searchable (refreshed) version of a document, if the alias filters admit it."""
+        query = tantivy.Query.term_query(ctx.schema, ID, doc_id)
+        hits = ctx.shard.fulltext.searcher.search(
+            with_filters(query, [alias_filter] if alias_filter is not None else []), 1,
+            count=False).hits
+        return hits[0][1] if hits else None
 
     def count(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
               ) -> dict[str, Any]:
