@@ -20,6 +20,7 @@ from admin_ui.query_vectors import RecentQueryVectors
 from admin_ui.run_records import display_time
 from es_rag.config import Settings
 from es_rag.retrieve.embedding import ClusterQueryEmbedder
+from es_rag.serving import SearchEmbedder, serve_wsgi
 
 
 @dataclass
@@ -27,22 +28,12 @@ class UIState:
     """What the app keeps for its lifetime: settings, sessions, jobs and the embedding model."""
 
     settings: Settings
+    embedder: SearchEmbedder
     allow_without_security: bool = False
     sessions: access.SessionStore = field(default_factory=access.SessionStore)
     jobs: Jobs = field(default_factory=Jobs)
-    _embedder: Any = None
     _query_vectors: RecentQueryVectors | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def embedder(self) -> Any:
-        """The embedding model of the settings, loaded once per process on first use; with
-        `embedding = "cluster"`, kNN searches have the cluster embed the query."""
-        with self._lock:
-            if self._embedder is None:
-                from es_rag.ingest.cluster_embed import search_embedder
-
-                self._embedder = search_embedder(self.settings)
-            return self._embedder
 
     def query_embedder(self) -> Any:
         """The embedder behind a cache of recent query vectors (for the playground); the
@@ -73,9 +64,8 @@ def create_app(settings: Settings, *, allow_without_security: bool = False,
     if secret_key is not None:
         app.config["SECRET_KEY"] = secret_key
     app.config["SESSION_COOKIE_SECURE"] = secure_cookies
-    state = UIState(settings, allow_without_security=allow_without_security)
-    if embedder is not None:
-        state._embedder = embedder
+    state = UIState(settings, SearchEmbedder(settings, embedder),
+                    allow_without_security=allow_without_security)
     app.extensions["admin_ui"] = state
     access.install(app)
     app.jinja_env.filters.update(highlight=highlight_html, run_time=display_time)
@@ -106,15 +96,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5601, **optio
         raise ValueError(f"refusing to serve the admin UI on {host} without login "
                          "(allow_without_security): use 127.0.0.1, or enable security on the "
                          "cluster")
-    app = create_app(settings, **options)
-    try:
-        from waitress import serve as waitress_serve
-    except ImportError:
-        from werkzeug.serving import run_simple
-
-        run_simple(host, port, app, threaded=True)
-        return
-    waitress_serve(app, host=host, port=port, threads=8)
+    serve_wsgi(create_app(settings, **options), host, port)
 
 
 def state_of(app: Flask) -> UIState:

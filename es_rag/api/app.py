@@ -8,6 +8,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from es_rag.config import Settings
+from es_rag.serving import SearchEmbedder, serve_wsgi
 
 from .clients import ClientCache, ClientFactory, default_client_factory
 from .errors import ApiError
@@ -38,7 +39,7 @@ def create_api_app(settings: Settings, *, client_factory: ClientFactory | None =
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION] = ApiState(settings, clients, _embedder=embedder,
+    app.extensions[EXTENSION] = ApiState(settings, clients, SearchEmbedder(settings, embedder),
                                          _generator=generator)
     app.register_blueprint(bp)
 
@@ -63,12 +64,4 @@ def serve_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
 
     `options` go to `create_api_app`.
     """
-    app = create_api_app(settings, **options)
-    try:
-        from waitress import serve
-    except ImportError:
-        from werkzeug.serving import run_simple
-
-        run_simple(host, port, app, threaded=True)
-        return
-    serve(app, host=host, port=port, threads=8)
+    serve_wsgi(create_api_app(settings, **options), host, port)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from elasticsearch import AuthenticationException
 from flask import current_app, request
 
 from es_rag.config import Settings
 from es_rag.generate import Generator, build_generator
+from es_rag.serving import SearchEmbedder
 
 from .clients import CallerClient, ClientCache
 from .errors import BASIC_CHALLENGE, ApiError
@@ -24,7 +24,7 @@ class ApiState:
 
     settings: Settings
     clients: ClientCache
-    _embedder: Any = None
+    embedder: SearchEmbedder
     _generator: Generator | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -47,16 +47,6 @@ class ApiState:
             if authorization is not None:
                 raise
             raise _missing_credentials(exc.meta.headers.get("www-authenticate")) from None
-
-    def embedder(self) -> Any:
-        """The settings' embedding model (the one the chunks were indexed with); with
-        `embedding = "cluster"`, kNN searches have the cluster embed the query."""
-        with self._lock:
-            if self._embedder is None:
-                from es_rag.ingest.cluster_embed import search_embedder
-
-                self._embedder = search_embedder(self.settings)
-            return self._embedder
 
     def generator(self) -> Generator:
         """The answer generator the settings name (`extractive` by default)."""
