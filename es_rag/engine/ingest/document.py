@@ -153,16 +153,12 @@ class IngestDocument:
         context: Any
         context, elements = self._root(path)
         for element in elements[:-1]:
-            if context is None:
-                raise BadRequest(f"cannot resolve [{element}] from null as part of path "
-                                 f"[{path}]")
             if isinstance(context, dict):
                 context = context.setdefault(element, {})
             elif isinstance(context, list):
                 context = context[_list_index(context, element, path)]
             else:
-                raise BadRequest(f"cannot resolve [{element}] from object of type "
-                                 f"[{java_type(context)}] as part of path [{path}]")
+                raise _refusal("resolve", element, context, path)
         leaf = elements[-1]
         if isinstance(context, dict):
             context[leaf] = (_appended(context.get(leaf, []), value, allow_duplicates) if append
@@ -183,31 +179,31 @@ class IngestDocument:
         context, elements = self._root(path)
         for element in elements[:-1]:
             context = _step(context, element, path)
-        leaf = elements[-1]
-        if isinstance(context, dict):
-            if leaf not in context:
-                raise BadRequest(f"field [{leaf}] not present as part of path [{path}]")
-            del context[leaf]
-        elif isinstance(context, list):
-            del context[_list_index(context, leaf, path)]
-        elif context is None:
-            raise BadRequest(f"cannot remove [{leaf}] from null as part of path [{path}]")
-        else:
-            raise BadRequest(f"cannot remove [{leaf}] from object of type "
-                             f"[{java_type(context)}] as part of path [{path}]")
+        del context[_key(context, elements[-1], path, "remove")]
 
 
 def _step(context: Any, element: str, path: str) -> Any:
+    return context[_key(context, element, path, "resolve")]
+
+
+def _key(context: Any, element: str, path: str, verb: str) -> Any:
+    """The key of an existing `element` in `context`: the name in an object, the position in a
+    list; anything else refuses to `verb` it."""
     if isinstance(context, dict):
         if element not in context:
             raise BadRequest(f"field [{element}] not present as part of path [{path}]")
-        return context[element]
+        return element
     if isinstance(context, list):
-        return context[_list_index(context, element, path)]
+        return _list_index(context, element, path)
+    raise _refusal(verb, element, context, path)
+
+
+def _refusal(verb: str, element: str, context: Any, path: str) -> BadRequest:
+    """The error for `element` under a null or a value that is neither object nor list."""
     if context is None:
-        raise BadRequest(f"cannot resolve [{element}] from null as part of path [{path}]")
-    raise BadRequest(f"cannot resolve [{element}] from object of type [{java_type(context)}] "
-                     f"as part of path [{path}]")
+        return BadRequest(f"cannot {verb} [{element}] from null as part of path [{path}]")
+    return BadRequest(f"cannot {verb} [{element}] from object of type [{java_type(context)}] "
+                      f"as part of path [{path}]")
 
 
 def _index(element: str) -> int | None:
