@@ -33,13 +33,20 @@ def simulate_pipeline(body: Any, pipeline: Pipeline | None, verbose: bool,
     return {"docs": results}
 
 
+def _required(container: dict[str, Any], key: str, kind: type) -> Any:
+    """`container[key]`, which must be there and be a `kind` (list or map)."""
+    value = container.get(key)
+    if value is None:
+        raise config_error(f"[{key}] required property is missing")
+    if not isinstance(value, kind):
+        name = "list" if kind is list else "map"
+        raise config_error(f"property isn't a {name}, but of type [{java_type(value)}]",
+                           property_name=key)
+    return value
+
+
 def _read_docs(body: dict[str, Any]) -> list[IngestDocument]:
-    docs = body.get("docs")
-    if docs is None:
-        raise config_error("[docs] required property is missing")
-    if not isinstance(docs, list):
-        raise config_error(f"property isn't a list, but of type [{java_type(docs)}]",
-                           property_name="docs")
+    docs = _required(body, "docs", list)
     if not docs:
         raise BadRequest("must specify at least one document in [docs]")
     return [_read_doc(doc) for doc in docs]
@@ -48,12 +55,7 @@ def _read_docs(body: dict[str, Any]) -> list[IngestDocument]:
 def _read_doc(doc: Any) -> IngestDocument:
     if not isinstance(doc, dict):
         raise BadRequest("malformed [docs] section, should include an inner object")
-    source = doc.get("_source")
-    if source is None:
-        raise config_error("[_source] required property is missing")
-    if not isinstance(source, dict):
-        raise config_error(f"property isn't a map, but of type [{java_type(source)}]",
-                           property_name="_source")
+    source = _required(doc, "_source", dict)
     version = doc.get("_version", _MATCH_ANY_VERSION)
     routing = doc.get("_routing")
     return IngestDocument(str(doc.get("_index", "_index")), str(doc.get("_id", "_id")), source,
