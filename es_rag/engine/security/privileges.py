@@ -164,7 +164,7 @@ def cluster_privilege(name: str) -> Privilege:
     """The cluster privilege called `name`, or one granting a cluster action pattern."""
     key = name.lower()
     if is_cluster_action(key):
-        return Privilege(key, (key if key.endswith("*") else key + "*",))
+        return _action_privilege(key)
     if key in CLUSTER_PRIVILEGES:
         return CLUSTER_PRIVILEGES[key]
     raise BadRequest(
@@ -177,13 +177,18 @@ def index_privilege(name: str) -> Privilege:
     """The index privilege called `name`, or one granting an index action pattern."""
     key = name.lower()
     if pattern_matches("indices:*", key) or pattern_matches("internal:transport/proxy/*", key):
-        return Privilege(key, (key if key.endswith("*") else key + "*",))
+        return _action_privilege(key)
     if key in INDEX_PRIVILEGES:
         return INDEX_PRIVILEGES[key]
     raise BadRequest(
         f"unknown index privilege [{key}]. a privilege must be either one of the predefined fixed "
         f"indices privileges [{','.join(f'{n}=[{n}]' for n in _index_order())}] or a pattern over "
         "one of the available index actions")
+
+
+def _action_privilege(pattern: str) -> Privilege:
+    """A privilege named by an action pattern: it grants the actions starting with it."""
+    return Privilege(pattern, (pattern if pattern.endswith("*") else pattern + "*",))
 
 
 def privileges_granting(action: str) -> list[str]:
