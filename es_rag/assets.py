@@ -348,15 +348,13 @@ def _plan_index(client: Elasticsearch, asset: IndexAsset) -> Change | None:
                 f"{asset.alias} is a concrete index, not an alias; es-rag manages "
                 f"versions behind an alias (reindex it into {asset.alias}-v1 first)"
             )
-        versions = index_versions(client, asset.alias)
-        target = f"{asset.alias}-v{(versions[-1][0] + 1) if versions else 1}"
         return Change(
             "index",
             asset.alias,
             "create",
             f"alias {asset.alias} does not exist",
             _unified(asset.alias, {}, asset.body),
-            target,
+            _next_version(client, asset.alias, first=1),
         )
     live = _live_index(client, current)
     live_meta = live["mappings"].get("_meta", {}).get("es_rag", {})
@@ -367,19 +365,23 @@ def _plan_index(client: Elasticsearch, asset: IndexAsset) -> Change | None:
         asset.alias, {"mappings": live["mappings"]}, {"mappings": asset.body.get("mappings", {})}
     )
     if problems:
-        versions = index_versions(client, asset.alias)
-        target = f"{asset.alias}-v{versions[-1][0] + 1 if versions else 2}"
         return Change(
             "index",
             asset.alias,
             "new_version",
             "incompatible: " + "; ".join(problems),
             diff,
-            target,
+            _next_version(client, asset.alias, first=2),
         )
     return Change(
         "index", asset.alias, "update", "compatible: new fields or dynamic settings", diff, current
     )
+
+
+def _next_version(client: Elasticsearch, alias: str, first: int) -> str:
+    """The index for the next version behind `alias`: one past the newest, else `-v{first}`."""
+    versions = index_versions(client, alias)
+    return f"{alias}-v{versions[-1][0] + 1 if versions else first}"
 
 
 def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Change | None:
