@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -239,3 +240,24 @@ def test_search_template_explain(docs: Elasticsearch) -> None:
     [hit] = resp["hits"]["hits"]
     assert hit["_explanation"]["description"].startswith("weight(title:dog in ")
     assert hit["_explanation"]["value"] == hit["_score"]
+
+
+def test_explain_api_respects_document_level_security(tmp_path: Path) -> None:
+    from es_rag.engine.server import EngineServer
+
+    server = EngineServer(tmp_path, port=0, elastic_password="explain-pw").start()
+    try:
+        admin = Elasticsearch(server.url, basic_auth=("elastic", "explain-pw"))
+        admin.index(index="s", id="1", document={"text": "fox"}, refresh=True)
+        admin.index(index="s", id="2", document={"text": "dog fox"}, refresh=True)
+        admin.security.put_role(name="dogs", indices=[{"names": ["s"], "privileges": ["read"],
+                                                       "query": {"match": {"text": "dog"}}}])
+        admin.security.put_user(username="reader", password="reader-pw", roles=["dogs"])
+        reader = Elasticsearch(server.url, basic_auth=("reader", "reader-pw"))
+        query = {"match": {"text": "fox"}}
+        assert reader.explain(index="s", id="2", query=query)["matched"] is True
+        assert admin.explain(index="s", id="1", query=query)["matched"] is True
+        with pytest.raises(NotFoundError):
+            reader.explain(index="s", id="1", query=query)
+    finally:
+        server.stop()
