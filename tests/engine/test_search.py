@@ -137,3 +137,7 @@ def test_unknown_and_unsupported_clauses_are_refused(animals: Elasticsearch) -> 
     with pytest.raises(BadRequestError) as err:
         animals.search(index="animals", body={"query": {"match_all": {}}, "colour": 1})
     assert "Unknown key for a VALUE_STRING in [colour]" in str(err.value)
+    with pytest.raises(BadRequestError) as err:  # never silently ignored
+        animals.search(index="animals", query={"match_all": {}}, profile=True)
+    assert "[profile] is not supported" in str(err.value)
+    assert animals.search(index="animals", query={"match_all": {}}, profile=False)["hits"]

@@ -113,6 +113,8 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
             kind = "START_OBJECT" if isinstance(value, dict) else \
                 "START_ARRAY" if isinstance(value, list) else "VALUE_STRING"
             raise ParsingError(f"Unknown key for a {kind} in [{key}].")
+    if body.get("profile") not in (None, False):
+        raise ParsingError("[profile] is not supported by the embedded engine")
     req = SearchRequest()
     if "q" in params:
         req.query = parse_query({"query_string": {"query": params["q"]}})
