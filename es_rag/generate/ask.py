@@ -71,37 +71,45 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: str,
-             params: AskParams, embedder: QueryEmbedder | None, as_user: str | None,
-             tokenizer: Tokenizer | None, timings: dict[str, float],
-             client_side_acl_filter: bool) -> Context | None:
-    """Retrieve and assemble the context; None when nothing relevant was found.
+             params: AskParams | None, embedder: QueryEmbedder | None, as_user: str | None,
+             tokenizer: Tokenizer | None, client_side_acl_filter: bool
+             ) -> tuple[Context | None, dict[str, float]]:
+    """Retrieve and assemble the context (None when nothing relevant was found), with the
+    timings so far.
 
     The search, the relevance floor and the generator embed through one memo (`vectors`).
     """
+    params = params or AskParams()
+    timings: dict[str, float] = {}
     memo = memoise(embedder)
     t0 = time.perf_counter()
     result = search(client, caps, index, question, params.search, memo, as_user=as_user,
                     client_side_acl_filter=client_side_acl_filter)
     timings["retrieval_ms"] = _ms(t0)
     if not result.hits:
-        return None
+        return None, timings
     if params.min_relevance is not None and memo is not None:
         t0 = time.perf_counter()
         relevant = reaches_relevance(question, result.hits, memo, params.min_relevance)
         timings["relevance_ms"] = _ms(t0)
         if not relevant:
-            return None
+            return None, timings
     if tokenizer is None:
         tokenizer = getattr(embedder, "tokenizer", None)
     context = assemble_context(result.hits, token_budget=params.token_budget,
                                tokenizer=tokenizer, dedupe_threshold=params.dedupe_threshold)
     context.embedder = memo
-    return context
+    return context, timings
 
 
-def _dont_know(generator: Generator, timings: dict[str, float]) -> Answer:
-    answer = build_answer(DONT_KNOW, Context(sources=[]), provider=generator.name,
-                          extractive=generator.extractive)
+def _dont_know(generator: Generator) -> Answer:
+    return build_answer(DONT_KNOW, Context(sources=[]), provider=generator.name,
+                        extractive=generator.extractive)
+
+
+def _finished(answer: Answer, timings: dict[str, float], started: float) -> Answer:
+    """`answer` with the timings, `total_ms` (since `started`) last."""
+    timings["total_ms"] = _ms(started)
     answer.timings = timings
     return answer
 
@@ -119,21 +127,16 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
     ...              generator=build_generator(settings, embedder=embedder))  # doctest: +SKIP
     >>> print(answer.text); [c.chunk_id for c in answer.citations]            # doctest: +SKIP
     """
-    params = params or AskParams()
     generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
-    timings: dict[str, float] = {}
-    context = _prepare(client, caps, index, question, params, embedder, as_user, tokenizer,
-                       timings, client_side_acl_filter)
+    context, timings = _prepare(client, caps, index, question, params, embedder, as_user,
+                                tokenizer, client_side_acl_filter)
     if context is None:
-        timings["total_ms"] = _ms(started)
-        return _dont_know(generator, timings)
+        return _finished(_dont_know(generator), timings, started)
     t0 = time.perf_counter()
     answer = generator.generate(question, context)
     timings["generation_ms"] = _ms(t0)
-    timings["total_ms"] = _ms(started)
-    answer.timings = timings
-    return answer
+    return _finished(answer, timings, started)
 
 
 def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: str,
@@ -147,17 +150,14 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
     ...                        embedder=embedder):                      # doctest: +SKIP
     ...     print(part if isinstance(part, str) else part.citations, end="")
     """
-    params = params or AskParams()
     generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
-    timings: dict[str, float] = {}
-    context = _prepare(client, caps, index, question, params, embedder, as_user, tokenizer,
-                       timings, client_side_acl_filter)
+    context, timings = _prepare(client, caps, index, question, params, embedder, as_user,
+                                tokenizer, client_side_acl_filter)
     if context is None:
-        answer = _dont_know(generator, timings)
+        answer = _dont_know(generator)
         yield answer.text
-        timings["total_ms"] = _ms(started)
-        yield answer
+        yield _finished(answer, timings, started)
         return
     t0 = time.perf_counter()
     parts: list[str] = []
@@ -167,7 +167,4 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
         parts.append(delta)
         yield delta
     timings["generation_ms"] = _ms(t0)
-    answer = generator.finish("".join(parts), context)
-    timings["total_ms"] = _ms(started)
-    answer.timings = timings
-    yield answer
+    yield _finished(generator.finish("".join(parts), context), timings, started)
