@@ -58,6 +58,11 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
+def _json_flag(help_text: str = "Print one JSON object.") -> Callable[[F], F]:
+    """The `--json` flag of a command (its `as_json` argument)."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
 def _load_assets(ctx: Context) -> assets.Assets:
     """The asset files; with embedding = cluster, the cluster-embedding pipeline too (ML needed)."""
     model_id = None
@@ -90,7 +95,7 @@ def cli(ctx: click.Context, url: str | None, data: Path | None, config_file: Pat
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_json_flag()
 @pass_context
 @clear_errors
 def status(ctx: Context, as_json: bool) -> None:
@@ -117,7 +122,7 @@ def _print_changes(changes: list[assets.Change]) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help='Print one object {"changes": [...]}.')
+@_json_flag('Print one object {"changes": [...]}.')
 @pass_context
 @clear_errors
 def plan(ctx: Context, as_json: bool) -> None:
@@ -234,7 +239,7 @@ def _save_run(settings: Settings, kind: str, report: dict[str, Any]) -> Path:
               help="PATHS are JSONL corpora (BEIR corpus.jsonl): one document per line.")
 @click.option("--prune", is_flag=True, help="Delete indexed documents no longer on disk.")
 @click.option("--force", is_flag=True, help="Re-ingest documents even when unchanged.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@_json_flag("Print the report as one JSON object.")
 @pass_context
 @clear_errors
 def ingest(ctx: Context, paths: tuple[Path, ...], include: tuple[str, ...],
@@ -321,7 +326,7 @@ def _search_params(**options: Any) -> Any:
 @click.option("--params", "template_params", help="JSON parameters for --template; `query` "
               "defaults to QUERY, `query_vector` to its embedding, `filters` to [].")
 @click.option("--explain", is_flag=True, help="Show per-leg ranks and scores for every hit.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_json_flag()
 @pass_context
 @clear_errors
 def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain: bool,
@@ -415,7 +420,7 @@ def _print_answer(answer: Any, streamed: bool) -> None:
 @click.argument("question")
 @_search_options
 @click.option("--stream", is_flag=True, help="Print the answer as it is generated.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_json_flag()
 @pass_context
 @clear_errors
 def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json: bool,
@@ -500,7 +505,7 @@ def demo(ctx: Context, question: str) -> None:
               help="Fail when a metric drops below this baseline by more than --max-drop.")
 @click.option("--max-drop", default=0.01, show_default=True, help="Allowed drop per metric.")
 @click.option("--ci-subset", is_flag=True, help="Use the small, fixed subset CI measures.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the last line.")
+@_json_flag("Print one JSON object as the last line.")
 @pass_context
 @clear_errors
 def evaluate(ctx: Context, dataset: Path, configs: str, split: str, report_path: Path | None,
@@ -549,7 +554,7 @@ def evaluate(ctx: Context, dataset: Path, configs: str, split: str, report_path:
               help="Grid axis, e.g. 'rank_constant=10,20,60' or 'title_boost=1,2' (repeatable).")
 @click.option("--seed", default=0, show_default=True, help="Seed for sampling a large grid.")
 @click.option("--write", is_flag=True, help="Write the best setting into hybrid.mustache.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the last line.")
+@_json_flag("Print one JSON object as the last line.")
 @pass_context
 @clear_errors
 def tune(ctx: Context, dataset: Path, budget: int, grid_options: tuple[str, ...], seed: int,
@@ -689,7 +694,7 @@ def users_add(ctx: Context, username: str, password: str, groups: tuple[str, ...
 
 
 @users.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@_json_flag("Print one JSON array.")
 @pass_context
 @clear_errors
 def users_list(ctx: Context, as_json: bool) -> None:
