@@ -89,6 +89,13 @@ def _threshold_and_k(owner: str, p: Mapping[str, Any]) -> tuple[int, int]:
     return threshold, _positive_k(_int(owner, "k", p.get("k", 10)))
 
 
+def _unknown_rating_and_k(owner: str, p: Mapping[str, Any]) -> tuple[int | None, int]:
+    """`unknown_doc_rating` (default None) and `k` (default 10) of a metric's params."""
+    unknown = p.get("unknown_doc_rating")
+    return (None if unknown is None else _int(owner, "unknown_doc_rating", unknown),
+            _int(owner, "k", p.get("k", 10)))
+
+
 def _threshold(value: int) -> int:
     if value < 0:
         raise BadRequest("Relevant rating threshold for precision must be positive integer.")
@@ -200,12 +207,8 @@ class DiscountedCumulativeGain:
     @classmethod
     def parse(cls, params: Any) -> DiscountedCumulativeGain:
         p = _params(cls.name, params, ("normalize", "unknown_doc_rating", "k"))
-        unknown = p.get("unknown_doc_rating")
-        return cls(
-            _bool(cls.name, "normalize", p.get("normalize", False)),
-            None if unknown is None else _int(cls.name, "unknown_doc_rating", unknown),
-            _int(cls.name, "k", p.get("k", 10)),
-        )
+        return cls(_bool(cls.name, "normalize", p.get("normalize", False)),
+                   *_unknown_rating_and_k(cls.name, p))
 
     def evaluate(self, hits: list[RatedHit],
                  ratings: Mapping[tuple[str, str], int]) -> tuple[float, dict[str, Any]]:
@@ -240,12 +243,8 @@ class ExpectedReciprocalRank:
             raise XContentParseError(f"[{cls.name}] failed to parse object",
                                      caused_by={"type": "illegal_argument_exception",
                                                 "reason": "Required [maximum_relevance]"})
-        unknown = p.get("unknown_doc_rating")
-        return cls(
-            _int(cls.name, "maximum_relevance", p["maximum_relevance"]),
-            None if unknown is None else _int(cls.name, "unknown_doc_rating", unknown),
-            _int(cls.name, "k", p.get("k", 10)),
-        )
+        return cls(_int(cls.name, "maximum_relevance", p["maximum_relevance"]),
+                   *_unknown_rating_and_k(cls.name, p))
 
     def evaluate(self, hits: list[RatedHit],
                  ratings: Mapping[tuple[str, str], int]) -> tuple[float, dict[str, Any]]:
