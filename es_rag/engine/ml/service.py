@@ -113,13 +113,7 @@ class MlService:
         """Store the vocabulary (`vocabulary`, optional `merges` and `scores`)."""
         self.require_license()
         self.store.config(model_id)
-        if not isinstance(body, dict):
-            raise BadRequest("request body is required",
-                             error_type="action_request_validation_exception")
-        unknown = sorted(set(body) - {"vocabulary", "merges", "scores"})
-        if unknown:
-            raise EngineError(f"[put_trained_model_vocabulary] unknown field [{unknown[0]}]",
-                              status=400, error_type="x_content_parse_exception")
+        _check_body(body, "put_trained_model_vocabulary", {"vocabulary", "merges", "scores"})
         vocabulary = body.get("vocabulary")
         if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
             raise ActionRequestValidation("Validation Failed: 1: [vocabulary] must be a list "
@@ -137,13 +131,8 @@ class MlService:
         except ValueError as err:
             raise BadRequest(f"Failed to parse int parameter [part] with value [{part}]"
                              ) from err
-        if not isinstance(body, dict):
-            raise BadRequest("request body is required",
-                             error_type="action_request_validation_exception")
-        unknown = sorted(set(body) - {"definition", "total_definition_length", "total_parts"})
-        if unknown:
-            raise EngineError(f"[put_trained_model_part_action] unknown field [{unknown[0]}]",
-                              status=400, error_type="x_content_parse_exception")
+        _check_body(body, "put_trained_model_part_action",
+                    {"definition", "total_definition_length", "total_parts"})
         total_parts = _int(body.get("total_parts", 0), "total_parts")
         total_length = _int(body.get("total_definition_length", 0), "total_definition_length")
         errors = []
@@ -498,3 +487,14 @@ def inference_update(config: dict[str, Any], update: Any) -> tuple[str, Tokeniza
     if options.get("tokenization") is not None:
         tokenization = parse_tokenization(options["tokenization"], tokenization_of(config))
     return str(options.get("results_field") or results_field), tokenization
+
+
+def _check_body(body: Any, parser: str, fields: set[str]) -> None:
+    """Refuse a missing body or an unknown field of it, as Elasticsearch's parser `parser` does."""
+    if not isinstance(body, dict):
+        raise BadRequest("request body is required",
+                         error_type="action_request_validation_exception")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise EngineError(f"[{parser}] unknown field [{unknown[0]}]", status=400,
+                          error_type="x_content_parse_exception")

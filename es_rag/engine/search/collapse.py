@@ -17,6 +17,7 @@ from ..errors import BadRequest, ParsingError
 from ..mapping import FLOAT_TYPES, INTEGER_TYPES
 from ..query.base import QueryNode
 from ..source_filter import source_values
+from .sorting import positions_by_scope
 
 if TYPE_CHECKING:
     from .executor import Hit, SearchExecutor
@@ -114,10 +115,7 @@ def collapse_hits(executor: SearchExecutor, hits: list[Hit], spec: CollapseSpec,
 def group_values(executor: SearchExecutor, hits: list[Hit], path: str) -> list[Any]:
     """The collapse value of each hit (None when missing); several values are refused."""
     out: list[Any] = [None] * len(hits)
-    by_scope: dict[int, list[int]] = {}
-    for pos, (_, num, _key) in enumerate(hits):
-        by_scope.setdefault(num, []).append(pos)
-    for num, positions in by_scope.items():
+    for num, positions in positions_by_scope(hits).items():
         scope = executor.scopes[num]
         spec = scope.ctx.spec(path)
         docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])

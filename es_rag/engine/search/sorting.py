@@ -15,16 +15,21 @@ if TYPE_CHECKING:
     from .request import SortKey
 
 
+def positions_by_scope(hits: list[Hit]) -> dict[int, list[int]]:
+    """The positions in `hits` of each scope's (index's) documents, so each is read once."""
+    by_scope: dict[int, list[int]] = {}
+    for pos, (_, num, _key) in enumerate(hits):
+        by_scope.setdefault(num, []).append(pos)
+    return by_scope
+
+
 def _values(executor: SearchExecutor, hits: list[Hit], key: SortKey) -> list[Any]:
     if key.field == "_score":
         return [h[0] for h in hits]
     if key.field in ("_doc", "_shard_doc"):
         return [h[2] for h in hits]
     out: list[Any] = [None] * len(hits)
-    by_scope: dict[int, list[int]] = {}
-    for pos, (_, num, _key) in enumerate(hits):
-        by_scope.setdefault(num, []).append(pos)
-    for num, positions in by_scope.items():
+    for num, positions in positions_by_scope(hits).items():
         scope = executor.scopes[num]
         spec = scope.ctx.spec(key.field)
         if spec is None:
