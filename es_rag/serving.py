@@ -33,13 +33,7 @@ class SearchEmbedder:
 
 
 def serve_wsgi(app: Flask, host: str, port: int) -> None:
-    """Serve `app` until interrupted: waitress (8 threads) when installed, else werkzeug's
-    threaded server."""
-    try:
-        from waitress import serve
-    except ImportError:
-        from werkzeug.serving import run_simple
+    """Serve `app` with waitress (8 threads) until interrupted."""
+    from waitress import serve
 
-        run_simple(host, port, app, threaded=True)
-        return
     serve(app, host=host, port=port, threads=8)
