@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -33,7 +34,15 @@ def main(argv: list[str] | None = None) -> int:
         server = EngineServer(args.data, args.host, args.port, allow_remote=args.allow_remote,
                               max_content_length=args.max_content_length,
                               security=not args.no_security).start()
-    except (ValueError, OSError) as err:
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            print(f"error: port {args.port} on {args.host} is already in use (another engine or "
+                  f"Elasticsearch?): stop it, or choose another port (--port; for es-rag, "
+                  f"ES_RAG_ENGINE_PORT)", file=sys.stderr)
+        else:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     done = threading.Event()

@@ -137,9 +137,11 @@ def test_an_engine_that_cannot_start_is_one_clear_line(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        env = {"ES_RAG_DATA": str(tmp_path / "data"),
-               "ES_RAG_ENGINE_PORT": str(busy.getsockname()[1])}
+        port = busy.getsockname()[1]
+        env = {"ES_RAG_DATA": str(tmp_path / "data"), "ES_RAG_ENGINE_PORT": str(port)}
         result = run("status", env=env)
     assert result.returncode == 1
     assert "the embedded engine did not start" in result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "ES_RAG_ENGINE_PORT" in result.stderr
     assert "Traceback" not in result.stderr
