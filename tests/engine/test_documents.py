@@ -37,6 +37,12 @@ def test_auto_ids_and_create(books: Elasticsearch) -> None:
     with pytest.raises(ConflictError) as err:
         books.create(index="books", id="c", document={"title": "y"})
     assert "document already exists" in str(err.value)
+    for create in (lambda: books.create(index="books", id="d", document=[1, 2]),
+                   lambda: books.index(index="books", id="d", document=[1, 2], op_type="create")):
+        with pytest.raises(BadRequestError) as err:
+            create()
+        assert err.value.error == "document_parsing_exception"
+        assert "failed to parse" in str(err.value)
 
 
 def test_optimistic_concurrency_and_external_versions(books: Elasticsearch) -> None:

@@ -77,6 +77,16 @@ def register(router: Router, app: EngineApp) -> None:
         if body is not None and mode in ("", "true") and names:
             body["forced_refresh"] = True
 
+    def with_source(req: RestRequest, write: WriteRequest) -> WriteRequest:
+        """`write` with the request body as the document (it must be a JSON object)."""
+        source = req.json(required=True)
+        if not isinstance(source, dict):
+            raise EngineError("failed to parse", status=400,
+                              error_type="document_parsing_exception")
+        write.source = source
+        write.raw_source = req.body.strip()
+        return write
+
     def single(req: RestRequest, write: WriteRequest) -> RestResponse:
         result = docs.write([write])[0]
         if result.error is not None:
@@ -90,28 +100,14 @@ def register(router: Router, app: EngineApp) -> None:
         op = req.params.get("op_type", "index")
         if op not in ("index", "create"):
             raise BadRequest(f"opType must be 'create' or 'index', found: [{op}]")
-        write = write_request(req, op, doc_id)
-        source = req.json(required=True)
-        if not isinstance(source, dict):
-            raise EngineError("failed to parse", status=400,
-                              error_type="document_parsing_exception")
-        write.source = source
-        write.raw_source = req.body.strip()
-        return single(req, write)
+        return single(req, with_source(req, write_request(req, op, doc_id)))
 
     def create(req: RestRequest) -> RestResponse:
-        write = write_request(req, "create", req.path_params["id"])
-        write.source = req.json(required=True)
-        return single(req, write)
+        return single(req, with_source(req, write_request(req, "create",
+                                                          req.path_params["id"])))
 
     def delete(req: RestRequest) -> RestResponse:
-        write = write_request(req, "delete", req.path_params["id"])
-        result = docs.write([write])[0]
-        if result.error is not None:
-            raise result.error
-        body = dict(result.body)
-        refresh_after(req, [result], body)
-        return RestResponse(body, result.status)
+        return single(req, write_request(req, "delete", req.path_params["id"]))
 
     def update(req: RestRequest) -> RestResponse:
         write = write_request(req, "update", req.path_params["id"])
