@@ -55,21 +55,14 @@ class Judgments:
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise JudgmentsError(f"{path}: cannot open ({exc.strerror})") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise JudgmentsError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or "_id" not in record:
-                raise JudgmentsError(f"{path}:{number}: expected an object with an \"_id\"")
-            yield number, record
+    for number, line in _lines(path):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise JudgmentsError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or "_id" not in record:
+            raise JudgmentsError(f"{path}:{number}: expected an object with an \"_id\"")
+        yield number, record
 
 
 def read_beir_queries(path: Path) -> dict[str, str]:
