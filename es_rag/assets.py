@@ -20,6 +20,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
+from es_rag import stored_form
 from es_rag.connect import Capabilities, error_reason
 
 VERSION_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)$")
@@ -299,7 +300,10 @@ def _incompatibilities(live: dict[str, Any], wanted: dict[str, Any]) -> list[str
 
 
 def _is_default(param: str, wanted: dict[str, Any], live: dict[str, Any]) -> bool:
-    """Parameters the cluster reports with defaults the file leaves out are not changes."""
+    """Parameters the cluster reports with defaults the file leaves out are not changes, nor is
+    `type: object`, which Elasticsearch leaves out of an object field that has properties."""
+    if param == "type" and wanted.get("type") == "object" and "type" not in live:
+        return True
     return param not in wanted and param in ("index", "similarity", "index_options", "element_type")
 
 
@@ -385,9 +389,12 @@ def _next_version(client: Elasticsearch, alias: str, first: int) -> str:
 
 
 def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Change | None:
+    """Compare a pipeline, template or role with the cluster's copy, both in the form the cluster
+    stores them (see es_rag.stored_form), so that only a real difference is a change."""
     if asset.kind == "pipeline":
         live = client.options(ignore_status=404).ingest.get_pipeline(id=asset.name)
         current = live.body.get(asset.name) if live.meta.status == 200 else None
+        form = stored_form.pipeline_form
         wanted = asset.body
     elif asset.kind == "template":
         live = client.options(ignore_status=404).get_script(id=asset.name)
@@ -396,14 +403,14 @@ def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Chan
             if live.meta.status == 200 and live.body.get("found", True)
             else None
         )
+        form = stored_form.script_form
         wanted = asset.body["script"]
     else:
         if not caps.security_enabled:
             return None
         live = client.options(ignore_status=404).security.get_role(name=asset.name)
         current = live.body.get(asset.name) if live.meta.status == 200 else None
-        if current is not None:
-            current = {k: current.get(k) for k in asset.body}
+        form = stored_form.role_form
         wanted = asset.body
     if current is None:
         return Change(
@@ -413,22 +420,14 @@ def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Chan
             f"{asset.kind} does not exist",
             _unified(asset.name, {}, wanted),
         )
-    if _digest(current) == _digest(wanted) or _same_template(current, wanted):
+    if _digest(form(current)) == _digest(form(wanted)):
         return None
     return Change(
         asset.kind,
         asset.name,
         "update",
         f"{asset.kind} differs from its file",
-        _unified(asset.name, current, wanted),
-    )
-
-
-def _same_template(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return (
-        "source" in wanted
-        and live.get("source") == wanted.get("source")
-        and live.get("lang", "mustache") == wanted.get("lang")
+        _unified(asset.name, form(current), form(wanted)),
     )
 
 
