@@ -292,8 +292,8 @@ def _incompatibilities(live: dict[str, Any], wanted: dict[str, Any]) -> list[str
                 problems.append(
                     f"field {path!r}: {param} {current.get(param)!r} -> {spec.get(param)!r}"
                 )
-    live_index = _index_settings(live.get("settings", {}))
-    for key, value in _index_settings(wanted.get("settings", {})).items():
+    live_index = stored_form.index_settings(live.get("settings", {}))
+    for key, value in stored_form.index_settings(wanted.get("settings", {})).items():
         if key not in DYNAMIC_SETTINGS and _comparable(live_index.get(key)) != _comparable(value):
             problems.append(f"setting {key}: {live_index.get(key)!r} -> {value!r}")
     return sorted(problems)
@@ -309,34 +309,6 @@ def _is_default(param: str, wanted: dict[str, Any], live: dict[str, Any]) -> boo
 
 def _comparable(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
-
-
-def _index_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Index settings flattened to `key: value` without the `index.` prefix."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        for key, value in node.items():
-            name = prefix + key
-            if isinstance(value, dict) and not name.startswith("analysis"):
-                walk(value, name + ".")
-            else:
-                flat[name] = value
-
-    walk(settings, "")
-    flat = {k.removeprefix("index."): v for k, v in flat.items()}
-    for volatile in (
-        "creation_date",
-        "uuid",
-        "version.created",
-        "provided_name",
-        "version",
-        "routing.allocation.include._tier_preference",
-        "number_of_shards",
-        "number_of_replicas",
-    ):
-        flat.pop(volatile, None)
-    return flat
 
 
 def _live_index(client: Elasticsearch, index: str) -> dict[str, Any]:
@@ -364,10 +336,12 @@ def _plan_index(client: Elasticsearch, asset: IndexAsset) -> Change | None:
     live_meta = live["mappings"].get("_meta", {}).get("es_rag", {})
     if live_meta.get("digest") == asset.digest:
         return None
+    # compared as far as the file states it: what the cluster fills in is no change
+    live_form, wanted_form = stored_form.index_forms(live, asset.body)
+    if live_form == wanted_form:
+        return None
     problems = _incompatibilities(live, asset.body)
-    diff = _unified(
-        asset.alias, {"mappings": live["mappings"]}, {"mappings": asset.body.get("mappings", {})}
-    )
+    diff = _unified(asset.alias, live_form, wanted_form)
     if problems:
         return Change(
             "index",
@@ -510,9 +484,8 @@ def _update_index(client: Elasticsearch, asset: IndexAsset, index: str) -> None:
     body = _index_body(asset)
     mappings = body["mappings"]
     client.indices.put_mapping(index=index, **mappings)
-    settings = {
-        k: v for k, v in _index_settings(body.get("settings", {})).items() if k in DYNAMIC_SETTINGS
-    }
+    settings = {k: v for k, v in stored_form.index_settings(body.get("settings", {})).items()
+                if k in DYNAMIC_SETTINGS}
     if settings:
         client.indices.put_settings(index=index, settings={"index": settings})
 

@@ -104,3 +104,95 @@ def script_form(script: dict[str, Any]) -> dict[str, Any]:
         with contextlib.suppress(ValueError):
             source = json.loads(source)
     return {"lang": script.get("lang") or "mustache", "source": source}
+
+
+# Index settings the cluster sets by itself, and the shard counts, fixed at creation.
+VOLATILE_SETTINGS = ("creation_date", "uuid", "version.created", "provided_name", "version",
+                     "routing.allocation.include._tier_preference", "number_of_shards",
+                     "number_of_replicas")
+# Field parameters the cluster reports with their default when a mapping leaves them out.
+FILLED_FIELD_PARAMS = ("index", "similarity", "index_options", "element_type")
+# What es-rag itself records in a mapping's `_meta.es_rag` when it applies the file.
+APPLY_RECORD_KEYS = ("asset", "digest")
+
+
+def _setting_text(value: Any) -> Any:
+    """A setting value as Elasticsearch returns it: text (`true`, `1`), lists and objects of it."""
+    if isinstance(value, dict):
+        return {key: _setting_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_setting_text(item) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def index_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Index settings flattened to `key: text` without the `index.` prefix, without the ones the
+    cluster sets by itself; `analysis` stays one object. A file's `{"refresh_interval": 5}`
+    and the cluster's `{"index": {"refresh_interval": "5"}}` give the same."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            name = prefix + key
+            if isinstance(value, dict) and name.removeprefix("index.") != "analysis":
+                walk(value, name + ".")
+            else:
+                flat[name.removeprefix("index.")] = _setting_text(value)
+
+    walk(settings, "")
+    for volatile in VOLATILE_SETTINGS:
+        flat.pop(volatile, None)
+    return flat
+
+
+def _mapping_node_form(live: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """A mapping node (root, object or field) of the cluster, as far as the file's node says."""
+    form: dict[str, Any] = {}
+    for key, value in live.items():
+        if key == "type" and value == "object":
+            continue  # the default type; Elasticsearch omits it for objects with properties
+        if key in FILLED_FIELD_PARAMS and key not in wanted:
+            continue
+        if key == "dynamic":
+            value = str(value).lower()
+        elif key == "properties":
+            # fields the file does not name came from dynamic mapping (e.g. metadata.team)
+            dynamic = str(wanted.get("dynamic", "true")).lower() not in ("strict", "false")
+            wanted_fields = wanted.get("properties") or {}
+            value = {name: _mapping_node_form(spec, wanted_fields.get(name, {}))
+                     for name, spec in value.items()
+                     if name in wanted_fields or not dynamic}
+            if not value and "properties" not in wanted:
+                continue
+        form[key] = value
+    return form
+
+
+def _meta_form(meta: dict[str, Any]) -> dict[str, Any]:
+    es_rag = {k: v for k, v in (meta.get("es_rag") or {}).items() if k not in APPLY_RECORD_KEYS}
+    form = {k: v for k, v in meta.items() if k != "es_rag"}
+    if es_rag:
+        form["es_rag"] = es_rag
+    return form
+
+
+def index_forms(live: dict[str, Any], wanted: dict[str, Any]
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The live index (`settings` and `mappings` of GET <index>) and the file's index body, each
+    as far as the file states it: defaults the cluster fills in, fields dynamic mapping added,
+    the cluster's own settings and es-rag's apply record left out. Equal forms: nothing to do."""
+    wanted_mappings = wanted.get("mappings") or {}
+    wanted_settings = index_settings(wanted.get("settings") or {})
+    live_settings = index_settings(live.get("settings") or {})
+    forms = []
+    for mappings, settings in ((_mapping_node_form(live.get("mappings") or {}, wanted_mappings),
+                                {k: live_settings.get(k) for k in wanted_settings}),
+                               (_mapping_node_form(wanted_mappings, wanted_mappings),
+                                wanted_settings)):
+        meta = _meta_form(mappings.pop("_meta", {}))
+        if meta:
+            mappings["_meta"] = meta
+        forms.append({"settings": settings, "mappings": mappings})
+    return forms[0], forms[1]

@@ -147,3 +147,51 @@ def test_a_script_source_sent_as_an_object_compares_with_its_stored_text() -> No
     assert stored_form.script_form(stored) == stored_form.script_form(sent)
     assert stored_form.script_form({"source": "{{#a}}x{{/a}}"}) != \
         stored_form.script_form({"source": "{{#a}}y{{/a}}"})
+
+
+def _without_apply_record(state: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The live chunks index as if created by hand (or by an es-rag that kept no digest)."""
+    live = state["/chunks-v1"]["chunks-v1"]
+    del live["mappings"]["_meta"]["es_rag"]["digest"]
+    del live["mappings"]["_meta"]["es_rag"]["asset"]
+    return live
+
+
+def test_an_index_that_already_holds_the_file_is_no_change_without_a_digest() -> None:
+    loaded = assets.load_assets(PROJECT_ROOT)
+    state = _applied_state(loaded, 8)
+    live = _without_apply_record(state)
+    # documents ingested with `--meta team=hr` added a field to the dynamic `metadata` object
+    live["mappings"]["properties"]["metadata"]["properties"] = {"team": {"type": "keyword"}}
+    live["mappings"]["properties"]["metadata"].pop("type", None)
+    with answering(state) as url:
+        assert assets.plan(Elasticsearch(url), capabilities(url, 8), loaded) == []
+
+
+def test_a_settings_change_shows_only_that_setting() -> None:
+    loaded = assets.load_assets(PROJECT_ROOT)
+    state = _applied_state(loaded, 9)
+    chunks = loaded.indices[0]
+    body = copy.deepcopy(chunks.body)
+    body["settings"]["refresh_interval"] = "5s"
+    changed = assets.Assets([assets.IndexAsset(chunks.alias, chunks.path, body)], [], [], [])
+    with answering(state) as url:
+        changes = assets.plan(Elasticsearch(url), capabilities(url, 9), changed)
+    assert [(c.action, c.reason) for c in changes] == [
+        ("update", "compatible: new fields or dynamic settings")]
+    lines = [line for line in changes[0].diff.splitlines()
+             if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert lines == ['-    "refresh_interval": null', '+    "refresh_interval": "5s"']
+
+
+def test_analysis_settings_compare_as_the_cluster_returns_them() -> None:
+    analysis = {"analyzer": {"folded": {"type": "custom", "tokenizer": "standard",
+                                        "filter": ["lowercase", "asciifolding"]}},
+                "filter": {"grams": {"type": "edge_ngram", "min_gram": 2, "max_gram": 10}}}
+    returned = {"index": {"analysis": {
+        "analyzer": {"folded": {"type": "custom", "tokenizer": "standard",
+                                "filter": ["lowercase", "asciifolding"]}},
+        "filter": {"grams": {"type": "edge_ngram", "min_gram": "2", "max_gram": "10"}}},
+        "number_of_shards": "1", "uuid": "x", "refresh_interval": "1s"}}
+    assert stored_form.index_settings(returned) == stored_form.index_settings(
+        {"analysis": analysis, "index.refresh_interval": "1s", "number_of_shards": 1})
