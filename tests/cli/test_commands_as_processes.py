@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import time
 import urllib.error
@@ -29,11 +30,11 @@ def test_engine_start_then_demo_answer_from_the_docs_with_citations(
 
     demo = docs_engine.outputs["demo"]
     assert demo.returncode == 0, demo.stderr
-    assert "2. assets applied: 7 change(s)" in demo.stdout
+    assert re.search(r"^2\. assets applied: [1-9]\d* change\(s\)$", demo.stdout, re.MULTILINE)
     assert "4. question: How does es-rag combine BM25 and kNN results in hybrid search?" \
         in demo.stdout
     sources = demo.stdout.split("\nSources:\n", 1)[1]
-    assert "[1] " in sources and "docs/" in sources
+    assert re.search(r"^  \[1\] .+\.md\)$", sources, re.MULTILINE), sources
 
 
 def test_users_are_added_listed_and_deleted(docs_engine: DocsEngine) -> None:
@@ -129,7 +130,7 @@ def test_serve_answers_searches_as_the_user_who_asks(docs_engine: DocsEngine) ->
                                         "Authorization": f"Basic {credentials}"})
     assert anonymous == 401
     assert status == 200, body
-    assert json.loads(body)["hits"][0]["source"].startswith("docs/")
+    assert json.loads(body)["hits"][0]["source"].endswith(".md")
 
 
 def test_model_upload_keeps_an_uploaded_model_and_starts_it(engine: Any, cluster_model: Any,
