@@ -304,7 +304,7 @@ def _is_default(param: str, wanted: dict[str, Any], live: dict[str, Any]) -> boo
     `type: object`, which Elasticsearch leaves out of an object field that has properties."""
     if param == "type" and wanted.get("type") == "object" and "type" not in live:
         return True
-    return param not in wanted and param in ("index", "similarity", "index_options", "element_type")
+    return param not in wanted and param in stored_form.FILLED_FIELD_PARAMS
 
 
 def _comparable(value: Any) -> Any:

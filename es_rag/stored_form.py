@@ -1,14 +1,15 @@
 """Assets in the form Elasticsearch stores them, so a file and a GET response compare equal.
 
-Elasticsearch does not hand back a role, pipeline or stored script exactly as it was sent: the
-GET role API returns a DLS `query` as a JSON string (RoleDescriptor keeps the query's bytes and
-writes them back with `builder.field("query", query.utf8ToString())`), fills in
+Elasticsearch does not hand back a role, pipeline, stored script or index exactly as it was
+sent: the GET role API returns a DLS `query` as a JSON string (RoleDescriptor keeps the query's
+bytes and writes them back with `builder.field("query", query.utf8ToString())`), fills in
 `allow_restricted_indices`, `applications`, `run_as`, `metadata` and `transient_metadata`, turns a
 single index name into a list; 9.1 and later add `created_date_millis` and
-`modified_date_millis` to pipelines; a stored mustache script may come back with `options`.
-`es-rag plan` compares `stored_form(file)` with `stored_form(GET response)`, so that what the
-cluster adds on its own is never reported as a change, and a real change always is.
-"""
+`modified_date_millis` to pipelines; a stored mustache script may come back with `options`; an
+index returns its settings as text under `index`, with keys of its own, and its mapping with
+field defaults filled in, `dynamic` as text and object fields without `type: object`.
+`es-rag plan` compares the two sides in these forms, so that what the cluster adds on its own is
+never reported as a change, and a real change always is."""
 
 from __future__ import annotations
 
