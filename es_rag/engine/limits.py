@@ -12,7 +12,7 @@
 | `engine.mustache.max_depth`           | 100     | engine's own: nested mustache sections     |
 | `engine.mustache.max_output`          | 10mb    | engine's own: characters a render produces |
 | `engine.http.threads`                 | 8       | worker threads serving requests            |
-| `engine.http.connection_limit`        | 256     | open connections before accept() pauses    |
+| `engine.http.connection_limit`        | 1000    | open connections before accept() pauses    |
 | `engine.http.idle_timeout`            | 30s     | an idle or stalled connection is closed    |
 
 Index-level limits (`index.max_terms_count` 65536, `index.max_regex_length` 1000,
@@ -47,7 +47,7 @@ class Limits:
     mustache_max_depth: int = 100
     mustache_max_output: int = 10 * MB
     http_threads: int = 8
-    http_connection_limit: int = 256
+    http_connection_limit: int = 1000
     http_idle_timeout: int = 30
 
 

@@ -50,6 +50,9 @@ class _ErrorTask(ErrorTask):
         limit = self.channel.adj.max_request_body_size
         if error.code == 413:
             engine_error = too_large(limit)
+        elif error.code >= 500:
+            engine_error = EngineError("the engine failed to serve the request",
+                                       status=error.code)
         else:
             engine_error = EngineError(f"invalid HTTP request: {error.body}", status=error.code,
                                        error_type="illegal_argument_exception")

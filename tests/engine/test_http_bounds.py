@@ -9,6 +9,8 @@ import base64
 import gzip
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from es_rag.engine.limits import Limits
+from es_rag.engine.limits import Limits, with_settings
 from es_rag.engine.server import EngineServer
 
 PASSWORD = "bounds-test-password"
@@ -179,9 +181,7 @@ def test_keep_alive_and_head_still_work(engine: EngineServer) -> None:
             assert data.endswith(b"\r\n\r\n")
 
 
-def test_limits_come_from_elasticsearch_style_settings(tmp_path: Path) -> None:
-    from es_rag.engine.limits import with_settings
-
+def test_limits_come_from_elasticsearch_style_settings() -> None:
     limits = with_settings(Limits(), {"http.max_content_length": "10mb",
                                       "indices.query.bool.max_clause_count": "1024",
                                       "engine.http.idle_timeout": "1m"})
@@ -191,3 +191,11 @@ def test_limits_come_from_elasticsearch_style_settings(tmp_path: Path) -> None:
         with_settings(Limits(), {"http.max_body": "1"})
     with pytest.raises(ValueError, match="search.max_buckets"):
         with_settings(Limits(), {"search.max_buckets": "lots"})
+
+
+def test_the_engine_process_takes_elasticsearch_style_settings(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "es_rag.engine", "--data", str(tmp_path), "--port", "0",
+         "-E", "search.max_bucket=10"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "unknown setting [search.max_bucket]" in result.stderr

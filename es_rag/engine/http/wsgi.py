@@ -32,6 +32,9 @@ _ACCEPTED_TYPES = ("application/json", "application/x-ndjson",
                    "application/vnd.elasticsearch+json", "application/vnd.elasticsearch+x-ndjson",
                    "text/plain", "application/x-www-form-urlencoded", "application/smile",
                    "application/yaml", "application/cbor")
+NESTED_TOO_DEEPLY = EngineError("the request nests objects or arrays too deeply for the engine "
+                                "to process it", status=400,
+                                error_type="illegal_argument_exception")
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -76,6 +79,8 @@ class EngineWsgi:
             response = self.app.dispatch(request)
         except EngineError as err:
             response = RestResponse(err.body(), err.status)
+        except RecursionError:
+            response = RestResponse(NESTED_TOO_DEEPLY.body(), NESTED_TOO_DEEPLY.status)
         except (Exception, BaseException) as err:  # noqa: B036 - tantivy panics are BaseException
             if isinstance(err, KeyboardInterrupt | SystemExit):
                 raise
@@ -120,6 +125,26 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _dumps(body: Any) -> bytes:
+    """JSON bytes of a response body; past orjson's nesting limit (254 levels), the standard
+    library's encoder, and an error body past Python's own."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        try:
+            return json.dumps(body, ensure_ascii=False, default=_plain).encode()
+        except RecursionError:
+            error = EngineError("the response nests objects or arrays too deeply to be encoded")
+            return orjson.dumps(error.body())
+
+
+def _plain(value: Any) -> Any:
+    """numpy values as JSON values (for the standard library's encoder)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def _compat_media_type(headers: dict[str, str]) -> str | None:
     for header in ("accept", "content-type"):
         value = headers.get(header, "")
@@ -143,7 +168,7 @@ def _render(method: str, response: RestResponse, params: dict[str, str], compat:
         if "pretty" in params and params["pretty"] != "false":
             payload = json.dumps(body, indent=2, ensure_ascii=False).encode() + b"\n"
         else:
-            payload = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+            payload = _dumps(body)
         content_type = (f"application/vnd.elasticsearch+json;compatible-with={compat}"
                         if compat else "application/json")
     headers = [("X-Elastic-Product", "Elasticsearch"), ("Content-Type", content_type)]
