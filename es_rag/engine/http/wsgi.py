@@ -86,7 +86,7 @@ class EngineWsgi:
                 raise
             log.exception("unhandled error")
             body = EngineError(f"{type(err).__name__}: {err}").body()
-            if "error_trace=true" in uri:
+            if "error_trace=true" in uri and self.app.gate is None:  # no traces to strangers
                 body["error"]["stack_trace"] = traceback.format_exc()
             response = RestResponse(body, 500)
         params = request.params if request is not None else \
