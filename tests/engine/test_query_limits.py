@@ -209,3 +209,17 @@ def test_deeply_nested_requests_elsewhere_are_a_400_not_a_500(es: Elasticsearch)
     rendered = es.render_search_template(source="{{#toJson}}p{{/toJson}}",
                                          params={"p": deep_object(400)})
     assert rendered["template_output"]["a"]["a"]["a"] is not None
+
+
+def test_highlighting_a_field_longer_than_max_analyzed_offset_is_refused(es: Elasticsearch
+                                                                        ) -> None:
+    es.indices.create(index="long", settings={"index.highlight.max_analyzed_offset": 1000})
+    es.index(index="long", id="1", document={"body": "needle " + "hay " * 1000}, refresh=True)
+    search = {"index": "long", "query": {"match": {"body": "needle"}}}
+    error = refused(lambda: es.search(**search, highlight={"fields": {"body": {}}}))
+    assert error["type"] == "illegal_argument_exception"
+    assert error["reason"].startswith("The length [4007] of field [body] in doc[0]/index[long] "
+                                      "exceeds the [index.highlight.max_analyzed_offset] limit "
+                                      "[1000].")
+    hit = es.search(**search, highlight={"fields": {"body": {}}, "max_analyzed_offset": 20})
+    assert hit["hits"]["hits"][0]["highlight"]["body"][0].startswith("<em>needle</em>")
