@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from es_rag.engine.limits import Limits, with_settings
 from es_rag.engine.server import EngineServer
@@ -199,3 +200,14 @@ def test_the_engine_process_takes_elasticsearch_style_settings(tmp_path: Path) -
          "-E", "search.max_bucket=10"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "unknown setting [search.max_bucket]" in result.stderr
+
+
+def test_the_client_reconnects_after_the_idle_timeout_closed_its_connection(
+        engine: EngineServer) -> None:
+    client = Elasticsearch(engine.url, basic_auth=("elastic", PASSWORD), max_retries=0)
+    try:
+        assert client.info()["tagline"] == "You Know, for Search"
+        time.sleep(3.5)  # the idle timeout (2 s) closes the pooled keep-alive connection
+        assert client.cluster.health()["status"] in ("green", "yellow")
+    finally:
+        client.close()
