@@ -223,3 +223,16 @@ def test_highlighting_a_field_longer_than_max_analyzed_offset_is_refused(es: Ela
                                       "[1000].")
     hit = es.search(**search, highlight={"fields": {"body": {}}, "max_analyzed_offset": 20})
     assert hit["hits"]["hits"][0]["highlight"]["body"][0].startswith("<em>needle</em>")
+
+
+def test_buckets_merged_over_several_indices_count_against_max_buckets(
+        few_buckets: Elasticsearch) -> None:
+    for index in ("x1", "x2"):
+        for i in range(3):
+            few_buckets.index(index=index, id=str(i), document={"a": f"{index}-{i}"})
+    few_buckets.indices.refresh(index="x1,x2")
+    aggs = {"a": {"terms": {"field": "a.keyword", "size": 6}},
+            "b": {"terms": {"field": "a.keyword", "size": 6}}}
+    assert few_buckets.search(index="x1", size=0, aggs=aggs)["aggregations"] is not None
+    error = refused(lambda: few_buckets.search(index="x1,x2", size=0, aggs=aggs))
+    assert error["type"] == "too_many_buckets_exception"
