@@ -236,3 +236,12 @@ def test_buckets_merged_over_several_indices_count_against_max_buckets(
     assert few_buckets.search(index="x1", size=0, aggs=aggs)["aggregations"] is not None
     error = refused(lambda: few_buckets.search(index="x1,x2", size=0, aggs=aggs))
     assert error["type"] == "too_many_buckets_exception"
+
+
+def test_stored_scripts_beyond_script_max_size_are_refused(es: Elasticsearch) -> None:
+    source = '{"query": {"match": {"title": "' + "x " * 40_000 + '"}}}'
+    error = refused(lambda: es.put_script(id="huge", script={"lang": "mustache",
+                                                             "source": source}))
+    assert error["type"] == "illegal_argument_exception"
+    assert error["reason"] == (f"exceeded max allowed stored script size in bytes [65535] with "
+                               f"size [{len(source)}] for script [huge]")
