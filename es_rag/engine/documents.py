@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from .errors import BadRequest, EngineError, VersionConflict
+from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
 from .mapping import ParsedDocument
 from .node import IndexService, Node
 from .shard import Delete, Put
@@ -328,6 +328,7 @@ class Documents:
         return seq_no
 
     def _parse(self, svc: IndexService, source: dict[str, Any], doc_id: str) -> ParsedDocument:
+        _check_depth(source, int(svc.setting("mapping.depth.limit", "20")))
         parsed = svc.mapping.parse(source, doc_id)
         if parsed.new_properties:
             try:
@@ -406,6 +407,22 @@ class Documents:
                 body["get"] = {"_seq_no": seq_no, "_primary_term": term, "found": True,
                                "_source": filter_source(source, inc, exc)}
         return body
+
+
+def _check_depth(source: dict[str, Any], limit: int) -> None:
+    """Refuse objects nested deeper than `index.mapping.depth.limit`, as Elasticsearch does
+    when they would be mapped (checked without recursion, whatever the depth)."""
+    stack: list[tuple[Any, str, int]] = [(source, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, list):
+            stack.extend((item, path, depth) for item in value)
+        elif isinstance(value, dict):
+            if depth > limit + 1:
+                raise DocumentParsingError(
+                    f"Limit of mapping depth [{limit}] has been exceeded due to object field "
+                    f"[{path[:-1]}]")
+            stack.extend((v, f"{path}{k}.", depth + 1) for k, v in value.items())
 
 
 def _check_id(doc_id: str) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 
 from ..errors import BadRequest, EngineError
+from ..limits import MB
+from .body import decode_body
 
 GLOBAL_PARAMS = {"pretty", "human", "error_trace", "filter_path", "format", "source",
                  "source_content_type"}
@@ -28,14 +30,29 @@ def flag(params: Mapping[str, str], name: str, default: bool = False) -> bool:
 
 @dataclass
 class RestRequest:
-    """An HTTP request as a handler sees it."""
+    """An HTTP request as a handler sees it.
+
+    `raw_body` is the body as received; `body` is it decompressed (`Content-Encoding: gzip`),
+    which happens on first use, so after authentication, and never beyond
+    `max_content_length` bytes.
+    """
 
     method: str
     path: str
     params: dict[str, str]
-    body: bytes
+    raw_body: bytes
     headers: dict[str, str]
     path_params: dict[str, str] = field(default_factory=dict)
+    max_content_length: int = 100 * MB
+    _body: bytes | None = field(default=None, repr=False)
+
+    @property
+    def body(self) -> bytes:
+        """The decoded body (413 beyond `max_content_length`, 400 when it does not decode)."""
+        if self._body is None:
+            self._body = decode_body(self.raw_body, self.headers.get("content-encoding", ""),
+                                     self.max_content_length)
+        return self._body
 
     def json(self, required: bool = False) -> Any:
         """The body parsed as JSON (None when empty); malformed JSON is a 400 like ES's."""

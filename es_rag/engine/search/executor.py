@@ -10,12 +10,13 @@ import tantivy
 
 from ..errors import BadRequest
 from ..fulltext import KEY
+from ..limits import current as current_limits
 from ..node import Target
 from ..query import parse_query
 from ..query.base import QueryContext, QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import filter_source, source_values
-from .aggs import run_aggs, validate_aggs
+from .aggs import count_buckets, run_aggs, too_many_buckets, validate_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .explain import hit_explanation
 from .highlight import Highlighter
@@ -447,7 +448,11 @@ class SearchExecutor:
                                  "the embedded engine")
             parts = [run_aggs(s.ctx, q, self.req.aggs)
                      for s, q in zip(self.scopes, queries, strict=True)]
-            return _merge_aggs(self.req.aggs, parts)
+            merged = _merge_aggs(self.req.aggs, parts)
+            limit = current_limits().max_buckets
+            if count_buckets(merged) > limit:
+                raise too_many_buckets(limit)
+            return merged
         return run_aggs(self.scopes[0].ctx, queries[0], self.req.aggs)
 
     def _matched_queries(self, page: list[Hit]) -> dict[tuple[int, int], dict[str, float]]:
