@@ -364,7 +364,9 @@ def test_command_line_prints_lines_table_and_json_totals(
     assert lines[1].startswith("FAIL docs/10_basic.yml :: Fails: test step 2 (match")
     assert lines[-2] == "1 passed, 1 failed, 0 skipped"
     assert json.loads(lines[-1]) == {"passed": 1, "failed": 1, "skipped": 0,
-                                     "by_area": {"docs": {"passed": 1, "failed": 1, "skipped": 0}}}
+                                     "by_area": {"docs": {"passed": 1, "failed": 1, "skipped": 0}},
+                                     "mean_file_pass_rate": 0.5}
+    assert lines[-3] == "50.0% of run tests passed, mean per-file pass rate 50.0%, 0.0% skipped"
     assert main([str(tmp_path), "--url", url, "--fail-under", "0.9"]) == 1
     capsys.readouterr()
     assert main([str(tmp_path), "--url", url, "-k", "passes", "--fail-under", "1"]) == 0

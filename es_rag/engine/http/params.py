@@ -153,6 +153,8 @@ def _check_reindex_family(name: str, value: str) -> None:
         raise BadRequest(f"[max_docs] parameter cannot be negative, found [{value}]")
 
 
+# `_cat` column and sort lists take wildcards, aliases and `:desc` suffixes besides the options.
+_PATTERN_LISTS = frozenset({"h", "s"})
 _REINDEX_FAMILY = frozenset({"delete_by_query", "update_by_query", "reindex"})
 
 
@@ -168,8 +170,9 @@ def check_value(name: str, value: str, entry: dict[str, Any]) -> None:
     elif kind == "time":
         _check_time(name, value)
     elif kind == "enum" and entry.get("options"):
-        _check_options(name, [value], entry["options"])
-    elif kind == "list" and entry.get("options"):
+        if not (value == "" and "true" in entry["options"]):  # `?refresh` means true
+            _check_options(name, [value], entry["options"])
+    elif kind == "list" and entry.get("options") and name not in _PATTERN_LISTS:
         _check_options(name, [v.strip() for v in value.split(",") if v.strip()],
                        entry["options"])
 
