@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from es_rag.engine.app import EngineApp
-from es_rag.engine.http.params import RESPONSE_PARAMS, route_spec
+from es_rag.engine.http.params import NOT_ACTED_ON, RESPONSE_PARAMS, route_spec
 from es_rag.engine.http.rest import GLOBAL_PARAMS, Router
 
 README = Path(__file__).resolve().parent.parent / "es_rag" / "engine" / "README.md"
@@ -31,10 +31,10 @@ def render(router: Router) -> str:
     for route in router.routes:
         spec = route_spec(route.method, tuple(route.segments))
         defined = set(spec.params) - RESPONSE_PARAMS if spec else set()
-        honoured = set(route.params) - GLOBAL_PARAMS
+        honoured = set(route.params) - GLOBAL_PARAMS - NOT_ACTED_ON
         apis = ", ".join(spec.apis) if spec else "(no spec API: route's own list)"
         key = ("/" + "/".join(route.segments), apis, _names(honoured),
-               _names(defined - honoured))
+               _names((defined | set(route.params)) - honoured - GLOBAL_PARAMS))
         rows.setdefault(key, []).append(route.method)
     lines = ["| endpoint | spec API | honoured | accepted, ignored with a `Warning` |",
              "|---|---|---|---|"]

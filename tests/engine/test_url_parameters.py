@@ -80,6 +80,8 @@ def test_a_parameter_the_engine_ignores_is_announced_in_a_warning(
     try:
         with pytest.warns(Warning, match=r"ignores the parameter \[include_unloaded_segments\]"):
             client.cat.indices(index=books, include_unloaded_segments=True)
+        with pytest.warns(Warning, match=r"ignores the parameter \[realtime\]"):
+            assert client.get(index=books, id="1", realtime=False)["found"]
     finally:
         client.close()
 

@@ -23,6 +23,15 @@ SPEC_FILE = Path(__file__).with_name("rest_api_spec.json")
 # Response-formatting parameters every handler accepts (BaseRestHandler's response params).
 RESPONSE_PARAMS = frozenset({"pretty", "human", "error_trace", "filter_path", "format", "source",
                              "source_content_type"})
+# Parameters some routes list but no handler acts on: they are answered with a `Warning`.
+# (Cluster-coordination knobs such as `preference`, `wait_for_active_shards`, `local` or
+# `ccs_minimize_roundtrips` stay honoured: one node with one shard meets their contract as is.)
+NOT_ACTED_ON = frozenset({
+    "accept_enterprise", "categories", "decompress_definition", "defer_definition_decompression",
+    "force_synthetic_source", "help", "if_version", "include_defaults", "include_source_on_error",
+    "parameters", "preserve_existing", "realtime", "reopen", "search_timeout", "typed_keys",
+    "write_index_only",
+})
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _INTEGER = re.compile(r"[+-]?\d+")
 _TIME = re.compile(r"(-?\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)")
@@ -186,6 +195,7 @@ def check(path: str, params: dict[str, str], method: str, segments: tuple[str, .
     """
     spec = route_spec(method, segments)
     known = RESPONSE_PARAMS | honoured | (spec.params.keys() if spec else frozenset())
+    honoured = honoured - NOT_ACTED_ON
     invalid = [name for name in params if name not in known]
     if invalid:
         raise EngineError(unrecognized(path, invalid, known - RESPONSE_PARAMS), status=400,
