@@ -92,3 +92,11 @@ def test_the_engine_readme_lists_the_parameters_of_every_endpoint() -> None:
     assert done.returncode == 0, done.stderr
     readme = (REPO / "es_rag" / "engine" / "README.md").read_text(encoding="utf-8")
     assert "| POST `/{index}/_delete_by_query` | delete_by_query |" in readme
+
+
+def test_xpack_info_answers_the_categories_asked_for(es: Elasticsearch) -> None:
+    assert set(es.xpack.info(categories="features")) == {"features"}
+    assert set(es.xpack.info()) == {"build", "license", "features"}
+    assert es.xpack.info(categories="_none").body == {}
+    with pytest.raises(BadRequestError, match="Category.COLOUR"):
+        es.xpack.info(categories="colour")
