@@ -108,6 +108,9 @@ def test_dsl_documents_init_save_and_search(engine: EngineServer) -> None:
             using="dsl-test", refresh=True)
         found = Book.search(using="dsl-test").query("match", title="dune").execute()
         assert [(b.meta.id, b.title, list(b.vec)) for b in found] == [("1", "Dune", [0.1, 0.9])]
+        nearest = Book.search(using="dsl-test").knn(
+            field="vec", k=1, num_candidates=2, query_vector=[1.0, 0.0]).execute()
+        assert [b.title for b in nearest] == ["Emma"]
         search = Book.search(using="dsl-test").extra(size=0)
         search.aggs.bucket("genres", "terms", field="genre")
         buckets = search.execute().aggregations.genres.buckets
