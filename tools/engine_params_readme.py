@@ -36,7 +36,8 @@ def render(router: Router) -> str:
         key = ("/" + "/".join(route.segments), apis, _names(honoured),
                _names((defined | set(route.params)) - honoured - GLOBAL_PARAMS))
         rows.setdefault(key, []).append(route.method)
-    lines = ["| endpoint | spec API | honoured | accepted, ignored with a `Warning` |",
+    lines = ["| endpoint | spec API | handled (acted on, or refused with a reason) "
+             "| accepted, ignored with a `Warning` |",
              "|---|---|---|---|"]
     for (path, apis, honoured, ignored), methods in rows.items():
         lines.append(f"| {' '.join(methods)} `{path}` | {apis} | {honoured} | {ignored} |")
