@@ -77,7 +77,12 @@ def _by_shape() -> dict[tuple[str, tuple[str, ...]], list[str]]:
 @functools.cache
 def route_spec(method: str, segments: tuple[str, ...]) -> ParamSpec | None:
     """The spec APIs served on a route (method + path pattern) and their parameters, or None."""
-    apis = _by_shape().get((method, _shape(segments)))
+    shape = _shape(segments)
+    apis = _by_shape().get((method, shape)) or [
+        api for (verb, spec_shape), names in _by_shape().items() if verb == method
+        and len(spec_shape) == len(shape) and all(
+            s == r or (s == "{}" and r == "_all") for s, r in zip(spec_shape, shape, strict=True))
+        for api in names]  # `_all` spelled out where the spec has a part
     if not apis:
         return None
     params: dict[str, dict[str, Any]] = dict(_spec()["common_params"])
