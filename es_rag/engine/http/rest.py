@@ -155,5 +155,7 @@ class Router:
         req.path_params = found
         response = route.handler(req)
         if ignored:
-            response.headers["Warning"] = ignored_warning(ignored, VERSION)
+            warning = ignored_warning(ignored, VERSION)
+            earlier = response.headers.get("Warning")
+            response.headers["Warning"] = f"{earlier}, {warning}" if earlier else warning
         return response
