@@ -10,7 +10,10 @@ import orjson
 
 from ..errors import BadRequest, EngineError
 from ..limits import MB
+from ..node import VERSION
 from .body import decode_body
+from .params import check as check_params
+from .params import ignored_warning
 
 GLOBAL_PARAMS = {"pretty", "human", "error_trace", "filter_path", "format", "source",
                  "source_content_type"}
@@ -164,9 +167,12 @@ class Router:
             raise BadRequest(f"no handler found for uri [{req.path}] and method "
                              f"[{req.method}]")
         _, route, found = best
-        for name in req.params:
-            if name not in route.params and name not in GLOBAL_PARAMS:
-                raise BadRequest(f"request [{req.path}] contains unrecognized parameter: "
-                                 f"[{name}]")
+        ignored = check_params(req.path, req.params, route.method, tuple(route.segments),
+                               route.params | GLOBAL_PARAMS)
         req.path_params = found
-        return route.handler(req)
+        response = route.handler(req)
+        if ignored:
+            warning = ignored_warning(ignored, VERSION)
+            earlier = response.headers.get("Warning")
+            response.headers["Warning"] = f"{earlier}, {warning}" if earlier else warning
+        return response
