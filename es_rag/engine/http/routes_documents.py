@@ -142,7 +142,7 @@ def register(router: Router, app: EngineApp) -> None:
 
     def bulk(req: RestRequest) -> RestResponse:
         requests, errors = _parse_bulk(req)
-        results = docs.write([r for r in requests if isinstance(r, WriteRequest)])
+        results = docs.write([r for r in requests if isinstance(r, WriteRequest)], bulk=True)
         items = []
         it = iter(results)
         for entry in requests:

@@ -2,14 +2,19 @@
 
 Every request is authenticated first (401 with `WWW-Authenticate` otherwise). `/_security/...`
 is served by the security package; every other request is authorized by its Elasticsearch action
-name. Search-family reads (search, count, msearch, templates, delete_by_query, rank_eval) resolve
-only the indices the user may read and carry the user's DLS query as a required filter, the way
-filtered aliases do, so the query, the kNN pre-filter, retrievers, aggregations and highlight all
-see the same restricted set; `get`/`mget` hide documents outside it.
+name (a routed request with no known action is refused). Writes are authorized item by item on
+their own targets (`authorize_write`, called by the document service for every single write,
+bulk item, reindex and delete-by-query copy), alias actions on every index and alias they name
+(`alias_gate`). Search-family reads (search, count, msearch, templates, delete_by_query,
+rank_eval) resolve only the indices the user may read and carry the user's DLS query as a
+required filter, the way filtered aliases do, so the query, the kNN pre-filter, retrievers,
+aggregations and highlight all see the same restricted set; `get`/`mget` hide documents outside
+it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import fnmatch
@@ -17,7 +22,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..errors import AuthenticationError, BadRequest, IndexNotFound
+from ..documents import WriteRequest
+from ..errors import AuthenticationError, BadRequest, EngineError, IndexNotFound
 from ..security import (
     REST_ACTIONS,
     SYSTEM_INDEX_WARNING,
@@ -26,6 +32,8 @@ from ..security import (
     handle,
     request_action,
 )
+from ..security.actions import ALIASES
+from .alias_gate import AliasGate
 from .rest import RestRequest, RestResponse
 
 if TYPE_CHECKING:
@@ -70,21 +78,41 @@ class SecurityGate:
                 return self._delete_security_index(user, req, inner)
             if len(parts) == 3 and parts[0] in _SECURITY_INDICES and parts[1] == "_doc":
                 return self._security_document(user, parts[0], parts[2])
-            self._authorize(user, req)
-            return inner(req)
+            return inner(self._authorize(user, req))
         finally:
             current_user.reset(token)
 
-    def _authorize(self, user: AuthenticatedUser, req: RestRequest) -> None:
+    def _authorize(self, user: AuthenticatedUser, req: RestRequest) -> RestRequest:
+        """Authorize `req` (raising a 403); the request to serve, alias wildcards narrowed."""
         action = request_action(req.method, req.path)
         if action is None:
-            return
+            if self.app.router.has_route(req.method, req.path):
+                raise self.security.denied(user, f"{req.method} {req.path}",
+                                           "(no action is known for this request)")
+            return req  # the router answers: no handler found
         if action.action == SEARCH:
-            return  # narrowed per index in `targets`
+            return req  # narrowed per index in `targets`
         if action.composite or action.index is None:
             self.security.authorize(user, action.action)
         else:
             self.security.authorize(user, action.action, action.index.split(","))
+        if action.action == ALIASES:
+            return AliasGate(self.security, self.app.node, user).authorize(req, action.api)
+        return req
+
+    def authorize_write(self, write: WriteRequest, bulk: bool) -> None:
+        """Authorize one write of the current user on its own target (see
+        `Security.authorize_write`)."""
+        user = current_user.get()
+        if user is None:
+            return
+        node = self.app.node
+        exists = write.index in node.indices or write.index in node.alias_names()
+        concrete = None
+        with contextlib.suppress(EngineError):  # an alias without a write index: reported later
+            concrete = node.write_index(write.index, auto_create=False).name if exists else None
+        self.security.authorize_write(user, write.op, write.index, exists=exists,
+                                      concrete=concrete, bulk=bulk)
 
     def _delete_security_index(self, user: AuthenticatedUser, req: RestRequest,
                                inner: Callable[[RestRequest], RestResponse]) -> RestResponse:
@@ -101,8 +129,7 @@ class SecurityGate:
         rest = [n for n in names if not _names_security_index(n)]
         if not rest:
             return RestResponse({"acknowledged": True}, 200, headers=warning)
-        req = dataclasses.replace(req, path="/" + ",".join(rest))
-        self._authorize(user, req)
+        req = self._authorize(user, dataclasses.replace(req, path="/" + ",".join(rest)))
         response = inner(req)
         response.headers = {**(response.headers or {}), **warning}
         return response
