@@ -8,7 +8,9 @@ may do:
 
 - `run_as`: every request carries `es-security-runas-user`. Stateless, and the cluster evaluates
   the user's roles and DLS templates itself at each request, so a change of roles or groups takes
-  effect at once; it needs the powerful `run_as` privilege on the connected identity.
+  effect at once; it needs the powerful `run_as` privilege on the connected identity. The
+  `es-rag-admin` role grants it only on the users es-rag manages, named `es-rag-user-*`
+  (`roles/es-rag-admin.json`), never on reserved users, superusers or other administrators.
 - `api_key`: a key for the user is created by the connected identity with `role_descriptors`
   copied from the user's roles, templated DLS queries rendered for the user beforehand (an API
   key evaluates `_user` as its owner, not as the end user). Needs only `manage_api_key` and
