@@ -235,6 +235,7 @@ def test_reindex_reads_with_the_users_dls_and_writes_only_where_allowed(
     assert "[indices:data/write/reindex]" in err.body["error"]["reason"]
     assert not admin.indices.exists(index="stolen")
 
+    admin.indices.refresh(index="chunks-v1")  # reindex reads the refreshed state
     done = login(engine, "cole").reindex(source={"index": "chunks"},
                                          dest={"index": "copy-chunks"}, refresh=True)
     copied = {h["_id"] for h in admin.search(index="copy-chunks")["hits"]["hits"]}
@@ -247,6 +248,22 @@ def test_reindex_reads_with_the_users_dls_and_writes_only_where_allowed(
     assert err.status_code == 403
     assert err.body["failures"][0]["cause"]["type"] == "security_exception"
     assert not admin.exists(index="chunks-v1", id="log-doc")
+
+
+# --- requests naming no index or a wildcard -------------------------------------------------
+def test_a_request_naming_all_indices_reaches_only_the_users_own(
+        engine: str, admin: Elasticsearch) -> None:
+    logan = login(engine, "logan")
+    assert logan.indices.put_settings(settings={"index.refresh_interval": "7s"})["acknowledged"]
+    changed = admin.indices.get_settings(index="*", name="index.refresh_interval").body
+    assert {n for n, v in changed.items() if v["settings"]} == set(
+        admin.indices.get(index="logs-*").body)
+    for names in (logan.indices.get_mapping().body, logan.indices.get_settings(index="*").body,
+                  logan.indices.get_alias().body,
+                  {r["index"] for r in logan.cat.indices(format="json").body}):
+        assert names and all(n.startswith("logs-") for n in names), names
+    err = refused(lambda: logan.indices.get_mapping(index="chunks-v1"))
+    assert err.status_code == 403
 
 
 # --- the route table --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import dataclasses
 import fnmatch
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from ..documents import WriteRequest
 from ..errors import AuthenticationError, BadRequest, EngineError, IndexNotFound
@@ -28,11 +28,13 @@ from ..security import (
     REST_ACTIONS,
     SYSTEM_INDEX_WARNING,
     AuthenticatedUser,
+    RequestAction,
     Security,
     handle,
     request_action,
 )
 from ..security.actions import ALIASES
+from ..security.privileges import is_index_action
 from .alias_gate import AliasGate
 from .rest import RestRequest, RestResponse
 
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from ..node import Target
 
 SEARCH = REST_ACTIONS["search"]
+_NO_INDEX = "-*"  # an expression matching no index, for a wildcard the user may target nowhere
 _SECURITY_INDICES = (".security", ".security-7")
 
 current_user: contextvars.ContextVar[AuthenticatedUser | None] = contextvars.ContextVar(
@@ -92,13 +95,47 @@ class SecurityGate:
             return req  # the router answers: no handler found
         if action.action == SEARCH:
             return req  # narrowed per index in `targets`
-        if action.composite or action.index is None:
-            self.security.authorize(user, action.action)
-        else:
-            self.security.authorize(user, action.action, action.index.split(","))
         if action.action == ALIASES:
+            self.security.authorize(user, action.action)
             return AliasGate(self.security, self.app.node, user).authorize(req, action.api)
-        return req
+        if action.composite or not is_index_action(action.action):
+            self.security.authorize(user, action.action)
+            return req
+        return self._narrowed(user, req, action)
+
+    def _narrowed(self, user: AuthenticatedUser, req: RestRequest, action: RequestAction
+                  ) -> RestRequest:
+        """Authorize an index request; one naming no index, `_all` or wildcards is rewritten to
+        the names `user` may target with its action, as Elasticsearch replaces wildcards, so the
+        handler never reaches another index (`PUT /_settings` changes only the user's own)."""
+        expression = action.index
+        if expression is not None and not any(_is_wildcard(p) for p in expression.split(",")):
+            self.security.authorize(user, action.action, expression.split(","))
+            return req
+        if self.security.may_target_all(user, action.action):
+            return req
+        wildcards = req.params.get("expand_wildcards", "open")
+        aliases = action.api != "indices.delete"  # deleting by wildcard never reaches aliases
+        names = self.security.authorized_names(user, action.action, expression,
+                                               lambda p: self._expand(p, wildcards, aliases))
+        joined = ",".join(quote(n, safe="") for n in names) or _NO_INDEX
+        parts = req.path.strip("/").split("/")
+        if expression is not None:
+            parts[[s for s in action.pattern.split("/") if s].index("{index}")] = joined
+        elif parts[0] == "_cat":
+            parts.append(joined)
+        else:
+            parts.insert(0, joined)
+        return dataclasses.replace(req, path="/" + "/".join(parts))
+
+    def _expand(self, pattern: str, expand_wildcards: str, aliases: bool = True) -> list[str]:
+        """Index (and alias) names a wildcard pattern (or `_all`) matches."""
+        node = self.app.node
+        found = node.resolve(pattern, ignore_unavailable=True, allow_no_indices=True,
+                             expand_wildcards=expand_wildcards, aliases=aliases)
+        return [t.index.name for t in found] + [
+            alias for alias in (node.alias_names() if aliases else ())
+            if pattern in ("_all", "*") or fnmatch.fnmatchcase(alias, pattern)]
 
     def authorize_write(self, write: WriteRequest, bulk: bool) -> None:
         """Authorize one write of the current user on its own target (see
@@ -150,17 +187,8 @@ class SecurityGate:
         user = current_user.get()
         if user is None:
             return resolve(index)
-        node = self.app.node
-
-        def expand(pattern: str) -> list[str]:
-            found = node.resolve(pattern, ignore_unavailable=True, allow_no_indices=True,
-                                 expand_wildcards=options["expand_wildcards"])
-            names = [t.index.name for t in found]
-            names += [alias for alias in node.alias_names()
-                      if pattern in ("_all", "*") or fnmatch.fnmatchcase(alias, pattern)]
-            return names
-
-        names = self.security.authorized_names(user, SEARCH, index, expand)
+        names = self.security.authorized_names(
+            user, SEARCH, index, lambda p: self._expand(p, options["expand_wildcards"]))
         if not names:
             if not options["allow_no_indices"]:
                 raise IndexNotFound(index or "_all")
@@ -187,6 +215,10 @@ class SecurityGate:
         service.shard.refresh()  # a get is real-time: the check must see unrefreshed writes
         query = {"bool": {"filter": [{"ids": {"values": [doc_id]}}, dls]}}
         return self.app.search.count(service.name, {"query": query}, {})["count"] > 0
+
+
+def _is_wildcard(name: str) -> bool:
+    return name == "_all" or "*" in name or "?" in name or name.startswith("-")
 
 
 def _names_security_index(name: str) -> bool:

@@ -45,6 +45,8 @@ class RequestAction:
     action: str
     index: str | None
     composite: bool
+    pattern: str = ""
+    """the endpoint's path pattern (`/{index}/_settings`)"""
 
 
 def _e(api: str, methods: str, path: str, action: str, composite: bool = False
@@ -237,7 +239,7 @@ def _request_action(method: str, parts: list[str]) -> RequestAction | None:
     if best is None:
         return None
     _, endpoint, index = best
-    return RequestAction(endpoint.api, endpoint.action, index, endpoint.composite)
+    return RequestAction(endpoint.api, endpoint.action, index, endpoint.composite, endpoint.path)
 
 
 def _match(pattern: str, parts: list[str]) -> tuple[int, str | None] | None:

@@ -26,7 +26,7 @@ from .actions import (
 from .authn import AuthenticatedUser, Authenticator
 from .dls import StoredScript, combine, render_role_query
 from .permissions import Permission, RolesPermission
-from .privileges import is_cluster_action, pattern_matches, privileges_granting
+from .privileges import Privilege, is_cluster_action, pattern_matches, privileges_granting
 from .roles import QueryValidator
 from .store import SecurityStore
 
@@ -181,6 +181,11 @@ class Security:
         # with no explicit name, the action must still be granted on some index (as in ES)
         self.authorize(user, action, explicit)
         return list(chosen)
+
+    def may_target_all(self, user: AuthenticatedUser, action: str) -> bool:
+        """Whether the index `action` is allowed on every index (a role granting it on `*`)."""
+        self.check_run_as(user, action)
+        return self.permission(user).has_index_privilege("*", Privilege(action, (action,)))
 
     def is_authorized(self, user: AuthenticatedUser, action: str, name: str) -> bool:
         """Whether `action` is allowed on index or alias `name` (to filter wildcard expansions)."""
