@@ -15,7 +15,6 @@ it.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import dataclasses
 import fnmatch
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from ..security import (
     request_action,
 )
 from ..security.actions import ALIASES
+from ..security.context import current_user
 from ..security.privileges import is_index_action
 from .alias_gate import AliasGate
 from .rest import RestRequest, RestResponse
@@ -46,8 +46,6 @@ SEARCH = REST_ACTIONS["search"]
 _NO_INDEX = "-*"  # an expression matching no index, for a wildcard the user may target nowhere
 _SECURITY_INDICES = (".security", ".security-7")
 
-current_user: contextvars.ContextVar[AuthenticatedUser | None] = contextvars.ContextVar(
-    "engine_user", default=None)
 
 
 class SecurityGate:
