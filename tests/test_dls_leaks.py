@@ -54,8 +54,8 @@ WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel
          "budget", "secret", "launch", "design", "review", "storage", "network", "backup"]
 TOKEN = re.compile(r"\bdoc\d{3}\b")
 # searches per user and mode in one `_msearch`; the cheap ones with a known answer weigh most
-PER_USER = {"bm25": 50, "knn": 25, "hybrid": 25, "highlight": 30, "bm25-tag": 120, "ids": 30,
-            "knn-filtered": 30, "hybrid-filtered": 30, "aggs": 50}
+PER_USER = {"bm25": 40, "knn": 15, "hybrid": 15, "highlight": 20, "bm25-tag": 120, "ids": 30,
+            "knn-filtered": 20, "hybrid-filtered": 20, "aggs": 50}
 
 
 @dataclass
