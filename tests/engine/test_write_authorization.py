@@ -213,6 +213,17 @@ def test_alias_actions_need_manage_on_the_index_and_the_alias(
         admin.indices.get(index="logs-*").body) >= {"logs-1"}
 
 
+def test_an_index_created_with_aliases_needs_manage_on_them(
+        engine: str, admin: Elasticsearch) -> None:
+    logan = login(engine, "logan")
+    err = refused(lambda: logan.indices.create(index="logs-2", aliases={"chunks": {}}))
+    assert err.body["error"]["reason"].startswith(
+        "action [indices:admin/aliases] is unauthorized for user [logan] with effective roles "
+        "[logs-admin] on indices [chunks]")
+    assert not admin.indices.exists(index="logs-2")
+    assert logan.indices.create(index="logs-2", aliases={"logs-current": {}})["acknowledged"]
+
+
 def test_an_alias_may_not_open_more_than_its_index_nor_be_added_under_dls(engine: str) -> None:
     err = refused(lambda: login(engine, "will").indices.update_aliases(actions=[
         {"add": {"index": "logs-1", "alias": "wide-view"}}]))

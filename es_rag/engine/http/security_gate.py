@@ -99,7 +99,19 @@ class SecurityGate:
         if action.composite or not is_index_action(action.action):
             self.security.authorize(user, action.action)
             return req
+        if action.api == "indices.create" and action.index is not None:
+            self._authorize_create_aliases(user, req, action.index)
         return self._narrowed(user, req, action)
+
+    def _authorize_create_aliases(self, user: AuthenticatedUser, req: RestRequest,
+                                  index: str) -> None:
+        """An index created with aliases needs `indices:admin/aliases` on the index and on
+        each alias too (as in Elasticsearch): else `create_index` on `logs-*` would put a new
+        index under the `chunks` alias that readers search."""
+        body = req.json()
+        aliases = body.get("aliases") if isinstance(body, dict) else None
+        if isinstance(aliases, dict) and aliases:
+            self.security.authorize(user, ALIASES, [index, *aliases])
 
     def _narrowed(self, user: AuthenticatedUser, req: RestRequest, action: RequestAction
                   ) -> RestRequest:
