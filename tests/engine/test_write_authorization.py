@@ -116,6 +116,8 @@ def test_create_doc_index_and_write_grant_different_bulk_items(engine: str) -> N
     ]
     cora = items(login(engine, "cora").bulk(operations=operations))
     assert [r["status"] for r in cora] == [201, 403, 403, 403]
+    assert login(engine, "cora").index(index="logs-1", document={"msg": "auto id"})[
+        "result"] == "created"  # a new id: op_type create
     assert "[indices:data/write/index:op_type/index]" in cora[1]["error"]["reason"]
     assert "[indices:data/write/update]" in cora[2]["error"]["reason"]
     ian_ops = [{"create": {"_index": "logs-1", "_id": "i1"}}, {"msg": "new"}, *operations[2:]]

@@ -97,7 +97,8 @@ def register(router: Router, app: EngineApp) -> None:
 
     def index(req: RestRequest) -> RestResponse:
         doc_id = req.path_params.get("id")
-        op = req.params.get("op_type", "index")
+        # without an id Elasticsearch defaults to op_type create (create_doc may do it)
+        op = req.params.get("op_type", "index" if doc_id is not None else "create")
         if op not in ("index", "create"):
             raise BadRequest(f"opType must be 'create' or 'index', found: [{op}]")
         return single(req, with_source(req, write_request(req, op, doc_id)))
