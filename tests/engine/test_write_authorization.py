@@ -210,6 +210,8 @@ def test_alias_actions_need_manage_on_the_index_and_the_alias(
         "[logs-admin] on indices [chunks-v1]")
     assert admin.indices.get_alias(index="chunks-v1").body == before
     assert not admin.indices.exists_alias(name="logs-ok")
+    logan.indices.update_aliases(actions=[{"add": {"index": "logs-1", "aliases": "logs-one"}}])
+    assert admin.indices.exists_alias(name="logs-one")  # one name, not its characters
     assert logan.indices.put_alias(index="logs-*", name="logs-all")["acknowledged"]
     assert set(admin.indices.get_alias(name="logs-all").body) == set(
         admin.indices.get(index="logs-*").body) >= {"logs-1"}

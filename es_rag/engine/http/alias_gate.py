@@ -63,16 +63,16 @@ class AliasGate:
         kind, spec = next(iter(action.items()))
         if kind not in ("add", "remove", "remove_index") or not isinstance(spec, dict):
             return action
-        given = spec.get("indices") or [spec.get("index")]
-        if given == [None] or not all(isinstance(i, str) for i in given):
-            return action
+        given = _names(spec, "indices", "index")
+        if given is None:
+            return action  # the handler refuses the request before doing anything
         indices = self._indices(given, aliases=False)
         out = {k: v for k, v in spec.items() if k not in _NAME_KEYS}
         out["indices"] = indices
         names: list[str] = []
         if kind != "remove_index":
-            wanted = spec.get("aliases") or [spec.get("alias")]
-            if wanted == [None] or not all(isinstance(a, str) for a in wanted):
+            wanted = _names(spec, "aliases", "alias")
+            if wanted is None:
                 return action
             names = self._aliases(indices, wanted, kind)
             if kind == "remove" and names != wanted and "must_exist" not in spec:
@@ -121,6 +121,19 @@ class AliasGate:
 
     def _may(self, name: str) -> bool:
         return self.security.is_authorized(self.user, ALIASES, name)
+
+
+def _names(spec: dict[str, Any], plural: str, singular: str) -> list[str] | None:
+    """The names an alias action gives (a string or a list of strings, as Elasticsearch
+    parses them); None when it gives none; a 400 when they are not strings."""
+    given = spec.get(plural) or spec.get(singular)
+    if given is None:
+        return None
+    names = [given] if isinstance(given, str) else given
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise EngineError("[aliases] failed to parse field [actions]", status=400,
+                          error_type="x_content_parse_exception")
+    return names
 
 
 def _is_wildcard(name: str) -> bool:
