@@ -325,7 +325,15 @@ def user_client(client: Elasticsearch, caps: Capabilities, username: str, *,
                             "connected identity lacks the run_as privilege for that user, or "
                             "the user does not exist", 403)
         return client.options(headers={RUN_AS_HEADER: username})
-    user = get_user(client, username)
+    try:
+        user = get_user(client, username)
+    except UserError as exc:
+        if exc.status != 403:
+            raise
+        raise UserError(f"cannot act as {username!r}: the connected identity may not run as "
+                        "that user (the run_as of roles/es-rag-admin.json covers only the users "
+                        "es-rag manages) nor read users to make a per-user API key "
+                        f"(read_security): {exc}", 403) from None
     if not user.enabled:
         raise UserError(f"user {username!r} is disabled", 403)
     encoded = _KEYS.key_for(client, user, role_descriptors_for(client, user))

@@ -11,6 +11,7 @@ import pytest
 from elasticsearch import AuthorizationException, Elasticsearch
 
 from es_rag.retrieve import SearchParams, search
+from es_rag.retrieve.permissions import PermissionRefused
 from es_rag.users import RUN_AS_HEADER, add_user, user_client
 
 from .conftest import CHUNKS, INDEX
@@ -45,3 +46,11 @@ def test_an_admin_searches_as_a_managed_user_and_sees_only_their_chunks(cluster,
     readable = {c["chunk_id"] for c in CHUNKS if {"eng", "public"} & set(c["acl"])}
     assert {h.chunk_id for h in result.hits} == readable
     assert result.explain["as_user"]["enforced_by"] == "cluster"
+
+
+def test_searching_as_an_unmanaged_user_is_refused_with_the_reason(cluster, ada) -> None:
+    with pytest.raises(PermissionRefused) as refused:
+        search(ada, cluster.caps, INDEX, "roadmap", SearchParams(mode="bm25"), as_user="alice")
+    assert refused.value.status == 403
+    assert "may not run as that user (the run_as of roles/es-rag-admin.json covers only the " \
+           "users es-rag manages)" in str(refused.value)
