@@ -158,6 +158,17 @@ def test_an_api_key_writes_only_where_both_it_and_its_owner_may(
         f"[{key['id']}] of user [logan] on indices [logs-b1]")
 
 
+def test_an_mget_item_on_an_index_the_user_may_not_read_is_refused_alone(engine: str) -> None:
+    docs = login(engine, "rita").mget(docs=[
+        {"_index": "chunks", "_id": "handbook"}, {"_index": "logs-1", "_id": "a"},
+        {"_index": "chunks", "_id": "secret"}])["docs"]
+    assert docs[0]["found"] is True and docs[2]["found"] is False
+    assert docs[1]["error"]["type"] == "security_exception"
+    assert docs[1]["error"]["reason"].startswith(
+        "action [indices:data/read/mget[shard]] is unauthorized for user [rita] with effective "
+        "roles [reader] on indices [logs-1]")
+
+
 # --- updates under document-level security ---------------------------------------------------
 def test_an_update_where_dls_applies_is_refused_as_elasticsearch_does(
         engine: str, admin: Elasticsearch) -> None:

@@ -24,6 +24,7 @@ _ITEM_KEYS = {"_index", "_id", "routing", "if_seq_no", "if_primary_term", "versi
               "_source", "dynamic_templates", "list_executed_pipelines",
               "require_data_stream"}
 _INDEX_AND_ID = {"_index", "_id"}
+MGET_ITEM = "indices:data/read/mget[shard]"
 
 
 def _token(value: Any) -> str:
@@ -191,6 +192,8 @@ def register(router: Router, app: EngineApp) -> None:
                                   status=400, error_type="action_request_validation_exception")
             source_spec = spec.get("_source", req.params.get("_source"))
             try:
+                if app.gate is not None:  # each item on its own index, as mget[shard] is
+                    app.gate.authorize_read(MGET_ITEM, index)
                 doc, _ = visible_get(index, str(spec["_id"]), source_spec,
                                      req.params.get("_source_includes"),
                                      req.params.get("_source_excludes"))

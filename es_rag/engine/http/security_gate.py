@@ -147,6 +147,12 @@ class SecurityGate:
             alias for alias in (node.alias_names() if aliases else ())
             if pattern in ("_all", "*") or fnmatch.fnmatchcase(alias, pattern)]
 
+    def authorize_read(self, action: str, index: str) -> None:
+        """Authorize one item of a composite read (an mget item) on its own index."""
+        user = current_user.get()
+        if user is not None:
+            self.security.authorize(user, action, [index])
+
     def authorize_write(self, write: WriteRequest, bulk: bool) -> None:
         """Authorize one write of the current user on its own target (see
         `Security.authorize_write`)."""
