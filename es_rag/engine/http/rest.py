@@ -138,27 +138,38 @@ class Router:
                 return None
         return found
 
-    def dispatch(self, req: RestRequest) -> RestResponse:
-        """Find and run the handler; unknown paths and methods are answered like ES."""
+    def has_route(self, method: str, path: str) -> bool:
+        """Whether a handler serves `method path`."""
+        return self._best(method, path, [])[0] is not None
+
+    def _best(self, method: str, path: str, allowed: list[str]
+              ) -> tuple[Route | None, dict[str, str]]:
+        """The route serving `method path` and its path parameters (methods of the routes
+        matching the path with another method go to `allowed`)."""
         from urllib.parse import unquote
 
-        parts = [unquote(p) for p in req.path.split("/") if p]
-        method = "GET" if req.method == "HEAD" else req.method
-        allowed: list[str] = []
+        parts = [unquote(p) for p in path.split("/") if p]
+        served = "GET" if method == "HEAD" else method
         best: tuple[int, Route, dict[str, str]] | None = None
         for route in self.routes:
             found = self._match(route, parts)
             if found is None:
                 continue
-            if route.method not in (method, req.method):
+            if route.method not in (served, method):
                 allowed.append(route.method)
                 continue
             literal = sum(1 for s in route.segments if not s.startswith("{"))
-            exact_head = route.method == req.method
+            exact_head = route.method == method
             rank = literal * 2 + (1 if exact_head else 0)
             if best is None or rank > best[0]:
                 best = (rank, route, found)
-        if best is None:
+        return (None, {}) if best is None else (best[1], best[2])
+
+    def dispatch(self, req: RestRequest) -> RestResponse:
+        """Find and run the handler; unknown paths and methods are answered like ES."""
+        allowed: list[str] = []
+        route, found = self._best(req.method, req.path, allowed)
+        if route is None:
             if allowed:
                 methods = ", ".join(sorted(set(allowed)))
                 raise EngineError(f"Incorrect HTTP method for uri [{req.path}] and method "
@@ -166,7 +177,6 @@ class Router:
                                   error_type="illegal_argument_exception")
             raise BadRequest(f"no handler found for uri [{req.path}] and method "
                              f"[{req.method}]")
-        _, route, found = best
         ignored = check_params(req.path, req.params, route.method, tuple(route.segments),
                                route.params | GLOBAL_PARAMS)
         req.path_params = found
