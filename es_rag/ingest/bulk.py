@@ -27,7 +27,7 @@ from elasticsearch.helpers import streaming_bulk
 
 from es_rag.ingest.chunk import Chunk, chunk_id
 from es_rag.ingest.cluster_embed import ClusterEmbedder
-from es_rag.ingest.discover import SourceFile, legacy_document_id
+from es_rag.ingest.discover import SourceFile
 from es_rag.ingest.embed import Embedder
 from es_rag.ingest.parse import ParsedDocument
 from es_rag.ingest.report import IngestReport, Progress
@@ -91,9 +91,11 @@ def check_index(client: Elasticsearch, index: str, embedder: ChunkEmbedder | Non
     for name, body in mappings.body.items():
         mapping = body.get("mappings", {})
         closed = str(mapping.get("dynamic", "true")).lower() in ("strict", "false")
-        if closed and "source_name" not in mapping.get("properties", {}):
-            raise IngestError(f"index {name!r} has no `source_name` field (its mapping predates "
-                              "named sources): run `es-rag apply` to add it, then ingest again")
+        missing = {"source_name", "source_root"} - set(mapping.get("properties", {}))
+        if closed and missing:
+            raise IngestError(f"index {name!r} has no `{min(missing)}` field (its mapping "
+                              "predates named sources): run `es-rag apply` to add it, then "
+                              "ingest again")
     pipelines = {pipeline} if pipeline else set()
     for body in settings.body.values():
         configured = body.get("settings", {}).get("index", {})
@@ -159,32 +161,6 @@ def prune_documents(client: Elasticsearch, index: str, scope: dict[str, Any], ke
         report.files_pruned += len(ids)
         if progress:
             progress("prune", first + len(ids), len(gone))
-
-
-def replace_legacy(client: Elasticsearch, index: str, files: Sequence[SourceFile],
-                   report: IngestReport) -> None:
-    """Delete the documents indexed before sources existed that these files now hold.
-
-    Such a document has no `source_name` and the id its relative path alone gave it; the files
-    of this run (indexed or unchanged) with that path replace it. The old-id documents left
-    are counted in `report.legacy_left`, so the person running ingest is told.
-    """
-    legacy = {"bool": {"must_not": [{"exists": {"field": "source_name"}}]}}
-    if not client.count(index=index, query=legacy)["count"]:
-        return
-    ids = sorted({legacy_document_id(f.source) for f in files})
-    for first in range(0, len(ids), LOOKUP_BATCH):
-        query = {"bool": {"filter": [{"terms": {"doc_id": ids[first:first + LOOKUP_BATCH]}}],
-                          "must_not": [{"exists": {"field": "source_name"}}]}}
-        replaced = client.count(index=index, query={"bool": {
-            **query["bool"], "filter": [*query["bool"]["filter"], {"term": {"ordinal": 0}}]}})
-        response = client.delete_by_query(index=index, query=query, conflicts="proceed",
-                                          refresh=True)
-        report.legacy_replaced += int(replaced["count"])
-        report.chunks_deleted += int(response.get("deleted", 0))
-    left = {"bool": {"filter": [{"term": {"ordinal": 0}}],
-                     "must_not": [{"exists": {"field": "source_name"}}]}}
-    report.legacy_left = int(client.count(index=index, query=left)["count"])
 
 
 class ChunkWriter:
@@ -322,6 +298,7 @@ def chunk_body(document: PreparedDocument, chunk: Chunk, metadata: Mapping[str, 
         "ordinal": chunk.ordinal,
         "source": file.source,
         "source_name": file.source_name,
+        "source_root": file.source_root,
         "title": parsed.title or Path(file.source).name,
         "text": chunk.text,
         "headings": list(chunk.headings),

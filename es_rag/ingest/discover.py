@@ -16,6 +16,7 @@ import io
 import mimetypes
 import os
 import re
+import socket
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,8 @@ class SourceFile:
     """Guessed from the name, else sniffed from the first bytes; Tika's detection wins at parse."""
     source_name: str = ""
     """The named source (ingest root) the file belongs to: each chunk's `source_name` field."""
+    source_root: str = ""
+    """Where that source's folder is (`host:/path`): each chunk's `source_root` field."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,11 @@ class Discovery:
 def document_id(source_name: str, source: str) -> str:
     """A document's id: SHA-1 hex digest of its source name and its path relative to the root."""
     return hashlib.sha1(f"{source_name}\n{source}".encode()).hexdigest()
+
+
+def root_label(folder: Path) -> str:
+    """Where a source's folder is: `host:/absolute/path`, stored on its chunks (`source_root`)."""
+    return f"{socket.gethostname()}:{folder}"
 
 
 def legacy_document_id(source: str) -> str:
@@ -291,7 +299,8 @@ def discover(
                 continue  # vanished since the folder was listed
             seen[doc_id] = SourceFile(path=file, source=relative, doc_id=doc_id,
                                       size=info.st_size, mtime=info.st_mtime,
-                                      mime_type=detect_mime(file), source_name=name)
+                                      mime_type=detect_mime(file), source_name=name,
+                                      source_root=root_label(anchor))
     found.files = sorted(seen.values(), key=lambda f: (f.source_name, f.source))
     return found
 

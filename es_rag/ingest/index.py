@@ -28,7 +28,6 @@ from es_rag.ingest.bulk import (
     check_index,
     indexed_hashes,
     prune_documents,
-    replace_legacy,
 )
 from es_rag.ingest.chunk import (
     DEFAULT_CHUNK_SIZE,
@@ -47,6 +46,7 @@ from es_rag.ingest.parse import (
     TikaParser,
 )
 from es_rag.ingest.report import IngestReport, Progress
+from es_rag.ingest.sources import check_source_roots, replace_legacy
 
 AclSource = Sequence[str] | Callable[[SourceFile], Sequence[str] | None] | None
 """The users/groups of every chunk, or a function giving them per file (e.g. `AclRules`)."""
@@ -114,7 +114,8 @@ def ingest_paths(
     - `progress(stage, done, total)` is called as work advances; `refresh` makes the result
       searchable before returning.
     Raises `IngestError` when the index or its ingest pipeline does not exist, or its vector
-    dims differ from the model's, and `DiscoveryError` when two root folders would be one source.
+    dims differ from the model's, and `DiscoveryError` when two root folders would be one source
+    (in this run, or a folder still on this host that the source was ingested from before).
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -129,6 +130,7 @@ def ingest_paths(
         report.fail_path(bad.path, bad.reason)
     for skipped in found.skipped:
         report.skip(skipped)
+    check_source_roots(client, index, found.roots)
     files = found.files
     report.files_seen = len(files)
     report.time_since("discover", step)

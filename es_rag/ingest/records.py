@@ -32,6 +32,7 @@ from es_rag.ingest.discover import (
     DiscoveryError,
     SourceFile,
     derived_source_name,
+    root_label,
     source_name_problem,
 )
 from es_rag.ingest.index import AclSource, acl_for, fingerprint, make_chunker, skip_unchanged
@@ -136,7 +137,8 @@ def ingest_records(
             report.files_seen += 1
             file = SourceFile(path=corpus, source=f"{corpus.name}#{record.doc_id or record.line}",
                               doc_id=record.doc_id, size=len(record.text), mtime=mtime,
-                              mime_type="text/plain", source_name=name)
+                              mime_type="text/plain", source_name=name,
+                              source_root=root_label(corpus.resolve()))
             if record.error is not None or record.doc_id in seen:
                 report.fail(file, record.error or f"line {record.line} repeats id {record.doc_id}")
                 continue

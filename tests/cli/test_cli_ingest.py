@@ -49,6 +49,12 @@ def test_two_folders_with_same_named_files_keep_both_and_prune_only_their_own(
         applied: dict[str, str], folders: tuple[Path, Path]) -> None:
     a, b = folders
     assert report_of(run("ingest", str(a), "--json", env=applied))["files"]["parsed"] == 2
+    namesake = a.parent / "elsewhere" / a.name
+    namesake.mkdir(parents=True)
+    (namesake / "good.txt").write_text("A namesake folder's good file.\n")
+    refused = run("ingest", str(namesake), "--prune", env=applied)
+    assert refused.returncode == 1
+    assert f"already holds documents ingested from {a}, which is still there" in refused.stderr
     second = report_of(run("ingest", str(b), "--json", env=applied))
     assert second["chunks"] == {"indexed": 2, "failed": 0, "deleted": 0}
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from es_rag.ingest import IngestError, ingest_paths
+from es_rag.ingest import DiscoveryError, IngestError, ingest_paths
 from es_rag.ingest.discover import SourceFile
 from es_rag.ingest.parse import ParsedDocument, TikaParser
 
@@ -169,3 +169,20 @@ def test_a_file_swapped_for_a_fifo_fails_instead_of_hanging(
     assert [(f.source, f.reason) for f in report.failures] == [
         ("second.txt", "cannot read the file: not a regular file but a named pipe (FIFO)")]
     assert report.files_parsed == 1
+
+
+def test_a_second_folder_of_the_same_name_is_refused_while_the_first_is_there(
+        es: Elasticsearch, chunk_index: str, parser: TikaParser, tmp_path: Path) -> None:
+    first, second = tmp_path / "x" / "docs", tmp_path / "y" / "docs"
+    for folder in (first, second):
+        folder.mkdir(parents=True)
+        (folder / "good.txt").write_text(f"The good file in {folder.parent.name}.\n")
+    ingest_paths(es, [first], index=chunk_index, parser=parser)
+
+    with pytest.raises(DiscoveryError, match=rf"source 'docs' already holds documents ingested "
+                                             rf"from {first}, which is still there"):
+        ingest_paths(es, [second], index=chunk_index, parser=parser, prune=True)
+    assert documents(es) == {("docs", "good.txt"): "The good file in x."}
+
+    named = ingest_paths(es, [second], index=chunk_index, parser=parser, source_name="y-docs")
+    assert named.files_parsed == 1 and len(documents(es)) == 2
