@@ -151,6 +151,7 @@ def test_two_folders_with_the_same_name_are_refused_as_one_source(tmp_path: Path
         discover([tmp_path / "a"], source_name="a b")
 
 
+@pytest.mark.timeout(60)  # reading a FIFO would block for ever
 def test_fifos_devices_and_links_that_cannot_be_read_are_skipped_with_a_reason(
         tmp_path: Path) -> None:
     folder = tmp_path / "docs"
@@ -178,6 +179,7 @@ def test_fifos_devices_and_links_that_cannot_be_read_are_skipped_with_a_reason(
     }
 
 
+@pytest.mark.timeout(60)  # reading a FIFO would block for ever
 def test_a_fifo_or_a_device_link_given_by_name_is_unusable(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     (tmp_path / "zero").symlink_to("/dev/zero")

@@ -150,6 +150,7 @@ def test_the_file_being_parsed_is_named_while_its_parse_runs(
     assert parser.waited is not None and parser.waited < 10
 
 
+@pytest.mark.timeout(60)  # reading a FIFO would block for ever
 def test_a_file_swapped_for_a_fifo_fails_instead_of_hanging(
         es: Elasticsearch, chunk_index: str, parser: TikaParser, tmp_path: Path) -> None:
     folder = tmp_path / "docs"
