@@ -79,6 +79,9 @@ _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character de
           (stat.S_ISDIR, "a folder"))
 
 
+_UNLISTED = "cannot list the folder (so --prune leaves this source alone)"
+
+
 class DiscoveryError(ValueError):
     """The paths given to ingest cannot be used together (two roots claim one source name)."""
 
@@ -122,7 +125,8 @@ class Discovery:
     roots: dict[str, Path] = field(default_factory=dict)
     """Source name -> root folder, for every source a usable path belongs to."""
     synced: set[str] = field(default_factory=set)
-    """Sources whose whole root folder was walked: the ones `--prune` may clean."""
+    """Sources whose whole root folder was walked: the ones `--prune` may clean (not one with
+    a folder that could not be listed, whose files would look deleted)."""
 
 
 def document_id(source_name: str, source: str) -> str:
@@ -279,7 +283,10 @@ def discover(
     seen: dict[str, SourceFile] = {}
     for path, anchor in anchors.items():
         name = source_name or derived_source_name(anchor)
+        unlisted = len(found.skipped)
         candidates = _walk(path, include_hidden, found) if path.is_dir() else [path]
+        if any(s.reason.startswith(_UNLISTED) for s in found.skipped[unlisted:]):
+            found.synced.discard(name)
         for file in candidates:
             relative = file.relative_to(anchor).as_posix()
             if include and not matches_any(relative, include):
@@ -391,7 +398,7 @@ def _not_ingestible(path: Path, allowed: list[Path] | None) -> str | None:
 def _walk(folder: Path, include_hidden: bool, found: Discovery) -> list[Path]:
     files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder, onerror=lambda exc: found.skipped.append(
-            SkippedPath(str(exc.filename), f"cannot list the folder: {exc.strerror}"))):
+            SkippedPath(str(exc.filename), f"{_UNLISTED}: {exc.strerror}"))):
         kept = []
         for name in sorted(dirnames):
             if name in ALWAYS_SKIPPED_DIRS or (not include_hidden and name.startswith(".")):

@@ -203,3 +203,21 @@ def test_confined_discovery_refuses_paths_and_links_leading_outside(tmp_path: Pa
         f"a symbolic link to {secret / 'keys.md'}, outside the folders ingest may read"]
     [refused] = found.unusable
     assert "is outside the folders open to ingest" in refused.reason
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_and_its_source_not_pruned(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = tree / "guide"
+    listing = os.scandir
+
+    def scandir(path):  # what a folder without read permission does (root may read any)
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    found = discover([tree])
+    assert [s.path for s in found.skipped] == [str(locked)]
+    assert found.skipped[0].reason == ("cannot list the folder (so --prune leaves this source "
+                                       "alone): Permission denied")
+    assert "guide/intro.md" not in sources(found) and found.synced == set()
