@@ -15,7 +15,7 @@ from es_rag.evaluate import METRICS, ConfigError, EvaluationReport, parse_config
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 
-DEFAULT_CONFIGS = "bm25,knn,hybrid,hybrid+rerank"
+DEFAULT_CONFIGS = "current,bm25,knn,hybrid"
 CHART_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
 

@@ -24,24 +24,28 @@ from werkzeug.wrappers import Response
 from admin_ui.access import ClusterUser, current_user
 from admin_ui.playground_judgments import NOT_RELEVANT, RELEVANT, PlaygroundJudgments
 from es_rag.retrieve import Hit, Mode, SearchError, SearchParams, search
+from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
 from es_rag.retrieve.params import DEFAULT_BOOSTS
 
 bp = Blueprint("playground", __name__, url_prefix="/playground")
 
-_DEFAULTS = SearchParams()
-INT_DEFAULTS = {"size": _DEFAULTS.size, "k": _DEFAULTS.k,
-                "num_candidates": _DEFAULTS.num_candidates,
-                "rank_constant": _DEFAULTS.rank_constant,
-                "rank_window_size": _DEFAULTS.rank_window_size,
-                "rerank_top_n": _DEFAULTS.rerank.top_n}
 BOOST_FIELDS = tuple(DEFAULT_BOOSTS)
+
+
+def int_defaults(defaults: RetrievalDefaults) -> dict[str, int]:
+    """The number controls' values when the form leaves them out: the stored parameters."""
+    p = defaults.params
+    return {"size": p.size, "k": p.k, "num_candidates": p.num_candidates,
+            "rank_constant": p.rank_constant, "rank_window_size": p.rank_window_size,
+            "rerank_top_n": p.rerank.top_n}
 MODE_LABELS = {Mode.BM25: "BM25", Mode.KNN: "kNN", Mode.HYBRID: "Hybrid (RRF)",
                Mode.HYBRID_RERANK: "Hybrid + rerank"}
 
 
 @dataclass
 class Controls:
-    """The playground's controls as the form sent them, with defaults for what it left out."""
+    """The playground's controls as the form sent them; what it left out takes the retrieval
+    parameters stored in the cluster (`defaults`)."""
 
     query: str = ""
     as_user: str = ""
@@ -49,17 +53,20 @@ class Controls:
     filters: str = ""
     numbers: dict[str, int] = field(default_factory=dict)
     boosts: dict[str, float] = field(default_factory=dict)
+    defaults: RetrievalDefaults = field(default_factory=RetrievalDefaults)
 
     @classmethod
-    def from_form(cls, form: MultiDict[str, str]) -> Controls:
+    def from_form(cls, form: MultiDict[str, str], defaults: RetrievalDefaults) -> Controls:
         numbers = {name: form.get(name, "").strip() or default
-                   for name, default in INT_DEFAULTS.items()}
-        boosts = {name: form.get(f"boost_{name}", "").strip() or DEFAULT_BOOSTS[name]
-                  for name in BOOST_FIELDS}
+                   for name, default in int_defaults(defaults).items()}
+        stored_boosts = defaults.params.boosts
+        boosts = {name: form.get(f"boost_{name}", "").strip()
+                  or stored_boosts.get(name, DEFAULT_BOOSTS[name]) for name in BOOST_FIELDS}
         return cls(query=form.get("q", "").strip(), as_user=form.get("as_user", "").strip(),
                    # off unless asked for, as in the library: rerank is the slow stage
                    rerank=form.get("rerank") == "on",
-                   filters=form.get("filters", ""), numbers=numbers, boosts=boosts)
+                   filters=form.get("filters", ""), numbers=numbers, boosts=boosts,
+                   defaults=defaults)
 
     @property
     def filter_lines(self) -> list[str]:
@@ -73,14 +80,21 @@ class Controls:
                 boosts[name] = float(raw)
             except ValueError:
                 raise ValueError(f"boost of {name}: {raw!r} is not a number") from None
-        return SearchParams.from_cli(mode=mode.value, boosts=boosts, filters=self.filter_lines,
-                                     highlight=True, explain=True, **self.numbers)
+        # only what differs from the stored parameters counts as this request's override
+        base = int_defaults(self.defaults)
+        changed: dict[str, Any] = {name: value for name, value in self.numbers.items()
+                                   if name == "size" or str(value) != str(base[name])}
+        if boosts != dict(self.defaults.params.boosts):
+            changed["boosts"] = boosts
+        return self.defaults.search_params(mode=mode.value, filters=self.filter_lines,
+                                           highlight=True, explain=True, **changed)
 
     def tuning_query(self) -> str:
-        """What the hybrid column used (RRF and boosts), as query parameters of the tuning page."""
-        values: dict[str, Any] = {name: self.numbers[name]
-                                  for name in ("rank_constant", "rank_window_size")}
-        values.update({f"{name}_boost": value for name, value in self.boosts.items()})
+        """The controls' parameters (RRF, kNN, boosts, rerank window), as query parameters of
+        the tuning page, which saves them into `retrieval.json`."""
+        values: dict[str, Any] = {name: self.numbers[name] for name in (
+            "rank_constant", "rank_window_size", "k", "num_candidates", "rerank_top_n")}
+        values.update({f"boost_{name}": value for name, value in self.boosts.items()})
         return urlencode(values)
 
 
@@ -137,7 +151,8 @@ def index() -> str:
     state = current_app.extensions["admin_ui"]
     user = current_user()
     assert user is not None
-    controls = Controls.from_form(request.args)
+    defaults = read_stored(user.client, fallback=state.settings.assets)
+    controls = Controls.from_form(request.args, defaults)
     modes = [Mode.BM25, Mode.KNN, Mode.HYBRID] + ([Mode.HYBRID_RERANK] if controls.rerank
                                                     else [])
     columns: list[Column] = []
@@ -149,7 +164,7 @@ def index() -> str:
                                                          mode, embedder), modes))
         grades = PlaygroundJudgments(state.settings.assets).grades(controls.query)
     return render_template("playground/index.html", controls=controls, columns=columns,
-                           grades=grades, users=_users(user), defaults=_DEFAULTS,
+                           grades=grades, users=_users(user), defaults=defaults,
                            enforces_dls=user.caps.security_enabled,
                            RELEVANT=RELEVANT, NOT_RELEVANT=NOT_RELEVANT)
 

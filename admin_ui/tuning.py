@@ -1,105 +1,145 @@
-"""Tuning as code: write chosen parameters into `templates/search/*.mustache`, diff first, apply.
+"""Tuning as code: write chosen retrieval parameters into `retrieval.json`, diff first, apply.
 
-The search template files are the only place tuned values live; saving writes the file and
-stores it on the cluster as the new version of that template (through `es_rag.assets`).
+`retrieval.json` is the only place tuned values live; saving writes the file and stores it on
+the cluster (with the search templates, whose defaults it sets) through `es_rag.assets`, so the
+CLI, the API, the playground and evaluations answer with the new values.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from admin_ui.access import current_user
 from es_rag import assets
-from es_rag.assets import file_diff, set_template_defaults, template_defaults
+from es_rag.assets import file_diff
+from es_rag.retrieve.defaults import (
+    FILE_NAME,
+    RetrievalDefaults,
+    RetrievalFileError,
+    parse_defaults,
+    read_file,
+    read_stored,
+    write_file,
+)
+from es_rag.retrieve.params import DEFAULT_BOOSTS
 
 bp = Blueprint("tuning", __name__, url_prefix="/tuning")
 
-_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+FIELDS = ("mode", "rank_constant", "rank_window_size", "k", "num_candidates",
+          *(f"boost_{name}" for name in DEFAULT_BOOSTS), "rerank_top_n")
+"""The form's fields: the playground's "Save as code" link sends the same names."""
 
 
-def _templates(root: Path) -> dict[str, assets.Asset]:
-    return {t.name: t for t in assets.load_assets(root).templates}
+def form_values(defaults: RetrievalDefaults) -> dict[str, str]:
+    """The parameters as the form shows them (strings, by field name)."""
+    values = defaults.values()
+    shown = {name: str(values[name]) for name in FIELDS[:5]}
+    shown.update({f"boost_{name}": f"{boost:g}" for name, boost in values["boosts"].items()})
+    shown["rerank_top_n"] = str(values["rerank"]["top_n"])
+    return shown
 
 
-def _chosen(template: assets.Asset) -> tuple[dict[str, str], dict[str, str]]:
-    """(current defaults, values sent by the form or link) for the template's parameters."""
-    current = template_defaults(template.path.read_text(encoding="utf-8"))
-    sent = {name: request.values[name].strip() for name in current
-            if request.values.get(name, "").strip()}
-    for name, value in sent.items():
-        if not _NUMBER_RE.match(value):
-            abort(400, description=f"{name}: {value!r} is not a number")
-    return current, sent
-
-
-def _load(name: str) -> assets.Asset:
+def _number(name: str, raw: str, kind: type) -> Any:
     try:
-        templates = _templates(current_app.extensions["admin_ui"].settings.assets)
-    except assets.AssetError as exc:
+        return kind(raw)
+    except ValueError:
+        abort(400, description=f"{name}: {raw!r} is not a {'whole ' if kind is int else ''}"
+                               "number")
+
+
+def _proposed(current: RetrievalDefaults) -> RetrievalDefaults:
+    """The file's parameters with the values the form (or link) sent; a bad value is a 400."""
+    sent = {name: request.values[name].strip() for name in FIELDS
+            if request.values.get(name, "").strip()}
+    data = current.as_file()
+    for name, raw in sent.items():
+        if name == "mode":
+            data["mode"] = raw
+        elif name.startswith("boost_"):
+            data["boosts"][name.removeprefix("boost_")] = _number(name, raw, float)
+        elif name in ("k", "num_candidates"):
+            data["knn"][name] = _number(name, raw, int)
+        elif name == "rerank_top_n":
+            data["rerank"]["top_n"] = _number(name, raw, int)
+        else:
+            data["fusion"][name] = _number(name, raw, int)
+    try:
+        return parse_defaults(data, FILE_NAME, "file")
+    except RetrievalFileError as exc:
         abort(400, description=str(exc))
-    if name not in templates:
-        abort(404)
-    return templates[name]
+
+
+def _current() -> RetrievalDefaults:
+    try:
+        return read_file(current_app.extensions["admin_ui"].settings.assets)
+    except RetrievalFileError as exc:
+        abort(400, description=str(exc))
 
 
 @bp.route("")
-def index() -> str | Response:
-    """The templates and their tunable defaults; values from the playground come prefilled."""
-    root = current_app.extensions["admin_ui"].settings.assets
+def index() -> str:
+    """The parameters in the file, as applied in the cluster, and the proposed values."""
+    user = current_user()
+    assert user is not None
+    current = _current()
+    stored: dict[str, str] | None
     try:
-        templates = _templates(root)
-    except assets.AssetError as exc:
-        return render_template("tuning/index.html", error=str(exc), templates={}, name=None,
-                               current={}, proposed={})
-    name = request.args.get("template") or ("hybrid" if "hybrid" in templates
-                                            else next(iter(templates), None))
-    if name is None or name not in templates:
-        return render_template("tuning/index.html", error=f"no search template {name!r}",
-                               templates=templates, name=None, current={}, proposed={})
-    current, sent = _chosen(templates[name])
-    return render_template("tuning/index.html", error=None, templates=templates, name=name,
-                           current=current, proposed={**current, **sent},
-                           path=templates[name].path.relative_to(root))
+        found = read_stored(user.client)
+        stored = form_values(found) if found.origin == "cluster" else None
+    except RetrievalFileError:
+        stored = None
+    return render_template("tuning/index.html", current=form_values(current), stored=stored,
+                           proposed=form_values(_proposed(current)), path=FILE_NAME)
 
 
-@bp.route("/<name>/preview", methods=["POST"])
-def preview(name: str) -> str:
+@bp.route("/preview", methods=["POST"])
+def preview() -> str:
     """The diff that saving would write, with a button to save and apply it."""
-    template = _load(name)
-    _, sent = _chosen(template)
-    before = template.path.read_text(encoding="utf-8")
-    after = set_template_defaults(before, sent)
-    root = current_app.extensions["admin_ui"].settings.assets
-    return render_template("tuning/preview.html", name=name, sent=sent,
-                           diff=file_diff(template.path, before, after),
-                           path=template.path.relative_to(root))
+    current = _current()
+    proposed = _proposed(current)
+    return render_template("tuning/preview.html", sent=form_values(proposed), path=FILE_NAME,
+                           diff=_diff(current, proposed))
 
 
-@bp.route("/<name>/save", methods=["POST"])
-def save(name: str) -> Response:
-    """Write the template file, then store it on the cluster; the file is restored on failure."""
-    template = _load(name)
-    _, sent = _chosen(template)
+def _diff(current: RetrievalDefaults, proposed: RetrievalDefaults) -> str:
+    path = current_app.extensions["admin_ui"].settings.assets / FILE_NAME
+    before = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return file_diff(path, before, proposed.to_json())
+
+
+def apply_retrieval(user: Any, root: Any) -> list[assets.Change]:
+    """Store `retrieval.json` and the search templates it sets on the cluster."""
+    loaded = assets.load_assets(root)
+    return assets.apply(user.client, user.caps, assets.Assets(
+        indices=[], pipelines=[], templates=loaded.templates, roles=[],
+        retrieval=loaded.retrieval))
+
+
+@bp.route("/save", methods=["POST"])
+def save() -> Response:
+    """Write `retrieval.json`, then store it on the cluster; the file is restored on failure."""
     user = current_user()
     assert user is not None
     root = current_app.extensions["admin_ui"].settings.assets
-    before = template.path.read_text(encoding="utf-8")
-    after = set_template_defaults(before, sent)
-    if after == before:
-        flash(f"{template.path.relative_to(root)} already has these values.")
-        return redirect(url_for("tuning.index", template=name))
-    template.path.write_text(after, encoding="utf-8")
+    current = _current()
+    proposed = _proposed(current)
+    path = root / FILE_NAME
+    before = path.read_text(encoding="utf-8") if path.is_file() else None
+    if before == proposed.to_json():
+        flash(f"{FILE_NAME} already has these values.")
+        return redirect(url_for("tuning.index"))
+    write_file(root, proposed)
     try:
-        changed = _templates(root)[name]
-        assets.apply(user.client, user.caps,
-                     assets.Assets(indices=[], pipelines=[], templates=[changed], roles=[]))
+        apply_retrieval(user, root)
     except (assets.AssetError, assets.ApplyError) as exc:
-        template.path.write_text(before, encoding="utf-8")
+        if before is None:
+            path.unlink()
+        else:
+            path.write_text(before, encoding="utf-8")
         flash(f"Not saved: {exc}", "error")
-        return redirect(url_for("tuning.index", template=name, **sent))
-    flash(f"Saved {template.path.relative_to(root)} and stored it as search template {name}.")
-    return redirect(url_for("tuning.index", template=name))
+        return redirect(url_for("tuning.index", **form_values(proposed)))
+    flash(f"Saved {FILE_NAME} and stored it on the cluster: every search now uses it.")
+    return redirect(url_for("tuning.index"))

@@ -22,6 +22,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from es_rag import stored_form
 from es_rag.connect import Capabilities, error_reason
+from es_rag.retrieve import defaults as retrieval_defaults
 
 VERSION_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)$")
 # a parameter's default in a mustache search template: {{^name}}default{{/name}}
@@ -64,7 +65,7 @@ class IndexAsset:
 class Asset:
     """A pipeline, stored search template or role: a named JSON body."""
 
-    kind: str  # "pipeline" | "template" | "role"
+    kind: str  # "pipeline" | "template" | "role" | "retrieval"
     name: str
     path: Path
     body: dict[str, Any]
@@ -79,6 +80,7 @@ class Assets:
     pipelines: list[Asset]
     templates: list[Asset]
     roles: list[Asset]
+    retrieval: list[Asset] = field(default_factory=list)  # retrieval.json, a stored script
 
 
 @dataclass
@@ -141,7 +143,8 @@ def embedding_processors(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def load_assets(root: Path, *, embedding_dims: int | None = None,
                 cluster_model_id: str | None = None) -> Assets:
-    """Read and validate every asset under `root`: mappings, pipelines, search templates, roles.
+    """Read and validate every asset under `root`: mappings, pipelines, search templates, roles
+    and `retrieval.json` (whose values become the search templates' defaults).
 
     A pipeline whose `inference` processor writes `embedding` belongs to cluster-side embedding:
     with `cluster_model_id` (embedding = cluster) its processor's `model_id` is set to it;
@@ -172,6 +175,10 @@ def load_assets(root: Path, *, embedding_dims: int | None = None,
     pipelines = sorted(
         (p for p in pipelines if cluster_model_id or not embedding_processors(p.body)),
         key=lambda p: bool(embedding_processors(p.body)))
+    try:
+        defaults = retrieval_defaults.read_file(root)
+    except retrieval_defaults.RetrievalFileError as exc:
+        raise AssetError(str(exc)) from None
     templates = []
     for path in sorted((root / "templates" / "search").glob("*.mustache")):
         params_path = path.with_suffix(".params.json")
@@ -180,7 +187,7 @@ def load_assets(root: Path, *, embedding_dims: int | None = None,
                 f"{path}: missing {params_path.name} with example params "
                 "(needed to check that the template renders a valid search)"
             )
-        source = path.read_text(encoding="utf-8")
+        source = _with_retrieval_defaults(path.read_text(encoding="utf-8"), defaults)
         templates.append(
             Asset(
                 "template",
@@ -193,7 +200,24 @@ def load_assets(root: Path, *, embedding_dims: int | None = None,
     roles = [
         Asset("role", p.stem, p, _read_json(p)) for p in sorted((root / "roles").glob("*.json"))
     ]
-    return Assets(indices=indices, pipelines=pipelines, templates=templates, roles=roles)
+    retrieval = [] if defaults.origin != "file" else [Asset(
+        "retrieval", retrieval_defaults.STORED_ID, root / retrieval_defaults.FILE_NAME,
+        {"script": {"lang": "mustache", "source": defaults.to_json()}})]
+    return Assets(indices=indices, pipelines=pipelines, templates=templates, roles=roles,
+                  retrieval=retrieval)
+
+
+def _with_retrieval_defaults(source: str,
+                             defaults: retrieval_defaults.RetrievalDefaults) -> str:
+    """The template with its retrieval parameters' defaults taken from `retrieval.json`, so
+    `_search/template` callers search with the same values as every other path (an RRF
+    template's kNN leg fetches the window, as hybrid search does)."""
+    if defaults.origin != "file":
+        return source
+    values = (retrieval_defaults.hybrid_template_values(defaults) if "rrf" in source
+              else retrieval_defaults.template_values(defaults))
+    known = template_defaults(source)
+    return set_template_defaults(source, {k: v for k, v in values.items() if k in known})
 
 
 def template_defaults(source: str) -> dict[str, str]:
@@ -370,7 +394,7 @@ def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Chan
         current = live.body.get(asset.name) if live.meta.status == 200 else None
         form = stored_form.pipeline_form
         wanted = asset.body
-    elif asset.kind == "template":
+    elif asset.kind in ("template", "retrieval"):
         live = client.options(ignore_status=404).get_script(id=asset.name)
         current = (
             live.body.get("script")
@@ -408,7 +432,7 @@ def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Chan
 def plan(client: Elasticsearch, caps: Capabilities, assets: Assets) -> list[Change]:
     """What applying `assets` would change on the cluster; empty when it matches the files."""
     changes: list[Change] = []
-    for asset in [*assets.pipelines, *assets.templates, *assets.roles]:
+    for asset in [*assets.pipelines, *assets.templates, *assets.retrieval, *assets.roles]:
         change = _plan_named(client, asset, caps)
         if change:
             changes.append(change)
@@ -455,16 +479,17 @@ def apply(
     for template in assets.templates:
         _check_template(client, template)
     changes = plan(client, caps, assets)
-    by_name = {(a.kind, a.name): a for a in [*assets.pipelines, *assets.templates, *assets.roles]}
+    by_name = {(a.kind, a.name): a
+               for a in [*assets.pipelines, *assets.templates, *assets.retrieval, *assets.roles]}
     indices = {a.alias: a for a in assets.indices}
     for change in changes:
         progress(f"{change.action} {change.kind} {change.name}")
         try:
             if change.kind == "pipeline":
                 client.ingest.put_pipeline(id=change.name, **by_name["pipeline", change.name].body)
-            elif change.kind == "template":
+            elif change.kind in ("template", "retrieval"):
                 client.put_script(
-                    id=change.name, script=by_name["template", change.name].body["script"]
+                    id=change.name, script=by_name[change.kind, change.name].body["script"]
                 )
             elif change.kind == "role":
                 client.security.put_role(name=change.name, **by_name["role", change.name].body)

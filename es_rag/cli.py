@@ -344,8 +344,8 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source_name: str | None,
 
 def _search_options(func: F) -> F:
     options = [
-        click.option("--mode", default="hybrid", show_default=True,
-                     help="bm25, knn, hybrid or hybrid+rerank."),
+        click.option("--mode", help="bm25, knn, hybrid or hybrid+rerank "
+                     "(default: retrieval.json, as `es-rag apply` stored it)."),
         click.option("--size", type=int, help="Hits to return (default 10)."),
         click.option("--filter", "filters", multiple=True,
                      help="Filter such as 'mime_type=text/markdown', 'page>=3', 'title exists' "
@@ -353,8 +353,8 @@ def _search_options(func: F) -> F:
         click.option("--boosts", help="Field boosts, e.g. 'title^3,text^1,headings^1.5'."),
         click.option("--k", type=int, help="kNN neighbours (knn mode)."),
         click.option("--num-candidates", type=int, help="kNN candidates per shard."),
-        click.option("--rank-constant", type=int, help="RRF rank constant (default 60)."),
-        click.option("--rank-window-size", type=int, help="RRF window per leg (default 100)."),
+        click.option("--rank-constant", type=int, help="RRF rank constant."),
+        click.option("--rank-window-size", type=int, help="RRF window per leg."),
         click.option("--as-user", help="Search as this user: the cluster's DLS applies."),
     ]
     for option in reversed(options):
@@ -362,11 +362,16 @@ def _search_options(func: F) -> F:
     return func
 
 
-def _search_params(**options: Any) -> Any:
-    from es_rag.retrieve import SearchParams
+def _search_params(ctx: Context, **options: Any) -> Any:
+    """The stored retrieval parameters (retrieval.json as applied) with the options on top."""
+    from es_rag.retrieve.defaults import RetrievalFileError, read_stored
 
     try:
-        return SearchParams.from_cli(**{k: v for k, v in options.items() if v is not None})
+        defaults = read_stored(ctx.connection()[0], fallback=ctx.settings.assets)
+    except RetrievalFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return defaults.search_params(**options)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -398,7 +403,7 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
                                  caps=caps,
                                  client_side_acl_filter=settings.client_side_acl_filter)
     else:
-        search_params = _search_params(explain=explain, highlight=not as_json, **options)
+        search_params = _search_params(ctx, explain=explain, highlight=not as_json, **options)
         client, caps = ctx.connection()
         embedder = None if search_params.mode == "bm25" else _embedder(ctx)
         result = run_search(client, caps, settings.index, query, search_params, embedder,
@@ -410,6 +415,7 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
     console = Console()
     console.print(f"{len(result.hits)} hits, path {result.path_used}, {result.took_ms:.1f} ms")
     if explain:
+        click.echo(_parameters_line(result.explain.get("parameters") or {}))
         table = Table("rank", "chunk", "bm25 rank", "bm25 score", "knn rank", "knn score",
                       "fused", "rerank")
         for row in result.explain_rows():
@@ -423,6 +429,20 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
         console.print(f"[bold]{rank}. {hit.title or hit.source}[/bold]  ({where}, "
                       f"score {hit.score:.4f})", highlight=False)
         console.print("   " + " ".join((hit.text or "").split())[:300], markup=False)
+
+
+def _parameters_line(parameters: dict[str, Any]) -> str:
+    """`parameters (from cluster; overridden: k): mode=hybrid rank_constant=20 ...`."""
+    values = dict(parameters.get("values") or {})
+    boosts = ",".join(f"{k}^{v:g}"
+                      for k, v in sorted((values.pop("boosts", None) or {}).items()))
+    rerank = values.pop("rerank", None) or {}
+    shown = " ".join(f"{k}={v}" for k, v in values.items())
+    overrides = parameters.get("overrides") or []
+    origin = f"from {parameters.get('source', 'caller')}" + (
+        f"; overridden: {', '.join(overrides)}" if overrides else "")
+    return (f"parameters ({origin}): {shown} boosts={boosts} "
+            f"rerank.top_n={rerank.get('top_n')}")
 
 
 def _template_params(ctx: Context, template: str, query: str,
@@ -481,7 +501,7 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
     from es_rag.generate import AskParams, ask_stream, build_generator
     from es_rag.generate import ask as answer_question
 
-    params = AskParams(search=_search_params(**{"size": 8, **options}))
+    params = AskParams(search=_search_params(ctx, **{"size": 8, **options}))
     client, caps = ctx.connection()
     embedder = _embedder(ctx)
     generator = build_generator(ctx.settings, embedder=embedder)
@@ -545,11 +565,19 @@ def demo(ctx: Context, question: str) -> None:
 
 
 @cli.command("eval")
-@click.option("--dataset", required=True, type=click.Path(exists=True, file_okay=False,
-                                                          path_type=Path),
-              help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/*.tsv.")
-@click.option("--configs", default="bm25,knn,hybrid", show_default=True,
-              help="Retrieval configurations, e.g. 'bm25,hybrid:rank_constant=20,template:knn'.")
+@click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/*.tsv), indexed into its "
+                   "own eval-<name> index.")
+@click.option("--judgments", type=click.Path(exists=True, path_type=Path),
+              help="Evaluate the live chunk index: a qrels file (TREC, or BEIR .tsv; e.g. "
+                   "judgments/playground.qrels) or a BEIR folder (its corpus is not read).")
+@click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False,
+                                                           path_type=Path),
+              help="Queries (JSONL {_id, text}) of a --judgments qrels file (default: "
+                   "<name>-queries.jsonl or queries.jsonl beside it).")
+@click.option("--configs", help="Retrieval configurations, e.g. 'current,bm25,"
+              "hybrid:rank_constant=20,template:knn' (default: bm25,knn,hybrid with --dataset, "
+              "current — what `es-rag search` does — with --judgments).")
 @click.option("--split", default="test", show_default=True, help="Which qrels split to use.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write an HTML report (table, chart, worst queries).")
@@ -560,35 +588,54 @@ def demo(ctx: Context, question: str) -> None:
 @_json_flag("Print one JSON object as the last line.")
 @pass_context
 @clear_errors
-def evaluate(ctx: Context, dataset: Path, configs: str, split: str, report_path: Path | None,
-             baseline: Path | None, max_drop: float, ci_subset: bool, as_json: bool) -> None:
+def evaluate(ctx: Context, dataset: Path | None, judgments: Path | None,
+             queries_file: Path | None, configs: str | None, split: str,
+             report_path: Path | None, baseline: Path | None, max_drop: float, ci_subset: bool,
+             as_json: bool) -> None:
     """Measure retrieval quality on judgments (nDCG@10, recall, MRR, MAP) and gate regressions."""
     from es_rag import evaluate as ev
+    from es_rag.retrieve.defaults import RetrievalFileError, read_stored
 
     settings = ctx.settings
+    if (dataset is None) == (judgments is None):
+        raise click.UsageError("give either --dataset (a BEIR folder, indexed on its own) or "
+                               "--judgments (evaluated on the live index)")
     try:
-        parsed = ev.parse_configs(configs)
+        parsed = ev.parse_configs(configs or ("current" if judgments else "bm25,knn,hybrid"))
     except ev.ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--configs") from None
     client, caps = ctx.connection()
     try:
-        with StageProgress() as progress:
-            report = ev.run_evaluation(
-                client, caps, dataset, parsed, embedder=_embedder(ctx), split=split,
-                subset=ev.CI_SUBSET if ci_subset else None,
-                chunk_size=ev.CI_CHUNK_SIZE if ci_subset else settings.chunk_size,
-                overlap=settings.chunk_overlap,
-                mapping_path=settings.assets / "mappings" / "chunks.json", progress=progress)
+        if judgments is not None:
+            judged = ev.read_judgments(judgments, queries_file, split)
+            with StageProgress() as progress:
+                report = ev.evaluate_live(
+                    client, caps, settings.index, judged, parsed, embedder=_embedder(ctx),
+                    defaults=read_stored(client, fallback=settings.assets), progress=progress)
+        else:
+            with StageProgress() as progress:
+                report = ev.run_evaluation(
+                    client, caps, dataset, parsed, embedder=_embedder(ctx), split=split,
+                    subset=ev.CI_SUBSET if ci_subset else None,
+                    chunk_size=ev.CI_CHUNK_SIZE if ci_subset else settings.chunk_size,
+                    overlap=settings.chunk_overlap,
+                    mapping_path=settings.assets / "mappings" / "chunks.json",
+                    progress=progress)
         _save_run(settings, "eval", json.loads(report.to_json()))
         if report_path:
             ev.write_html_report(report, report_path)
         regressions = ev.check_baseline(report, baseline, max_drop) if baseline else []
-    except (ev.JudgmentsError, ev.CorpusIndexError, ev.BaselineError) as exc:
+    except (ev.JudgmentsError, ev.CorpusIndexError, ev.BaselineError,
+            RetrievalFileError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(report.to_json())
     else:
         ev.print_report(report)
+        click.echo(_parameters_line(report.parameters))
+        if report.skipped:
+            click.echo(f"skipped {len(report.skipped)} empty or unparsable document(s), "
+                       f"first: {report.skipped[0]}")
         if report_path:
             click.echo(f"report written to {report_path}")
     for regression in regressions:
@@ -605,7 +652,8 @@ def evaluate(ctx: Context, dataset: Path, configs: str, split: str, report_path:
 @click.option("--grid", "grid_options", multiple=True,
               help="Grid axis, e.g. 'rank_constant=10,20,60' or 'title_boost=1,2' (repeatable).")
 @click.option("--seed", default=0, show_default=True, help="Seed for sampling a large grid.")
-@click.option("--write", is_flag=True, help="Write the best setting into hybrid.mustache.")
+@click.option("--write", is_flag=True, help="Write the best setting into retrieval.json "
+              "(then `es-rag apply` stores it).")
 @_json_flag("Print one JSON object as the last line.")
 @pass_context
 @clear_errors
@@ -613,36 +661,39 @@ def tune(ctx: Context, dataset: Path, budget: int, grid_options: tuple[str, ...]
          write: bool, as_json: bool) -> None:
     """Grid-search hybrid parameters on train queries; compare best vs current on test queries."""
     from es_rag import evaluate as ev
-    from es_rag.evaluate import tune as tuner
+    from es_rag.evaluate import tuning
+    from es_rag.retrieve.defaults import RetrievalFileError, read_file
 
     settings = ctx.settings
     try:
-        grid = tuner.TuneGrid.from_mapping(dict(
-            option.split("=", 1) for option in grid_options)) if grid_options else None
-    except (ValueError, tuner.TuneError) as exc:
+        grid = tuning.TuneGrid.from_mapping(dict(
+            option.partition("=")[::2] for option in grid_options)) if grid_options else None
+    except (ValueError, tuning.TuneError) as exc:
         raise click.BadParameter(str(exc), param_hint="--grid") from None
+    try:
+        current = tuning.HybridSetting.from_defaults(read_file(settings.assets))
+    except RetrievalFileError as exc:
+        raise click.ClickException(str(exc)) from None
     client, caps = ctx.connection()
-    template = settings.assets / "templates" / "search" / "hybrid.mustache"
     try:
         with StageProgress() as progress:
-            result = tuner.tune(client, caps, dataset, embedder=_embedder(ctx), grid=grid,
-                                budget=budget, seed=seed, chunk_size=settings.chunk_size,
-                                overlap=settings.chunk_overlap,
-                                current=tuner.HybridSetting.from_template(template.read_text()),
-                                mapping_path=settings.assets / "mappings" / "chunks.json",
-                                progress=progress)
-    except (tuner.TuneError, ev.JudgmentsError, ev.CorpusIndexError) as exc:
+            result = tuning.tune(client, caps, dataset, embedder=_embedder(ctx), grid=grid,
+                                 budget=budget, seed=seed, chunk_size=settings.chunk_size,
+                                 overlap=settings.chunk_overlap, current=current,
+                                 mapping_path=settings.assets / "mappings" / "chunks.json",
+                                 progress=progress)
+        _save_run(settings, "tune", json.loads(result.to_json()))
+        if not as_json:
+            ev.print_report(result.test_report())
+        diff = result.diff_for_file(settings.assets)
+        if write and diff:
+            result.write_file(settings.assets)
+            click.echo(f"wrote the best setting into {settings.assets / 'retrieval.json'}; "
+                       "apply it with `es-rag apply`", err=as_json)
+    except (tuning.TuneError, ev.JudgmentsError, ev.CorpusIndexError) as exc:
         raise click.ClickException(str(exc)) from None
-    _save_run(settings, "tune", json.loads(result.to_json()))
     if not as_json:
-        ev.print_report(result.test_report())
-    diff = result.diff_for_template(template)
-    if write and diff:
-        result.write_template(template)
-        click.echo(f"wrote the best setting into {template}; apply it with `es-rag apply`",
-                   err=as_json)
-    if not as_json:
-        click.echo(diff or "the current template is already the best setting found")
+        click.echo(diff or "retrieval.json already holds the best setting found")
     else:
         click.echo(result.to_json())
 

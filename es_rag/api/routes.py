@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from es_rag.generate import AskParams, ask, ask_stream
 from es_rag.retrieve import Mode, SearchResult, parse_filters, search, search_template
+from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
 from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.filters import filter_clauses
 from es_rag.retrieve.queries import template_model_id
@@ -40,6 +41,12 @@ def _json_body() -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"the request body is not valid JSON: {exc}",
                                  "parse_error") from None
+
+
+def _defaults(state: ApiState, client: Any) -> RetrievalDefaults:
+    """The retrieval parameters `es-rag apply` stored, read as the caller (the assets' file
+    when none are stored or the caller may not read them)."""
+    return read_stored(client, fallback=state.settings.assets)
 
 
 def _ms(since: float) -> float:
@@ -84,11 +91,11 @@ def search_chunks() -> Response:
     req = search_request(_json_body())
     if isinstance(req, TemplateSearch):
         return jsonify(_template_search(state, req).as_dict())
+    caller = state.caller()
     try:
-        params = req.search_params()
+        params = req.search_params(_defaults(state, caller.client))
     except ValueError as exc:
         raise errors.bad_request(str(exc)) from None
-    caller = state.caller()
     embedder = None if params.mode is Mode.BM25 else state.embedder()
     result = search(caller.client, caller.caps, state.settings.index, req.query, params, embedder)
     return jsonify(result.as_dict())
@@ -99,8 +106,11 @@ def ask_question() -> Response:
     """Answer a question (a follow-up is condensed first) as JSON or as Server-Sent Events."""
     state = api_state()
     req: AskRequest = validate(AskRequest, _json_body())
-    params = AskParams(search=req.search_params())
     caller = state.caller()
+    try:
+        params = AskParams(search=req.search_params(_defaults(state, caller.client)))
+    except ValueError as exc:
+        raise errors.bad_request(str(exc)) from None
     generator = state.generator()
     embedder = state.embedder()
     t0 = time.perf_counter()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from es_rag.generate import Citation
 from es_rag.retrieve import Hit, Mode, SearchParams, parse_filters
+from es_rag.retrieve.defaults import RetrievalDefaults
 
 from .errors import bad_request
 
@@ -27,8 +28,8 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _check_mode(value: str) -> str:
-    return Mode.parse(value).value
+def _check_mode(value: str | None) -> str | None:
+    return None if value is None else Mode.parse(value).value
 
 
 def _check_filters(value: list[str]) -> list[str]:
@@ -50,11 +51,15 @@ class TemplateSearch(_Body):
     _filters = field_validator("filters")(_check_filters)
 
 
+PARAMS_HELP = "(default: retrieval.json as `es-rag apply` stored it)"
+
+
 class ModeSearch(_Body):
-    """Search the chunk index by mode with a query text, filters and tuning options."""
+    """Search the chunk index by mode with a query text, filters and tuning options; options
+    left out take the stored retrieval parameters (`explain.parameters` shows both)."""
 
     query: str = Field(min_length=1, description="the query text")
-    mode: str = Field("hybrid", json_schema_extra={"enum": MODES})
+    mode: str | None = Field(None, json_schema_extra={"enum": MODES}, description=PARAMS_HELP)
     filters: list[str] = Field(default_factory=list, description=FILTER_HELP)
     size: int | None = Field(None, ge=1, le=1000, description="hits to return (default 10)")
     k: int | None = Field(None, ge=1, description="kNN neighbours (knn mode)")
@@ -70,10 +75,9 @@ class ModeSearch(_Body):
     _mode = field_validator("mode")(_check_mode)
     _filters = field_validator("filters")(_check_filters)
 
-    def search_params(self) -> SearchParams:
+    def search_params(self, defaults: RetrievalDefaults) -> SearchParams:
         """The library's SearchParams (cross-field rules raise ValueError)."""
-        options = self.model_dump(exclude={"query"}, exclude_none=True)
-        return SearchParams.from_cli(**options)
+        return defaults.search_params(**self.model_dump(exclude={"query"}, exclude_none=True))
 
 
 class Turn(_Body):
@@ -87,9 +91,14 @@ class AskRequest(_Body):
     """A question, optionally a follow-up in a conversation, answered from retrieved chunks."""
 
     question: str = Field(min_length=1, max_length=4_000)
-    mode: str = Field("hybrid", json_schema_extra={"enum": MODES})
+    mode: str | None = Field(None, json_schema_extra={"enum": MODES}, description=PARAMS_HELP)
     filters: list[str] = Field(default_factory=list, description=FILTER_HELP)
     size: int = Field(8, ge=1, le=100, description="chunks retrieved for the context")
+    k: int | None = Field(None, ge=1, description="kNN neighbours (knn mode) " + PARAMS_HELP)
+    num_candidates: int | None = Field(None, ge=1, le=10_000, description=PARAMS_HELP)
+    rank_constant: int | None = Field(None, ge=1, description="RRF rank constant " + PARAMS_HELP)
+    rank_window_size: int | None = Field(None, ge=1, le=10_000, description=PARAMS_HELP)
+    boosts: dict[str, float] | str | None = Field(None, description=PARAMS_HELP)
     history: list[Turn] = Field(default_factory=list, max_length=50, description=(
         "earlier turns, oldest first; a follow-up is condensed into a standalone question "
         "before retrieval"))
@@ -98,9 +107,11 @@ class AskRequest(_Body):
     _mode = field_validator("mode")(_check_mode)
     _filters = field_validator("filters")(_check_filters)
 
-    def search_params(self) -> SearchParams:
-        """The SearchParams of the retrieval behind the answer."""
-        return SearchParams.from_cli(mode=self.mode, filters=self.filters, size=self.size)
+    def search_params(self, defaults: RetrievalDefaults) -> SearchParams:
+        """The SearchParams of the retrieval behind the answer (cross-field rules raise
+        ValueError)."""
+        return defaults.search_params(**self.model_dump(
+            exclude={"question", "history", "stream"}, exclude_none=True))
 
 
 class SearchResponse(BaseModel):
@@ -125,6 +136,8 @@ class AskResponse(BaseModel):
     unsupported_sentences: list[str]
     sources: list[dict[str, Any]]
     timings: dict[str, float]
+    retrieval: dict[str, Any] = Field(description="the search behind the answer: `path` and "
+                                      "`parameters` (values, source, overrides)")
 
 
 class TokenEvent(BaseModel):
@@ -149,6 +162,7 @@ class DoneEvent(BaseModel):
     extractive: bool
     question: str
     timings: dict[str, float]
+    retrieval: dict[str, Any] = Field(description="the search behind the answer")
 
 
 class ClusterHealth(BaseModel):

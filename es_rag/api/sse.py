@@ -47,7 +47,8 @@ def answer_events(parts: Iterable[str | Answer], *, question: str,
                                   ("citations", "removed_citations", "unsupported_sentences")})
         yield event("done", {"answer": body["answer"], "provider": body["provider"],
                              "extractive": body["extractive"], "question": question,
-                             "timings": {**timings, **body["timings"]}})
+                             "timings": {**timings, **body["timings"]},
+                             "retrieval": body["retrieval"]})
     except Exception as exc:
         error = to_error(exc)
         if error is None:

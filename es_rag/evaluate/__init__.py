@@ -6,6 +6,8 @@
 >>> print(report.to_json())                                                      # doctest: +SKIP
 >>> check_baseline(report, "baselines/scifact.json", max_drop=0.01)              # doctest: +SKIP
 []
+>>> evaluate_live(client, caps, "chunks", read_judgments("judgments/playground.qrels"),
+...               parse_configs("current"), embedder=embedder)                   # doctest: +SKIP
 """
 
 from es_rag.evaluate.baseline import (
@@ -24,6 +26,7 @@ from es_rag.evaluate.judgments import (
     JudgmentsError,
     load_beir,
     read_beir_qrels,
+    read_judgments,
     read_qrels,
     read_trec_qrels,
 )
@@ -34,18 +37,20 @@ from es_rag.evaluate.run import (
     ConfigResult,
     EvaluationReport,
     compare_configs,
+    evaluate_live,
     run_configs,
     run_evaluation,
 )
 from es_rag.evaluate.subset import CI_CHUNK_SIZE, CI_SUBSET, Subset
-from es_rag.evaluate.tune import HybridSetting, TuneError, TuneGrid, TuneResult, tune
+from es_rag.evaluate.tuning import HybridSetting, TuneError, TuneGrid, TuneResult, tune
 
 __all__ = [
     "BaselineError", "BeirDataset", "CI_CHUNK_SIZE", "CI_SUBSET", "Comparison", "ConfigError",
     "ConfigResult", "CorpusDoc", "CorpusIndex", "CorpusIndexError", "EvalConfig",
     "EvaluationReport", "HybridSetting", "Judgments", "JudgmentsError", "METRICS",
     "RankEvalError", "Regression", "Subset", "TuneError", "TuneGrid", "TuneResult",
-    "check_baseline", "compare_configs", "compare_rankings", "ensure_corpus_index", "load_beir",
+    "check_baseline", "compare_configs", "compare_rankings", "ensure_corpus_index",
+    "evaluate_live", "load_beir", "read_judgments",
     "parse_config", "parse_configs", "print_report", "rank_eval_ndcg", "read_baseline",
     "read_beir_qrels", "read_qrels", "read_trec_qrels", "render_html", "run_configs",
     "run_evaluation", "score_ranking", "tune", "write_baseline", "write_html_report",

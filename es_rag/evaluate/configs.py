@@ -1,13 +1,15 @@
 """Retrieval configurations to evaluate, written as short specs on the command line.
 
 ```
-bm25                                      BM25 with the default boosts
+current                                   what `es-rag search` does: retrieval.json as stored
+bm25                                      BM25 (other values from retrieval.json)
 knn:num_candidates=200                    kNN with more candidates
 hybrid:rank_constant=20,rank_window_size=200
 hybrid:boosts=title^3,text^1              (a value may itself hold commas)
 hybrid+rerank
 template:hybrid:rank_constant=20          the stored search template `hybrid` with params
 ```
+Values a spec leaves out come from the stored retrieval parameters (`retrieval.json`).
 A list of specs is separated by commas: `bm25,knn,hybrid:rank_constant=20,hybrid+rerank`.
 """
 
@@ -18,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from es_rag.retrieve import Mode, SearchParams
+from es_rag.retrieve.defaults import RetrievalDefaults
 
 TEMPLATE = "template"
-MODES = tuple(m.value for m in Mode)
+CURRENT = "current"
+MODES = (CURRENT, *(m.value for m in Mode))
 
 
 class ConfigError(ValueError):
@@ -40,16 +44,21 @@ class EvalConfig:
     def is_template(self) -> bool:
         return self.mode == TEMPLATE
 
-    def search_params(self, depth: int) -> SearchParams:
-        """The SearchParams of a mode config, fetching `depth` results (kNN k raised to match)."""
+    def search_params(self, depth: int,
+                      defaults: RetrievalDefaults | None = None) -> SearchParams:
+        """The SearchParams of a mode config over `defaults` (the stored retrieval
+        parameters), fetching `depth` results (kNN k raised to match)."""
+        defaults = defaults or RetrievalDefaults()
         params = dict(self.params)
-        mode = Mode.parse(self.mode)
+        mode = defaults.params.mode if self.mode == CURRENT else Mode.parse(self.mode)
         if mode is Mode.KNN:
             params.setdefault("k", depth)
-            params.setdefault("num_candidates", max(100, int(params["k"])))
-        size = min(depth, int(params.get("rank_window_size", 100))) if mode.is_hybrid else depth
+            params.setdefault("num_candidates", max(defaults.params.num_candidates,
+                                                    int(params["k"])))
+        window = int(params.get("rank_window_size", defaults.params.rank_window_size))
+        size = min(depth, window) if mode.is_hybrid else depth
         try:
-            return SearchParams.from_cli(mode=mode.value, size=size, **params)
+            return defaults.search_params(mode=mode.value, size=size, **params)
         except ValueError as exc:
             raise ConfigError(f"configuration {self.name!r}: {exc}") from None
 

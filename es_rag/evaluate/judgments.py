@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,15 +76,34 @@ def read_beir_queries(path: Path) -> dict[str, str]:
     return queries
 
 
-def iter_beir_corpus(path: Path) -> Iterator[CorpusDoc]:
-    """`corpus.jsonl`: one `{"_id", "title", "text"}` object per line, in file order."""
-    for number, record in _json_lines(path):
-        title, text = record.get("title") or "", record.get("text") or ""
-        if not isinstance(title, str) or not isinstance(text, str):
-            raise JudgmentsError(f"{path}:{number}: \"title\" and \"text\" must be strings")
-        if not (title.strip() or text.strip()):
-            raise JudgmentsError(f"{path}:{number}: document {record['_id']!r} is empty")
-        yield CorpusDoc(str(record["_id"]), title, text)
+def iter_beir_corpus(path: Path, skipped: list[str] | None = None) -> Iterator[CorpusDoc]:
+    """`corpus.jsonl`: one `{"_id", "title", "text"}` object per line, in file order.
+
+    An empty or unparsable document raises JudgmentsError naming its line; with `skipped`, it
+    is left out and its `file:line: reason` appended there instead (as IR toolkits skip them).
+    """
+    for number, line in _lines(path):
+        try:
+            yield _corpus_doc(path, number, line)
+        except JudgmentsError as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc))
+
+
+def _corpus_doc(path: Path, number: int, line: str) -> CorpusDoc:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise JudgmentsError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    if not isinstance(record, dict) or "_id" not in record:
+        raise JudgmentsError(f"{path}:{number}: expected an object with an \"_id\"")
+    title, text = record.get("title") or "", record.get("text") or ""
+    if not isinstance(title, str) or not isinstance(text, str):
+        raise JudgmentsError(f"{path}:{number}: \"title\" and \"text\" must be strings")
+    if not (title.strip() or text.strip()):
+        raise JudgmentsError(f"{path}:{number}: document {record['_id']!r} is empty")
+    return CorpusDoc(str(record["_id"]), title, text)
 
 
 def _grade(path: Path, number: int, value: str) -> int:
@@ -168,14 +187,18 @@ class BeirDataset:
     root: Path
     split: str
     judgments: Judgments
+    skipped: list[str] = field(default_factory=list, compare=False)
+    """The corpus lines left out by the last `corpus()` pass (empty or unparsable documents)."""
 
     @property
     def corpus_path(self) -> Path:
         return self.root / "corpus.jsonl"
 
     def corpus(self) -> Iterator[CorpusDoc]:
-        """The corpus documents in file order."""
-        return iter_beir_corpus(self.corpus_path)
+        """The corpus documents in file order; empty or unparsable ones are counted in
+        `skipped`, not evaluated."""
+        self.skipped.clear()
+        return iter_beir_corpus(self.corpus_path, self.skipped)
 
 
 def load_beir(root: Path | str, split: str = "test", qrels: Path | str | None = None
@@ -205,6 +228,46 @@ def load_beir(root: Path | str, split: str = "test", qrels: Path | str | None = 
                              f"queries.jsonl (first: {missing[0]!r})")
     judgments = Judgments(f"{root.name}/{split}", {q: all_queries[q] for q in judged}, judged)
     return BeirDataset(root, split, judgments)
+
+
+def read_judgments(path: Path | str, queries: Path | str | None = None,
+                   split: str = "test") -> Judgments:
+    """Judgments for evaluating the live index: a BEIR folder (`queries.jsonl` and
+    `qrels/<split>.tsv`; its corpus is not read), or a qrels file (TREC or BEIR) with its
+    queries.
+
+    The queries of a qrels file come from `queries`, else from `<name>-queries.jsonl` beside
+    it (what the playground writes next to `playground.qrels`), else `queries.jsonl` there.
+    Only queries with at least one relevant document are kept.
+    """
+    path = Path(path)
+    if path.is_dir():
+        qrels_path = path / "qrels" / f"{split}.tsv"
+        if not qrels_path.is_file():
+            splits = sorted(p.stem for p in (path / "qrels").glob("*.tsv"))
+            raise JudgmentsError(f"{qrels_path}: no qrels for split {split!r} "
+                                 f"(available: {', '.join(splits) or 'none'})")
+        name, queries_path = f"{path.name}/{split}", Path(queries or path / "queries.jsonl")
+    else:
+        if not path.is_file():
+            raise JudgmentsError(f"{path}: no such judgments file or BEIR folder")
+        qrels_path, name = path, path.stem
+        beside = [path.with_name(f"{path.stem}-queries.jsonl"), path.with_name("queries.jsonl")]
+        found = [p for p in beside if p.is_file()]
+        if queries is None and not found:
+            raise JudgmentsError(f"{path}: no queries for these judgments: give --queries, or "
+                                 f"put them in {beside[0].name} or {beside[1].name} beside it")
+        queries_path = Path(queries) if queries else found[0]
+    qrels = read_qrels(qrels_path)
+    texts = read_beir_queries(queries_path)
+    missing = [q for q in qrels if q not in texts]
+    if missing:
+        raise JudgmentsError(f"{qrels_path}: {len(missing)} judged queries are not in "
+                             f"{queries_path.name} (first: {missing[0]!r})")
+    kept = {q: docs for q, docs in qrels.items() if any(g > 0 for g in docs.values())}
+    if not kept:
+        raise JudgmentsError(f"{qrels_path}: no query has a document judged relevant")
+    return Judgments(name, {q: texts[q] for q in kept}, kept)
 
 
 def write_trec_qrels(path: Path, qrels: Qrels) -> None:

@@ -30,7 +30,8 @@ from es_rag.evaluate.judgments import Judgments, load_beir
 from es_rag.evaluate.metrics import METRICS, Comparison, compare_rankings, score_ranking
 from es_rag.evaluate.subset import Subset, select_documents, select_queries
 from es_rag.ingest.embed import Embedder
-from es_rag.retrieve import Hit, Reranker, search, search_template
+from es_rag.retrieve import Hit, Mode, Reranker, search, search_template
+from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
 
 DEPTH = 100  # results fetched per query: enough for recall@100 and map@100
 
@@ -94,6 +95,10 @@ class EvaluationReport:
     corpus: CorpusIndex | None = None
     chunk_size: int | None = None
     seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+    """Corpus documents left out (empty or unparsable), as `file:line: reason`."""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """The retrieval parameters the configurations started from, and their origin."""
 
     @property
     def queries(self) -> int:
@@ -112,6 +117,9 @@ class EvaluationReport:
             "chunk_size": self.chunk_size,
             "significance": [c.as_dict() for c in self.comparisons],
             "p50_ms": {name: round(r.p50_ms, 1) for name, r in self.configs.items()},
+            "skipped_documents": len(self.skipped),
+            "skipped": self.skipped[:20],
+            "parameters": self.parameters,
         }
 
     def to_json(self) -> str:
@@ -124,7 +132,7 @@ SearchFn = Callable[[str], list[Hit]]
 
 def _searcher(client: Elasticsearch, caps: Capabilities, index: str, config: EvalConfig,
               embedder: CachedQueryEmbedder | None, reranker: Reranker | None,
-              depth: int) -> SearchFn:
+              depth: int, defaults: RetrievalDefaults) -> SearchFn:
     if config.is_template:
         base = {"size": depth, "filters": [], **config.params}
 
@@ -134,7 +142,7 @@ def _searcher(client: Elasticsearch, caps: Capabilities, index: str, config: Eva
                 params.setdefault("query_vector", embedder.embed_query(query))
             return search_template(client, index, str(config.template_id), params).hits
         return run_template
-    params = config.search_params(depth)
+    params = config.search_params(depth, defaults)
 
     def run_mode(query: str) -> list[Hit]:
         return search(client, caps, index, query, params, embedder, reranker=reranker).hits
@@ -144,13 +152,19 @@ def _searcher(client: Elasticsearch, caps: Capabilities, index: str, config: Eva
 def run_configs(client: Elasticsearch, caps: Capabilities, index: str, judgments: Judgments,
                 configs: Sequence[EvalConfig], embedder: Embedder | None = None, *,
                 depth: int = DEPTH, reranker: Reranker | None = None,
-                progress: Progress | None = None) -> dict[str, ConfigResult]:
+                progress: Progress | None = None,
+                defaults: RetrievalDefaults | None = None) -> dict[str, ConfigResult]:
     """Search every judged query with every configuration and score the rankings.
 
-    Queries are embedded once, before any search, so `latency_ms` is search time alone.
+    Configurations start from `defaults` (by default the retrieval parameters stored in the
+    cluster), as `es-rag search` does. Queries are embedded once, before any search, so
+    `latency_ms` is search time alone.
     """
+    defaults = defaults or read_stored(client)
     cached = CachedQueryEmbedder(embedder) if embedder is not None else None
-    if cached is not None and any(c.is_template or c.mode != "bm25" for c in configs):
+    if cached is not None and any(
+            c.is_template or c.search_params(depth, defaults).mode is not Mode.BM25
+            for c in configs):
         for n, text in enumerate(judgments.queries.values(), start=1):
             cached.embed_query(text)  # up front, so latencies measure search alone
             if progress:
@@ -159,7 +173,7 @@ def run_configs(client: Elasticsearch, caps: Capabilities, index: str, judgments
     done = 0
     results: dict[str, ConfigResult] = {}
     for config in configs:
-        run = _searcher(client, caps, index, config, cached, reranker, depth)
+        run = _searcher(client, caps, index, config, cached, reranker, depth, defaults)
         rankings: dict[str, list[tuple[str, float]]] = {}
         latency: list[float] = []
         for qid, text in judgments.queries.items():
@@ -225,10 +239,39 @@ def run_evaluation(client: Elasticsearch, caps: Capabilities, dataset_dir: Path 
         corpus_sha=corpus_digest(dataset.corpus_path), embedder=embedder,
         mapping_path=mapping_path or PROJECT_ROOT / "mappings" / "chunks.json",
         chunk_size=chunk_size, overlap=overlap, progress=progress)
+    defaults = read_stored(client)
     results = run_configs(client, caps, index, judgments, configs, embedder,
-                          reranker=reranker, progress=progress)
+                          reranker=reranker, progress=progress, defaults=defaults)
     return EvaluationReport(
         dataset=dataset.root.name, split=split, subset=subset.label, index=index,
         judgments=judgments, configs=results,
         comparisons=compare_configs(judgments, results, compare_to, test=test),
-        corpus=corpus, chunk_size=chunk_size, seconds=round(time.perf_counter() - started, 2))
+        corpus=corpus, chunk_size=chunk_size, seconds=round(time.perf_counter() - started, 2),
+        skipped=list(dataset.skipped), parameters=_parameters(defaults))
+
+
+def _parameters(defaults: RetrievalDefaults) -> dict[str, Any]:
+    return {"source": defaults.origin, "values": defaults.values()}
+
+
+def evaluate_live(client: Elasticsearch, caps: Capabilities, index: str, judgments: Judgments,
+                  configs: Sequence[EvalConfig], *, embedder: Any = None,
+                  defaults: RetrievalDefaults | None = None, compare_to: str | None = None,
+                  test: str = "student", progress: Progress | None = None
+                  ) -> EvaluationReport:
+    """Evaluate what users get: the judged queries against the live chunk index `index`,
+    searched as `es-rag search` searches (stored retrieval parameters, `defaults` when given),
+    chunk hits collapsed to their documents, since judgments are per document.
+
+    >>> judgments = read_judgments("judgments/playground.qrels")          # doctest: +SKIP
+    >>> evaluate_live(client, caps, "chunks", judgments, parse_configs("current"),
+    ...               embedder=embedder).summary()["configs"]              # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    defaults = defaults or read_stored(client)
+    results = run_configs(client, caps, index, judgments, configs, embedder,
+                          progress=progress, defaults=defaults)
+    return EvaluationReport(
+        dataset=judgments.name, split="live", subset="all", index=index, judgments=judgments,
+        configs=results, comparisons=compare_configs(judgments, results, compare_to, test=test),
+        seconds=round(time.perf_counter() - started, 2), parameters=_parameters(defaults))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from elasticsearch import Elasticsearch
@@ -20,6 +21,7 @@ from es_rag.generate.context import Context, Tokenizer, assemble_context
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.providers import ExtractiveGenerator, Generator
 from es_rag.generate.vectors import memoise
+from es_rag.retrieve.defaults import read_stored
 from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import SearchParams
@@ -30,12 +32,13 @@ from es_rag.retrieve.search import search
 class AskParams:
     """How a question is answered: the search, the context budget and the relevance floor.
 
+    `search` None searches with the retrieval parameters stored by `es-rag apply` (8 hits).
     `min_relevance` is the lowest cosine similarity between the question's embedding and the best
     retrieved chunk's text (embedded fresh) for the generator to be called at all; None disables
     the check.
     """
 
-    search: SearchParams = field(default_factory=lambda: SearchParams(size=8))
+    search: SearchParams | None = None
     token_budget: int = 1500
     dedupe_threshold: float = 0.9
     min_relevance: float | None = 0.2
@@ -73,9 +76,9 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: str,
              params: AskParams | None, embedder: QueryEmbedder | None, as_user: str | None,
              tokenizer: Tokenizer | None, client_side_acl_filter: bool
-             ) -> tuple[Context | None, dict[str, float]]:
+             ) -> tuple[Context | None, dict[str, float], dict[str, Any]]:
     """Retrieve and assemble the context (None when nothing relevant was found), with the
-    timings so far.
+    timings so far and the retrieval trace (parameters searched with and their origin, path).
 
     The search, the relevance floor and the generator embed through one memo (`vectors`).
     """
@@ -83,23 +86,25 @@ def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: st
     timings: dict[str, float] = {}
     memo = memoise(embedder)
     t0 = time.perf_counter()
-    result = search(client, caps, index, question, params.search, memo, as_user=as_user,
+    search_params = params.search or read_stored(client).search_params(size=8)
+    result = search(client, caps, index, question, search_params, memo, as_user=as_user,
                     client_side_acl_filter=client_side_acl_filter)
     timings["retrieval_ms"] = _ms(t0)
+    trace = {"path": result.path_used, "parameters": result.explain.get("parameters", {})}
     if not result.hits:
-        return None, timings
+        return None, timings, trace
     if params.min_relevance is not None and memo is not None:
         t0 = time.perf_counter()
         relevant = reaches_relevance(question, result.hits, memo, params.min_relevance)
         timings["relevance_ms"] = _ms(t0)
         if not relevant:
-            return None, timings
+            return None, timings, trace
     if tokenizer is None:
         tokenizer = getattr(embedder, "tokenizer", None)
     context = assemble_context(result.hits, token_budget=params.token_budget,
                                tokenizer=tokenizer, dedupe_threshold=params.dedupe_threshold)
     context.embedder = memo
-    return context, timings
+    return context, timings, trace
 
 
 def _dont_know(generator: Generator) -> Answer:
@@ -107,10 +112,12 @@ def _dont_know(generator: Generator) -> Answer:
                         extractive=generator.extractive)
 
 
-def _finished(answer: Answer, timings: dict[str, float], started: float) -> Answer:
-    """`answer` with the timings, `total_ms` (since `started`) last."""
+def _finished(answer: Answer, timings: dict[str, float], started: float,
+              trace: dict[str, Any]) -> Answer:
+    """`answer` with the retrieval trace and the timings, `total_ms` (since `started`) last."""
     timings["total_ms"] = _ms(started)
     answer.timings = timings
+    answer.retrieval = trace
     return answer
 
 
@@ -129,14 +136,14 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
     """
     generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
-    context, timings = _prepare(client, caps, index, question, params, embedder, as_user,
+    context, timings, trace = _prepare(client, caps, index, question, params, embedder, as_user,
                                 tokenizer, client_side_acl_filter)
     if context is None:
-        return _finished(_dont_know(generator), timings, started)
+        return _finished(_dont_know(generator), timings, started, trace)
     t0 = time.perf_counter()
     answer = generator.generate(question, context)
     timings["generation_ms"] = _ms(t0)
-    return _finished(answer, timings, started)
+    return _finished(answer, timings, started, trace)
 
 
 def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: str,
@@ -152,12 +159,12 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
     """
     generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
-    context, timings = _prepare(client, caps, index, question, params, embedder, as_user,
+    context, timings, trace = _prepare(client, caps, index, question, params, embedder, as_user,
                                 tokenizer, client_side_acl_filter)
     if context is None:
         answer = _dont_know(generator)
         yield answer.text
-        yield _finished(answer, timings, started)
+        yield _finished(answer, timings, started, trace)
         return
     t0 = time.perf_counter()
     parts: list[str] = []
@@ -167,4 +174,4 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
         parts.append(delta)
         yield delta
     timings["generation_ms"] = _ms(t0)
-    yield _finished(generator.finish("".join(parts), context), timings, started)
+    yield _finished(generator.finish("".join(parts), context), timings, started, trace)

@@ -55,6 +55,8 @@ class Answer:
     removed_citations: list[str] = field(default_factory=list)
     unsupported_sentences: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    retrieval: dict[str, Any] = field(default_factory=dict)
+    """The search behind the answer: its path and `parameters` (values, origin, overrides)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `es-rag ask --json` and `POST /api/ask`."""
@@ -67,6 +69,7 @@ class Answer:
             "unsupported_sentences": self.unsupported_sentences,
             "sources": [s.as_dict() for s in self.sources_used],
             "timings": self.timings,
+            "retrieval": self.retrieval,
         }
 
 

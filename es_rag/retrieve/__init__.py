@@ -3,8 +3,11 @@
 >>> from es_rag.retrieve import SearchParams, search
 >>> result = search(client, caps, "es-rag-chunks", "what is RRF?",
 ...                 SearchParams.from_cli(mode="hybrid", explain=True), embedder)  # doctest: +SKIP
+>>> params = read_stored(client).search_params(rank_constant=20)  # doctest: +SKIP
+>>> search(client, caps, "chunks", "what is RRF?", params, embedder)  # doctest: +SKIP
 """
 
+from es_rag.retrieve.defaults import RetrievalDefaults, RetrievalFileError, read_stored
 from es_rag.retrieve.embedding import ClusterQueryEmbedder, DocumentEmbedder, QueryEmbedder
 from es_rag.retrieve.filters import (
     Eq,
@@ -34,6 +37,7 @@ __all__ = [
     "ClusterQueryEmbedder", "CrossEncoderReranker", "DocumentEmbedder", "EmbeddingReranker",
     "Eq", "Exists", "Filter",
     "FilterError", "Hit", "In", "Mode", "Not", "Prefix", "QueryEmbedder", "Range", "Reranker",
-    "RerankSettings", "SearchError", "SearchParams", "SearchResult", "build_reranker",
-    "parse_filter", "parse_filters", "rrf_fuse", "search", "search_template", "template_params",
+    "RerankSettings", "RetrievalDefaults", "RetrievalFileError", "SearchError", "SearchParams",
+    "SearchResult", "build_reranker", "parse_filter", "parse_filters", "read_stored", "rrf_fuse",
+    "search", "search_template", "template_params",
 ]

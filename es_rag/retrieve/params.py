@@ -107,6 +107,8 @@ class SearchParams:
     highlight: bool = False
     rerank: RerankSettings = field(default_factory=RerankSettings)
     explain: bool = False
+    provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """Where the values came from (`retrieve.defaults`): reported in `explain["parameters"]`."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
@@ -134,6 +136,16 @@ class SearchParams:
             return min(max(self.size, self.rerank.top_n), self.rank_window_size)
         return self.size
 
+    def tuned_values(self) -> dict[str, Any]:
+        """The values `retrieval.json` sets, as this search uses them (for explain)."""
+        rerank = self.rerank
+        return {"mode": self.mode.value, "boosts": dict(self.boosts), "k": self.k,
+                "num_candidates": self.num_candidates, "rank_constant": self.rank_constant,
+                "rank_window_size": self.rank_window_size,
+                "rerank": {"model": rerank.model, "top_n": rerank.top_n,
+                           "batch_size": rerank.batch_size,
+                           "time_budget_s": rerank.time_budget_s}}
+
     def with_(self, **changes: Any) -> SearchParams:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
@@ -149,7 +161,7 @@ class SearchParams:
         >>> SearchParams.from_cli(mode="hybrid", boosts="title^3", explain=True).boosts
         {'title': 3.0}
         """
-        known = {f.name: f for f in fields(cls)}
+        known = {f.name: f for f in fields(cls) if f.name != "provenance"}
         rerank = dict(options.pop("rerank", None) or {})
         for key in [k for k in options if k.startswith("rerank_")]:
             value = options.pop(key)

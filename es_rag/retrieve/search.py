@@ -19,6 +19,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from es_rag.connect import Capabilities, error_reason
 from es_rag.retrieve import queries
+from es_rag.retrieve.defaults import read_stored
 from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.fusion import rrf_fuse
 from es_rag.retrieve.hits import Hit, SearchResult
@@ -161,6 +162,9 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     without DLS it raises `PermissionRefused` unless `client_side_acl_filter` is true (es-rag
     then adds the user's ACL filter to every leg: see `es_rag.retrieve.permissions`).
     `reranker` overrides the one `params.rerank` would build in `hybrid+rerank` mode.
+    Without `params`, the retrieval parameters stored by `es-rag apply` are used
+    (`es_rag.retrieve.defaults`); `explain["parameters"]` reports the values searched with and
+    where they came from.
 
     Example (with a connected client and the embedder from `es_rag.ingest.embed`)::
 
@@ -169,11 +173,14 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
         result = search(client, caps, "es-rag-chunks", "what is RRF?", params, Embedder())
         [(h.chunk_id, h.bm25_rank, h.knn_rank, h.fused_score) for h in result.hits]
     """
-    params = params or SearchParams()
     if not query_text or not query_text.strip():
         raise ValueError("the query is empty")
+    if params is None:
+        params = read_stored(client).search_params()
     started = time.perf_counter()
-    explain: dict[str, Any] = {"mode": params.mode.value, "index": index}
+    explain: dict[str, Any] = {"mode": params.mode.value, "index": index, "parameters": {
+        "source": "caller", "overrides": [], **params.provenance,
+        "values": params.tuned_values()}}
     scope = _scope(client, caps, as_user, client_side_acl_filter)
     if scope is not None:
         params = scope.restrict(params)

@@ -42,6 +42,7 @@ def assets_dir(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     for folder in ("mappings", "pipelines", "templates", "roles"):
         shutil.copytree(PROJECT_ROOT / folder, root / folder)
+    shutil.copy(PROJECT_ROOT / "retrieval.json", root / "retrieval.json")
     return root
 
 
@@ -72,7 +73,7 @@ def stored_assets_removed(cluster: Elasticsearch) -> Iterator[None]:
     """Removes what applying the assets stores on the shared engine, once the test is done."""
     yield
     quiet = cluster.options(ignore_status=404)
-    for template in ("bm25", "hybrid", "knn"):
+    for template in ("bm25", "hybrid", "knn", "es-rag-retrieval"):
         quiet.delete_script(id=template)
     quiet.ingest.delete_pipeline(id="chunks")
     quiet.indices.delete(index="chunks-v*")

@@ -76,4 +76,5 @@ def test_overview_of_a_fresh_cluster_says_how_to_create_the_index(settings: Sett
     log_in(client)
     html = client.get("/overview").get_data(as_text=True)
     assert "There is no index or alias &#39;nothing-here&#39; yet" in html
-    assert "Apply 5 change(s)" in html
+    assert "Apply 6 change(s)" in html
+    assert "<code>es-rag-retrieval</code>" in html  # retrieval.json, stored by apply

@@ -1,7 +1,8 @@
-"""Tuning as code: the admin sees a diff, saves, and finds the template file and cluster changed."""
+"""Tuning as code: the admin sees a diff of retrieval.json, saves, and every path follows."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,51 +11,53 @@ from flask.testing import FlaskClient
 from ui_support import token
 
 from es_rag.assets import set_template_defaults, template_defaults
+from es_rag.retrieve.defaults import STORED_ID
 
 
 def test_tuning_page_prefills_values_sent_from_the_playground(browser_client) -> None:
-    html = browser_client.get("/tuning?template=hybrid&rank_constant=20").get_data(as_text=True)
-    assert "templates/search/hybrid.mustache" in html
-    assert 'name="rank_constant" value="20"' in html
-    assert '<tr class="changed">' in html
+    html = browser_client.get("/tuning?rank_constant=20&k=25&num_candidates=300"
+                              ).get_data(as_text=True)
+    assert "retrieval.json" in html
+    for name, value in (("rank_constant", "20"), ("k", "25"), ("num_candidates", "300")):
+        assert f'name="{name}" value="{value}"' in html
+    assert html.count('<tr class="changed"') == 3
 
 
-def test_save_shows_a_diff_then_writes_the_file_and_stores_the_template(
+def test_save_shows_a_diff_then_writes_the_file_and_stores_it(
         browser_client: FlaskClient, assets_dir: Path, cluster: Elasticsearch,
         stored_assets_removed: None) -> None:
-    path = assets_dir / "templates" / "search" / "hybrid.mustache"
+    path = assets_dir / "retrieval.json"
     before = path.read_text()
-    csrf = token(browser_client, "/tuning?template=hybrid")
-    preview = browser_client.post("/tuning/hybrid/preview",
-                                  data={"csrf_token": csrf, "rank_constant": "20",
-                                        "title_boost": "3.5"}).get_data(as_text=True)
-    assert '<span class="del">-      &#34;rank_constant&#34;: {{#rank_constant}}' in preview
-    assert "{{^rank_constant}}20{{/rank_constant}}" in preview
-    assert "{{^title_boost}}3.5{{/title_boost}}" in preview
+    csrf = token(browser_client, "/tuning")
+    form = {"csrf_token": csrf, "rank_constant": "20", "boost_title": "3.5", "k": "25"}
+    preview = browser_client.post("/tuning/preview", data=form).get_data(as_text=True)
+    assert '<span class="del">-    &#34;rank_constant&#34;: 60,</span>' in preview
+    assert '<span class="add">+    &#34;rank_constant&#34;: 20,</span>' in preview
+    assert '<span class="add">+    &#34;k&#34;: 25,</span>' in preview
     assert path.read_text() == before  # nothing written by the preview
 
-    response = browser_client.post("/tuning/hybrid/save",
-                                   data={"csrf_token": csrf, "rank_constant": "20",
-                                         "title_boost": "3.5"})
+    response = browser_client.post("/tuning/save", data=form)
     assert response.status_code == 302
-    after = path.read_text()
-    assert template_defaults(after)["rank_constant"] == "20"
-    assert template_defaults(after)["title_boost"] == "3.5"
-    stored = cluster.get_script(id="hybrid")["script"]["source"]
-    assert stored == after
+    saved = json.loads(path.read_text())
+    assert saved["fusion"]["rank_constant"] == 20
+    assert saved["knn"]["k"] == 25 and saved["boosts"]["title"] == 3.5
+    assert json.loads(cluster.get_script(id=STORED_ID)["script"]["source"]) == saved
+    hybrid = template_defaults(cluster.get_script(id="hybrid")["script"]["source"])
+    assert (hybrid["rank_constant"], hybrid["title_boost"]) == ("20", "3.5")
     page = browser_client.get(response.location).get_data(as_text=True)
-    assert "Saved templates/search/hybrid.mustache" in page
+    assert "Saved retrieval.json" in page
+    assert '<td class="stored">20</td>' in page
 
 
 def test_a_value_that_is_not_a_number_is_refused(browser_client: FlaskClient,
                                                  assets_dir: Path) -> None:
-    path = assets_dir / "templates" / "search" / "hybrid.mustache"
+    path = assets_dir / "retrieval.json"
     before = path.read_text()
-    response = browser_client.post("/tuning/hybrid/save",
+    response = browser_client.post("/tuning/save",
                                    data={"csrf_token": token(browser_client),
                                          "rank_constant": "{{query}}"})
     assert response.status_code == 400
-    assert "rank_constant: &#39;{{query}}&#39; is not a number" in response.get_data(
+    assert "rank_constant: &#39;{{query}}&#39; is not a whole number" in response.get_data(
         as_text=True)
     assert path.read_text() == before
 

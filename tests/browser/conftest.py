@@ -40,6 +40,7 @@ def ui(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
     root = tmp_path_factory.mktemp("repo")
     for folder in ("mappings", "pipelines", "templates", "roles"):
         shutil.copytree(PROJECT_ROOT / folder, root / folder)
+    shutil.copy(PROJECT_ROOT / "retrieval.json", root / "retrieval.json")
     settings = Settings(url=engine.url, data=root / ".es-rag", assets=root, index=INDEX)
     app = create_app(settings, allow_without_security=True, embedder=shared_embedder())
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -49,7 +50,8 @@ def ui(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
     server.shutdown()
     quiet = client.options(ignore_status=404)
     quiet.indices.delete(index=f"{INDEX}-v1")
-    quiet.delete_script(id="hybrid")  # stored by the tuning step
+    for stored in ("bm25", "hybrid", "knn", "es-rag-retrieval"):  # stored by the tuning step
+        quiet.delete_script(id=stored)
     client.close()
 
 

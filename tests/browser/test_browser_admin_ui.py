@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from admin_ui.playground_judgments import query_id
+from es_rag.retrieve.defaults import STORED_ID
 
 pytestmark = pytest.mark.browser
 
@@ -72,19 +74,28 @@ def test_an_admin_session_from_login_to_logout(page: Page, ui: dict[str, Any],
     qrels = ui["assets"] / "judgments" / "playground.qrels"
     assert f"{query_id(FLIP_QUERY)} 0 {doc} 1" in qrels.read_text()
 
-    # tune as code: the playground's values go to the template, a diff, then the file
+    # tune as code: the playground's values (kNN included) go to retrieval.json, a diff first
+    page.goto(f"{base}/playground?q={FLIP_QUERY}&rank_constant=1&k=12&num_candidates=120")
     page.click("text=Save as code…")
     expect(page.locator("input[name=rank_constant]")).to_have_value("1")
+    expect(page.locator("input[name=k]")).to_have_value("12")
+    expect(page.locator("input[name=num_candidates]")).to_have_value("120")
     page.click("text=Show diff")
-    expect(page.locator("pre.diff .add", has_text="{{^rank_constant}}1{{/rank_constant}}")
-           ).to_have_count(1)
+    expect(page.locator("pre.diff .add", has_text='"rank_constant": 1,')).to_have_count(1)
+    expect(page.locator("pre.diff .add", has_text='"k": 12,')).to_have_count(1)
     _shot(page, screenshots, "04-tuning-diff")
     page.click("text=Save and apply")
-    expect(page.locator(".flash.ok")).to_contain_text("Saved templates/search/hybrid.mustache")
-    template = ui["assets"] / "templates" / "search" / "hybrid.mustache"
-    assert "{{^rank_constant}}1{{/rank_constant}}" in template.read_text()
-    assert ui["es"].get_script(id="hybrid")["script"]["source"] == template.read_text()
+    expect(page.locator(".flash.ok")).to_contain_text("Saved retrieval.json")
+    saved = json.loads((ui["assets"] / "retrieval.json").read_text())
+    assert (saved["fusion"]["rank_constant"], saved["knn"]) == (1, {"k": 12,
+                                                                   "num_candidates": 120})
+    assert json.loads(ui["es"].get_script(id=STORED_ID)["script"]["source"]) == saved
+    expect(page.locator("tr[data-param=rank_constant] td.stored")).to_have_text("1")
     _shot(page, screenshots, "05-tuning")
+    # the playground now starts from the applied values
+    page.goto(f"{base}/playground?q={FLIP_QUERY}")
+    expect(page.locator("input[name=rank_constant]")).to_have_value("1")
+    expect(page.locator("input[name=k]")).to_have_value("12")
 
     # evaluate the judgments in the background, watching the progress line
     page.goto(f"{base}/evaluation")

@@ -2,12 +2,13 @@
 
 A stand-in hash embedder keeps this fast: the kNN leg is noise, so what is checked is the
 tuner's contract (budget, seed, train/test separation, one index, one embedding per query,
-template output), not which setting wins.
+output into retrieval.json), not which setting wins.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -18,11 +19,10 @@ import pytest
 from elasticsearch import Elasticsearch
 from rich.console import Console
 
-from es_rag.assets import AssetError, set_template_defaults, template_defaults
+from es_rag.assets import load_assets, template_defaults
 from es_rag.connect import detect_capabilities
 from es_rag.evaluate import CI_CHUNK_SIZE, CI_SUBSET, METRICS, print_report
-from es_rag.evaluate.tune import (
-    HYBRID_TEMPLATE,
+from es_rag.evaluate.tuning import (
     HybridSetting,
     TuneError,
     TuneGrid,
@@ -30,6 +30,7 @@ from es_rag.evaluate.tune import (
     plan_trials,
     tune,
 )
+from es_rag.retrieve.defaults import read_file
 
 from .conftest import CountingEmbedder
 
@@ -91,11 +92,11 @@ def tuned(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     client.close()
 
 
-def test_the_search_stays_within_the_budget_and_starts_from_the_current_template(tuned):
+def test_the_search_stays_within_the_budget_and_starts_from_retrieval_json(tuned):
     result: TuneResult = tuned["real"]["result"]
     assert GRID.points == 8 and len(result.trials) == BUDGET
-    current = HybridSetting.from_template(HYBRID_TEMPLATE.read_text())
-    assert result.current == current == HybridSetting(60, 100, 200, 1.0, 1.0, 1.0)
+    current = HybridSetting.from_defaults(read_file(ROOT))
+    assert result.current == current == HybridSetting(60, 100, 100, 1.0, 1.0, 1.0)
     assert next(iter(result.trials)) == current
     assert result.best in result.trials
     assert result.trials[result.best] == max(result.trials.values())
@@ -155,25 +156,33 @@ def test_progress_reports_each_stage_to_completion(tuned):
     assert [t for s, _, t in calls if s == "train"][0] == BUDGET * 30
 
 
-def test_the_best_setting_is_written_into_the_template_as_a_diff_and_renders(tuned, tmp_path):
-    template = tmp_path / "hybrid.mustache"
-    template.write_text(HYBRID_TEMPLATE.read_text())
+def test_the_best_setting_is_written_into_retrieval_json_as_a_diff_and_renders(tuned,
+                                                                               tmp_path):
+    root = tmp_path / "repo"
+    for folder in ("mappings", "templates"):
+        shutil.copytree(ROOT / folder, root / folder)
+    shutil.copy(ROOT / "retrieval.json", root / "retrieval.json")
+    before = (root / "retrieval.json").read_text()
     result = replace(tuned["real"]["result"], best=HybridSetting(20, 200, 50, 1.0, 3.0, 1.0))
-    diff = result.diff_for_template(template)
-    assert diff.startswith("--- a/hybrid.mustache\n+++ b/hybrid.mustache\n")
-    assert "+      \"rank_constant\": {{#rank_constant}}{{rank_constant}}{{/rank_constant}}" \
-           "{{^rank_constant}}20{{/rank_constant}}," in diff
-    assert template.read_text() == HYBRID_TEMPLATE.read_text()  # showing the diff writes nothing
-    assert result.write_template(template) == diff
-    assert template_defaults(template.read_text()) == {
-        "size": "10", "rank_constant": "20", "rank_window_size": "200", "text_boost": "1.0",
-        "title_boost": "3.0", "headings_boost": "1.0", "k": "200", "num_candidates": "200"}
-    assert result.diff_for_template(template) == ""  # written: nothing left to change
+    diff = result.diff_for_file(root)
+    assert diff.startswith("--- a/retrieval.json\n+++ b/retrieval.json\n")
+    assert '\n-    "rank_constant": 60,\n' in diff and '\n+    "rank_constant": 20,\n' in diff
+    assert (root / "retrieval.json").read_text() == before  # showing the diff writes nothing
+    assert result.write_file(root) == diff
+    written = json.loads((root / "retrieval.json").read_text())
+    assert written["fusion"] == {"kind": "rrf", "rank_constant": 20, "rank_window_size": 200}
+    assert written["knn"] == {"k": 10, "num_candidates": 200}
+    assert written["boosts"] == {"headings": 1.0, "text": 1.0, "title": 3.0}
+    assert result.diff_for_file(root) == ""  # written: nothing left to change
 
+    # what `apply` stores: the hybrid template's defaults follow retrieval.json
+    (hybrid,) = [t for t in load_assets(root).templates if t.name == "hybrid"]
+    source = hybrid.body["script"]["source"]
+    assert {k: template_defaults(source)[k] for k in ("rank_constant", "k", "title_boost")} == {
+        "rank_constant": "20", "k": "200", "title_boost": "3.0"}
     client: Elasticsearch = tuned["client"]
     rendered = client.render_search_template(
-        source=template.read_text(),
-        params={"query": "vitamin d", "query_vector": [0.1] * 384, "filters": []},
+        source=source, params={"query": "vitamin d", "query_vector": [0.1] * 384, "filters": []},
     )["template_output"]
     rrf = rendered["retriever"]["rrf"]
     assert (rrf["rank_constant"], rrf["rank_window_size"]) == (20, 200)
@@ -183,14 +192,10 @@ def test_the_best_setting_is_written_into_the_template_as_a_diff_and_renders(tun
     assert fields == ["text^1.0", "title^3.0", "headings^1.0"]
 
 
-def test_a_template_without_the_tuned_defaults_is_refused(tuned, tmp_path):
-    template = tmp_path / "bm25.mustache"
-    template.write_text('{"query": {"match": {"text": "{{query}}"}}, '
-                        '"size": {{#size}}{{size}}{{/size}}{{^size}}10{{/size}}}')
-    with pytest.raises(TuneError, match="no default for headings_boost, num_candidates"):
-        tuned["real"]["result"].diff_for_template(template)
-    with pytest.raises(AssetError, match="no default for rank_constant"):
-        set_template_defaults(template.read_text(), {"rank_constant": "5"})
+def test_a_broken_retrieval_json_is_refused_naming_the_file(tuned, tmp_path):
+    (tmp_path / "retrieval.json").write_text('{"fusion": {"kind": "linear"}}')
+    with pytest.raises(TuneError, match="retrieval.json: fusion.kind 'linear' is not supported"):
+        tuned["real"]["result"].diff_for_file(tmp_path)
 
 
 @pytest.mark.parametrize(("grid", "message"), [

@@ -1,12 +1,14 @@
 """Tune hybrid search on a dataset's train queries, then compare the winner with the current
-settings on its held-out test queries, and write the winner into the hybrid search template.
+settings on its held-out test queries, and write the winner into `retrieval.json`.
 
 ```
 client, caps = connect(load_settings())
-result = tune(client, caps, "../shared/datasets/scifact", embedder=Embedder(), budget=30)
+current = read_file(settings.assets)                 # retrieval.json
+result = tune(client, caps, "../shared/datasets/scifact", embedder=Embedder(), budget=30,
+              current=HybridSetting.from_defaults(current))
 print(result.to_json())
-print(result.diff_for_template(HYBRID_TEMPLATE))   # review, then:
-result.write_template(HYBRID_TEMPLATE)
+print(result.diff_for_file(settings.assets))         # review, then:
+result.write_file(settings.assets)                   # and `es-rag apply`
 ```
 The search phase sees only the train judgments; the test judgments are read for the final
 comparison (and, for a subset, to put the test queries' judged documents into the index).
@@ -20,13 +22,13 @@ import math
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from es_rag.assets import file_diff, set_template_defaults, template_defaults
+from es_rag.assets import file_diff
 from es_rag.config import PROJECT_ROOT
 from es_rag.connect import Capabilities
 from es_rag.evaluate.configs import EvalConfig
@@ -43,10 +45,9 @@ from es_rag.evaluate.run import (
 )
 from es_rag.evaluate.subset import Subset, select_documents, select_queries
 from es_rag.ingest.embed import Embedder
-from es_rag.retrieve import SearchParams
+from es_rag.retrieve import defaults as retrieval
 from es_rag.retrieve.params import DEFAULT_BOOSTS, MAX_NUM_CANDIDATES
 
-HYBRID_TEMPLATE = PROJECT_ROOT / "templates" / "search" / "hybrid.mustache"
 TRAIN_METRIC = "ndcg@10"
 MIN_WINDOW = 10  # nDCG@10 needs ten fused results
 MAX_GRID_POINTS = 100_000
@@ -122,35 +123,19 @@ class HybridSetting:
             "rank_constant": self.rank_constant, "rank_window_size": self.rank_window_size,
             "num_candidates": self.num_candidates, "boosts": self.boosts})
 
-    def template_values(self) -> dict[str, str]:
-        """Template defaults meaning the same search (the kNN leg's `k` is the window)."""
-        return {"rank_constant": str(self.rank_constant),
-                "rank_window_size": str(self.rank_window_size),
-                "k": str(self.rank_window_size), "num_candidates": str(self.num_candidates),
-                "text_boost": str(float(self.text_boost)),
-                "title_boost": str(float(self.title_boost)),
-                "headings_boost": str(float(self.headings_boost))}
+    def apply_to(self, defaults: retrieval.RetrievalDefaults) -> retrieval.RetrievalDefaults:
+        """`defaults` (retrieval.json) with this setting's fusion, kNN and boosts."""
+        params = defaults.params.with_(
+            rank_constant=self.rank_constant, rank_window_size=self.rank_window_size,
+            num_candidates=max(self.num_candidates, defaults.params.k), boosts=self.boosts)
+        return replace(defaults, params=params)
 
     @classmethod
-    def from_template(cls, source: str) -> HybridSetting:
-        """The defaults of a hybrid search template; SearchParams defaults fill any it lacks."""
-        defaults = template_defaults(source)
-        params = SearchParams()
-
-        def value(name: str, fallback: float, kind: type) -> Any:
-            text = defaults.get(name)
-            if text is None:
-                return kind(fallback)
-            try:
-                return kind(float(text)) if kind is float else kind(text)
-            except ValueError:
-                raise TuneError(f"the template's default for {name} is {text!r}, "
-                                f"not a {kind.__name__}") from None
-
-        return cls(value("rank_constant", params.rank_constant, int),
-                   value("rank_window_size", params.rank_window_size, int),
-                   value("num_candidates", params.num_candidates, int),
-                   *(value(f"{name}_boost", DEFAULT_BOOSTS[name], float)
+    def from_defaults(cls, defaults: retrieval.RetrievalDefaults) -> HybridSetting:
+        """The setting `retrieval.json` (or the stored copy) describes."""
+        p = defaults.params
+        return cls(p.rank_constant, p.rank_window_size, p.num_candidates,
+                   *(p.boosts.get(name, DEFAULT_BOOSTS[name])
                      for name in ("text", "title", "headings")))
 
 
@@ -278,31 +263,32 @@ class TuneResult:
                                 configs=self.test, comparisons=[self.comparison],
                                 seconds=self.seconds)
 
-    def _rewrite(self, path: Path) -> tuple[str, str]:
-        before = path.read_text(encoding="utf-8")
-        known = template_defaults(before)
-        values = self.best.template_values()
-        missing = sorted(set(values) - set(known) - {"k"})
-        if missing:
-            raise TuneError(f"{path}: no default for {', '.join(missing)} "
-                            "(expected a hybrid search template like hybrid.mustache)")
-        return before, set_template_defaults(
-            before, {k: v for k, v in values.items() if k in known})
+    def _rewrite(self, root: Path) -> tuple[str, retrieval.RetrievalDefaults | None]:
+        """The file's text and the parameters to write (None when the values are the same)."""
+        path = Path(root) / retrieval.FILE_NAME
+        try:
+            current = retrieval.read_file(root)
+        except retrieval.RetrievalFileError as exc:
+            raise TuneError(str(exc)) from None
+        before = path.read_text(encoding="utf-8") if path.is_file() else ""
+        after = self.best.apply_to(current)
+        return before, None if after.as_file() == current.as_file() else after
 
-    def diff_for_template(self, path: Path | str = HYBRID_TEMPLATE) -> str:
-        """The unified diff that `write_template(path)` would apply (empty when nothing changes)."""
-        path = Path(path)
-        return file_diff(path, *self._rewrite(path))
+    def diff_for_file(self, root: Path | str) -> str:
+        """The unified diff that `write_file(root)` would apply to `root/retrieval.json`
+        (empty when the file already holds the best setting)."""
+        before, after = self._rewrite(Path(root))
+        if after is None:
+            return ""
+        return file_diff(Path(root) / retrieval.FILE_NAME, before, after.to_json())
 
-    def write_template(self, path: Path | str = HYBRID_TEMPLATE) -> str:
-        """Write the best setting as the template's defaults; returns the diff applied."""
-        path = Path(path)
-        before, after = self._rewrite(path)
-        if after != before:
-            partial = path.with_suffix(path.suffix + ".tmp")
-            partial.write_text(after, encoding="utf-8")
-            partial.replace(path)
-        return file_diff(path, before, after)
+    def write_file(self, root: Path | str) -> str:
+        """Write the best setting into `root/retrieval.json`; returns the diff applied."""
+        diff = self.diff_for_file(root)
+        after = self._rewrite(Path(root))[1]
+        if after is not None:
+            retrieval.write_file(Path(root), after)
+        return diff
 
 
 def _tune_index_name(root: Path, subset: Subset) -> str:
@@ -345,7 +331,7 @@ def tune(client: Elasticsearch, caps: Capabilities, dataset_dir: Path | str, *,
     """Grid-search hybrid parameters on the train queries, report best vs current on the test ones.
 
     Runs at most `budget` train evaluations: the current setting (`current`, by default the
-    defaults of `templates/search/hybrid.mustache`) and settings of `grid` (sampled with
+    project's `retrieval.json`) and settings of `grid` (sampled with
     `seed` when the grid is larger). The best train nDCG@10 wins (ties keep the earlier trial,
     so the current setting stays unless beaten). Both are then scored on the test queries with
     every metric of `run_evaluation`, and compared with a paired test (`student` or `fisher`).
@@ -357,7 +343,7 @@ def tune(client: Elasticsearch, caps: Capabilities, dataset_dir: Path | str, *,
     """
     started = time.perf_counter()
     grid = grid or TuneGrid()
-    current = current or HybridSetting.from_template(HYBRID_TEMPLATE.read_text(encoding="utf-8"))
+    current = current or HybridSetting.from_defaults(retrieval.read_file(PROJECT_ROOT))
     trials = plan_trials(grid, current, budget, seed)
     subset = subset or Subset()
     train_set = load_beir(dataset_dir, train_split)
