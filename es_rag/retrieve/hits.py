@@ -18,6 +18,7 @@ class Hit:
     doc_id: str | None
     score: float
     source: str | None = None
+    source_name: str | None = None
     title: str | None = None
     text: str = ""
     headings: list[str] = field(default_factory=list)
@@ -45,6 +46,7 @@ class Hit:
             doc_id=src.get("doc_id"),
             score=float(raw.get("_score") or 0.0),
             source=src.get("source"),
+            source_name=src.get("source_name"),
             title=src.get("title"),
             text=src.get("text") or "",
             headings=[headings] if isinstance(headings, str) else list(headings),

@@ -1,8 +1,9 @@
 """The relevance loop as an admin walks it, every step a real process or a click in Chromium.
 
-Ingest two folders; judge a result in the playground; `es-rag eval --judgments` on the live
-index; `es-rag tune --write`; `es-rag apply`; `es-rag plan` shows no change; `es-rag ask --json`
-and `POST /api/ask` report the tuned parameters; the overview shows nothing pending.
+Ingest two folders holding same-named files; judge a result in the playground; `es-rag eval
+--judgments` on the live index; `es-rag tune --write`; `es-rag apply`; `es-rag plan` shows no
+change; `es-rag ask --json` and `POST /api/ask` report the tuned parameters; the overview shows
+nothing pending; `es-rag ingest --prune` of one folder leaves the other's documents.
 """
 
 from __future__ import annotations
@@ -87,10 +88,10 @@ class Admin:
 
 @pytest.fixture
 def admin(tmp_path: Path) -> Iterator[Admin]:
-    """The assets (mappings, pipelines, templates, retrieval.json with RRF windows of 10) in a
-    private folder, the roles managed elsewhere."""
+    """The assets (mappings, pipelines, templates, roles, retrieval.json with RRF windows of 10)
+    in a private folder."""
     admin = Admin(tmp_path)
-    for folder in ("mappings", "pipelines", "templates"):
+    for folder in ("mappings", "pipelines", "templates", "roles"):
         shutil.copytree(PROJECT_ROOT / folder, admin.assets / folder)
     data = json.loads((PROJECT_ROOT / "retrieval.json").read_text())
     data["fusion"]["rank_window_size"] = WINDOW
@@ -112,19 +113,32 @@ def _folders(root: Path) -> list[Path]:
                                   "storage and keep them for thirty days.\n")
     (it / "vpn.md").write_text("# Remote access\n\nConnect through the VPN client before "
                                "opening internal dashboards.\n")
+    # the same file name in both folders: two documents, neither replaces the other
+    (handbook / "faq.md").write_text("# FAQ\n\nParking permits are handed out at reception.\n")
+    (it / "faq.md").write_text("# FAQ\n\nPasswords rotate every ninety days.\n")
     return [handbook, it]
+
+
+def _sources_found(admin: Admin, query: str) -> set[tuple[str, str]]:
+    """(source name, path) of the documents a bm25 search finds."""
+    found = admin.json("search", query, "--mode", "bm25")
+    return {(hit["source_name"], hit["source"]) for hit in found["hits"]}
 
 
 def _shot(page: Page, folder: Path, name: str) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
+@pytest.mark.timeout(900)  # about 100 processes and clicks; minutes on a loaded machine
 def test_the_relevance_loop_holds_end_to_end(admin: Admin, browser: Any, screenshots: Path,
                                              tmp_path: Path) -> None:
     admin.run("apply", "--yes")
-    for folder in _folders(tmp_path):
+    folders = _folders(tmp_path)
+    for folder in folders:
         report = admin.json("ingest", str(folder))
-        assert report["files"]["parsed"] == 2, report
+        assert report["files"]["parsed"] == 3, report
+        assert report["chunks"]["deleted"] == 0, report
+    assert {("handbook", "faq.md"), ("it", "faq.md")} <= _sources_found(admin, "FAQ")
 
     # judge the first hybrid result of a question relevant, in the playground
     ui = admin.serve("ui")
@@ -190,3 +204,11 @@ def test_the_relevance_loop_holds_end_to_end(admin: Admin, browser: Any, screens
     expect(page.locator("button", has_text="change(s)")).to_have_count(0)
     _shot(page, screenshots, "loop-03-overview")
     page.context.close()
+
+    # a file removed from one folder is pruned from its source only
+    handbook, it = folders
+    (it / "faq.md").unlink()
+    pruned = admin.json("ingest", str(it), "--prune")
+    assert pruned["files"]["pruned"] == 1, pruned
+    assert _sources_found(admin, "FAQ") == {("handbook", "faq.md")}
+    assert ("handbook", "leave.md") in _sources_found(admin, "annual leave")
