@@ -116,7 +116,8 @@ class EngineRequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in self.headers.items()}
-        return RestRequest(self.command, url.path or "/", params, body, headers)
+        return RestRequest(self.command, url.path or "/", params, body, headers,
+                           remote_address=self.client_address[0])
 
     def _write(self, response: RestResponse, request: RestRequest | None, compat: str | None
                ) -> None:

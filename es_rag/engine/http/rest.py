@@ -36,6 +36,7 @@ class RestRequest:
     body: bytes
     headers: dict[str, str]
     path_params: dict[str, str] = field(default_factory=dict)
+    remote_address: str | None = None
 
     def json(self, required: bool = False) -> Any:
         """The body parsed as JSON (None when empty); malformed JSON is a 400 like ES's."""
