@@ -13,7 +13,7 @@ from es_rag.serving import SearchEmbedder, serve_wsgi
 from .clients import ClientCache, ClientFactory, default_client_factory
 from .errors import ApiError
 from .routes import bp
-from .state import EXTENSION, ApiState
+from .state import EXTENSION, ApiState, install_leases
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -42,6 +42,7 @@ def create_api_app(settings: Settings, *, client_factory: ClientFactory | None =
     app.extensions[EXTENSION] = ApiState(settings, clients, SearchEmbedder(settings, embedder),
                                          _generator=generator)
     app.register_blueprint(bp)
+    install_leases(app, clients)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:
