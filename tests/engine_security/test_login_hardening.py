@@ -118,6 +118,12 @@ def test_failed_logins_from_one_address_are_throttled_across_users(tmp_path: Pat
     assert "client address [10.0.0.9]" in throttled.value.reason
     assert security.authenticate(basic("bob", "bob-password"),
                                  address="10.0.0.7").username == "bob"
+    # es-rag's API and UI reach the engine from loopback for all their users: per user only
+    for name in ("joe", "ann", "nobody", "someone", "else"):
+        with pytest.raises(EngineError):
+            security.authenticate(basic(name, "guess"), address="127.0.0.1")
+    assert security.authenticate(basic("bob", "bob-password"),
+                                 address="127.0.0.1").username == "bob"
 
 
 def test_the_engine_answers_throttled_logins_429_over_http(

@@ -10,10 +10,14 @@ itself, with settings from the environment:
 
 A refused attempt costs no password hash and is not counted itself. Credentials verified
 recently (the authentication cache) still pass, so a locked-out user's running clients go on.
+Loopback addresses are counted per user only: es-rag's API and admin UI reach the engine from
+127.0.0.1 for all their users (the admin UI throttles per browser address itself), and one
+misconfigured application must not lock everybody out.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import threading
@@ -109,7 +113,7 @@ class LoginThrottle:
 
     def _keys(self, username: str, address: str | None) -> list[tuple[tuple[str, str], int, str]]:
         keys = [(("user", username), self.settings.max_failures_per_user, f"user [{username}]")]
-        if address:
+        if address and not _is_loopback(address):
             keys.append((("address", address), self.settings.max_failures_per_address,
                          f"client address [{address}]"))
         return keys
@@ -121,3 +125,10 @@ class LoginThrottle:
         if not times:
             self._failures.pop(key, None)
         return times
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
