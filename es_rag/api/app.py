@@ -8,7 +8,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from es_rag.config import Settings
-from es_rag.serving import SearchEmbedder, serve_wsgi
+from es_rag.serving import SearchEmbedder, one_model_thread, serve_wsgi
 
 from .clients import ClientCache, ClientFactory, default_client_factory
 from .errors import ApiError
@@ -65,4 +65,5 @@ def serve_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
 
     `options` go to `create_api_app`.
     """
+    one_model_thread()
     serve_wsgi(create_api_app(settings, **options), host, port)
