@@ -31,7 +31,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """The login form; a POST checks the credentials with the cluster."""
     state = current_app.extensions["admin_ui"]
     next_url = _safe_next(request.values.get("next"))
@@ -45,7 +45,7 @@ def login() -> Response | str | tuple[str, int]:
                    f"again in {throttled.retry_after} seconds.")
         page = render_template("auth/login.html", next_url=next_url, error=message,
                                username=username, dev_mode=state.allow_without_security)
-        return Response(page, 429, {"Retry-After": str(throttled.retry_after)})
+        return page, 429, {"Retry-After": str(throttled.retry_after)}
     try:
         user = access.login(state.settings, username, request.form.get("password", ""),
                             allow_without_security=state.allow_without_security)

@@ -144,7 +144,7 @@ def test_failed_logins_are_throttled_per_user_name_and_per_address(secured: Sett
     for _ in range(2):
         assert attempt("alice", "guess", "10.0.0.1").status_code == 401
     throttled = attempt("alice", "alice-pw", "10.0.0.2")  # not even checked
-    assert throttled.status_code == 429
+    assert throttled.status_code == 429 and throttled.mimetype == "text/html"
     assert int(throttled.headers["Retry-After"]) > 0
     assert _login_error(throttled).startswith("Too many failed logins for this user name or "
                                               "from this address. Try again in ")
