@@ -20,6 +20,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
+from es_rag import stored_form
 from es_rag.connect import Capabilities, error_reason
 
 VERSION_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)$")
@@ -291,48 +292,23 @@ def _incompatibilities(live: dict[str, Any], wanted: dict[str, Any]) -> list[str
                 problems.append(
                     f"field {path!r}: {param} {current.get(param)!r} -> {spec.get(param)!r}"
                 )
-    live_index = _index_settings(live.get("settings", {}))
-    for key, value in _index_settings(wanted.get("settings", {})).items():
+    live_index = stored_form.index_settings(live.get("settings", {}))
+    for key, value in stored_form.index_settings(wanted.get("settings", {})).items():
         if key not in DYNAMIC_SETTINGS and _comparable(live_index.get(key)) != _comparable(value):
             problems.append(f"setting {key}: {live_index.get(key)!r} -> {value!r}")
     return sorted(problems)
 
 
 def _is_default(param: str, wanted: dict[str, Any], live: dict[str, Any]) -> bool:
-    """Parameters the cluster reports with defaults the file leaves out are not changes."""
-    return param not in wanted and param in ("index", "similarity", "index_options", "element_type")
+    """Parameters the cluster reports with defaults the file leaves out are not changes, nor is
+    `type: object`, which Elasticsearch leaves out of an object field that has properties."""
+    if param == "type" and wanted.get("type") == "object" and "type" not in live:
+        return True
+    return param not in wanted and param in stored_form.FILLED_FIELD_PARAMS
 
 
 def _comparable(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
-
-
-def _index_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Index settings flattened to `key: value` without the `index.` prefix."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        for key, value in node.items():
-            name = prefix + key
-            if isinstance(value, dict) and not name.startswith("analysis"):
-                walk(value, name + ".")
-            else:
-                flat[name] = value
-
-    walk(settings, "")
-    flat = {k.removeprefix("index."): v for k, v in flat.items()}
-    for volatile in (
-        "creation_date",
-        "uuid",
-        "version.created",
-        "provided_name",
-        "version",
-        "routing.allocation.include._tier_preference",
-        "number_of_shards",
-        "number_of_replicas",
-    ):
-        flat.pop(volatile, None)
-    return flat
 
 
 def _live_index(client: Elasticsearch, index: str) -> dict[str, Any]:
@@ -360,10 +336,12 @@ def _plan_index(client: Elasticsearch, asset: IndexAsset) -> Change | None:
     live_meta = live["mappings"].get("_meta", {}).get("es_rag", {})
     if live_meta.get("digest") == asset.digest:
         return None
+    # compared as far as the file states it: what the cluster fills in is no change
+    live_form, wanted_form = stored_form.index_forms(live, asset.body)
+    if live_form == wanted_form:
+        return None
     problems = _incompatibilities(live, asset.body)
-    diff = _unified(
-        asset.alias, {"mappings": live["mappings"]}, {"mappings": asset.body.get("mappings", {})}
-    )
+    diff = _unified(asset.alias, live_form, wanted_form)
     if problems:
         return Change(
             "index",
@@ -385,9 +363,12 @@ def _next_version(client: Elasticsearch, alias: str, first: int) -> str:
 
 
 def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Change | None:
+    """Compare a pipeline, template or role with the cluster's copy, both in the form the cluster
+    stores them (see es_rag.stored_form), so that only a real difference is a change."""
     if asset.kind == "pipeline":
         live = client.options(ignore_status=404).ingest.get_pipeline(id=asset.name)
         current = live.body.get(asset.name) if live.meta.status == 200 else None
+        form = stored_form.pipeline_form
         wanted = asset.body
     elif asset.kind == "template":
         live = client.options(ignore_status=404).get_script(id=asset.name)
@@ -396,14 +377,14 @@ def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Chan
             if live.meta.status == 200 and live.body.get("found", True)
             else None
         )
+        form = stored_form.script_form
         wanted = asset.body["script"]
     else:
         if not caps.security_enabled:
             return None
         live = client.options(ignore_status=404).security.get_role(name=asset.name)
         current = live.body.get(asset.name) if live.meta.status == 200 else None
-        if current is not None:
-            current = {k: current.get(k) for k in asset.body}
+        form = stored_form.role_form
         wanted = asset.body
     if current is None:
         return Change(
@@ -413,22 +394,14 @@ def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Chan
             f"{asset.kind} does not exist",
             _unified(asset.name, {}, wanted),
         )
-    if _digest(current) == _digest(wanted) or _same_template(current, wanted):
+    if _digest(form(current)) == _digest(form(wanted)):
         return None
     return Change(
         asset.kind,
         asset.name,
         "update",
         f"{asset.kind} differs from its file",
-        _unified(asset.name, current, wanted),
-    )
-
-
-def _same_template(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return (
-        "source" in wanted
-        and live.get("source") == wanted.get("source")
-        and live.get("lang", "mustache") == wanted.get("lang")
+        _unified(asset.name, form(current), form(wanted)),
     )
 
 
@@ -511,9 +484,8 @@ def _update_index(client: Elasticsearch, asset: IndexAsset, index: str) -> None:
     body = _index_body(asset)
     mappings = body["mappings"]
     client.indices.put_mapping(index=index, **mappings)
-    settings = {
-        k: v for k, v in _index_settings(body.get("settings", {})).items() if k in DYNAMIC_SETTINGS
-    }
+    settings = {k: v for k, v in stored_form.index_settings(body.get("settings", {})).items()
+                if k in DYNAMIC_SETTINGS}
     if settings:
         client.indices.put_settings(index=index, settings={"index": settings})
 

@@ -301,7 +301,8 @@ def _search_options(func: F) -> F:
                      help="bm25, knn, hybrid or hybrid+rerank."),
         click.option("--size", type=int, help="Hits to return (default 10)."),
         click.option("--filter", "filters", multiple=True,
-                     help="Filter such as 'metadata.lang=en', 'page>=3' (repeatable)."),
+                     help="Filter such as 'mime_type=text/markdown', 'page>=3', 'title exists' "
+                          "or 'metadata.team=hr' (from ingest --meta team=hr); repeatable."),
         click.option("--boosts", help="Field boosts, e.g. 'title^3,text^1,headings^1.5'."),
         click.option("--k", type=int, help="kNN neighbours (knn mode)."),
         click.option("--num-candidates", type=int, help="kNN candidates per shard."),

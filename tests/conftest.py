@@ -1,5 +1,6 @@
-"""Fixtures shared by every test: an embedded engine on 127.0.0.1, a client for it, and the
-bundled embedding model uploaded to it as a trained model (`cluster_model`)."""
+"""Fixtures shared by every test: an embedded engine on 127.0.0.1, a client for it, the
+bundled embedding model uploaded to it as a trained model (`cluster_model`), and an engine run
+by es-rag processes with the project's docs ingested (`docs_engine`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from cluster_model_fixture import cluster_model  # noqa: F401 - a fixture for every test
 from elasticsearch import Elasticsearch
+from es_rag_processes import docs_engine  # noqa: F401 - a fixture for every test
 
 if TYPE_CHECKING:
     from es_rag.engine.server import EngineServer

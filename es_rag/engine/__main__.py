@@ -10,11 +10,19 @@ import sys
 import threading
 from pathlib import Path
 
+from .limits import Limits, with_settings
 from .security import PASSWORD_FILE
 from .server import EngineServer
 from .storage.private import restrict_umask
 
 URL_FILE = "engine.url"
+
+
+def _setting(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep:
+        raise ValueError(f"a setting is NAME=VALUE, got [{item}]")
+    return name.strip(), value.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,16 +34,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow binding a non-loopback address")
-    parser.add_argument("--max-content-length", type=int, default=100 * 1024 * 1024,
-                        help="largest accepted request body in bytes")
+    parser.add_argument("--max-content-length", type=int, default=None,
+                        help="largest accepted request body in bytes (http.max_content_length)")
+    parser.add_argument("-E", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a node setting, as Elasticsearch's -E (http.max_content_length, "
+                             "indices.query.bool.max_clause_count, search.max_buckets, ...; "
+                             "see es_rag/engine/limits.py)")
     parser.add_argument("--no-security", action="store_true",
                         help="serve without authentication (loopback only; for development)")
     args = parser.parse_args(argv)
     restrict_umask()
     try:
+        limits = with_settings(Limits(), dict(_setting(item) for item in args.settings))
         server = EngineServer(args.data, args.host, args.port, allow_remote=args.allow_remote,
                               max_content_length=args.max_content_length,
-                              security=not args.no_security).start()
+                              security=not args.no_security, limits=limits).start()
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             print(f"error: port {args.port} on {args.host} is already in use (another engine or "

@@ -31,6 +31,8 @@ _UNDERSCORES = re.compile(r"_+")
 _UNDERSCORE_LETTER = "\u02cd"
 _POSSESSIVE = re.compile(r"['’][sS]\b")
 _WORD = re.compile(r"\w+(?:['’.:,]\w+)*")
+_SPACE = re.compile(r"\s")
+_PIECE = 65536  # characters analyzed at a time by `analyze_first`
 
 
 def _build(name: str) -> tantivy.TextAnalyzer:
@@ -124,6 +126,22 @@ def join_word_chars(text: str) -> str:
 def analyze(analyzer_name: str, text: str) -> list[str]:
     """The terms an analyzer produces for a text, in order."""
     return analyzer(analyzer_name).analyze(prepare(analyzer_name, text))
+
+
+def analyze_first(analyzer_name: str, text: str, count: int) -> list[str]:
+    """The first `count` terms (or fewer) an analyzer produces for a text. A long text is
+    analyzed piece by piece, cut at whitespace (where no analyzer joins words), and no further
+    than needed: a huge query text costs what its first terms cost."""
+    if analyzer_name == "keyword" or len(text) <= _PIECE:
+        return analyze(analyzer_name, text)[:count]
+    out: list[str] = []
+    start = 0
+    while start < len(text) and len(out) < count:
+        space = _SPACE.search(text, start + _PIECE)
+        end = space.start() if space else len(text)
+        out += analyze(analyzer_name, text[start:end])
+        start = end
+    return out[:count]
 
 
 def tokens(analyzer_name: str, text: str) -> list[tuple[str, int]]:

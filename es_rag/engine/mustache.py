@@ -19,6 +19,7 @@ from typing import Any
 from chevron.tokenizer import ChevronError, tokenize
 
 from es_rag.engine.errors import EngineError
+from es_rag.engine.limits import current as current_limits
 
 JSON_MEDIA_TYPE = "application/json"
 PLAIN_TEXT_MEDIA_TYPE = "text/plain"
@@ -52,7 +53,13 @@ def compile_template(template: str, *, media_type: str = JSON_MEDIA_TYPE) -> Tem
     if media_type not in MEDIA_TYPES:
         raise MustacheError(f"unsupported media type [{media_type}], expected one of "
                             f"{list(MEDIA_TYPES)}", error_type="illegal_argument_exception")
-    return _compile(template, media_type)
+    limits = current_limits()
+    size = len(template.encode())
+    if size > limits.script_max_size:
+        raise MustacheError(f"exceeded max allowed inline script size in bytes "
+                            f"[{limits.script_max_size}] with size [{size}] for script "
+                            f"[{template}]", error_type="illegal_argument_exception")
+    return _compile(template, media_type, limits.mustache_max_depth)
 
 
 def to_java_string(value: Any) -> str:
@@ -123,12 +130,13 @@ class Template:
         self._media_type = media_type
 
     def render(self, params: dict[str, Any]) -> str:
-        """Render with `params` as the root context."""
-        out: list[str] = []
+        """Render with `params` as the root context; output beyond `engine.mustache.max_output`
+        characters is refused (sections over lists multiply it)."""
+        out = _Output(current_limits().mustache_max_output)
         self._render(self._nodes, [params], out)
         return "".join(out)
 
-    def _render(self, nodes: list[Any], scopes: list[Any], out: list[str]) -> None:
+    def _render(self, nodes: list[Any], scopes: list[Any], out: _Output) -> None:
         for node in nodes:
             if isinstance(node, str):
                 out.append(node)
@@ -140,7 +148,7 @@ class Template:
             else:
                 self._section(node, scopes, out)
 
-    def _section(self, node: _Section, scopes: list[Any], out: list[str]) -> None:
+    def _section(self, node: _Section, scopes: list[Any], out: _Output) -> None:
         value = _lookup(node.key, scopes)
         if node.inverted:
             if _falsy(value):
@@ -149,6 +157,7 @@ class Template:
             return
         elif isinstance(value, list):
             for item in value:
+                out.step()
                 self._render(node.children, [*scopes, item], out)
         else:
             self._render(node.children, [*scopes, value], out)
@@ -156,7 +165,7 @@ class Template:
     def _function(self, node: _Section, scopes: list[Any]) -> str:
         function = node.key.lower()
         if function == "url":
-            inner: list[str] = []
+            inner = _Output(current_limits().mustache_max_output)
             self._render(node.children, scopes, inner)
             return url_encode("".join(inner))
         identifier = _identifier(node)
@@ -170,6 +179,26 @@ class Template:
             return identifier
         delimiter = "," if node.delimiter is None else node.delimiter
         return delimiter.join(to_java_string(v) for v in value)
+
+
+class _Output(list[str]):
+    """The pieces of a render, refusing to grow beyond `limit` characters."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.length = 0
+
+    def append(self, text: str) -> None:
+        self.step(len(text))
+        super().append(text)
+
+    def step(self, cost: int = 1) -> None:
+        """Count characters written, and one per section iteration (which may write none)."""
+        self.length += cost
+        if self.length > self.limit:
+            raise MustacheError(f"the rendered template is longer than [{self.limit}] "
+                                f"characters, the limit set in [engine.mustache.max_output]")
 
 
 def _identifier(node: _Section) -> str:
@@ -204,7 +233,7 @@ def _lookup(key: str, scopes: list[Any]) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def _compile(template: str, media_type: str) -> Template:
+def _compile(template: str, media_type: str, max_depth: int) -> Template:
     delimiters = [m.group(1) for m in _JOIN_OPEN.finditer(template)]
     source = _JOIN_CLOSE.sub("{{/join}}", _JOIN_OPEN.sub("{{#join}}", template))
     root: list[Any] = []
@@ -223,6 +252,9 @@ def _compile(template: str, media_type: str) -> Template:
                     section.delimiter = next(joins, None)
                 target.append(section)
                 stack.append(section)
+                if len(stack) > max_depth:
+                    raise ChevronError(f"sections are nested deeper than [{max_depth}], the "
+                                       f"limit set in [engine.mustache.max_depth]")
             elif kind == "end":
                 section = stack.pop()
                 if section.key.lower() in ("tojson", "join") and not section.inverted:

@@ -15,6 +15,7 @@ from es_rag.engine.errors import (
     XContentParseError,
 )
 from es_rag.engine.ingest.persisted import PersistedJson
+from es_rag.engine.limits import current as current_limits
 from es_rag.engine.mustache import compile_template
 
 TEMPLATE_CONTENT_TYPE = "application/json;charset=utf-8"
@@ -66,6 +67,10 @@ class ScriptStore:
         if context not in _TEMPLATE_CONTEXTS:
             raise BadRequest(f"mustache engine does not know how to handle context [{context}]")
         script = _parse_stored_script(body)
+        limit = current_limits().script_max_size
+        if len(script["source"]) > limit:
+            raise BadRequest(f"exceeded max allowed stored script size in bytes [{limit}] with "
+                             f"size [{len(script['source'])}] for script [{script_id}]")
         compile_template(script["source"])
         with self._scripts.changing() as scripts:
             scripts[script_id] = script

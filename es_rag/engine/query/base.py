@@ -12,11 +12,14 @@ import tantivy
 
 from ..errors import BadRequest, ParsingError
 from ..fulltext import field_kind
+from ..limits import current as current_limits
 from ..mapping import FieldSpec, Mapping
 from .explanation import Explanation, explain_compiled
 
 if TYPE_CHECKING:
     from ..shard import Shard
+
+_MAX_REGEX_STATES = 1000  # tantivy's automaton size limit (Lucene's default is 10000)
 
 
 @dataclass
@@ -30,6 +33,34 @@ class QueryContext:
     settings: dict[str, Any] = field(default_factory=dict)
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     compiled_cache: dict[int, tantivy.Query] = field(default_factory=dict)
+    clauses: int = 0
+
+    def add_clauses(self, count: int) -> None:
+        """Count clauses of the query being built (every bool clause, every term a full-text
+        clause expands to); beyond `indices.query.bool.max_clause_count` the search is refused
+        as Elasticsearch refuses it."""
+        self.clauses += count
+        limit = current_limits().max_clause_count
+        if self.clauses > limit:
+            raise too_many_clauses(limit)
+
+    def regex_query(self, name: str, path: str, value: str, pattern: str) -> tantivy.Query:
+        """A tantivy regex query for a `name` clause (`wildcard`, `prefix`, ...) whose user
+        `value` became `pattern`; `index.max_regex_length` bounds the value, and a pattern
+        whose automaton is too large is a 400, as in Elasticsearch."""
+        limit = int(self.settings.get("index.max_regex_length", 1000))
+        if len(value) > limit:
+            raise query_shard_error(
+                f"The length of regex [{len(value)}] used in the Regexp Query request has "
+                f"exceeded the allowed maximum of [{limit}]. This maximum can be set by "
+                f"changing the [index.max_regex_length] index level setting.", self.index_name)
+        try:
+            return tantivy.Query.regex_query(self.schema, path, pattern)
+        except ValueError as err:
+            raise query_shard_error(
+                f"Determinizing the [{name}] pattern [{value}] on field [{path}] would result in "
+                f"more than [{_MAX_REGEX_STATES}] states; use a simpler pattern",
+                self.index_name) from err
 
     def compiled(self, node: QueryNode) -> tantivy.Query:
         """A clause compiled once per search (explanations of a page reuse it)."""
@@ -178,6 +209,13 @@ def minimum_should_match(spec: Any, optional: int) -> int:
     except ValueError as err:
         raise BadRequest(f"failed to parse minimum_should_match [{spec}]") from err
     return max(0, min(result, optional))
+
+
+def too_many_clauses(limit: int) -> BadRequest:
+    """Elasticsearch's 400 for a query beyond `indices.query.bool.max_clause_count`."""
+    return BadRequest("Query rewrite failed: too many clauses", caused_by={
+        "type": "too_many_nested_clauses",
+        "reason": f"Query contains too many nested clauses; maxClauseCount is set to {limit}"})
 
 
 def query_shard_error(reason: str, index: str) -> BadRequest:

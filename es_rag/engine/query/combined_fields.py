@@ -34,7 +34,7 @@ from .base import (
     minimum_should_match,
 )
 from .explanation import Explanation, expl, f32, tantivy_tree
-from .full_text import analyzer_for, parse_field_boosts
+from .full_text import analyzer_for, parse_field_boosts, query_terms
 
 K1, B = 1.2, 0.75
 _KEYS = {"query", "fields", "operator", "minimum_should_match", "zero_terms_query",
@@ -100,8 +100,8 @@ class CombinedFieldsQuery(QueryNode):
         return out
 
     def _terms(self, ctx: QueryContext, fields: list[tuple[str, float]]) -> list[str]:
-        return list(dict.fromkeys(analyze(analyzer_for(ctx, fields[0][0], None),
-                                          str(self.body["query"]))))
+        return list(dict.fromkeys(query_terms(analyzer_for(ctx, fields[0][0], None),
+                                              self.body["query"])))
 
     def describe(self, ctx: QueryContext) -> str:
         fields = self._expanded(ctx)

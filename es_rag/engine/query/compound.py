@@ -51,6 +51,7 @@ class BoolQuery(QueryNode):
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         c = self.clauses
+        ctx.add_clauses(sum(len(nodes) for nodes in c.values()))
         subs: list[tuple[tantivy.Occur, tantivy.Query]] = []
         subs += [(tantivy.Occur.Must, q.compile(ctx)) for q in c["must"]]
         subs += [(tantivy.Occur.Should, q.compile(ctx)) for q in c["should"]]

@@ -7,8 +7,9 @@ from typing import Any
 
 import tantivy
 
-from ..analysis import ANALYZERS, analyze, tokens
+from ..analysis import ANALYZERS, analyze_first, tokens
 from ..errors import ParsingError
+from ..limits import current as current_limits
 from .base import (
     QueryContext,
     QueryNode,
@@ -20,6 +21,7 @@ from .base import (
     minimum_should_match,
     single_field,
     term_value,
+    too_many_clauses,
 )
 from .compound import max_of
 from .explanation import Explanation, explain_compiled, sum_of
@@ -40,6 +42,16 @@ def _fuzzy_distance(fuzziness: Any, term: str) -> int:
         return min(int(float(text)), 2)
     except ValueError as err:
         raise ParsingError(f"failed to parse fuzziness [{fuzziness}]") from err
+
+
+def query_terms(analyzer_name: str, text: Any) -> list[str]:
+    """The analyzed terms of a query text. More than `indices.query.bool.max_clause_count`
+    terms is refused before they are all produced (each term is a clause in Lucene)."""
+    limit = current_limits().max_clause_count
+    terms = analyze_first(analyzer_name, str(text), limit + 1)
+    if len(terms) > limit:
+        raise too_many_clauses(limit)
+    return terms
 
 
 def analyzer_for(ctx: QueryContext, path: str, override: str | None) -> str:
@@ -68,7 +80,7 @@ def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or"
             return tantivy.Query.empty_query()
         query = tantivy.Query.term_query(ctx.schema, path, value)
         return boosted(query, boost) if kind == "keyword" else constant(query, boost)
-    terms = analyze(analyzer_for(ctx, path, analyzer), str(text))
+    terms = query_terms(analyzer_for(ctx, path, analyzer), text)
     if not terms:
         return tantivy.Query.all_query() if zero_terms == "all" else tantivy.Query.empty_query()
 
@@ -82,6 +94,7 @@ def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or"
 
     if len(terms) == 1:
         return boosted(one(terms[0]), boost)
+    ctx.add_clauses(len(terms))
     occur = tantivy.Occur.Must if operator == "and" else tantivy.Occur.Should
     subs = [(occur, one(t)) for t in terms]
     required = minimum_should_match(msm, len(terms)) if occur == tantivy.Occur.Should else 0
@@ -97,6 +110,7 @@ def phrase_field(ctx: QueryContext, path: str, text: Any, *, slop: int = 0,
         return tantivy.Query.empty_query()
     if kind != "text":
         return match_field(ctx, path, text, boost=boost)
+    query_terms(analyzer_for(ctx, path, analyzer), text)  # bounds the tokens below
     toks = tokens(analyzer_for(ctx, path, analyzer), str(text))
     if not toks:
         return tantivy.Query.empty_query()
@@ -146,8 +160,8 @@ class MatchQuery(QueryNode):
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         if path != self.path:
             return set()
-        return set(analyze(analyzer_for(ctx, path, self.spec.get("analyzer")),
-                           str(self.spec["query"])))
+        return set(query_terms(analyzer_for(ctx, path, self.spec.get("analyzer")),
+                               self.spec["query"]))
 
     def describe(self, ctx: QueryContext) -> str:
         return f"{self.path}:{self.spec['query']}"
@@ -167,7 +181,7 @@ def _max_doc_freq(ctx: QueryContext, paths: list[str], text: Any, analyzer: str 
     for path in paths:
         if ctx.kind(path) != "text":
             continue
-        for term in set(analyze(analyzer_for(ctx, path, analyzer), str(text))):
+        for term in set(query_terms(analyzer_for(ctx, path, analyzer), text)):
             best = max(best, searcher.doc_freq(path, term))
     return best
 
@@ -206,8 +220,8 @@ class MatchPhraseQuery(QueryNode):
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         if path != self.path:
             return set()
-        return set(analyze(analyzer_for(ctx, path, self.spec.get("analyzer")),
-                           str(self.spec["query"])))
+        return set(query_terms(analyzer_for(ctx, path, self.spec.get("analyzer")),
+                               self.spec["query"]))
 
 
 def parse_field_boosts(fields: list[str]) -> list[tuple[str, float]]:
@@ -319,8 +333,8 @@ class MultiMatchQuery(QueryNode):
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         if all(path != p for p, _ in self._expanded(ctx)):
             return set()
-        return set(analyze(analyzer_for(ctx, path, self.body.get("analyzer")),
-                           str(self.body["query"])))
+        return set(query_terms(analyzer_for(ctx, path, self.body.get("analyzer")),
+                               self.body["query"]))
 
 
 _QS_TOKEN = re.compile(r'\s*(?:(?P<op>AND|OR|NOT|&&|\|\|)\s|(?P<mod>[+-])?(?:(?P<field>[\w.*]+):)?'
@@ -360,7 +374,11 @@ class QueryStringQuery(QueryNode):
         clauses: list[tuple[str, str | None, str, bool]] = []
         pending_op = None
         pos = 0
-        while pos < len(text.rstrip()):
+        limit = current_limits().max_clause_count
+        end = len(text.rstrip())
+        while pos < end:
+            if len(clauses) > limit:
+                raise too_many_clauses(limit)
             m = _QS_TOKEN.match(text, pos)
             if not m or m.end() == pos:
                 raise ParsingError(f"[{self.name}] could not parse [{text}]")
@@ -392,10 +410,9 @@ class QueryStringQuery(QueryNode):
                     subs.append(phrase_field(ctx, path, text, boost=boost,
                                              analyzer=self.body.get("analyzer")))
                 elif text.endswith("*") and ctx.kind(path) in ("text", "keyword"):
-                    prefix = re.escape(text[:-1].lower() if ctx.kind(path) == "text"
-                                       else text[:-1])
-                    subs.append(constant(tantivy.Query.regex_query(ctx.schema, path,
-                                                                   prefix + ".*"), boost))
+                    value = text[:-1].lower() if ctx.kind(path) == "text" else text[:-1]
+                    subs.append(constant(ctx.regex_query(self.name, path, value,
+                                                         re.escape(value) + ".*"), boost))
                 else:
                     subs.append(match_field(ctx, path, text, boost=boost, lenient=True,
                                             analyzer=self.body.get("analyzer")))
@@ -422,5 +439,5 @@ class QueryStringQuery(QueryNode):
         out: set[str] = set()
         for occur, field, text, _ in self.clauses:
             if occur != "must_not" and (field is None or field == path):
-                out.update(analyze(analyzer_for(ctx, path, None), text.rstrip("*")))
+                out.update(query_terms(analyzer_for(ctx, path, None), text.rstrip("*")))
         return out

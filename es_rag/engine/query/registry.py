@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from ..errors import ParsingError
+from ..errors import BadRequest, ParsingError
+from ..limits import current as current_limits
 from .base import QueryNode
 from .combined_fields import CombinedFieldsQuery
 from .compound import BoolQuery, ConstantScoreQuery, DisMaxQuery, MatchAllQuery, MatchNoneQuery
@@ -41,8 +43,24 @@ UNSUPPORTED = {
 }
 
 
+_depth = threading.local()
+
+
 def parse_query(body: Any) -> QueryNode:
-    """Parse one query clause `{"name": {...}}`."""
+    """Parse one query clause `{"name": {...}}`; clauses nested deeper than
+    `indices.query.bool.max_nested_depth` are refused as Elasticsearch refuses them."""
+    depth = getattr(_depth, "value", 0)
+    if depth >= current_limits().max_nested_depth:
+        raise BadRequest("The nested depth of the query exceeds the maximum nested depth for "
+                         "queries set in [indices.query.bool.max_nested_depth]")
+    _depth.value = depth + 1
+    try:
+        return _parse(body)
+    finally:
+        _depth.value = depth
+
+
+def _parse(body: Any) -> QueryNode:
     if not isinstance(body, dict) or not body:
         raise ParsingError("query malformed, empty clause found" if body == {} else
                            "[_na] query malformed, must start with start_object")

@@ -57,8 +57,7 @@ class TermQuery(QueryNode):
         if value is None:
             return tantivy.Query.empty_query()
         if self.case_insensitive and isinstance(value, str):
-            query = tantivy.Query.regex_query(ctx.schema, self.path,
-                                              "(?i)" + re.escape(value))
+            query = ctx.regex_query("term", self.path, value, "(?i)" + re.escape(value))
             return constant(query, self.boost)
         query = tantivy.Query.term_query(ctx.schema, self.path, value)
         return boosted(query, self.boost) if kind in _SCORED else constant(query, self.boost)
@@ -296,7 +295,7 @@ class _PatternQuery(QueryNode):
         if kind not in ("text", "keyword"):
             return tantivy.Query.empty_query()
         pattern = ("(?i)" if self.case_insensitive else "") + self.regex()
-        return constant(tantivy.Query.regex_query(ctx.schema, self.path, pattern), self.boost)
+        return constant(ctx.regex_query(self.name, self.path, self.value, pattern), self.boost)
 
 
 class PrefixQuery(_PatternQuery):

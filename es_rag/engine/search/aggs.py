@@ -8,7 +8,8 @@ from typing import Any
 import tantivy
 
 from ..dates import format_date
-from ..errors import BadRequest, ParsingError
+from ..errors import BadRequest, EngineError, ParsingError
+from ..limits import current as current_limits
 from ..query import parse_query
 from ..query.base import QueryContext
 
@@ -16,8 +17,14 @@ METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
 _TERMS_KEYS = {"field", "size", "order", "min_doc_count", "shard_size", "missing"}
 
 
-def validate_aggs(aggs: Any, top: bool = True) -> None:
-    """Refuse aggregation types and options this engine does not compute."""
+def validate_aggs(aggs: Any, depth: int = 1) -> None:
+    """Refuse aggregation types and options this engine does not compute, sub-aggregations
+    nested deeper than `engine.aggs.max_depth`, and a terms `size` beyond
+    `search.max_buckets`."""
+    limits = current_limits()
+    if depth > limits.aggs_max_depth:
+        raise BadRequest(f"The nested depth of the aggregations exceeds the maximum nested depth "
+                         f"[{limits.aggs_max_depth}] set in [engine.aggs.max_depth]")
     if not isinstance(aggs, dict):
         raise ParsingError("Expected [START_OBJECT] under [aggregations]")
     for name, body in aggs.items():
@@ -32,6 +39,8 @@ def validate_aggs(aggs: Any, top: bool = True) -> None:
             extra = set(spec) - _TERMS_KEYS
             if extra:
                 raise ParsingError(f"[terms] unknown field [{sorted(extra)[0]}]")
+            if _as_int(spec.get("size", 10)) > limits.max_buckets:
+                raise too_many_buckets(limits.max_buckets)
         elif kind == "filters":
             _validate_filters(name, body, spec)
             continue
@@ -47,7 +56,36 @@ def validate_aggs(aggs: Any, top: bool = True) -> None:
                                "specified.", error_type="illegal_argument_exception")
         sub = body.get("aggs", body.get("aggregations"))
         if sub is not None:
-            validate_aggs(sub, top=False)
+            validate_aggs(sub, depth + 1)
+
+
+def too_many_buckets(limit: int) -> EngineError:
+    """Elasticsearch's refusal of a response holding more than `search.max_buckets` buckets."""
+    return EngineError(f"Trying to create too many buckets. Must be less than or equal to: "
+                       f"[{limit}] but this number of buckets was exceeded. This limit can be set "
+                       f"by changing the [search.max_buckets] cluster level setting.",
+                       status=400, error_type="too_many_buckets_exception", max_buckets=limit)
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise ParsingError(f"[size] must be an integer, found [{value}]") from err
+
+
+def count_buckets(result: Any) -> int:
+    """Buckets in an aggregations result, sub-aggregations' included."""
+    if isinstance(result, list):
+        return sum(count_buckets(item) for item in result)
+    if not isinstance(result, dict):
+        return 0
+    total = 0
+    for key, value in result.items():
+        if key == "buckets":
+            total += len(value)
+        total += count_buckets(value)
+    return total
 
 
 def _validate_filters(name: str, body: dict[str, Any], spec: Any) -> None:
@@ -134,6 +172,9 @@ def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> d
         out[name] = _finish(ctx, kind, body[kind], value)
     for name, spec in filters.items():
         out[name] = _filters_buckets(ctx, query, spec)
+    limit = current_limits().max_buckets
+    if count_buckets(out) > limit:
+        raise too_many_buckets(limit)
     return out
 
 

@@ -10,12 +10,13 @@ import tantivy
 
 from ..errors import BadRequest
 from ..fulltext import KEY
+from ..limits import current as current_limits
 from ..node import Target
 from ..query import parse_query
 from ..query.base import QueryContext, QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import filter_source, source_values
-from .aggs import run_aggs, validate_aggs
+from .aggs import count_buckets, run_aggs, too_many_buckets, validate_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .explain import hit_explanation
 from .highlight import Highlighter
@@ -447,7 +448,11 @@ class SearchExecutor:
                                  "the embedded engine")
             parts = [run_aggs(s.ctx, q, self.req.aggs)
                      for s, q in zip(self.scopes, queries, strict=True)]
-            return _merge_aggs(self.req.aggs, parts)
+            merged = _merge_aggs(self.req.aggs, parts)
+            limit = current_limits().max_buckets
+            if count_buckets(merged) > limit:
+                raise too_many_buckets(limit)
+            return merged
         return run_aggs(self.scopes[0].ctx, queries[0], self.req.aggs)
 
     def _matched_queries(self, page: list[Hit]) -> dict[tuple[int, int], dict[str, float]]:
@@ -504,7 +509,8 @@ class SearchExecutor:
             source = doc.source_json() if (fetch or self.highlighter or req.fields or
                                            req.docvalue_fields) else None
             if fetch and source is not None:
-                hit["_source"] = filter_source(source, inc, exc)
+                hit["_source"] = filter_source(
+                    source, inc, exc + _vector_paths(scope.ctx) if req.exclude_vectors else exc)
             wanted = (req.fields or []) + (req.docvalue_fields or [])
             if wanted and source is not None:
                 fields = _fields(scope.ctx, source, wanted)
@@ -686,3 +692,11 @@ def _merge_aggs(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, 
             raise BadRequest(f"[{kind}] over several indices is not supported by the embedded "
                              f"engine")
     return out
+
+
+_VECTOR_TYPES = frozenset({"dense_vector", "sparse_vector", "rank_vectors"})
+
+
+def _vector_paths(ctx: QueryContext) -> list[str]:
+    """The vector fields of an index, left out of `_source` by `exclude_vectors: true`."""
+    return [path for path, spec in ctx.mapping.fields.items() if spec.type in _VECTOR_TYPES]

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..analysis import words_with_offsets
-from ..errors import ParsingError
+from ..errors import BadRequest, ParsingError
 from ..query import parse_query
 from ..query.base import QueryContext, QueryNode
 from ..source_filter import source_values
@@ -60,11 +60,28 @@ class Highlighter:
                 analyzer_name = spec.analyzer if spec.type == "text" else "keyword"
                 fragments = []
                 for text in values:
+                    text = _within_offset(ctx, path, str(text), opts)
                     fragments += _fragments(text, analyzer_name, terms, opts)
                 number = int(opts.get("number_of_fragments", 5))
                 if fragments:
                     out[path] = fragments if number == 0 else fragments[:number]
         return out
+
+
+def _within_offset(ctx: QueryContext, path: str, text: str, opts: dict[str, Any]) -> str:
+    """The text a highlighter may analyze: longer than `index.highlight.max_analyzed_offset` is
+    refused as in Elasticsearch, unless the request's `max_analyzed_offset` truncates it."""
+    limit = int(ctx.settings.get("index.highlight.max_analyzed_offset", 1_000_000))
+    requested = opts.get("max_analyzed_offset")
+    if requested is not None and int(requested) >= 0:
+        return text[:min(int(requested), limit)]
+    if len(text) > limit:
+        raise BadRequest(
+            f"The length [{len(text)}] of field [{path}] in doc[0]/index[{ctx.index_name}] "
+            f"exceeds the [index.highlight.max_analyzed_offset] limit [{limit}]. To avoid this "
+            f"error, set the query parameter [max_analyzed_offset] to a value less than index "
+            f"setting [{limit}] and this will tolerate long field values by truncating them.")
+    return text
 
 
 def _fragments(text: str, analyzer_name: str, terms: set[str], opts: dict[str, Any]
