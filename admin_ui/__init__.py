@@ -19,6 +19,7 @@ from admin_ui.jobs import Jobs
 from admin_ui.query_vectors import RecentQueryVectors
 from admin_ui.run_records import display_time
 from es_rag.config import Settings
+from es_rag.engine.security.throttle import LoginThrottle, ThrottleSettings
 from es_rag.retrieve.embedding import ClusterQueryEmbedder
 from es_rag.serving import SearchEmbedder, serve_wsgi
 
@@ -30,6 +31,7 @@ class UIState:
     settings: Settings
     embedder: SearchEmbedder
     allow_without_security: bool = False
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     sessions: access.SessionStore = field(default_factory=access.SessionStore)
     jobs: Jobs = field(default_factory=Jobs)
     _query_vectors: RecentQueryVectors | None = None
@@ -64,8 +66,10 @@ def create_app(settings: Settings, *, allow_without_security: bool = False,
     if secret_key is not None:
         app.config["SECRET_KEY"] = secret_key
     app.config["SESSION_COOKIE_SECURE"] = secure_cookies
+    throttle = LoginThrottle(ThrottleSettings(
+        settings.login_max_failures, 4 * settings.login_max_failures, settings.login_window))
     state = UIState(settings, SearchEmbedder(settings, embedder),
-                    allow_without_security=allow_without_security)
+                    allow_without_security=allow_without_security, login_throttle=throttle)
     app.extensions["admin_ui"] = state
     access.install(app)
     app.jinja_env.filters.update(highlight=highlight_html, run_time=display_time)

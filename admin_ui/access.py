@@ -28,8 +28,24 @@ CSRF_HEADER = "X-CSRF-Token"
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 
 
+WRONG_LOGIN = "Wrong user name or password."
+
+
 class LoginRefused(Exception):
-    """The login cannot go ahead; the message says why, in words fit for the login page."""
+    """The login cannot go ahead; the message says why, in words fit for the login page.
+
+    `bad_credentials` marks refusals of the credentials themselves (counted by the throttle).
+    """
+
+    def __init__(self, message: str, *, bad_credentials: bool = False) -> None:
+        super().__init__(message)
+        self.bad_credentials = bad_credentials
+
+
+def _wrong_login() -> LoginRefused:
+    """A wrong password and the right password of a user who may not enter get one answer, so
+    the login page never confirms a password."""
+    return LoginRefused(WRONG_LOGIN, bad_credentials=True)
 
 
 @dataclass
@@ -48,7 +64,8 @@ def login(settings: Settings, username: str, password: str, *,
           allow_without_security: bool) -> ClusterUser:
     """Check the credentials with the cluster (`_security/_authenticate`) and the admin role.
 
-    On a cluster with security disabled nobody can be checked: the login is refused unless
+    Wrong credentials and a user without the admin role are refused alike (`WRONG_LOGIN`). On a
+    cluster with security disabled nobody can be checked: the login is refused unless
     `allow_without_security` (development only) is set.
     """
     username = username.strip()
@@ -58,8 +75,8 @@ def login(settings: Settings, username: str, password: str, *,
         client, caps = connect(dataclasses.replace(settings, user=username, password=password,
                                                    api_key=None))
     except ConnectError as exc:
-        if exc.status == 401:
-            raise LoginRefused("Wrong user name or password.") from None
+        if exc.status in (401, 403):
+            raise _wrong_login() from None
         raise LoginRefused(str(exc)) from None
     if not caps.security_enabled:
         if not allow_without_security:
@@ -76,13 +93,14 @@ def login(settings: Settings, username: str, password: str, *,
         me = client.security.authenticate().body
     except ApiError as exc:
         client.close()
+        if exc.meta.status in (401, 403):
+            raise _wrong_login() from None
         raise LoginRefused(f"The cluster refused to authenticate {username}: "
                            f"{exc.message}") from None
     roles = list(me.get("roles") or [])
     if ADMIN_ROLE not in roles and SUPERUSER_ROLE not in roles:
         client.close()
-        raise LoginRefused(f"{me.get('username', username)} does not hold the {ADMIN_ROLE} "
-                           "role; ask an administrator to grant it.")
+        raise _wrong_login()
     return ClusterUser(str(me.get("username") or username), roles, client, caps, True)
 
 

@@ -1,4 +1,5 @@
-"""Records of finished runs (ingest, evaluation) as JSON files under `<data>/runs/`.
+"""Records of finished runs (ingest, evaluation) as JSON files under `<data>/runs/` (private to
+the user: folders 0700, files 0600, as the engine keeps its data).
 
 File names start `<kind>-<timestamp>` (`es-rag ingest` writes `ingest-<time>-<pid>.json`), so
 listing them in name order is time order. An ingest record is the ingest report's JSON
@@ -11,6 +12,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from es_rag.engine.storage.private import private_folder
+from es_rag.engine.storage.state import write_atomically
 
 KINDS = ("ingest", "eval")
 _STAMP = "%Y%m%dT%H%M%S%fZ"
@@ -33,12 +37,12 @@ def write_record(data: Path, kind: str, record: dict[str, Any]) -> Path:
     """Store one run record; returns its path."""
     if kind not in KINDS:
         raise ValueError(f"unknown run kind {kind!r} (known: {', '.join(KINDS)})")
+    private_folder(Path(data))
     folder = runs_dir(data)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     stamp = datetime.now(UTC).strftime(_STAMP)
     path = folder / f"{kind}-{stamp}.json"
-    path.write_text(json.dumps({"kind": kind, "finished": stamp, **record}, indent=2),
-                    encoding="utf-8")
+    write_atomically(path, json.dumps({"kind": kind, "finished": stamp, **record}, indent=2))
     return path
 
 

@@ -253,11 +253,15 @@ def _ingest_problems(report: Any) -> None:
 
 
 def _save_run(settings: Settings, kind: str, report: dict[str, Any]) -> Path:
-    """Keep a run's report under <data>/runs/ so the admin UI can show the last runs."""
+    """Keep a run's report under <data>/runs/ (private: 0700/0600) for the admin UI."""
+    from es_rag.engine.storage.private import private_folder
+    from es_rag.engine.storage.state import write_atomically
+
     runs = settings.data / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.data)
+    private_folder(runs)
     path = runs / f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.json"
-    path.write_text(json.dumps(report, indent=2))
+    write_atomically(path, json.dumps(report, indent=2))
     return path
 
 

@@ -74,6 +74,10 @@ class Settings:
     client_side_acl_filter: bool = _setting(
         False, "without cluster DLS (Basic license, security off), let searches as a user "
         "filter on acl in es-rag; the cluster does not enforce it")
+    login_max_failures: int = _setting(
+        5, "failed admin UI logins allowed per user name within login_window (per client "
+        "address: four times as many); further attempts are refused (429) until it passes")
+    login_window: float = _setting(300.0, "seconds over which failed admin UI logins count")
     llm_provider: str = _setting(
         "extractive", "answer generator", choices=("extractive", "openai", "local")
     )

@@ -8,12 +8,12 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from es_rag.config import Settings
-from es_rag.serving import SearchEmbedder, serve_wsgi
+from es_rag.serving import SearchEmbedder, one_model_thread, serve_wsgi
 
 from .clients import ClientCache, ClientFactory, default_client_factory
 from .errors import ApiError
 from .routes import bp
-from .state import EXTENSION, ApiState
+from .state import EXTENSION, ApiState, install_leases
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -42,6 +42,7 @@ def create_api_app(settings: Settings, *, client_factory: ClientFactory | None =
     app.extensions[EXTENSION] = ApiState(settings, clients, SearchEmbedder(settings, embedder),
                                          _generator=generator)
     app.register_blueprint(bp)
+    install_leases(app, clients)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:
@@ -64,4 +65,5 @@ def serve_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
 
     `options` go to `create_api_app`.
     """
+    one_model_thread()
     serve_wsgi(create_api_app(settings, **options), host, port)

@@ -6,7 +6,9 @@ document-level security decides what the caller can retrieve and have cited. A r
 the header runs anonymously, and a cluster with security enabled answers it 401.
 
 Clients are cached briefly by a hash of the header (never the header itself), least recently
-used first out. Capabilities (version, license) are facts about the cluster, not the caller:
+used first out. A request holds its client through a lease (`acquire`/`release`): a client that
+expires or is pushed out while requests still use it is only retired, and closed when the last
+of them releases it. Capabilities (version, license) are facts about the cluster, not the caller:
 they are learned from the first caller allowed to read them and shared.
 """
 
@@ -17,7 +19,8 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from elasticsearch import AuthorizationException, Elasticsearch
@@ -62,11 +65,14 @@ def unknown_capabilities(url: str, engine: str) -> Capabilities:
 
 @dataclass
 class CallerClient:
-    """A caller's client and the capabilities it searches with."""
+    """A caller's client and the capabilities it searches with; `leases` counts the requests
+    using it, and a `retired` client is closed when that count reaches zero."""
 
     client: Elasticsearch
     caps: Capabilities
     created: float
+    leases: int = 0
+    retired: bool = False
 
 
 class ClientCache:
@@ -88,8 +94,9 @@ class ClientCache:
         """The cache key of a header: its SHA-256, so no secret is kept as a key."""
         return hashlib.sha256((authorization or "").encode()).hexdigest()
 
-    def get(self, authorization: str | None) -> CallerClient:
-        """The caller's client; built (and its capabilities learned) when not cached.
+    def acquire(self, authorization: str | None) -> CallerClient:
+        """The caller's client, leased until `release`; built (and its capabilities learned)
+        when not cached.
 
         Raises the cluster's errors (401 for refused credentials) and transport errors.
         """
@@ -99,6 +106,7 @@ class ClientCache:
             cached = self._clients.get(key)
             if cached is not None and now - cached.created < self.ttl:
                 self._clients.move_to_end(key)
+                cached.leases += 1
                 return cached
         client = self.factory(authorization)
         try:
@@ -106,15 +114,39 @@ class ClientCache:
         except Exception:
             client.close()
             raise
-        caller = CallerClient(client, caps, now)
+        caller = CallerClient(client, caps, now, leases=1)
         with self._lock:
-            old = self._clients.pop(key, None)
+            replaced = [self._clients.pop(key)] if key in self._clients else []
             self._clients[key] = caller
             while len(self._clients) > self.max_size:
-                self._clients.popitem(last=False)[1].client.close()
-        if old is not None:
+                replaced.append(self._clients.popitem(last=False)[1])
+            closing = [old for old in replaced if self._retire(old)]
+        for old in closing:
             old.client.close()
         return caller
+
+    def release(self, caller: CallerClient) -> None:
+        """End a lease; the last lease of a retired client closes it."""
+        with self._lock:
+            caller.leases -= 1
+            closing = caller.retired and caller.leases == 0
+        if closing:
+            caller.client.close()
+
+    @contextmanager
+    def lease(self, authorization: str | None) -> Iterator[CallerClient]:
+        """`acquire` for the length of a `with` block."""
+        caller = self.acquire(authorization)
+        try:
+            yield caller
+        finally:
+            self.release(caller)
+
+    @staticmethod
+    def _retire(caller: CallerClient) -> bool:
+        """Mark a client dropped from the cache (hold the lock); True when nobody uses it."""
+        caller.retired = True
+        return caller.leases == 0
 
     def _learn(self, client: Elasticsearch) -> Capabilities:
         """Capabilities through this caller; a caller without `monitor` gets the safe default.
@@ -132,8 +164,9 @@ class ClientCache:
         return caps
 
     def close(self) -> None:
-        """Close every cached client."""
+        """Drop every cached client: closed now, or by the release of its last lease."""
         with self._lock:
             clients, self._clients = list(self._clients.values()), OrderedDict()
-        for caller in clients:
+            closing = [caller for caller in clients if self._retire(caller)]
+        for caller in closing:
             caller.client.close()

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from elasticsearch import AuthenticationException
-from flask import current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from es_rag.config import Settings
 from es_rag.generate import Generator, build_generator
@@ -16,6 +16,7 @@ from .clients import CallerClient, ClientCache
 from .errors import BASIC_CHALLENGE, ApiError
 
 EXTENSION = "es_rag_api"
+_LEASES = "es_rag_api_leases"
 
 
 @dataclass
@@ -33,7 +34,8 @@ class ApiState:
         return self.clients.cluster_url()
 
     def caller(self) -> CallerClient:
-        """The client of this request's caller, with their own Authorization header.
+        """The client of this request's caller, with their own Authorization header, leased
+        until the response has been sent (streamed answers included, see `install_leases`).
 
         Without the header, a cluster known to enforce security gets no request at all: 401.
         """
@@ -42,11 +44,13 @@ class ApiState:
         if authorization is None and known is not None and known.security_enabled:
             raise _missing_credentials()
         try:
-            return self.clients.get(authorization)
+            caller = self.clients.acquire(authorization)
         except AuthenticationException as exc:
             if authorization is not None:
                 raise
             raise _missing_credentials(exc.meta.headers.get("www-authenticate")) from None
+        g.setdefault(_LEASES, []).append(caller)
+        return caller
 
     def generator(self) -> Generator:
         """The answer generator the settings name (`extractive` by default)."""
@@ -62,6 +66,27 @@ def _missing_credentials(challenge: str | None = None) -> ApiError:
     return ApiError(401, "security_exception", "missing authentication credentials: send an "
                     "Authorization header (Basic … or ApiKey …) for the cluster",
                     headers={"WWW-Authenticate": challenge or BASIC_CHALLENGE})
+
+
+def install_leases(app: Flask, clients: ClientCache) -> None:
+    """Release the clients a request leased once its response is closed (after the last byte
+    of a stream), or at teardown when no response was made."""
+
+    @app.after_request
+    def _release_when_sent(response: Response) -> Response:
+        leased = g.pop(_LEASES, [])
+        if leased:
+            response.call_on_close(lambda: _release(clients, leased))
+        return response
+
+    @app.teardown_request
+    def _release_unsent(_: BaseException | None) -> None:
+        _release(clients, g.pop(_LEASES, []))
+
+
+def _release(clients: ClientCache, leased: list[CallerClient]) -> None:
+    for caller in leased:
+        clients.release(caller)
 
 
 def api_state() -> ApiState:

@@ -13,6 +13,7 @@ from pathlib import Path
 from .limits import Limits, with_settings
 from .security import PASSWORD_FILE
 from .server import EngineServer
+from .storage.private import restrict_umask
 
 URL_FILE = "engine.url"
 
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-security", action="store_true",
                         help="serve without authentication (loopback only; for development)")
     args = parser.parse_args(argv)
+    restrict_umask()
     try:
         limits = with_settings(Limits(), dict(_setting(item) for item in args.settings))
         server = EngineServer(args.data, args.host, args.port, allow_remote=args.allow_remote,
@@ -67,14 +69,23 @@ def main(argv: list[str] | None = None) -> int:
     os.replace(tmp, url_file)
     gate = server.app.gate if server.app else None
     if gate is not None and gate.security.store.bootstrap_password:
-        print(f"generated the password of the 'elastic' superuser: "
-              f"{gate.security.store.bootstrap_password} (stored in {args.data / PASSWORD_FILE})",
+        print(_bootstrap_notice(gate.security.store.bootstrap_password, args.data / PASSWORD_FILE),
               flush=True)
     print(f"es-rag engine listening on {server.url}", flush=True)
     done.wait()
     server.stop()
     url_file.unlink(missing_ok=True)
     return 0
+
+
+def _bootstrap_notice(password: str, password_file: Path) -> str:
+    """The first start's line about the generated `elastic` password: the password itself only
+    when standard output is a terminal, never into a log file or pipe."""
+    if sys.stdout.isatty():
+        return (f"generated the password of the 'elastic' superuser: {password} "
+                f"(stored in {password_file})")
+    return (f"generated the password of the 'elastic' superuser: stored in {password_file} "
+            f"(readable by this user only)")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 from .__main__ import URL_FILE
+from .storage.private import open_private, private_folder
+from .storage.state import write_atomically
 
 PID_FILE = "engine.pid"
 LOG_FILE = "engine.log"
@@ -58,18 +60,18 @@ def status(data_dir: Path) -> dict | None:
 def start_background(data_dir: Path, port: int = 9200, timeout: float = 60.0) -> str:
     """Start a detached engine on `data_dir` (or find the running one) and return its URL."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(data_dir)
     running = status(data_dir)
     if running and running["url"] and _answers(running["url"]):
         return running["url"]
     (data_dir / URL_FILE).unlink(missing_ok=True)
-    log = open(data_dir / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child process
+    log = open_private(data_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     proc = subprocess.Popen(
         [sys.executable, "-m", "es_rag.engine", "--data", str(data_dir), "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True)
-    log.close()
-    (data_dir / PID_FILE).write_text(str(proc.pid))
+    os.close(log)
+    write_atomically(data_dir / PID_FILE, str(proc.pid))
     deadline = time.monotonic() + timeout
     url_file = data_dir / URL_FILE
     while time.monotonic() < deadline:

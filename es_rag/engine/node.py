@@ -16,6 +16,7 @@ from . import settings as index_settings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceAlreadyExists
 from .mapping import Mapping
 from .shard import Shard
+from .storage.private import make_private
 from .storage.state import load_state, save_state
 
 VERSION = "9.1.0"
@@ -87,7 +88,7 @@ class Node:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(data_dir)
         self._state_path = data_dir / "cluster_state.json"
         state = load_state(self._state_path)
         self.cluster_uuid: str = state.get("cluster_uuid") or uuid.uuid4().hex[:22]

@@ -99,6 +99,11 @@ class Embedder:
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of a search query (with the model's query prompt, if it has one)."""
-        vector = self.model.encode_query(
-            [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        return vector[0].tolist()
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """The vectors of several search queries, in one forward pass per `batch_size`."""
+        vectors = self.model.encode_query(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False)
+        return vectors.tolist()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -113,18 +114,45 @@ def secured(settings: Settings, secured_engine: str) -> Settings:
                                api_key=None)
 
 
+def _login_error(response: Any) -> str:
+    match = re.search(r'role="alert">([^<]*)<', response.get_data(as_text=True))
+    assert match, "the login page shows no error"
+    return match.group(1)
+
+
 def test_on_a_secured_cluster_only_admins_and_superusers_get_in(secured: Settings) -> None:
     app = create_app(secured)
-    refused = app.test_client()
-    response = log_in(refused, "bob", "bob-pw")
-    assert response.status_code == 401
-    assert "bob does not hold the es-rag-admin role" in response.get_data(as_text=True)
+    refused = log_in(app.test_client(), "bob", "bob-pw")  # right password, not an admin
     wrong = log_in(app.test_client(), "alice", "nope")
-    assert wrong.status_code == 401 and "Wrong user name or password" in wrong.get_data(
-        as_text=True)
+    unknown = log_in(app.test_client(), "nobody", "nope")
+    for response in (refused, wrong, unknown):  # the page never confirms a password
+        assert response.status_code == 401
+        assert _login_error(response) == "Wrong user name or password."
     for name, password in (("alice", "alice-pw"), ("root", "root-pw")):
         response = log_in(app.test_client(), name, password)
         assert response.status_code == 302 and response.location == "/overview", name
+
+
+def test_failed_logins_are_throttled_per_user_name_and_per_address(secured: Settings) -> None:
+    app = create_app(dataclasses.replace(secured, login_max_failures=2))
+
+    def attempt(username: str, password: str, address: str) -> Any:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return log_in(client, username, password)
+
+    for _ in range(2):
+        assert attempt("alice", "guess", "10.0.0.1").status_code == 401
+    throttled = attempt("alice", "alice-pw", "10.0.0.2")  # not even checked
+    assert throttled.status_code == 429 and throttled.mimetype == "text/html"
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert _login_error(throttled).startswith("Too many failed logins for this user name or "
+                                              "from this address. Try again in ")
+    assert attempt("root", "root-pw", "10.0.0.1").status_code == 302  # others still get in
+    for n in range(8):  # 4 x login_max_failures from one address, over many user names
+        assert attempt(f"user{n}", "guess", "10.0.0.3").status_code == 401
+    assert attempt("root", "root-pw", "10.0.0.3").status_code == 429
+    assert attempt("root", "root-pw", "10.0.0.4").status_code == 302
 
 
 def _cookie_payload(client: FlaskClient) -> str:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from api.secured_cluster import ALICE, API_KEY, MALLORY, VIEWER, SecuredCluster, basic
 from es_rag.api import ClientCache, create_api_app
+from es_rag.api.clients import CallerClient
 from es_rag.config import Settings
 
 BM25 = {"mode": "bm25", "query": "alpha"}
@@ -88,13 +89,18 @@ class CountingFactory:
 def test_clients_are_cached_briefly_per_credential_by_hash(secured) -> None:
     factory = CountingFactory(secured.url)
     cache = ClientCache(factory, lambda: secured.url, embedded=False, ttl=0.2, max_size=2)
-    alice = cache.get(ALICE)
-    assert cache.get(ALICE) is alice and factory.built == [ALICE]
-    assert cache.get(API_KEY) is not alice
+
+    def get(authorization: str) -> CallerClient:
+        with cache.lease(authorization) as caller:
+            return caller
+
+    alice = get(ALICE)
+    assert get(ALICE) is alice and factory.built == [ALICE]
+    assert get(API_KEY) is not alice
     assert ALICE not in cache._clients and ClientCache.key(ALICE) in cache._clients
     time.sleep(0.25)
-    assert cache.get(ALICE) is not alice and factory.built == [ALICE, API_KEY, ALICE]
-    cache.get(MALLORY)
+    assert get(ALICE) is not alice and factory.built == [ALICE, API_KEY, ALICE]
+    get(MALLORY)
     assert len(cache._clients) == 2  # the least recently used one was closed and dropped
     cache.close()
 

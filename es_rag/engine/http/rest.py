@@ -46,6 +46,7 @@ class RestRequest:
     raw_body: bytes
     headers: dict[str, str]
     path_params: dict[str, str] = field(default_factory=dict)
+    remote_address: str | None = None
     max_content_length: int = 100 * MB
     _body: bytes | None = field(default=None, repr=False)
 

@@ -61,11 +61,11 @@ class SecurityGate:
         query = "&".join(f"{k}={v}" for k, v in req.params.items())
         try:
             user = self.security.authenticate(req.headers, uri=req.path + (
-                "?" + query if query else ""))
+                "?" + query if query else ""), address=req.remote_address)
         except AuthenticationError as err:
-            challenge = getattr(err, "headers", {}).get("WWW-Authenticate", [])
-            return RestResponse(err.body(), err.status,
-                                headers={"WWW-Authenticate": ", ".join(challenge)})
+            headers = {name: ", ".join(value) if isinstance(value, list) else value
+                       for name, value in getattr(err, "headers", {}).items()}
+            return RestResponse(err.body(), err.status, headers=headers)
         token = current_user.set(user)
         try:
             if req.path.startswith("/_security/"):

@@ -111,6 +111,7 @@ class EngineWsgi:
         url = urlsplit(uri)
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         return RestRequest(environ["REQUEST_METHOD"], url.path or "/", params, raw, headers,
+                           remote_address=environ.get("REMOTE_ADDR"),
                            max_content_length=self.limits.max_content_length)
 
 

@@ -1,8 +1,12 @@
 """Authentication of REST requests: HTTP Basic, `ApiKey` and the `es-security-runas-user` header.
 
-Verified credentials are remembered for a short time (keyed by a hash of the header, and only
-while the stored hash they were checked against is unchanged), so per-request authentication does
-not pay for the password KDF every time.
+Verified credentials are remembered for a short time, as Elasticsearch's realm cache does: keyed
+by an HMAC of the header under a random per-process key (so the cache holds nothing an offline
+guess could be checked against quickly without that key), and only while the stored hash they
+were checked against is unchanged. Per-request authentication thus pays for the password KDF once
+per credential and `CACHE_TTL_SECONDS`. Failed password checks are throttled per user name and
+client address (`throttle.py`); a successful one re-hashes a password stored with an older, weaker
+setting (`passwords.needs_rehash`).
 """
 
 from __future__ import annotations
@@ -10,16 +14,20 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
+import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from es_rag.engine.errors import AuthenticationError
 
-from .passwords import verify_password, verify_secret
+from .passwords import hash_password, needs_rehash, verify_password, verify_secret
 from .store import SecurityStore
+from .throttle import LoginThrottle, Throttled
 
 RUN_AS_HEADER = "es-security-runas-user"
 WWW_AUTHENTICATE = ['Basic realm="security", charset="UTF-8"', 'Bearer realm="security"',
@@ -112,22 +120,35 @@ def authentication_error(reason: str, **extra: Any) -> AuthenticationError:
     return error
 
 
-class Authenticator:
-    """Turns request headers into an `AuthenticatedUser`, or raises a 401 like Elasticsearch."""
+def throttled_error(throttled: Throttled) -> AuthenticationError:
+    """429 for a login refused by the failed-login throttle, with `Retry-After`."""
+    error = AuthenticationError(throttled.reason(), status=429)
+    error.headers = {"Retry-After": str(throttled.retry_after)}
+    return error
 
-    def __init__(self, store: SecurityStore, *, clock: Callable[[], float] = time.time) -> None:
+
+class Authenticator:
+    """Turns request headers into an `AuthenticatedUser`, or raises a 401 like Elasticsearch
+    (429 while failed logins for the user or from the client address are throttled)."""
+
+    def __init__(self, store: SecurityStore, *, clock: Callable[[], float] = time.time,
+                 throttle: LoginThrottle | None = None) -> None:
         self._store = store
         self._clock = clock
-        self._verified: dict[str, tuple[str, float]] = {}
+        self._throttle = throttle or LoginThrottle()
+        self._cache_key = secrets.token_bytes(32)
+        self._verified: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def authenticate(self, headers: Mapping[str, str], *, uri: str = "/") -> AuthenticatedUser:
-        """Authenticate a request to `uri` (path and query string, as shown in 401 reasons)."""
+    def authenticate(self, headers: Mapping[str, str], *, uri: str = "/",
+                     address: str | None = None) -> AuthenticatedUser:
+        """Authenticate a request to `uri` (path and query string, as shown in 401 reasons)
+        from client `address` (failed logins are throttled per address too)."""
         lowered = {k.lower(): v for k, v in headers.items()}
         authorization = lowered.get("authorization", "").strip()
         scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() == "basic":
-            user = self._basic(authorization, credentials.strip(), uri)
+            user = self._basic(authorization, credentials.strip(), uri, address)
         elif scheme.lower() == "apikey":
             user = self._api_key(authorization, credentials.strip())
         elif scheme.lower() == "bearer":
@@ -160,7 +181,8 @@ class Authenticator:
         with self._lock:
             self._verified.clear()
 
-    def _basic(self, header: str, credentials: str, uri: str) -> AuthenticatedUser:
+    def _basic(self, header: str, credentials: str, uri: str, address: str | None
+               ) -> AuthenticatedUser:
         try:
             decoded = _b64decode(credentials)
         except (binascii.Error, UnicodeDecodeError) as exc:
@@ -168,12 +190,22 @@ class Authenticator:
         username, sep, password = decoded.partition(":")
         if not sep:
             raise authentication_error("invalid basic authentication header value")
-        record = self._store.get_user(username)
-        stored = (record or {}).get("password_hash")
-        if (record is None or not stored or not record.get("enabled", True)
-                or not self._check(header, stored, lambda: verify_password(password, stored))):
-            raise authentication_error(
-                f"unable to authenticate user [{username}] for REST request [{uri}]")
+        record = self._store.get_user(username) or {}
+        stored = record.get("password_hash")
+        usable = bool(stored) and record.get("enabled", True)
+        if not (usable and self._remembered(header, stored)):
+            throttled = self._throttle.check(username, address)
+            if throttled is not None:
+                raise throttled_error(throttled)
+            if not (usable and verify_password(password, stored)):
+                self._throttle.failed(username, address)
+                raise authentication_error(
+                    f"unable to authenticate user [{username}] for REST request [{uri}]")
+            if needs_rehash(stored):
+                upgraded = hash_password(password)
+                if self._store.rehash_password(username, stored, upgraded):
+                    stored = upgraded
+            self._remember(header, stored)
         user = self.user(username)
         assert user is not None
         return user
@@ -190,9 +222,11 @@ class Authenticator:
             raise self._api_key_error(f"unable to find apikey with id {key_id}")
         if key.get("invalidated"):
             raise self._api_key_error(f"api key [{key_id}] has been invalidated")
-        if not self._check(header, key["api_key_hash"], lambda: verify_secret(
-                secret, key["api_key_hash"])):
-            raise self._api_key_error(f"invalid credentials for API key [{key_id}]")
+        stored = key["api_key_hash"]
+        if not self._remembered(header, stored):
+            if not verify_secret(secret, stored):
+                raise self._api_key_error(f"invalid credentials for API key [{key_id}]")
+            self._remember(header, stored)
         expiration = key.get("expiration")
         if expiration is not None and expiration <= self._clock() * 1000:
             raise self._api_key_error("api key is expired")
@@ -220,21 +254,24 @@ class Authenticator:
             email=found.email, metadata=found.metadata, lookup_realm=found.lookup_realm,
             authenticated_by=authenticated)
 
-    def _check(self, header: str, stored_hash: str, verify: Callable[[], bool]) -> bool:
-        """Verify once, then trust the same header against the same stored hash for a while."""
-        key = hashlib.sha256(header.encode()).hexdigest()
-        now = self._clock()
+    def _remembered(self, header: str, stored_hash: str) -> bool:
+        """Whether this exact header was verified against this stored hash recently."""
+        key = self._key(header)
         with self._lock:
             remembered = self._verified.get(key)
-        if remembered is not None and remembered[0] == stored_hash and remembered[1] > now:
-            return True
-        if not verify():
-            return False
+        return (remembered is not None and hmac.compare_digest(remembered[0], stored_hash)
+                and remembered[1] > self._clock())
+
+    def _remember(self, header: str, stored_hash: str) -> None:
+        key = self._key(header)
         with self._lock:
-            if len(self._verified) >= CACHE_MAX_ENTRIES:
-                self._verified.clear()
-            self._verified[key] = (stored_hash, now + CACHE_TTL_SECONDS)
-        return True
+            self._verified[key] = (stored_hash, self._clock() + CACHE_TTL_SECONDS)
+            self._verified.move_to_end(key)
+            while len(self._verified) > CACHE_MAX_ENTRIES:
+                self._verified.popitem(last=False)
+
+    def _key(self, header: str) -> bytes:
+        return hmac.new(self._cache_key, header.encode(), hashlib.sha256).digest()
 
 
 def _b64decode(text: str) -> str:

@@ -29,6 +29,7 @@ from .permissions import Permission, RolesPermission
 from .privileges import Privilege, is_cluster_action, pattern_matches, privileges_granting
 from .roles import QueryValidator
 from .store import SecurityStore
+from .throttle import LoginThrottle
 
 SEARCH_ACTION = "indices:data/read/search"
 SECURITY_INDICES = (".security", ".security-7")
@@ -48,9 +49,10 @@ class Security:
     def __init__(self, data_dir: Path, *, validate_query: QueryValidator | None = None,
                  stored_script: StoredScript | None = None,
                  clock: Callable[[], float] = time.time, elastic_password: str | None = None,
-                 cluster_name: str = "es-rag-engine") -> None:
+                 cluster_name: str = "es-rag-engine",
+                 login_throttle: LoginThrottle | None = None) -> None:
         self.store = SecurityStore(data_dir, elastic_password=elastic_password)
-        self.authenticator = Authenticator(self.store, clock=clock)
+        self.authenticator = Authenticator(self.store, clock=clock, throttle=login_throttle)
         self.validate_query = validate_query
         self.stored_script = stored_script
         self.clock = clock
@@ -61,9 +63,11 @@ class Security:
         return int(self.clock() * 1000)
 
     # authentication ----------------------------------------------------------------------
-    def authenticate(self, headers: Mapping[str, str], *, uri: str = "/") -> AuthenticatedUser:
-        """The user a request runs as; raises a 401 `AuthenticationError` (with `.headers`)."""
-        return self.authenticator.authenticate(headers, uri=uri)
+    def authenticate(self, headers: Mapping[str, str], *, uri: str = "/",
+                     address: str | None = None) -> AuthenticatedUser:
+        """The user a request from client `address` runs as; raises a 401
+        `AuthenticationError` (429 while failed logins are throttled), with `.headers`."""
+        return self.authenticator.authenticate(headers, uri=uri, address=address)
 
     # authorization -----------------------------------------------------------------------
     def permission(self, user: AuthenticatedUser) -> Permission:

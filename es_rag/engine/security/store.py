@@ -102,6 +102,20 @@ class SecurityStore:
                 self._state["users"][username].update(changes)
             self._save()
 
+    def rehash_password(self, username: str, old_hash: str, new_hash: str) -> bool:
+        """Replace a user's password hash with a stronger one of the same password, unless it
+        changed since `old_hash` was verified; True when replaced."""
+        with self._lock:
+            if username == ELASTIC:
+                current = self._state["reserved_users"].get(ELASTIC, {})
+            else:
+                current = self._state["users"].get(username, {})
+            if current.get("password_hash") != old_hash:
+                return False
+            current["password_hash"] = new_hash
+            self._save()
+            return True
+
     def record_elastic_password(self, password: str) -> None:
         """Keep the CLI's password file in step when `elastic`'s password changes by API."""
         if self.password_file.exists():

@@ -17,9 +17,10 @@ def load_state(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def write_atomically(path: Path, data: str | bytes, mode: int = 0o644) -> None:
+def write_atomically(path: Path, data: str | bytes, mode: int = 0o600) -> None:
     """Replace `path` with `data` (text as UTF-8) atomically and durably: a temp file in the
-    same folder, fsync, rename, fsync of the folder. A crash leaves the old or the new file."""
+    same folder, fsync, rename, fsync of the folder. A crash leaves the old or the new file.
+    The file is private (0600) unless `mode` says otherwise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
