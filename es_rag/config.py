@@ -54,6 +54,13 @@ class Settings:
     embedding_model: str = _setting(
         "all-MiniLM-L6-v2", "sentence-transformers model for embeddings"
     )
+    embedding_backend: str = _setting(
+        "onnx-int8", "runtime of the local embedding model: torch (sentence-transformers), or "
+        "ONNX Runtime with the model exported once (fp32, or int8 dynamically quantized) into "
+        "embedding_cache; vectors stay compatible across backends",
+        choices=("torch", "onnx", "onnx-int8"))
+    embedding_cache: Path | None = _setting(
+        None, "folder of the ONNX exports of embedding models (default: <data>/models)")
     embedding: str = _setting(
         "local", "where chunks and queries are embedded: in es-rag, or by a trained model "
         "deployed in the cluster (ingest inference processor, kNN query_vector_builder)",
@@ -77,6 +84,11 @@ class Settings:
     def cluster_model_id(self) -> str:
         """The trained model id the cluster embeds with: `embedding_model_id`, else derived."""
         return self.embedding_model_id or trained_model_id(self.embedding_model)
+
+    @property
+    def model_cache(self) -> Path:
+        """Where ONNX exports of embedding models live: `embedding_cache`, else <data>/models."""
+        return self.embedding_cache or self.data / "models"
 
     @property
     def uses_engine(self) -> bool:
