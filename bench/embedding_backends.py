@@ -2,8 +2,9 @@
 
 Prints, per backend: passages/s (wall and CPU) on SciFact passages, vector agreement with torch
 (max abs diff, cosine), kNN nDCG@10 / Recall@100 on SciFact test queries through `es-rag eval`'s
-path (`run_evaluation`, one index per backend, plus each index searched with the other
-backend's query vectors), and the wall time of `es-rag search --mode knn` in a fresh process.
+path (`run_evaluation`: all test queries, their judged abstracts and `--distractors` others;
+an index per `--indexed` backend, each searched with every backend's query vectors), and the
+wall time of `es-rag search --mode knn` in a fresh process.
 The machine may be shared: the load average is printed with the timings.
 
 Usage: python bench/embedding_backends.py [--parts throughput,agreement,quality,cli]
@@ -93,33 +94,33 @@ def agreement(texts: list[str], cache: Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def quality(dataset: Path, cache: Path, data: Path, backends: list[str]) -> dict[str, Any]:
-    """kNN nDCG@10 and Recall@100 per backend (own index), and across backends."""
+def quality(dataset: Path, cache: Path, data: Path, indexed: list[str],
+            distractors: int | None) -> dict[str, Any]:
+    """kNN nDCG@10 and Recall@100 on SciFact test queries: an index per backend in `indexed`
+    (one chunk per abstract, as BEIR embeds it), each searched with every backend's queries."""
     from es_rag.evaluate import parse_configs
     from es_rag.evaluate.judgments import load_beir
     from es_rag.evaluate.run import run_configs, run_evaluation
+    from es_rag.evaluate.subset import Subset, select_queries
 
-    configs = parse_configs("knn")
-    out: dict[str, Any] = {}
+    configs, subset = parse_configs("knn"), Subset(None, distractors)
+    judgments = select_queries(load_beir(dataset, "test").judgments, subset)
+    out: dict[str, Any] = {"subset": subset.label}
     with cluster(None, data, fresh=False) as (client, caps):
-        models = {b: embedder(b, cache) for b in backends}
-        for backend in backends:
+        models = {b: embedder(b, cache) for b in BACKENDS}
+        for backend in indexed:
+            index = f"eval-scifact-{backend}-{subset.label.replace('+', '-')}"
             report = run_evaluation(client, caps, dataset, configs, embedder=models[backend],
-                                    index=f"eval-scifact-{backend}")
-            means = report.configs["knn"].means
-            out[f"index {backend}, queries {backend}"] = {
-                "ndcg@10": round(means["ndcg@10"], 4), "recall@100": round(means["recall@100"], 4),
-                "index_seconds": report.corpus.seconds, "reused": report.corpus.reused}
-            progress(f"quality {backend}: {out[f'index {backend}, queries {backend}']}")
-        judgments = load_beir(dataset, "test").judgments
-        for indexed, queried in itertools.permutations(backends, 2):
-            if "torch" not in (indexed, queried):
-                continue
-            means = run_configs(client, caps, f"eval-scifact-{indexed}", judgments, configs,
-                                models[queried])["knn"].means
-            out[f"index {indexed}, queries {queried}"] = {
-                "ndcg@10": round(means["ndcg@10"], 4), "recall@100": round(means["recall@100"], 4)}
-            progress(f"quality {indexed}/{queried}: {out[f'index {indexed}, queries {queried}']}")
+                                    subset=subset, index=index, chunk_size=2048, overlap=0)
+            progress(f"index {index}: {report.corpus.chunks} chunks, "
+                     f"{report.corpus.seconds} s, reused {report.corpus.reused}")
+            for queried in BACKENDS:
+                means = run_configs(client, caps, index, judgments, configs,
+                                    models[queried])["knn"].means
+                key = f"index {backend}, queries {queried}"
+                out[key] = {"ndcg@10": round(means["ndcg@10"], 4),
+                            "recall@100": round(means["recall@100"], 4)}
+                progress(f"quality {key}: {out[key]}")
     return out
 
 
@@ -129,9 +130,10 @@ def cli_wall_times(data: Path, cache: Path, runs: int) -> dict[str, dict[str, An
 
     out: dict[str, dict[str, Any]] = {}
     with cluster(None, data, fresh=False) as (client, caps):
+        index = next(iter(client.indices.get(index="eval-scifact-torch*")), None)
+        if index is None:
+            raise SystemExit("run the quality part first: the cli part searches its torch index")
         for backend in ("torch", "onnx-int8", "onnx"):
-            own = f"eval-scifact-{backend}"
-            index = own if client.indices.exists(index=own) else "eval-scifact-torch"
             env = {**os.environ, "ES_RAG_URL": caps.url, "ES_RAG_USER": "elastic",
                    "ES_RAG_PASSWORD": ENGINE_PASSWORD, "ES_RAG_INDEX": index,
                    "ES_RAG_EMBEDDING_BACKEND": backend, "ES_RAG_EMBEDDING_CACHE": str(cache)}
@@ -160,8 +162,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"of {', '.join(PARTS)}")
-    parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help="backends the quality part evaluates")
+    parser.add_argument("--indexed", default="torch,onnx-int8",
+                        help="backends that embed an evaluation index (all backends query)")
+    parser.add_argument("--distractors", type=int, default=500,
+                        help="SciFact documents beyond the judged ones (-1: whole corpus)")
     parser.add_argument("--passages", type=int, default=256, help="passages timed per backend")
     parser.add_argument("--threads", type=int, default=2, help="threads per backend")
     parser.add_argument("--cli-runs", type=int, default=5, help="fresh processes per backend")
@@ -187,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         figures["agreement"] = agreement(texts[:64] + [QUERY], args.cache)
     if "quality" in parts:
         figures["quality"] = quality(args.dataset, args.cache, args.data,
-                                     args.backends.split(","))
+                                     args.indexed.split(","),
+                                     None if args.distractors < 0 else args.distractors)
     if "cli" in parts:
         figures["cli"] = cli_wall_times(args.data, args.cache, args.cli_runs)
     figures["load_avg_end"] = load_average()

@@ -10,6 +10,7 @@ checksum when these differ) and rebuilt when any checksum changes. Nothing is do
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -66,6 +67,20 @@ def _fresh(manifest: dict[str, Any], model_dir: Path, variant: str) -> bool:
         if entry.get("stamp") != _stamp(path) and entry.get("sha256") != file_sha256(path):
             return False
     return variant in manifest.get("variants", {})
+
+
+def _restamp(cache_dir: Path, manifest: dict[str, Any], model_dir: Path) -> None:
+    """Record the current size and time of source files whose checksum was found unchanged, so
+    later processes skip hashing them (best effort: a read-only cache is left as it is)."""
+    sources = manifest["sources"]
+    stale = [p for p in source_files(model_dir) if sources[p.name].get("stamp") != _stamp(p)]
+    if not stale:
+        return
+    for path in stale:
+        sources[path.name]["stamp"] = _stamp(path)
+    with contextlib.suppress(OSError):
+        _write_atomic(cache_dir / MANIFEST,
+                      lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
 
 
 def read_manifest(cache_dir: Path) -> dict[str, Any]:
@@ -142,7 +157,9 @@ def ensure_export(model_dir: Path, cache_dir: Path, variant: str = "fp32") -> Pa
     if variant not in VARIANTS:
         raise ValueError(f"unknown ONNX variant {variant!r} (known: {', '.join(VARIANTS)})")
     target = cache_dir / VARIANTS[variant]
-    if _fresh(read_manifest(cache_dir), model_dir, variant) and target.is_file():
+    manifest = read_manifest(cache_dir)
+    if _fresh(manifest, model_dir, variant) and target.is_file():
+        _restamp(cache_dir, manifest, model_dir)
         return target
     with _exporting:
         manifest = read_manifest(cache_dir)

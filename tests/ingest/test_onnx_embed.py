@@ -170,6 +170,8 @@ def test_the_export_is_reused_until_the_weights_checksum_changes(
     (model / "model.safetensors").touch()  # same bytes, newer time: still the same weights
     assert ensure_export(model, cache, "int8") == first
     assert (cache / "model.onnx").stat().st_mtime_ns == exported
+    assert read_manifest(cache)["sources"]["model.safetensors"]["stamp"][1] == \
+        (model / "model.safetensors").stat().st_mtime_ns  # no hashing next time
     monkeypatch.undo()
 
     tiny_model(tmp_path / "retrained", seed=1)
