@@ -60,7 +60,8 @@ class Settings:
         "embedding_cache; vectors stay compatible across backends",
         choices=("torch", "onnx", "onnx-int8"))
     embedding_cache: Path | None = _setting(
-        None, "folder of the ONNX exports of embedding models (default: <data>/models)")
+        None, "folder of the ONNX exports of embedding models (default: beside the model, "
+        "<model>/onnx, when that folder is writable, else <data>/models)")
     embedding: str = _setting(
         "local", "where chunks and queries are embedded: in es-rag, or by a trained model "
         "deployed in the cluster (ingest inference processor, kNN query_vector_builder)",
@@ -84,11 +85,6 @@ class Settings:
     def cluster_model_id(self) -> str:
         """The trained model id the cluster embeds with: `embedding_model_id`, else derived."""
         return self.embedding_model_id or trained_model_id(self.embedding_model)
-
-    @property
-    def model_cache(self) -> Path:
-        """Where ONNX exports of embedding models live: `embedding_cache`, else <data>/models."""
-        return self.embedding_cache or self.data / "models"
 
     @property
     def uses_engine(self) -> bool:

@@ -112,11 +112,13 @@ def local_embedder(settings: Settings) -> Embedder | OnnxEmbedder:
     """The local embedding model of `settings`, on the configured `embedding_backend`.
 
     torch: sentence-transformers. onnx / onnx-int8: ONNX Runtime, with the export cached in
-    `settings.model_cache` (torch is imported only to export, once).
+    `embedding_cache`, else beside the model or under <data>/models (torch is imported only to
+    export, once).
     """
     if settings.embedding_backend == "torch":
         return Embedder(settings.embedding_model)
     from es_rag.ingest.onnx_embed import OnnxEmbedder
 
-    return OnnxEmbedder(settings.embedding_model, cache_root=settings.model_cache,
+    return OnnxEmbedder(settings.embedding_model, cache_root=settings.embedding_cache,
+                        fallback_root=settings.data / "models",
                         quantized=settings.embedding_backend == "onnx-int8")

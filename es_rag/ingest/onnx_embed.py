@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -42,6 +43,15 @@ def cache_folder(cache_root: Path, model_name: str, location: str) -> Path:
         digest = hashlib.sha256(location.encode()).hexdigest()[:10]
         return cache_root / f"{Path(location).name}-{digest}"
     return cache_root / re.sub(r"[^A-Za-z0-9._-]+", "__", model_name)
+
+
+def default_cache_dir(folder: Path, fallback_root: Path, model_name: str) -> Path:
+    """Beside the model (`<model>/onnx`, shared by every data dir) when its folder is writable,
+    else `fallback_root`'s folder for the model."""
+    beside = folder / "onnx"
+    if os.access(beside if beside.is_dir() else folder, os.W_OK):
+        return beside
+    return cache_folder(fallback_root, model_name, str(folder))
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -157,16 +167,18 @@ class OnnxEmbedder:
     """Embeds passages and queries with the ONNX export of a sentence-transformers model.
 
     ```
-    embedder = OnnxEmbedder(cache_root=Path(".es-rag/models"), quantized=True)
+    embedder = OnnxEmbedder(quantized=True)    # all-MiniLM-L6-v2, int8, export cached beside it
     vectors = embedder.embed_documents(["first passage", "second passage"])
     query_vector = embedder.embed_query("what does the first passage say?")
     ```
-    The first use exports the model (torch, once; see `ensure_export`); later processes load
+    The first use exports the model (torch, once; see `ensure_export`) into `cache_root`'s folder
+    for the model, or by default beside the model (`default_cache_dir`); later processes load
     the cached file with onnxruntime and tokenizers only.
     """
 
-    def __init__(self, model_name: str = DEFAULT_MODEL, *, cache_root: Path,
-                 quantized: bool = False, batch_size: int = 32) -> None:
+    def __init__(self, model_name: str = DEFAULT_MODEL, *, cache_root: Path | None = None,
+                 fallback_root: Path = Path(".es-rag/models"), quantized: bool = False,
+                 batch_size: int = 32) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         try:
@@ -185,7 +197,9 @@ class OnnxEmbedder:
         if not (folder / "tokenizer.json").is_file():
             raise OnnxBackendError(f"the ONNX backend needs the model's tokenizer.json, and "
                                    f"{folder} has none: use embedding_backend = torch")
-        self.cache_dir = cache_folder(cache_root, model_name, str(folder))
+        self.cache_dir = (default_cache_dir(folder, fallback_root, model_name)
+                          if cache_root is None else
+                          cache_folder(cache_root, model_name, str(folder)))
         try:
             self.path = ensure_export(folder, self.cache_dir, "int8" if quantized else "fp32")
         except OnnxExportError as exc:

@@ -83,8 +83,7 @@ def test_the_backend_setting_picks_the_embedder_everywhere(onnx_cache: Path) -> 
                                   "ES_RAG_EMBEDDING_CACHE": str(onnx_cache)})
     assert isinstance(local_embedder(settings), OnnxEmbedder)
     assert isinstance(search_embedder(settings), OnnxEmbedder)
-    assert local_embedder(Settings(embedding_backend="onnx", data=onnx_cache.parent)).cache_dir \
-        == onnx_cache.parent / "models" / "all-MiniLM-L6-v2"
+    assert local_embedder(settings).cache_dir == onnx_cache / "all-MiniLM-L6-v2"
     assert isinstance(local_embedder(Settings(embedding_backend="torch")), Embedder)
     with pytest.raises(ConfigError, match="ES_RAG_EMBEDDING_BACKEND: 'tensorflow' is not one of"):
         load_settings(env={"ES_RAG_EMBEDDING_BACKEND": "tensorflow"})
@@ -160,8 +159,9 @@ def test_the_export_is_reused_until_the_weights_checksum_changes(
         onnx_export.file_sha256(model / "model.safetensors")
     assert set(manifest["variants"]) == {"fp32", "int8"}
     exported = (cache / "model.onnx").stat().st_mtime_ns
-    vector = OnnxEmbedder(str(model), cache_root=tmp_path / "root").embed_query("hello")
-    assert len(vector) == 16
+    beside = OnnxEmbedder(str(model))  # no cache folder configured: beside the model
+    assert beside.cache_dir == model / "onnx" and (model / "onnx" / "manifest.json").is_file()
+    assert len(beside.embed_query("hello")) == 16
 
     def no_export(*_: object) -> None:
         raise AssertionError("exported again")
