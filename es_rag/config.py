@@ -55,7 +55,7 @@ class Settings:
         "all-MiniLM-L6-v2", "sentence-transformers model for embeddings"
     )
     embedding_backend: str = _setting(
-        "torch", "runtime of the local embedding model: torch (sentence-transformers), or "
+        "onnx-int8", "runtime of the local embedding model: torch (sentence-transformers), or "
         "ONNX Runtime with the model exported once (fp32, or int8 dynamically quantized) into "
         "embedding_cache; vectors stay compatible across backends",
         choices=("torch", "onnx", "onnx-int8"))
