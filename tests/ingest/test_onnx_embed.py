@@ -17,7 +17,7 @@ from elasticsearch import Elasticsearch
 from es_rag.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from es_rag.evaluate.corpus import index_body
 from es_rag.ingest import onnx_export
-from es_rag.ingest.cluster_embed import search_embedder
+from es_rag.ingest.cluster_embed import ClusterSearchEmbedder, search_embedder
 from es_rag.ingest.embed import Embedder, local_embedder, model_location
 from es_rag.ingest.onnx_embed import OnnxBackendError, OnnxEmbedder
 from es_rag.ingest.onnx_export import OnnxExportError, ensure_export, read_manifest
@@ -83,6 +83,10 @@ def test_the_backend_setting_picks_the_embedder_everywhere(onnx_cache: Path) -> 
                                   "ES_RAG_EMBEDDING_CACHE": str(onnx_cache)})
     assert isinstance(local_embedder(settings), OnnxEmbedder)
     assert isinstance(search_embedder(settings), OnnxEmbedder)
+    clustered = search_embedder(Settings(embedding="cluster", embedding_backend="onnx-int8",
+                                         embedding_cache=onnx_cache))
+    assert isinstance(clustered, ClusterSearchEmbedder)
+    assert isinstance(clustered.local, OnnxEmbedder) and clustered.dims == 384
     assert local_embedder(settings).cache_dir == onnx_cache / "all-MiniLM-L6-v2"
     assert isinstance(local_embedder(Settings(embedding_backend="torch")), Embedder)
     with pytest.raises(ConfigError, match="ES_RAG_EMBEDDING_BACKEND: 'tensorflow' is not one of"):
