@@ -32,10 +32,12 @@ def clear_errors(func: F) -> F:
         except Exception as exc:
             from es_rag.generate import GenerationError
             from es_rag.ingest.cluster_embed import ClusterEmbeddingError
+            from es_rag.ingest.embed import ModelNotAvailableError
             from es_rag.retrieve import SearchError
             from es_rag.users import UserError
 
-            if isinstance(exc, SearchError | UserError | GenerationError | ClusterEmbeddingError):
+            if isinstance(exc, SearchError | UserError | GenerationError | ClusterEmbeddingError
+                          | ModelNotAvailableError):
                 raise click.ClickException(str(exc)) from None
             raise
 

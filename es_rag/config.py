@@ -54,6 +54,14 @@ class Settings:
     embedding_model: str = _setting(
         "all-MiniLM-L6-v2", "sentence-transformers model for embeddings"
     )
+    embedding_backend: str = _setting(
+        "onnx-int8", "runtime of the local embedding model: torch (sentence-transformers), or "
+        "ONNX Runtime with the model exported once (fp32, or int8 dynamically quantized) into "
+        "embedding_cache; vectors stay compatible across backends",
+        choices=("torch", "onnx", "onnx-int8"))
+    embedding_cache: Path | None = _setting(
+        None, "folder of the ONNX exports of embedding models (default: beside the model, "
+        "<model>/onnx, when that folder is writable, else <data>/models)")
     embedding: str = _setting(
         "local", "where chunks and queries are embedded: in es-rag, or by a trained model "
         "deployed in the cluster (ingest inference processor, kNN query_vector_builder)",

@@ -13,13 +13,16 @@ passages es-rag scores itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from es_rag.config import Settings
 from es_rag.connect import Capabilities, error_reason
-from es_rag.ingest.embed import Embedder, ModelNotAvailableError, load_model
+from es_rag.ingest.embed import Embedder, ModelNotAvailableError, load_model, local_embedder
+
+if TYPE_CHECKING:
+    from es_rag.ingest.onnx_embed import OnnxEmbedder
 
 CLUSTER_EMBEDDING_PIPELINE = "chunks-cluster-embedding"
 """The ingest pipeline (pipelines/chunks-cluster-embedding.json) that embeds chunks in the
@@ -176,13 +179,13 @@ class ClusterSearchEmbedder:
     kNN clauses send `query_vector_builder`, so the cluster embeds the query inside the caller's
     own search: no client, credentials or ML privilege of es-rag's is involved. Questions and
     passages that es-rag itself scores (answer relevance, reranking, citation support) are
-    embedded by the same model on this machine, `local_model`, whose tokenizer also counts
-    chunk tokens.
+    embedded by the same model on this machine, `local` (`local_embedder`), whose tokenizer
+    also counts chunk tokens.
     """
 
-    def __init__(self, model_id: str, local_model: str) -> None:
+    def __init__(self, model_id: str, local: Embedder | OnnxEmbedder) -> None:
         self.model_id = model_id
-        self.local = Embedder(local_model)
+        self.local = local
 
     @property
     def model_name(self) -> str:
@@ -212,26 +215,26 @@ class ClusterSearchEmbedder:
         return self.local.embed_query(text)
 
 
-def search_embedder(settings: Settings) -> Embedder | ClusterSearchEmbedder:
+def search_embedder(settings: Settings) -> Embedder | OnnxEmbedder | ClusterSearchEmbedder:
     """The embedder of a server whose searches run with each caller's client.
 
     `embedding = "local"`: the local model. `embedding = "cluster"`: a `ClusterSearchEmbedder`,
     so every kNN search has the cluster embed the query.
     """
     if settings.embedding == "cluster":
-        return ClusterSearchEmbedder(settings.cluster_model_id, settings.embedding_model)
-    return Embedder(settings.embedding_model)
+        return ClusterSearchEmbedder(settings.cluster_model_id, local_embedder(settings))
+    return local_embedder(settings)
 
 
 def embedder_for(settings: Settings, client: Elasticsearch | None = None,
-                 caps: Capabilities | None = None) -> Embedder | ClusterEmbedder:
-    """The embedder the settings choose: local sentence-transformers, or the cluster's model.
+                 caps: Capabilities | None = None) -> Embedder | OnnxEmbedder | ClusterEmbedder:
+    """The embedder the settings choose: the local model (`local_embedder`), or the cluster's.
 
     For `embedding = "cluster"` the client and capabilities are needed; it raises
     ClusterEmbeddingError when the cluster has no ML or the model is not deployed and started.
     """
     if settings.embedding == "local":
-        return Embedder(settings.embedding_model)
+        return local_embedder(settings)
     if client is None or caps is None:
         raise ValueError('embedding = "cluster" needs the client and the cluster capabilities')
     require_ml(caps)

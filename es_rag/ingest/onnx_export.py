@@ -1,0 +1,197 @@
+"""Export a local sentence-transformers model to ONNX once, and keep it cached with a manifest.
+
+The transformer of the model folder is exported with `torch.onnx` (its last hidden state; pooling
+and normalisation run in `es_rag.ingest.onnx_embed`), and quantized to int8 with ONNX Runtime's
+dynamic quantization. The cache folder holds `model.onnx`, `model-int8.onnx` and
+`manifest.json`, which records the SHA-256 of every source file the export read. A cached export
+is reused while those files are unchanged (checked by size and modification time first, by
+checksum when these differ) and rebuilt when any checksum changes. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+RECIPE = "es-rag-onnx-v1"  # bump when the exported graph or the quantization changes
+OPSET = 17
+VARIANTS = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_exporting = threading.Lock()
+
+
+class OnnxExportError(RuntimeError):
+    """The model cannot be exported to ONNX or quantized; the message says why."""
+
+
+def source_files(model_dir: Path) -> list[Path]:
+    """The files of the model folder an export depends on: weights, configs, tokenizer."""
+    weights = [model_dir / name for name in WEIGHT_FILES if (model_dir / name).is_file()]
+    if not weights:
+        raise OnnxExportError(f"no model weights ({' or '.join(WEIGHT_FILES)}) in {model_dir}")
+    configs = ["config.json", "tokenizer.json", "modules.json", "sentence_bert_config.json",
+               "config_sentence_transformers.json"]
+    return weights[:1] + [model_dir / name for name in configs if (model_dir / name).is_file()]
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _fresh(manifest: dict[str, Any], model_dir: Path, variant: str) -> bool:
+    """True when `manifest` describes an export of the files in `model_dir` as they are now."""
+    recorded = manifest.get("sources", {})
+    files = source_files(model_dir)
+    if manifest.get("recipe") != RECIPE or sorted(recorded) != sorted(f.name for f in files):
+        return False
+    for path in files:
+        entry = recorded[path.name]
+        if entry.get("stamp") != _stamp(path) and entry.get("sha256") != file_sha256(path):
+            return False
+    return variant in manifest.get("variants", {})
+
+
+def _restamp(cache_dir: Path, manifest: dict[str, Any], model_dir: Path) -> None:
+    """Record the current size and time of source files whose checksum was found unchanged, so
+    later processes skip hashing them (best effort: a read-only cache is left as it is)."""
+    sources = manifest["sources"]
+    stale = [p for p in source_files(model_dir) if sources[p.name].get("stamp") != _stamp(p)]
+    if not stale:
+        return
+    for path in stale:
+        sources[path.name]["stamp"] = _stamp(path)
+    with contextlib.suppress(OSError):
+        _write_atomic(cache_dir / MANIFEST,
+                      lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
+
+
+def read_manifest(cache_dir: Path) -> dict[str, Any]:
+    """The cache folder's manifest, or {} when there is none (or it is unreadable)."""
+    try:
+        return dict(json.loads((cache_dir / MANIFEST).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    """Write `path` through a temporary file in the same folder, then rename it into place."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _export_fp32(model_dir: Path, target: Path) -> None:
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise OnnxExportError(f"exporting to ONNX needs torch and transformers ({exc})") from None
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True,
+                                      attn_implementation="eager").eval()
+    example = torch.ones(2, 8, dtype=torch.long)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            LastHiddenState(model), (example, torch.ones_like(example), torch.zeros_like(example)),
+            str(target), input_names=names, output_names=["last_hidden_state"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names,
+                                                                      "last_hidden_state"]},
+            opset_version=OPSET, dynamo=False)
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """Dynamic int8 quantization of the MatMul weights, per channel (keeps cosine ≥ 0.99)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # it logs a hint about pre-processing on the root logger
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
+                         per_channel=True, op_types_to_quantize=["MatMul"])
+    finally:
+        root.setLevel(level)
+
+
+def ensure_export(model_dir: Path, cache_dir: Path, variant: str = "fp32") -> Path:
+    """The ONNX file of `variant` ("fp32" or "int8") for `model_dir`, exported on first use.
+
+    Raises OnnxExportError when the export or the quantization fails (the cache is left as it
+    was: files are renamed into place only once complete).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown ONNX variant {variant!r} (known: {', '.join(VARIANTS)})")
+    target = cache_dir / VARIANTS[variant]
+    manifest = read_manifest(cache_dir)
+    if _fresh(manifest, model_dir, variant) and target.is_file():
+        _restamp(cache_dir, manifest, model_dir)
+        return target
+    with _exporting:
+        manifest = read_manifest(cache_dir)
+        if _fresh(manifest, model_dir, variant) and target.is_file():
+            return target
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OnnxExportError(f"cannot create the ONNX cache folder {cache_dir}: "
+                                  f"{exc.strerror}") from None
+        sources = {path.name: {"sha256": file_sha256(path), "stamp": _stamp(path)}
+                   for path in source_files(model_dir)}
+        same_sources = (manifest.get("recipe") == RECIPE and
+                        {k: v.get("sha256") for k, v in manifest.get("sources", {}).items()}
+                        == {k: v["sha256"] for k, v in sources.items()})
+        variants = dict(manifest.get("variants", {})) if same_sources else {}
+        fp32 = cache_dir / VARIANTS["fp32"]
+        try:
+            if "fp32" not in variants or not fp32.is_file():
+                _write_atomic(fp32, lambda tmp: _export_fp32(model_dir, tmp))
+                variants = {"fp32": file_sha256(fp32)}
+            if variant == "int8":
+                _write_atomic(target, lambda tmp: _quantize(fp32, tmp))
+                variants["int8"] = file_sha256(target)
+        except OnnxExportError:
+            raise
+        except Exception as exc:  # torch.onnx and onnxruntime raise many kinds
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise OnnxExportError(f"exporting {model_dir} to ONNX ({variant}) failed: "
+                                  f"{exc.__class__.__name__}: {first}") from None
+        new = {"recipe": RECIPE, "source": str(model_dir), "opset": OPSET,
+               "sources": sources, "variants": variants}
+        _write_atomic(cache_dir / MANIFEST,
+                      lambda tmp: tmp.write_text(json.dumps(new, indent=2) + "\n"))
+    return target
