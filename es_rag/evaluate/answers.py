@@ -25,7 +25,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from es_rag.retrieve.embedding import QueryEmbedder
 LOWER_IS_BETTER = frozenset({"wrong_refusals"})
 _QUOTED = re.compile(r'^"(?P<quote>.+)"(?P<markers>(?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s*$',
                      re.DOTALL)
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 _SAME_RUN = ("golden", "questions")
 
 
@@ -136,24 +137,32 @@ class Statement:
     quoted: bool
 
 
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for m in MARKER.finditer(text) for n in re.findall(r"\d+", m.group(1)))
+
+
 def answer_statements(answer: Answer) -> list[Statement]:
     """The statements of an answer's body: each quote with its markers is one (an extractive
-    quote may span lines), other text one per sentence."""
+    quote may span lines), other text one per sentence; markers opening a sentence cite the
+    one before it."""
     body = answer.text
     if answer.extractive and "\n" in body:
         body = body.split("\n", 1)[1]  # the extractive preamble is not a statement
-    statements = []
+    statements: list[Statement] = []
     pieces_of_body = re.split(r'\n(?=")', body) if answer.extractive else body.splitlines()
     for line in pieces_of_body:
-        match = _QUOTED.match(line.strip())
-        pieces = [(match.group("quote"), match.group(0), True)] if match else \
-            [(s, s, False) for s in split_sentences(line)]
-        for text, with_markers, quoted in pieces:
-            cited = tuple(int(n) for m in MARKER.finditer(with_markers)
-                          for n in re.findall(r"\d+", m.group(1)))
-            plain = text if quoted else MARKER.sub("", text).strip()
-            if plain:
-                statements.append(Statement(plain, cited, quoted))
+        whole = _QUOTED.match(line.strip())
+        for sentence in [line.strip()] if whole else split_sentences(line):
+            leading = _LEADING_MARKERS.match(sentence)
+            if leading and statements:
+                last = statements[-1]
+                statements[-1] = replace(last, cited=last.cited + _numbers(leading.group(0)))
+                sentence = sentence[leading.end():].strip()
+            quoted = _QUOTED.match(sentence)
+            text = quoted.group("quote") if quoted else MARKER.sub("", sentence).strip()
+            if text:
+                cited = _numbers(quoted.group("markers") if quoted else sentence)
+                statements.append(Statement(text, cited, bool(quoted)))
     return statements
 
 

@@ -114,3 +114,11 @@ def test_the_pdf_copy_of_a_markdown_passage_is_not_given_twice() -> None:
                                 _hit("later.md", other, 3)])
     assert [s.chunk_id for s in context.sources] == ["wiki.md#0", "later.md#0"]
     assert dict(context.dropped) == {"wiki.pdf#0": "near-duplicate of a kept source"}
+
+
+def test_quotes_keep_inline_code_but_lose_footnotes_and_link_syntax() -> None:
+    from es_rag.generate.quotes import clean_quote
+
+    assert clean_quote("Every `[n]` is checked.[22] See [the docs](docs/x.md) and "
+                       "**bold** [[ 5 ]](#cite_note-5).") == \
+        "Every `[n]` is checked. See the docs and bold."

@@ -25,7 +25,6 @@ PREAMBLE = "Extractive answer (sentences quoted from the sources; no language mo
 _LEANS_BACK = re.compile(r"^[\"'(]?(?:it|its|this|that|these|those|they|their|them|he|she|his|"
                          r"her|such|both|here|there)\b", re.IGNORECASE)
 LEAN_PENALTY = 0.1
-RANK_PRIOR = 0.01
 _NOT_PROSE = re.compile(r"^\s*(?:#{1,6}\s|\|?\s*:?-{3,}|```|!\[)")
 
 
@@ -94,9 +93,9 @@ class ExtractiveGenerator:
     extractive = True
 
     def __init__(self, embedder: DocumentEmbedder | None = None, *, max_sentences: int = 3,
-                 max_sources: int = 8, min_cosine: float = 0.4, min_lexical: float = 0.5,
+                 max_sources: int = 8, min_cosine: float = 0.3, min_lexical: float = 0.5,
                  keep_ratio: float = 0.85, duplicate_overlap: float = 0.6,
-                 semantic_weight: float = 0.7) -> None:
+                 semantic_weight: float = 0.6) -> None:
         self.embedder = embedder
         self.max_sentences = max_sentences
         self.max_sources = max_sources
@@ -128,16 +127,15 @@ class ExtractiveGenerator:
                         for c, cos in zip(candidates, cosines, strict=False)]
         words = [content_words(window or quote) for _, _, quote, window in candidates]
         lexical = _weighted_overlap(q_words, words)
-        scored = [ScoredSentence(src, s, quote, lex, sem, self._score(lex, sem, src.n))
+        scored = [ScoredSentence(src, s, quote, lex, sem, self._score(lex, sem))
                   for (src, s, quote, _), lex, sem
                   in zip(candidates, lexical, semantic, strict=True)]
         return sorted(scored, key=lambda x: (-x.score, x.source.n))
 
-    def _score(self, lexical: float, semantic: float | None, rank: int) -> float:
-        prior = RANK_PRIOR * (rank - 1)
+    def _score(self, lexical: float, semantic: float | None) -> float:
         if semantic is None:
-            return lexical - prior
-        return self.semantic_weight * semantic + (1 - self.semantic_weight) * lexical - prior
+            return lexical
+        return self.semantic_weight * semantic + (1 - self.semantic_weight) * lexical
 
     def _relevant(self, s: ScoredSentence) -> bool:
         if s.lexical >= self.min_lexical:
