@@ -58,15 +58,19 @@ def split_passage(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-cased words of `text` minus stopwords, with a light plural/suffix folding."""
+    """Lower-cased words of `text` minus stopwords, with a light suffix folding: possessives,
+    plurals, -ing and -ed go, and so does a final e ("nickname" and "nicknamed" meet)."""
     words = set()
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(text.lower().replace("\u2019", "'")):
+        word = word.removesuffix("'s")
         if word in STOPWORDS or len(word) < 2:
             continue
         for suffix in ("ing", "es", "s", "ed"):
             if len(word) > len(suffix) + 3 and word.endswith(suffix):
                 word = word[: -len(suffix)]
                 break
+        if len(word) > 4 and word.endswith("e"):
+            word = word[:-1]
         words.add(word)
     return words
 

@@ -82,16 +82,14 @@ def test_answers_are_measured_and_a_worse_run_fails_the_gate(indexed, tmp_path: 
     assert "[4]" not in by_id["class"]["answer"] and by_id["class"]["removed_citations"] == []
 
     baseline = tmp_path / "baseline.json"
-    baseline.write_text(json.dumps({"golden": "golden.jsonl", "questions": 4,
-                                    "configs": {"extractive": metrics}}))
-    assert run("eval", "--answers", str(golden), "--baseline", str(baseline),
-               env=env).returncode == 0
     impossible = {**metrics, "answer_correct": 1.5, "wrong_refusals": -0.5}
-    baseline.write_text(json.dumps({"configs": {"extractive": impossible}}))
+    baseline.write_text(json.dumps({"golden": "golden.jsonl", "questions": 4,
+                                    "configs": {"extractive": impossible}}))
     gated = run("eval", "--answers", str(golden), "--baseline", str(baseline), env=env)
     assert gated.returncode == 1
     assert "regression: extractive answer_correct" in gated.stderr
     assert "wrong_refusals: 0.0000 > baseline -0.5000" in gated.stderr
+    assert "citation_precision" not in gated.stderr  # equal to the baseline: no regression
 
 
 def test_bad_golden_files_and_options_are_one_clear_line(indexed, tmp_path: Path) -> None:
