@@ -87,6 +87,7 @@ def test_answers_are_measured_and_a_worse_run_fails_the_gate(indexed, tmp_path: 
                                     "configs": {"extractive": impossible}}))
     gated = run("eval", "--answers", str(golden), "--baseline", str(baseline), env=env)
     assert gated.returncode == 1
+    assert "citation_coverage" in gated.stdout and "4 questions" in gated.stdout
     assert "regression: extractive answer_correct" in gated.stderr
     assert "wrong_refusals: 0.0000 > baseline -0.5000" in gated.stderr
     assert "citation_precision" not in gated.stderr  # equal to the baseline: no regression

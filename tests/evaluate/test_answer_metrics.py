@@ -15,6 +15,7 @@ from es_rag.evaluate.answers import (
     check_answer_baseline,
     read_golden,
     score_answer,
+    write_answer_baseline,
 )
 from es_rag.generate import DONT_KNOW, Answer, assemble_context, build_answer
 from es_rag.generate.providers.extractive import PREAMBLE
@@ -91,6 +92,7 @@ def test_the_gate_fails_on_drops_and_on_more_wrong_refusals(context, tmp_path: P
     regressions = {r.metric: str(r) for r in check_answer_baseline(report, baseline)}
     assert set(regressions) == {"wrong_refusals", "first_sentence_correct"}
     assert "1.0000 > baseline 0.0000" in regressions["wrong_refusals"]
+    assert check_answer_baseline(report, write_answer_baseline(report, baseline)) == []
     baseline.write_text(json.dumps({"golden": "other.jsonl", "configs": {"openai": {}}}))
     with pytest.raises(BaselineError, match="baseline golden is 'other.jsonl'"):
         check_answer_baseline(report, baseline)

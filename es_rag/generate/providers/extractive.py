@@ -76,12 +76,14 @@ class ExtractiveGenerator:
     """Quotes the source sentences most similar to the question, best first.
 
     Sentences are scored by the cosine of their embedding with the question's (the query
-    vector of the search, reused) and by the share of the question's content words they hold.
-    A sentence is relevant when it holds at least half the question's content words or, with an
+    vector of the search, reused; all sentences embedded in one batch) weighted by
+    `semantic_weight`, and by the share of the question's content words they hold, rare words
+    counting more. A sentence is relevant when that share reaches `min_lexical` or, with an
     embedder, when its cosine reaches `min_cosine`; with no relevant sentence the answer is
-    "I don't know". Quotes are cleaned of footnote markers and Markdown syntax; a sentence that
-    repeats a chosen one (another copy of the same document) or reads as an instruction to the
-    model is never quoted.
+    "I don't know". After the best sentence come up to `max_sentences - 1` others scoring at
+    least `keep_ratio` of it. Quotes are cleaned of footnote markers and Markdown syntax; a
+    sentence that repeats a chosen one (`duplicate_overlap` of its words: another copy of the
+    same document) or reads as an instruction to the model is never quoted.
 
     >>> gen = ExtractiveGenerator(embedder)                 # doctest: +SKIP
     >>> print(gen.generate("What is RRF?", context).text)   # doctest: +SKIP
