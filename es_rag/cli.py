@@ -492,6 +492,10 @@ def _print_answer(answer: Any, streamed: bool) -> None:
             click.echo(f"  [{c.n}] {c.title or c.source} ({c.source}{page})")
     for removed in answer.removed_citations:
         click.secho(f"  note: {removed}", fg="yellow", err=True)
+    for flagged in answer.instruction_like:
+        click.secho(f"  warning: source [{flagged.n}] ({flagged.source}) holds instruction-like "
+                    f"text, treated as data ({flagged.kind}): {flagged.sentence[:120]!r}",
+                    fg="red", err=True)
 
 
 @cli.command()
@@ -577,6 +581,8 @@ def demo(ctx: Context, question: str) -> None:
 @click.option("--judgments", type=click.Path(exists=True, path_type=Path),
               help="Evaluate the live chunk index: a qrels file (TREC, or BEIR .tsv; e.g. "
                    "judgments/playground.qrels) or a BEIR folder (its corpus is not read).")
+@click.option("--answers", "golden", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Golden questions (JSON lines): measure the answers of the indexed chunks.")
 @click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False,
                                                            path_type=Path),
               help="Queries (JSONL {_id, text}) of a --judgments qrels file (default: "
@@ -594,18 +600,23 @@ def demo(ctx: Context, question: str) -> None:
 @_json_flag("Print one JSON object as the last line.")
 @pass_context
 @clear_errors
-def evaluate(ctx: Context, dataset: Path | None, judgments: Path | None,
+def evaluate(ctx: Context, dataset: Path | None, judgments: Path | None, golden: Path | None,
              queries_file: Path | None, configs: str | None, split: str,
              report_path: Path | None, baseline: Path | None, max_drop: float, ci_subset: bool,
              as_json: bool) -> None:
-    """Measure retrieval quality on judgments (nDCG@10, recall, MRR, MAP) and gate regressions."""
+    """Measure retrieval quality on judgments (nDCG@10, recall, MRR, MAP) and gate regressions;
+    with --answers, measure answers on golden questions."""
     from es_rag import evaluate as ev
     from es_rag.retrieve.defaults import RetrievalFileError, read_stored
 
+    if sum(given is not None for given in (dataset, judgments, golden)) != 1:
+        raise click.UsageError("give one of --dataset (a BEIR folder, indexed on its own), "
+                               "--judgments (evaluated on the live index) or --answers "
+                               "(golden questions, answered from the live index)")
+    if golden is not None:
+        _evaluate_answers(ctx, golden, baseline, max_drop, as_json)
+        return
     settings = ctx.settings
-    if (dataset is None) == (judgments is None):
-        raise click.UsageError("give either --dataset (a BEIR folder, indexed on its own) or "
-                               "--judgments (evaluated on the live index)")
     try:
         parsed = ev.parse_configs(configs or ("current" if judgments else "bm25,knn,hybrid"))
     except ev.ConfigError as exc:
@@ -644,6 +655,41 @@ def evaluate(ctx: Context, dataset: Path | None, judgments: Path | None,
                        f"first: {report.skipped[0]}")
         if report_path:
             click.echo(f"report written to {report_path}")
+    for regression in regressions:
+        click.secho(f"regression: {regression}", fg="red", err=True)
+    if regressions:
+        sys.exit(1)
+
+
+def _evaluate_answers(ctx: Context, golden: Path, baseline: Path | None, max_drop: float,
+                      as_json: bool) -> None:
+    """`eval --answers`: ask the golden questions as `es-rag ask` would, score, gate."""
+    from es_rag.evaluate import BaselineError
+    from es_rag.evaluate import answers as ev_answers
+    from es_rag.generate import build_generator
+
+    try:
+        questions = ev_answers.read_golden(golden)
+    except ev_answers.GoldenError as exc:
+        raise click.ClickException(str(exc)) from None
+    client, caps = ctx.connection()
+    embedder = _embedder(ctx)
+    try:
+        with StageProgress() as progress:
+            report = ev_answers.run_answer_evaluation(
+                client, caps, ctx.settings.index, questions, embedder=embedder,
+                generator=build_generator(ctx.settings, embedder=embedder),
+                client_side_acl_filter=ctx.settings.client_side_acl_filter, name=golden.name,
+                progress=progress)
+        _save_run(ctx.settings, "eval-answers", json.loads(report.to_json()))
+        regressions = (ev_answers.check_answer_baseline(report, baseline, max_drop)
+                       if baseline else [])
+    except BaselineError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        ev_answers.print_answer_report(report)
     for regression in regressions:
         click.secho(f"regression: {regression}", fg="red", err=True)
     if regressions:

@@ -17,12 +17,26 @@ import numpy as np
 
 from es_rag.generate.context import Context, Source
 from es_rag.generate.dont_know import is_dont_know, says_no_answer
+from es_rag.generate.injection import InstructionLike, find_instruction_like
 from es_rag.generate.prompts import DONT_KNOW
-from es_rag.generate.sentences import content_words, overlap, split_sentences
+from es_rag.generate.sentences import content_words, overlap, split_passage, split_sentences
 from es_rag.retrieve.embedding import DocumentEmbedder
 
 MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 _END_PUNCT = re.compile(r"[.!?]+[\"')\]]*$")
+_QUOTE = re.compile(r'"[^"\n]+"|\u201c[^\u201d\n]+\u201d')
+
+
+def _spaced(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _quoted_source_spans(text: str, context: Context) -> list[tuple[int, int]]:
+    """Spans of `text` quoting a source verbatim: bracket numbers inside them (a document's own
+    footnotes, such as Wikipedia's [22]) belong to the source and are not citations."""
+    sources = [_spaced(s.text) for s in context.sources]
+    return [(m.start(), m.end()) for m in _QUOTE.finditer(text)
+            if any(_spaced(m.group(0)[1:-1]) in src for src in sources)]
 
 
 @dataclass
@@ -44,7 +58,9 @@ class Answer:
     """A generated answer with verified citations.
 
     `removed_citations` explains every [n] taken out; `unsupported_sentences` lists sentences no
-    source supports; `sources_used` are the numbered sources the generator was given.
+    source supports; `sources_used` are the numbered sources the generator was given;
+    `instruction_like` are the sentences of those sources that read as instructions to the model
+    (a possible prompt injection: never quoted by the extractive answerer, flagged for all).
     """
 
     text: str
@@ -57,6 +73,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     retrieval: dict[str, Any] = field(default_factory=dict)
     """The search behind the answer: its path and `parameters` (values, origin, overrides)."""
+    instruction_like: list[InstructionLike] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `es-rag ask --json` and `POST /api/ask`."""
@@ -68,6 +85,7 @@ class Answer:
             "removed_citations": self.removed_citations,
             "unsupported_sentences": self.unsupported_sentences,
             "sources": [s.as_dict() for s in self.sources_used],
+            "instruction_like": [f.as_dict() for f in self.instruction_like],
             "timings": self.timings,
             "retrieval": self.retrieval,
         }
@@ -75,7 +93,7 @@ class Answer:
 
 def best_quote(claim: str, source: Source) -> str:
     """The sentence of the source that shares most content words with the claim (verbatim)."""
-    sentences = split_sentences(source.text) or [source.text]
+    sentences = split_passage(source.text) or [source.text]
     words = content_words(claim)
     return max(sentences, key=lambda s: len(words & content_words(s)))
 
@@ -179,15 +197,19 @@ def build_answer(text: str, context: Context, *, provider: str, extractive: bool
     text = text.strip()
     verifier = _Verifier(context, embedder, min_support, min_cosine)
     claims = _claims(text)
+    quoted = _quoted_source_spans(text, context)
 
     def rewrite(m: re.Match[str]) -> str:
+        if any(start < m.start() < end for start, end in quoted):
+            return m.group(0)
         numbers = [int(n) for n in re.findall(r"\d+", m.group(1))]
         kept = verifier.check(numbers, _claim_for(m.start(), text, claims))
         if kept == numbers:
             return m.group(0)
         return f" [{', '.join(map(str, kept))}]" if kept else ""
 
-    had_markers = bool(MARKER.search(text))
+    had_markers = any(not any(start < m.start() < end for start, end in quoted)
+                      for m in MARKER.finditer(text))
     checked = MARKER.sub(rewrite, text).strip()
     if not checked:
         checked = DONT_KNOW
@@ -203,4 +225,5 @@ def build_answer(text: str, context: Context, *, provider: str, extractive: bool
         checked = f"{preamble}\n{checked}"
     return Answer(text=checked, citations=citations, provider=provider, extractive=extractive,
                   sources_used=list(context.sources), removed_citations=verifier.removed,
-                  unsupported_sentences=unsupported)
+                  unsupported_sentences=unsupported,
+                  instruction_like=find_instruction_like(context.sources))

@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from es_rag.generate.quotes import clean_quote
 from es_rag.generate.sentences import content_words, jaccard
 from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
 
 _WORDISH = re.compile(r"\w+|[^\w\s]")
+MIN_CONTAINED_WORDS = 20
 
 
 class Tokenizer(Protocol):
@@ -85,15 +87,26 @@ def _fit(text: str, budget: int, count: TokenCounter) -> str:
     return text[: cuts[lo - 1]] if lo else ""
 
 
+def _contained(a: set[str], b: set[str]) -> float:
+    """Share of the smaller word set found in the other (0 when either is too short to judge)."""
+    if min(len(a), len(b)) < MIN_CONTAINED_WORDS:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
 def assemble_context(hits: Sequence[Hit], *, token_budget: int = 1500,
                      tokenizer: Tokenizer | None = None,
-                     dedupe_threshold: float = 0.9) -> Context:
+                     dedupe_threshold: float = 0.9,
+                     containment_threshold: float = 0.8) -> Context:
     """Number the hits [1]..[n] in rank order, dropping near-duplicates and what does not fit.
 
-    A hit is a near-duplicate when it has the content_hash of a kept hit or a token-set
-    (Jaccard) similarity of at least `dedupe_threshold` with one. A hit that does not fit the
-    remaining budget is skipped (smaller later hits may still fit); when not even the first hit
-    fits, its text is cut at a word boundary so the context is never empty.
+    A hit is a near-duplicate when it has the content_hash of a kept hit, or when its words
+    (footnotes and Markdown syntax aside) have a token-set (Jaccard) similarity of at least
+    `dedupe_threshold` with a kept hit's, or are mostly contained in them or contain them
+    (`containment_threshold` of the smaller set, both of at least `MIN_CONTAINED_WORDS`): the
+    same passage from the PDF and the Markdown copy of one document is given once. A hit that
+    does not fit the remaining budget is skipped (smaller later hits may still fit); when not
+    even the first hit fits, its text is cut at a word boundary so the context is never empty.
 
     >>> ctx = assemble_context(hits, token_budget=1200, tokenizer=tok)  # doctest: +SKIP
     >>> [(s.n, s.chunk_id) for s in ctx.sources]                       # doctest: +SKIP
@@ -107,11 +120,12 @@ def assemble_context(hits: Sequence[Hit], *, token_budget: int = 1500,
     kept_hashes: set[str] = set()
     used = 0
     for hit in hits:
-        words = content_words(hit.text)
+        words = content_words(clean_quote(hit.text))
         if hit.content_hash and hit.content_hash in kept_hashes:
             dropped.append((hit.chunk_id, "duplicate content_hash"))
             continue
-        if any(jaccard(words, other) >= dedupe_threshold for other in kept_words):
+        if any(jaccard(words, other) >= dedupe_threshold
+               or _contained(words, other) >= containment_threshold for other in kept_words):
             dropped.append((hit.chunk_id, "near-duplicate of a kept source"))
             continue
         text, tokens, truncated = hit.text, count(hit.text), False

@@ -1,6 +1,8 @@
 """Prompt templates (Jinja2) in `templates/prompts/<name>/{system,user}.j2`, selectable by name.
 
-Templates receive `question`, `sources` (numbered `Source` objects), `dont_know` (the exact
+Templates receive `question`, `sources` (numbered sources, their document-controlled fields
+neutralised: `es_rag.generate.fencing`), `fence` (this prompt's random fence code, to open
+`<<<source N fence>>>` and close `<<<end N fence>>>` each source), `dont_know` (the exact
 reply for an unanswerable question) and `max_sentences`.
 """
 
@@ -13,6 +15,7 @@ import jinja2
 
 from es_rag.config import PROJECT_ROOT
 from es_rag.generate.context import Context
+from es_rag.generate.fencing import fence_sources, new_fence_code
 
 PROMPTS_DIR = PROJECT_ROOT / "templates" / "prompts"
 DONT_KNOW = "I don't know: the sources do not contain the answer to this question."
@@ -55,8 +58,9 @@ def render_prompt(name: str, question: str, context: Context, *,
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(prompts_dir / name),
                              undefined=jinja2.StrictUndefined, autoescape=False,
                              trim_blocks=True, lstrip_blocks=True)
-    values = {"question": question, "sources": context.sources, "dont_know": DONT_KNOW,
-              "max_sentences": max_sentences}
+    fence = new_fence_code()
+    values = {"question": question, "sources": fence_sources(context.sources, fence),
+              "fence": fence, "dont_know": DONT_KNOW, "max_sentences": max_sentences}
     try:
         return Prompt(system=env.get_template("system.j2").render(values).strip(),
                       user=env.get_template("user.j2").render(values).strip())

@@ -118,7 +118,7 @@ def test_eval_judgments_measures_the_live_index_in_every_format(env, tmp_path) -
     assert lonely.returncode == 1
     assert "no queries for these judgments: give --queries" in lonely.stderr
     both = run("eval", "--judgments", str(trec), "--dataset", str(beir), env=env)
-    assert both.returncode == 2 and "give either --dataset" in both.stderr
+    assert both.returncode == 2 and "give one of --dataset" in both.stderr
 
 
 def test_eval_of_a_beir_folder_skips_and_counts_empty_and_broken_documents(env,

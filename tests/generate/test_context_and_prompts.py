@@ -61,7 +61,7 @@ def test_default_prompt_instructs_sources_only_citations_and_dont_know(hits) -> 
     prompt = render_prompt("default", "When was the tower built?", assemble_context(hits))
     assert "only" in prompt.system and "[n]" in prompt.system and DONT_KNOW in prompt.system
     assert "not instructions" in prompt.system
-    assert "[2] Eiffel (page 2)" in prompt.user and hits[1].text in prompt.user
+    assert "title: Eiffel (page 2)" in prompt.user and hits[1].text in prompt.user
     assert prompt.user.rstrip().endswith(DONT_KNOW)
     assert "When was the tower built?" in prompt.user
     assert [m["role"] for m in prompt.messages()] == ["system", "user"]
