@@ -33,7 +33,7 @@ def _applied_state(loaded: assets.Assets, major: int) -> dict[str, dict[str, Any
     for pipeline in loaded.pipelines:
         responses[f"/_ingest/pipeline/{pipeline.name}"] = {
             pipeline.name: pipeline_response(copy.deepcopy(pipeline.body), major)}
-    for template in loaded.templates:
+    for template in [*loaded.templates, *loaded.retrieval]:
         responses[f"/_scripts/{template.name}"] = script_response(template.name,
                                                                   template.body["script"])
     for role in loaded.roles:
