@@ -38,9 +38,6 @@ def register(router: Router, app: EngineApp) -> None:
     service = app.search
 
     def search(req: RestRequest) -> RestResponse:
-        if "scroll" in req.params:
-            raise BadRequest("[scroll] is not supported by the embedded engine; use "
-                             "[search_after]")
         return RestResponse(service.search(req.path_params.get("index"), req.json(),
                                            req.params))
 

@@ -20,7 +20,7 @@ BODY_KEYS = {
     "terminate_after", "post_filter", "fields", "docvalue_fields", "ext", "sub_searches",
     "collapse",
 }
-UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "pit", "runtime_mappings",
+UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "runtime_mappings",
                     "indices_boost", "slice", "stats", "point_in_time"}
 
 

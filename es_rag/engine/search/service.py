@@ -25,8 +25,11 @@ from ..query.knn import KnnSpec
 from ..query.terms_lookup import DOCUMENT_FETCHER
 from .executor import SearchExecutor, make_scopes, with_filters
 from .explain import no_match_text
+from .pit import PointsInTime, add_tiebreaker, validate_pit_search
+from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
+from .scroll import Scrolls
 
 if TYPE_CHECKING:
     from ..http.security_gate import SecurityGate
@@ -61,6 +64,9 @@ class SearchService:
         self.gate = gate
         # (model_id, text) → vector, for kNN's `query_vector_builder` (the ML service's)
         self.embed_query: Callable[[str, str], list[float]] | None = None
+        self.contexts = ReaderContexts()
+        self.scrolls = Scrolls(self, self.contexts)
+        self.pits = PointsInTime(self, self.contexts)
 
     def targets(self, index: str | None, params: dict[str, str]) -> list[Target]:
         """The indices a read resolves to; with security, only readable ones, DLS attached.
@@ -74,8 +80,11 @@ class SearchService:
 
     def search(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
                ) -> dict[str, Any]:
-        """A `_search` response."""
-        req = parse_search(body, params)
+        """A `_search` response (opening a scroll, or over a point in time)."""
+        pit = validate_pit_search(index, body["pit"], params) \
+            if body is not None and "pit" in body else None
+        req = parse_search({k: v for k, v in body.items() if k != "pit"}
+                           if pit is not None and body is not None else body, params)
         self.build_query_vectors(_knn_specs(req))
         if req.knn and "search_type" in params:
             raise BadRequest("cannot set [search_type] when using [knn] search, since the search "
@@ -83,11 +92,18 @@ class SearchService:
         if _uses_rrf(req) and self.node.license.get("type") == "basic":
             raise SecurityError(f"current license is non-compliant for [{RRF_FEATURE}]",
                                 **{"license.expired.feature": RRF_FEATURE})
-        targets = self.targets(index, params)
-        executor = SearchExecutor(targets, req)
+        if "scroll" in params:
+            return self.scrolls.open(index, body or {}, req, params)
+        if pit is not None:
+            context, targets = self.pits.targets(pit)
+            add_tiebreaker(req)
+            executor = SearchExecutor([], req, scopes=context.scopes(targets))
+        else:
+            executor = SearchExecutor(self.targets(index, params), req)
         executor.named_scores = params.get("include_named_queries_score") == "true"
         executor.node_id = self.node.node_id
-        return executor.execute()
+        result = executor.execute()
+        return result if pit is None else {"pit_id": context.id, **result}
 
     def explain(self, index: str, doc_id: str, body: dict[str, Any] | None,
                 params: dict[str, str]) -> tuple[dict[str, Any], int]:

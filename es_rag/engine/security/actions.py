@@ -71,6 +71,12 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("search_template", "GET POST", "[/{index}]/_search/template", READ_SEARCH),
     _e("knn_search", "GET POST", "/{index}/_knn_search", READ_SEARCH),
     _e("count", "GET POST", "[/{index}]/_count", READ_SEARCH),
+    # a scroll or PIT continues only for the user who opened it (reader_context.py)
+    _e("scroll", "GET POST", "/_search/scroll[/{id}]", "indices:data/read/scroll", True),
+    _e("clear_scroll", "DELETE", "/_search/scroll[/{id}]", "indices:data/read/scroll/clear",
+       True),
+    _e("open_point_in_time", "POST", "/{index}/_pit", "indices:data/read/open_point_in_time"),
+    _e("close_point_in_time", "DELETE", "/_pit", "indices:data/read/close_point_in_time", True),
     _e("msearch", "GET POST", "[/{index}]/_msearch", "indices:data/read/msearch", True),
     _e("msearch_template", "GET POST", "[/{index}]/_msearch/template",
        "indices:data/read/msearch/template", True),
