@@ -23,6 +23,7 @@ from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..query.terms_lookup import DOCUMENT_FETCHER
+from ..source_filter import filter_source, parse_source_spec
 from .executor import SearchExecutor, make_scopes, with_filters
 from .explain import no_match_text
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
@@ -30,6 +31,7 @@ from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
 from .scroll import Scrolls
+from .update_by_query import write_in_batches
 
 if TYPE_CHECKING:
     from ..http.security_gate import SecurityGate
@@ -246,6 +248,8 @@ class SearchService:
         query = parse_query(source.get("query") or {"match_all": {}})
         max_docs = (body or {}).get("max_docs", params.get("max_docs"))
         op = "create" if dest.get("op_type") == "create" else "index"
+        _, inc, exc = parse_source_spec(source.get("_source"))
+        filtered = bool(inc or exc)
         copies: list[WriteRequest] = []
         for scope in make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
                                               params)):
@@ -265,25 +269,25 @@ class SearchService:
             for key in sorted(keys):
                 doc = docs.get(key)
                 if doc is not None:
-                    copies.append(WriteRequest(op, dest["index"], doc.id,
-                                               source=doc.source_json(), raw_source=doc.source,
-                                               pipeline=dest.get("pipeline"),
-                                               routing=doc.routing))
-        if max_docs is not None:
-            copies = copies[:int(max_docs)]
-        results = []
-        for start in range(0, len(copies), 1000):
-            results += self.documents.write(copies[start:start + 1000], bulk=True)
+                    copies.append(WriteRequest(
+                        op, dest["index"], doc.id,
+                        source=filter_source(doc.source_json(), inc, exc) if filtered
+                        else doc.source_json(), raw_source=None if filtered else doc.source,
+                        pipeline=dest.get("pipeline"), routing=doc.routing))
+        proceed = (body or {}).get("conflicts", params.get("conflicts")) == "proceed"
+        batch_size = max(int(source.get("size", 1000)), 1)
+        results, batches = write_in_batches(self.documents, copies, batch_size,
+                                            int(max_docs) if max_docs is not None else None,
+                                            proceed)
         created = sum(1 for r in results if r.error is None and r.body.get("result") == "created")
         updated = sum(1 for r in results if r.error is None and r.body.get("result") == "updated")
         conflicts = [r for r in results if r.status == 409]
-        failed = [r for r in results if r.error is not None and
-                  (r.status != 409 or (body or {}).get("conflicts") != "proceed")]
+        failed = [r for r in results if r.error is not None and (r.status != 409 or not proceed)]
         if params.get("refresh") in ("", "true") and dest["index"] in self.node.indices:
             self.node.indices[dest["index"]].shard.refresh()
         return {"took": int((time.perf_counter() - started) * 1000), "timed_out": False,
-                "total": len(copies), "updated": updated, "created": created, "deleted": 0,
-                "batches": -(-len(copies) // 1000), "version_conflicts": len(conflicts),
+                "total": len(results), "updated": updated, "created": created, "deleted": 0,
+                "batches": batches, "version_conflicts": len(conflicts),
                 "noops": 0, "retries": {"bulk": 0, "search": 0}, "throttled_millis": 0,
                 "requests_per_second": -1.0, "throttled_until_millis": 0,
                 "failures": [{"index": r.body.get("_index"), "id": r.body.get("_id"),
