@@ -122,6 +122,8 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("indices.delete_alias", "DELETE", "/{index}/_alias/{name}", ALIASES, True),
     _e("indices.delete_alias", "DELETE", "/{index}/_aliases/{name}", ALIASES, True),
     _e("indices.update_aliases", "POST", "/_aliases", ALIASES, True),
+    _e("indices.get_data_stream", "GET", "/_data_stream[/{name}]",
+       "indices:admin/data_stream/get", True),
     _e("indices.stats", "GET", "[/{index}]/_stats", "indices:monitor/stats"),
     _e("indices.analyze", "GET POST", "/_analyze", "indices:admin/analyze", True),
     _e("indices.analyze", "GET POST", "/{index}/_analyze", "indices:admin/analyze"),
