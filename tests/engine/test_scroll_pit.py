@@ -190,6 +190,10 @@ def test_point_in_time_pages_with_search_after_over_a_snapshot(admin: Elasticsea
             seen += [h["_id"] for h in hits]
             after = hits[-1]["sort"]
         assert sorted(seen, key=int) == [str(n) for n in range(30)]
+        # search_after with a value per requested sort only: no implicit tiebreaker then
+        after_red = admin.search(pit={"id": pit["id"]}, size=50, sort=[{"team.keyword": "asc"}],
+                                 search_after=["blue"])["hits"]["hits"]
+        assert {h["_source"]["team"] for h in after_red} == {"red"} and len(after_red) == 10
     finally:
         admin.delete(index=INDEX, id="late", refresh=True)
     assert admin.close_point_in_time(id=pit["id"]).body == {"succeeded": True, "num_freed": 1}
@@ -221,3 +225,28 @@ def test_point_in_time_applies_dls_and_belongs_to_its_opener(engine: str,
     with pytest.raises(NotFoundError):
         bob.search(pit={"id": pit})
     assert reda.close_point_in_time(id=pit)["num_freed"] == 1
+
+
+def test_sliced_scrolls_and_pits_partition_the_documents(admin: Elasticsearch) -> None:
+    admin.options(ignore_status=404).indices.delete(index="sliced")
+    admin.indices.create(index="sliced", settings={"number_of_shards": 3})
+    helpers.bulk(admin, ({"_index": "sliced", "_id": f"d{n}", "n": n} for n in range(40)),
+                 refresh=True)
+    for slices in (2, 3, 5):  # fewer slices than shards, as many, more
+        parts = [[h["_id"] for h in helpers.scan(admin, index="sliced", size=6, query={
+            "slice": {"id": i, "max": slices}})] for i in range(slices)]
+        assert sorted(sum(parts, [])) == sorted(f"d{n}" for n in range(40)), slices
+        assert all(parts), slices
+    pit = admin.open_point_in_time(index="sliced", keep_alive="1m")["id"]
+    by_pit = [admin.search(pit={"id": pit}, size=100, slice={"id": i, "max": 4})["hits"]["hits"]
+              for i in range(4)]
+    assert sorted(h["_id"] for part in by_pit for h in part) == sorted(
+        f"d{n}" for n in range(40))
+    admin.close_point_in_time(id=pit)
+    with pytest.raises(ApiError) as too_many:
+        admin.search(index="sliced", scroll="1m", slice={"id": 0, "max": 1025})
+    assert too_many.value.body["error"]["reason"].startswith(
+        "The number of slices [1025] is too large. It must be less than [1024].")
+    with pytest.raises(ApiError) as unscrolled:
+        admin.search(index="sliced", slice={"id": 0, "max": 2})
+    assert unscrolled.value.meta.status == 400

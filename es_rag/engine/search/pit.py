@@ -52,11 +52,13 @@ def validate_pit_search(index: str | None, pit: Any, params: dict[str, str]) -> 
 
 
 def add_tiebreaker(req: SearchRequest) -> None:
-    """The implicit `_shard_doc` tiebreaker of a PIT search (after `_score` when unsorted)."""
-    if not req.sort:
-        req.sort = [SortKey("_score", "desc")]
-    if not any(key.field == "_shard_doc" for key in req.sort):
-        req.sort.append(SortKey("_shard_doc", "asc"))
+    """The implicit `_shard_doc` tiebreaker of a PIT search (after `_score` when unsorted),
+    unless `search_after` gives a value per sort of the request only (no tiebreaker value)."""
+    sort = req.sort or [SortKey("_score", "desc")]
+    if any(key.field == "_shard_doc" for key in sort) or (
+            req.search_after is not None and len(req.search_after) <= len(sort)):
+        return
+    req.sort = [*sort, SortKey("_shard_doc", "asc")]
 
 
 class PointsInTime:

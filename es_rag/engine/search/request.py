@@ -21,7 +21,7 @@ BODY_KEYS = {
     "collapse",
 }
 UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "runtime_mappings",
-                    "indices_boost", "slice", "stats", "point_in_time"}
+                    "indices_boost", "stats", "point_in_time"}
 
 
 @dataclass

@@ -14,6 +14,7 @@ from ..errors import ActionRequestValidation
 from .executor import SearchExecutor
 from .reader_context import ReaderContext, ReaderContexts
 from .request import SearchRequest
+from .slice import SliceSpec, slice_filter
 
 if TYPE_CHECKING:
     from .service import SearchService
@@ -53,7 +54,7 @@ class Scrolls:
         self.contexts = contexts
 
     def open(self, index: str | None, body: dict[str, Any], req: SearchRequest,
-             params: dict[str, str]) -> dict[str, Any]:
+             params: dict[str, str], sliced: SliceSpec | None = None) -> dict[str, Any]:
         """The first page of a scroll search, with its `_scroll_id`."""
         validate_scroll(body, req, params)
         keep_alive = self.contexts.keep_alive("scroll", params["scroll"])
@@ -61,6 +62,8 @@ class Scrolls:
         context = self.contexts.open("scroll", targets, keep_alive)
         executor = SearchExecutor([], req, scopes=context.scopes(targets))
         executor.keep_all = True
+        if sliced is not None:
+            executor.extra_filters = [slice_filter(executor.scopes, sliced)]
         executor.node_id = self.service.node.node_id
         page = executor.execute()
         assert executor.ranked is not None

@@ -31,6 +31,7 @@ from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
 from .scroll import Scrolls
+from .slice import parse_slice, slice_filter
 from .update_by_query import write_in_batches
 
 if TYPE_CHECKING:
@@ -83,10 +84,11 @@ class SearchService:
     def search(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
                ) -> dict[str, Any]:
         """A `_search` response (opening a scroll, or over a point in time)."""
-        pit = validate_pit_search(index, body["pit"], params) \
-            if body is not None and "pit" in body else None
-        req = parse_search({k: v for k, v in body.items() if k != "pit"}
-                           if pit is not None and body is not None else body, params)
+        body = body or {}
+        pit = validate_pit_search(index, body["pit"], params) if "pit" in body else None
+        sliced = parse_slice(body["slice"], "scroll" in params or pit is not None) \
+            if "slice" in body else None
+        req = parse_search({k: v for k, v in body.items() if k not in ("pit", "slice")}, params)
         self.build_query_vectors(_knn_specs(req))
         if req.knn and "search_type" in params:
             raise BadRequest("cannot set [search_type] when using [knn] search, since the search "
@@ -95,11 +97,13 @@ class SearchService:
             raise SecurityError(f"current license is non-compliant for [{RRF_FEATURE}]",
                                 **{"license.expired.feature": RRF_FEATURE})
         if "scroll" in params:
-            return self.scrolls.open(index, body or {}, req, params)
+            return self.scrolls.open(index, body, req, params, sliced)
         if pit is not None:
             context, targets = self.pits.targets(pit)
             add_tiebreaker(req)
             executor = SearchExecutor([], req, scopes=context.scopes(targets))
+            if sliced is not None:
+                executor.extra_filters = [slice_filter(executor.scopes, sliced)]
         else:
             executor = SearchExecutor(self.targets(index, params), req)
         executor.named_scores = params.get("include_named_queries_score") == "true"
