@@ -133,3 +133,22 @@ def test_reindex_with_its_common_parameters(admin: Elasticsearch) -> None:
     aborted = admin.options(ignore_status=409).reindex(
         source={"index": "notes-src"}, dest={"index": "notes-copy", "op_type": "create"})
     assert aborted.meta.status == 409 and aborted["failures"]
+
+
+def test_reindex_deprecated_size_and_sort_still_work_with_warnings(admin: Elasticsearch
+                                                                   ) -> None:
+    fresh_index(admin, "notes-sorted")
+    admin.options(ignore_status=404).indices.delete(index="notes-top")
+    with pytest.warns(Warning) as warned:
+        done = admin.perform_request(
+            "POST", "/_reindex", params={"refresh": "true"},
+            headers={"content-type": "application/json", "accept": "application/json"},
+            body={"size": 2, "source": {"index": "notes-sorted", "sort": {"n": "desc"}},
+                  "dest": {"index": "notes-top"}})
+    assert done["created"] == 2
+    assert {str(w.message) for w in warned} >= {
+        "Deprecated field [size] used, expected [max_docs] instead",
+        "The sort option in reindex is deprecated. Instead consider using query filtering to "
+        "find the desired subset of data."}
+    top = admin.search(index="notes-top")["hits"]["hits"]
+    assert sorted(h["_id"] for h in top) == ["4", "5"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import BadRequest
+from ..node import VERSION
+from ..search.service import reindex_deprecations
 from ..search.update_by_query import update_by_query as run_update_by_query
 from .rest import RestRequest, RestResponse, Router
 
@@ -75,9 +77,13 @@ def register(router: Router, app: EngineApp) -> None:
         if req.params.get("wait_for_completion") == "false":
             raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
                              "engine")
-        body = service.reindex(req.json(required=True), req.params)
+        request = req.json(required=True)
+        body = service.reindex(request, req.params)
+        warnings = ", ".join(f'299 Elasticsearch-{VERSION} "{w}"'
+                             for w in reindex_deprecations(request))
         # as Elasticsearch: the status of the worst failed write (403 when refused), else 200
-        return RestResponse(body, max([200, *(f["status"] for f in body["failures"])]))
+        return RestResponse(body, max([200, *(f["status"] for f in body["failures"])]),
+                            headers={"Warning": warnings} if warnings else {})
 
     router.add("POST", "/_reindex", reindex,
                "refresh timeout wait_for_active_shards wait_for_completion requests_per_second "

@@ -250,13 +250,14 @@ class SearchService:
         source, dest = _reindex_body(body)
         src = source["index"]
         query = parse_query(source.get("query") or {"match_all": {}})
-        max_docs = (body or {}).get("max_docs", params.get("max_docs"))
+        max_docs = (body or {}).get("max_docs", (body or {}).get("size", params.get("max_docs")))
         op = "create" if dest.get("op_type") == "create" else "index"
         _, inc, exc = parse_source_spec(source.get("_source"))
         filtered = bool(inc or exc)
-        copies: list[WriteRequest] = []
-        for scope in make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
-                                              params)):
+        scopes = make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
+                                          params))
+        found: list[tuple[int, int, Any]] = []  # (scope number, key, stored document)
+        for num, scope in enumerate(scopes):
             if scope.name == dest["index"]:
                 raise BadRequest(f"reindex cannot write into an index its reading from "
                                  f"[{scope.name}]",
@@ -270,14 +271,20 @@ class SearchService:
                 q, n, count=False).hits]
             keys = scope.ctx.shard.fulltext.searcher.fast_field_values(KEY, addresses)
             docs = scope.ctx.shard.store.by_seq_nos(keys)
-            for key in sorted(keys):
-                doc = docs.get(key)
-                if doc is not None:
-                    copies.append(WriteRequest(
-                        op, dest["index"], doc.id,
-                        source=filter_source(doc.source_json(), inc, exc) if filtered
-                        else doc.source_json(), raw_source=None if filtered else doc.source,
-                        pipeline=dest.get("pipeline"), routing=doc.routing))
+            found += [(num, key, docs[key]) for key in sorted(keys) if key in docs]
+        if "sort" in source:  # deprecated, still honoured: copy in the requested order
+            ranked = SearchExecutor([], parse_search({"query": source.get("query"),
+                                                      "sort": source["sort"]}, {}), scopes)
+            ranked.keep_all = True
+            ranked.execute()
+            assert ranked.ranked is not None
+            order = {(num, key): pos for pos, (_, num, key) in enumerate(ranked.ranked[0])}
+            found.sort(key=lambda item: order.get(item[:2], len(order)))
+        copies = [WriteRequest(op, dest["index"], doc.id,
+                               source=filter_source(doc.source_json(), inc, exc) if filtered
+                               else doc.source_json(), raw_source=None if filtered else doc.source,
+                               pipeline=dest.get("pipeline"), routing=doc.routing)
+                  for _, _, doc in found]
         proceed = (body or {}).get("conflicts", params.get("conflicts")) == "proceed"
         batch_size = max(int(source.get("size", 1000)), 1)
         results, batches = write_in_batches(self.documents, copies, batch_size,
@@ -370,12 +377,25 @@ def _reindex_body(body: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str
         raise EngineError("Validation Failed: 1: index must be specified;", status=400,
                           error_type="action_request_validation_exception")
     for key in source:
-        if key not in ("index", "query", "_source", "size"):
+        if key not in ("index", "query", "_source", "size", "sort"):
             raise BadRequest(f"[reindex] source [{key}] is not supported by the embedded engine")
     for key in dest:
         if key not in ("index", "pipeline", "op_type", "version_type"):
             raise BadRequest(f"[reindex] dest [{key}] is not supported by the embedded engine")
     return source, dest
+
+
+def reindex_deprecations(body: dict[str, Any] | None) -> list[str]:
+    """The deprecation warnings Elasticsearch gives for a reindex body."""
+    body = body if isinstance(body, dict) else {}
+    source = body.get("source") if isinstance(body.get("source"), dict) else {}
+    found = []
+    if "size" in body:
+        found.append("Deprecated field [size] used, expected [max_docs] instead")
+    if "sort" in source:
+        found.append("The sort option in reindex is deprecated. Instead consider using query "
+                     "filtering to find the desired subset of data.")
+    return found
 
 
 def parse_msearch(payload: bytes) -> list[tuple[dict[str, Any], dict[str, Any]]]:
