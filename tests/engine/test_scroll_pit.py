@@ -147,6 +147,10 @@ def test_scroll_refuses_what_elasticsearch_refuses(admin: Elasticsearch) -> None
         admin.search(index=INDEX, scroll="1m", size=0)
     assert bad.value.body["error"]["reason"] == (
         "Validation Failed: 1: [size] cannot be [0] in a scroll context;")
+    with pytest.raises(ApiError) as too_big:
+        admin.search(index=INDEX, scroll="1m", size=10010)
+    assert too_big.value.body["error"]["reason"].startswith(
+        "Batch size is too large, size must be less than or equal to: [10000] but was [10010].")
 
 
 def test_a_restricted_users_scan_sees_only_permitted_documents(engine: str,
