@@ -254,3 +254,10 @@ def test_sliced_scrolls_and_pits_partition_the_documents(admin: Elasticsearch) -
     with pytest.raises(ApiError) as unscrolled:
         admin.search(index="sliced", slice={"id": 0, "max": 2})
     assert unscrolled.value.meta.status == 400
+
+
+def test_a_search_template_can_open_a_scroll(admin: Elasticsearch) -> None:
+    first = admin.search_template(index=INDEX, scroll="1m", params={"size": 12},
+                                  source='{"size": {{size}}, "query": {"match_all": {}}}')
+    assert len(first["hits"]["hits"]) == 12
+    assert sorted(scroll_all(admin, first.body), key=int) == [str(n) for n in range(30)]
