@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
+from es_rag.engine.app import EngineApp
+from es_rag.engine.documents import WriteRequest
 from es_rag.engine.limits import Limits
 from es_rag.engine.server import EngineServer
 
@@ -261,3 +264,23 @@ def test_a_search_template_can_open_a_scroll(admin: Elasticsearch) -> None:
                                   source='{"size": {{size}}, "query": {"match_all": {}}}')
     assert len(first["hits"]["hits"]) == 12
     assert sorted(scroll_all(admin, first.body), key=int) == [str(n) for n in range(30)]
+
+
+def test_an_expired_scroll_stops_keeping_replaced_versions(tmp_path: Path) -> None:
+    app = EngineApp(tmp_path, security=False)
+    try:
+        app.documents.write([WriteRequest("index", "kept", str(n), source={"n": n})
+                             for n in range(3)])
+        shard = app.node.get_index("kept").shard
+        shard.refresh()
+        app.search.search("kept", {"size": 1}, {"scroll": "1m"})
+        app.search.search("kept", {"size": 1}, {"scroll": "50ms"})
+        app.documents.write([WriteRequest("index", "kept", "0", source={"n": 10})])
+        kept = [len(p.store.kept) for c in app.search.contexts._contexts.values()
+                for p in c.pinned.values()]
+        assert kept == [1, 1] and len(shard.readers) == 2
+        time.sleep(0.1)
+        app.documents.write([WriteRequest("index", "kept", "1", source={"n": 11})])
+        assert len(shard.readers) == 1  # the expired one let go
+    finally:
+        app.close()

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,17 +108,28 @@ class PinnedStore:
 class PinnedShard:
     """A shard as it was when a reader context opened (its writes keep going on)."""
 
-    def __init__(self, shard: Shard) -> None:
+    def __init__(self, shard: Shard, expired: Callable[[], bool]) -> None:
         self._shard = shard
+        self._expired = expired
         self.fulltext = PinnedFullText(shard.fulltext)
         self.store = PinnedStore(shard.store)
         self.checkpoint = shard.fulltext.checkpoint
 
     def keep(self, shard: Shard, replaced: list[int]) -> None:
-        """Called before a write removes `replaced` versions: keep those the snapshot saw."""
+        """Called before a write removes `replaced` versions: keep those the snapshot saw
+        (once the context has expired, stop listening and let go of what was kept)."""
+        if self._expired():
+            self.release()
+            return
         wanted = [k for k in replaced if k <= self.checkpoint and k not in self.store.kept]
         if wanted:
             self.store.kept.update(shard.store.by_seq_nos(wanted))
+
+    def release(self) -> None:
+        """Stop keeping replaced versions for this snapshot."""
+        if self.keep in self._shard.readers:
+            self._shard.readers.remove(self.keep)
+        self.store.kept.clear()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._shard, name)
@@ -187,15 +199,15 @@ class ReaderContexts:
                                   f"or equal to: [{limit}]. This limit can be set "
                                   f"by changing the [search.max_open_scroll_context] setting.",
                                   status=429, error_type="too_many_scroll_contexts_exception")
-        pinned = {}
-        for target in targets:
-            shard = target.index.shard
-            pinned[target.index.name] = PinnedShard(shard)
-            shard.readers.append(pinned[target.index.name].keep)
         raw = _PREFIX + kind.encode() + b":" + uuid.uuid4().hex.encode()
         context_id = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-        context = ReaderContext(context_id, kind, owner_of_current_user(), targets, pinned,
+        context = ReaderContext(context_id, kind, owner_of_current_user(), targets, {},
                                 keep_alive_ms)
+        for target in targets:
+            shard = target.index.shard
+            pinned = PinnedShard(shard, lambda: context.expired(time.monotonic()))
+            context.pinned[target.index.name] = pinned
+            shard.readers.append(pinned.keep)
         with self._lock:
             self._contexts[context_id] = context
         return context
@@ -247,8 +259,5 @@ class ReaderContexts:
     def _release(self, context: ReaderContext) -> None:
         """Forget a context (call with the lock held) and stop keeping versions for it."""
         self._contexts.pop(context.id, None)
-        for target in context.targets:
-            readers = target.index.shard.readers
-            keep = context.pinned[target.index.name].keep
-            if keep in readers:
-                readers.remove(keep)
+        for pinned in context.pinned.values():
+            pinned.release()
