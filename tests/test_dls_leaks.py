@@ -6,12 +6,13 @@ user's permissions under roles/es-rag-reader.json: a chunk is readable when its 
 user, one of the user's groups or `public`. A leak is a returned chunk the user may not read; a
 false denial is a readable chunk missing from a result whose full matching set is known (ids,
 tag and `chunk_id` queries, counts, aggregations, get/mget, explain, terms lookup, rank_eval,
-reindex). Users act through `es_rag.users.user_client` (run_as, or a per-user API key) or log in
+reindex, scroll, helpers.scan, point in time); a scroll or PIT id used by another user returns
+nothing. Users act through `es_rag.users.user_client` (run_as, or a per-user API key) or log in
 with their own password; some also hold a role writing and managing other indices (`logs-*`) or
 writing the chunks under DLS. Reads go through the `chunks` alias, another alias the reader role
 covers (`chunks-view`), a wildcard, and es-rag's library and HTTP API. Every user also tries
-writes they are not allowed (bulk items, updates of hidden chunks, alias actions, reindex): none
-may succeed.
+writes they are not allowed (bulk items, updates of hidden chunks, update_by_query, alias actions,
+reindex): none may succeed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 from api.secured_cluster import basic
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, helpers
 from security.conftest import ELASTIC_PASSWORD, index_chunks
 from security.hash_embedder import HashEmbedder
 
@@ -389,6 +390,48 @@ def _check_http_api(world: World, tally: Tally, user: str) -> None:
                     world.readable[user])
 
 
+def _check_scroll_and_pit(world: World, tally: Tally, user: str) -> None:
+    """Scrolls (by hand and with `helpers.scan`) and points in time page through only what the
+    user reads; another user presenting their scroll or PIT id gets nothing."""
+    client, readable, rng = world.clients[user], world.readable[user], world.rng
+    for _ in range(2):
+        ids = rng.sample(sorted(world.chunks), 60)
+        page = client.search(index=rng.choice([INDEX, VIEW, "chunks*"]), scroll="1m",
+                             size=rng.randint(5, 25), sort=["_doc"], source=False,
+                             query={"terms": {"chunk_id": ids}})
+        returned, scroll_id = _ids_of(page), page["_scroll_id"]
+        other = world.clients[rng.choice([u for u in USERS if u != user])]
+        stolen = other.options(ignore_status=404).scroll(scroll_id=scroll_id, scroll="1m")
+        tally.check("scroll of another user", user,
+                    _ids_of(stolen) if stolen.meta.status == 200 else set(), set())
+        while page["hits"]["hits"]:
+            page = client.scroll(scroll_id=scroll_id, scroll="1m")
+            returned |= _ids_of(page)
+        client.clear_scroll(scroll_id=scroll_id)
+        tally.check("scroll", user, returned, readable, set(ids) & readable)
+    tag = rng.choice(TAGS)
+    scanned = {h["_id"] for h in helpers.scan(client, index=INDEX, size=10,
+                                                query={"query": {"match": {"text": tag}}})}
+    tally.check("helpers.scan", user, scanned, readable, world.ids(tag) & readable)
+    pit = client.open_point_in_time(index=rng.choice([INDEX, VIEW]), keep_alive="1m")["id"]
+    ids = rng.sample(sorted(world.chunks), 60)
+    returned, after = set(), None
+    while True:
+        page = client.search(pit={"id": pit, "keep_alive": "1m"}, size=rng.randint(5, 25),
+                             query={"terms": {"chunk_id": ids}}, sort=[{"chunk_id": "asc"}],
+                             search_after=after, source=False)
+        if not page["hits"]["hits"]:
+            break
+        returned |= _ids_of(page)
+        after = page["hits"]["hits"][-1]["sort"]
+    other = world.clients[rng.choice([u for u in USERS if u != user])]
+    stolen = other.options(ignore_status=404).search(pit={"id": pit}, size=100)
+    tally.check("point in time of another user", user,
+                _ids_of(stolen) if stolen.meta.status == 200 else set(), set())
+    client.close_point_in_time(id=pit)
+    tally.check("point in time", user, returned, readable, set(ids) & readable)
+
+
 def _check_reindex(world: World, tally: Tally, user: str) -> None:
     """A user managing `logs-*` may copy what they read of the chunks: exactly that."""
     if "leaks-ops" not in _roles(user):
@@ -437,6 +480,9 @@ def _check_unauthorized_writes(world: World, tally: Tally, user: str) -> None:
             lambda: client.indices.update_aliases(actions=[
                 {"remove_index": {"index": world.concrete}}])):
         tally.check_refused("alias action", user, attempt().meta.status)
+    touched = client.update_by_query(index=rng.choice([INDEX, VIEW]), conflicts="proceed",
+                                     query={"ids": {"values": [target]}})
+    tally.check_refused("update_by_query", user, touched.meta.status)
     if not editor:
         copy = client.reindex(source={"index": f"logs-{user}"}, dest={"index": world.concrete},
                               conflicts="proceed")
@@ -463,7 +509,7 @@ def _check_chunks_unchanged(world: World, tally: Tally) -> None:
 CHECKERS: list[Callable[[World, Tally, str], None]] = [
     _check_msearch, _check_templates, _check_documents, _check_library, _check_counts,
     _check_explain, _check_terms_lookup, _check_rank_eval, _check_http_api, _check_reindex,
-    _check_unauthorized_writes]
+    _check_scroll_and_pit, _check_unauthorized_writes]
 
 
 def test_no_user_ever_sees_a_chunk_they_may_not_read_nor_writes_where_they_may_not(

@@ -12,6 +12,7 @@ from .http import (
     routes_indices,
     routes_ingest,
     routes_rank_eval,
+    routes_scroll_pit,
     routes_search,
     routes_templates,
 )
@@ -47,7 +48,8 @@ class EngineApp:
         self.ml = MlService(data_dir, self.node)
         self.search.embed_query = self.ml.embed_query
         for module in (routes_cluster, routes_indices, routes_documents, routes_search,
-                       routes_ingest, routes_templates, routes_rank_eval, routes_ml):
+                       routes_ingest, routes_templates, routes_rank_eval, routes_ml,
+                       routes_scroll_pit):
             module.register(self.router, self)
 
     def dispatch(self, request: RestRequest) -> RestResponse:

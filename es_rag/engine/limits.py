@@ -8,6 +8,8 @@
 | `indices.query.bool.max_nested_depth` | 30      | same                                       |
 | `search.max_buckets`                  | 65536   | same                                       |
 | `script.max_size_in_bytes`            | 65535   | same (inline and stored mustache sources)  |
+| `search.max_keep_alive`               | 24h     | same (scroll and point-in-time keep-alive) |
+| `search.max_open_scroll_context`      | 500     | same                                       |
 | `engine.aggs.max_depth`               | 20      | engine's own: sub-aggregation nesting      |
 | `engine.mustache.max_depth`           | 100     | engine's own: nested mustache sections     |
 | `engine.mustache.max_output`          | 10mb    | engine's own: characters a render produces |
@@ -30,8 +32,8 @@ from dataclasses import dataclass
 MB = 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1024, "mb": MB, "gb": 1024 * MB}
-_TIME = re.compile(r"^\s*(\d+)\s*(s|m)?\s*$")
-_TIME_UNITS = {None: 1, "s": 1, "m": 60}
+_TIME = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_TIME_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Limits:
     max_clause_count: int = 4096
     max_nested_depth: int = 30
     max_buckets: int = 65536
+    max_keep_alive: int = 86400  # seconds
+    max_open_scroll_context: int = 500
     script_max_size: int = 65535
     aggs_max_depth: int = 20
     mustache_max_depth: int = 100
@@ -56,6 +60,8 @@ SETTINGS = {
     "indices.query.bool.max_clause_count": "max_clause_count",
     "indices.query.bool.max_nested_depth": "max_nested_depth",
     "search.max_buckets": "max_buckets",
+    "search.max_keep_alive": "max_keep_alive",
+    "search.max_open_scroll_context": "max_open_scroll_context",
     "script.max_size_in_bytes": "script_max_size",
     "engine.aggs.max_depth": "aggs_max_depth",
     "engine.mustache.max_depth": "mustache_max_depth",
@@ -80,7 +86,7 @@ def with_settings(base: Limits, settings: dict[str, str]) -> Limits:
 
 
 def _parse(name: str, attr: str, value: str) -> int:
-    if attr == "http_idle_timeout":
+    if attr in ("http_idle_timeout", "max_keep_alive"):
         match = _TIME.match(value)
         if match is None:
             raise ValueError(f"failed to parse setting [{name}] with value [{value}] as a time "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,8 @@ class Shard:
         self.vectors: dict[str, VectorField] = {}
         self._dirty = False
         self.last_search = time.monotonic()
+        # open reader contexts (scroll, point in time), told of versions a write will replace
+        self.readers: list[Callable[[Shard, list[int]], None]] = []
         self._catch_up()
 
     # -- opening and mapping changes -------------------------------------------------------
@@ -116,6 +119,9 @@ class Shard:
 
     def write(self, ops: list[Put | Delete]) -> None:
         """Make a batch durable, then feed it to the derived indexes (call with the lock held)."""
+        replaced = [op.replaces for op in ops if op.replaces is not None]
+        for keep in list(self.readers) if replaced else ():
+            keep(self, replaced)
         self.store.apply([op.doc if isinstance(op, Put) else op.tombstone for op in ops])
         for op in ops:
             if op.replaces is not None:

@@ -1,4 +1,4 @@
-"""Index routes: create, get, exists, delete, refresh, mappings, settings, aliases."""
+"""Index routes: create, get, delete, refresh, mappings, settings, aliases, data streams."""
 
 from __future__ import annotations
 
@@ -90,6 +90,14 @@ def register(router: Router, app: EngineApp) -> None:
                                      opts(req))
         return RestResponse(body, 200 if ok else 404)
 
+    def get_data_stream(req: RestRequest) -> RestResponse:
+        """The engine has no data streams: a concrete name is Elasticsearch's 404 (clients such
+        as `helpers.reindex` ask before writing), a wildcard or no name an empty list."""
+        for name in req.path_params.get("name", "*").split(","):
+            if name not in ("_all", "") and "*" not in name:
+                raise IndexNotFound(name)
+        return RestResponse({"data_streams": []})
+
     get_params = f"{_RESOLVE} {_MASTER} flat_settings include_defaults local features"
     router.add("PUT", "/{index}", create, f"{_MASTER} wait_for_active_shards")
     router.add("GET", "/{index}", get, get_params)
@@ -114,3 +122,6 @@ def register(router: Router, app: EngineApp) -> None:
         router.add("PUT POST", f"/{{index}}/{word}/{{name}}", put_alias, _MASTER)
         router.add("DELETE", f"/{{index}}/{word}/{{name}}", delete_alias, _MASTER)
     router.add("POST", "/_aliases", update_aliases, _MASTER)
+    for path in ("/_data_stream", "/_data_stream/{name}"):
+        router.add("GET", path, get_data_stream, f"expand_wildcards include_defaults {_MASTER} "
+                                                 "verbose")

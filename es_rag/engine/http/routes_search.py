@@ -1,10 +1,13 @@
-"""Search routes: search, count, msearch, explain, delete_by_query, reindex."""
+"""Search routes: search, count, msearch, explain, delete/update_by_query, reindex."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ..errors import BadRequest
+from ..node import VERSION
+from ..search.service import reindex_deprecations
+from ..search.update_by_query import update_by_query as run_update_by_query
 from .rest import RestRequest, RestResponse, Router
 
 if TYPE_CHECKING:
@@ -26,6 +29,9 @@ _MSEARCH_PARAMS = ("ccs_minimize_roundtrips max_concurrent_searches "
                    "max_concurrent_shard_requests pre_filter_shard_size rest_total_hits_as_int "
                    "search_type typed_keys allow_no_indices expand_wildcards ignore_unavailable "
                    "ignore_throttled include_named_queries_score routing")
+_UBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_operator df "
+               "expand_wildcards ignore_unavailable lenient max_docs pipeline q refresh "
+               "scroll_size wait_for_completion")
 _EXPLAIN_PARAMS = "analyzer default_operator df lenient preference q routing"
 _DBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_operator df "
                "expand_wildcards from ignore_unavailable lenient max_docs preference q refresh "
@@ -38,9 +44,6 @@ def register(router: Router, app: EngineApp) -> None:
     service = app.search
 
     def search(req: RestRequest) -> RestResponse:
-        if "scroll" in req.params:
-            raise BadRequest("[scroll] is not supported by the embedded engine; use "
-                             "[search_after]")
         return RestResponse(service.search(req.path_params.get("index"), req.json(),
                                            req.params))
 
@@ -62,13 +65,25 @@ def register(router: Router, app: EngineApp) -> None:
         body, status = service.delete_by_query(req.path_params["index"], req.json(), req.params)
         return RestResponse(body, status)
 
+    def update_by_query(req: RestRequest) -> RestResponse:
+        if req.params.get("wait_for_completion") == "false":
+            raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
+                             "engine")
+        body, status = run_update_by_query(service, req.path_params["index"], req.json(),
+                                           req.params)
+        return RestResponse(body, status)
+
     def reindex(req: RestRequest) -> RestResponse:
         if req.params.get("wait_for_completion") == "false":
             raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
                              "engine")
-        body = service.reindex(req.json(required=True), req.params)
+        request = req.json(required=True)
+        body = service.reindex(request, req.params)
+        warnings = ", ".join(f'299 Elasticsearch-{VERSION} "{w}"'
+                             for w in reindex_deprecations(request))
         # as Elasticsearch: the status of the worst failed write (403 when refused), else 200
-        return RestResponse(body, max([200, *(f["status"] for f in body["failures"])]))
+        return RestResponse(body, max([200, *(f["status"] for f in body["failures"])]),
+                            headers={"Warning": warnings} if warnings else {})
 
     router.add("POST", "/_reindex", reindex,
                "refresh timeout wait_for_active_shards wait_for_completion requests_per_second "
@@ -78,4 +93,5 @@ def register(router: Router, app: EngineApp) -> None:
         router.add("GET POST", f"{prefix}/_count", count, _COUNT_PARAMS)
         router.add("GET POST", f"{prefix}/_msearch", msearch, _MSEARCH_PARAMS)
     router.add("POST", "/{index}/_delete_by_query", delete_by_query, _DBQ_PARAMS)
+    router.add("POST", "/{index}/_update_by_query", update_by_query, _UBQ_PARAMS)
     router.add("GET POST", "/{index}/_explain/{id}", explain, _EXPLAIN_PARAMS)

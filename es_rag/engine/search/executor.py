@@ -100,6 +100,9 @@ class SearchExecutor:
         self.retrieved: dict[int, list[Hit]] = {}
         self.top_retriever: Retriever | None = None
         self.node_id = ""
+        # a scroll ranks every match once; `ranked` keeps (hits, sort values, show score)
+        self.keep_all = False
+        self.ranked: tuple[list[Hit], list[list[Any]] | None, bool] | None = None
 
     @classmethod
     def over(cls, parent: SearchExecutor, req: SearchRequest, filters: list[QueryNode]
@@ -332,7 +335,8 @@ class SearchExecutor:
             if req.post_filter is not None:
                 queries = [with_filters(q, [req.post_filter.compile(s.ctx)])
                            for s, q in zip(self.scopes, queries, strict=True)]
-            if sorted_by_fields or req.search_after is not None or req.collapse:
+            if sorted_by_fields or req.search_after is not None or req.collapse or \
+                    self.keep_all:
                 hits, total = self.top(queries, 10 ** 9, count=True, min_score=req.min_score)
                 if sorted_by_fields or req.search_after is not None:
                     hits, sort_values = sort_hits(self, hits, req.sort or _score_sort(),
@@ -351,6 +355,8 @@ class SearchExecutor:
                 if capped:
                     total = self._cap()
             page = hits[req.from_:req.from_ + req.size]
+            if self.keep_all:
+                self.ranked = (hits, sort_values, not sorted_by_fields or req.track_scores)
             if sort_values is not None:
                 sort_values = sort_values[req.from_:req.from_ + req.size]
         body: dict[str, Any] = {"took": 0, "timed_out": False}

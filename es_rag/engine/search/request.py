@@ -20,8 +20,8 @@ BODY_KEYS = {
     "terminate_after", "post_filter", "fields", "docvalue_fields", "ext", "sub_searches",
     "collapse",
 }
-UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "pit", "runtime_mappings",
-                    "indices_boost", "slice", "stats", "point_in_time"}
+UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "runtime_mappings",
+                    "indices_boost", "stats", "point_in_time"}
 
 
 @dataclass
@@ -163,6 +163,11 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
         raise BadRequest("[size] parameter cannot be negative, found [-1]"
                          if req.size == -1 else f"[size] parameter cannot be negative, found "
                          f"[{req.size}]", error_type="action_request_validation_exception")
+    if "scroll" in params and req.size > 10000:
+        raise BadRequest(f"Batch size is too large, size must be less than or equal to: [10000] "
+                         f"but was [{req.size}]. Scroll batch sizes cost as much memory as result "
+                         f"windows so they are controlled by the [index.max_result_window] index "
+                         f"level setting.")
     if req.from_ + req.size > 10000:
         raise BadRequest(f"Result window is too large, from + size must be less than or equal to:"
                          f" [10000] but was [{req.from_ + req.size}]. See the scroll api for a "

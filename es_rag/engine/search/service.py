@@ -23,10 +23,16 @@ from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..query.terms_lookup import DOCUMENT_FETCHER
+from ..source_filter import filter_source, parse_source_spec
 from .executor import SearchExecutor, make_scopes, with_filters
 from .explain import no_match_text
+from .pit import PointsInTime, add_tiebreaker, validate_pit_search
+from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
+from .scroll import Scrolls
+from .slice import parse_slice, slice_filter
+from .update_by_query import write_in_batches
 
 if TYPE_CHECKING:
     from ..http.security_gate import SecurityGate
@@ -61,6 +67,9 @@ class SearchService:
         self.gate = gate
         # (model_id, text) → vector, for kNN's `query_vector_builder` (the ML service's)
         self.embed_query: Callable[[str, str], list[float]] | None = None
+        self.contexts = ReaderContexts()
+        self.scrolls = Scrolls(self, self.contexts)
+        self.pits = PointsInTime(self, self.contexts)
 
     def targets(self, index: str | None, params: dict[str, str]) -> list[Target]:
         """The indices a read resolves to; with security, only readable ones, DLS attached.
@@ -74,8 +83,12 @@ class SearchService:
 
     def search(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
                ) -> dict[str, Any]:
-        """A `_search` response."""
-        req = parse_search(body, params)
+        """A `_search` response (opening a scroll, or over a point in time)."""
+        body = body or {}
+        pit = validate_pit_search(index, body["pit"], params) if "pit" in body else None
+        sliced = parse_slice(body["slice"], "scroll" in params or pit is not None) \
+            if "slice" in body else None
+        req = parse_search({k: v for k, v in body.items() if k not in ("pit", "slice")}, params)
         self.build_query_vectors(_knn_specs(req))
         if req.knn and "search_type" in params:
             raise BadRequest("cannot set [search_type] when using [knn] search, since the search "
@@ -83,11 +96,20 @@ class SearchService:
         if _uses_rrf(req) and self.node.license.get("type") == "basic":
             raise SecurityError(f"current license is non-compliant for [{RRF_FEATURE}]",
                                 **{"license.expired.feature": RRF_FEATURE})
-        targets = self.targets(index, params)
-        executor = SearchExecutor(targets, req)
+        if "scroll" in params:
+            return self.scrolls.open(index, body, req, params, sliced)
+        if pit is not None:
+            context, targets = self.pits.targets(pit)
+            add_tiebreaker(req)
+            executor = SearchExecutor([], req, scopes=context.scopes(targets))
+            if sliced is not None:
+                executor.extra_filters = [slice_filter(executor.scopes, sliced)]
+        else:
+            executor = SearchExecutor(self.targets(index, params), req)
         executor.named_scores = params.get("include_named_queries_score") == "true"
         executor.node_id = self.node.node_id
-        return executor.execute()
+        result = executor.execute()
+        return result if pit is None else {"pit_id": context.id, **result}
 
     def explain(self, index: str, doc_id: str, body: dict[str, Any] | None,
                 params: dict[str, str]) -> tuple[dict[str, Any], int]:
@@ -228,11 +250,14 @@ class SearchService:
         source, dest = _reindex_body(body)
         src = source["index"]
         query = parse_query(source.get("query") or {"match_all": {}})
-        max_docs = (body or {}).get("max_docs", params.get("max_docs"))
+        max_docs = (body or {}).get("max_docs", (body or {}).get("size", params.get("max_docs")))
         op = "create" if dest.get("op_type") == "create" else "index"
-        copies: list[WriteRequest] = []
-        for scope in make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
-                                              params)):
+        _, inc, exc = parse_source_spec(source.get("_source"))
+        filtered = bool(inc or exc)
+        scopes = make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
+                                          params))
+        found: list[tuple[int, int, Any]] = []  # (scope number, key, stored document)
+        for num, scope in enumerate(scopes):
             if scope.name == dest["index"]:
                 raise BadRequest(f"reindex cannot write into an index its reading from "
                                  f"[{scope.name}]",
@@ -246,28 +271,34 @@ class SearchService:
                 q, n, count=False).hits]
             keys = scope.ctx.shard.fulltext.searcher.fast_field_values(KEY, addresses)
             docs = scope.ctx.shard.store.by_seq_nos(keys)
-            for key in sorted(keys):
-                doc = docs.get(key)
-                if doc is not None:
-                    copies.append(WriteRequest(op, dest["index"], doc.id,
-                                               source=doc.source_json(), raw_source=doc.source,
-                                               pipeline=dest.get("pipeline"),
-                                               routing=doc.routing))
-        if max_docs is not None:
-            copies = copies[:int(max_docs)]
-        results = []
-        for start in range(0, len(copies), 1000):
-            results += self.documents.write(copies[start:start + 1000], bulk=True)
+            found += [(num, key, docs[key]) for key in sorted(keys) if key in docs]
+        if "sort" in source:  # deprecated, still honoured: copy in the requested order
+            ranked = SearchExecutor([], parse_search({"query": source.get("query"),
+                                                      "sort": source["sort"]}, {}), scopes)
+            ranked.keep_all = True
+            ranked.execute()
+            assert ranked.ranked is not None
+            order = {(num, key): pos for pos, (_, num, key) in enumerate(ranked.ranked[0])}
+            found.sort(key=lambda item: order.get(item[:2], len(order)))
+        copies = [WriteRequest(op, dest["index"], doc.id,
+                               source=filter_source(doc.source_json(), inc, exc) if filtered
+                               else doc.source_json(), raw_source=None if filtered else doc.source,
+                               pipeline=dest.get("pipeline"), routing=doc.routing)
+                  for _, _, doc in found]
+        proceed = (body or {}).get("conflicts", params.get("conflicts")) == "proceed"
+        batch_size = max(int(source.get("size", 1000)), 1)
+        results, batches = write_in_batches(self.documents, copies, batch_size,
+                                            int(max_docs) if max_docs is not None else None,
+                                            proceed)
         created = sum(1 for r in results if r.error is None and r.body.get("result") == "created")
         updated = sum(1 for r in results if r.error is None and r.body.get("result") == "updated")
         conflicts = [r for r in results if r.status == 409]
-        failed = [r for r in results if r.error is not None and
-                  (r.status != 409 or (body or {}).get("conflicts") != "proceed")]
+        failed = [r for r in results if r.error is not None and (r.status != 409 or not proceed)]
         if params.get("refresh") in ("", "true") and dest["index"] in self.node.indices:
             self.node.indices[dest["index"]].shard.refresh()
         return {"took": int((time.perf_counter() - started) * 1000), "timed_out": False,
-                "total": len(copies), "updated": updated, "created": created, "deleted": 0,
-                "batches": -(-len(copies) // 1000), "version_conflicts": len(conflicts),
+                "total": len(results), "updated": updated, "created": created, "deleted": 0,
+                "batches": batches, "version_conflicts": len(conflicts),
                 "noops": 0, "retries": {"bulk": 0, "search": 0}, "throttled_millis": 0,
                 "requests_per_second": -1.0, "throttled_until_millis": 0,
                 "failures": [{"index": r.body.get("_index"), "id": r.body.get("_id"),
@@ -346,12 +377,25 @@ def _reindex_body(body: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str
         raise EngineError("Validation Failed: 1: index must be specified;", status=400,
                           error_type="action_request_validation_exception")
     for key in source:
-        if key not in ("index", "query", "_source", "size"):
+        if key not in ("index", "query", "_source", "size", "sort"):
             raise BadRequest(f"[reindex] source [{key}] is not supported by the embedded engine")
     for key in dest:
         if key not in ("index", "pipeline", "op_type", "version_type"):
             raise BadRequest(f"[reindex] dest [{key}] is not supported by the embedded engine")
     return source, dest
+
+
+def reindex_deprecations(body: dict[str, Any] | None) -> list[str]:
+    """The deprecation warnings Elasticsearch gives for a reindex body."""
+    body = body if isinstance(body, dict) else {}
+    source = body.get("source") if isinstance(body.get("source"), dict) else {}
+    found = []
+    if "size" in body:
+        found.append("Deprecated field [size] used, expected [max_docs] instead")
+    if "sort" in source:
+        found.append("The sort option in reindex is deprecated. Instead consider using query "
+                     "filtering to find the desired subset of data.")
+    return found
 
 
 def parse_msearch(payload: bytes) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -26,8 +26,10 @@ def positions_by_scope(hits: list[Hit]) -> dict[int, list[int]]:
 def _values(executor: SearchExecutor, hits: list[Hit], key: SortKey) -> list[Any]:
     if key.field == "_score":
         return [h[0] for h in hits]
-    if key.field in ("_doc", "_shard_doc"):
+    if key.field == "_doc":
         return [h[2] for h in hits]
+    if key.field == "_shard_doc":  # Elasticsearch's (shard request index << 32) | doc
+        return [(h[1] << 32) | h[2] for h in hits]
     out: list[Any] = [None] * len(hits)
     for num, positions in positions_by_scope(hits).items():
         scope = executor.scopes[num]
