@@ -17,8 +17,8 @@ DOC = PROJECT_ROOT / "docs" / "judgments.md"
 
 
 def shell_blocks(markdown: str) -> list[str]:
-    """The fenced ```sh blocks of a markdown text, in order."""
-    return re.findall(r"```sh\n(.*?)```", markdown, flags=re.S)
+    """The fenced ```bash blocks of a markdown text, in order."""
+    return re.findall(r"```bash\n(.*?)```", markdown, flags=re.S)
 
 
 def test_the_worked_example_runs_and_evaluates_the_live_index(tmp_path: Path) -> None:
