@@ -16,6 +16,7 @@ import click
 from es_rag import assets
 from es_rag.config import ConfigError, Settings, load_settings
 from es_rag.connect import Capabilities, ConnectError, connect
+from es_rag.observability.tracing import configure_tracing
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +93,10 @@ def _load_assets(ctx: Context) -> assets.Assets:
 def cli(ctx: click.Context, url: str | None, data: Path | None, config_file: Path | None) -> None:
     """es-rag: retrieval-augmented generation on Elasticsearch, every search asset as code."""
     ctx.obj = Context(load_settings(config_file=config_file, url=url, data=data))
+    try:
+        configure_tracing()  # from the OTEL_* variables; off when they name no exporter
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @cli.command()

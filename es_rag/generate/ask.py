@@ -20,6 +20,7 @@ from es_rag.generate.context import Context, Tokenizer, assemble_context
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.providers import ExtractiveGenerator, Generator
 from es_rag.generate.vectors import memoise
+from es_rag.observability import tracing
 from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import SearchParams
@@ -90,14 +91,19 @@ def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: st
         return None, timings
     if params.min_relevance is not None and memo is not None:
         t0 = time.perf_counter()
-        relevant = reaches_relevance(question, result.hits, memo, params.min_relevance)
+        with tracing.span("es_rag.relevance_check", es_rag__min_relevance=params.min_relevance
+                          ) as sp:
+            relevant = reaches_relevance(question, result.hits, memo, params.min_relevance)
+            sp.set(es_rag__relevant=relevant)
         timings["relevance_ms"] = _ms(t0)
         if not relevant:
             return None, timings
     if tokenizer is None:
         tokenizer = getattr(embedder, "tokenizer", None)
-    context = assemble_context(result.hits, token_budget=params.token_budget,
-                               tokenizer=tokenizer, dedupe_threshold=params.dedupe_threshold)
+    with tracing.span("es_rag.context", es_rag__token_budget=params.token_budget) as sp:
+        context = assemble_context(result.hits, token_budget=params.token_budget,
+                                   tokenizer=tokenizer, dedupe_threshold=params.dedupe_threshold)
+        tracing.record_context(sp, context)
     context.embedder = memo
     return context, timings
 
@@ -114,6 +120,7 @@ def _finished(answer: Answer, timings: dict[str, float], started: float) -> Answ
     return answer
 
 
+@tracing.traced("es_rag.ask", tracing.ask_call, tracing.answer_attributes)
 def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
         params: AskParams | None = None, embedder: QueryEmbedder | None = None,
         generator: Generator | None = None, *, as_user: str | None = None,
@@ -134,7 +141,10 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
     if context is None:
         return _finished(_dont_know(generator), timings, started)
     t0 = time.perf_counter()
-    answer = generator.generate(question, context)
+    with tracing.span(tracing.generation_name(generator),
+                      **tracing.generation_attributes(generator)) as sp:
+        answer = generator.generate(question, context)
+        sp.set_many(tracing.answer_attributes(answer))
     timings["generation_ms"] = _ms(t0)
     return _finished(answer, timings, started)
 
@@ -152,19 +162,28 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
     """
     generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
-    context, timings = _prepare(client, caps, index, question, params, embedder, as_user,
-                                tokenizer, client_side_acl_filter)
-    if context is None:
-        answer = _dont_know(generator)
-        yield answer.text
+    # a generator: spans are never left current across a yield (see tracing.detached)
+    with tracing.detached("es_rag.ask", **tracing.ask_call(locals())) as (root, traced):
+        with tracing.within(traced):
+            context, timings = _prepare(client, caps, index, question, params, embedder,
+                                        as_user, tokenizer, client_side_acl_filter)
+        if context is None:
+            answer = _dont_know(generator)
+            root.set_many(tracing.answer_attributes(answer))
+            yield answer.text
+            yield _finished(answer, timings, started)
+            return
+        t0 = time.perf_counter()
+        parts: list[str] = []
+        with tracing.detached(tracing.generation_name(generator), context=traced,
+                              **tracing.generation_attributes(generator)) as (sp, _):
+            for delta in generator.stream(question, context):
+                if not parts:
+                    timings["first_token_ms"] = _ms(t0)
+                parts.append(delta)
+                yield delta
+            timings["generation_ms"] = _ms(t0)
+            answer = generator.finish("".join(parts), context)
+            sp.set_many(tracing.answer_attributes(answer))
+        root.set_many(tracing.answer_attributes(answer))
         yield _finished(answer, timings, started)
-        return
-    t0 = time.perf_counter()
-    parts: list[str] = []
-    for delta in generator.stream(question, context):
-        if not parts:
-            timings["first_token_ms"] = _ms(t0)
-        parts.append(delta)
-        yield delta
-    timings["generation_ms"] = _ms(t0)
-    yield _finished(generator.finish("".join(parts), context), timings, started)
