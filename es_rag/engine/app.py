@@ -42,6 +42,7 @@ class EngineApp:
             self.gate = SecurityGate(self, Security(
                 data_dir, validate_query=parse_query, stored_script=self._stored_script,
                 elastic_password=elastic_password))
+            self.documents.authorize = self.gate.authorize_write
         self.search = SearchService(self.node, self.documents, self.gate)
         self.ml = MlService(data_dir, self.node)
         self.search.embed_query = self.ml.embed_query

@@ -24,6 +24,8 @@ from .source_filter import filter_source, parse_source_spec
 from .storage.docstore import DocVersion, StoredDoc, Tombstone
 
 Pipeline = Callable[[str, str | None, dict[str, Any], str | None], Any]
+Authorizer = Callable[["WriteRequest", bool], None]
+"""Raises the item's error unless the current user may perform the write (True: a bulk item)."""
 
 
 @dataclass(slots=True)
@@ -105,6 +107,7 @@ class Documents:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.pipeline: Pipeline | None = None
+        self.authorize: Authorizer | None = None
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, index: str, doc_id: str, source_spec: Any = None, includes: Any = None,
@@ -145,17 +148,22 @@ class Documents:
         return body
 
     # -- writes -----------------------------------------------------------------------------
-    def write(self, requests: list[WriteRequest]) -> list[WriteResult]:
-        """Apply writes in order; each gets its own result (a failure does not stop the rest)."""
+    def write(self, requests: list[WriteRequest], *, bulk: bool = False) -> list[WriteResult]:
+        """Apply writes in order; each gets its own result (a failure does not stop the rest).
+
+        Each write is authorized on its own target (after its ingest pipeline, which may change
+        it); `bulk` says the writes are bulk items (reindex and delete-by-query write so too)."""
         results: list[WriteResult | None] = [None] * len(requests)
         groups: dict[str, list[tuple[int, WriteRequest]]] = {}
         targets: dict[tuple[str, bool, bool], IndexService] = {}  # resolved once per request
+        checked: dict[tuple[str, str], EngineError | None] = {}  # authorized once per request
         for pos, req in enumerate(requests):
             try:
                 self._run_pipeline(req)
                 if req.op != "delete" and req.source is None and req.update is None:
                     results[pos] = self._dropped(req)
                     continue
+                self._authorize(req, bulk, checked)
                 target = (req.index, req.op == "delete", req.require_alias)
                 svc = targets.get(target)
                 if svc is None:
@@ -187,6 +195,21 @@ class Documents:
             req.executed_pipelines = list(executed)
         if executed or outcome.source is not original:
             req.raw_source = None
+
+    def _authorize(self, req: WriteRequest, bulk: bool,
+                   checked: dict[tuple[str, str], EngineError | None]) -> None:
+        if self.authorize is None:
+            return
+        key = (req.op, req.index)
+        if key not in checked:
+            try:
+                self.authorize(req, bulk)
+                checked[key] = None
+            except EngineError as err:
+                checked[key] = err
+        refused = checked[key]
+        if refused is not None:
+            raise refused
 
     @staticmethod
     def _dropped(req: WriteRequest) -> WriteResult:

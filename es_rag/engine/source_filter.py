@@ -21,9 +21,10 @@ def parse_source_spec(spec: Any, includes: Any = None, excludes: Any = None
     elif isinstance(spec, list):
         inc = [str(s) for s in spec]
     elif isinstance(spec, dict):
-        for key in spec:
-            if key not in ("includes", "include", "excludes", "exclude"):
-                raise ParsingError(f"Unknown key for a START_ARRAY in [{key}].")
+        for key, value in spec.items():
+            if key not in ("includes", "include", "excludes", "exclude") and not (
+                    key == "exclude_vectors" and isinstance(value, bool)):
+                raise ParsingError(f"Unknown key for a {_token(value)} in [{key}].")
         inc = _as_list(spec.get("includes", spec.get("include")))
         exc = _as_list(spec.get("excludes", spec.get("exclude")))
     else:
@@ -35,6 +36,24 @@ def parse_source_spec(spec: Any, includes: Any = None, excludes: Any = None
         exc = _as_list(excludes)
         fetch = True
     return fetch, inc, exc
+
+
+def excludes_vectors(spec: Any) -> bool:
+    """Whether a `_source` object asks to leave vector fields out (`exclude_vectors: true`)."""
+    return isinstance(spec, dict) and spec.get("exclude_vectors") is True
+
+
+def _token(value: Any) -> str:
+    """The name Elasticsearch's parser gives the JSON token a value starts with."""
+    if isinstance(value, list):
+        return "START_ARRAY"
+    if isinstance(value, dict):
+        return "START_OBJECT"
+    if isinstance(value, bool):
+        return "VALUE_BOOLEAN"
+    if isinstance(value, int | float):
+        return "VALUE_NUMBER"
+    return "VALUE_NULL" if value is None else "VALUE_STRING"
 
 
 def _as_list(value: Any) -> list[str]:

@@ -12,7 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .connection import make_client
-from .report import area_table, pass_rate, result_line, summarize, summary_json, summary_line
+from .report import (
+    area_table,
+    pass_rate,
+    rates_line,
+    result_line,
+    summarize,
+    summary_json,
+    summary_line,
+)
 from .runner import TestResult
 from .session import run_directory
 from .target import TargetError
@@ -113,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = summarize(results)
     print()
     print(area_table(summary))
+    print(rates_line(summary))
     print(summary_line(summary))
     if args.json:
         print(summary_json(summary))

@@ -125,7 +125,8 @@ def build_request(api: str, arguments: Mapping[str, Any] | None, headers: Mappin
                   stash: Stash) -> Request:
     """Map an API call of a ``do`` step to method, path, query string, headers and body."""
     if api not in API_SPECS:
-        raise ParamError(f"unknown api [{api}]: not in tests/conformance/api_specs.py")
+        raise ParamError(f"unknown api [{api}]: not in the REST API specification "
+                         f"(tests/conformance/rest_api_spec.json)")
     arguments = dict(arguments or {})
     body = arguments.pop("body", None)
     arguments = stash.resolve(arguments)

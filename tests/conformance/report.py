@@ -32,14 +32,28 @@ def result_line(result: TestResult, verbose: bool = False, excerpt: int = 600) -
 def summarize(results: Iterable[TestResult]) -> dict[str, Any]:
     """``{"passed", "failed", "skipped", "by_area": {area: {"passed", "failed", "skipped"}}}``."""
     summary: dict[str, Any] = {"passed": 0, "failed": 0, "skipped": 0, "by_area": {}}
+    by_file: dict[str, dict[str, int]] = {}
     for result in results:
         key = _KEYS[result.outcome]
         area = summary["by_area"].setdefault(
             result.test.area, {"passed": 0, "failed": 0, "skipped": 0})
         area[key] += 1
         summary[key] += 1
+        file_id = result.test.test_id.split(" :: ")[0]
+        by_file.setdefault(file_id, {"passed": 0, "failed": 0, "skipped": 0})[key] += 1
     summary["by_area"] = dict(sorted(summary["by_area"].items()))
+    rates = [rate for counts in by_file.values() if (rate := pass_rate(counts)) is not None]
+    summary["mean_file_pass_rate"] = round(sum(rates) / len(rates), 4) if rates else None
     return summary
+
+
+def rates_line(summary: dict[str, Any]) -> str:
+    """Pass rate of the tests that ran, mean per-file pass rate and the skipped share."""
+    total = summary["passed"] + summary["failed"] + summary["skipped"]
+    mean = summary.get("mean_file_pass_rate")
+    skipped = summary["skipped"] / total if total else 0.0
+    return (f"{_rate_text(summary)} of run tests passed, mean per-file pass rate "
+            f"{'-' if mean is None else f'{mean:.1%}'}, {skipped:.1%} skipped")
 
 
 def pass_rate(counts: dict[str, Any]) -> float | None:

@@ -219,6 +219,9 @@ class Runner:
 
     def _transform(self, transform: str, context: _Context) -> str:
         found = _TRANSFORM.match(transform.strip())
+        if found and found.group(1) == "base64EncodeInput":
+            text = context.stash.resolve_text(found.group(2))
+            return base64.b64encode(text.encode()).decode()
         if not found or found.group(1) != "base64EncodeCredentials":
             raise StepFailure(f"unsupported transformation [{transform}]")
         paths = [p.strip() for p in found.group(2).split(",")]

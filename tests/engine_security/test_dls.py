@@ -113,3 +113,15 @@ def test_restrict_adds_the_dls_query_as_a_filter() -> None:
     assert restrict({"match_all": {}}, None) == {"match_all": {}}
     assert restrict_filter(None, dls) == [dls]
     assert restrict_filter({"term": {"lang": "en"}}, dls) == [{"term": {"lang": "en"}}, dls]
+
+
+def test_a_templated_query_rendering_to_a_terms_lookup_is_refused(call: Call,
+                                                                  security: Security) -> None:
+    lookup = {"template": {"source": '{"terms": {"acl": {"index": "lists", "id": '
+                                     '"{{_user.username}}", "path": "acl"}}}'}}
+    role(call, "lookup", ["chunks*"], lookup)
+    alice = user(call, security, "alice", ["lookup"])
+    with pytest.raises(EngineError) as refused:
+        security.dls_query(alice, "chunks-v1")
+    assert (refused.value.status, refused.value.reason) == (
+        400, "terms query with terms lookup isn't supported as part of a role query")

@@ -110,3 +110,29 @@ def test_application_privileges_are_defined_listed_and_deleted(call: Call) -> No
     with pytest.raises(EngineError) as refused:
         call("PUT", "/_security/privilege", {"myapp": {"bad": {"actions": ["nothing"]}}})
     assert "must contain one of [/*:]" in refused.value.reason
+
+
+LOOKUP = {"terms": {"acl": {"index": "acl-lists", "id": "secret", "path": "members"}}}
+
+
+@pytest.mark.parametrize(("query", "reason"), [
+    (LOOKUP, "terms query with terms lookup isn't supported as part of a role query"),
+    ({"bool": {"filter": [{"term": {"a": 1}}, LOOKUP]}},
+     "terms query with terms lookup isn't supported as part of a role query"),
+    ({"geo_shape": {"area": {"indexed_shape": {"index": "shapes", "id": "1"}}}},
+     "geoshape query referring to indexed shapes isn't supported as part of a role query"),
+    ({"has_child": {"type": "chunk", "query": {"match_all": {}}}},
+     "has_child query isn't supported as part of a role query"),
+])
+def test_a_role_query_reading_other_documents_is_refused_at_put_time(
+        call: Call, query: dict, reason: str) -> None:
+    """As Elasticsearch: a DLS query may not depend on documents the user might not read."""
+    role = {"indices": [{"names": ["chunks"], "privileges": ["read"], "query": query}]}
+    for path, body in (("/_security/role/lookup", role),
+                       ("/_security/api_key", {"name": "k", "role_descriptors": {"r": role}})):
+        with pytest.raises(EngineError) as refused:
+            call("PUT" if "role/" in path else "POST", path, body)
+        assert refused.value.status == 400
+        assert refused.value.extra["caused_by"] == {"type": "illegal_argument_exception",
+                                                    "reason": reason}
+    assert call("GET", "/_security/role/lookup") == (404, {})

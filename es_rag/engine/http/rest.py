@@ -10,7 +10,10 @@ import orjson
 
 from ..errors import BadRequest, EngineError
 from ..limits import MB
+from ..node import VERSION
 from .body import decode_body
+from .params import check as check_params
+from .params import ignored_warning
 
 GLOBAL_PARAMS = {"pretty", "human", "error_trace", "filter_path", "format", "source",
                  "source_content_type"}
@@ -135,27 +138,38 @@ class Router:
                 return None
         return found
 
-    def dispatch(self, req: RestRequest) -> RestResponse:
-        """Find and run the handler; unknown paths and methods are answered like ES."""
+    def has_route(self, method: str, path: str) -> bool:
+        """Whether a handler serves `method path`."""
+        return self._best(method, path, [])[0] is not None
+
+    def _best(self, method: str, path: str, allowed: list[str]
+              ) -> tuple[Route | None, dict[str, str]]:
+        """The route serving `method path` and its path parameters (methods of the routes
+        matching the path with another method go to `allowed`)."""
         from urllib.parse import unquote
 
-        parts = [unquote(p) for p in req.path.split("/") if p]
-        method = "GET" if req.method == "HEAD" else req.method
-        allowed: list[str] = []
+        parts = [unquote(p) for p in path.split("/") if p]
+        served = "GET" if method == "HEAD" else method
         best: tuple[int, Route, dict[str, str]] | None = None
         for route in self.routes:
             found = self._match(route, parts)
             if found is None:
                 continue
-            if route.method not in (method, req.method):
+            if route.method not in (served, method):
                 allowed.append(route.method)
                 continue
             literal = sum(1 for s in route.segments if not s.startswith("{"))
-            exact_head = route.method == req.method
+            exact_head = route.method == method
             rank = literal * 2 + (1 if exact_head else 0)
             if best is None or rank > best[0]:
                 best = (rank, route, found)
-        if best is None:
+        return (None, {}) if best is None else (best[1], best[2])
+
+    def dispatch(self, req: RestRequest) -> RestResponse:
+        """Find and run the handler; unknown paths and methods are answered like ES."""
+        allowed: list[str] = []
+        route, found = self._best(req.method, req.path, allowed)
+        if route is None:
             if allowed:
                 methods = ", ".join(sorted(set(allowed)))
                 raise EngineError(f"Incorrect HTTP method for uri [{req.path}] and method "
@@ -163,10 +177,12 @@ class Router:
                                   error_type="illegal_argument_exception")
             raise BadRequest(f"no handler found for uri [{req.path}] and method "
                              f"[{req.method}]")
-        _, route, found = best
-        for name in req.params:
-            if name not in route.params and name not in GLOBAL_PARAMS:
-                raise BadRequest(f"request [{req.path}] contains unrecognized parameter: "
-                                 f"[{name}]")
+        ignored = check_params(req.path, req.params, route.method, tuple(route.segments),
+                               route.params | GLOBAL_PARAMS)
         req.path_params = found
-        return route.handler(req)
+        response = route.handler(req)
+        if ignored:
+            warning = ignored_warning(ignored, VERSION)
+            earlier = response.headers.get("Warning")
+            response.headers["Warning"] = f"{earlier}, {warning}" if earlier else warning
+        return response

@@ -191,14 +191,14 @@ def register(router: Router, app: EngineApp) -> None:
         return RestResponse({"supported": False})
 
     def xpack(req: RestRequest) -> RestResponse:
-        return RestResponse({"build": {"hash": "es-rag-embedded", "date": "2025-07-01"},
-                             "license": {"uid": node.license["uid"],
-                                         "type": node.license["type"],
-                                         "mode": node.license["type"], "status": "active"},
-                             "features": {
-                                 "security": {"available": True,
-                                              "enabled": app.gate is not None},
-                                 "ml": {"available": app.ml.licensed, "enabled": True}}})
+        info = {"build": {"hash": "es-rag-embedded", "date": "2025-07-01"},
+                "license": {"uid": node.license["uid"], "type": node.license["type"],
+                            "mode": node.license["type"], "status": "active"},
+                "features": {
+                    "security": {"available": True, "enabled": app.gate is not None},
+                    "ml": {"available": app.ml.licensed, "enabled": True}}}
+        wanted = _xpack_categories(req.params.get("categories", "_all"))
+        return RestResponse({k: v for k, v in info.items() if k in wanted})
 
     router.add("GET HEAD", "/", info)
     router.add("GET", "/_cluster/health", health, _HEALTH_PARAMS)
@@ -216,6 +216,21 @@ def register(router: Router, app: EngineApp) -> None:
     router.add("GET", "/_capabilities", capabilities, "method path parameters capabilities "
                                                       "local_only")
     router.add("GET", "/_xpack", xpack, "categories accept_enterprise")
+
+
+def _xpack_categories(value: str) -> set[str]:
+    """XPackInfoRequest.Category.toSet: `_all`, `_none`, or names of build/license/features."""
+    wanted: set[str] = set()
+    for name in value.split(","):
+        if name == "_all":
+            return {"build", "license", "features"}
+        if name == "_none":
+            return set()
+        if name.lower() not in ("build", "license", "features"):
+            raise BadRequest("No enum constant org.elasticsearch.protocol.xpack.XPackInfoRequest"
+                             f".Category.{name.upper()}")
+        wanted.add(name.lower())
+    return wanted
 
 
 def _cat_columns(spec: str | None) -> list[str]:

@@ -24,6 +24,7 @@ _ITEM_KEYS = {"_index", "_id", "routing", "if_seq_no", "if_primary_term", "versi
               "_source", "dynamic_templates", "list_executed_pipelines",
               "require_data_stream"}
 _INDEX_AND_ID = {"_index", "_id"}
+MGET_ITEM = "indices:data/read/mget[shard]"
 
 
 def _token(value: Any) -> str:
@@ -97,7 +98,8 @@ def register(router: Router, app: EngineApp) -> None:
 
     def index(req: RestRequest) -> RestResponse:
         doc_id = req.path_params.get("id")
-        op = req.params.get("op_type", "index")
+        # without an id Elasticsearch defaults to op_type create (create_doc may do it)
+        op = req.params.get("op_type", "index" if doc_id is not None else "create")
         if op not in ("index", "create"):
             raise BadRequest(f"opType must be 'create' or 'index', found: [{op}]")
         return single(req, with_source(req, write_request(req, op, doc_id)))
@@ -142,7 +144,7 @@ def register(router: Router, app: EngineApp) -> None:
 
     def bulk(req: RestRequest) -> RestResponse:
         requests, errors = _parse_bulk(req)
-        results = docs.write([r for r in requests if isinstance(r, WriteRequest)])
+        results = docs.write([r for r in requests if isinstance(r, WriteRequest)], bulk=True)
         items = []
         it = iter(results)
         for entry in requests:
@@ -190,6 +192,8 @@ def register(router: Router, app: EngineApp) -> None:
                                   status=400, error_type="action_request_validation_exception")
             source_spec = spec.get("_source", req.params.get("_source"))
             try:
+                if app.gate is not None:  # each item on its own index, as mget[shard] is
+                    app.gate.authorize_read(MGET_ITEM, index)
                 doc, _ = visible_get(index, str(spec["_id"]), source_spec,
                                      req.params.get("_source_includes"),
                                      req.params.get("_source_excludes"))

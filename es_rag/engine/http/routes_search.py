@@ -66,7 +66,9 @@ def register(router: Router, app: EngineApp) -> None:
         if req.params.get("wait_for_completion") == "false":
             raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
                              "engine")
-        return RestResponse(service.reindex(req.json(required=True), req.params))
+        body = service.reindex(req.json(required=True), req.params)
+        # as Elasticsearch: the status of the worst failed write (403 when refused), else 200
+        return RestResponse(body, max([200, *(f["status"] for f in body["failures"])]))
 
     router.add("POST", "/_reindex", reindex,
                "refresh timeout wait_for_active_shards wait_for_completion requests_per_second "

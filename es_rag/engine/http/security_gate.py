@@ -2,30 +2,40 @@
 
 Every request is authenticated first (401 with `WWW-Authenticate` otherwise). `/_security/...`
 is served by the security package; every other request is authorized by its Elasticsearch action
-name. Search-family reads (search, count, msearch, templates, delete_by_query, rank_eval) resolve
-only the indices the user may read and carry the user's DLS query as a required filter, the way
-filtered aliases do, so the query, the kNN pre-filter, retrievers, aggregations and highlight all
-see the same restricted set; `get`/`mget` hide documents outside it.
+name (a routed request with no known action is refused). Writes are authorized item by item on
+their own targets (`authorize_write`, called by the document service for every single write,
+bulk item, reindex and delete-by-query copy), alias actions on every index and alias they name
+(`alias_gate`). Search-family reads (search, count, msearch, templates, delete_by_query,
+rank_eval) resolve only the indices the user may read and carry the user's DLS query as a
+required filter, the way filtered aliases do, so the query, the kNN pre-filter, retrievers,
+aggregations and highlight all see the same restricted set; `get`/`mget` hide documents outside
+it.
 """
 
 from __future__ import annotations
 
-import contextvars
+import contextlib
 import dataclasses
 import fnmatch
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
-from ..errors import AuthenticationError, BadRequest, IndexNotFound
+from ..documents import WriteRequest
+from ..errors import AuthenticationError, BadRequest, EngineError, IndexNotFound
 from ..security import (
     REST_ACTIONS,
     SYSTEM_INDEX_WARNING,
     AuthenticatedUser,
+    RequestAction,
     Security,
     handle,
     request_action,
 )
+from ..security.actions import ALIASES
+from ..security.context import current_user
+from ..security.privileges import is_index_action
+from .alias_gate import AliasGate
 from .rest import RestRequest, RestResponse
 
 if TYPE_CHECKING:
@@ -33,10 +43,9 @@ if TYPE_CHECKING:
     from ..node import Target
 
 SEARCH = REST_ACTIONS["search"]
+_NO_INDEX = "-*"  # an expression matching no index, for a wildcard the user may target nowhere
 _SECURITY_INDICES = (".security", ".security-7")
 
-current_user: contextvars.ContextVar[AuthenticatedUser | None] = contextvars.ContextVar(
-    "engine_user", default=None)
 
 
 class SecurityGate:
@@ -70,21 +79,93 @@ class SecurityGate:
                 return self._delete_security_index(user, req, inner)
             if len(parts) == 3 and parts[0] in _SECURITY_INDICES and parts[1] == "_doc":
                 return self._security_document(user, parts[0], parts[2])
-            self._authorize(user, req)
-            return inner(req)
+            return inner(self._authorize(user, req))
         finally:
             current_user.reset(token)
 
-    def _authorize(self, user: AuthenticatedUser, req: RestRequest) -> None:
+    def _authorize(self, user: AuthenticatedUser, req: RestRequest) -> RestRequest:
+        """Authorize `req` (raising a 403); the request to serve, alias wildcards narrowed."""
         action = request_action(req.method, req.path)
         if action is None:
-            return
+            if self.app.router.has_route(req.method, req.path):
+                raise self.security.denied(user, f"{req.method} {req.path}",
+                                           "(no action is known for this request)")
+            return req  # the router answers: no handler found
         if action.action == SEARCH:
-            return  # narrowed per index in `targets`
-        if action.composite or action.index is None:
+            return req  # narrowed per index in `targets`
+        if action.action == ALIASES:
             self.security.authorize(user, action.action)
+            return AliasGate(self.security, self.app.node, user).authorize(req, action.api)
+        if action.composite or not is_index_action(action.action):
+            self.security.authorize(user, action.action)
+            return req
+        if action.api == "indices.create" and action.index is not None:
+            self._authorize_create_aliases(user, req, action.index)
+        return self._narrowed(user, req, action)
+
+    def _authorize_create_aliases(self, user: AuthenticatedUser, req: RestRequest,
+                                  index: str) -> None:
+        """An index created with aliases needs `indices:admin/aliases` on the index and on
+        each alias too (as in Elasticsearch): else `create_index` on `logs-*` would put a new
+        index under the `chunks` alias that readers search."""
+        body = req.json()
+        aliases = body.get("aliases") if isinstance(body, dict) else None
+        if isinstance(aliases, dict) and aliases:
+            self.security.authorize(user, ALIASES, [index, *aliases])
+
+    def _narrowed(self, user: AuthenticatedUser, req: RestRequest, action: RequestAction
+                  ) -> RestRequest:
+        """Authorize an index request; one naming no index, `_all` or wildcards is rewritten to
+        the names `user` may target with its action, as Elasticsearch replaces wildcards, so the
+        handler never reaches another index (`PUT /_settings` changes only the user's own)."""
+        expression = action.index
+        if expression is not None and not any(_is_wildcard(p) for p in expression.split(",")):
+            self.security.authorize(user, action.action, expression.split(","))
+            return req
+        if self.security.may_target_all(user, action.action):
+            return req
+        wildcards = req.params.get("expand_wildcards", "open")
+        aliases = action.api != "indices.delete"  # deleting by wildcard never reaches aliases
+        names = self.security.authorized_names(user, action.action, expression,
+                                               lambda p: self._expand(p, wildcards, aliases))
+        joined = ",".join(quote(n, safe="") for n in names) or _NO_INDEX
+        parts = req.path.strip("/").split("/")
+        if expression is not None:
+            parts[[s for s in action.pattern.split("/") if s].index("{index}")] = joined
+        elif parts[0] == "_cat":
+            parts.append(joined)
         else:
-            self.security.authorize(user, action.action, action.index.split(","))
+            parts.insert(0, joined)
+        return dataclasses.replace(req, path="/" + "/".join(parts))
+
+    def _expand(self, pattern: str, expand_wildcards: str, aliases: bool = True) -> list[str]:
+        """Index (and alias) names a wildcard pattern (or `_all`) matches."""
+        node = self.app.node
+        found = node.resolve(pattern, ignore_unavailable=True, allow_no_indices=True,
+                             expand_wildcards=expand_wildcards, aliases=aliases)
+        return [t.index.name for t in found] + [
+            alias for alias in (node.alias_names() if aliases else ())
+            if pattern in ("_all", "*") or fnmatch.fnmatchcase(alias, pattern)]
+
+    def authorize_read(self, action: str, index: str) -> None:
+        """Authorize one item of a composite read (an mget item) on its own index."""
+        user = current_user.get()
+        if user is not None:
+            self.security.authorize(user, action, [index])
+
+    def authorize_write(self, write: WriteRequest, bulk: bool) -> None:
+        """Authorize one write of the current user on its own target (see
+        `Security.authorize_write`)."""
+        user = current_user.get()
+        if user is None:
+            return
+        node = self.app.node
+        exists = write.index in node.indices or write.index in node.alias_names()
+        concrete = None
+        with contextlib.suppress(EngineError):  # an alias without a write index: reported later
+            concrete = node.write_index(write.index, auto_create=False).name if exists else None
+        self.security.authorize_write(user, write.op, write.index, exists=exists,
+                                      concrete=concrete, bulk=bulk)
 
     def _delete_security_index(self, user: AuthenticatedUser, req: RestRequest,
                                inner: Callable[[RestRequest], RestResponse]) -> RestResponse:
@@ -101,8 +182,7 @@ class SecurityGate:
         rest = [n for n in names if not _names_security_index(n)]
         if not rest:
             return RestResponse({"acknowledged": True}, 200, headers=warning)
-        req = dataclasses.replace(req, path="/" + ",".join(rest))
-        self._authorize(user, req)
+        req = self._authorize(user, dataclasses.replace(req, path="/" + ",".join(rest)))
         response = inner(req)
         response.headers = {**(response.headers or {}), **warning}
         return response
@@ -123,17 +203,8 @@ class SecurityGate:
         user = current_user.get()
         if user is None:
             return resolve(index)
-        node = self.app.node
-
-        def expand(pattern: str) -> list[str]:
-            found = node.resolve(pattern, ignore_unavailable=True, allow_no_indices=True,
-                                 expand_wildcards=options["expand_wildcards"])
-            names = [t.index.name for t in found]
-            names += [alias for alias in node.alias_names()
-                      if pattern in ("_all", "*") or fnmatch.fnmatchcase(alias, pattern)]
-            return names
-
-        names = self.security.authorized_names(user, SEARCH, index, expand)
+        names = self.security.authorized_names(
+            user, SEARCH, index, lambda p: self._expand(p, options["expand_wildcards"]))
         if not names:
             if not options["allow_no_indices"]:
                 raise IndexNotFound(index or "_all")
@@ -160,6 +231,10 @@ class SecurityGate:
         service.shard.refresh()  # a get is real-time: the check must see unrefreshed writes
         query = {"bool": {"filter": [{"ids": {"values": [doc_id]}}, dls]}}
         return self.app.search.count(service.name, {"query": query}, {})["count"] > 0
+
+
+def _is_wildcard(name: str) -> bool:
+    return name == "_all" or "*" in name or "?" in name or name.startswith("-")
 
 
 def _names_security_index(name: str) -> bool:

@@ -509,7 +509,8 @@ class SearchExecutor:
             source = doc.source_json() if (fetch or self.highlighter or req.fields or
                                            req.docvalue_fields) else None
             if fetch and source is not None:
-                hit["_source"] = filter_source(source, inc, exc)
+                hit["_source"] = filter_source(
+                    source, inc, exc + _vector_paths(scope.ctx) if req.exclude_vectors else exc)
             wanted = (req.fields or []) + (req.docvalue_fields or [])
             if wanted and source is not None:
                 fields = _fields(scope.ctx, source, wanted)
@@ -691,3 +692,11 @@ def _merge_aggs(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, 
             raise BadRequest(f"[{kind}] over several indices is not supported by the embedded "
                              f"engine")
     return out
+
+
+_VECTOR_TYPES = frozenset({"dense_vector", "sparse_vector", "rank_vectors"})
+
+
+def _vector_paths(ctx: QueryContext) -> list[str]:
+    """The vector fields of an index, left out of `_source` by `exclude_vectors: true`."""
+    return [path for path, spec in ctx.mapping.fields.items() if spec.type in _VECTOR_TYPES]

@@ -9,7 +9,7 @@ from ..errors import BadRequest, ParsingError
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
-from ..source_filter import parse_source_spec
+from ..source_filter import excludes_vectors, parse_source_spec
 from .collapse import CollapseSpec, parse_collapse
 from .retrievers import Retriever, parse_retriever
 
@@ -47,6 +47,7 @@ class SearchRequest:
     size: int = 10
     sort: list[SortKey] = field(default_factory=list)
     source: tuple[bool, list[str], list[str]] = (True, [], [])
+    exclude_vectors: bool = False
     highlight: dict[str, Any] | None = None
     track_total_hits: bool | int = 10000
     search_after: list[Any] | None = None
@@ -184,6 +185,7 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
         spec = False
     req.source = parse_source_spec(spec, params.get("_source_includes"),
                                    params.get("_source_excludes"))
+    req.exclude_vectors = excludes_vectors(spec)
     req.highlight = body.get("highlight")
     tth = params.get("track_total_hits", body.get("track_total_hits", 10000))
     if tth in (True, "true"):

@@ -257,7 +257,7 @@ class SearchService:
             copies = copies[:int(max_docs)]
         results = []
         for start in range(0, len(copies), 1000):
-            results += self.documents.write(copies[start:start + 1000])
+            results += self.documents.write(copies[start:start + 1000], bulk=True)
         created = sum(1 for r in results if r.error is None and r.body.get("result") == "created")
         updated = sum(1 for r in results if r.error is None and r.body.get("result") == "updated")
         conflicts = [r for r in results if r.status == 409]
@@ -310,7 +310,7 @@ class SearchService:
                                              if_primary_term=1))
         if max_docs is not None:
             requests = requests[:int(max_docs)]
-        results = self.documents.write(requests)
+        results = self.documents.write(requests, bulk=True)
         deleted = sum(1 for r in results if r.error is None and r.status == 200)
         conflicts = [r for r in results if r.error is not None]
         proceed = params.get("conflicts", body.get("conflicts")) == "proceed"

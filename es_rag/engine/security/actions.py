@@ -1,9 +1,11 @@
 """The Elasticsearch action each REST endpoint performs, for authorizing requests.
 
 `request_action(method, path)` names the action of a request and the index expression it
-targets, so the HTTP layer can authorize every request in one place. Composite requests (bulk,
-mget, msearch, templates rendering) are authorized once without indices, then per item with
-`ITEM_ACTIONS`. `REST_ACTIONS` gives the same actions by REST API spec name.
+targets, so the HTTP layer can authorize every request in one place (a request it cannot name is
+refused). Composite requests (bulk, mget, msearch, reindex, alias actions, templates rendering)
+are authorized once without indices, then per item on the item's own index: bulk items with
+`ITEM_ACTIONS`, alias actions with `ALIASES` on both the index and the alias. `REST_ACTIONS`
+gives the same actions by REST API spec name.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from urllib.parse import unquote
 
 READ_SEARCH = "indices:data/read/search"
 READ_GET = "indices:data/read/get"
+ALIASES = "indices:admin/aliases"
+AUTO_CREATE = "indices:admin/auto_create"
 _ML_ADMIN = "cluster:admin/xpack/ml/"
 _ML_MONITOR = "cluster:monitor/xpack/ml/"
 _MODEL = "/_ml/trained_models/{id}"
@@ -41,6 +45,8 @@ class RequestAction:
     action: str
     index: str | None
     composite: bool
+    pattern: str = ""
+    """the endpoint's path pattern (`/{index}/_settings`)"""
 
 
 def _e(api: str, methods: str, path: str, action: str, composite: bool = False
@@ -87,6 +93,8 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
        "indices:data/write/delete/byquery"),
     _e("update_by_query", "POST", "/{index}/_update_by_query",
        "indices:data/write/update/byquery"),
+    # the source is read (with DLS) and the destination written item by item, as the user
+    _e("reindex", "POST", "/_reindex", "indices:data/write/reindex", True),
     # index administration
     _e("indices.create", "PUT", "/{index}", "indices:admin/create"),
     _e("indices.delete", "DELETE", "/{index}", "indices:admin/delete"),
@@ -103,11 +111,11 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("indices.close", "POST", "/{index}/_close", "indices:admin/close"),
     _e("indices.get_alias", "GET HEAD", "[/{index}]/_alias[/{name}]",
        "indices:admin/aliases/get"),
-    _e("indices.put_alias", "PUT POST", "/{index}/_alias/{name}", "indices:admin/aliases"),
-    _e("indices.put_alias", "PUT POST", "/{index}/_aliases/{name}", "indices:admin/aliases"),
-    _e("indices.delete_alias", "DELETE", "/{index}/_alias/{name}", "indices:admin/aliases"),
-    _e("indices.delete_alias", "DELETE", "/{index}/_aliases/{name}", "indices:admin/aliases"),
-    _e("indices.update_aliases", "POST", "/_aliases", "indices:admin/aliases", True),
+    _e("indices.put_alias", "PUT POST", "/{index}/_alias/{name}", ALIASES, True),
+    _e("indices.put_alias", "PUT POST", "/{index}/_aliases/{name}", ALIASES, True),
+    _e("indices.delete_alias", "DELETE", "/{index}/_alias/{name}", ALIASES, True),
+    _e("indices.delete_alias", "DELETE", "/{index}/_aliases/{name}", ALIASES, True),
+    _e("indices.update_aliases", "POST", "/_aliases", ALIASES, True),
     _e("indices.stats", "GET", "[/{index}]/_stats", "indices:monitor/stats"),
     _e("indices.analyze", "GET POST", "/_analyze", "indices:admin/analyze", True),
     _e("indices.analyze", "GET POST", "/{index}/_analyze", "indices:admin/analyze"),
@@ -184,7 +192,6 @@ ITEM_ACTIONS: dict[str, str] = {
     "bulk.create": "indices:data/write/index:op_type/create",
     "bulk.update": "indices:data/write/update",
     "bulk.delete": "indices:data/write/delete",
-    "indices.update_aliases": "indices:admin/aliases",
 }
 
 # by API name; the first endpoint of an API wins (`index` with an id is op_type index)
@@ -195,16 +202,30 @@ DLS_APIS = frozenset({"search", "count", "search_template", "knn_search", "msear
                       "msearch_template", "get", "get_source", "mget", "explain", "rank_eval",
                       "cat.count", "delete_by_query", "update_by_query"})
 
-# Elasticsearch refuses updates (and bulk update items) on an index where DLS applies
+# Elasticsearch refuses updates (and bulk update items) on an index where DLS applies (400),
+# alias additions on such an index (400), and an alias granting more than its index (403)
 DLS_UPDATE_REFUSED = ("Can't execute an update request if field or document level security is "
                       "enabled")
+DLS_BULK_UPDATE_REFUSED = ("Can't execute a bulk item request with update requests embedded if "
+                           "field or document level security is enabled")
+DLS_ALIAS_REFUSED = ("Alias requests are not allowed for users who have field or document level "
+                     "security enabled on one of the indices")
+ALIAS_WIDER_REFUSED = ("Adding an alias is not allowed when the alias has more permissions than "
+                       "any of the indices")
 
 
 def request_action(method: str, path: str) -> RequestAction | None:
     """The action of `method path` and the index expression it names; None when the path is
-    not one of `ENDPOINTS` (security endpoints are authorized by `handle`)."""
+    not one of `ENDPOINTS` (security endpoints are authorized by `handle`). `HEAD` is served by
+    the `GET` handler where there is no `HEAD` endpoint, so it performs the same action."""
     parts = [unquote(p) for p in path.split("/") if p]
     method = method.upper()
+    if method == "HEAD":
+        return _request_action("HEAD", parts) or _request_action("GET", parts)
+    return _request_action(method, parts)
+
+
+def _request_action(method: str, parts: list[str]) -> RequestAction | None:
     best: tuple[int, Endpoint, str | None] | None = None
     for endpoint in ENDPOINTS:
         if method not in endpoint.methods:
@@ -218,7 +239,7 @@ def request_action(method: str, path: str) -> RequestAction | None:
     if best is None:
         return None
     _, endpoint, index = best
-    return RequestAction(endpoint.api, endpoint.action, index, endpoint.composite)
+    return RequestAction(endpoint.api, endpoint.action, index, endpoint.composite, endpoint.path)
 
 
 def _match(pattern: str, parts: list[str]) -> tuple[int, str | None] | None:

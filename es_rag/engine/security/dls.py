@@ -16,6 +16,32 @@ from es_rag.engine.mustache import render
 StoredScript = Callable[[str], "str | None"]
 
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
+# queries that fetch other documents (or join) cannot restrict what a role reads, as in ES
+_JOINS = ("has_child", "has_parent", "percolate")
+
+
+def prohibited_query(query: Any) -> str | None:
+    """Why Elasticsearch refuses `query` as a role's DLS query (a terms lookup, an indexed
+    geo shape, a join or percolate anywhere in it), or None when it may restrict a role."""
+    if isinstance(query, list):
+        return next((r for r in map(prohibited_query, query) if r), None)
+    if not isinstance(query, dict):
+        return None
+    for key, value in query.items():
+        clauses = value.values() if isinstance(value, dict) else ()
+        if key == "terms" and any(isinstance(c, dict) and {"id", "path"} <= c.keys()
+                                  for c in clauses):
+            return "terms query with terms lookup isn't supported as part of a role query"
+        if key == "geo_shape" and any(isinstance(c, dict) and "indexed_shape" in c
+                                      for c in clauses):
+            return ("geoshape query referring to indexed shapes isn't supported as part of a "
+                    "role query")
+        if key in _JOINS and isinstance(value, dict):
+            return f"{key} query isn't supported as part of a role query"
+        reason = prohibited_query(value)
+        if reason:
+            return reason
+    return None
 
 
 def render_role_query(text: str, user: Mapping[str, Any],
@@ -25,6 +51,18 @@ def render_role_query(text: str, user: Mapping[str, Any],
     template = query.get("template") if isinstance(query, dict) else None
     if not isinstance(template, dict):
         return query
+    return _checked(_rendered(template, user, stored_script))
+
+
+def _checked(query: dict[str, Any]) -> dict[str, Any]:
+    reason = prohibited_query(query)
+    if reason:
+        raise BadRequest(reason)
+    return query
+
+
+def _rendered(template: dict[str, Any], user: Mapping[str, Any],
+              stored_script: StoredScript | None) -> dict[str, Any]:
     source = template.get("source")
     if source is None:
         script_id = template.get("id")

@@ -85,6 +85,14 @@ class RolesPermission:
         """Whether requests may run as `username`."""
         return any_matches(self.run_as, username)
 
+    def grants_no_more_on(self, name: str, than: str) -> bool:
+        """Whether every index action allowed on `name` is also allowed on `than` (an alias may
+        not open more than its index does)."""
+        wider = [p for g in self.groups if g.matches(than) for p in g.privileges]
+        return all(any(w.covers(pattern) for w in wider)
+                   for g in self.groups if g.matches(name)
+                   for p in g.privileges for pattern in p.patterns)
+
     def dls_queries(self, action: str, names: Iterable[str]) -> list[str] | None:
         """The DLS query texts restricting `action` on an index known by `names`.
 
@@ -162,6 +170,11 @@ class Permission:
     def allows_run_as(self, username: str) -> bool:
         """Whether requests may run as `username`."""
         return all(p.allows_run_as(username) for p in self._parts)
+
+    def grants_no_more_on(self, name: str, than: str) -> bool:
+        """Whether every index action allowed on `name` is allowed on `than` (per part: exact
+        for a user, on the safe side for an API key's intersection)."""
+        return all(p.grants_no_more_on(name, than) for p in self._parts)
 
     def dls_queries(self, action: str, names: Iterable[str]) -> list[list[str] | None]:
         """Per part, the query texts (OR-ed within a part, AND-ed across parts)."""

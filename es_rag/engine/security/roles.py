@@ -13,6 +13,7 @@ from typing import Any
 from es_rag.engine.errors import ActionRequestValidation, BadRequest, EngineError
 from es_rag.engine.mustache import compile_template
 
+from .dls import prohibited_query
 from .privileges import cluster_privilege, index_privilege
 
 QueryValidator = Callable[[dict[str, Any]], None]
@@ -151,7 +152,12 @@ def _check_query(role: str, query: Any, validate_query: QueryValidator | None) -
         raise _query_error("the DLS query must be a JSON object holding one query")
     if "template" in parsed:
         _check_template(parsed)
-    elif validate_query is not None:
+        return text
+    prohibited = prohibited_query(parsed)
+    if prohibited:
+        raise _query_error(prohibited, {"type": "illegal_argument_exception",
+                                        "reason": prohibited})
+    if validate_query is not None:
         try:
             validate_query(parsed)
         except EngineError as exc:

@@ -14,10 +14,19 @@ from typing import Any
 
 from es_rag.engine.errors import SecurityError
 
+from .actions import (
+    ALIAS_WIDER_REFUSED,
+    ALIASES,
+    AUTO_CREATE,
+    DLS_ALIAS_REFUSED,
+    DLS_BULK_UPDATE_REFUSED,
+    DLS_UPDATE_REFUSED,
+    ITEM_ACTIONS,
+)
 from .authn import AuthenticatedUser, Authenticator
 from .dls import StoredScript, combine, render_role_query
 from .permissions import Permission, RolesPermission
-from .privileges import is_cluster_action, pattern_matches, privileges_granting
+from .privileges import Privilege, is_cluster_action, pattern_matches, privileges_granting
 from .roles import QueryValidator
 from .store import SecurityStore
 
@@ -102,6 +111,47 @@ class Security:
         if refused:
             raise self.denied(user, action, f"on indices [{','.join(refused)}]")
 
+    def authorize_write(self, user: AuthenticatedUser, op: str, name: str, *, exists: bool,
+                        concrete: str | None = None, bulk: bool = False) -> None:
+        """Authorize one document write (a bulk item or a single call) on its own target.
+
+        `op` is index, create, update or delete; `name` the index or alias written to (after
+        any ingest pipeline), `concrete` the index it resolves to. As in Elasticsearch, a
+        missing index needs `indices:admin/auto_create`, the item its implied action
+        (`create_doc` grants only `op_type/create`), and an update is refused (400) where
+        document-level security restricts the update action.
+        """
+        if not exists and op != "delete":
+            self.authorize(user, AUTO_CREATE, [name])
+        action = ITEM_ACTIONS[f"bulk.{op}"]
+        self.authorize(user, action, [name])
+        aliases = [concrete] if concrete and concrete != name else []
+        if op == "update" and self.dls_query(user, name, aliases=aliases,
+                                             action=action) is not None:
+            raise SecurityError(DLS_BULK_UPDATE_REFUSED if bulk else DLS_UPDATE_REFUSED,
+                                status=400)
+
+    def authorize_alias_action(self, user: AuthenticatedUser, kind: str, indices: list[str],
+                               aliases: list[str]) -> None:
+        """Authorize one `add`, `remove` or `remove_index` alias action on concrete `indices`.
+
+        As Elasticsearch: `indices:admin/aliases` (the `manage` privilege) on every index and
+        every alias named; adding is refused (400) on an index where document-level security
+        applies to the user, and (403) when the alias would grant more than the index does.
+        """
+        self.check_run_as(user, ALIASES)
+        permission = self.permission(user)
+        refused = [n for n in [*indices, *aliases] if not permission.allows_index(ALIASES, [n])]
+        if refused:
+            raise self.denied(user, ALIASES, f"on indices [{','.join(refused)}]")
+        if kind != "add":
+            return
+        if any(self.dls_query(user, index, action=ALIASES) is not None for index in indices):
+            raise SecurityError(DLS_ALIAS_REFUSED, status=400)
+        if not all(permission.grants_no_more_on(alias, index)
+                   for index in indices for alias in aliases):
+            raise SecurityError(ALIAS_WIDER_REFUSED)
+
     def authorized_names(self, user: AuthenticatedUser, action: str, expression: str | None,
                          expand: Callable[[str], Iterable[str]]) -> list[str]:
         """Rewrite an index expression to the names `user` may target, as ES's security does.
@@ -131,6 +181,11 @@ class Security:
         # with no explicit name, the action must still be granted on some index (as in ES)
         self.authorize(user, action, explicit)
         return list(chosen)
+
+    def may_target_all(self, user: AuthenticatedUser, action: str) -> bool:
+        """Whether the index `action` is allowed on every index (a role granting it on `*`)."""
+        self.check_run_as(user, action)
+        return self.permission(user).has_index_privilege("*", Privilege(action, (action,)))
 
     def is_authorized(self, user: AuthenticatedUser, action: str, name: str) -> bool:
         """Whether `action` is allowed on index or alias `name` (to filter wildcard expansions)."""

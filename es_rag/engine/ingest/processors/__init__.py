@@ -8,13 +8,14 @@ from es_rag.engine.ingest.processors import (
     dates,
     fields,
     inference,
+    security,
     strings,
 )
 from es_rag.engine.ingest.processors.base import Processor
 
 REGISTRY: dict[str, type[Processor]] = {
     processor.type: processor
-    for module in (fields, strings, conversions, dates, control, inference)
+    for module in (fields, strings, conversions, dates, control, inference, security)
     for processor in module.PROCESSORS
 }
 
