@@ -63,6 +63,12 @@ def test_a_scope_hash_is_stable_and_does_not_contain_the_name() -> None:
     assert "alice" not in tracing.scope_hash("alice") and tracing.scope_hash(None) is None
 
 
+def test_a_search_as_a_user_records_the_scope_hash_not_the_name() -> None:
+    attributes = tracing.search_call({"index": "chunks", "params": None, "as_user": "alice"})
+    assert attributes["es_rag.user_scope"] == tracing.scope_hash("alice")
+    assert "alice" not in attributes.values()
+
+
 def _answer(text: str) -> Answer:
     return Answer(text=text, citations=[], provider="test", extractive=False)
 
