@@ -624,7 +624,7 @@ def ui(ctx: Context, host: str, port: int, allow_without_security: bool) -> None
 @pass_context
 @clear_errors
 def serve(ctx: Context, host: str, port: int) -> None:
-    """Serve the HTTP API for applications: /api/search, /api/ask, /api/openapi.json."""
+    """Serve the HTTP API for applications: /api/search, /api/ask, /api/openapi.json, /metrics."""
     from es_rag.api import serve_api
 
     ctx.connection()  # fail fast, with a clear line, when the cluster is not there
