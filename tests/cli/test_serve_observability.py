@@ -12,7 +12,7 @@ import urllib.request
 from collections import defaultdict
 from typing import Any
 
-from es_rag_processes import ES_RAG, DocsEngine, free_port, process_env
+from es_rag_processes import ES_RAG, DocsEngine, free_port, process_env, run
 
 QUESTIONS = ("How does es-rag combine BM25 and kNN results in hybrid search?",
              "How do I add a user?",
@@ -85,3 +85,12 @@ def test_serve_exports_one_trace_per_question_and_counts_them(docs_engine: DocsE
     counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                   if line.startswith("es_rag_answers_total{"))
     assert counted == 3
+
+
+def test_an_unknown_trace_exporter_stops_the_command_and_names_the_accepted_ones(
+        tmp_path) -> None:
+    result = run("status", env={"ES_RAG_DATA": str(tmp_path), "OTEL_TRACES_EXPORTER": "zipkin"})
+    assert result.returncode == 2
+    assert "OTEL_TRACES_EXPORTER: unknown exporter zipkin (accepted: otlp, console, none)" \
+        in result.stderr
+    assert "Traceback" not in result.stderr
