@@ -144,11 +144,12 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
     with tracing.span(tracing.generation_name(generator),
                       **tracing.generation_attributes(generator)) as sp:
         answer = generator.generate(question, context)
-        sp.set_many(tracing.answer_attributes(answer))
+        tracing.record_answer(sp, answer)
     timings["generation_ms"] = _ms(t0)
     return _finished(answer, timings, started)
 
 
+@tracing.traced_stream("es_rag.ask", tracing.ask_call, tracing.answer_attributes)
 def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: str,
                params: AskParams | None = None, embedder: QueryEmbedder | None = None,
                generator: Generator | None = None, *, as_user: str | None = None,
@@ -162,28 +163,22 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
     """
     generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
-    # a generator: spans are never left current across a yield (see tracing.detached)
-    with tracing.detached("es_rag.ask", **tracing.ask_call(locals())) as (root, traced):
-        with tracing.within(traced):
-            context, timings = _prepare(client, caps, index, question, params, embedder,
-                                        as_user, tokenizer, client_side_acl_filter)
-        if context is None:
-            answer = _dont_know(generator)
-            root.set_many(tracing.answer_attributes(answer))
-            yield answer.text
-            yield _finished(answer, timings, started)
-            return
-        t0 = time.perf_counter()
-        parts: list[str] = []
-        with tracing.detached(tracing.generation_name(generator), context=traced,
-                              **tracing.generation_attributes(generator)) as (sp, _):
-            for delta in generator.stream(question, context):
-                if not parts:
-                    timings["first_token_ms"] = _ms(t0)
-                parts.append(delta)
-                yield delta
-            timings["generation_ms"] = _ms(t0)
-            answer = generator.finish("".join(parts), context)
-            sp.set_many(tracing.answer_attributes(answer))
-        root.set_many(tracing.answer_attributes(answer))
+    context, timings = _prepare(client, caps, index, question, params, embedder, as_user,
+                                tokenizer, client_side_acl_filter)
+    if context is None:
+        answer = _dont_know(generator)
+        yield answer.text
         yield _finished(answer, timings, started)
+        return
+    t0 = time.perf_counter()
+    parts: list[str] = []
+    # not current: the span stays open across yields
+    with tracing.detached(tracing.generation_name(generator),
+                          **tracing.generation_attributes(generator)):
+        for delta in generator.stream(question, context):
+            if not parts:
+                timings["first_token_ms"] = _ms(t0)
+            parts.append(delta)
+            yield delta
+    timings["generation_ms"] = _ms(t0)
+    yield _finished(generator.finish("".join(parts), context), timings, started)

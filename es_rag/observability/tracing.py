@@ -18,7 +18,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
@@ -131,8 +131,8 @@ def _recording(tracer: trace.Tracer, name: str, kind: SpanKind, context: Any,
 @contextmanager
 def detached(name: str, *, context: Any = None,
              **attributes: Any) -> Iterator[tuple[Span | _Off, Any]]:
-    """A span that is not made current, and the context to make it current with `within`: for
-    generators, whose code runs between the caller's steps (a current span would leak)."""
+    """A span that is not made current, and its context: for a span around `yield`s, as a
+    generator's code runs in steps between its caller's (a current span would leak)."""
     tracer = _tracer()
     if tracer is None:
         yield OFF, None
@@ -148,19 +148,6 @@ def detached(name: str, *, context: Any = None,
         raise
     finally:
         otel.end()
-
-
-@contextmanager
-def within(context: Any) -> Iterator[None]:
-    """Make `context` (from `detached`) current for a block that does not yield."""
-    if context is None:
-        yield
-        return
-    token = otel_context.attach(context)
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
 
 
 def traced(name: str, attributes: Attributes | None = None,
@@ -188,6 +175,46 @@ def traced(name: str, attributes: Attributes | None = None,
         return run  # type: ignore[return-value]
 
     return wrap
+
+
+def traced_stream(name: str, attributes: Attributes | None = None,
+                  on_item: Attributes | None = None) -> Callable[[F], F]:
+    """Like `traced`, for a generator function: the span is current only while the generator
+    runs a step (so its stages nest under it), and ends with the last item or an error.
+    `on_item(item)` gives attributes of each item (e.g. of the final answer)."""
+
+    def wrap(func: F) -> F:
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if _tracer() is None:
+                return func(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            start = attributes(bound.arguments) if attributes is not None else {}
+            return _steps(func(*args, **kwargs), name, start, on_item)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def _steps(inner: Iterator[Any], name: str, start: Mapping[str, Any],
+           on_item: Attributes | None) -> Iterator[Any]:
+    with detached(name) as (current, context), closing(inner):
+        current.set_many(start)
+        while True:
+            token = otel_context.attach(context)
+            try:
+                item = next(inner)
+            except StopIteration:
+                return
+            finally:
+                otel_context.detach(token)
+            if on_item is not None:
+                current.set_many(on_item(item))
+            yield item
 
 
 def fail(current: Span | _Off, kind: str, message: str) -> None:
@@ -295,6 +322,12 @@ def record_context(current: Span | _Off, context: Any) -> None:
                           "es_rag.context.dropped": len(context.dropped)})
 
 
+def record_answer(current: Span | _Off, answer: Any) -> None:
+    """`answer_attributes` of an answer on a span, when it records."""
+    if current.recording:
+        current.set_many(answer_attributes(answer))
+
+
 def generation_attributes(generator: Any) -> dict[str, Any]:
     """GenAI request attributes of an answer generator (the extractive one has no model)."""
     model = getattr(generator, "model", None)
@@ -326,7 +359,9 @@ def record_chat_response(response: Any) -> None:
 
 
 def answer_attributes(answer: Any) -> dict[str, Any]:
-    """What an `Answer` says about itself, as span attributes."""
+    """What an `Answer` says about itself, as span attributes (none for a streamed text part)."""
+    if isinstance(answer, str):
+        return {}
     from es_rag.observability.answers import citation_coverage, is_refusal
 
     return {"es_rag.answer.refusal": is_refusal(answer),
