@@ -23,6 +23,7 @@ from admin_ui.access import ClusterUser, current_user
 from admin_ui.jobs import Job, JobBusy
 from es_rag import assets
 from es_rag.ingest import index_counts
+from es_rag.ingest.discover import outside_roots
 
 bp = Blueprint("overview", __name__)
 
@@ -74,6 +75,7 @@ def index() -> str:
                                                                              state.settings.index),
         changes=changes, plan_error=plan_error,
         ingest_runs=run_records.read_records(state.settings.data, "ingest", limit=5),
+        ingest_roots=[str(root) for root in state.settings.ingest_roots],
         ingest_job=state.jobs.latest("ingest"), apply_job=state.jobs.latest("apply"))
 
 
@@ -96,15 +98,24 @@ def apply_assets() -> Response:
 
 @bp.route("/overview/ingest", methods=["POST"])
 def ingest() -> Response:
-    """Ingest a folder or file on the server into the chunk index, recording the report."""
+    """Ingest a folder or file on the server into the chunk index, recording the report.
+
+    Only paths inside the `ingest_roots` setting are accepted (after resolving `..` and links);
+    a relative path is taken relative to the first root.
+    """
     state = current_app.extensions["admin_ui"]
     user = current_user()
     assert user is not None
-    path = request.form.get("path", "").strip()
-    if not path:
+    given = request.form.get("path", "").strip()
+    if not given:
         flash("Name a folder or file to ingest.", "error")
         return redirect(url_for("overview.index"))
     settings = state.settings
+    problem = outside_roots(given, settings.ingest_roots)
+    if problem is not None:
+        flash(f"Not ingested: {problem}.", "error")
+        return redirect(url_for("overview.index"))
+    path = str(Path(settings.ingest_roots[0]).resolve() / given)
 
     def work(job: Job) -> dict[str, Any]:
         from es_rag.ingest import embedder_for, ingest_paths
@@ -114,7 +125,9 @@ def ingest() -> Response:
                     if settings.embedding == "cluster" else state.embedder())
         report = ingest_paths(user.client, [path], index=settings.index,
                               embedder=embedder, chunk_size=settings.chunk_size,
-                              overlap=settings.chunk_overlap,
+                              overlap=settings.chunk_overlap, confine_to=settings.ingest_roots,
+                              source_name=settings.ingest_source,
+                              max_chars=settings.ingest_max_chars,
                               progress=lambda stage, done, total: job.progress(stage, done,
                                                                                 total))
         record = {**report.to_dict(), "paths": [path], "index": settings.index,

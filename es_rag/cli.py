@@ -191,14 +191,24 @@ def _embedder(ctx: Context) -> Any:
 
 
 class StageProgress:
-    """A rich progress bar per ingest stage (hash, parse, embed, index, prune) on stderr."""
+    """A rich progress bar per ingest stage (hash, parse, embed, index, prune) on stderr.
+
+    The parse line names the file being parsed (see `parsing`), also while a long parse runs.
+    """
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.bar = Progress("[progress.description]{task.description}", BarColumn(),
                             MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.fields[item]}"),
                             console=Console(stderr=True), transient=False)
         self.tasks: dict[str, Any] = {}
 
@@ -211,15 +221,40 @@ class StageProgress:
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if stage not in self.tasks:
-            self.tasks[stage] = self.bar.add_task(f"{stage:>6}", total=total)
+            self.tasks[stage] = self.bar.add_task(f"{stage:>6}", total=total, item="")
         self.bar.update(self.tasks[stage], completed=done, total=total)
+
+    def parsing(self, file: Any) -> None:
+        """Name the file whose parse starts on the parse line."""
+        if "parse" not in self.tasks:
+            self.tasks["parse"] = self.bar.add_task(f"{'parse':>6}", total=None, item="")
+        self.bar.update(self.tasks["parse"], item=f"{file.source_name}/{file.source}")
 
 
 def _ingest_summary(report: Any) -> str:
+    skipped = f", {report.files_skipped} skipped" if report.files_skipped else ""
     return (f"{report.files_seen} files: {report.files_parsed} indexed, "
-            f"{report.files_unchanged} unchanged, {report.files_failed} failed; "
+            f"{report.files_unchanged} unchanged, {report.files_failed} failed{skipped}; "
             f"{report.chunks_indexed} chunks indexed, {report.chunks_deleted} deleted "
             f"in {report.elapsed:.1f} s")
+
+
+def _ingest_problems(report: Any) -> None:
+    """Every failed path, cut text, skipped link or special file, and old-id documents."""
+    for failure in report.failures:
+        click.secho(f"  failed: {failure.source or failure.path}: {failure.reason}", fg="red",
+                    err=True)
+    for warning in report.warnings:
+        click.secho(f"  warning: {warning.source}: {warning.reason}", fg="yellow", err=True)
+    for skipped in report.skipped:
+        click.echo(f"  skipped: {skipped.path}: {skipped.reason}", err=True)
+    if report.legacy_replaced:
+        click.echo(f"  {report.legacy_replaced} document(s) indexed before named sources "
+                   "were replaced by their files", err=True)
+    if report.legacy_left:
+        click.secho(f"  {report.legacy_left} document(s) indexed before named sources remain "
+                    "under their old ids: ingest the folders they came from to replace them "
+                    "(see docs/ingestion.md)", fg="yellow", err=True)
 
 
 def _save_run(settings: Settings, kind: str, report: dict[str, Any]) -> Path:
@@ -231,8 +266,12 @@ def _save_run(settings: Settings, kind: str, report: dict[str, Any]) -> Path:
     return path
 
 
-@cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@cli.command(epilog="Exit status: 0 when every file was indexed (or was unchanged), 1 when a "
+             "path or file failed (each is named on stderr; the others are still indexed).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", "source_name", metavar="NAME",
+              help="Source name of the folders (part of every document id; default: setting "
+                   "ingest_source, else each folder's own name).")
 @click.option("--include", multiple=True, help="Glob of files to take (repeatable).")
 @click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
 @click.option("--acl", "acl_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -242,19 +281,25 @@ def _save_run(settings: Settings, kind: str, report: dict[str, Any]) -> Path:
 @click.option("--meta", multiple=True, help="key=value stored in metadata (repeatable).")
 @click.option("--records", is_flag=True,
               help="PATHS are JSONL corpora (BEIR corpus.jsonl): one document per line.")
-@click.option("--prune", is_flag=True, help="Delete indexed documents no longer on disk.")
+@click.option("--prune", is_flag=True,
+              help="Delete the documents of these sources that are no longer on disk.")
 @click.option("--force", is_flag=True, help="Re-ingest documents even when unchanged.")
 @_json_flag("Print the report as one JSON object.")
 @pass_context
 @clear_errors
-def ingest(ctx: Context, paths: tuple[Path, ...], include: tuple[str, ...],
-           exclude: tuple[str, ...], acl_file: Path | None, allow: tuple[str, ...],
-           meta: tuple[str, ...], records: bool, prune: bool, force: bool,
-           as_json: bool) -> None:
-    """Parse, chunk, embed and index files and folders (or JSONL corpora) into the chunk index."""
-    from es_rag.ingest import AclRulesError, IngestError, load_acl_rules
+def ingest(ctx: Context, paths: tuple[Path, ...], source_name: str | None,
+           include: tuple[str, ...], exclude: tuple[str, ...], acl_file: Path | None,
+           allow: tuple[str, ...], meta: tuple[str, ...], records: bool, prune: bool,
+           force: bool, as_json: bool) -> None:
+    """Parse, chunk, embed and index files and folders (or JSONL corpora) into the chunk index.
+
+    Each folder is a named source: document ids come from the source name and the path inside
+    the folder, so folders never replace each other's documents and --prune cleans only them.
+    """
+    from es_rag.ingest import AclRulesError, DiscoveryError, IngestError, load_acl_rules
     from es_rag.ingest.index import ingest_paths
     from es_rag.ingest.records import ingest_records
+    from es_rag.ingest.report import IngestReport
 
     if acl_file and allow:
         raise click.UsageError("give either --acl FILE or --allow NAME, not both")
@@ -272,27 +317,33 @@ def ingest(ctx: Context, paths: tuple[Path, ...], include: tuple[str, ...],
     settings = ctx.settings
     common = {"index": settings.index, "embedder": _embedder(ctx),
               "chunk_size": settings.chunk_size, "overlap": settings.chunk_overlap, "acl": acl,
-              "metadata": metadata or None, "prune": prune, "force": force}
+              "metadata": metadata or None, "prune": prune, "force": force,
+              "source_name": source_name or settings.ingest_source}
+    reports = []
     try:
         with StageProgress() as progress:
-            if records:
-                reports = [ingest_records(client, path, progress=progress, **common)
-                           for path in paths]
-            else:
-                reports = [ingest_paths(client, paths, include=include, exclude=exclude,
-                                        progress=progress, **common)]
-    except IngestError as exc:
+            if not records:
+                reports.append(ingest_paths(client, paths, include=include, exclude=exclude,
+                                            max_chars=settings.ingest_max_chars,
+                                            progress=progress, parsing=progress.parsing,
+                                            **common))
+            for path in paths if records else ():
+                try:
+                    reports.append(ingest_records(client, path, progress=progress, **common))
+                except DiscoveryError as exc:
+                    reports.append(IngestReport())
+                    reports[-1].fail_path(str(path), str(exc))
+    except (IngestError, DiscoveryError) as exc:
         raise click.ClickException(str(exc)) from None
     for report in reports:
         data = report.to_dict()
         _save_run(settings, "ingest", data)
         if as_json:
             click.echo(json.dumps(data))
-            continue
-        click.echo(_ingest_summary(report))
-        for failure in report.failures:
-            click.secho(f"  failed: {failure.source}: {failure.reason}", fg="red", err=True)
-    if all(r.failures and not r.files_parsed for r in reports):
+        else:
+            click.echo(_ingest_summary(report))
+        _ingest_problems(report)
+    if not all(r.complete for r in reports):
         sys.exit(1)
 
 

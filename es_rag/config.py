@@ -63,6 +63,14 @@ class Settings:
         "default: derived from embedding_model as eland names it")
     chunk_size: int = _setting(256, "chunk size in embedding-model tokens")
     chunk_overlap: int = _setting(32, "overlap between consecutive chunks, in tokens")
+    ingest_source: str | None = _setting(
+        None, "source name of the folders `es-rag ingest` indexes (part of every document id); "
+        "default: each folder's own name")
+    ingest_max_chars: int = _setting(
+        2_000_000, "characters of text kept per ingested file; longer text is cut (reported)")
+    ingest_roots: tuple[Path, ...] = _setting(
+        (), "folders the admin UI may ingest from (TOML list, or paths joined by "
+        f"{os.pathsep!r}); none means the UI ingests nothing")
     client_side_acl_filter: bool = _setting(
         False, "without cluster DLS (Basic license, security off), let searches as a user "
         "filter on acl in es-rag; the cluster does not enforce it")
@@ -93,6 +101,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.metadata["secret"] and value:
                 value = "********"
+            if isinstance(value, tuple):
+                value = [str(v) for v in value]
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
@@ -151,6 +161,11 @@ def _convert(name: str, raw: Any, f: dataclasses.Field[Any], where: str) -> Any:
         return value
     if kind == "Path":
         return Path(str(raw)).expanduser()
+    if kind == "tuple[Path, ...]":
+        items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{where}: {raw!r} is not a list of folders")
+        return tuple(Path(i).expanduser() for i in items if i)
     value = str(raw)
     choices = f.metadata["choices"]
     if choices and value not in choices:

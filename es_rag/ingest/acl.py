@@ -2,7 +2,7 @@
 
 A rules file (JSON, or YAML when PyYAML is installed) maps globs to principals, first match wins:
 
-    {"hr/**": ["group:hr"], "*.pdf": ["group:staff", "alice"], "**": ["group:everyone"]}
+    {"hr/**": ["hr"], "*.pdf": ["staff", "alice"], "**": ["public"]}
 """
 
 from __future__ import annotations

@@ -88,6 +88,14 @@ def check_index(client: Elasticsearch, index: str, embedder: ChunkEmbedder | Non
             if dims is not None and dims != model_dims:
                 raise IngestError(f"index {name!r} holds {dims}-dim vectors but the embedding "
                                   f"model {embedder.model_name!r} makes {model_dims}-dim ones")
+    for name, body in mappings.body.items():
+        mapping = body.get("mappings", {})
+        closed = str(mapping.get("dynamic", "true")).lower() in ("strict", "false")
+        missing = {"source_name", "source_root"} - set(mapping.get("properties", {}))
+        if closed and missing:
+            raise IngestError(f"index {name!r} has no `{min(missing)}` field (its mapping "
+                              "predates named sources): run `es-rag apply` to add it, then "
+                              "ingest again")
     pipelines = {pipeline} if pipeline else set()
     for body in settings.body.values():
         configured = body.get("settings", {}).get("index", {})
@@ -289,6 +297,8 @@ def chunk_body(document: PreparedDocument, chunk: Chunk, metadata: Mapping[str, 
         "doc_hash": document.doc_hash,
         "ordinal": chunk.ordinal,
         "source": file.source,
+        "source_name": file.source_name,
+        "source_root": file.source_root,
         "title": parsed.title or Path(file.source).name,
         "text": chunk.text,
         "headings": list(chunk.headings),

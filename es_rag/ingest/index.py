@@ -37,7 +37,7 @@ from es_rag.ingest.chunk import (
     tokenizer_spans,
     word_spans,
 )
-from es_rag.ingest.discover import IdFunction, SourceFile, discover, document_id
+from es_rag.ingest.discover import SourceFile, discover, open_regular
 from es_rag.ingest.parse import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_CHARS,
@@ -46,6 +46,7 @@ from es_rag.ingest.parse import (
     TikaParser,
 )
 from es_rag.ingest.report import IngestReport, Progress
+from es_rag.ingest.sources import check_source_roots, replace_legacy
 
 AclSource = Sequence[str] | Callable[[SourceFile], Sequence[str] | None] | None
 """The users/groups of every chunk, or a function giving them per file (e.g. `AclRules`)."""
@@ -67,8 +68,9 @@ def ingest_paths(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     root: str | Path | None = None,
+    source_name: str | None = None,
     include_hidden: bool = False,
-    id_function: IdFunction = document_id,
+    confine_to: Sequence[str | Path] | None = None,
     acl: AclSource = None,
     metadata: Mapping[str, Any] | None = None,
     pipeline: str | None = None,
@@ -81,14 +83,19 @@ def ingest_paths(
     batch_size: int = 256,
     refresh: bool = True,
     progress: Progress | None = None,
+    parsing: Callable[[SourceFile], None] | None = None,
 ) -> IngestReport:
     """Index the files under `paths` as chunks of `index`; returns what happened.
 
-    - Discovery: `include`/`exclude` globs, `root`, `include_hidden` and `id_function` as in
-      `discover`; a path that does not exist raises `DiscoveryError` before anything is sent.
+    - Discovery: `include`/`exclude` globs, `root`, `source_name`, `include_hidden` and
+      `confine_to` as in `discover`. A path that cannot be used (missing, not a regular file,
+      outside `confine_to`) is a failure in the report, and the other paths are still ingested;
+      FIFOs, devices and links that cannot be followed are listed in `report.skipped`.
     - Parsing: Tika with a per-file `timeout` (seconds), `max_bytes` file size limit and
-      `max_chars` text limit; a file that fails is listed in `report.failures`. A long-lived
-      `parser` may be passed instead (its own limits apply; it is left open).
+      `max_chars` text limit (longer text is cut, with a warning); a file that fails is listed
+      in `report.failures`. A long-lived `parser` may be passed instead (its own limits apply;
+      it is left open). `parsing(file)` is called (from the parsing thread) as each file's parse
+      starts, so a caller can name the file while a long parse runs.
     - Chunking: `chunk_size` and `overlap` in tokens of `embedder`'s tokenizer (words and
       punctuation when there is none); code files are cut at definitions.
     - Embedding: with an `Embedder`, each chunk gets an `embedding`; with a `ClusterEmbedder`,
@@ -99,12 +106,16 @@ def ingest_paths(
     - `pipeline`: ingest pipeline for the bulk requests (otherwise the `ClusterEmbedder`'s, or
       the index's default pipeline).
     - Re-sync: unchanged files are skipped unless `force`; changed files replace their chunks.
-      `prune` deletes the indexed documents under the given folders that were not found.
+      `prune` deletes the indexed documents of the sources whose root folder was given that
+      were not found; other sources are never touched. A document indexed before sources
+      existed (its id from the relative path alone) is replaced by the file of this run with
+      that path; the ones left are counted in `report.legacy_left`.
     - `batch_size`: chunks embedded and sent together (memory stays bounded by it).
     - `progress(stage, done, total)` is called as work advances; `refresh` makes the result
       searchable before returning.
     Raises `IngestError` when the index or its ingest pipeline does not exist, or its vector
-    dims differ from the model's.
+    dims differ from the model's, and `DiscoveryError` when two root folders would be one source
+    (in this run, or a folder still on this host that the source was ingested from before).
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -113,8 +124,14 @@ def ingest_paths(
     check_index(client, index, embedder, pipeline)
 
     step = time.perf_counter()
-    files = discover(paths, root=root, include=include, exclude=exclude,
-                     include_hidden=include_hidden, id_function=id_function)
+    found = discover(paths, root=root, source_name=source_name, include=include,
+                     exclude=exclude, include_hidden=include_hidden, confine_to=confine_to)
+    for bad in found.unusable:
+        report.fail_path(bad.path, bad.reason)
+    for skipped in found.skipped:
+        report.skip(skipped)
+    check_source_roots(client, index, found.roots)
+    files = found.files
     report.files_seen = len(files)
     report.time_since("discover", step)
 
@@ -128,16 +145,18 @@ def ingest_paths(
                          report=report, progress=progress)
     tika = parser or TikaParser(timeout=timeout, max_bytes=max_bytes, max_chars=max_chars)
     try:
-        writer.write_all(_prepare(todo, tika, chunker, report, progress), batch_size)
+        writer.write_all(_prepare(todo, tika, chunker, report, progress, parsing), batch_size)
     finally:
         if parser is None:
             tika.close()
 
+    failed = {f.doc_id for f in report.failures}
+    replace_legacy(client, index, [f for f in files if f.doc_id not in failed], report)
     if prune:
         step = time.perf_counter()
-        scope = _folders_scope([paths] if isinstance(paths, str | Path) else paths, root)
-        if scope is not None:
-            prune_documents(client, index, scope, {f.doc_id for f in files}, report, progress)
+        for name in sorted(found.synced):
+            prune_documents(client, index, {"term": {"source_name": name}},
+                            {f.doc_id for f in files}, report, progress)
         report.time_since("prune", step)
     if refresh:
         client.indices.refresh(index=index)
@@ -201,26 +220,10 @@ def _hash_files(files: list[SourceFile], settings: str, acl: AclSource, max_byte
 def _file_hash(file: SourceFile, settings: str, acl: list[str] | None) -> str:
     digest = hashlib.sha256(settings.encode("utf-8"))
     digest.update(json.dumps(acl).encode("utf-8"))
-    with file.path.open("rb") as fh:
+    with open_regular(file.path) as fh:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _folders_scope(paths: Sequence[str | Path], root: str | Path | None) -> dict[str, Any] | None:
-    """A query for the indexed documents under the folders among `paths`; None if no folder."""
-    prefixes: list[str] = []
-    for given in paths:
-        folder = Path(given).resolve()
-        if folder.is_dir():
-            relative = folder.relative_to(Path(root).resolve()).as_posix() if root else "."
-            prefixes.append("" if relative == "." else relative + "/")
-    if not prefixes:
-        return None
-    if "" in prefixes:
-        return {"match_all": {}}
-    return {"bool": {"should": [{"prefix": {"source": p}} for p in prefixes],
-                     "minimum_should_match": 1}}
 
 
 @dataclass
@@ -235,9 +238,9 @@ class _Outcome:
     chunk_seconds: float = 0.0
 
 
-def _prepare(todo: list[_Entry], parser: TikaParser,
-             chunker: Chunker, report: IngestReport,
-             progress: Progress | None) -> Iterator[PreparedDocument]:
+def _prepare(todo: list[_Entry], parser: TikaParser, chunker: Chunker, report: IngestReport,
+             progress: Progress | None,
+             parsing: Callable[[SourceFile], None] | None) -> Iterator[PreparedDocument]:
     """Parse and chunk files in a background thread, yielding them in order as they are ready.
 
     Parsing waits on the Tika worker process and so overlaps with embedding in the caller; the
@@ -251,6 +254,8 @@ def _prepare(todo: list[_Entry], parser: TikaParser,
             for file, doc_hash, file_acl in todo:
                 if stop.is_set():
                     return
+                if parsing:
+                    parsing(file)
                 ready.put(_parse_and_chunk(file, doc_hash, file_acl, parser, chunker))
         finally:
             ready.put(None)

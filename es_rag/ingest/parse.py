@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
+import zipfile
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -22,7 +24,12 @@ from typing import Any
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
-DEFAULT_MAX_CHARS = 10_000_000
+DEFAULT_MAX_CHARS = 2_000_000
+MAX_EXPANSION = 100
+"""A zip-based file (DOCX, XLSX, EPUB, ...) whose parts expand to more than this many times its
+size, and to more than `_BOMB_MARKUP` times the text limit, is refused as a decompression bomb,
+before Tika opens it (Tika's own `SecureContentHandler` uses the same ratio)."""
+_BOMB_MARKUP = 10
 
 MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown", "text/x-web-markdown"})
 _PAGE_CLASSES = frozenset({"page", "slide-content"})
@@ -81,7 +88,9 @@ class TikaParser:
         doc = parser.parse(Path("report.pdf"))   # raises ParseError with a reason
     ```
     `max_bytes` refuses larger files before parsing; `max_chars` cuts the extracted text (the
-    document is marked `truncated`). The worker starts on first use and after a timeout or crash.
+    document is marked `truncated`); only regular files are opened, and a zip-based file that
+    expands past `MAX_EXPANSION` times its size and far past `max_chars` is refused. The worker
+    starts on first use and after a timeout or crash.
     """
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -103,16 +112,20 @@ class TikaParser:
     def parse(self, path: Path) -> ParsedDocument:
         """Parse one file; raises `ParseError` naming why it could not be parsed."""
         try:
-            size = path.stat().st_size
+            info = path.stat()
         except FileNotFoundError:
             raise ParseError("the file disappeared before it could be parsed") from None
         except OSError as exc:
             raise ParseError(f"cannot read the file: {exc.strerror}") from None
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode):
+            raise ParseError("not a regular file (a FIFO, device, socket or folder)")
         if size == 0:
             raise ParseError("the file is empty (0 bytes)")
         if size > self.max_bytes:
             raise ParseError(f"the file is {_human_size(size)}, over the size limit of "
                              f"{_human_size(self.max_bytes)}")
+        self._refuse_bomb(path, size)
         conn = self._worker()
         try:
             conn.send((str(path), self.max_chars))
@@ -132,6 +145,18 @@ class TikaParser:
         if status == "error":
             raise ParseError(payload)
         return payload
+
+    def _refuse_bomb(self, path: Path, size: int) -> None:
+        """Refuse a zip-based file whose parts declare an expansion no document has."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                expanded = sum(part.file_size for part in archive.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return  # not a zip: Tika decides, and the text limit holds
+        if expanded > MAX_EXPANSION * size and expanded > _BOMB_MARKUP * self.max_chars:
+            raise ParseError(f"refused as a decompression bomb: its {_human_size(size)} expand "
+                             f"to {_human_size(expanded)}, over {MAX_EXPANSION} times its size "
+                             f"(text limit {self.max_chars:,} characters)")
 
     def close(self) -> None:
         """Stop the worker process."""

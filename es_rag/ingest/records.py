@@ -28,7 +28,13 @@ from es_rag.ingest.bulk import (
     prune_documents,
 )
 from es_rag.ingest.chunk import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, Chunker
-from es_rag.ingest.discover import DiscoveryError, SourceFile
+from es_rag.ingest.discover import (
+    DiscoveryError,
+    SourceFile,
+    derived_source_name,
+    root_label,
+    source_name_problem,
+)
 from es_rag.ingest.index import AclSource, acl_for, fingerprint, make_chunker, skip_unchanged
 from es_rag.ingest.parse import ParsedDocument
 from es_rag.ingest.report import IngestReport, Progress
@@ -89,6 +95,7 @@ def ingest_records(
     overlap: int = DEFAULT_OVERLAP,
     acl: AclSource = None,
     metadata: Mapping[str, Any] | None = None,
+    source_name: str | None = None,
     pipeline: str | None = None,
     prune: bool = False,
     force: bool = False,
@@ -99,7 +106,9 @@ def ingest_records(
     """Index every record of a JSONL corpus as chunks of `index`; returns what happened.
 
     Parameters mean what they mean for `ingest_paths`; a record counts as a file in the report,
-    and a line that cannot be read is a failure naming its line number. `prune` deletes the
+    and a line that cannot be read is a failure naming its line number. Record ids are kept as
+    the documents' ids (judgments refer to them); `source_name` (default: the corpus file's
+    name) is stored on every chunk. `prune` deletes the
     documents of this corpus (same file name) whose id is no longer in it. Raises
     `DiscoveryError` when the corpus file does not exist.
     """
@@ -107,6 +116,9 @@ def ingest_records(
     corpus = Path(corpus)
     if not corpus.is_file():
         raise DiscoveryError(f"{corpus}: no such corpus file")
+    if source_name is not None and (problem := source_name_problem(source_name)):
+        raise DiscoveryError(problem)
+    name = source_name or derived_source_name(corpus)
     report = IngestReport()
     chunker = make_chunker(chunk_size, overlap, embedder)
     pipeline = bulk_pipeline(embedder, pipeline)
@@ -125,7 +137,8 @@ def ingest_records(
             report.files_seen += 1
             file = SourceFile(path=corpus, source=f"{corpus.name}#{record.doc_id or record.line}",
                               doc_id=record.doc_id, size=len(record.text), mtime=mtime,
-                              mime_type="text/plain")
+                              mime_type="text/plain", source_name=name,
+                              source_root=root_label(corpus.resolve()))
             if record.error is not None or record.doc_id in seen:
                 report.fail(file, record.error or f"line {record.line} repeats id {record.doc_id}")
                 continue

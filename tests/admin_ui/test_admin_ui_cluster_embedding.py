@@ -46,7 +46,8 @@ def test_ingest_from_the_overview_has_the_cluster_embed_the_chunks(
     docs.mkdir()
     (docs / "quota.md").write_text("# Quotas\n\nThe disk quota of a project is 10 GB.\n")
     app = create_app(replace(settings, index="chunks", embedding="cluster",
-                             embedding_model_id=cluster_model.model_id),
+                             embedding_model_id=cluster_model.model_id,
+                             ingest_roots=(tmp_path,)),
                      allow_without_security=True)
     app.config["TESTING"] = True
     client = app.test_client()

@@ -34,7 +34,7 @@ def test_ingest_from_the_overview_records_its_report(
     (docs / "quota.md").write_text("# Quotas\n\nThe disk quota of a project is 10 GB.\n")
     (docs / "vpn.md").write_text("# VPN\n\nConnect through the VPN before the dashboards.\n")
     settings = Settings(url=engine.url, data=tmp_path / "data", assets=assets_dir,
-                        index="ui-ingest")
+                        index="ui-ingest", ingest_roots=(tmp_path,))
     client = create_app(settings, allow_without_security=True,
                         embedder=shared_embedder()).test_client()
     log_in(client)
@@ -77,3 +77,44 @@ def test_a_failing_job_reports_its_error() -> None:
         time.sleep(0.01)
     assert job.as_dict()["line"] == "failed: the cluster went away"
     assert jobs.latest("ingest") is job
+
+
+def test_the_ingest_form_reads_only_inside_the_configured_roots(
+        engine: Any, cluster: Elasticsearch, assets_dir: Path, tmp_path: Path) -> None:
+    allowed = tmp_path / "allowed"
+    (allowed / "docs").mkdir(parents=True)
+    (allowed / "docs" / "ok.md").write_text("# Allowed\n\nThis folder may be ingested.\n")
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "keys.md").write_text("# Keys\n\nNot for the index.\n")
+    (allowed / "escape").symlink_to(secret, target_is_directory=True)
+    settings = Settings(url=engine.url, data=tmp_path / "data", assets=assets_dir,
+                        index="ui-roots", ingest_roots=(allowed,))
+    client = create_app(settings, allow_without_security=True,
+                        embedder=shared_embedder()).test_client()
+    log_in(client)
+    html = client.get("/overview").get_data(as_text=True)
+    assert f"<code>{allowed}</code>" in html  # the form says where it may read
+
+    for path in (str(secret), "/etc", "docs/../../secret", str(allowed / "escape"),
+                 str(allowed / "escape" / "keys.md")):
+        page = client.post("/overview/ingest", data={"csrf_token": token(client), "path": path},
+                           follow_redirects=True).get_data(as_text=True)
+        assert "Not ingested:" in page and "is outside the folders open to ingest" in page, path
+        assert str(allowed) in page
+    assert client.get("/jobs/ingest-1.json").status_code == 404  # no job was started
+    assert run_records.read_records(settings.data, "ingest") == []
+
+
+def test_without_ingest_roots_the_form_ingests_nothing(
+        engine: Any, cluster: Elasticsearch, assets_dir: Path, tmp_path: Path) -> None:
+    settings = Settings(url=engine.url, data=tmp_path / "data", assets=assets_dir,
+                        index="ui-roots")
+    client = create_app(settings, allow_without_security=True).test_client()
+    log_in(client)
+    assert "No folder is open to ingest" in client.get("/overview").get_data(as_text=True)
+    page = client.post("/overview/ingest", data={"csrf_token": token(client),
+                                                 "path": str(tmp_path)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "setting ingest_roots is empty" in page
+    assert client.get("/jobs/ingest-1.json").status_code == 404

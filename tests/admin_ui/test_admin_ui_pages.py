@@ -26,13 +26,15 @@ def test_overview_lists_the_last_ingest_runs_with_their_reports(app, browser_cli
               "chunks": {"indexed": 7, "failed": 0, "deleted": 0},
               "failures": [{"path": "docs/broken.pdf", "source": "docs/broken.pdf",
                             "doc_id": "x", "reason": "encrypted PDF"}],
-              "warnings": [], "seconds": {"total": 1.5}}
+              "warnings": [], "seconds": {"total": 1.5},
+              "skipped": [{"path": "docs/loop", "reason": "a symbolic link loop (-> loop)"}]}
     runs = run_records.runs_dir(state_of(app).settings.data)
     runs.mkdir(parents=True)
     # the CLI's `es-rag ingest` writes the report as it is
     (runs / "ingest-20261121T101500-4242.json").write_text(json.dumps(report))
     html = browser_client.get("/overview").get_data(as_text=True)
     assert "docs/broken.pdf" in html and "encrypted PDF" in html
+    assert "1 skipped" in html and "a symbolic link loop (-&gt; loop)" in html
     assert "2026-11-21 10:15:00" in html
 
 

@@ -89,10 +89,10 @@ def test_apply_ingest_search_and_ask_as_a_user_would(engine_env, tmp_path: Path)
 
     assert run("apply", "--yes", env=engine_env).returncode == 0
     ingested = run("ingest", str(corpus), "--acl", str(rules), "--json", env=engine_env)
-    assert ingested.returncode == 0, ingested.stderr
+    assert ingested.returncode == 1, ingested.stderr  # broken.pdf failed, the rest is indexed
     report = json.loads(ingested.stdout.splitlines()[-1])
     assert report["files"] == {"seen": 3, "parsed": 2, "unchanged": 0, "failed": 1,
-                               "pruned": 0}
+                               "pruned": 0, "skipped": 0}
     assert report["failures"][0]["path"].endswith("broken.pdf")
 
     found = run("search", "how do I request annual leave", "--mode", "bm25", "--json",

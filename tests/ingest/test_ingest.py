@@ -69,7 +69,8 @@ def test_a_folder_becomes_searchable_chunks_and_bad_files_are_reported(
     assert chunk["title"] == "Relevance tuning handbook"
     assert chunk["headings"] == ["Relevance tuning", "Hybrid search", "Rank constant"]
     assert (chunk["mime_type"], chunk["language"]) == ("text/html", "en")
-    assert chunk["doc_id"] == hashlib.sha1(b"handbook.html").hexdigest()
+    assert chunk["source_name"] == "docs"  # the folder's own name
+    assert chunk["doc_id"] == hashlib.sha1(b"docs\nhandbook.html").hexdigest()
     assert chunk["content_hash"] == hashlib.sha256(chunk["text"].encode()).hexdigest()
     assert chunk["chunk_id"] == f"{chunk['doc_id']}:{chunk['ordinal']}:{chunk['content_hash'][:8]}"
     assert len(chunk["embedding"]) == 384 and chunk["doc_hash"]

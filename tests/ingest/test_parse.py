@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from es_rag.ingest.parse import ParseError, TikaParser, markdown_headings
 
-from .documents import write_pdf
+from .documents import write_docx, write_pdf
 
 
 def heading_lines(doc) -> list[tuple[int, str]]:
@@ -117,6 +119,46 @@ def test_text_limit_cuts_and_marks_the_document(tmp_path: Path) -> None:
     with TikaParser(max_chars=250) as limited:
         doc = limited.parse(path)
     assert len(doc.text) == 250 and doc.truncated
+
+
+def zip_bomb(path: Path, characters: int) -> Path:
+    """A DOCX whose document part is `characters` of text in a few kilobytes."""
+    write_docx(path, [(0, "placeholder")], title="Bomb", author="Nobody")
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    body = parts["word/document.xml"].decode()
+    body = body.replace("placeholder", "a " * (characters // 2))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, body if name == "word/document.xml" else data)
+    return path
+
+
+def test_a_zip_bomb_is_refused_before_tika_expands_it(tmp_path: Path) -> None:
+    bomb = zip_bomb(tmp_path / "bomb.docx", 1_000_000)
+    assert bomb.stat().st_size < 10_000
+    with TikaParser(max_chars=50_000) as limited:
+        with pytest.raises(ParseError, match=r"refused as a decompression bomb: its .* KB expand "
+                                             r"to .* KB, over 100 times its size"):
+            limited.parse(bomb)
+        assert limited._process is None  # Tika never opened it
+
+
+def test_a_compressed_document_within_the_text_limit_parses(tmp_path: Path) -> None:
+    dense = zip_bomb(tmp_path / "dense.docx", 200_000)  # 100 times compressed, yet small
+    with TikaParser(max_chars=50_000) as limited:
+        doc = limited.parse(dense)
+    assert len(doc.text) == 50_000 and doc.truncated
+
+
+@pytest.mark.timeout(60)  # reading a FIFO would block for ever
+def test_a_fifo_or_a_device_is_refused_without_reading_it(parser: TikaParser,
+                                                          tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    for name in ("pipe", "zero"):
+        with pytest.raises(ParseError, match="not a regular file"):
+            parser.parse(tmp_path / name)
 
 
 def test_a_parse_over_the_timeout_is_stopped_and_the_next_file_parses(corpus: Path) -> None:

@@ -68,3 +68,17 @@ def test_secrets_are_masked_in_public_output() -> None:
     settings = load_settings(env={"ES_RAG_API_KEY": "secret-key"})
     assert settings.public_dict()["api_key"] == "********"
     assert "secret-key" not in str(settings.public_dict())
+
+
+def test_ingest_roots_come_as_a_toml_list_or_joined_paths(tmp_path: Path) -> None:
+    assert load_settings(env={}).ingest_roots == ()
+    joined = load_settings(env={"ES_RAG_INGEST_ROOTS": "/srv/docs:/srv/wiki"})
+    assert joined.ingest_roots == (Path("/srv/docs"), Path("/srv/wiki"))
+    assert joined.public_dict()["ingest_roots"] == ["/srv/docs", "/srv/wiki"]
+    config = tmp_path / "es-rag.toml"
+    config.write_text('ingest_roots = ["/srv/docs"]\ningest_max_chars = 5000\n')
+    from_file = load_settings(env={}, config_file=config)
+    assert (from_file.ingest_roots, from_file.ingest_max_chars) == ((Path("/srv/docs"),), 5000)
+    config.write_text("ingest_roots = 3\n")
+    with pytest.raises(ConfigError, match="ingest_roots: 3 is not a list of folders"):
+        load_settings(env={}, config_file=config)
