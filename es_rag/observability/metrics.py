@@ -41,7 +41,8 @@ class ApiMetrics:
             "es_rag_answer_citations_removed_total", "Citation markers taken out of answers "
             "because no source supports them", ("provider",), registry=r)
         self.empty = Counter(
-            "es_rag_empty_retrievals_total", "Searches and asks whose retrieval found no chunk",
+            "es_rag_empty_retrievals_total", "Searches that found no chunk, asks that found none "
+            "relevant (answered without a source)",
             ("route", "mode"), registry=r)
         self.errors = Counter(
             "es_rag_errors_total", "Error responses, by route, status and error type",
