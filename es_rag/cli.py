@@ -16,6 +16,7 @@ import click
 from es_rag import assets
 from es_rag.config import ConfigError, Settings, load_settings
 from es_rag.connect import Capabilities, ConnectError, connect
+from es_rag.observability.tracing import configure_tracing
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,6 +95,10 @@ def _load_assets(ctx: Context) -> assets.Assets:
 def cli(ctx: click.Context, url: str | None, data: Path | None, config_file: Path | None) -> None:
     """es-rag: retrieval-augmented generation on Elasticsearch, every search asset as code."""
     ctx.obj = Context(load_settings(config_file=config_file, url=url, data=data))
+    try:
+        configure_tracing()  # from the OTEL_* variables; off when they name no exporter
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @cli.command()
@@ -773,7 +778,7 @@ def ui(ctx: Context, host: str, port: int, allow_without_security: bool) -> None
 @pass_context
 @clear_errors
 def serve(ctx: Context, host: str, port: int) -> None:
-    """Serve the HTTP API for applications: /api/search, /api/ask, /api/openapi.json."""
+    """Serve the HTTP API for applications: /api/search, /api/ask, /api/openapi.json, /metrics."""
     from es_rag.api import serve_api
 
     ctx.connection()  # fail fast, with a clear line, when the cluster is not there

@@ -92,6 +92,9 @@ class Settings:
     llm_base_url: str | None = _setting(None, "OpenAI-compatible endpoint (openai provider)")
     llm_model: str | None = _setting(None, "model name for the LLM provider")
     llm_api_key: str | None = _setting(None, "key for the OpenAI-compatible endpoint", secret=True)
+    metrics_open_on_loopback: bool = _setting(
+        False, "let GET /metrics of `es-rag serve` answer requests from 127.0.0.1/::1 without "
+        "credentials (for a local Prometheus agent); otherwise the cluster must accept them")
 
     @property
     def cluster_model_id(self) -> str:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from es_rag.config import Settings
 from es_rag.serving import SearchEmbedder, one_model_thread, serve_wsgi
 
+from . import observe
 from .clients import ClientCache, ClientFactory, default_client_factory
 from .errors import ApiError
 from .routes import bp
@@ -43,6 +44,7 @@ def create_api_app(settings: Settings, *, client_factory: ClientFactory | None =
                                          _generator=generator)
     app.register_blueprint(bp)
     install_leases(app, clients)
+    observe.install(app)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:

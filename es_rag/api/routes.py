@@ -21,7 +21,7 @@ from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.filters import filter_clauses
 from es_rag.retrieve.queries import template_model_id
 
-from . import errors, sse
+from . import errors, observe, sse
 from .condense import condense
 from .openapi import openapi_document
 from .schemas import AskRequest, TemplateSearch, search_request, validate
@@ -85,12 +85,15 @@ def _template_search(state: ApiState, req: TemplateSearch) -> SearchResult:
 
 
 @bp.post("/search")
+@observe.observed("search")
 def search_chunks() -> Response:
     """Search by stored template, or by mode with a query and filters."""
     state = api_state()
     req = search_request(_json_body())
     if isinstance(req, TemplateSearch):
-        return jsonify(_template_search(state, req).as_dict())
+        found = _template_search(state, req)
+        observe.searched("template", len(found.hits))
+        return jsonify(found.as_dict())
     caller = state.caller()
     try:
         params = req.search_params(_defaults(state, caller.client))
@@ -98,10 +101,12 @@ def search_chunks() -> Response:
         raise errors.bad_request(str(exc)) from None
     embedder = None if params.mode is Mode.BM25 else state.embedder()
     result = search(caller.client, caller.caps, state.settings.index, req.query, params, embedder)
+    observe.searched(params.mode.value, len(result.hits))
     return jsonify(result.as_dict())
 
 
 @bp.post("/ask")
+@observe.observed("ask")
 def ask_question() -> Response:
     """Answer a question (a follow-up is condensed first) as JSON or as Server-Sent Events."""
     state = api_state()
@@ -119,12 +124,13 @@ def ask_question() -> Response:
     if not req.stream:
         answer = ask(caller.client, caller.caps, state.settings.index, question, params,
                      embedder, generator)
+        observe.answered(params.search.mode.value, answer)
         body = answer.as_dict()
         body["question"] = question
         body["timings"] = {**timings, **body["timings"]}
         return jsonify(body)
-    parts = ask_stream(caller.client, caller.caps, state.settings.index, question, params,
-                       embedder, generator)
+    parts = observe.answers_of(params.search.mode.value, ask_stream(
+        caller.client, caller.caps, state.settings.index, question, params, embedder, generator))
     # retrieval and the first token happen here, so their failures still get a status code
     first = next(parts)
 

@@ -21,6 +21,7 @@ from es_rag.generate.context import Context, Tokenizer, assemble_context
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.providers import ExtractiveGenerator, Generator
 from es_rag.generate.vectors import memoise
+from es_rag.observability import tracing
 from es_rag.retrieve.defaults import read_stored
 from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
@@ -95,14 +96,19 @@ def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: st
         return None, timings, trace
     if params.min_relevance is not None and memo is not None:
         t0 = time.perf_counter()
-        relevant = reaches_relevance(question, result.hits, memo, params.min_relevance)
+        with tracing.span("es_rag.relevance_check", es_rag__min_relevance=params.min_relevance
+                          ) as sp:
+            relevant = reaches_relevance(question, result.hits, memo, params.min_relevance)
+            sp.set(es_rag__relevant=relevant)
         timings["relevance_ms"] = _ms(t0)
         if not relevant:
             return None, timings, trace
     if tokenizer is None:
         tokenizer = getattr(embedder, "tokenizer", None)
-    context = assemble_context(result.hits, token_budget=params.token_budget,
-                               tokenizer=tokenizer, dedupe_threshold=params.dedupe_threshold)
+    with tracing.span("es_rag.context", es_rag__token_budget=params.token_budget) as sp:
+        context = assemble_context(result.hits, token_budget=params.token_budget,
+                                   tokenizer=tokenizer, dedupe_threshold=params.dedupe_threshold)
+        tracing.record_context(sp, context)
     context.embedder = memo
     return context, timings, trace
 
@@ -121,6 +127,7 @@ def _finished(answer: Answer, timings: dict[str, float], started: float,
     return answer
 
 
+@tracing.traced("es_rag.ask", tracing.ask_call, tracing.answer_attributes)
 def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
         params: AskParams | None = None, embedder: QueryEmbedder | None = None,
         generator: Generator | None = None, *, as_user: str | None = None,
@@ -141,11 +148,15 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
     if context is None:
         return _finished(_dont_know(generator), timings, started, trace)
     t0 = time.perf_counter()
-    answer = generator.generate(question, context)
+    with tracing.span(tracing.generation_name(generator),
+                      **tracing.generation_attributes(generator)) as sp:
+        answer = generator.generate(question, context)
+        tracing.record_answer(sp, answer)
     timings["generation_ms"] = _ms(t0)
     return _finished(answer, timings, started, trace)
 
 
+@tracing.traced_stream("es_rag.ask", tracing.ask_call, tracing.answer_attributes)
 def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: str,
                params: AskParams | None = None, embedder: QueryEmbedder | None = None,
                generator: Generator | None = None, *, as_user: str | None = None,
@@ -168,10 +179,13 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
         return
     t0 = time.perf_counter()
     parts: list[str] = []
-    for delta in generator.stream(question, context):
-        if not parts:
-            timings["first_token_ms"] = _ms(t0)
-        parts.append(delta)
-        yield delta
+    # not current: the span stays open across yields
+    with tracing.detached(tracing.generation_name(generator),
+                          **tracing.generation_attributes(generator)):
+        for delta in generator.stream(question, context):
+            if not parts:
+                timings["first_token_ms"] = _ms(t0)
+            parts.append(delta)
+            yield delta
     timings["generation_ms"] = _ms(t0)
     yield _finished(generator.finish("".join(parts), context), timings, started, trace)

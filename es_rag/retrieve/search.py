@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import ApiError, Elasticsearch
 
 from es_rag.connect import Capabilities, error_reason
+from es_rag.observability import tracing
 from es_rag.retrieve import queries
 from es_rag.retrieve.defaults import read_stored
 from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
@@ -81,7 +82,10 @@ class _Searcher:
         self.es_took_ms = 0
 
     def run(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.client.search(index=self.index, body=body).body
+        leg = tracing.leg_name(body)
+        with tracing.span(f"es_rag.retrieve.{leg}", es_rag__leg=leg) as sp:
+            response = self.client.search(index=self.index, body=body).body
+            tracing.record_response(sp, response)
         self.es_took_ms += int(response.get("took") or 0)
         return response
 
@@ -91,7 +95,9 @@ class _Searcher:
         searches: list[dict[str, Any]] = []
         for body in queries.leg_bodies(query_text, vector, params):
             searches += [{"index": self.index}, body]
-        response = self.client.msearch(searches=searches).body
+        with tracing.span("es_rag.retrieve.msearch", es_rag__legs=["bm25", "knn"]) as sp:
+            response = self.client.msearch(searches=searches).body
+            tracing.record_legs(sp, response)
         self.es_took_ms += int(response.get("took") or 0)
         legs: list[list[Hit]] = []
         for item in response["responses"]:
@@ -109,9 +115,10 @@ def _client_rrf(searcher: _Searcher, query_text: str, vector: VectorQuery,
                 params: SearchParams) -> list[Hit]:
     bm25, knn = searcher.legs(query_text, vector, params)
     by_id = {h.chunk_id: h for h in knn} | {h.chunk_id: h for h in bm25}
-    fused = rrf_fuse([[h.chunk_id for h in bm25], [h.chunk_id for h in knn]],
-                     rank_constant=params.rank_constant,
-                     rank_window_size=params.rank_window_size)
+    with tracing.span("es_rag.fusion", es_rag__fusion="rrf"):
+        fused = rrf_fuse([[h.chunk_id for h in bm25], [h.chunk_id for h in knn]],
+                         rank_constant=params.rank_constant,
+                         rank_window_size=params.rank_window_size)
     hits = [replace(by_id[cid], score=score, fused_score=score)
             for cid, score in fused[: params.fetch_size]]
     _annotate_legs(hits, bm25, knn)
@@ -150,6 +157,7 @@ def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
     return _client_rrf(searcher, query_text, vector, params), "client_rrf"
 
 
+@tracing.traced("es_rag.search", tracing.search_call, tracing.search_result)
 def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: str,
            params: SearchParams | None = None, embedder: QueryEmbedder | None = None, *,
            as_user: str | None = None, reranker: Reranker | None = None,
@@ -195,7 +203,8 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
             explain["embedded_by"] = "cluster"
         else:
             t0 = time.perf_counter()
-            vector = list(embedder.embed_query(query_text))
+            with tracing.span("es_rag.embed_query", **tracing.embedding_attributes(embedder)):
+                vector = list(embedder.embed_query(query_text))
             explain["embed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     try:
         if params.mode is Mode.BM25:
@@ -217,7 +226,8 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     if params.mode is Mode.HYBRID_RERANK:
         stage = reranker or build_reranker(params.rerank, embedder)  # type: ignore[arg-type]
         t0 = time.perf_counter()
-        hits = stage.rerank(query_text, hits)
+        with tracing.span("es_rag.rerank", es_rag__reranker=stage.name, es_rag__hits=len(hits)):
+            hits = stage.rerank(query_text, hits)
         explain["rerank"] = {"reranker": stage.name,
                              "ms": round((time.perf_counter() - t0) * 1000, 2),
                              "warnings": list(getattr(stage, "warnings", []))}

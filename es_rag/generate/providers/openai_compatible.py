@@ -21,6 +21,7 @@ from es_rag.generate.providers.base import (
     ProviderUnavailableError,
 )
 from es_rag.generate.vectors import through_memo
+from es_rag.observability.tracing import record_chat_response
 from es_rag.retrieve.embedding import DocumentEmbedder
 
 _CONTEXT_HINTS = ("context_length_exceeded", "context length", "maximum context",
@@ -118,6 +119,7 @@ class OpenAIGenerator:
         """
         with self._mapped_errors():
             response = self._request(messages, max_tokens)
+        record_chat_response(response)
         return (response.choices[0].message.content or "") if response.choices else ""
 
     def generate(self, question: str, context: Context) -> Answer:
