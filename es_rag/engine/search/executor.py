@@ -1,9 +1,9 @@
-"""Runs a SearchRequest over the resolved indices: query, knn, hybrid, retrievers and RRF."""
+"""Runs a SearchRequest over the resolved indices: query, knn, hybrid and retrievers."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import tantivy
@@ -16,6 +16,7 @@ from ..query import parse_query
 from ..query.base import QueryContext, QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import filter_source, source_values
+from . import linear
 from .aggs import count_buckets, run_aggs, too_many_buckets, validate_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .explain import hit_explanation
@@ -98,6 +99,7 @@ class SearchExecutor:
         self.standard_totals: dict[int, int] = {}
         # ranked hits of each retriever, the retriever tree run, the node id (for explain)
         self.retrieved: dict[int, list[Hit]] = {}
+        self.retrieved_lists: dict[int, list[list[Hit]]] = {}  # a linear node's children's
         self.top_retriever: Retriever | None = None
         self.node_id = ""
         # a scroll ranks every match once; `ranked` keeps (hits, sort values, show score)
@@ -277,19 +279,24 @@ class SearchExecutor:
         child_window = node.rank_window_size or window
         fused: dict[tuple[int, int], float] = {}
         unions: list[list[tantivy.Query]] = [[] for _ in self.scopes]
+        ranked_lists = []
         for child, weight in node.children:
             ranked, queries = self.retrieve(_with_filters(child, node.filters) if node.filters
                                             else child, child_window)
             self.retrieved[id(child)] = ranked
+            ranked_lists.append(ranked)
             for rank, (_, num, key) in enumerate(ranked, start=1):
                 fused[(num, key)] = fused.get((num, key), 0.0) + \
                     weight / (node.rank_constant + rank)
             for i, q in enumerate(queries):
                 unions[i].append(q)
-        hits = [(score, num, key) for (num, key), score in fused.items()]
-        self.rank(hits)
         union_queries = [tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in qs])
                          if len(qs) > 1 else qs[0] for qs in unions]
+        if node.kind == "linear":
+            self.retrieved_lists[id(node)] = ranked_lists
+            return linear.fuse(node, ranked_lists, self.rank), union_queries
+        hits = [(score, num, key) for (num, key), score in fused.items()]
+        self.rank(hits)
         return hits[:child_window], union_queries
 
     def execute(self) -> dict[str, Any]:
@@ -305,11 +312,12 @@ class SearchExecutor:
         capped = False
         if req.retriever is not None or req.rrf is not None:
             node = self.top_retriever = req.retriever or self._rank_rrf()
-            window = node.rank_window_size if node.kind == "rrf" and node.rank_window_size \
+            compound = node.kind in ("rrf", "linear")
+            window = node.rank_window_size if compound and node.rank_window_size \
                 else max(req.size + req.from_, 10)
-            if node.kind == "rrf" and node.rank_window_size and \
-                    node.rank_window_size < req.size:
-                raise BadRequest(f"[{'rank' if req.rrf else 'rrf'}] requires [rank_window_size: "
+            if compound and node.rank_window_size and node.rank_window_size < req.size:
+                raise BadRequest(f"[{'rank' if req.rrf else node.kind}] requires "
+                                 f"[rank_window_size: "
                                  f"{node.rank_window_size}] be greater than or equal to [size: "
                                  f"{req.size}]")
             _check_nested_inner_hits(node)
@@ -323,6 +331,8 @@ class SearchExecutor:
                 total = self._cap()
             elif self.count_standard:
                 total = self._hybrid_total(node)
+            elif node.min_score is not None and node.kind == "linear":
+                total = len(hits)
             else:
                 total = sum(s.ctx.shard.fulltext.count(q)
                             for s, q in zip(self.scopes, queries, strict=True)) if count else 0
@@ -568,7 +578,7 @@ def _retriever_queries(node: Retriever) -> list[QueryNode | None]:
     """The queries of a retriever tree's unfiltered standard retrievers."""
     if node.kind == "standard":
         return [node.query] if not node.filters and node.min_score is None else []
-    if node.kind == "rrf" and not node.filters:
+    if node.kind in ("rrf", "linear") and not node.filters and node.min_score is None:
         return [q for child, _ in node.children for q in _retriever_queries(child)]
     return []
 
@@ -596,8 +606,7 @@ def _with_filters(node: Retriever, filters: list[QueryNode]) -> Retriever:
     if node.kind == "knn" and node.knn is not None:
         node.knn.filters = [*node.knn.filters, *filters]
         return node
-    return Retriever("rrf", children=node.children, rank_constant=node.rank_constant,
-                     rank_window_size=node.rank_window_size, filters=[*node.filters, *filters])
+    return replace(node, filters=[*node.filters, *filters])
 
 
 def _retriever_query(node: Retriever | None) -> QueryNode | None:

@@ -11,6 +11,7 @@ import tantivy
 from ..fulltext import KEY
 from ..query.base import QueryContext, QueryNode
 from ..query.explanation import Explanation, expl, java_float, sum_of, within_top_k
+from . import linear
 from .retrievers import Retriever
 
 if TYPE_CHECKING:
@@ -84,6 +85,12 @@ def _retriever_explanation(executor: SearchExecutor, node: Retriever, num: int, 
         ctx = executor.scopes[num].ctx
         own = query_explanation(ctx, node.query, address) if address is not None else None
         return {**(own or expl(score, "sum of:")), "value": score}
+    if node.kind == "linear":
+        lists = executor.retrieved_lists.get(id(node)) or [[] for _ in node.children]
+        normalized = linear.normalized_scores(node, lists, num, key)
+        return expl(score, linear.explain_text(node, score, normalized),
+                    [_retriever_explanation(executor, child, num, key, address)
+                     for child, _ in node.children])
     ranks: list[int] = []
     details = []
     for i, (child, weight) in enumerate(node.children):

@@ -1,11 +1,11 @@
-"""Retrievers (`standard`, `knn`, `rrf`) parsed into a small tree the executor walks."""
+"""Retrievers (`standard`, `knn`, `rrf`, `linear`) parsed into a small tree the executor walks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadRequest, ParsingError
+from ..errors import BadRequest, ParsingError, XContentParseError
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
@@ -21,6 +21,7 @@ class Retriever:
     filters: list[QueryNode] = field(default_factory=list)
     knn: KnnSpec | None = None
     children: list[tuple[Retriever, float]] = field(default_factory=list)
+    normalizers: list[str] = field(default_factory=list)  # `linear`: one per child
     rank_constant: int = 60
     rank_window_size: int | None = None
     min_score: float | None = None
@@ -31,7 +32,7 @@ class Retriever:
 
 
 def parse_retriever(body: Any) -> Retriever:
-    """Parse `{"standard"|"knn"|"rrf": {...}}`; other retrievers are refused."""
+    """Parse `{"standard"|"knn"|"rrf"|"linear": {...}}`; other retrievers are refused."""
     if not isinstance(body, dict) or len(body) != 1:
         raise ParsingError("retriever malformed, must contain exactly one retriever")
     kind, spec = next(iter(body.items()))
@@ -66,16 +67,7 @@ def parse_retriever(body: Any) -> Retriever:
         if not isinstance(items, list) or not items:
             raise ParsingError("[rrf] failed to parse field [retrievers]",
                                error_type="x_content_parse_exception")
-        children = []
-        for item in items:
-            if isinstance(item, dict) and "retriever" in item:
-                weight = item.get("weight", 1.0)
-                if not isinstance(weight, int | float) or weight < 0:
-                    raise BadRequest(f"[rrf] per-retriever weight must be non-negative, found "
-                                     f"[{weight}]")
-                children.append((parse_retriever(item["retriever"]), float(weight)))
-            else:
-                children.append((parse_retriever(item), 1.0))
+        children = [_rrf_component(item) for item in items]
         rank_constant = int(spec.get("rank_constant", 60))
         if rank_constant < 1:
             raise BadRequest("[rank_constant] must be greater or equal to [1] for [rrf]")
@@ -88,9 +80,37 @@ def parse_retriever(body: Any) -> Retriever:
                               filters=[parse_query(f) for f in
                                        (flt if isinstance(flt, list) else [flt])])
         return retriever
-    if kind in ("linear", "text_similarity_reranker", "rule", "rescorer", "pinned"):
+    if kind == "linear":
+        from .linear import parse_linear
+
+        return parse_linear(spec, parse_retriever)
+    if kind in ("text_similarity_reranker", "rule", "rescorer", "pinned"):
         raise BadRequest(f"retriever [{kind}] is not supported by the embedded engine")
     raise ParsingError(f"unknown retriever [{kind}]", error_type="x_content_parse_exception")
+
+
+def _rrf_component(item: Any) -> tuple[Retriever, float]:
+    """One entry of rrf's `retrievers`: a retriever, or a `{retriever, weight}` component."""
+    if not isinstance(item, dict) or not item:
+        raise ParsingError("retriever component must contain a retriever")
+    if next(iter(item)) not in ("retriever", "weight"):
+        if len(item) > 1:
+            raise ParsingError(f"unknown field [{list(item)[1]}] after retriever")
+        return parse_retriever(item), 1.0
+    for key in item:
+        if key not in ("retriever", "weight"):
+            raise ParsingError(f"unknown field [{key}], expected [retriever] or [weight]")
+    if "retriever" not in item:
+        raise ParsingError("retriever component must contain a retriever")
+    weight = item.get("weight", 1.0)
+    if not isinstance(weight, int | float) or isinstance(weight, bool):
+        raise ParsingError(f"[weight] must be a number, found [{weight}]")
+    if weight < 0:
+        reason = f"[weight] must be non-negative, found [{float(weight)}]"
+        raise XContentParseError("[rrf] failed to parse field [retrievers]",
+                                 caused_by={"type": "illegal_argument_exception",
+                                            "reason": reason})
+    return parse_retriever(item["retriever"]), float(weight)
 
 
 def _check(kind: str, spec: dict[str, Any], allowed: set[str]) -> None:

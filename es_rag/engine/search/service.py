@@ -26,6 +26,7 @@ from ..query.terms_lookup import DOCUMENT_FETCHER
 from ..source_filter import filter_source, parse_source_spec
 from .executor import SearchExecutor, make_scopes, with_filters
 from .explain import no_match_text
+from .linear import LINEAR_FEATURE
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
 from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search
@@ -38,16 +39,21 @@ if TYPE_CHECKING:
     from ..http.security_gate import SecurityGate
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
+_FEATURES = {"rrf": RRF_FEATURE, "linear": LINEAR_FEATURE}
 # URL parameters of `_explain` that shape its `q` query: (parameter, query_string option)
 _Q_PARAMS = (("df", "default_field"), ("default_operator", "default_operator"),
              ("analyzer", "analyzer"), ("lenient", "lenient"))
 
 
-def _uses_rrf(req: SearchRequest) -> bool:
-    def walk(node: Retriever | None) -> bool:
-        return node is not None and (node.kind == "rrf" or
-                                     any(walk(c) for c, _ in node.children))
-    return req.rrf is not None or walk(req.retriever)
+def _licensed_feature(req: SearchRequest) -> str | None:
+    """The first feature outside a basic license the request uses, outermost retriever first."""
+    def walk(node: Retriever | None) -> str | None:
+        if node is None:
+            return None
+        if node.kind in _FEATURES:
+            return _FEATURES[node.kind]
+        return next((f for f in (walk(c) for c, _ in node.children) if f), None)
+    return RRF_FEATURE if req.rrf is not None else walk(req.retriever)
 
 
 def resolve_options(params: dict[str, str]) -> dict[str, Any]:
@@ -93,9 +99,10 @@ class SearchService:
         if req.knn and "search_type" in params:
             raise BadRequest("cannot set [search_type] when using [knn] search, since the search "
                              "type is determined automatically")
-        if _uses_rrf(req) and self.node.license.get("type") == "basic":
-            raise SecurityError(f"current license is non-compliant for [{RRF_FEATURE}]",
-                                **{"license.expired.feature": RRF_FEATURE})
+        feature = _licensed_feature(req)
+        if feature is not None and self.node.license.get("type") == "basic":
+            raise SecurityError(f"current license is non-compliant for [{feature}]",
+                                **{"license.expired.feature": feature})
         if "scroll" in params:
             return self.scrolls.open(index, body, req, params, sliced)
         if pit is not None:
