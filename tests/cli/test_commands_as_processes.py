@@ -33,8 +33,11 @@ def test_engine_start_then_demo_answer_from_the_docs_with_citations(
     assert re.search(r"^2\. assets applied: [1-9]\d* change\(s\)$", demo.stdout, re.MULTILINE)
     assert "4. question: How does es-rag combine BM25 and kNN results in hybrid search?" \
         in demo.stdout
-    sources = demo.stdout.split("\nSources:\n", 1)[1]
-    assert re.search(r"^  \[1\] .+\.md\)$", sources, re.MULTILINE), sources
+    answer, sources = demo.stdout.split("\nSources:\n", 1)
+    cited = re.findall(r"^  \[(\d+)\] .+\.md\)$", sources, re.MULTILINE)
+    assert cited, sources
+    assert all(f"[{n}]" in answer for n in cited)
+    assert "BM25" in answer and "```" not in answer and "<!--" not in answer
 
 
 def test_users_are_added_listed_and_deleted(docs_engine: DocsEngine) -> None:

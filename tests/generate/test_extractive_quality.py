@@ -122,3 +122,21 @@ def test_quotes_keep_inline_code_but_lose_footnotes_and_link_syntax() -> None:
     assert clean_quote("Every `[n]` is checked.[22] See [the docs](docs/x.md) and "
                        "**bold** [[ 5 ]](#cite_note-5).") == \
         "Every `[n]` is checked. See the docs and bold."
+
+
+# a worked example whose chunk starts inside a code block the chunker cut, then prose
+CODE_EXAMPLE = ("judgments/mine.qrels\necho '{\"_id\": \"q1\", \"text\": \"How does es-rag combine "
+                "BM25 and kNN results?\"}' \\\n  > judgments/mine-queries.jsonl\n```\n\n"
+                "<!-- example: skip (How does es-rag combine BM25 and kNN results?) -->\n"
+                "```bash\nes-rag search \"How does es-rag combine BM25 and kNN results?\"\n```\n\n"
+                "Is hybrid search the default mode of every search?\n\n"
+                "Hybrid search fuses the BM25 and kNN result lists with Reciprocal Rank Fusion.")
+
+
+def test_code_comments_and_questions_are_never_quoted_as_answers(embedder) -> None:
+    context = assemble_context([_hit("judgments.md", CODE_EXAMPLE, 1)])
+    answer = ExtractiveGenerator(embedder).generate(
+        "How does es-rag combine BM25 and kNN results?", context)
+    body = _body(answer.text)
+    assert body[0].startswith('"Hybrid search fuses the BM25 and kNN result lists'), body
+    assert not any("?" in line or "{" in line or "<!--" in line for line in body), body

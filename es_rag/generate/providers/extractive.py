@@ -26,6 +26,30 @@ _LEANS_BACK = re.compile(r"^[\"'(]?(?:it|its|this|that|these|those|they|their|th
                          r"her|such|both|here|there)\b", re.IGNORECASE)
 LEAN_PENALTY = 0.1
 _NOT_PROSE = re.compile(r"^\s*(?:#{1,6}\s|\|?\s*:?-{3,}|```|!\[)")
+_FENCE_LINE = re.compile(r"^\s*(?:```|~~~)[ \t]*(\S*)", re.MULTILINE)
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+
+
+# a chunk may start inside a code block cut by the chunker: code reads as dense punctuation
+_CODE_MARKS = frozenset('{}[]<>|\\"=$;/`')
+CODE_MARK_SHARE = 0.1
+
+
+def _inside_code_or_comment(text: str) -> list[tuple[int, int]]:
+    """Spans of fenced code and HTML comments. With an odd number of fence lines the chunker cut
+    a block: if the first fence opens one (```bash), the last block runs to the end; if it is a
+    bare closing fence, the chunk starts inside a block."""
+    found = list(_FENCE_LINE.finditer(text))
+    fences = [m.start() for m in found]
+    if len(fences) % 2 and not found[0].group(1):
+        fences.insert(0, 0)
+    fences.append(len(text))
+    spans = [(fences[i], fences[i + 1]) for i in range(0, len(fences) - 1, 2)]
+    return spans + [m.span() for m in _COMMENT.finditer(text)]
+
+
+def _looks_like_code(quote: str) -> bool:
+    return sum(c in _CODE_MARKS for c in quote) > CODE_MARK_SHARE * max(len(quote), 1)
 
 
 @dataclass(frozen=True)
@@ -54,16 +78,26 @@ def _weighted_overlap(question: set[str], sentences: list[set[str]]) -> list[flo
 def _candidates(sources: list[Source]) -> list[tuple[Source, str, str, str | None]]:
     """(source, sentence, quote, window) for each quotable sentence of the sources.
 
-    Headings, table rules, code fences and fragments with fewer than three content words
-    ("Table 1.") are not quotable; nor is an instruction-like sentence. A sentence that leans
-    on the one before it ("It was built in 1889.") has a window: it with that one.
+    Headings, table rules, code (fenced blocks), HTML comments, questions and fragments with
+    fewer than three content words ("Table 1.") are not quotable; nor is an instruction-like
+    sentence. A sentence that leans on the one before it ("It was built in 1889.") has a
+    window: it with that one.
     """
     out = []
     for src in sources:
         previous = ""
+        hidden = _inside_code_or_comment(src.text)
+        cursor = 0
         for sentence in split_passage(src.text):
+            start = src.text.find(sentence, cursor)
+            cursor = max(cursor, start)
+            end = start + len(sentence)
+            in_code = any(a < end and start < b for a, b in hidden)
             quote = clean_quote(sentence)
-            quotable = (not _NOT_PROSE.match(sentence) and len(content_words(quote)) >= 3
+            quotable = (not in_code and not _NOT_PROSE.match(sentence)
+                        and not _looks_like_code(quote)
+                        and not quote.rstrip("\\\"') ").endswith("?")
+                        and len(content_words(quote)) >= 3
                         and instruction_kind(sentence) is None)
             if quotable:
                 leans = previous and _LEANS_BACK.match(quote)
