@@ -28,10 +28,11 @@ from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..query.terms_lookup import DOCUMENT_FETCHER
 from ..security.read_scope import ReadScope
-from .executor import SearchExecutor, make_scopes, with_filters
+from .executor import SearchExecutor
 from .explain import no_match_text
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
+from .scope import make_scopes, with_filters
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
 # URL parameters of `_explain` that shape its `q` query: (parameter, query_string option)
