@@ -10,6 +10,7 @@ from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from .collapse import CollapseSpec, parse_collapse
+from .linear import parse_linear
 
 
 @dataclass
@@ -81,9 +82,7 @@ def parse_retriever(body: Any) -> Retriever:
                                        (flt if isinstance(flt, list) else [flt])])
         return retriever
     if kind == "linear":
-        from .linear import parse_linear
-
-        return parse_linear(spec, parse_retriever)
+        return Retriever("linear", **parse_linear(spec, parse_retriever))
     if kind in ("text_similarity_reranker", "rule", "rescorer", "pinned"):
         raise BadRequest(f"retriever [{kind}] is not supported by the embedded engine")
     raise ParsingError(f"unknown retriever [{kind}]", error_type="x_content_parse_exception")
