@@ -26,6 +26,7 @@ from .query import parse_query
 from .scripts import ScriptStore
 from .search.service import SearchService
 from .security import Security
+from .security.read_scope import UNRESTRICTED
 
 
 class EngineApp:
@@ -44,7 +45,7 @@ class EngineApp:
                 data_dir, validate_query=parse_query, stored_script=self._stored_script,
                 elastic_password=elastic_password))
             self.documents.authorize = self.gate.authorize_write
-        self.search = SearchService(self.node, self.documents, self.gate)
+        self.search = SearchService(self.node, self.documents)
         self.ml = MlService(data_dir, self.node)
         self.search.embed_query = self.ml.embed_query
         for module in (routes_cluster, routes_indices, routes_documents, routes_search,
@@ -53,8 +54,10 @@ class EngineApp:
             module.register(self.router, self)
 
     def dispatch(self, request: RestRequest) -> RestResponse:
-        """Serve one request; with security on, as its authenticated user."""
+        """Serve one request; with security on, as its authenticated user (who reads within
+        the request's read scope), else with every document readable."""
         if self.gate is None:
+            request.read_scope = UNRESTRICTED
             return self.router.dispatch(request)
         return self.gate.dispatch(request, self.router.dispatch)
 

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,6 +22,9 @@ from .node import IndexService, Node
 from .shard import Delete, Put
 from .source_filter import filter_source, parse_source_spec
 from .storage.docstore import DocVersion, StoredDoc, Tombstone
+
+if TYPE_CHECKING:
+    from .security.read_scope import ReadScope
 
 Pipeline = Callable[[str, str | None, dict[str, Any], str | None], Any]
 Authorizer = Callable[["WriteRequest", bool], None]
@@ -111,11 +114,14 @@ class Documents:
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, index: str, doc_id: str, source_spec: Any = None, includes: Any = None,
-            excludes: Any = None, stored_fields: str | None = None
+            excludes: Any = None, stored_fields: str | None = None, *, read_scope: ReadScope
             ) -> tuple[dict[str, Any], bool]:
-        """A get response body and whether the document was found (real-time)."""
+        """A get response body and whether the document was found (real-time); a document
+        `read_scope` does not admit is not found."""
         svc = self.node.get_index(index)
         doc = svc.shard.store.get(doc_id)
+        if doc is not None and not read_scope.admits(svc.name, doc_id):
+            doc = None
         if stored_fields is not None and source_spec is None and includes is None:
             source_spec = False
         body = self.render_get(svc, doc_id, doc, source_spec, includes, excludes)

@@ -14,6 +14,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 from es_rag.engine.app import EngineApp
 from es_rag.engine.documents import WriteRequest
 from es_rag.engine.limits import Limits
+from es_rag.engine.security.read_scope import UNRESTRICTED
 from es_rag.engine.server import EngineServer
 
 PASSWORD = "scroll-admin-pw"
@@ -273,8 +274,8 @@ def test_an_expired_scroll_stops_keeping_replaced_versions(tmp_path: Path) -> No
                              for n in range(3)])
         shard = app.node.get_index("kept").shard
         shard.refresh()
-        app.search.search("kept", {"size": 1}, {"scroll": "1m"})
-        app.search.search("kept", {"size": 1}, {"scroll": "50ms"})
+        app.search.search("kept", {"size": 1}, {"scroll": "1m"}, read_scope=UNRESTRICTED)
+        app.search.search("kept", {"size": 1}, {"scroll": "50ms"}, read_scope=UNRESTRICTED)
         app.documents.write([WriteRequest("index", "kept", "0", source={"n": 10})])
         kept = [len(p.store.kept) for c in app.search.contexts._contexts.values()
                 for p in c.pinned.values()]

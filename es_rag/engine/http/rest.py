@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -14,6 +14,9 @@ from ..node import VERSION
 from .body import decode_body
 from .params import check as check_params
 from .params import ignored_warning
+
+if TYPE_CHECKING:
+    from ..security.read_scope import ReadScope
 
 GLOBAL_PARAMS = {"pretty", "human", "error_trace", "filter_path", "format", "source",
                  "source_content_type"}
@@ -37,7 +40,9 @@ class RestRequest:
 
     `raw_body` is the body as received; `body` is it decompressed (`Content-Encoding: gzip`),
     which happens on first use, so after authentication, and never beyond
-    `max_content_length` bytes.
+    `max_content_length` bytes. `read_scope` is what the request may read (its user's DLS),
+    set by `EngineApp.dispatch` before any handler runs; handlers pass `scope` to the services
+    that read documents.
     """
 
     method: str
@@ -48,7 +53,15 @@ class RestRequest:
     path_params: dict[str, str] = field(default_factory=dict)
     remote_address: str | None = None
     max_content_length: int = 100 * MB
+    read_scope: ReadScope | None = field(default=None, repr=False)
     _body: bytes | None = field(default=None, repr=False)
+
+    @property
+    def scope(self) -> ReadScope:
+        """The request's read scope (an internal error if none was set: never read unscoped)."""
+        if self.read_scope is None:
+            raise EngineError(f"no read scope for [{self.method} {self.path}]", status=500)
+        return self.read_scope
 
     @property
     def body(self) -> bytes:

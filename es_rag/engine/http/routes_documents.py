@@ -118,24 +118,17 @@ def register(router: Router, app: EngineApp) -> None:
             write.source_spec = req.params.get("_source_includes") or req.params["_source"]
         return single(req, write)
 
-    def visible_get(index: str, doc_id: str, *args: Any) -> tuple[dict[str, Any], bool]:
-        """A real-time get, as a miss when the user's DLS hides the document."""
-        body, found = docs.get(index, doc_id, *args)
-        if found and app.gate is not None and not app.gate.visible(index, doc_id):
-            return {"_index": body["_index"], "_id": doc_id, "found": False}, False
-        return body, found
-
     def get(req: RestRequest) -> RestResponse:
-        body, found = visible_get(req.path_params["index"], req.path_params["id"],
-                                  req.params.get("_source"), req.params.get("_source_includes"),
-                                  req.params.get("_source_excludes"),
-                                  req.params.get("stored_fields"))
+        body, found = docs.get(req.path_params["index"], req.path_params["id"],
+                               req.params.get("_source"), req.params.get("_source_includes"),
+                               req.params.get("_source_excludes"),
+                               req.params.get("stored_fields"), read_scope=req.scope)
         return RestResponse(body, 200 if found else 404)
 
     def get_source(req: RestRequest) -> RestResponse:
-        body, found = visible_get(req.path_params["index"], req.path_params["id"],
-                                  req.params.get("_source"), req.params.get("_source_includes"),
-                                  req.params.get("_source_excludes"))
+        body, found = docs.get(req.path_params["index"], req.path_params["id"],
+                               req.params.get("_source"), req.params.get("_source_includes"),
+                               req.params.get("_source_excludes"), read_scope=req.scope)
         if not found:
             raise EngineError(f"Document not found [{req.path_params['index']}]/"
                               f"[{req.path_params['id']}]", status=404,
@@ -192,11 +185,11 @@ def register(router: Router, app: EngineApp) -> None:
                                   status=400, error_type="action_request_validation_exception")
             source_spec = spec.get("_source", req.params.get("_source"))
             try:
-                if app.gate is not None:  # each item on its own index, as mget[shard] is
-                    app.gate.authorize_read(MGET_ITEM, index)
-                doc, _ = visible_get(index, str(spec["_id"]), source_spec,
-                                     req.params.get("_source_includes"),
-                                     req.params.get("_source_excludes"))
+                # each item authorized on its own index, as mget[shard] is
+                req.scope.authorize(MGET_ITEM, index)
+                doc, _ = docs.get(index, str(spec["_id"]), source_spec,
+                                  req.params.get("_source_includes"),
+                                  req.params.get("_source_excludes"), read_scope=req.scope)
             except EngineError as err:
                 doc = {"_index": index, "_id": str(spec["_id"]), "error": err.cause()}
             out.append(doc)

@@ -22,7 +22,7 @@ def register(router: Router, app: EngineApp) -> None:
 
         def run_search(indices: str | list[str], body: dict[str, Any]) -> list[dict[str, Any]]:
             target = ",".join(indices) if isinstance(indices, list) else indices
-            return service.search(target, body, params)["hits"]["hits"]
+            return service.search(target, body, params, read_scope=req.scope)["hits"]["hits"]
 
         def render(script: dict[str, Any], template_params: dict[str, Any]) -> dict[str, Any]:
             return render_search_template({**script, "params": template_params}, app.scripts)

@@ -65,7 +65,8 @@ def register(router: Router, app: EngineApp) -> None:
         return _freed(scrolls.clear([str(i) for i in ids]))
 
     def open_pit(req: RestRequest) -> RestResponse:
-        return RestResponse(pits.open(req.path_params["index"], req.params))
+        return RestResponse(pits.open(req.path_params["index"], req.params,
+                                      read_scope=req.scope))
 
     def close_pit(req: RestRequest) -> RestResponse:
         return _freed(pits.close(req.json()))

@@ -45,24 +45,27 @@ def register(router: Router, app: EngineApp) -> None:
 
     def search(req: RestRequest) -> RestResponse:
         return RestResponse(service.search(req.path_params.get("index"), req.json(),
-                                           req.params))
+                                           req.params, read_scope=req.scope))
 
     def count(req: RestRequest) -> RestResponse:
-        return RestResponse(service.count(req.path_params.get("index"), req.json(), req.params))
+        return RestResponse(service.count(req.path_params.get("index"), req.json(), req.params,
+                                          read_scope=req.scope))
 
     def msearch(req: RestRequest) -> RestResponse:
-        return RestResponse(service.msearch(req.path_params.get("index"), req.body, req.params))
+        return RestResponse(service.msearch(req.path_params.get("index"), req.body, req.params,
+                                            read_scope=req.scope))
 
     def explain(req: RestRequest) -> RestResponse:
         body, status = service.explain(req.path_params["index"], req.path_params["id"],
-                                       req.json(), req.params)
+                                       req.json(), req.params, read_scope=req.scope)
         return RestResponse(body, status)
 
     def delete_by_query(req: RestRequest) -> RestResponse:
         if req.params.get("wait_for_completion") == "false":
             raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
                              "engine")
-        body, status = service.delete_by_query(req.path_params["index"], req.json(), req.params)
+        body, status = service.delete_by_query(req.path_params["index"], req.json(), req.params,
+                                               read_scope=req.scope)
         return RestResponse(body, status)
 
     def update_by_query(req: RestRequest) -> RestResponse:
@@ -70,7 +73,7 @@ def register(router: Router, app: EngineApp) -> None:
             raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
                              "engine")
         body, status = run_update_by_query(service, req.path_params["index"], req.json(),
-                                           req.params)
+                                           req.params, read_scope=req.scope)
         return RestResponse(body, status)
 
     def reindex(req: RestRequest) -> RestResponse:
@@ -78,7 +81,7 @@ def register(router: Router, app: EngineApp) -> None:
             raise BadRequest("[wait_for_completion=false] is not supported by the embedded "
                              "engine")
         request = req.json(required=True)
-        body = service.reindex(request, req.params)
+        body = service.reindex(request, req.params, read_scope=req.scope)
         warnings = ", ".join(f'299 Elasticsearch-{VERSION} "{w}"'
                              for w in reindex_deprecations(request))
         # as Elasticsearch: the status of the worst failed write (403 when refused), else 200

@@ -39,7 +39,8 @@ def register(router: Router, app: EngineApp) -> None:
 
     def search_template(req: RestRequest) -> RestResponse:
         body = search_body_from_template(req.json(required=True), store)
-        return RestResponse(service.search(req.path_params.get("index"), body, req.params))
+        return RestResponse(service.search(req.path_params.get("index"), body, req.params,
+                                           read_scope=req.scope))
 
     def msearch_template(req: RestRequest) -> RestResponse:
         pairs: list[tuple[dict, dict | EngineError]] = []
@@ -49,7 +50,7 @@ def register(router: Router, app: EngineApp) -> None:
             except EngineError as err:
                 pairs.append((header, err))
         return RestResponse(service.run_msearch(req.path_params.get("index"), pairs,
-                                                req.params))
+                                                req.params, read_scope=req.scope))
 
     for path in ("/_scripts/{id}", "/_scripts/{id}/{context}"):
         router.add("PUT POST", path, put, "master_timeout timeout context")

@@ -1,15 +1,12 @@
-"""Security on the HTTP path: authenticate every request, authorize its action, narrow reads.
+"""Security on the HTTP path: authenticate every request, authorize its action, scope its reads.
 
 Every request is authenticated first (401 with `WWW-Authenticate` otherwise). `/_security/...`
 is served by the security package; every other request is authorized by its Elasticsearch action
 name (a routed request with no known action is refused). Writes are authorized item by item on
 their own targets (`authorize_write`, called by the document service for every single write,
 bulk item, reindex and delete-by-query copy), alias actions on every index and alias they name
-(`alias_gate`). Search-family reads (search, count, msearch, templates, delete_by_query,
-rank_eval) resolve only the indices the user may read and carry the user's DLS query as a
-required filter, the way filtered aliases do, so the query, the kNN pre-filter, retrievers,
-aggregations and highlight all see the same restricted set; `get`/`mget` hide documents outside
-it.
+(`alias_gate`). Once authenticated, the request carries its user's read scope
+(`security/read_scope.py`, DLS): the services that read documents apply it where they read.
 """
 
 from __future__ import annotations
@@ -18,11 +15,11 @@ import contextlib
 import dataclasses
 import fnmatch
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from ..documents import WriteRequest
-from ..errors import AuthenticationError, BadRequest, EngineError, IndexNotFound
+from ..errors import AuthenticationError, BadRequest, EngineError
 from ..security import (
     REST_ACTIONS,
     SYSTEM_INDEX_WARNING,
@@ -35,12 +32,12 @@ from ..security import (
 from ..security.actions import ALIASES
 from ..security.context import current_user
 from ..security.privileges import is_index_action
+from ..security.read_scope import ReadScope
 from .alias_gate import AliasGate
 from .rest import RestRequest, RestResponse
 
 if TYPE_CHECKING:
     from ..app import EngineApp
-    from ..node import Target
 
 SEARCH = REST_ACTIONS["search"]
 _NO_INDEX = "-*"  # an expression matching no index, for a wildcard the user may target nowhere
@@ -49,7 +46,7 @@ _SECURITY_INDICES = (".security", ".security-7")
 
 
 class SecurityGate:
-    """Wraps the router's dispatch with authentication, authorization and DLS."""
+    """Wraps the router's dispatch with authentication, authorization and the read scope."""
 
     def __init__(self, app: EngineApp, security: Security) -> None:
         self.app = app
@@ -67,6 +64,7 @@ class SecurityGate:
                        for name, value in getattr(err, "headers", {}).items()}
             return RestResponse(err.body(), err.status, headers=headers)
         token = current_user.set(user)
+        req.read_scope = ReadScope(user, self.security, self._expand, self.app.search.matches)
         try:
             if req.path.startswith("/_security/"):
                 result = handle(self.security, req.method, req.path, req.params, req.json(),
@@ -92,7 +90,7 @@ class SecurityGate:
                                            "(no action is known for this request)")
             return req  # the router answers: no handler found
         if action.action == SEARCH:
-            return req  # narrowed per index in `targets`
+            return req  # narrowed per index by the read scope
         if action.action == ALIASES:
             self.security.authorize(user, action.action)
             return AliasGate(self.security, self.app.node, user).authorize(req, action.api)
@@ -147,12 +145,6 @@ class SecurityGate:
             alias for alias in (node.alias_names() if aliases else ())
             if pattern in ("_all", "*") or fnmatch.fnmatchcase(alias, pattern)]
 
-    def authorize_read(self, action: str, index: str) -> None:
-        """Authorize one item of a composite read (an mget item) on its own index."""
-        user = current_user.get()
-        if user is not None:
-            self.security.authorize(user, action, [index])
-
     def authorize_write(self, write: WriteRequest, bulk: bool) -> None:
         """Authorize one write of the current user on its own target (see
         `Security.authorize_write`)."""
@@ -196,41 +188,6 @@ class SecurityGate:
             return RestResponse({"_index": ".security-7", "_id": doc_id, "found": False}, 404,
                                 headers=warning)
         return RestResponse(doc, 200, headers=warning)
-
-    def targets(self, index: str | None, options: dict[str, Any],
-                resolve: Callable[[str | None], list[Target]]) -> list[Target]:
-        """The search targets the current user may read, each carrying the user's DLS filter."""
-        user = current_user.get()
-        if user is None:
-            return resolve(index)
-        names = self.security.authorized_names(
-            user, SEARCH, index, lambda p: self._expand(p, options["expand_wildcards"]))
-        if not names:
-            if not options["allow_no_indices"]:
-                raise IndexNotFound(index or "_all")
-            return []
-        resolved = resolve(",".join(names))
-        for target in resolved:
-            aliases = [n for n in names if n in target.index.aliases]
-            dls = self.security.dls_query(user, target.index.name, aliases=aliases)
-            if dls is not None:
-                base = target.alias_filters
-                target.alias_filters = [dls if not base else
-                                        {"bool": {"filter": [{"bool": {"should": base}}, dls]}}]
-        return resolved
-
-    def visible(self, index: str, doc_id: str) -> bool:
-        """Whether the current user's DLS lets them read the document (for get and mget)."""
-        user = current_user.get()
-        if user is None:
-            return True
-        service = self.app.node.get_index(index)
-        dls = self.security.dls_query(user, service.name)
-        if dls is None:
-            return True
-        service.shard.refresh()  # a get is real-time: the check must see unrefreshed writes
-        query = {"bool": {"filter": [{"ids": {"values": [doc_id]}}, dls]}}
-        return self.app.search.count(service.name, {"query": query}, {})["count"] > 0
 
 
 def _is_wildcard(name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +111,16 @@ class QueryNode:
     name: str = ""
     boost: float = 1.0
     query_name: str | None = None
+
+    def open(self, body: Any, keys: Iterable[str] = ()) -> dict[str, Any]:
+        """The opening every clause whose body is an object shares, as Elasticsearch's
+        `AbstractQueryBuilder` parses it: the body must be an object holding only `keys`,
+        `boost` and `_name`; sets `boost` and `query_name`, and returns the body."""
+        body = expect_object(self.name, body)
+        check_keys(self.name, body, {*keys, "boost", "_name"})
+        self.boost = as_float(self.name, body.get("boost", 1.0))
+        self.query_name = body.get("_name")
+        return body
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         """The tantivy query for this clause on one index (scores as Elasticsearch's)."""

@@ -11,9 +11,7 @@ from ..errors import ParsingError
 from .base import (
     QueryContext,
     QueryNode,
-    as_float,
     boosted,
-    check_keys,
     constant,
     expect_object,
     minimum_should_match,
@@ -31,9 +29,7 @@ class BoolQuery(QueryNode):
     def __init__(self, body: Any) -> None:
         from .registry import parse_query
 
-        body = expect_object("bool", body)
-        check_keys("bool", body, {*_OCCURS, "minimum_should_match", "boost", "_name",
-                                  "adjust_pure_negative"})
+        body = self.open(body, {*_OCCURS, "minimum_should_match", "adjust_pure_negative"})
         self.clauses: dict[str, list[QueryNode]] = {}
         for occur in _OCCURS:
             items = body.get(occur, [])
@@ -43,8 +39,6 @@ class BoolQuery(QueryNode):
                 raise ParsingError(f"[bool] query does not support [{occur}]")
             self.clauses[occur] = [parse_query(item) for item in items if item != {}]
         self.msm = body.get("minimum_should_match")
-        self.boost = as_float("bool", body.get("boost", 1.0))
-        self.query_name = body.get("_name")
         for node in self.clauses["must"] + self.clauses["should"]:
             for knn in node.knn_nodes():
                 knn.prefilters.extend(self.clauses["filter"])
@@ -129,13 +123,10 @@ class ConstantScoreQuery(QueryNode):
     def __init__(self, body: Any) -> None:
         from .registry import parse_query
 
-        body = expect_object("constant_score", body)
-        check_keys("constant_score", body, {"filter", "boost", "_name"})
+        body = self.open(body, {"filter"})
         if "filter" not in body:
             raise ParsingError("[constant_score] requires a 'filter' element")
         self.filter = parse_query(body["filter"])
-        self.boost = as_float("constant_score", body.get("boost", 1.0))
-        self.query_name = body.get("_name")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         return constant(self.filter.compile(ctx), self.boost)
@@ -168,14 +159,11 @@ class DisMaxQuery(QueryNode):
     def __init__(self, body: Any) -> None:
         from .registry import parse_query
 
-        body = expect_object("dis_max", body)
-        check_keys("dis_max", body, {"queries", "tie_breaker", "boost", "_name"})
+        body = self.open(body, {"queries", "tie_breaker"})
         self.queries = [parse_query(q) for q in body.get("queries", [])]
         if not self.queries:
             raise ParsingError("[dis_max] requires 'queries' field with at least one clause")
         self.tie = float(body.get("tie_breaker", 0.0))
-        self.boost = as_float("dis_max", body.get("boost", 1.0))
-        self.query_name = body.get("_name")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         return boosted(tantivy.Query.disjunction_max_query(
@@ -209,10 +197,7 @@ class MatchAllQuery(QueryNode):
     name = "match_all"
 
     def __init__(self, body: Any) -> None:
-        body = expect_object("match_all", body or {})
-        check_keys("match_all", body, {"boost", "_name"})
-        self.boost = as_float("match_all", body.get("boost", 1.0))
-        self.query_name = body.get("_name")
+        self.open(body or {})
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         return constant(tantivy.Query.all_query(), self.boost)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import tantivy
@@ -19,7 +19,14 @@ import tantivy
 from ..fulltext import FIELD_NAMES, ID, KEY
 
 if TYPE_CHECKING:
-    from .base import QueryContext
+    from ..shard import Shard
+
+
+class IndexContext(Protocol):
+    """What an explanation reads of the query context (`query.base.QueryContext` is one): the shard
+    whose full-text index scored the document."""
+
+    shard: Shard
 
 Explanation = dict[str, Any]
 _TERM_CONTEXT = re.compile(r'Term=Term\(field=(\d+), type=\w+, (.*)\)$')
@@ -52,7 +59,7 @@ def sum_of(parts: list[Explanation]) -> Explanation:
     return expl(float(total), "sum of:", parts)
 
 
-def tantivy_tree(ctx: QueryContext, query: tantivy.Query, address: Any) -> dict | None:
+def tantivy_tree(ctx: IndexContext, query: tantivy.Query, address: Any) -> dict | None:
     """tantivy's explanation of a compiled query for one document (None: no match)."""
     try:
         return json.loads(query.explain(ctx.shard.fulltext.searcher, address).to_json())
@@ -60,12 +67,12 @@ def tantivy_tree(ctx: QueryContext, query: tantivy.Query, address: Any) -> dict 
         return None
 
 
-def field_names(ctx: QueryContext) -> list[str]:
+def field_names(ctx: IndexContext) -> list[str]:
     """Field names by tantivy field number (the schema's order)."""
     return [KEY, ID, FIELD_NAMES, *(path for path, _, _ in ctx.shard.fulltext.signature)]
 
 
-def explain_compiled(ctx: QueryContext, query: tantivy.Query, address: Any, boost: float,
+def explain_compiled(ctx: IndexContext, query: tantivy.Query, address: Any, boost: float,
                      label: str, phrase: tuple[str, list[str]] | None = None
                      ) -> Explanation | None:
     """A compiled query's explanation for one document in Lucene's texts; `label` names
@@ -76,7 +83,7 @@ def explain_compiled(ctx: QueryContext, query: tantivy.Query, address: Any, boos
     return _translate(ctx, tree, address, boost, label, phrase)
 
 
-def _translate(ctx: QueryContext, tree: dict, address: Any, boost: float, label: str,
+def _translate(ctx: IndexContext, tree: dict, address: Any, boost: float, label: str,
                phrase: tuple[str, list[str]] | None) -> Explanation:
     description = tree.get("description", "")
     children = tree.get("details") or []
@@ -130,7 +137,7 @@ def _score(stats: dict[str, float], value: float, boost: float, idf: Explanation
                        f"from:", [expl(f32(stats["k1+1"] * boost), "boost"), idf, _tf(stats)])
 
 
-def _bm25(ctx: QueryContext, tree: dict, address: Any, boost: float) -> Explanation:
+def _bm25(ctx: IndexContext, tree: dict, address: Any, boost: float) -> Explanation:
     stats = _stats(tree)
     value = f32(tree["value"] * boost)
     score = _score(stats, value, boost, _idf(stats["n"], stats["N"], stats["idf"]))
@@ -143,7 +150,7 @@ def _bm25(ctx: QueryContext, tree: dict, address: Any, boost: float) -> Explanat
                        f"result of:", [score])
 
 
-def _phrase(ctx: QueryContext, tree: dict, address: Any, boost: float,
+def _phrase(ctx: IndexContext, tree: dict, address: Any, boost: float,
             phrase: tuple[str, list[str]]) -> Explanation:
     path, terms = phrase
     stats = _stats(tree)

@@ -243,9 +243,7 @@ class MultiMatchQuery(QueryNode):
     TYPES = ("best_fields", "most_fields", "phrase")
 
     def __init__(self, body: Any) -> None:
-        body = expect_object("multi_match", body)
-        check_keys("multi_match", body, (_MATCH_KEYS | {"fields", "type", "tie_breaker",
-                                                        "slop"}))
+        body = self.open(body, _MATCH_KEYS | {"fields", "type", "tie_breaker", "slop"})
         if "query" not in body:
             raise ParsingError("No text specified for multi_match query")
         mm_type = body.get("type", "best_fields")
@@ -258,8 +256,6 @@ class MultiMatchQuery(QueryNode):
         fields = body.get("fields", ["*"])
         self.fields = parse_field_boosts([fields] if isinstance(fields, str) else fields)
         self.body, self.type = body, mm_type
-        self.boost = as_float("multi_match", body.get("boost", 1.0))
-        self.query_name = body.get("_name")
 
     def _expanded(self, ctx: QueryContext) -> list[tuple[str, float]]:
         out = []
@@ -350,10 +346,9 @@ class QueryStringQuery(QueryNode):
 
     def __init__(self, body: Any, simple: bool = False) -> None:
         self.name = "simple_query_string" if simple else "query_string"
-        body = expect_object(self.name, body)
-        check_keys(self.name, body, {"query", "fields", "default_field", "default_operator",
-                                     "analyzer", "boost", "_name", "lenient", "flags",
-                                     "minimum_should_match", "analyze_wildcard"})
+        body = self.open(body, {"query", "fields", "default_field", "default_operator",
+                                "analyzer", "lenient", "flags", "minimum_should_match",
+                                "analyze_wildcard"})
         if "query" not in body:
             raise ParsingError(f"[{self.name}] must be provided with a [query]")
         text = str(body["query"])
@@ -366,8 +361,6 @@ class QueryStringQuery(QueryNode):
         self.operator = str(body.get("default_operator", "or")).lower()
         self.clauses = self._parse(text)
         self.body = body
-        self.boost = as_float(self.name, body.get("boost", 1.0))
-        self.query_name = body.get("_name")
 
     def _parse(self, text: str) -> list[tuple[str, str | None, str, bool]]:
         """(occur, field, text, is_phrase) per clause."""

@@ -223,13 +223,10 @@ class ExistsQuery(QueryNode):
     name = "exists"
 
     def __init__(self, body: Any) -> None:
-        body = expect_object("exists", body)
-        check_keys("exists", body, {"field", "boost", "_name"})
+        body = self.open(body, {"field"})
         if "field" not in body:
             raise ParsingError("[exists] must be provided with a [field]")
         self.path = str(body["field"])
-        self.boost = as_float("exists", body.get("boost", 1.0))
-        self.query_name = body.get("_name")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         paths = [p for p in ctx.mapping.fields if p == self.path or
@@ -251,14 +248,11 @@ class IdsQuery(QueryNode):
     name = "ids"
 
     def __init__(self, body: Any) -> None:
-        body = expect_object("ids", body)
-        check_keys("ids", body, {"values", "boost", "_name"})
+        body = self.open(body, {"values"})
         values = body.get("values", [])
         if not isinstance(values, list):
             raise ParsingError("[ids] failed to parse field [values]")
         self.values = [str(v) for v in values]
-        self.boost = as_float("ids", body.get("boost", 1.0))
-        self.query_name = body.get("_name")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         if not self.values:

@@ -214,3 +214,38 @@ def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str,
     if is_date and kind in ("min", "max") and value.get("value") is not None:
         value["value_as_string"] = format_date(int(value["value"]))
     return value
+
+
+def merge_aggs(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, body in spec.items():
+        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+        values = [p[name] for p in parts]
+        if kind == "terms":
+            counts: dict[Any, dict[str, Any]] = {}
+            for v in values:
+                for b in v["buckets"]:
+                    merged = counts.setdefault(b["key"], {**b, "doc_count": 0})
+                    merged["doc_count"] += b["doc_count"]
+            size = int(body[kind].get("size", 10))
+            buckets = sorted(counts.values(), key=lambda b: (-b["doc_count"], str(b["key"])))
+            out[name] = {"doc_count_error_upper_bound": 0,
+                         "sum_other_doc_count": sum(b["doc_count"] for b in buckets[size:]) +
+                         sum(v["sum_other_doc_count"] for v in values),
+                         "buckets": buckets[:size]}
+        elif kind in ("min", "max"):
+            nums = [v["value"] for v in values if v.get("value") is not None]
+            out[name] = {"value": (min if kind == "min" else max)(nums) if nums else None}
+        elif kind in ("sum", "value_count"):
+            out[name] = {"value": sum(v.get("value") or 0 for v in values)}
+        elif kind == "filters":
+            first = values[0]["buckets"]
+            keys = list(first) if isinstance(first, dict) else range(len(first))
+            buckets = {key: {"doc_count": sum(v["buckets"][key]["doc_count"] for v in values)}
+                       for key in keys}
+            out[name] = {"buckets": buckets if isinstance(first, dict) else list(
+                buckets.values())}
+        else:
+            raise BadRequest(f"[{kind}] over several indices is not supported by the embedded "
+                             f"engine")
+    return out

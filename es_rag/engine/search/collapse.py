@@ -20,7 +20,8 @@ from ..source_filter import source_values
 from .sorting import positions_by_scope
 
 if TYPE_CHECKING:
-    from .executor import Hit, SearchExecutor
+    from .executor import SearchExecutor
+    from .scope import Hit
 
 _COLLAPSE_KEYS = {"field", "inner_hits", "max_concurrent_group_searches"}
 _INNER_HIT_KEYS = {"name", "from", "size", "sort", "_source", "fields", "docvalue_fields",

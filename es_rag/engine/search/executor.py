@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
 from typing import Any
 
 import tantivy
@@ -12,67 +11,30 @@ from ..errors import BadRequest
 from ..fulltext import KEY
 from ..limits import current as current_limits
 from ..node import Target
-from ..query import parse_query
-from ..query.base import QueryContext, QueryNode
+from ..query.base import QueryNode
 from ..query.knn import KnnSpec
-from ..source_filter import filter_source, source_values
+from ..source_filter import filter_source
 from . import linear
-from .aggs import count_buckets, run_aggs, too_many_buckets, validate_aggs
+from .aggs import count_buckets, merge_aggs, run_aggs, too_many_buckets, validate_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .explain import hit_explanation
 from .highlight import Highlighter
+from .hit_fields import requested_fields, vector_paths
 from .knn import knn_search
-from .request import SearchRequest
-from .retrievers import Retriever
+from .named_queries import matched_queries
+from .request import SearchRequest, SortKey
+from .retrievers import (
+    Retriever,
+    check_nested_inner_hits,
+    one_standard_and_knn,
+    rank_rrf,
+    retriever_queries,
+    retriever_query,
+    with_retriever_filters,
+)
+from .scope import Hit, Scope, keys_of, make_scopes, with_filters
 from .shard_order import shard_of
 from .sorting import sort_hits
-
-Hit = tuple[float, int, int]  # (score, scope number, document key)
-
-
-@dataclass
-class Scope:
-    """One index taking part in a search."""
-
-    target: Target
-    ctx: QueryContext
-    alias_filter: tantivy.Query | None
-
-    @property
-    def name(self) -> str:
-        return self.target.index.name
-
-
-def make_scopes(targets: list[Target]) -> list[Scope]:
-    """A query context per index, with the filters of the aliases it was reached through."""
-    scopes = []
-    for target in targets:
-        svc = target.index
-        # like Elasticsearch's search-idle shards: no periodic refresh without searches
-        svc.shard.searched(idle_refresh="index.refresh_interval" not in svc.settings)
-        ctx = QueryContext(svc.mapping, svc.shard, svc.shard.fulltext.schema,
-                           settings={**svc.settings, "index.provided_name": svc.name})
-        if target.alias_filters:
-            compiled = [parse_query(f).compile(ctx) for f in target.alias_filters]
-            ctx.alias_filter = compiled[0] if len(compiled) == 1 else \
-                tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in compiled])
-        scopes.append(Scope(target, ctx, ctx.alias_filter))
-    return scopes
-
-
-def with_filters(query: tantivy.Query, filters: list[tantivy.Query]) -> tantivy.Query:
-    """Add non-scoring required clauses to a query."""
-    if not filters:
-        return query
-    return tantivy.Query.boolean_query(
-        [(tantivy.Occur.Must, query)] +
-        [(tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in filters])
-
-
-def keys_of(scope: Scope, result: tantivy.SearchResult) -> list[tuple[float, int]]:
-    hits = result.hits
-    keys = scope.ctx.shard.fulltext.searcher.fast_field_values(KEY, [a for _, a in hits])
-    return [(float(score), key) for (score, _), key in zip(hits, keys, strict=True)]
 
 
 class SearchExecutor:
@@ -281,8 +243,9 @@ class SearchExecutor:
         unions: list[list[tantivy.Query]] = [[] for _ in self.scopes]
         ranked_lists = []
         for child, weight in node.children:
-            ranked, queries = self.retrieve(_with_filters(child, node.filters) if node.filters
-                                            else child, child_window)
+            ranked, queries = self.retrieve(
+                with_retriever_filters(child, node.filters) if node.filters else child,
+                child_window)
             self.retrieved[id(child)] = ranked
             ranked_lists.append(ranked)
             for rank, (_, num, key) in enumerate(ranked, start=1):
@@ -311,7 +274,8 @@ class SearchExecutor:
         sort_values: list[list[Any]] | None = None
         capped = False
         if req.retriever is not None or req.rrf is not None:
-            node = self.top_retriever = req.retriever or self._rank_rrf()
+            node = self.top_retriever = req.retriever or rank_rrf(
+                req.rrf or {}, req.query, req.sub_searches, req.knn, req.size)
             compound = node.kind in ("rrf", "linear")
             window = node.rank_window_size if compound and node.rank_window_size \
                 else max(req.size + req.from_, 10)
@@ -320,11 +284,11 @@ class SearchExecutor:
                                  f"[rank_window_size: "
                                  f"{node.rank_window_size}] be greater than or equal to [size: "
                                  f"{req.size}]")
-            _check_nested_inner_hits(node)
+            check_nested_inner_hits(node)
             if node.kind == "standard" and node.collapse is not None:
                 self.collapse_view = (node.collapse, node.query, [], node.filters)
-            capped = count and self._at_least(_retriever_queries(node)) > self._cap()
-            self.count_standard = count and not capped and _one_standard_and_knn(node)
+            capped = count and self._at_least(retriever_queries(node)) > self._cap()
+            self.count_standard = count and not capped and one_standard_and_knn(node)
             hits, queries = self.retrieve(node, window)
             aggs_queries = queries
             if capped:
@@ -391,25 +355,6 @@ class SearchExecutor:
         body["took"] = int((time.perf_counter() - started) * 1000)
         return body
 
-    def _rank_rrf(self) -> Retriever:
-        req = self.req
-        rrf = req.rrf or {}
-        for key in rrf:
-            if key not in ("rank_constant", "rank_window_size", "window_size"):
-                raise BadRequest(f"[rrf] unknown field [{key}]")
-        constant = int(rrf.get("rank_constant", 60))
-        if constant < 1:
-            raise BadRequest("[rank_constant] must be greater or equal to [1] for [rrf]")
-        window = rrf.get("rank_window_size", rrf.get("window_size"))
-        children: list[tuple[Retriever, float]] = []
-        if req.query is not None:
-            children.append((Retriever("standard", query=req.query), 1.0))
-        children += [(Retriever("standard", query=q), 1.0) for q in req.sub_searches]
-        children += [(Retriever("knn", knn=spec), 1.0) for spec in req.knn]
-        return Retriever("rrf", children=children, rank_constant=constant,
-                         rank_window_size=int(window) if window is not None else
-                         max(req.size, 10))
-
     def _hybrid_total(self, node: Retriever) -> int:
         """Matches of one standard retriever plus the kNN hits it does not match, without
         counting the union again."""
@@ -464,7 +409,7 @@ class SearchExecutor:
                                  "the embedded engine")
             parts = [run_aggs(s.ctx, q, self.req.aggs)
                      for s, q in zip(self.scopes, queries, strict=True)]
-            merged = _merge_aggs(self.req.aggs, parts)
+            merged = merge_aggs(self.req.aggs, parts)
             limit = current_limits().max_buckets
             if count_buckets(merged) > limit:
                 raise too_many_buckets(limit)
@@ -478,21 +423,7 @@ class SearchExecutor:
             if spec.name:
                 for score, num, key in self.knn_hits(spec):
                     out.setdefault((num, key), {})[spec.name] = score
-        nodes = _named_nodes(self.req.query)
-        if not nodes or not page:
-            return out
-        by_scope: dict[int, list[int]] = {}
-        for _, num, key in page:
-            by_scope.setdefault(num, []).append(key)
-        for num, keys in by_scope.items():
-            scope = self.scopes[num]
-            only_page = tantivy.Query.term_set_query(scope.ctx.schema, KEY, keys)
-            for node in nodes:
-                query = with_filters(node.compile(scope.ctx), [only_page])
-                result = scope.ctx.shard.fulltext.searcher.search(query, len(keys), count=False)
-                for score, key in keys_of(scope, result):
-                    out.setdefault((num, key), {})[node.query_name] = score
-        return out
+        return matched_queries(self.scopes, self.req.query, page, out)
 
     def render(self, page: list[Hit], sort_values: list[list[Any]] | None,
                show_score: bool) -> list[dict[str, Any]]:
@@ -526,10 +457,10 @@ class SearchExecutor:
                                            req.docvalue_fields) else None
             if fetch and source is not None:
                 hit["_source"] = filter_source(
-                    source, inc, exc + _vector_paths(scope.ctx) if req.exclude_vectors else exc)
+                    source, inc, exc + vector_paths(scope.ctx) if req.exclude_vectors else exc)
             wanted = (req.fields or []) + (req.docvalue_fields or [])
             if wanted and source is not None:
-                fields = _fields(scope.ctx, source, wanted)
+                fields = requested_fields(scope.ctx, source, wanted)
                 if fields:
                     hit["fields"] = fields
             named = matched.get((num, key))
@@ -537,7 +468,7 @@ class SearchExecutor:
                 hit["matched_queries"] = named if self.named_scores else list(named)
             if self.highlighter is not None and source is not None:
                 marked = self.highlighter.highlight(scope.ctx, req.query or
-                                                    _retriever_query(req.retriever), source)
+                                                    retriever_query(req.retriever), source)
                 if marked:
                     hit["highlight"] = marked
             if sort_values is not None:
@@ -549,7 +480,6 @@ class SearchExecutor:
             out.append(hit)
         return out
 
-
     def _render_collapse(self, hit: dict[str, Any], value: Any) -> None:
         assert self.collapse_view is not None
         spec, query, knn, filters = self.collapse_view
@@ -558,160 +488,5 @@ class SearchExecutor:
             hit["inner_hits"] = inner_hits(self, query, knn, filters, spec, value)
 
 
-def _check_nested_inner_hits(node: Retriever, nested: bool = False) -> None:
-    """Inner hits of a collapse inside a compound retriever are not rendered: refused."""
-    if nested and node.collapse is not None and node.collapse.inner_hits:
-        raise BadRequest("[inner_hits] of a [collapse] inside a compound retriever are not "
-                         "supported by the embedded engine")
-    for child, _ in node.children:
-        _check_nested_inner_hits(child, nested=True)
-
-
-def _one_standard_and_knn(node: Retriever) -> bool:
-    """An rrf of one standard retriever and knn retrievers (the usual hybrid search)."""
-    kinds = [child.kind for child, _ in node.children]
-    return node.kind == "rrf" and not node.filters and kinds.count("standard") == 1 and \
-        all(k in ("standard", "knn") for k in kinds)
-
-
-def _retriever_queries(node: Retriever) -> list[QueryNode | None]:
-    """The queries of a retriever tree's unfiltered standard retrievers."""
-    if node.kind == "standard":
-        return [node.query] if not node.filters and node.min_score is None else []
-    if node.kind in ("rrf", "linear") and not node.filters and node.min_score is None:
-        return [q for child, _ in node.children for q in _retriever_queries(child)]
-    return []
-
-
-def _named_nodes(node: QueryNode | None) -> list[QueryNode]:
-    if node is None:
-        return []
-    out = [node] if node.query_name else []
-    for child in node.children():
-        out += _named_nodes(child)
-    return out
-
-
 def _score_sort() -> list[Any]:
-    from .request import SortKey
-
     return [SortKey("_score", "desc")]
-
-
-def _with_filters(node: Retriever, filters: list[QueryNode]) -> Retriever:
-    if node.kind == "standard":
-        return Retriever("standard", query=node.query, filters=[*node.filters, *filters],
-                         min_score=node.min_score, sort=node.sort,
-                         search_after=node.search_after)
-    if node.kind == "knn" and node.knn is not None:
-        node.knn.filters = [*node.knn.filters, *filters]
-        return node
-    return replace(node, filters=[*node.filters, *filters])
-
-
-def _retriever_query(node: Retriever | None) -> QueryNode | None:
-    """A query standing for a retriever tree's text clauses (for highlighting)."""
-    if node is None:
-        return None
-    if node.kind == "standard":
-        return node.query
-    from ..query.compound import BoolQuery
-
-    nodes = [q for q in (_retriever_query(c) for c, _ in node.children) if q is not None]
-    if not nodes:
-        return None
-    combined = BoolQuery({})
-    combined.clauses["should"] = nodes
-    return combined
-
-
-def _fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]) -> dict[str, Any]:
-    import fnmatch
-
-    out: dict[str, Any] = {}
-    for item in patterns:
-        pattern = item.get("field") if isinstance(item, dict) else str(item)
-        number_format = item.get("format") if isinstance(item, dict) else None
-        for path, spec in ctx.mapping.fields.items():
-            if spec.type == "object" or not fnmatch.fnmatchcase(path, pattern or ""):
-                continue
-            if spec.type == "dense_vector":
-                values = _raw_values(source, path)
-            else:
-                values = source_values(source, path)
-                values = [_typed(spec.type, v) for v in values]
-                if number_format and "." in number_format:
-                    decimals = len(number_format.split(".", 1)[1])
-                    values = [f"{float(v):.{decimals}f}" if isinstance(v, int | float) else v
-                              for v in values]
-            if values:
-                out[path] = values
-    return out
-
-
-def _raw_values(source: dict[str, Any], path: str) -> list[Any]:
-    node: Any = source
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return []
-        node = node[part]
-    return node if isinstance(node, list) else [node]
-
-
-def _typed(ftype: str, value: str) -> Any:
-    if ftype in ("long", "integer", "short", "byte"):
-        try:
-            return int(float(value))
-        except ValueError:
-            return value
-    if ftype in ("double", "float", "half_float", "scaled_float"):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    if ftype == "boolean":
-        return value in ("True", "true")
-    return value
-
-
-def _merge_aggs(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, body in spec.items():
-        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
-        values = [p[name] for p in parts]
-        if kind == "terms":
-            counts: dict[Any, dict[str, Any]] = {}
-            for v in values:
-                for b in v["buckets"]:
-                    merged = counts.setdefault(b["key"], {**b, "doc_count": 0})
-                    merged["doc_count"] += b["doc_count"]
-            size = int(body[kind].get("size", 10))
-            buckets = sorted(counts.values(), key=lambda b: (-b["doc_count"], str(b["key"])))
-            out[name] = {"doc_count_error_upper_bound": 0,
-                         "sum_other_doc_count": sum(b["doc_count"] for b in buckets[size:]) +
-                         sum(v["sum_other_doc_count"] for v in values),
-                         "buckets": buckets[:size]}
-        elif kind in ("min", "max"):
-            nums = [v["value"] for v in values if v.get("value") is not None]
-            out[name] = {"value": (min if kind == "min" else max)(nums) if nums else None}
-        elif kind in ("sum", "value_count"):
-            out[name] = {"value": sum(v.get("value") or 0 for v in values)}
-        elif kind == "filters":
-            first = values[0]["buckets"]
-            keys = list(first) if isinstance(first, dict) else range(len(first))
-            buckets = {key: {"doc_count": sum(v["buckets"][key]["doc_count"] for v in values)}
-                       for key in keys}
-            out[name] = {"buckets": buckets if isinstance(first, dict) else list(
-                buckets.values())}
-        else:
-            raise BadRequest(f"[{kind}] over several indices is not supported by the embedded "
-                             f"engine")
-    return out
-
-
-_VECTOR_TYPES = frozenset({"dense_vector", "sparse_vector", "rank_vectors"})
-
-
-def _vector_paths(ctx: QueryContext) -> list[str]:
-    """The vector fields of an index, left out of `_source` by `exclude_vectors: true`."""
-    return [path for path, spec in ctx.mapping.fields.items() if spec.type in _VECTOR_TYPES]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ActionRequestValidation, BadRequest, ParsingError, XContentParseError
 from ..query import parse_query
 from ..query.explanation import java_float
-from .retrievers import Retriever
 
 # (score, index number, document key), best first — the executor's ranked hit
 Hit = tuple[float, int, int]
@@ -23,10 +22,20 @@ _FIELDS = {"retrievers", "rank_window_size", "normalizer", "filter", "_name", "m
 _COMPONENT_FIELDS = {"retriever", "weight", "normalizer"}
 
 
-def parse_linear(spec: dict[str, Any], parse_child: Callable[[Any], Retriever]) -> Retriever:
+class LinearNode(Protocol):
+    """What fusion reads of a `linear` node of the retriever tree (`retrievers.Retriever`)."""
+
+    children: list[tuple[Any, float]]  # (child retriever, weight)
+    normalizers: list[str]
+    rank_window_size: int | None
+    min_score: float | None
+
+
+def parse_linear(spec: dict[str, Any], parse_child: Callable[[Any], Any]) -> dict[str, Any]:
     """Parse a `linear` retriever body: `retrievers` as `{retriever, weight, normalizer}`
     components, a top-level `normalizer` (the default of components without their own),
-    `rank_window_size`, `filter` and `min_score`."""
+    `rank_window_size`, `filter` and `min_score`; the fields of its `Retriever` node (the
+    children parsed by `parse_child`)."""
     for key in spec:
         if key not in _FIELDS:
             raise ParsingError(f"[linear] unknown field [{key}]",
@@ -42,7 +51,7 @@ def parse_linear(spec: dict[str, Any], parse_child: Callable[[Any], Retriever]) 
     if not items:
         raise ActionRequestValidation(
             "Validation Failed: 1: [linear] must provide [retrievers] or [query];")
-    children: list[tuple[Retriever, float]] = []
+    children: list[tuple[Any, float]] = []
     normalizers: list[str] = []
     for item in items:
         child, weight, normalizer = _component(item, parse_child)
@@ -58,14 +67,12 @@ def parse_linear(spec: dict[str, Any], parse_child: Callable[[Any], Retriever]) 
     if min_score is not None and not isinstance(min_score, int | float):
         raise XContentParseError("[linear] failed to parse field [min_score]")
     flt = spec.get("filter", [])
-    return Retriever("linear", children=children, normalizers=normalizers,
-                     rank_window_size=window,
-                     min_score=None if min_score is None else float(min_score),
-                     filters=[parse_query(f) for f in (flt if isinstance(flt, list) else [flt])])
+    return {"children": children, "normalizers": normalizers, "rank_window_size": window,
+            "min_score": None if min_score is None else float(min_score),
+            "filters": [parse_query(f) for f in (flt if isinstance(flt, list) else [flt])]}
 
 
-def _component(item: Any, parse_child: Callable[[Any], Retriever]
-               ) -> tuple[Retriever, float, str | None]:
+def _component(item: Any, parse_child: Callable[[Any], Any]) -> tuple[Any, float, str | None]:
     """One `{retriever, weight, normalizer}` entry of `retrievers`."""
     where = "[linear] failed to parse field [retrievers]"
     if not isinstance(item, dict):
@@ -128,7 +135,7 @@ def normalize(name: str, scores: list[float]) -> list[float]:
     return [s / norm for s in scores]
 
 
-def fuse(node: Retriever, ranked_lists: list[list[Hit]], rank: Callable[[list[Hit]], None]
+def fuse(node: LinearNode, ranked_lists: list[list[Hit]], rank: Callable[[list[Hit]], None]
          ) -> list[Hit]:
     """The linear combination of the children's ranked hits, ordered by `rank`, cut to
     `rank_window_size`, then to `min_score`."""
@@ -147,7 +154,7 @@ def fuse(node: Retriever, ranked_lists: list[list[Hit]], rank: Callable[[list[Hi
     return hits
 
 
-def normalized_scores(node: Retriever, ranked_lists: list[list[Hit]], num: int, key: int
+def normalized_scores(node: LinearNode, ranked_lists: list[list[Hit]], num: int, key: int
                       ) -> list[float]:
     """One document's normalized score in each child's result set (0 where it is absent)."""
     out = []
@@ -158,7 +165,7 @@ def normalized_scores(node: Retriever, ranked_lists: list[list[Hit]], num: int, 
     return out
 
 
-def explain_text(node: Retriever, score: float, normalized: list[float]) -> str:
+def explain_text(node: LinearNode, score: float, normalized: list[float]) -> str:
     """The description of a linear hit's explanation, as LinearRankDoc's."""
     weights = [w for _, w in node.children]
     return (f"weighted linear combination score: [{score:.6f}] computed for normalized "

@@ -2,9 +2,10 @@
 
 `POST <index>/_pit?keep_alive=1m` pins the indices the user may read; a search naming the `pit`
 (no index in its path) runs over that snapshot, sorted with the implicit `_shard_doc` tiebreaker
-so `search_after` pages through it. Each PIT search is authorized and narrowed by document-level
-security for its user at search time (`PointsInTime.targets`, the one place DLS applies to a
-point in time), and only the user who opened the PIT may use it.
+so `search_after` pages through it. The PIT pins the indices the opener's `ReadScope` may read;
+each PIT search is authorized and narrowed by the `ReadScope` of its own request at search time
+(`PointsInTime.targets`, the one place DLS applies to a point in time), and only the user who
+opened the PIT may use it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from .request import SearchRequest, SortKey
 
 if TYPE_CHECKING:
     from ..node import Target
-    from .service import SearchService
+    from ..security.read_scope import ReadScope
+    from .scope import ReadTargets
 
 _PIT_KEYS = ("id", "keep_alive")
 # URL parameters a PIT search may not carry (the PIT fixes its indices and their options)
@@ -64,16 +66,17 @@ def add_tiebreaker(req: SearchRequest) -> None:
 class PointsInTime:
     """Opens and closes points in time and resolves the snapshot a PIT search runs over."""
 
-    def __init__(self, service: SearchService, contexts: ReaderContexts) -> None:
+    def __init__(self, service: ReadTargets, contexts: ReaderContexts) -> None:
         self.service = service
         self.contexts = contexts
 
-    def open(self, index: str, params: dict[str, str]) -> dict[str, Any]:
+    def open(self, index: str, params: dict[str, str], *, read_scope: ReadScope
+             ) -> dict[str, Any]:
         """`POST <index>/_pit`: the id of a new point in time over the readable indices."""
         if "keep_alive" not in params:
             raise ActionRequestValidation("Validation Failed: 1: [keep_alive] is not specified;")
         keep_alive = self.contexts.keep_alive("keep_alive", params["keep_alive"])
-        targets = self.service.targets(index, params)
+        targets = self.service.targets(index, params, read_scope)
         context = self.contexts.open("pit", targets, keep_alive)
         shards = len(targets)
         return {"id": context.id, "_shards": {"total": shards, "successful": shards,
@@ -86,11 +89,13 @@ class PointsInTime:
         freed = self.contexts.free([body["id"]], "pit")
         return {"succeeded": True, "num_freed": freed}
 
-    def targets(self, pit: dict[str, Any]) -> tuple[ReaderContext, list[Target]]:
+    def targets(self, pit: dict[str, Any], *, read_scope: ReadScope
+                ) -> tuple[ReaderContext, list[Target]]:
         """The PIT's context (owned by the current user, keep-alive renewed) and its indices as
-        the current user may read them now, with their DLS filters."""
+        `read_scope` (the searching request's) may read them now, with their DLS filters."""
         keep_alive = self.contexts.keep_alive("keep_alive", str(pit["keep_alive"])) \
             if "keep_alive" in pit else None
         context = self.contexts.get(pit["id"], "pit", keep_alive)
         names = ",".join(t.index.name for t in context.targets)
-        return context, self.service.targets(names or "-*", {"allow_no_indices": "true"})
+        return context, self.service.targets(names or "-*", {"allow_no_indices": "true"},
+                                             read_scope)

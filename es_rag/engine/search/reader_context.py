@@ -27,7 +27,7 @@ from ..node import Target
 from ..security.context import current_user
 from ..shard import Shard
 from ..storage.docstore import StoredDoc
-from .executor import Scope, make_scopes
+from .scope import Scope, make_scopes
 
 DEFAULT_KEEP_ALIVE_MS = 5 * 60_000  # search.default_keep_alive
 _TIME = re.compile(r"(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)")

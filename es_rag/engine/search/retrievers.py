@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import BadRequest, ParsingError, XContentParseError
@@ -10,6 +10,7 @@ from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from .collapse import CollapseSpec, parse_collapse
+from .linear import parse_linear
 
 
 @dataclass
@@ -81,9 +82,7 @@ def parse_retriever(body: Any) -> Retriever:
                                        (flt if isinstance(flt, list) else [flt])])
         return retriever
     if kind == "linear":
-        from .linear import parse_linear
-
-        return parse_linear(spec, parse_retriever)
+        return Retriever("linear", **parse_linear(spec, parse_retriever))
     if kind in ("text_similarity_reranker", "rule", "rescorer", "pinned"):
         raise BadRequest(f"retriever [{kind}] is not supported by the embedded engine")
     raise ParsingError(f"unknown retriever [{kind}]", error_type="x_content_parse_exception")
@@ -118,3 +117,75 @@ def _check(kind: str, spec: dict[str, Any], allowed: set[str]) -> None:
         if key not in allowed:
             raise ParsingError(f"[{kind}] unknown field [{key}]",
                                error_type="x_content_parse_exception")
+
+
+def check_nested_inner_hits(node: Retriever, nested: bool = False) -> None:
+    """Inner hits of a collapse inside a compound retriever are not rendered: refused."""
+    if nested and node.collapse is not None and node.collapse.inner_hits:
+        raise BadRequest("[inner_hits] of a [collapse] inside a compound retriever are not "
+                         "supported by the embedded engine")
+    for child, _ in node.children:
+        check_nested_inner_hits(child, nested=True)
+
+
+def one_standard_and_knn(node: Retriever) -> bool:
+    """An rrf of one standard retriever and knn retrievers (the usual hybrid search)."""
+    kinds = [child.kind for child, _ in node.children]
+    return node.kind == "rrf" and not node.filters and kinds.count("standard") == 1 and \
+        all(k in ("standard", "knn") for k in kinds)
+
+
+def rank_rrf(rrf: dict[str, Any], query: QueryNode | None, sub_searches: list[QueryNode],
+             knn: list[KnnSpec], size: int) -> Retriever:
+    """The rrf retriever a request's legacy `rank.rrf` stands for: its query, sub-searches and
+    kNN searches fused."""
+    for key in rrf:
+        if key not in ("rank_constant", "rank_window_size", "window_size"):
+            raise BadRequest(f"[rrf] unknown field [{key}]")
+    constant = int(rrf.get("rank_constant", 60))
+    if constant < 1:
+        raise BadRequest("[rank_constant] must be greater or equal to [1] for [rrf]")
+    window = rrf.get("rank_window_size", rrf.get("window_size"))
+    children: list[tuple[Retriever, float]] = []
+    if query is not None:
+        children.append((Retriever("standard", query=query), 1.0))
+    children += [(Retriever("standard", query=q), 1.0) for q in sub_searches]
+    children += [(Retriever("knn", knn=spec), 1.0) for spec in knn]
+    return Retriever("rrf", children=children, rank_constant=constant,
+                     rank_window_size=int(window) if window is not None else max(size, 10))
+
+
+def retriever_queries(node: Retriever) -> list[QueryNode | None]:
+    """The queries of a retriever tree's unfiltered standard retrievers."""
+    if node.kind == "standard":
+        return [node.query] if not node.filters and node.min_score is None else []
+    if node.kind in ("rrf", "linear") and not node.filters and node.min_score is None:
+        return [q for child, _ in node.children for q in retriever_queries(child)]
+    return []
+
+
+def with_retriever_filters(node: Retriever, filters: list[QueryNode]) -> Retriever:
+    if node.kind == "standard":
+        return Retriever("standard", query=node.query, filters=[*node.filters, *filters],
+                         min_score=node.min_score, sort=node.sort,
+                         search_after=node.search_after)
+    if node.kind == "knn" and node.knn is not None:
+        node.knn.filters = [*node.knn.filters, *filters]
+        return node
+    return replace(node, filters=[*node.filters, *filters])
+
+
+def retriever_query(node: Retriever | None) -> QueryNode | None:
+    """A query standing for a retriever tree's text clauses (for highlighting)."""
+    if node is None:
+        return None
+    if node.kind == "standard":
+        return node.query
+    from ..query.compound import BoolQuery
+
+    nodes = [q for q in (retriever_query(c) for c, _ in node.children) if q is not None]
+    if not nodes:
+        return None
+    combined = BoolQuery({})
+    combined.clauses["should"] = nodes
+    return combined

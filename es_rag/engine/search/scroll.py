@@ -1,8 +1,10 @@
 """Scroll: a search ranked once over a pinned snapshot, then read page by page by its id.
 
-`_search?scroll=1m` opens a reader context over the indices the user may read, with the user's
-document-level security attached to them (`SearchService.targets`, the one place DLS applies to
-a scroll): every later page continues with the opener's scope and only the opener may read it.
+`_search?scroll=1m` opens a reader context over the indices the request's `ReadScope` may read,
+with its document-level security attached to them (`SearchService.targets` at open, the one place
+DLS applies to a scroll): the ranked hits are computed then, so every later page continues with
+the opener's scope (as Elasticsearch keeps the opener's searcher), and only the opener may read
+it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from .request import SearchRequest
 from .slice import SliceSpec, slice_filter
 
 if TYPE_CHECKING:
-    from .service import SearchService
+    from ..security.read_scope import ReadScope
+    from .scope import ReadTargets
 
 
 def validate_scroll(body: dict[str, Any], req: SearchRequest, params: dict[str, str]) -> None:
@@ -49,16 +52,17 @@ def validate_scroll(body: dict[str, Any], req: SearchRequest, params: dict[str, 
 class Scrolls:
     """Opens scrolls from searches and serves their next pages."""
 
-    def __init__(self, service: SearchService, contexts: ReaderContexts) -> None:
+    def __init__(self, service: ReadTargets, contexts: ReaderContexts) -> None:
         self.service = service
         self.contexts = contexts
 
     def open(self, index: str | None, body: dict[str, Any], req: SearchRequest,
-             params: dict[str, str], sliced: SliceSpec | None = None) -> dict[str, Any]:
-        """The first page of a scroll search, with its `_scroll_id`."""
+             params: dict[str, str], sliced: SliceSpec | None = None, *,
+             read_scope: ReadScope) -> dict[str, Any]:
+        """The first page of a scroll search, with its `_scroll_id` (the scope pinned)."""
         validate_scroll(body, req, params)
         keep_alive = self.contexts.keep_alive("scroll", params["scroll"])
-        targets = self.service.targets(index, params)  # the opener's indices and DLS
+        targets = self.service.targets(index, params, read_scope)  # the opener's indices, DLS
         context = self.contexts.open("scroll", targets, keep_alive)
         executor = SearchExecutor([], req, scopes=context.scopes(targets))
         executor.keep_all = True

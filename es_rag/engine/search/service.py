@@ -1,10 +1,14 @@
-"""The search-side services of a node: search, msearch, count, delete_by_query."""
+"""The search-side services of a node: search, msearch, count, explain, reindex, delete_by_query.
+
+Every method that reads documents takes the request's `read_scope` (security/read_scope.py) and
+reads only the indices and documents it admits.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import tantivy
@@ -23,20 +27,19 @@ from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..query.terms_lookup import DOCUMENT_FETCHER
+from ..security.read_scope import ReadScope
 from ..source_filter import filter_source, parse_source_spec
-from .executor import SearchExecutor, make_scopes, with_filters
+from .executor import SearchExecutor
 from .explain import no_match_text
 from .linear import LINEAR_FEATURE
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
 from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
+from .scope import make_scopes, with_filters
 from .scroll import Scrolls
 from .slice import parse_slice, slice_filter
 from .update_by_query import write_in_batches
-
-if TYPE_CHECKING:
-    from ..http.security_gate import SecurityGate
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
 _FEATURES = {"rrf": RRF_FEATURE, "linear": LINEAR_FEATURE}
@@ -66,29 +69,37 @@ def resolve_options(params: dict[str, str]) -> dict[str, Any]:
 class SearchService:
     """Search, count, msearch and delete-by-query."""
 
-    def __init__(self, node: Node, documents: Documents, gate: SecurityGate | None = None
-                 ) -> None:
+    def __init__(self, node: Node, documents: Documents) -> None:
         self.node = node
         self.documents = documents
-        self.gate = gate
         # (model_id, text) → vector, for kNN's `query_vector_builder` (the ML service's)
         self.embed_query: Callable[[str, str], list[float]] | None = None
         self.contexts = ReaderContexts()
         self.scrolls = Scrolls(self, self.contexts)
         self.pits = PointsInTime(self, self.contexts)
 
-    def targets(self, index: str | None, params: dict[str, str]) -> list[Target]:
-        """The indices a read resolves to; with security, only readable ones, DLS attached.
-        Also installs the terms-lookup fetcher for the queries of this request."""
-        DOCUMENT_FETCHER.set(self.lookup_document)
+    def targets(self, index: str | None, params: dict[str, str], read_scope: ReadScope
+                ) -> list[Target]:
+        """The indices a read resolves to: only those `read_scope` may read, its DLS attached.
+        Also installs the terms-lookup fetcher (reading within the same scope) for the queries
+        of this request."""
+        DOCUMENT_FETCHER.set(lambda i, d: self.lookup_document(i, d, read_scope=read_scope))
         options = resolve_options(params)
-        if self.gate is None:
-            return self.node.resolve(index, **options)
-        return self.gate.targets(index, options,
-                                 lambda expression: self.node.resolve(expression, **options))
+        return read_scope.targets(index, options,
+                                  lambda expression: self.node.resolve(expression, **options))
 
-    def search(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
-               ) -> dict[str, Any]:
+    def matches(self, index: str, doc_id: str, query: dict[str, Any]) -> bool:
+        """Whether the latest version of a document of the concrete `index` matches `query`
+        (refreshing first: a get is real-time); the read scope's check for single documents."""
+        service = self.node.get_index(index)
+        service.shard.refresh()
+        [scope] = make_scopes([Target(service)])
+        clause = parse_query({"bool": {"filter": [{"ids": {"values": [doc_id]}}, query]}})
+        executor = SearchExecutor([scope.target], SearchRequest())
+        return scope.ctx.shard.fulltext.count(executor.scope_query(0, clause, [])) > 0
+
+    def search(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str],
+               *, read_scope: ReadScope) -> dict[str, Any]:
         """A `_search` response (opening a scroll, or over a point in time)."""
         body = body or {}
         pit = validate_pit_search(index, body["pit"], params) if "pit" in body else None
@@ -104,22 +115,22 @@ class SearchService:
             raise SecurityError(f"current license is non-compliant for [{feature}]",
                                 **{"license.expired.feature": feature})
         if "scroll" in params:
-            return self.scrolls.open(index, body, req, params, sliced)
+            return self.scrolls.open(index, body, req, params, sliced, read_scope=read_scope)
         if pit is not None:
-            context, targets = self.pits.targets(pit)
+            context, targets = self.pits.targets(pit, read_scope=read_scope)
             add_tiebreaker(req)
             executor = SearchExecutor([], req, scopes=context.scopes(targets))
             if sliced is not None:
                 executor.extra_filters = [slice_filter(executor.scopes, sliced)]
         else:
-            executor = SearchExecutor(self.targets(index, params), req)
+            executor = SearchExecutor(self.targets(index, params, read_scope), req)
         executor.named_scores = params.get("include_named_queries_score") == "true"
         executor.node_id = self.node.node_id
         result = executor.execute()
         return result if pit is None else {"pit_id": context.id, **result}
 
     def explain(self, index: str, doc_id: str, body: dict[str, Any] | None,
-                params: dict[str, str]) -> tuple[dict[str, Any], int]:
+                params: dict[str, str], *, read_scope: ReadScope) -> tuple[dict[str, Any], int]:
         """An `_explain` response and its status (404 when the document is not found)."""
         body = body or {}
         for key in body:
@@ -137,7 +148,7 @@ class SearchService:
         else:
             raise ActionRequestValidation("Validation Failed: 1: query is missing;")
         self.build_query_vectors(k.spec for k in query.knn_nodes())
-        targets = self.targets(index, params)
+        targets = self.targets(index, params, read_scope)
         if len(targets) != 1:
             raise BadRequest(f"alias [{index}] has more than one index associated with it "
                              f"[{', '.join(sorted(t.index.name for t in targets))}], can't "
@@ -145,8 +156,7 @@ class SearchService:
         [scope] = make_scopes(targets)
         out: dict[str, Any] = {"_index": scope.name, "_id": doc_id}
         address = self._explained_address(scope.ctx, scope.alias_filter, doc_id)
-        if address is None or (self.gate is not None and
-                               not self.gate.visible(scope.name, doc_id)):
+        if address is None or not read_scope.admits(scope.name, doc_id):
             return {**out, "matched": False}, 404
         explanation = query.explain(scope.ctx, address)
         if explanation is None:
@@ -164,8 +174,8 @@ class SearchService:
             count=False).hits
         return hits[0][1] if hits else None
 
-    def count(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str]
-              ) -> dict[str, Any]:
+    def count(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str],
+              *, read_scope: ReadScope) -> dict[str, Any]:
         """A `_count` response."""
         body = body or {}
         for key in body:
@@ -178,7 +188,7 @@ class SearchService:
             (parse_query({"query_string": {"query": params["q"]}}) if "q" in params else None)
         if query is not None:
             self.build_query_vectors(k.spec for k in query.knn_nodes())
-        targets = self.targets(index, params)
+        targets = self.targets(index, params, read_scope)
         limit = int(terminate_after or 0)
         total = 0
         terminated = False
@@ -194,18 +204,18 @@ class SearchService:
                            "failed": 0}
         return body
 
-    def lookup_document(self, index: str, doc_id: str) -> dict[str, Any] | None:
+    def lookup_document(self, index: str, doc_id: str, *, read_scope: ReadScope
+                        ) -> dict[str, Any] | None:
         """A terms lookup's document, read in real time as the searching user would get it
         (an alias must point to one index; DLS hides documents the user cannot read)."""
-        targets = self.targets(index, {})
+        targets = self.targets(index, {}, read_scope)
         if len(targets) != 1:
             raise BadRequest(f"alias [{index}] has more than one index associated with it "
                              f"[{', '.join(sorted(t.index.name for t in targets))}], can't "
                              f"execute a single index op")
         service = targets[0].index
         doc = service.shard.store.get(doc_id)
-        if doc is None or (self.gate is not None and
-                           not self.gate.visible(service.name, doc_id)):
+        if doc is None or not read_scope.admits(service.name, doc_id):
             return None
         return doc.source_json()
 
@@ -222,14 +232,14 @@ class SearchService:
                 vectors[spec.builder] = self.embed_query(*spec.builder)
             spec.vector = vectors[spec.builder]
 
-    def msearch(self, index: str | None, payload: bytes, params: dict[str, str]
-                ) -> dict[str, Any]:
+    def msearch(self, index: str | None, payload: bytes, params: dict[str, str], *,
+                read_scope: ReadScope) -> dict[str, Any]:
         """An `_msearch` response: one search (or error) per header/body pair."""
-        return self.run_msearch(index, parse_msearch(payload), params)
+        return self.run_msearch(index, parse_msearch(payload), params, read_scope=read_scope)
 
     def run_msearch(self, index: str | None,
                     pairs: list[tuple[dict[str, Any], dict[str, Any] | EngineError]],
-                    params: dict[str, str]) -> dict[str, Any]:
+                    params: dict[str, str], *, read_scope: ReadScope) -> dict[str, Any]:
         """Run (header, body) pairs; a body may be an error to report in its slot."""
         started = time.perf_counter()
         responses = []
@@ -242,15 +252,15 @@ class SearchService:
             try:
                 if isinstance(body, EngineError):
                     raise body
-                result = self.search(target, body, sub_params)
+                result = self.search(target, body, sub_params, read_scope=read_scope)
                 result["status"] = 200
             except EngineError as err:
                 result = err.body()
             responses.append(result)
         return {"took": int((time.perf_counter() - started) * 1000), "responses": responses}
 
-    def reindex(self, body: dict[str, Any] | None, params: dict[str, str]
-                ) -> dict[str, Any]:
+    def reindex(self, body: dict[str, Any] | None, params: dict[str, str], *,
+                read_scope: ReadScope) -> dict[str, Any]:
         """Copy the documents of `source.index` (matching `source.query`, on the refreshed
         state) into `dest.index` through the normal write path (dest pipelines included)."""
         started = time.perf_counter()
@@ -262,7 +272,7 @@ class SearchService:
         _, inc, exc = parse_source_spec(source.get("_source"))
         filtered = bool(inc or exc)
         scopes = make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
-                                          params))
+                                          params, read_scope))
         found: list[tuple[int, int, Any]] = []  # (scope number, key, stored document)
         for num, scope in enumerate(scopes):
             if scope.name == dest["index"]:
@@ -312,8 +322,8 @@ class SearchService:
                               "cause": r.error.cause(), "status": r.status}
                              for r in failed if r.error is not None]}
 
-    def delete_by_query(self, index: str, body: dict[str, Any] | None, params: dict[str, str]
-                        ) -> tuple[dict[str, Any], int]:
+    def delete_by_query(self, index: str, body: dict[str, Any] | None, params: dict[str, str],
+                        *, read_scope: ReadScope) -> tuple[dict[str, Any], int]:
         """Delete every document matching the query (on the refreshed state); the status is
         409 when a document changed since that refresh (unless `conflicts=proceed`)."""
         started = time.perf_counter()
@@ -326,7 +336,7 @@ class SearchService:
                 raise ParsingError(f"[delete_by_query] unknown field [{key}]")
         query = parse_query(body["query"])
         max_docs = body.get("max_docs", params.get("max_docs"))
-        targets = self.targets(index, params)
+        targets = self.targets(index, params, read_scope)
         requests: list[WriteRequest] = []
         for scope in make_scopes(targets):
             q = with_filters(query.compile(scope.ctx),

@@ -19,7 +19,7 @@ from ..fulltext import KEY
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..source_filter import source_values
-from .executor import Scope
+from .scope import Scope
 from .shard_order import murmur3_32, routing_num_shards
 
 _SEED = 7919  # TermsSliceQuery's seed

@@ -11,8 +11,9 @@ from ..fulltext import KEY
 from ..source_filter import source_values
 
 if TYPE_CHECKING:
-    from .executor import Hit, SearchExecutor
+    from .executor import SearchExecutor
     from .request import SortKey
+    from .scope import Hit
 
 
 def positions_by_scope(hits: list[Hit]) -> dict[int, list[int]]:

@@ -4,8 +4,9 @@ Each match is written back as an index request guarded by the `_seq_no` the sear
 document changed since is a version conflict (the run aborts after that batch, 409, unless
 `conflicts=proceed`); `pipeline` (or the index's default pipeline) transforms the documents.
 Scripts are refused: painless is not available. Under document-level security the request is
-refused as `_update` is (`refuse_under_dls`, the one place DLS applies to it); the search part
-reads the user's DLS-narrowed targets and each write is authorized as a bulk item.
+refused as `_update` is (`refuse_under_dls`: the request's `ReadScope` carries a DLS query for a
+target); the search part reads the targets of that scope and each write is authorized as a bulk
+item.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from ..errors import ActionRequestValidation, BadRequest, ParsingError, Security
 from ..fulltext import KEY
 from ..query import parse_query
 from ..security.actions import DLS_UPDATE_REFUSED
-from ..security.context import current_user
-from .executor import make_scopes, with_filters
+from .scope import ReadTargets, make_scopes, with_filters
 
 if TYPE_CHECKING:
     from ..node import Target
-    from .service import SearchService
+    from ..security.read_scope import ReadScope
 
 _BODY_KEYS = ("query", "max_docs", "conflicts", "slice", "script")
 _Q_PARAMS = (("df", "default_field"), ("default_operator", "default_operator"),
@@ -57,18 +57,15 @@ def _max_docs(body: dict[str, Any], params: dict[str, str]) -> int | None:
     return int(value)
 
 
-def refuse_under_dls(service: SearchService, targets: list[Target]) -> None:
+def refuse_under_dls(read_scope: ReadScope, targets: list[Target]) -> None:
     """Refuse the request when the user's document-level security applies to a target."""
-    user = current_user.get()
-    if service.gate is None or user is None:
-        return
-    for target in targets:
-        if service.gate.security.dls_query(user, target.index.name) is not None:
-            raise SecurityError(DLS_UPDATE_REFUSED, status=400)
+    if any(read_scope.query(target.index.name) is not None for target in targets):
+        raise SecurityError(DLS_UPDATE_REFUSED, status=400)
 
 
-def update_by_query(service: SearchService, index: str, body: dict[str, Any] | None,
-                    params: dict[str, str]) -> tuple[dict[str, Any], int]:
+def update_by_query(service: ReadTargets, index: str, body: dict[str, Any] | None,
+                    params: dict[str, str], *, read_scope: ReadScope
+                    ) -> tuple[dict[str, Any], int]:
     """The `_update_by_query` response body and status."""
     started = time.perf_counter()
     body = body or {}
@@ -85,8 +82,8 @@ def update_by_query(service: SearchService, index: str, body: dict[str, Any] | N
     max_docs = _max_docs(body, params)
     query = parse_query(_query(body, params))
     batch_size = max(int(params.get("scroll_size", 1000)), 1)
-    targets = service.targets(index, params)
-    refuse_under_dls(service, targets)
+    targets = service.targets(index, params, read_scope)
+    refuse_under_dls(read_scope, targets)
     candidates = _matches(targets, query, params.get("pipeline"))
     results, batches = write_in_batches(service.documents, candidates, batch_size, max_docs,
                                         conflicts == "proceed")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from es_rag.engine.errors import BadRequest
 from es_rag.engine.ingest.config import ProcessorConfig
@@ -10,7 +10,21 @@ from es_rag.engine.ingest.document import IngestDocument, java_type
 from es_rag.engine.mustache import to_java_string
 
 if TYPE_CHECKING:
-    from es_rag.engine.ingest.pipeline import Execution
+    from es_rag.engine.ml.service import MlService
+
+
+class Run(Protocol):
+    """What a processor may ask of the pipeline run executing it (`ingest.pipeline.Execution`),
+    so that processors know nothing of the pipeline they are part of."""
+
+    ml: MlService | None
+
+    def call_pipeline(self, name: str, doc: IngestDocument,
+                      ignore_missing: bool) -> IngestDocument | None:
+        """Run pipeline `name` on `doc` (the `pipeline` processor)."""
+
+    def run_step(self, step: Any, doc: IngestDocument) -> IngestDocument | None:
+        """Run one pipeline step (an `ingest.pipeline.Step`) on `doc` (the `foreach` processor)."""
 
 
 class Processor:
@@ -22,7 +36,7 @@ class Processor:
     def __init__(self, config: ProcessorConfig) -> None:
         """Read (and so consume) the processor's own properties from `config`."""
 
-    def execute(self, doc: IngestDocument, run: Execution) -> IngestDocument | None:
+    def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
         raise NotImplementedError
 
 
@@ -36,7 +50,7 @@ class FieldProcessor(Processor):
         self.target_field = config.read_template("target_field", None)
         self.ignore_missing = config.read_bool("ignore_missing", False)
 
-    def execute(self, doc: IngestDocument, run: Execution) -> IngestDocument | None:
+    def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
         field = doc.render(self.field)
         value = doc.get(field, self.ignore_missing)
         if value is None:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from es_rag.engine.errors import BadRequest
 from es_rag.engine.ingest.config import ProcessorConfig
 from es_rag.engine.ingest.document import IngestDocument, java_type
 from es_rag.engine.ingest.failures import FailProcessorError
-from es_rag.engine.ingest.processors.base import Processor
-
-if TYPE_CHECKING:
-    from es_rag.engine.ingest.pipeline import Execution
+from es_rag.engine.ingest.processors.base import Processor, Run
 
 
 class Drop(Processor):
     type = "drop"
 
-    def execute(self, doc: IngestDocument, run: Execution) -> IngestDocument | None:
+    def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
         return None
 
 
@@ -28,7 +25,7 @@ class Fail(Processor):
         super().__init__(config)
         self.message = config.read_template("message")
 
-    def execute(self, doc: IngestDocument, run: Execution) -> IngestDocument | None:
+    def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
         raise FailProcessorError(doc.render(self.message))
 
 
@@ -40,7 +37,7 @@ class PipelineCall(Processor):
         self.name = config.read_template("name")
         self.ignore_missing_pipeline = config.read_bool("ignore_missing_pipeline", False)
 
-    def execute(self, doc: IngestDocument, run: Execution) -> IngestDocument | None:
+    def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
         return run.call_pipeline(doc.render(self.name), doc, self.ignore_missing_pipeline)
 
 
@@ -66,7 +63,7 @@ class ForEach(Processor):
         [(processor_type, processor_config)] = inner.items()
         self.step = read_step(processor_type, processor_config)
 
-    def execute(self, doc: IngestDocument, run: Execution) -> IngestDocument | None:
+    def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
         field = doc.render(self.field)
         value = doc.get(field, self.ignore_missing)
         if value is None:

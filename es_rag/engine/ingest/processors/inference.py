@@ -18,16 +18,13 @@ string is prepended to the text.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from es_rag.engine.errors import BadRequest, EngineError
 from es_rag.engine.ingest.config import ProcessorConfig
 from es_rag.engine.ingest.document import IngestDocument, java_type
-from es_rag.engine.ingest.processors.base import Processor
+from es_rag.engine.ingest.processors.base import Processor, Run
 from es_rag.engine.ml.service import MlService, extract_input, inference_update
-
-if TYPE_CHECKING:
-    from es_rag.engine.ingest.pipeline import Execution
 
 _DEFAULT_TARGET = "ml.inference"
 _INFERENCE_TYPES = ("classification", "regression", "fill_mask", "ner", "pass_through",
@@ -62,7 +59,7 @@ class Inference(Processor):
                                                 f"[{java_type(field_map)}]")
             self.field_map: dict[str, str] = field_map or {}
 
-    def execute(self, doc: IngestDocument, run: Execution) -> IngestDocument | None:
+    def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
         ml = run.ml
         if ml is None:
             raise EngineError("the inference processor needs the engine's trained model "

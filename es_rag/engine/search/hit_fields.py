@@ -1,0 +1,67 @@
+"""The `fields` of a hit (values read from `_source`, typed by the mapping) and the vector
+fields `exclude_vectors` leaves out of `_source`."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from ..query.base import QueryContext
+from ..source_filter import source_values
+
+
+def requested_fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]
+                     ) -> dict[str, Any]:
+    """The values of the fields matching `patterns` (`fields`, `docvalue_fields`) in a hit."""
+    out: dict[str, Any] = {}
+    for item in patterns:
+        pattern = item.get("field") if isinstance(item, dict) else str(item)
+        number_format = item.get("format") if isinstance(item, dict) else None
+        for path, spec in ctx.mapping.fields.items():
+            if spec.type == "object" or not fnmatch.fnmatchcase(path, pattern or ""):
+                continue
+            if spec.type == "dense_vector":
+                values = _raw_values(source, path)
+            else:
+                values = source_values(source, path)
+                values = [_typed(spec.type, v) for v in values]
+                if number_format and "." in number_format:
+                    decimals = len(number_format.split(".", 1)[1])
+                    values = [f"{float(v):.{decimals}f}" if isinstance(v, int | float) else v
+                              for v in values]
+            if values:
+                out[path] = values
+    return out
+
+
+def _raw_values(source: dict[str, Any], path: str) -> list[Any]:
+    node: Any = source
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return []
+        node = node[part]
+    return node if isinstance(node, list) else [node]
+
+
+def _typed(ftype: str, value: str) -> Any:
+    if ftype in ("long", "integer", "short", "byte"):
+        try:
+            return int(float(value))
+        except ValueError:
+            return value
+    if ftype in ("double", "float", "half_float", "scaled_float"):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if ftype == "boolean":
+        return value in ("True", "true")
+    return value
+
+
+_VECTOR_TYPES = frozenset({"dense_vector", "sparse_vector", "rank_vectors"})
+
+
+def vector_paths(ctx: QueryContext) -> list[str]:
+    """The vector fields of an index, left out of `_source` by `exclude_vectors: true`."""
+    return [path for path, spec in ctx.mapping.fields.items() if spec.type in _VECTOR_TYPES]
