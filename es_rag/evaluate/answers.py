@@ -32,7 +32,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from es_rag.connect import Capabilities
-from es_rag.evaluate.baseline import BaselineError, Regression, read_baseline
+from es_rag.evaluate.baseline import BaselineError, Regression, comparable_baseline
 from es_rag.generate import Answer, AskParams, Generator, ask, is_dont_know
 from es_rag.generate.citations import MARKER
 from es_rag.generate.quotes import clean_quote
@@ -322,14 +322,8 @@ def check_answer_baseline(report: AnswerReport, baseline_path: Path | str,
     """Every metric worse than the baseline by more than `max_drop` (for `wrong_refusals`, a
     rise). Raises BaselineError when the baseline was measured on another golden set or
     provider."""
-    if max_drop < 0:
-        raise ValueError(f"max_drop must not be negative, got {max_drop}")
-    baseline = read_baseline(baseline_path)
     summary = report.summary()
-    for key in _SAME_RUN:
-        if key in baseline and baseline[key] != summary[key]:
-            raise BaselineError(f"{baseline_path}: baseline {key} is {baseline[key]!r}, this "
-                                f"run's is {summary[key]!r}; re-measure the baseline")
+    baseline = comparable_baseline(baseline_path, summary, _SAME_RUN, max_drop)
     if report.provider not in baseline["configs"]:
         raise BaselineError(f"{baseline_path}: no baseline for provider {report.provider!r} "
                             f"(baseline: {', '.join(baseline['configs'])})")

@@ -39,6 +39,20 @@ class Regression:
                 f"{self.baseline:.4f} (drop {self.drop:.4f})")
 
 
+def comparable_baseline(path: Path | str, summary: dict[str, Any], same_run: tuple[str, ...],
+                        max_drop: float) -> dict[str, Any]:
+    """The baseline at `path`, refused (BaselineError) when one of the `same_run` fields it
+    records differs from this run's `summary`, or when `max_drop` is negative."""
+    if max_drop < 0:
+        raise ValueError(f"max_drop must not be negative, got {max_drop}")
+    baseline = read_baseline(path)
+    for key in same_run:
+        if key in baseline and baseline[key] != summary[key]:
+            raise BaselineError(f"{path}: baseline {key} is {baseline[key]!r}, this "
+                                f"run's is {summary[key]!r}; re-measure the baseline")
+    return baseline
+
+
 def read_baseline(path: Path | str) -> dict[str, Any]:
     """A baseline file, checked for the fields the gate needs."""
     path = Path(path)
@@ -71,14 +85,8 @@ def check_baseline(report: EvaluationReport, baseline_path: Path | str,
     Raises BaselineError when the baseline was measured on another dataset, split, subset,
     number of queries or chunk size, or shares no configuration with the report.
     """
-    if max_drop < 0:
-        raise ValueError(f"max_drop must not be negative, got {max_drop}")
-    baseline = read_baseline(baseline_path)
     summary = report.summary()
-    for key in _SAME_RUN:
-        if key in baseline and baseline[key] != summary[key]:
-            raise BaselineError(f"{baseline_path}: baseline {key} is {baseline[key]!r}, this "
-                                f"run's is {summary[key]!r}; re-measure the baseline")
+    baseline = comparable_baseline(baseline_path, summary, _SAME_RUN, max_drop)
     shared = [name for name in baseline["configs"] if name in summary["configs"]]
     if not shared:
         raise BaselineError(f"{baseline_path}: no configuration in common (baseline: "
