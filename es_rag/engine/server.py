@@ -127,10 +127,19 @@ class EngineServer:
             self.app.close()
             raise
         self.port = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._server.run, daemon=True,
+        self._thread = threading.Thread(target=self._serve, args=(self._server,), daemon=True,
                                         name="engine-http")
         self._thread.start()
         return self
+
+    def _serve(self, server: _Server) -> None:
+        try:
+            server.run()
+        except OSError:
+            # stop() closes every socket from the loop's own thread; a poll that still held a
+            # closed descriptor ends the loop with EBADF, which is the shutdown, not a fault
+            if self._server is server:
+                raise
 
     def serve_forever(self) -> None:
         """Block until `stop` is called from another thread (or the process is interrupted)."""
@@ -151,7 +160,8 @@ class EngineServer:
                         else:
                             dispatcher.close()
 
-            server.trigger.pull_trigger(close_all)
+            with contextlib.suppress(OSError):  # the loop already ended: nothing to close
+                server.trigger.pull_trigger(close_all)
             if self._thread is not None:
                 self._thread.join(_STOP_TIMEOUT)
             server.task_dispatcher.shutdown(timeout=_STOP_TIMEOUT)
