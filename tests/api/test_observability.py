@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 from retrieve.corpus import shared_embedder
+from span_memory import spans_in_memory
 
 from api.conftest import INDEX, sse_events
 from es_rag.api import create_api_app
@@ -32,13 +32,8 @@ OFF_TOPIC = "Who won the chess world championship of 1972?"
 @pytest.fixture
 def exporter() -> Iterator[InMemorySpanExporter]:
     """Tracing on, into memory, for this test only."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracing.use_tracer_provider(provider)
-    yield memory
-    tracing.use_tracer_provider(None)
-    provider.shutdown()
+    with spans_in_memory() as memory:
+        yield memory
 
 
 @pytest.fixture

@@ -7,14 +7,12 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from retrieve.corpus import index_corpus, shared_embedder
+from span_memory import spans_in_memory
 
 from es_rag.connect import detect_capabilities
 from es_rag.generate import OpenAIGenerator, ask, ask_stream
-from es_rag.observability import tracing
 from generate.test_openai_provider import FakeOpenAI
 
 INDEX = "traced-answers"
@@ -32,13 +30,9 @@ def setup(engine: Any) -> Iterator[tuple[Elasticsearch, Any]]:
 
 @pytest.fixture
 def exporter() -> Iterator[InMemorySpanExporter]:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracing.use_tracer_provider(provider)
-    yield memory
-    tracing.use_tracer_provider(None)
-    provider.shutdown()
+    """Tracing on, into memory, for this test only."""
+    with spans_in_memory() as memory:
+        yield memory
 
 
 @pytest.fixture

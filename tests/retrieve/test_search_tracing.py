@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from span_memory import spans_in_memory
 
 from es_rag.connect import detect_capabilities
-from es_rag.observability import tracing
 from es_rag.retrieve import SearchParams, search
 from retrieve.corpus import index_corpus, shared_embedder
 
@@ -32,13 +30,9 @@ def client(engine: Any) -> Iterator[Elasticsearch]:
 
 @pytest.fixture
 def exporter() -> Iterator[InMemorySpanExporter]:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracing.use_tracer_provider(provider)
-    yield memory
-    tracing.use_tracer_provider(None)
-    provider.shutdown()
+    """Tracing on, into memory, for this test only."""
+    with spans_in_memory() as memory:
+        yield memory
 
 
 def test_client_side_rrf_traces_both_legs_and_the_fusion(client, exporter) -> None:
@@ -64,14 +58,8 @@ def test_tracing_changes_no_result(client) -> None:
     caps = detect_capabilities(client, "engine", client.info().body, embedded=True)
     params = SearchParams(mode="knn", size=5)
     untraced = search(client, caps, INDEX, QUERY, params, shared_embedder())
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracing.use_tracer_provider(provider)
-    try:
+    with spans_in_memory() as memory:
         traced = search(client, caps, INDEX, QUERY, params, shared_embedder())
-    finally:
-        tracing.use_tracer_provider(None)
     assert [h.chunk_id for h in traced.hits] == [h.chunk_id for h in untraced.hits]
     assert {s.name for s in memory.get_finished_spans()} == {
         "es_rag.search", "es_rag.embed_query", "es_rag.retrieve.knn"}
