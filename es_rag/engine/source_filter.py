@@ -24,7 +24,7 @@ def parse_source_spec(spec: Any, includes: Any = None, excludes: Any = None
         for key, value in spec.items():
             if key not in ("includes", "include", "excludes", "exclude") and not (
                     key == "exclude_vectors" and isinstance(value, bool)):
-                raise ParsingError(f"Unknown key for a {_token(value)} in [{key}].")
+                raise ParsingError(f"Unknown key for a {json_token(value)} in [{key}].")
         inc = _as_list(spec.get("includes", spec.get("include")))
         exc = _as_list(spec.get("excludes", spec.get("exclude")))
     else:
@@ -43,7 +43,7 @@ def excludes_vectors(spec: Any) -> bool:
     return isinstance(spec, dict) and spec.get("exclude_vectors") is True
 
 
-def _token(value: Any) -> str:
+def json_token(value: Any) -> str:
     """The name Elasticsearch's parser gives the JSON token a value starts with."""
     if isinstance(value, list):
         return "START_ARRAY"

@@ -8,6 +8,7 @@ import orjson
 
 from ..documents import WriteRequest, WriteResult
 from ..errors import BadRequest, EngineError
+from ..source_filter import json_token
 from .rest import RestRequest, RestResponse, Router
 
 if TYPE_CHECKING:
@@ -25,17 +26,6 @@ _ITEM_KEYS = {"_index", "_id", "routing", "if_seq_no", "if_primary_term", "versi
               "require_data_stream"}
 _INDEX_AND_ID = {"_index", "_id"}
 MGET_ITEM = "indices:data/read/mget[shard]"
-
-
-def _token(value: Any) -> str:
-    """The name Elasticsearch's parser gives the JSON token a value starts with."""
-    if isinstance(value, list):
-        return "START_ARRAY"
-    if isinstance(value, bool):
-        return "VALUE_BOOLEAN"
-    if isinstance(value, int | float):
-        return "VALUE_NUMBER"
-    return "VALUE_NULL" if value is None else "VALUE_STRING"
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -244,7 +234,7 @@ def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]]
                              f"[create], [delete], [index] or [update] but found [{action}]")
         if not isinstance(meta, dict):
             raise BadRequest(f"Malformed action/metadata line [{pos}], expected START_OBJECT "
-                             f"but found [{_token(meta)}]")
+                             f"but found [{json_token(meta)}]")
         if not meta.keys() <= _ITEM_KEYS:
             unknown = next(key for key in meta if key not in _ITEM_KEYS)
             raise BadRequest(f"Action/metadata line [{pos}] contains an unknown parameter "
