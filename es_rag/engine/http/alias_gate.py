@@ -55,7 +55,7 @@ class AliasGate:
         if not isinstance(actions, list):
             return req  # the handler refuses it before doing anything
         checked = [self._action(action) for action in actions]
-        return dataclasses.replace(req, _body=orjson.dumps({**body, "actions": checked}))
+        return req.with_body(orjson.dumps({**body, "actions": checked}))
 
     def _action(self, action: Any) -> Any:
         if not isinstance(action, dict) or len(action) != 1:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -55,6 +55,10 @@ class RestRequest:
     max_content_length: int = 100 * MB
     read_scope: ReadScope | None = field(default=None, repr=False)
     _body: bytes | None = field(default=None, repr=False)
+
+    def with_body(self, body: bytes) -> RestRequest:
+        """This request with `body` as its decoded body (the raw bytes stay as received)."""
+        return replace(self, _body=body)
 
     @property
     def scope(self) -> ReadScope:
