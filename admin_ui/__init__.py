@@ -17,10 +17,10 @@ from admin_ui import access
 from admin_ui.highlight import highlight_html
 from admin_ui.jobs import Jobs
 from admin_ui.query_vectors import RecentQueryVectors
-from admin_ui.run_records import display_time
 from es_rag.config import Settings
 from es_rag.engine.security.throttle import LoginThrottle, ThrottleSettings
 from es_rag.retrieve.embedding import ClusterQueryEmbedder
+from es_rag.run_records import display_time
 from es_rag.serving import SearchEmbedder, serve_wsgi
 
 

@@ -19,6 +19,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from es_rag.config import Settings
 from es_rag.connect import Capabilities, ConnectError, connect
+from es_rag.errors import EsRagError
 
 ADMIN_ROLE = "es-rag-admin"
 SUPERUSER_ROLE = "superuser"
@@ -31,7 +32,7 @@ PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 WRONG_LOGIN = "Wrong user name or password."
 
 
-class LoginRefused(Exception):
+class LoginRefused(EsRagError):
     """The login cannot go ahead; the message says why, in words fit for the login page.
 
     `bad_credentials` marks refusals of the credentials themselves (counted by the throttle).

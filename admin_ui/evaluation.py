@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from admin_ui import run_records
 from admin_ui.access import current_user
 from admin_ui.jobs import Job, JobBusy
 from admin_ui.playground_judgments import PlaygroundJudgments
-from es_rag.evaluate import METRICS, ConfigError, EvaluationReport, parse_configs, run_configs
+from es_rag import run_records
+from es_rag.evaluate import METRICS, EvalConfigError, EvaluationReport, parse_configs, run_configs
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 
@@ -66,7 +66,7 @@ def run() -> Response:
     spec = request.form.get("configs", "").strip() or DEFAULT_CONFIGS
     try:
         configs = parse_configs(spec)
-    except ConfigError as exc:
+    except EvalConfigError as exc:
         flash(str(exc), "error")
         return redirect(url_for("evaluation.index", configs=spec))
     judgments = PlaygroundJudgments(state.settings.assets).judgments()

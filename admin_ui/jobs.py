@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from es_rag.errors import EsRagError
+
 Work = Callable[["Job"], Any]
 
 
-class JobBusy(RuntimeError):
+class JobBusy(EsRagError, RuntimeError):
     """A job of the same kind is still running."""
 
 

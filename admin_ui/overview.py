@@ -18,10 +18,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from admin_ui import run_records
 from admin_ui.access import ClusterUser, current_user
 from admin_ui.jobs import Job, JobBusy
-from es_rag import assets
+from es_rag import assets, run_records
 from es_rag.ingest import index_counts
 from es_rag.ingest.discover import outside_roots
 

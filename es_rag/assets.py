@@ -22,6 +22,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from es_rag import stored_form
 from es_rag.connect import Capabilities, error_reason
+from es_rag.errors import EsRagError
 from es_rag.retrieve import defaults as retrieval_defaults
 
 VERSION_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)$")
@@ -40,11 +41,11 @@ UPDATABLE_FIELD_PARAMS = ("ignore_above", "fields", "properties", "dynamic", "_m
 VECTOR_FIELD = "embedding"  # the chunk vector a cluster-embedding pipeline writes
 
 
-class AssetError(ValueError):
+class AssetError(EsRagError, ValueError):
     """An asset file is invalid; the message names the file and the problem."""
 
 
-class ApplyError(RuntimeError):
+class ApplyError(EsRagError, RuntimeError):
     """Applying a change failed; what was serving before still serves."""
 
 

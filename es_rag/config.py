@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from es_rag.errors import EsRagError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Elasticsearch's rule for trained model ids (MlStrings.isValidId, ID_LENGTH_LIMIT)
 TRAINED_MODEL_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$")
@@ -23,7 +25,7 @@ TRAINED_MODEL_ID_MAX = 64
 BUNDLED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class ConfigError(ValueError):
+class ConfigError(EsRagError, ValueError):
     """A setting has a value es-rag cannot use; the message names the key and what is accepted."""
 
 

@@ -23,6 +23,7 @@ from elasticsearch import (
 )
 
 from es_rag.config import Settings
+from es_rag.errors import EsRagError
 
 RRF_LICENSES = ("enterprise", "trial")
 ML_LICENSES = ("platinum", "enterprise", "trial")
@@ -30,7 +31,7 @@ DLS_LICENSES = ("platinum", "enterprise", "trial")
 _COMPAT_RE = re.compile(r"compatible-with=\d+")
 
 
-class ConnectError(RuntimeError):
+class ConnectError(EsRagError, RuntimeError):
     """The cluster cannot be used: unreachable, refused our credentials, or is not Elasticsearch.
 
     `status` is the HTTP status the cluster answered with, when it answered (401: credentials).

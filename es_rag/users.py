@@ -35,6 +35,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from es_rag.connect import Capabilities, error_reason
+from es_rag.errors import EsRagError
 
 RUN_AS_HEADER = "es-security-runas-user"
 READER_ROLE = "es-rag-reader"
@@ -47,7 +48,7 @@ _DESCRIPTOR_KEYS = ("cluster", "indices", "applications")
 _NO_ACCESS = {"es-rag-no-access": {"cluster": [], "indices": []}}
 
 
-class UserError(RuntimeError):
+class UserError(EsRagError, RuntimeError):
     """A user cannot be added, found, deleted or acted as; the message names the user and why."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

@@ -15,6 +15,7 @@ from elasticsearch import ApiError as ClusterApiError
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from es_rag.errors import EsRagError
 from es_rag.generate import GenerationError, ProviderUnavailableError
 from es_rag.retrieve import FilterError, SearchError
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 BASIC_CHALLENGE = 'Basic realm="security", charset="UTF-8"'
 
 
-class ApiError(Exception):
+class ApiError(EsRagError):
     """An error answered as JSON: `status`, a short `type` and a `reason` naming the problem."""
 
     def __init__(self, status: int, error_type: str, reason: str, *,

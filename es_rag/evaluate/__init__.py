@@ -17,7 +17,7 @@ from es_rag.evaluate.baseline import (
     read_baseline,
     write_baseline,
 )
-from es_rag.evaluate.configs import ConfigError, EvalConfig, parse_config, parse_configs
+from es_rag.evaluate.configs import EvalConfig, EvalConfigError, parse_config, parse_configs
 from es_rag.evaluate.corpus import CorpusIndex, CorpusIndexError, ensure_corpus_index
 from es_rag.evaluate.judgments import (
     BeirDataset,
@@ -45,7 +45,7 @@ from es_rag.evaluate.subset import CI_CHUNK_SIZE, CI_SUBSET, Subset
 from es_rag.evaluate.tuning import HybridSetting, TuneError, TuneGrid, TuneResult, tune
 
 __all__ = [
-    "BaselineError", "BeirDataset", "CI_CHUNK_SIZE", "CI_SUBSET", "Comparison", "ConfigError",
+    "BaselineError", "BeirDataset", "CI_CHUNK_SIZE", "CI_SUBSET", "Comparison", "EvalConfigError",
     "ConfigResult", "CorpusDoc", "CorpusIndex", "CorpusIndexError", "EvalConfig",
     "EvaluationReport", "HybridSetting", "Judgments", "JudgmentsError", "METRICS",
     "RankEvalError", "Regression", "Subset", "TuneError", "TuneGrid", "TuneResult",

@@ -32,6 +32,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from es_rag.connect import Capabilities
+from es_rag.errors import EsRagError
 from es_rag.evaluate.baseline import BaselineError, Regression, comparable_baseline
 from es_rag.generate import Answer, AskParams, Generator, ask, is_dont_know
 from es_rag.generate.citations import MARKER
@@ -56,7 +57,7 @@ class AnswerRegression(Regression):
                 f"{self.baseline:.4f} (rise {-self.drop:.4f})")
 
 
-class GoldenError(ValueError):
+class GoldenError(EsRagError, ValueError):
     """A golden file that cannot be read; the message names the file and line."""
 
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from es_rag.errors import EsRagError
 from es_rag.evaluate.run import EvaluationReport
 
 _SAME_RUN = ("dataset", "split", "subset", "queries", "chunk_size")
 
 
-class BaselineError(ValueError):
+class BaselineError(EsRagError, ValueError):
     """The baseline file is unreadable or was measured on something else; the message says why."""
 
 

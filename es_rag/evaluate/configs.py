@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from es_rag.errors import EsRagError
 from es_rag.retrieve import Mode, SearchParams
 from es_rag.retrieve.defaults import RetrievalDefaults
 
@@ -27,7 +28,7 @@ CURRENT = "current"
 MODES = (CURRENT, *(m.value for m in Mode))
 
 
-class ConfigError(ValueError):
+class EvalConfigError(EsRagError, ValueError):
     """A configuration spec cannot be understood; the message quotes it and says why."""
 
 
@@ -60,7 +61,7 @@ class EvalConfig:
         try:
             return defaults.search_params(mode=mode.value, size=size, **params)
         except ValueError as exc:
-            raise ConfigError(f"configuration {self.name!r}: {exc}") from None
+            raise EvalConfigError(f"configuration {self.name!r}: {exc}") from None
 
 
 def _value(text: str) -> Any:
@@ -78,12 +79,12 @@ def _params(name: str, text: str) -> dict[str, Any]:
         if sep:
             last = key.strip()
             if not last:
-                raise ConfigError(f"configuration {name!r}: empty parameter name in {part!r}")
+                raise EvalConfigError(f"configuration {name!r}: empty parameter name in {part!r}")
             params[last] = value.strip()
         elif last is not None:  # a comma inside a value, e.g. boosts=title^3,text^1
             params[last] += "," + part.strip()
         else:
-            raise ConfigError(f"configuration {name!r}: expected key=value, got {part!r}")
+            raise EvalConfigError(f"configuration {name!r}: expected key=value, got {part!r}")
     return {k: _value(v) for k, v in params.items()}
 
 
@@ -95,11 +96,11 @@ def parse_config(spec: str) -> EvalConfig:
     if head == TEMPLATE:
         template_id, _, rest = rest.partition(":")
         if not template_id.strip():
-            raise ConfigError(f"configuration {name!r}: name the template (template:ID)")
+            raise EvalConfigError(f"configuration {name!r}: name the template (template:ID)")
         return EvalConfig(name, TEMPLATE, _params(name, rest) if rest else {},
                           template_id.strip())
     if head not in MODES:
-        raise ConfigError(f"configuration {name!r}: unknown mode {head!r} "
+        raise EvalConfigError(f"configuration {name!r}: unknown mode {head!r} "
                           f"(accepted: {', '.join(MODES)}, template:ID)")
     config = EvalConfig(name, head, _params(name, rest) if rest else {})
     config.search_params(100)  # validate the parameters now, not halfway through a run
@@ -125,9 +126,9 @@ def parse_configs(specs: str | list[str]) -> list[EvalConfig]:
             groups[-1] += "," + piece
     configs = [parse_config(g) for g in groups]
     if not configs:
-        raise ConfigError("no configurations given (e.g. bm25,knn,hybrid)")
+        raise EvalConfigError("no configurations given (e.g. bm25,knn,hybrid)")
     names = [c.name for c in configs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ConfigError(f"configuration(s) given twice: {', '.join(duplicates)}")
+        raise EvalConfigError(f"configuration(s) given twice: {', '.join(duplicates)}")
     return configs

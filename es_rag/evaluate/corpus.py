@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from elasticsearch import ApiError, Elasticsearch, helpers
 
+from es_rag.errors import EsRagError
 from es_rag.evaluate.judgments import CorpusDoc
 from es_rag.ingest.chunk import Chunker, chunk_id, content_hash, tokenizer_spans
 from es_rag.ingest.parse import ParsedDocument
@@ -40,7 +41,7 @@ class PassageEmbedder(Protocol):
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
-class CorpusIndexError(RuntimeError):
+class CorpusIndexError(EsRagError, RuntimeError):
     """The evaluation index could not be built; the message names the index and the reason."""
 
 

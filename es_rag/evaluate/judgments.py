@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from es_rag.errors import EsRagError
+
 Qrels = dict[str, dict[str, int]]
 """query id → {document id → relevance grade}."""
 
 BEIR_QRELS_HEADER = ("query-id", "corpus-id", "score")
 
 
-class JudgmentsError(ValueError):
+class JudgmentsError(EsRagError, ValueError):
     """A judgments file cannot be read; the message names the file, the line and the problem."""
 
 

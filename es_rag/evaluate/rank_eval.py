@@ -12,6 +12,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
+from es_rag.errors import EsRagError
 from es_rag.evaluate.judgments import Qrels
 from es_rag.retrieve import QueryEmbedder
 
@@ -19,7 +20,7 @@ TEMPLATE_REF = "es_rag_template"
 _TERMS_BATCH = 1000
 
 
-class RankEvalError(RuntimeError):
+class RankEvalError(EsRagError, RuntimeError):
     """The cluster refused or failed the `_rank_eval` request; the message says why."""
 
 

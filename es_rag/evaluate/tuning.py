@@ -31,6 +31,7 @@ from elasticsearch import Elasticsearch
 from es_rag.assets import file_diff
 from es_rag.config import PROJECT_ROOT
 from es_rag.connect import Capabilities
+from es_rag.errors import EsRagError
 from es_rag.evaluate.configs import EvalConfig
 from es_rag.evaluate.corpus import Progress, corpus_digest, ensure_corpus_index
 from es_rag.evaluate.judgments import Judgments, load_beir
@@ -55,7 +56,7 @@ CURRENT, TUNED = "current", "tuned"
 
 
 
-class TuneError(ValueError):
+class TuneError(EsRagError, ValueError):
     """A tuning request cannot run (bad grid, budget or template); the message says why."""
 
 

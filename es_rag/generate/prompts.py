@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 
 from es_rag.config import PROJECT_ROOT
+from es_rag.errors import EsRagError
 from es_rag.generate.context import Context
 from es_rag.generate.fencing import fence_sources, new_fence_code
 
@@ -21,7 +22,7 @@ PROMPTS_DIR = PROJECT_ROOT / "templates" / "prompts"
 DONT_KNOW = "I don't know: the sources do not contain the answer to this question."
 
 
-class PromptError(ValueError):
+class PromptError(EsRagError, ValueError):
     """An unknown or broken prompt template; the message lists the available ones."""
 
 

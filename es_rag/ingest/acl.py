@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from es_rag.errors import EsRagError
 from es_rag.ingest.discover import SourceFile, matches_any
 
 
-class AclRulesError(ValueError):
+class AclRulesError(EsRagError, ValueError):
     """The access rules cannot be used; the message names the file and the rule."""
 
 

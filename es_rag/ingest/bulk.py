@@ -25,6 +25,7 @@ from elasticsearch import (
 )
 from elasticsearch.helpers import streaming_bulk
 
+from es_rag.errors import EsRagError
 from es_rag.ingest.chunk import Chunk, chunk_id
 from es_rag.ingest.cluster_embed import ClusterEmbedder
 from es_rag.ingest.discover import SourceFile
@@ -40,7 +41,7 @@ ChunkEmbedder = Embedder | ClusterEmbedder
 """Embeds chunks in es-rag (`Embedder`) or has the cluster embed them (`ClusterEmbedder`)."""
 
 
-class IngestError(RuntimeError):
+class IngestError(EsRagError, RuntimeError):
     """Ingest cannot start: the index or its pipeline is missing, or it does not fit the model."""
 
 

@@ -19,6 +19,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from es_rag.config import Settings
 from es_rag.connect import Capabilities, error_reason
+from es_rag.errors import EsRagError
 from es_rag.ingest.embed import Embedder, ModelNotAvailableError, load_model, local_embedder
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ cluster: the `chunks` pipeline, then the `inference` processor from `text` to `e
 INPUT_FIELD = "text_field"  # the input field eland gives NLP models; _infer docs use it
 
 
-class ClusterEmbeddingError(RuntimeError):
+class ClusterEmbeddingError(EsRagError, RuntimeError):
     """The cluster cannot embed: no machine learning, or the model is missing or not started."""
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
+from es_rag.errors import EsRagError
+
 ALWAYS_SKIPPED_DIRS = frozenset({".git", ".venv", ".hg", ".svn", "__pycache__", "node_modules"})
 SOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 """What a source name may be: letters, digits, `.`, `_` and `-`, at most 100 characters."""
@@ -82,7 +84,7 @@ _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character de
 _UNLISTED = "cannot list the folder (so --prune leaves this source alone)"
 
 
-class DiscoveryError(ValueError):
+class DiscoveryError(EsRagError, ValueError):
     """The paths given to ingest cannot be used together (two roots claim one source name)."""
 
 

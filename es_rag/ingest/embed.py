@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from es_rag.errors import EsRagError
+
 if TYPE_CHECKING:
     from es_rag.config import Settings
     from es_rag.ingest.onnx_embed import OnnxEmbedder
@@ -22,7 +24,7 @@ _loaded: dict[tuple[str, str], Any] = {}
 _loading = threading.Lock()
 
 
-class ModelNotAvailableError(RuntimeError):
+class ModelNotAvailableError(EsRagError, RuntimeError):
     """The embedding model named in the settings cannot be loaded from local files."""
 
 

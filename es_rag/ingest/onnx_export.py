@@ -20,6 +20,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from es_rag.errors import EsRagError
+
 MANIFEST = "manifest.json"
 RECIPE = "es-rag-onnx-v1"  # bump when the exported graph or the quantization changes
 OPSET = 17
@@ -28,7 +30,7 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _exporting = threading.Lock()
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(EsRagError, RuntimeError):
     """The model cannot be exported to ONNX or quantized; the message says why."""
 
 

@@ -22,6 +22,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from es_rag.errors import EsRagError
+
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_CHARS = 2_000_000
@@ -39,7 +41,7 @@ _READ_SIZE = 1 << 16
 _STARTUP_TIMEOUT = 120.0
 
 
-class ParseError(Exception):
+class ParseError(EsRagError):
     """A file could not be parsed; the message says why, for the person who ran ingest."""
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
+from es_rag.errors import EsRagError
 from es_rag.retrieve.params import DEFAULT_BOOSTS, SearchParams
 
 FILE_NAME = "retrieval.json"
@@ -39,7 +40,7 @@ TUNABLE = ("mode", "boosts", "k", "num_candidates", "rank_constant", "rank_windo
 """The SearchParams fields the file sets; `size`, filters and highlight stay per request."""
 
 
-class RetrievalFileError(ValueError):
+class RetrievalFileError(EsRagError, ValueError):
     """The retrieval parameters cannot be read; the message names the file and the problem."""
 
 

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from es_rag.errors import EsRagError
+
 Value = str | int | float
 
 _FIELD = r"(?P<field>[A-Za-z_@][\w.@-]*)"
@@ -52,7 +54,7 @@ SYNTAX_HELP = ("field=value, field!=value, field in [a, b], field not in [a, b],
                "field^=prefix, not <filter>")
 
 
-class FilterError(ValueError):
+class FilterError(EsRagError, ValueError):
     """A filter string or spec that cannot be understood; the message shows the accepted syntax."""
 
 

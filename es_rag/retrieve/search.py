@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import ApiError, Elasticsearch
 
 from es_rag.connect import Capabilities, error_reason
+from es_rag.errors import EsRagError
 from es_rag.observability import tracing
 from es_rag.retrieve import queries
 from es_rag.retrieve.defaults import read_stored
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class SearchError(RuntimeError):
+class SearchError(EsRagError, RuntimeError):
     """Elasticsearch refused or failed a search; the message names the index and the reason."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

@@ -11,7 +11,8 @@ from flask.testing import FlaskClient
 from retrieve.corpus import chunk_index_body, shared_embedder
 from ui_support import log_in, token
 
-from admin_ui import create_app, run_records
+from admin_ui import create_app
+from es_rag import run_records
 from admin_ui.jobs import Jobs
 from es_rag.config import Settings
 

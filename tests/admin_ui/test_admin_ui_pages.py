@@ -9,7 +9,8 @@ from flask.testing import FlaskClient
 from retrieve.corpus import shared_embedder
 from ui_support import INDEX, log_in
 
-from admin_ui import create_app, run_records, state_of
+from admin_ui import create_app, state_of
+from es_rag import run_records
 from es_rag.config import Settings
 
 

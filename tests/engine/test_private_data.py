@@ -11,7 +11,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from admin_ui import run_records
+from es_rag import run_records
 from es_rag.engine.server import EngineServer
 
 ES_RAG = [sys.executable, "-m", "es_rag"]

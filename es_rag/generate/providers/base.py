@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from es_rag.errors import EsRagError
 from es_rag.generate.citations import Answer
 from es_rag.generate.context import Context
 
 
-class GenerationError(RuntimeError):
+class GenerationError(EsRagError, RuntimeError):
     """The answer could not be generated; the message says why and what to do."""
 
 

@@ -1,14 +1,15 @@
-"""Records of finished runs (ingest, evaluation) as JSON files under `<data>/runs/` (private to
-the user: folders 0700, files 0600, as the engine keeps its data).
+"""Records of finished runs (ingest, evaluation, tuning) under `<data>/runs/`, for CLI and UI.
 
-File names start `<kind>-<timestamp>` (`es-rag ingest` writes `ingest-<time>-<pid>.json`), so
-listing them in name order is time order. An ingest record is the ingest report's JSON
-(`IngestReport.to_dict()`), possibly with `paths`, `index` and `user` added.
+Records are JSON files private to the user (folders 0700, files 0600, as the engine keeps its
+data), named `<kind>-<UTC timestamp>-<pid>.json`, so name order is time order. The CLI and the
+admin UI write them alike; an ingest record is `IngestReport.to_dict()`, possibly with `paths`,
+`index` and `user` added.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from es_rag.engine.storage.private import private_folder
 from es_rag.engine.storage.state import write_atomically
 
-KINDS = ("ingest", "eval")
+KINDS = ("ingest", "eval", "answers", "tune")
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 
 
@@ -41,7 +42,7 @@ def write_record(data: Path, kind: str, record: dict[str, Any]) -> Path:
     folder = runs_dir(data)
     private_folder(folder)
     stamp = datetime.now(UTC).strftime(_STAMP)
-    path = folder / f"{kind}-{stamp}.json"
+    path = folder / f"{kind}-{stamp}-{os.getpid()}.json"
     write_atomically(path, json.dumps({"kind": kind, "finished": stamp, **record}, indent=2))
     return path
 
@@ -55,6 +56,6 @@ def read_records(data: Path, kind: str, limit: int = 20) -> list[dict[str, Any]]
         except (OSError, json.JSONDecodeError):
             continue
         if isinstance(record, dict):
-            stamp = path.stem.removeprefix(f"{kind}-")
+            stamp = path.stem.removeprefix(f"{kind}-").split("-")[0]
             records.append({"finished": stamp, **record, "file": path.name})
     return records

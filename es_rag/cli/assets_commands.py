@@ -1,0 +1,92 @@
+"""Commands over the asset files: status, plan, apply, rollback, prune-versions."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from es_rag import assets
+from es_rag.cli.root import Context, clear_errors, cli, json_flag, load_assets, pass_context
+
+
+@cli.command()
+@json_flag()
+@pass_context
+@clear_errors
+def status(ctx: Context, as_json: bool) -> None:
+    """Show the cluster es-rag talks to and what it can do."""
+    _, caps = ctx.connection()
+    report = {"capabilities": caps.as_dict(), "settings": ctx.settings.public_dict()}
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for key, value in caps.as_dict().items():
+        click.echo(f"{key:18} {value}")
+
+
+def _print_changes(changes: list[assets.Change]) -> None:
+    if not changes:
+        click.echo("The cluster matches the files: nothing to change.")
+    for change in changes:
+        target = f" -> {change.target}" if change.target else ""
+        click.secho(f"{change.action} {change.kind} {change.name}{target}: {change.reason}",
+                    bold=True)
+        for line in change.diff.splitlines():
+            color = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+            click.secho("    " + line, fg=color)
+
+
+@cli.command()
+@json_flag('Print one object {"changes": [...]}.')
+@pass_context
+@clear_errors
+def plan(ctx: Context, as_json: bool) -> None:
+    """Show what `apply` would change on the cluster, as a diff per asset."""
+    client, caps = ctx.connection()
+    changes = assets.plan(client, caps, load_assets(ctx))
+    if as_json:
+        click.echo(json.dumps({"changes": [c.as_dict() for c in changes]}))
+    else:
+        _print_changes(changes)
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@pass_context
+@clear_errors
+def apply(ctx: Context, yes: bool) -> None:
+    """Apply mappings, pipelines, search templates and roles from the files to the cluster."""
+    client, caps = ctx.connection()
+    loaded = load_assets(ctx)
+    changes = assets.plan(client, caps, loaded)
+    _print_changes(changes)
+    if not changes:
+        return
+    if not yes and not click.confirm("Apply these changes?", default=False):
+        raise click.ClickException("nothing applied")
+    applied = assets.apply(client, caps, loaded, progress=lambda msg: click.echo(f"  {msg}"))
+    click.echo(f"applied {len(applied)} change(s)")
+
+
+@cli.command()
+@click.option("--alias", default=None, help="Alias to roll back (default: the chunk index).")
+@pass_context
+@clear_errors
+def rollback(ctx: Context, alias: str | None) -> None:
+    """Point an alias back to its previous index version."""
+    client, _ = ctx.connection()
+    before, after = assets.rollback(client, alias or ctx.settings.index)
+    click.echo(f"{alias or ctx.settings.index}: {before} -> {after}")
+
+
+@cli.command("prune-versions")
+@click.option("--alias", default=None, help="Alias whose old versions go (default: chunk index).")
+@click.option("--keep", default=1, show_default=True, help="Older versions to keep for rollback.")
+@pass_context
+@clear_errors
+def prune_versions(ctx: Context, alias: str | None, keep: int) -> None:
+    """Delete index versions older than the one an alias serves."""
+    client, _ = ctx.connection()
+    deleted = assets.prune_versions(client, alias or ctx.settings.index, keep=keep)
+    click.echo("deleted: " + (", ".join(deleted) if deleted else "nothing"))

@@ -1,0 +1,197 @@
+"""The `search` and `ask` commands, and how their results are printed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from es_rag.cli.root import Context, F, clear_errors, cli, json_flag, pass_context, run_embedder
+
+
+def _search_options(func: F) -> F:
+    options = [
+        click.option("--mode", help="bm25, knn, hybrid or hybrid+rerank "
+                     "(default: retrieval.json, as `es-rag apply` stored it)."),
+        click.option("--size", type=int, help="Hits to return (default 10)."),
+        click.option("--filter", "filters", multiple=True,
+                     help="Filter such as 'mime_type=text/markdown', 'page>=3', 'title exists' "
+                          "or 'metadata.team=hr' (from ingest --meta team=hr); repeatable."),
+        click.option("--boosts", help="Field boosts, e.g. 'title^3,text^1,headings^1.5'."),
+        click.option("--k", type=int, help="kNN neighbours (knn mode)."),
+        click.option("--num-candidates", type=int, help="kNN candidates per shard."),
+        click.option("--rank-constant", type=int, help="RRF rank constant."),
+        click.option("--rank-window-size", type=int, help="RRF window per leg."),
+        click.option("--as-user", help="Search as this user: the cluster's DLS applies."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _search_params(ctx: Context, **options: Any) -> Any:
+    """The stored retrieval parameters (retrieval.json as applied) with the options on top."""
+    from es_rag.retrieve.defaults import RetrievalFileError, read_stored
+
+    try:
+        defaults = read_stored(ctx.connection()[0], fallback=ctx.settings.assets)
+    except RetrievalFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return defaults.search_params(**options)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command()
+@click.argument("query")
+@_search_options
+@click.option("--template", help="Run this stored search template (_search/template) instead.")
+@click.option("--params", "template_params", help="JSON parameters for --template; `query` "
+              "defaults to QUERY, `query_vector` to its embedding, `filters` to [].")
+@click.option("--explain", is_flag=True, help="Show per-leg ranks and scores for every hit.")
+@json_flag()
+@pass_context
+@clear_errors
+def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain: bool,
+           template: str | None, template_params: str | None, **options: Any) -> None:
+    """Search the chunk index (hybrid BM25 + kNN with RRF by default)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from es_rag.retrieve import search as run_search
+    from es_rag.retrieve import search_template
+
+    settings = ctx.settings
+    if template:
+        params = _template_params(ctx, template, query, template_params)
+        client, caps = ctx.connection()
+        result = search_template(client, settings.index, template, params, as_user=as_user,
+                                 caps=caps,
+                                 client_side_acl_filter=settings.client_side_acl_filter)
+    else:
+        search_params = _search_params(ctx, explain=explain, highlight=not as_json, **options)
+        client, caps = ctx.connection()
+        embedder = None if search_params.mode == "bm25" else run_embedder(ctx)
+        result = run_search(client, caps, settings.index, query, search_params, embedder,
+                            as_user=as_user,
+                            client_side_acl_filter=settings.client_side_acl_filter)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+        return
+    console = Console()
+    console.print(f"{len(result.hits)} hits, path {result.path_used}, {result.took_ms:.1f} ms")
+    if explain:
+        click.echo(parameters_line(result.explain.get("parameters") or {}))
+        table = Table("rank", "chunk", "bm25 rank", "bm25 score", "knn rank", "knn score",
+                      "fused", "rerank")
+        for row in result.explain_rows():
+            table.add_row(*(_cell(row[key]) for key in (
+                "rank", "chunk_id", "bm25_rank", "bm25_score", "knn_rank", "knn_score",
+                "fused_score", "rerank_score")))
+        console.print(table)
+        return
+    for rank, hit in enumerate(result.hits, start=1):
+        where = f"{hit.source}" + (f" p.{hit.page}" if hit.page else "")
+        console.print(f"[bold]{rank}. {hit.title or hit.source}[/bold]  ({where}, "
+                      f"score {hit.score:.4f})", highlight=False)
+        console.print("   " + " ".join((hit.text or "").split())[:300], markup=False)
+
+
+def parameters_line(parameters: dict[str, Any]) -> str:
+    """`parameters (from cluster; overridden: k): mode=hybrid rank_constant=20 ...`."""
+    values = dict(parameters.get("values") or {})
+    boosts = ",".join(f"{k}^{v:g}"
+                      for k, v in sorted((values.pop("boosts", None) or {}).items()))
+    rerank = values.pop("rerank", None) or {}
+    shown = " ".join(f"{k}={v}" for k, v in values.items())
+    overrides = parameters.get("overrides") or []
+    origin = f"from {parameters.get('source', 'caller')}" + (
+        f"; overridden: {', '.join(overrides)}" if overrides else "")
+    return (f"parameters ({origin}): {shown} boosts={boosts} "
+            f"rerank.top_n={rerank.get('top_n')}")
+
+
+def _template_params(ctx: Context, template: str, query: str,
+                     raw: str | None) -> dict[str, Any]:
+    """Parameters for a stored template: the given JSON, with the query (and its embedding, or
+    with embedding = cluster the model that embeds it, when the template takes a vector)."""
+    settings = ctx.settings
+    try:
+        params = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc.msg}", param_hint="--params") from None
+    if not isinstance(params, dict):
+        raise click.BadParameter("expected a JSON object", param_hint="--params")
+    params.setdefault("query", query)
+    params.setdefault("filters", [])
+    source = settings.assets / "templates" / "search" / f"{template}.mustache"
+    if {"query_vector", "model_id"} & set(params) or not source.is_file() or \
+            "query_vector" not in source.read_text(encoding="utf-8"):
+        return params
+    embedder = run_embedder(ctx)
+    if hasattr(embedder, "query_vector_builder"):
+        params["model_id"] = embedder.model_id
+    else:
+        params["query_vector"] = embedder.embed_query(params["query"])
+    return params
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def print_answer(answer: Any, streamed: bool) -> None:
+    if not streamed:
+        click.echo(answer.text)
+    if answer.citations:
+        click.echo("\nSources:")
+        for c in answer.citations:
+            page = f", page {c.page}" if c.page else ""
+            click.echo(f"  [{c.n}] {c.title or c.source} ({c.source}{page})")
+    for removed in answer.removed_citations:
+        click.secho(f"  note: {removed}", fg="yellow", err=True)
+    for flagged in answer.instruction_like:
+        click.secho(f"  warning: source [{flagged.n}] ({flagged.source}) holds instruction-like "
+                    f"text, treated as data ({flagged.kind}): {flagged.sentence[:120]!r}",
+                    fg="red", err=True)
+
+
+@cli.command()
+@click.argument("question")
+@_search_options
+@click.option("--stream", is_flag=True, help="Print the answer as it is generated.")
+@json_flag()
+@pass_context
+@clear_errors
+def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json: bool,
+        **options: Any) -> None:
+    """Answer a question from the indexed chunks, citing them as [n]."""
+    from es_rag.generate import AskParams, ask_stream, build_generator
+    from es_rag.generate import ask as answer_question
+
+    params = AskParams(search=_search_params(ctx, **{"size": 8, **options}))
+    client, caps = ctx.connection()
+    embedder = run_embedder(ctx)
+    generator = build_generator(ctx.settings, embedder=embedder)
+    args = (client, caps, ctx.settings.index, question, params, embedder, generator)
+    acl_filter = ctx.settings.client_side_acl_filter
+    if stream and not as_json:
+        answer = None
+        for part in ask_stream(*args, as_user=as_user, client_side_acl_filter=acl_filter):
+            if isinstance(part, str):
+                click.echo(part, nl=False)
+            else:
+                answer = part
+        click.echo()
+        if answer is not None:
+            print_answer(answer, streamed=True)
+        return
+    answer = answer_question(*args, as_user=as_user, client_side_acl_filter=acl_filter)
+    if as_json:
+        click.echo(json.dumps(answer.as_dict()))
+    else:
+        print_answer(answer, streamed=False)
