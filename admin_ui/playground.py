@@ -25,7 +25,7 @@ from admin_ui.access import ClusterUser, current_user
 from admin_ui.playground_judgments import NOT_RELEVANT, RELEVANT, PlaygroundJudgments
 from es_rag.retrieve import Hit, Mode, SearchError, SearchParams, search
 from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
-from es_rag.retrieve.params import DEFAULT_BOOSTS
+from es_rag.retrieve.params import DEFAULT_BOOSTS, LEGS, NORMALIZERS
 
 bp = Blueprint("playground", __name__, url_prefix="/playground")
 
@@ -38,7 +38,16 @@ def int_defaults(defaults: RetrievalDefaults) -> dict[str, int]:
     return {"size": p.size, "k": p.k, "num_candidates": p.num_candidates,
             "rank_constant": p.rank_constant, "rank_window_size": p.rank_window_size,
             "rerank_top_n": p.rerank.top_n}
-MODE_LABELS = {Mode.BM25: "BM25", Mode.KNN: "kNN", Mode.HYBRID: "Hybrid (RRF)",
+
+
+def fusion_defaults(defaults: RetrievalDefaults) -> dict[str, str]:
+    """The fusion controls' values when the form leaves them out: the stored parameters."""
+    p = defaults.params
+    return {"fusion": p.fusion.value, "normalizer": p.normalizer,
+            **{f"{leg}_weight": f"{p.weights[leg]:g}" for leg in LEGS}}
+
+
+MODE_LABELS = {Mode.BM25: "BM25", Mode.KNN: "kNN", Mode.HYBRID: "Hybrid",
                Mode.HYBRID_RERANK: "Hybrid + rerank"}
 
 
@@ -53,6 +62,7 @@ class Controls:
     filters: str = ""
     numbers: dict[str, int] = field(default_factory=dict)
     boosts: dict[str, float] = field(default_factory=dict)
+    fusion: dict[str, str] = field(default_factory=dict)
     defaults: RetrievalDefaults = field(default_factory=RetrievalDefaults)
 
     @classmethod
@@ -62,11 +72,13 @@ class Controls:
         stored_boosts = defaults.params.boosts
         boosts = {name: form.get(f"boost_{name}", "").strip()
                   or stored_boosts.get(name, DEFAULT_BOOSTS[name]) for name in BOOST_FIELDS}
+        fusion = {name: form.get(name, "").strip() or default
+                  for name, default in fusion_defaults(defaults).items()}
         return cls(query=form.get("q", "").strip(), as_user=form.get("as_user", "").strip(),
                    # off unless asked for, as in the library: rerank is the slow stage
                    rerank=form.get("rerank") == "on",
                    filters=form.get("filters", ""), numbers=numbers, boosts=boosts,
-                   defaults=defaults)
+                   fusion=fusion, defaults=defaults)
 
     @property
     def filter_lines(self) -> list[str]:
@@ -86,6 +98,9 @@ class Controls:
                                    if name == "size" or str(value) != str(base[name])}
         if boosts != dict(self.defaults.params.boosts):
             changed["boosts"] = boosts
+        stored = fusion_defaults(self.defaults)
+        changed.update({name: value for name, value in self.fusion.items()
+                        if value != stored[name]})
         return self.defaults.search_params(mode=mode.value, filters=self.filter_lines,
                                            highlight=True, explain=True, **changed)
 
@@ -95,6 +110,8 @@ class Controls:
         values: dict[str, Any] = {name: self.numbers[name] for name in (
             "rank_constant", "rank_window_size", "k", "num_candidates", "rerank_top_n")}
         values.update({f"boost_{name}": value for name, value in self.boosts.items()})
+        values.update(fusion=self.fusion["fusion"], normalizer=self.fusion["normalizer"])
+        values.update({f"weight_{leg}": self.fusion[f"{leg}_weight"] for leg in LEGS})
         return urlencode(values)
 
 
@@ -165,7 +182,7 @@ def index() -> str:
         grades = PlaygroundJudgments(state.settings.assets).grades(controls.query)
     return render_template("playground/index.html", controls=controls, columns=columns,
                            grades=grades, users=_users(user), defaults=defaults,
-                           enforces_dls=user.caps.security_enabled,
+                           enforces_dls=user.caps.security_enabled, normalizers=NORMALIZERS,
                            RELEVANT=RELEVANT, NOT_RELEVANT=NOT_RELEVANT)
 
 

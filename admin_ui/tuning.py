@@ -24,11 +24,12 @@ from es_rag.retrieve.defaults import (
     read_stored,
     write_file,
 )
-from es_rag.retrieve.params import DEFAULT_BOOSTS
+from es_rag.retrieve.params import DEFAULT_BOOSTS, LEGS
 
 bp = Blueprint("tuning", __name__, url_prefix="/tuning")
 
-FIELDS = ("mode", "rank_constant", "rank_window_size", "k", "num_candidates",
+FIELDS = ("mode", "rank_constant", "rank_window_size", "k", "num_candidates", "fusion",
+          "normalizer", *(f"weight_{leg}" for leg in LEGS),
           *(f"boost_{name}" for name in DEFAULT_BOOSTS), "rerank_top_n")
 """The form's fields: the playground's "Save as code" link sends the same names."""
 
@@ -36,7 +37,8 @@ FIELDS = ("mode", "rank_constant", "rank_window_size", "k", "num_candidates",
 def form_values(defaults: RetrievalDefaults) -> dict[str, str]:
     """The parameters as the form shows them (strings, by field name)."""
     values = defaults.values()
-    shown = {name: str(values[name]) for name in FIELDS[:5]}
+    shown = {name: str(values[name]) for name in FIELDS[:7]}
+    shown.update({f"weight_{leg}": f"{weight:g}" for leg, weight in values["weights"].items()})
     shown.update({f"boost_{name}": f"{boost:g}" for name, boost in values["boosts"].items()})
     shown["rerank_top_n"] = str(values["rerank"]["top_n"])
     return shown
@@ -64,8 +66,17 @@ def _proposed(current: RetrievalDefaults) -> RetrievalDefaults:
             data["knn"][name] = _number(name, raw, int)
         elif name == "rerank_top_n":
             data["rerank"]["top_n"] = _number(name, raw, int)
+        elif name == "fusion":
+            data["fusion"]["kind"] = raw
+        elif name == "normalizer":
+            data["fusion"]["normalizer"] = raw
+        elif name.startswith("weight_"):
+            weights = data["fusion"].setdefault("weights", {"bm25": 1.0, "knn": 1.0})
+            weights[name.removeprefix("weight_")] = _number(name, raw, float)
         else:
             data["fusion"][name] = _number(name, raw, int)
+    if data["fusion"].get("kind") != "linear":
+        data["fusion"].pop("normalizer", None)  # RRF has none; the form always sends one
     try:
         return parse_defaults(data, FILE_NAME, "file")
     except RetrievalFileError as exc:

@@ -86,19 +86,50 @@ class Capabilities:
     rrf_licensed: bool
     ml_inference: bool
     dls: bool = False  # document-level security enforced by the cluster
+    linear_retriever: bool = False  # the `linear` retriever (8.18/9.0+), licensed
+    weighted_rrf: bool = False  # per-retriever `weight` in the `rrf` retriever (9.2+), licensed
 
     @property
     def hybrid_path(self) -> str:
-        """How hybrid search runs: `retriever`, `rank_rrf` or `client_rrf` (RRF over msearch)."""
+        """How plain RRF hybrid search runs: `retriever`, `rank_rrf` or `client_rrf`."""
         if self.rrf_licensed and self.retriever:
             return "retriever"
         if self.rrf_licensed and self.rank_rrf:
             return "rank_rrf"
         return "client_rrf"
 
+    def fusion_path(self, fusion: str, weighted: bool = False) -> str:
+        """How hybrid search with this fusion runs on this cluster.
+
+        `rrf`: the `retriever` (weighted only from 9.2), the older `rank_rrf` (unweighted), or
+        `client_rrf` over one `_msearch`; `linear`: the `linear_retriever` (8.18/9.0+) or
+        `client_linear`. Without the license (Basic) every fusion runs client-side.
+        """
+        if fusion == "linear":
+            return "linear_retriever" if self.linear_retriever else "client_linear"
+        if weighted:
+            return "retriever" if self.weighted_rrf else "client_rrf"
+        return self.hybrid_path
+
+    @property
+    def license_lacks(self) -> list[str]:
+        """Features es-rag would use that this cluster's license does not give (Basic lacks
+        them all); es-rag falls back to client-side fusion and reranking and local embedding."""
+        lacks = []
+        if not self.rrf_licensed:
+            lacks += ["rrf retriever", "linear retriever", "text_similarity_reranker",
+                      "semantic_text inference"]
+        if not self.ml_inference:
+            lacks.append("ml inference")
+        if self.security_enabled and not self.dls:
+            lacks.append("document level security")
+        return lacks
+
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON output, with the chosen hybrid path."""
-        return {**asdict(self), "hybrid_path": self.hybrid_path}
+        """Plain dict for JSON output, with the hybrid paths and what the license lacks."""
+        return {**asdict(self), "hybrid_path": self.hybrid_path,
+                "linear_path": self.fusion_path("linear"),
+                "license_lacks": self.license_lacks}
 
 
 def client_kwargs(settings: Settings, url: str | None) -> dict[str, Any]:
@@ -225,6 +256,8 @@ def detect_capabilities(
         rrf_licensed=active and license_type in RRF_LICENSES,
         ml_inference=ml and active and license_type in ML_LICENSES,
         dls=security and active and license_type in DLS_LICENSES,
+        linear_retriever=(major, minor) >= (8, 18) and active and license_type in RRF_LICENSES,
+        weighted_rrf=(major, minor) >= (9, 2) and active and license_type in RRF_LICENSES,
     )
 
 

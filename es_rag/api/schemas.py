@@ -67,6 +67,13 @@ class ModeSearch(_Body):
     similarity: float | None = Field(None, ge=-1, le=1, description="floor on vector similarity")
     rank_constant: int | None = Field(None, ge=1, description="RRF rank constant (hybrid)")
     rank_window_size: int | None = Field(None, ge=1, le=10_000)
+    fusion: Literal["rrf", "linear"] | None = Field(
+        None, description="hybrid fusion: rrf (ranks) or linear (normalized scores) " + PARAMS_HELP)
+    weights: dict[str, float] | str | None = Field(
+        None, description="leg weights, `{\"bm25\": 1, \"knn\": 2}` or `\"bm25=1,knn=2\"` "
+                          + PARAMS_HELP)
+    normalizer: Literal["minmax", "l2_norm", "none"] | None = Field(
+        None, description="score normalizer of linear fusion " + PARAMS_HELP)
     boosts: dict[str, float] | str | None = Field(
         None, description="field boosts, `{\"title\": 3}` or `\"title^3,text^1\"`")
     highlight: bool = False
@@ -98,6 +105,13 @@ class AskRequest(_Body):
     num_candidates: int | None = Field(None, ge=1, le=10_000, description=PARAMS_HELP)
     rank_constant: int | None = Field(None, ge=1, description="RRF rank constant " + PARAMS_HELP)
     rank_window_size: int | None = Field(None, ge=1, le=10_000, description=PARAMS_HELP)
+    fusion: Literal["rrf", "linear"] | None = Field(
+        None, description="hybrid fusion: rrf (ranks) or linear (normalized scores) " + PARAMS_HELP)
+    weights: dict[str, float] | str | None = Field(
+        None, description="leg weights, `{\"bm25\": 1, \"knn\": 2}` or `\"bm25=1,knn=2\"` "
+                          + PARAMS_HELP)
+    normalizer: Literal["minmax", "l2_norm", "none"] | None = Field(
+        None, description="score normalizer of linear fusion " + PARAMS_HELP)
     boosts: dict[str, float] | str | None = Field(None, description=PARAMS_HELP)
     history: list[Turn] = Field(default_factory=list, max_length=50, description=(
         "earlier turns, oldest first; a follow-up is condensed into a standalone question "
@@ -116,7 +130,7 @@ class AskRequest(_Body):
 
 class SearchResponse(BaseModel):
     """Hits best first, the path that produced them (bm25, knn, retriever, rank_rrf,
-    client_rrf or template) and the request's details."""
+    linear_retriever, client_rrf, client_linear or template) and the request's details."""
 
     hits: list[Hit]
     path_used: str

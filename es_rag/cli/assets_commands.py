@@ -22,6 +22,9 @@ def status(ctx: Context, as_json: bool) -> None:
         click.echo(json.dumps(report))
         return
     for key, value in caps.as_dict().items():
+        if key == "license_lacks":
+            value = ", ".join(value) or "nothing"
+            value += " (es-rag falls back to client-side fusion)" if caps.license_lacks else ""
         click.echo(f"{key:18} {value}")
 
 

@@ -22,7 +22,13 @@ def _search_options(func: F) -> F:
         click.option("--k", type=int, help="kNN neighbours (knn mode)."),
         click.option("--num-candidates", type=int, help="kNN candidates per shard."),
         click.option("--rank-constant", type=int, help="RRF rank constant."),
-        click.option("--rank-window-size", type=int, help="RRF window per leg."),
+        click.option("--rank-window-size", type=int, help="Fusion window per leg."),
+        click.option("--fusion", type=click.Choice(["rrf", "linear"]),
+                     help="How hybrid combines the legs: rrf (ranks) or linear (normalized "
+                          "scores)."),
+        click.option("--weights", help="Leg weights for fusion, e.g. 'bm25=1,knn=2'."),
+        click.option("--normalizer", type=click.Choice(["minmax", "l2_norm", "none"]),
+                     help="Score normalizer of linear fusion."),
         click.option("--as-user", help="Search as this user: the cluster's DLS applies."),
     ]
     for option in reversed(options):
@@ -104,6 +110,10 @@ def parameters_line(parameters: dict[str, Any]) -> str:
     values = dict(parameters.get("values") or {})
     boosts = ",".join(f"{k}^{v:g}"
                       for k, v in sorted((values.pop("boosts", None) or {}).items()))
+    if "weights" in values:
+        values["weights"] = ",".join(f"{k}={v:g}" for k, v in values["weights"].items())
+    if values.get("fusion") == "rrf":
+        values.pop("normalizer", None)
     rerank = values.pop("rerank", None) or {}
     shown = " ".join(f"{k}={v}" for k, v in values.items())
     overrides = parameters.get("overrides") or []

@@ -47,7 +47,7 @@ from es_rag.evaluate.run import (
 from es_rag.evaluate.subset import Subset, select_documents, select_queries
 from es_rag.ingest.embed import Embedder
 from es_rag.retrieve import defaults as retrieval
-from es_rag.retrieve.params import DEFAULT_BOOSTS, MAX_NUM_CANDIDATES
+from es_rag.retrieve.params import DEFAULT_BOOSTS, MAX_NUM_CANDIDATES, NORMALIZERS
 
 TRAIN_METRIC = "ndcg@10"
 MIN_WINDOW = 10  # nDCG@10 needs ten fused results
@@ -61,11 +61,17 @@ class TuneError(EsRagError, ValueError):
 
 
 _BOOST_AXES = ("text_boost", "title_boost", "headings_boost")
+_WEIGHT_AXES = ("bm25_weight", "knn_weight")
+_CHOICE_AXES = {"fusion": ("rrf", "linear"), "normalizer": NORMALIZERS}
 
 
-def _axis_value(axis: str, raw: Any, what: str = "grid") -> int | float:
+def _axis_value(axis: str, raw: Any, what: str = "grid") -> int | float | str:
     """One parameter value, checked: a clear TuneError names the parameter and the value."""
     where = f"{what} {axis}: {raw!r}"
+    if axis in _CHOICE_AXES:
+        if str(raw).strip().lower() not in _CHOICE_AXES[axis]:
+            raise TuneError(f"{where} is not one of {', '.join(_CHOICE_AXES[axis])}")
+        return str(raw).strip().lower()
     if isinstance(raw, bool):
         raise TuneError(f"{where} is not a number")
     try:
@@ -75,6 +81,10 @@ def _axis_value(axis: str, raw: Any, what: str = "grid") -> int | float:
     if axis in _BOOST_AXES:
         if not math.isfinite(number) or number <= 0:
             raise TuneError(f"{where} must be a positive boost")
+        return number
+    if axis in _WEIGHT_AXES:
+        if not math.isfinite(number) or number < 0:
+            raise TuneError(f"{where} must be a non-negative weight")
         return number
     if not number.is_integer():
         raise TuneError(f"{where} must be a whole number")
@@ -87,10 +97,12 @@ def _axis_value(axis: str, raw: Any, what: str = "grid") -> int | float:
 
 @dataclass(frozen=True)
 class HybridSetting:
-    """One point of the grid: the RRF, kNN and boost parameters of a hybrid search.
+    """One point of the grid: the fusion, kNN and boost parameters of a hybrid search.
 
     `num_candidates` is the effective value: the kNN leg fetches `rank_window_size` neighbours
     and never considers fewer candidates than that, so it is raised to at least the window.
+    A parameter the fusion ignores takes its default (linear fusion has no rank constant, RRF
+    no normalizer), so equivalent settings are one.
     """
 
     rank_constant: int
@@ -99,12 +111,24 @@ class HybridSetting:
     text_boost: float
     title_boost: float
     headings_boost: float
+    fusion: str = "rrf"
+    normalizer: str = "minmax"
+    bm25_weight: float = 1.0
+    knn_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (f.name for f in fields(self)):
             object.__setattr__(self, name, _axis_value(name, getattr(self, name), "setting"))
         object.__setattr__(self, "num_candidates",
                            max(self.num_candidates, self.rank_window_size))
+        ignored = ("rank_constant", 60) if self.fusion == "linear" else ("normalizer", "minmax")
+        object.__setattr__(self, *ignored)
+        if not self.bm25_weight and not self.knn_weight:
+            raise TuneError("setting: at least one leg must have a positive weight")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {"bm25": self.bm25_weight, "knn": self.knn_weight}
 
     @property
     def boosts(self) -> dict[str, float]:
@@ -115,20 +139,26 @@ class HybridSetting:
     def label(self) -> str:
         """`rank_constant=60,rank_window_size=100,num_candidates=200,boosts=text^1,...`."""
         boosts = ",".join(f"{name}^{boost:g}" for name, boost in self.boosts.items())
-        return (f"rank_constant={self.rank_constant},rank_window_size={self.rank_window_size},"
-                f"num_candidates={self.num_candidates},boosts={boosts}")
+        fusion = (f"rank_constant={self.rank_constant}" if self.fusion == "rrf"
+                  else f"linear={self.normalizer}")
+        weights = ("" if self.weights == {"bm25": 1.0, "knn": 1.0}
+                   else f",weights=bm25={self.bm25_weight:g}/knn={self.knn_weight:g}")
+        return (f"{fusion},rank_window_size={self.rank_window_size},"
+                f"num_candidates={self.num_candidates},boosts={boosts}{weights}")
 
     def config(self, name: str) -> EvalConfig:
         """The hybrid evaluation configuration with these parameters."""
         return EvalConfig(name, "hybrid", {
             "rank_constant": self.rank_constant, "rank_window_size": self.rank_window_size,
-            "num_candidates": self.num_candidates, "boosts": self.boosts})
+            "num_candidates": self.num_candidates, "boosts": self.boosts,
+            "fusion": self.fusion, "normalizer": self.normalizer, "weights": self.weights})
 
     def apply_to(self, defaults: retrieval.RetrievalDefaults) -> retrieval.RetrievalDefaults:
         """`defaults` (retrieval.json) with this setting's fusion, kNN and boosts."""
         params = defaults.params.with_(
             rank_constant=self.rank_constant, rank_window_size=self.rank_window_size,
-            num_candidates=max(self.num_candidates, defaults.params.k), boosts=self.boosts)
+            num_candidates=max(self.num_candidates, defaults.params.k), boosts=self.boosts,
+            fusion=self.fusion, normalizer=self.normalizer, weights=self.weights)
         return replace(defaults, params=params)
 
     @classmethod
@@ -137,7 +167,8 @@ class HybridSetting:
         p = defaults.params
         return cls(p.rank_constant, p.rank_window_size, p.num_candidates,
                    *(p.boosts.get(name, DEFAULT_BOOSTS[name])
-                     for name in ("text", "title", "headings")))
+                     for name in ("text", "title", "headings")),
+                   p.fusion.value, p.normalizer, p.weights["bm25"], p.weights["knn"])
 
 
 @dataclass(frozen=True)
@@ -145,7 +176,9 @@ class TuneGrid:
     """The values tried for each parameter of hybrid search.
 
     Boosts scale BM25 fields against each other, and RRF only sees ranks, so `text_boost`
-    stays 1.0 by default and the other boosts are relative to it.
+    stays 1.0 by default and the other boosts are relative to it. Fusion kinds, normalizers
+    and leg weights are axes too (`fusion=rrf,linear`, `normalizer=minmax,l2_norm`,
+    `knn_weight=0.5,1,2`); by default only RRF with equal weights is searched.
 
     >>> TuneGrid(rank_constant=(20, 60), title_boost=(1, 3)).rank_constant
     (20, 60)
@@ -157,6 +190,10 @@ class TuneGrid:
     text_boost: tuple[float, ...] = (1.0,)
     title_boost: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
     headings_boost: tuple[float, ...] = (1.0, 1.5)
+    fusion: tuple[str, ...] = ("rrf",)
+    normalizer: tuple[str, ...] = ("minmax",)
+    bm25_weight: tuple[float, ...] = (1.0,)
+    knn_weight: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
         for axis in (f.name for f in fields(self)):

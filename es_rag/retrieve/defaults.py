@@ -1,7 +1,8 @@
 """Retrieval parameters as code: `retrieval.json` in the assets, stored in the cluster by `apply`.
 
 One file holds what every search path starts from: mode, field boosts, kNN `k` and
-`num_candidates`, fusion (`rrf` with its rank constant and window) and the rerank stage.
+`num_candidates`, fusion (`rrf` with its rank constant, or `linear` with its normalizer; the
+window and the legs' weights) and the rerank stage.
 `es-rag apply` stores it as the script `es-rag-retrieval` (its source is the file's JSON) and
 renders its values into the defaults of the stored search templates. The CLI, the library, the
 HTTP API, the admin UI, `eval` and `tune` read the stored copy (`read_stored`); a request may
@@ -14,6 +15,8 @@ override any value, and `explain["parameters"]` says where each value came from.
  "fusion": {"kind": "rrf", "rank_constant": 60, "rank_window_size": 100},
  "rerank": {"model": null, "top_n": 50, "batch_size": 16, "time_budget_s": 10.0}}
 ```
+Fusion may weigh the legs, `"weights": {"bm25": 1.0, "knn": 2.0}`, and `"kind": "linear"` takes
+a `"normalizer"` (`minmax`, `l2_norm` or `none`), as Elasticsearch's `linear` retriever does.
 """
 
 from __future__ import annotations
@@ -27,16 +30,16 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from es_rag.errors import EsRagError
-from es_rag.retrieve.params import DEFAULT_BOOSTS, SearchParams
+from es_rag.retrieve.params import DEFAULT_BOOSTS, Fusion, SearchParams
 
 FILE_NAME = "retrieval.json"
 STORED_ID = "es-rag-retrieval"
-FUSION_KINDS = ("rrf",)
+FUSION_KINDS = ("rrf", "linear")
 SECTIONS = {"mode": None, "boosts": None, "knn": ("k", "num_candidates"),
-            "fusion": ("kind", "rank_constant", "rank_window_size"),
+            "fusion": ("kind", "rank_constant", "rank_window_size", "weights", "normalizer"),
             "rerank": ("model", "top_n", "batch_size", "time_budget_s")}
 TUNABLE = ("mode", "boosts", "k", "num_candidates", "rank_constant", "rank_window_size",
-           "rerank")
+           "fusion", "weights", "normalizer", "rerank")
 """The SearchParams fields the file sets; `size`, filters and highlight stay per request."""
 
 
@@ -50,7 +53,6 @@ class RetrievalDefaults:
 
     params: SearchParams = field(default_factory=SearchParams)
     origin: str = "built-in"
-    fusion: str = "rrf"
 
     def as_file(self) -> dict[str, Any]:
         """The parameters as `retrieval.json` holds them."""
@@ -58,11 +60,21 @@ class RetrievalDefaults:
         rerank = p.rerank
         return {"mode": p.mode.value, "boosts": dict(p.boosts),
                 "knn": {"k": p.k, "num_candidates": p.num_candidates},
-                "fusion": {"kind": self.fusion, "rank_constant": p.rank_constant,
-                           "rank_window_size": p.rank_window_size},
+                "fusion": self._fusion(),
                 "rerank": {"model": rerank.model, "top_n": rerank.top_n,
                            "batch_size": rerank.batch_size,
                            "time_budget_s": rerank.time_budget_s}}
+
+    def _fusion(self) -> dict[str, Any]:
+        """The fusion section: weights when they differ, the normalizer for `linear`."""
+        p = self.params
+        section: dict[str, Any] = {"kind": p.fusion.value, "rank_constant": p.rank_constant,
+                                   "rank_window_size": p.rank_window_size}
+        if p.weighted or p.fusion is Fusion.LINEAR:
+            section["weights"] = dict(p.weights)
+        if p.fusion is Fusion.LINEAR:
+            section["normalizer"] = p.normalizer
+        return section
 
     def to_json(self) -> str:
         """The file's text: sorted keys, two-space indent (what `apply` stores)."""
@@ -73,7 +85,9 @@ class RetrievalDefaults:
         file = self.as_file()
         return {"mode": file["mode"], "boosts": file["boosts"], **file["knn"],
                 "rank_constant": self.params.rank_constant,
-                "rank_window_size": self.params.rank_window_size, "rerank": file["rerank"]}
+                "rank_window_size": self.params.rank_window_size,
+                "fusion": self.params.fusion.value, "weights": dict(self.params.weights),
+                "normalizer": self.params.normalizer, "rerank": file["rerank"]}
 
     def search_params(self, **overrides: Any) -> SearchParams:
         """SearchParams from these defaults with the request's options on top (None: default).
@@ -127,11 +141,13 @@ def parse_defaults(data: Any, where: str, origin: str) -> RetrievalDefaults:
     if fusion not in FUSION_KINDS:
         raise RetrievalFileError(f"{where}: fusion.kind {fusion!r} is not supported "
                                  f"(supported: {', '.join(FUSION_KINDS)})")
+    if "normalizer" in (data.get("fusion") or {}) and fusion != "linear":
+        raise RetrievalFileError(f"{where}: fusion.normalizer applies to kind linear only")
     try:
-        params = SearchParams.from_cli(**options)
+        params = SearchParams.from_cli(fusion=fusion, **options)
     except (TypeError, ValueError) as exc:
         raise RetrievalFileError(f"{where}: {exc}") from None
-    return RetrievalDefaults(params, origin, fusion)
+    return RetrievalDefaults(params, origin)
 
 
 def read_file(root: Path) -> RetrievalDefaults:

@@ -1,4 +1,4 @@
-"""Search parameters: mode, sizes, boosts, kNN and RRF settings, filters, highlight, rerank."""
+"""Search parameters: mode, sizes, boosts, kNN settings, fusion (RRF or linear), filters, rerank."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from es_rag.retrieve.filters import Filter, parse_filters
 DEFAULT_BOOSTS: Mapping[str, float] = {"text": 1.0, "title": 1.0, "headings": 1.0}
 BOOSTABLE_FIELDS = ("text", "title", "headings", "text.standard", "title.standard")
 MAX_NUM_CANDIDATES = 10_000  # Elasticsearch's own limit for knn.num_candidates
+LEGS = ("bm25", "knn")
+DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 1.0, "knn": 1.0}
+NORMALIZERS = ("none", "minmax", "l2_norm")  # Elasticsearch's linear retriever normalizers
 
 
 class Mode(StrEnum):
@@ -38,6 +41,52 @@ class Mode(StrEnum):
     @property
     def is_hybrid(self) -> bool:
         return self in (Mode.HYBRID, Mode.HYBRID_RERANK)
+
+
+class Fusion(StrEnum):
+    """How hybrid search combines its BM25 and kNN legs.
+
+    `rrf` sums weight / (rank_constant + rank) over the legs (Elasticsearch's `rrf` retriever,
+    weighted since 9.2); `linear` sums weight * normalized score (the `linear` retriever,
+    8.18/9.0+, with the `minmax`, `l2_norm` or `none` normalizer).
+    """
+
+    RRF = "rrf"
+    LINEAR = "linear"
+
+    @classmethod
+    def parse(cls, value: str | Fusion) -> Fusion:
+        """The fusion named `value`; an unknown name raises ValueError listing the known ones."""
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            raise ValueError(f"unknown fusion {value!r} (accepted: rrf, linear)") from None
+
+
+def parse_weights(spec: str | Mapping[str, float]) -> dict[str, float]:
+    """Leg weights from `"bm25=0.7,knn=0.3"` or a mapping; a leg left out weighs 1.0."""
+    if isinstance(spec, str):
+        pairs: dict[str, Any] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            name, sep, weight = part.partition("=")
+            if not sep:
+                raise ValueError(f"invalid weight {part!r} (expected leg=number)")
+            pairs[name.strip()] = weight
+        spec = pairs
+    out = dict(DEFAULT_WEIGHTS)
+    for name, raw in spec.items():
+        if name not in LEGS:
+            raise ValueError(f"cannot weigh {name!r} (legs: {', '.join(LEGS)})")
+        try:
+            weight = float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"weight of {name!r}: {raw!r} is not a number") from None
+        if not weight >= 0:
+            raise ValueError(f"weight of {name!r} must be non-negative, got {raw}")
+        out[name] = weight
+    if not any(out.values()):
+        raise ValueError("at least one leg must have a positive weight")
+    return out
 
 
 @dataclass(frozen=True)
@@ -103,6 +152,9 @@ class SearchParams:
     similarity: float | None = None
     rank_constant: int = 60
     rank_window_size: int = 100
+    fusion: Fusion = Fusion.RRF
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    normalizer: str = "minmax"
     filters: tuple[Filter, ...] = ()
     highlight: bool = False
     rerank: RerankSettings = field(default_factory=RerankSettings)
@@ -113,6 +165,11 @@ class SearchParams:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
         object.__setattr__(self, "boosts", parse_boosts(self.boosts))
+        object.__setattr__(self, "fusion", Fusion.parse(self.fusion))
+        object.__setattr__(self, "weights", parse_weights(self.weights))
+        if self.normalizer not in NORMALIZERS:
+            raise ValueError(f"unknown normalizer {self.normalizer!r} "
+                             f"(accepted: {', '.join(NORMALIZERS)})")
         object.__setattr__(self, "filters", parse_filters(self.filters))
         for name in ("size", "k", "num_candidates", "rank_constant", "rank_window_size"):
             if int(getattr(self, name)) < 1:
@@ -130,6 +187,11 @@ class SearchParams:
             raise ValueError(f"similarity floor {self.similarity} is not within [-1, 1]")
 
     @property
+    def weighted(self) -> bool:
+        """Whether the legs weigh differently (plain RRF treats them alike)."""
+        return dict(self.weights) != dict(DEFAULT_WEIGHTS)
+
+    @property
     def fetch_size(self) -> int:
         """How many fused hits to fetch: the rerank window in `hybrid+rerank`, else `size`."""
         if self.mode is Mode.HYBRID_RERANK:
@@ -141,7 +203,8 @@ class SearchParams:
         rerank = self.rerank
         return {"mode": self.mode.value, "boosts": dict(self.boosts), "k": self.k,
                 "num_candidates": self.num_candidates, "rank_constant": self.rank_constant,
-                "rank_window_size": self.rank_window_size,
+                "rank_window_size": self.rank_window_size, "fusion": self.fusion.value,
+                "weights": dict(self.weights), "normalizer": self.normalizer,
                 "rerank": {"model": rerank.model, "top_n": rerank.top_n,
                            "batch_size": rerank.batch_size,
                            "time_budget_s": rerank.time_budget_s}}
@@ -155,8 +218,9 @@ class SearchParams:
         """Build params from CLI flags or a JSON request: strings are parsed, None means default.
 
         Accepts the field names plus `rerank_model`, `rerank_top_n`, `rerank_batch_size`,
-        `rerank_time_budget_s`; `boosts` may be `"title^3,text^1"`, `filters` a list of filter
-        strings, `rerank` a mapping of RerankSettings fields.
+        `rerank_time_budget_s`, `bm25_weight` and `knn_weight`; `boosts` may be
+        `"title^3,text^1"`, `weights` `"bm25=0.7,knn=0.3"`, `filters` a list of filter strings,
+        `rerank` a mapping of RerankSettings fields.
 
         >>> SearchParams.from_cli(mode="hybrid", boosts="title^3", explain=True).boosts
         {'title': 3.0}
@@ -167,6 +231,16 @@ class SearchParams:
             value = options.pop(key)
             if value is not None:
                 rerank[key.removeprefix("rerank_")] = value
+        weights = options.pop("weights", None)
+        if isinstance(weights, str) and weights.lstrip().startswith("{"):
+            weights = json.loads(weights)
+        weights = dict(parse_weights(weights)) if weights is not None else None
+        for leg in LEGS:
+            value = options.pop(f"{leg}_weight", None)
+            if value is not None:
+                weights = {**(weights or {}), leg: value}
+        if weights is not None:
+            options["weights"] = weights
         values: dict[str, Any] = {}
         for key, value in options.items():
             if key not in known:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from es_rag.retrieve.filters import filter_clauses
-from es_rag.retrieve.params import SearchParams
+from es_rag.retrieve.params import LEGS, SearchParams
 
 VECTOR_FIELD = "embedding"
 SOURCE_EXCLUDES = {"excludes": [VECTOR_FIELD]}
@@ -81,17 +81,34 @@ def knn_body(query_text: str, vector: VectorQuery, params: SearchParams,
     return _finish({"knn": knn_clause(vector, params)}, query_text, params, size or params.size)
 
 
+def _legs(query_text: str, vector: VectorQuery, params: SearchParams) -> list[dict[str, Any]]:
+    """The standard (BM25) and knn retrievers, in `params.weights` order: bm25, knn."""
+    return [{"standard": {"query": bm25_query(query_text, params)}},
+            {"knn": knn_clause(vector, params)}]
+
+
 def retriever_body(query_text: str, vector: VectorQuery,
                    params: SearchParams) -> dict[str, Any]:
-    """Hybrid search with the `rrf` retriever over a standard and a knn retriever (ES 8.14+)."""
+    """Hybrid search with the `rrf` retriever over a standard and a knn retriever (ES 8.14+);
+    weighted legs use the `{retriever, weight}` components of 9.2+."""
+    legs: list[dict[str, Any]] = _legs(query_text, vector, params)
+    if params.weighted:
+        legs = [{"retriever": leg, "weight": params.weights[name]}
+                for leg, name in zip(legs, LEGS, strict=True)]
     body = {"retriever": {"rrf": {
-        "retrievers": [
-            {"standard": {"query": bm25_query(query_text, params)}},
-            {"knn": knn_clause(vector, params)},
-        ],
+        "retrievers": legs,
         "rank_constant": params.rank_constant,
         "rank_window_size": params.rank_window_size,
     }}}
+    return _finish(body, query_text, params, params.fetch_size)
+
+
+def linear_body(query_text: str, vector: VectorQuery, params: SearchParams) -> dict[str, Any]:
+    """Hybrid search with the `linear` retriever (8.18/9.0+): each leg weighted and normalized."""
+    legs = [{"retriever": leg, "weight": params.weights[name], "normalizer": params.normalizer}
+            for leg, name in zip(_legs(query_text, vector, params), LEGS, strict=True)]
+    body = {"retriever": {"linear": {"retrievers": legs,
+                                     "rank_window_size": params.rank_window_size}}}
     return _finish(body, query_text, params, params.fetch_size)
 
 

@@ -1,8 +1,10 @@
-"""`search()`: BM25, kNN and license-adaptive hybrid (RRF) search, plus stored search templates.
+"""`search()`: BM25, kNN and license-adaptive hybrid search, plus stored search templates.
 
-Hybrid search takes the path the cluster supports (`Capabilities.hybrid_path`): the `rrf`
-retriever, the older `rank.rrf` form, or client-side RRF over one `_msearch`. A server-side
-RRF request refused for its license (403) falls back to client-side RRF, recorded in `explain`.
+Hybrid search fuses with RRF (optionally weighted) or a linear combination of normalized scores,
+on the path the cluster supports (`Capabilities.fusion_path`): the `rrf` retriever, the older
+`rank.rrf` form, the `linear` retriever, or the same fusion done client-side over one `_msearch`
+(Basic license, older clusters). A server-side request refused for its license (403) falls back
+to the client-side fusion; `explain` records the path and the fallback.
 With a `ClusterQueryEmbedder` (embedding = cluster) every kNN leg sends `query_vector_builder`
 and the cluster embeds the query.
 """
@@ -23,9 +25,9 @@ from es_rag.observability import tracing
 from es_rag.retrieve import queries
 from es_rag.retrieve.defaults import read_stored
 from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
-from es_rag.retrieve.fusion import rrf_fuse
+from es_rag.retrieve.fusion import linear_fuse, rrf_fuse
 from es_rag.retrieve.hits import Hit, SearchResult
-from es_rag.retrieve.params import Mode, SearchParams
+from es_rag.retrieve.params import LEGS, Fusion, Mode, SearchParams
 from es_rag.retrieve.queries import VectorQuery
 from es_rag.retrieve.rerank import Reranker, build_reranker
 
@@ -112,23 +114,32 @@ class _Searcher:
         return legs[0], legs[1]
 
 
-def _client_rrf(searcher: _Searcher, query_text: str, vector: VectorQuery,
-                params: SearchParams) -> list[Hit]:
+def _client_fusion(searcher: _Searcher, query_text: str, vector: VectorQuery,
+                   params: SearchParams) -> list[Hit]:
+    """The legs over one `_msearch`, fused here as the cluster's retriever would fuse them."""
     bm25, knn = searcher.legs(query_text, vector, params)
     by_id = {h.chunk_id: h for h in knn} | {h.chunk_id: h for h in bm25}
-    with tracing.span("es_rag.fusion", es_rag__fusion="rrf"):
-        fused = rrf_fuse([[h.chunk_id for h in bm25], [h.chunk_id for h in knn]],
-                         rank_constant=params.rank_constant,
-                         rank_window_size=params.rank_window_size)
+    weights = [params.weights[leg] for leg in LEGS]
+    with tracing.span("es_rag.fusion", es_rag__fusion=params.fusion.value):
+        if params.fusion is Fusion.LINEAR:
+            fused = linear_fuse([[(h.chunk_id, h.score) for h in leg] for leg in (bm25, knn)],
+                                weights=weights, normalizer=params.normalizer,
+                                rank_window_size=params.rank_window_size)
+        else:
+            fused = rrf_fuse([[h.chunk_id for h in bm25], [h.chunk_id for h in knn]],
+                             rank_constant=params.rank_constant,
+                             rank_window_size=params.rank_window_size, weights=weights)
     hits = [replace(by_id[cid], score=score, fused_score=score)
             for cid, score in fused[: params.fetch_size]]
     _annotate_legs(hits, bm25, knn)
     return hits
 
 
-def _server_rrf(searcher: _Searcher, path: str, caps: Capabilities, query_text: str,
-                vector: VectorQuery, params: SearchParams) -> list[Hit]:
-    if path == "retriever":
+def _server_fusion(searcher: _Searcher, path: str, caps: Capabilities, query_text: str,
+                   vector: VectorQuery, params: SearchParams) -> list[Hit]:
+    if path == "linear_retriever":
+        body = queries.linear_body(query_text, vector, params)
+    elif path == "retriever":
         body = queries.retriever_body(query_text, vector, params)
     else:
         old = (caps.major, caps.minor) < (8, 14)
@@ -144,18 +155,19 @@ def _server_rrf(searcher: _Searcher, path: str, caps: Capabilities, query_text: 
 
 def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
             vector: VectorQuery, params: SearchParams) -> tuple[list[Hit], str]:
-    path = caps.hybrid_path
-    if path != "client_rrf":
+    path = caps.fusion_path(params.fusion.value, params.weighted)
+    client_path = f"client_{params.fusion.value}"
+    if path != client_path:
         try:
-            return _server_rrf(searcher, path, caps, query_text, vector, params), path
+            return _server_fusion(searcher, path, caps, query_text, vector, params), path
         except ApiError as exc:
             if not _is_license_refusal(exc):
                 raise
             reason = error_reason(exc)
-            log.warning("%s refused by the cluster's license (%s); using client-side RRF",
+            log.warning("%s refused by the cluster's license (%s); fusing client-side",
                         path, reason)
             searcher.explain["fallback"] = {"from": path, "reason": reason}
-    return _client_rrf(searcher, query_text, vector, params), "client_rrf"
+    return _client_fusion(searcher, query_text, vector, params), client_path
 
 
 @tracing.traced("es_rag.search", tracing.search_call, tracing.search_result)
@@ -219,8 +231,10 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
                 hit.knn_rank, hit.knn_score = rank, hit.score
         else:
             hits, path = _hybrid(searcher, caps, query_text, vector, params)
-            explain.update(rank_constant=params.rank_constant,
+            explain.update(fusion=params.fusion.value, weights=dict(params.weights),
                            rank_window_size=params.rank_window_size)
+            explain.update({"normalizer": params.normalizer} if params.fusion is Fusion.LINEAR
+                           else {"rank_constant": params.rank_constant})
     except ApiError as exc:
         raise SearchError(f"search on {index!r} failed ({exc.meta.status}): {error_reason(exc)}",
                           exc.meta.status) from None

@@ -69,3 +69,23 @@ def test_template_defaults_are_rewritten_only_where_named() -> None:
         '{"k": {{#k}}{{k}}{{/k}}{{^k}}25{{/k}}, "n": {{^n}}100{{/n}}}')
     with pytest.raises(ValueError, match="no default for size"):
         set_template_defaults(source, {"size": 5})
+
+
+def test_linear_fusion_saved_as_code_reaches_the_playground(
+        browser_client: FlaskClient, assets_dir: Path, cluster: Elasticsearch,
+        stored_assets_removed: None) -> None:
+    form = {"csrf_token": token(browser_client, "/tuning"), "fusion": "linear",
+            "normalizer": "l2_norm", "weight_knn": "2"}
+    assert browser_client.post("/tuning/save", data=form).status_code == 302
+    saved = json.loads((assets_dir / "retrieval.json").read_text())["fusion"]
+    assert (saved["kind"], saved["normalizer"], saved["weights"]) == (
+        "linear", "l2_norm", {"bm25": 1.0, "knn": 2.0})
+    page = browser_client.get("/playground?q=reciprocal+rank+fusion").get_data(as_text=True)
+    assert '<option value="linear" selected>' in page
+    assert '<option value="l2_norm" selected>' in page
+    assert 'name="knn_weight" step="0.1" min="0" value="2"' in page
+    assert "linear_retriever" in page or "client_linear" in page
+    back = browser_client.post("/tuning/save", data={
+        "csrf_token": token(browser_client, "/tuning"), "fusion": "rrf"})
+    assert back.status_code == 302
+    assert "normalizer" not in json.loads((assets_dir / "retrieval.json").read_text())["fusion"]

@@ -60,3 +60,17 @@ def test_an_unknown_stored_template_is_a_404_naming_it(api) -> None:
     assert response.status_code == 404
     assert response.json["error"]["type"] == "unknown_template"
     assert "nope" in response.json["error"]["reason"]
+
+
+def test_fusion_kind_weights_and_normalizer_reach_the_search(api) -> None:
+    response = api.post("/api/search", json={
+        "query": "reciprocal rank fusion", "fusion": "linear", "normalizer": "l2_norm",
+        "weights": {"knn": 2}, "explain": True, "size": 3})
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["path_used"] in ("linear_retriever", "client_linear")
+    assert body["explain"]["fusion"] == "linear"
+    assert body["explain"]["normalizer"] == "l2_norm"
+    assert body["explain"]["weights"] == {"bm25": 1.0, "knn": 2.0}
+    refused = api.post("/api/search", json={"query": "x", "fusion": "sum"})
+    assert refused.status_code == 400 and "fusion" in str(refused.json)

@@ -11,6 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from elasticsearch import Elasticsearch
+
+from es_rag.engine.security import PASSWORD_FILE
 
 ES_RAG = [sys.executable, "-m", "es_rag"]
 
@@ -145,3 +148,36 @@ def test_an_engine_that_cannot_start_is_one_clear_line(tmp_path: Path) -> None:
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "ES_RAG_ENGINE_PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_fusion_options_and_what_the_license_lacks(engine_env, tmp_path: Path) -> None:
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    (corpus / "fusion.md").write_text("# Fusion\n\nLinear fusion adds normalized scores of the "
+                                      "lexical and the vector legs, each with its weight.\n")
+    (corpus / "ranks.md").write_text("# Ranks\n\nReciprocal rank fusion adds one over the rank "
+                                     "constant plus the rank.\n")
+    assert run("apply", "--yes", env=engine_env).returncode == 0
+    assert run("ingest", str(corpus), env=engine_env).returncode == 0
+    linear = run("search", "how are normalized scores combined", "--fusion", "linear",
+                 "--weights", "bm25=1,knn=2", "--normalizer", "l2_norm", "--explain",
+                 env=engine_env)
+    assert linear.returncode == 0, linear.stderr
+    assert "path linear_retriever" in linear.stdout
+    assert "fusion=linear weights=bm25=1,knn=2 normalizer=l2_norm" in linear.stdout
+    assert "overridden: fusion, normalizer, weights" in linear.stdout
+    bad = run("search", "x", "--weights", "bm25=-1", env=engine_env)
+    assert bad.returncode == 2 and "weight of 'bm25' must be non-negative" in bad.stderr
+
+    status = run("status", env=engine_env)
+    assert "license_lacks      nothing" in status.stdout
+    url = json.loads(run("status", "--json", env=engine_env).stdout)["capabilities"]["url"]
+    password = (Path(engine_env["ES_RAG_DATA"]) / PASSWORD_FILE).read_text().strip()
+    with Elasticsearch(url, basic_auth=("elastic", password)) as es:
+        es.license.post_start_basic(acknowledge=True)
+    basic = run("status", env=engine_env)
+    assert "license_lacks      rrf retriever, linear retriever, text_similarity_reranker" \
+        in basic.stdout
+    fallback = run("search", "how are normalized scores combined", "--fusion", "linear",
+                   "--json", env=engine_env)
+    assert json.loads(fallback.stdout)["path_used"] == "client_linear"

@@ -9,8 +9,8 @@ import pytest
 
 from es_rag.evaluate import (
     BaselineError,
-    ConfigError,
     ConfigResult,
+    EvalConfigError,
     EvaluationReport,
     Judgments,
     check_baseline,
@@ -79,7 +79,7 @@ def test_config_specs_with_parameters_and_lists():
     ("template:", "name the template"),
 ])
 def test_bad_config_specs_are_explained(spec, problem):
-    with pytest.raises(ConfigError, match=problem):
+    with pytest.raises(EvalConfigError, match=problem):
         parse_configs(spec)
 
 

@@ -193,8 +193,8 @@ def test_the_best_setting_is_written_into_retrieval_json_as_a_diff_and_renders(t
 
 
 def test_a_broken_retrieval_json_is_refused_naming_the_file(tuned, tmp_path):
-    (tmp_path / "retrieval.json").write_text('{"fusion": {"kind": "linear"}}')
-    with pytest.raises(TuneError, match="retrieval.json: fusion.kind 'linear' is not supported"):
+    (tmp_path / "retrieval.json").write_text('{"fusion": {"kind": "sum"}}')
+    with pytest.raises(TuneError, match="retrieval.json: fusion.kind 'sum' is not supported"):
         tuned["real"]["result"].diff_for_file(tmp_path)
 
 

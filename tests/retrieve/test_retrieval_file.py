@@ -24,7 +24,11 @@ def test_a_folder_without_the_file_uses_the_built_in_defaults(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"fusion": {"kind": "linear"}}, "fusion.kind 'linear' is not supported (supported: rrf)"),
+    ({"fusion": {"kind": "sum"}}, "fusion.kind 'sum' is not supported (supported: rrf, linear)"),
+    ({"fusion": {"kind": "rrf", "normalizer": "minmax"}},
+     "fusion.normalizer applies to kind linear only"),
+    ({"fusion": {"kind": "linear", "weights": {"bm25": -1}}},
+     "weight of 'bm25' must be non-negative"),
     ({"knn": {"k": 10, "candidates": 5}}, "unknown key(s) knn.candidates (known: k, "),
     ({"rankconstant": 20}, "unknown key(s) rankconstant (known: mode, boosts"),
     ({"mode": "semantic"}, "unknown search mode 'semantic'"),
