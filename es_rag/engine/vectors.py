@@ -308,6 +308,15 @@ class VectorField:
         return [(key, score) for key, score in zip(keys[rows].tolist(), scores[rows].tolist(),
                                                     strict=True) if score >= 0.0]
 
+    def vectors_of(self, keys: list[int]) -> dict[int, list[float]]:
+        """The stored vectors of the documents `keys` (a key without a vector is left out)."""
+        with self._lock:
+            present = [key for key in keys if key in self.live]
+        if not present:
+            return {}
+        data, order = self._dense_rows(present)
+        return {int(key): row.tolist() for key, row in zip(order, data, strict=True)}
+
     def _dense_rows(self, keys: list[int]) -> tuple[np.ndarray, list[int]]:
         """The vectors of `keys` as one matrix, and the key of each row."""
         with self._lock:
