@@ -11,16 +11,17 @@ from .http import (
     routes_documents,
     routes_indices,
     routes_ingest,
+    routes_ml,
     routes_rank_eval,
     routes_scroll_pit,
     routes_search,
+    routes_security,
     routes_templates,
 )
 from .http.rest import RestRequest, RestResponse, Router
 from .http.security_gate import SecurityGate
 from .index_admin import IndexAdmin
 from .ml import MlService
-from .ml import routes as routes_ml
 from .node import Node
 from .query import parse_query
 from .scripts import ScriptStore
@@ -49,9 +50,12 @@ class EngineApp:
         self.ml = MlService(data_dir, self.node)
         self.search.embed_query = self.ml.embed_query
         for module in (routes_cluster, routes_indices, routes_documents, routes_search,
-                       routes_ingest, routes_templates, routes_rank_eval, routes_ml,
-                       routes_scroll_pit):
+                       routes_ingest, routes_templates, routes_rank_eval):
             module.register(self.router, self)
+        routes_ml.register(self.router, self.ml)
+        routes_scroll_pit.register(self.router, self)
+        if self.gate is not None:
+            routes_security.register(self.router, self.gate.security)
 
     def dispatch(self, request: RestRequest) -> RestResponse:
         """Serve one request; with security on, as its authenticated user (who reads within

@@ -1,12 +1,12 @@
 """Security on the HTTP path: authenticate every request, authorize its action, scope its reads.
 
-Every request is authenticated first (401 with `WWW-Authenticate` otherwise). `/_security/...`
-is served by the security package; every other request is authorized by its Elasticsearch action
-name (a routed request with no known action is refused). Writes are authorized item by item on
-their own targets (`authorize_write`, called by the document service for every single write,
-bulk item, reindex and delete-by-query copy), alias actions on every index and alias they name
-(`alias_gate`). Once authenticated, the request carries its user's read scope
-(`security/read_scope.py`, DLS): the services that read documents apply it where they read.
+Every request is authenticated first (401 with `WWW-Authenticate` otherwise). A `/_security/...`
+route authorizes its own action (`routes_security.py`); every other request is authorized by its
+Elasticsearch action name (a routed request with no known action is refused). Writes are
+authorized item by item on their own targets (`authorize_write`, called by the document service
+for every single write, bulk item, reindex and delete-by-query copy), alias actions on every
+index and alias they name (`alias_gate`). Once authenticated, the request carries its user's read
+scope (`security/read_scope.py`, DLS): the services that read documents apply it where they read.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from ..security import (
     AuthenticatedUser,
     RequestAction,
     Security,
-    handle,
     request_action,
 )
 from ..security.actions import ALIASES
@@ -67,10 +66,7 @@ class SecurityGate:
         req.read_scope = ReadScope(user, self.security, self._expand, self.app.search.matches)
         try:
             if req.path.startswith("/_security/"):
-                result = handle(self.security, req.method, req.path, req.params, req.json(),
-                                user)
-                if result is not None:
-                    return RestResponse(result[1], result[0])
+                return inner(req)  # each security route authorizes its own action
             parts = [p for p in req.path.split("/") if p]
             if req.method == "DELETE" and len(parts) == 1 and \
                     any(_names_security_index(n) for n in unquote(parts[0]).split(",")):
