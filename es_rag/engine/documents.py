@@ -153,6 +153,13 @@ class Documents:
             body["_source"] = filter_source(doc.source_json(), inc, exc)
         return body
 
+    def refresh(self, names: set[str]) -> None:
+        """Refresh the indices named (those a write with `?refresh` reached)."""
+        for name in names:
+            svc = self.node.indices.get(name)
+            if svc is not None:
+                svc.shard.refresh()
+
     # -- writes -----------------------------------------------------------------------------
     def write(self, requests: list[WriteRequest], *, bulk: bool = False) -> list[WriteResult]:
         """Apply writes in order; each gets its own result (a failure does not stop the rest).

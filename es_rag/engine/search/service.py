@@ -69,11 +69,12 @@ def resolve_options(params: dict[str, str]) -> dict[str, Any]:
 class SearchService:
     """Search, count, msearch and delete-by-query."""
 
-    def __init__(self, node: Node, documents: Documents) -> None:
+    def __init__(self, node: Node, documents: Documents,
+                 embed_query: Callable[[str, str], list[float]] | None = None) -> None:
         self.node = node
         self.documents = documents
         # (model_id, text) → vector, for kNN's `query_vector_builder` (the ML service's)
-        self.embed_query: Callable[[str, str], list[float]] | None = None
+        self.embed_query = embed_query
         self.contexts = ReaderContexts()
         self.scrolls = Scrolls(self, self.contexts)
         self.pits = PointsInTime(self, self.contexts)
