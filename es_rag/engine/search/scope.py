@@ -46,6 +46,14 @@ class ReadTargets(Protocol):
         ...
 
 
+def positions_by_scope(hits: list[Hit]) -> dict[int, list[int]]:
+    """The positions in `hits` of each scope's (index's) documents, so each is read once."""
+    by_scope: dict[int, list[int]] = {}
+    for pos, (_, num, _key) in enumerate(hits):
+        by_scope.setdefault(num, []).append(pos)
+    return by_scope
+
+
 def make_scopes(targets: list[Target]) -> list[Scope]:
     """A query context per index, with the filters of the aliases it was reached through."""
     scopes = []
