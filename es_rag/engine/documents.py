@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
-from .mapping import ParsedDocument
+from .index.mapping import ParsedDocument
+from .index.shard import Delete, Put
 from .node import IndexService, Node
-from .shard import Delete, Put
 from .source_filter import filter_source, parse_source_spec
 from .storage.docstore import DocVersion, StoredDoc, Tombstone
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from . import settings as index_settings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
+from .index import settings as index_settings
 from .node import IndexService, Node, alias_body
 
 _DYNAMIC_SETTINGS = {"number_of_replicas", "refresh_interval", "default_pipeline",

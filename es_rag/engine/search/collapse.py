@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dates import render_date
 from ..errors import BadRequest, ParsingError
-from ..mapping import FLOAT_TYPES, INTEGER_TYPES
+from ..index.mapping import FLOAT_TYPES, INTEGER_TYPES
 from ..query.base import QueryNode
 from ..source_filter import source_values
 from .scope import positions_by_scope

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import tantivy
 
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..query.base import QueryContext, QueryNode
 from ..query.explanation import Explanation, expl, java_float, sum_of, within_top_k
 from . import linear

@@ -13,7 +13,7 @@ from typing import Any
 import tantivy
 
 from ..errors import BadRequest
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..limits import current as current_limits
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec

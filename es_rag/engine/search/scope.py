@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import tantivy
 
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..node import Node, Target
 from ..query import parse_query
 from ..query.base import QueryContext

@@ -21,7 +21,7 @@ from ..errors import (
     ParsingError,
     SecurityError,
 )
-from ..fulltext import ID, KEY
+from ..index.fulltext import ID, KEY
 from ..node import Node, Target
 from ..query import parse_query
 from ..query.base import QueryNode

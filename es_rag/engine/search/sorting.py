@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dates import parse_date, render_date
 from ..errors import BadRequest
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..source_filter import source_values
 from .scope import positions_by_scope
 
