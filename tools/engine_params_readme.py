@@ -47,7 +47,7 @@ def render(router: Router) -> str:
 def current_table() -> str:
     """The table for the engine's routes as they are registered today."""
     with tempfile.TemporaryDirectory(prefix="params-readme-") as data_dir:
-        app = EngineApp(Path(data_dir), security=False)
+        app = EngineApp(Path(data_dir))  # security on: its `/_security` routes too
         try:
             return render(app.router)
         finally:

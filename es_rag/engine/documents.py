@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
-from .mapping import ParsedDocument
+from .index.mapping import ParsedDocument
+from .index.shard import Delete, Put
 from .node import IndexService, Node
-from .shard import Delete, Put
 from .source_filter import filter_source, parse_source_spec
 from .storage.docstore import DocVersion, StoredDoc, Tombstone
 
@@ -152,6 +152,13 @@ class Documents:
         if fetch:
             body["_source"] = filter_source(doc.source_json(), inc, exc)
         return body
+
+    def refresh(self, names: set[str]) -> None:
+        """Refresh the indices named (those a write with `?refresh` reached)."""
+        for name in names:
+            svc = self.node.indices.get(name)
+            if svc is not None:
+                svc.shard.refresh()
 
     # -- writes -----------------------------------------------------------------------------
     def write(self, requests: list[WriteRequest], *, bulk: bool = False) -> list[WriteResult]:

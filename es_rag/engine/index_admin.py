@@ -6,8 +6,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from . import settings as index_settings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
+from .index import settings as index_settings
 from .node import IndexService, Node, alias_body
 
 _DYNAMIC_SETTINGS = {"number_of_replicas", "refresh_interval", "default_pipeline",
@@ -22,6 +22,21 @@ class IndexAdmin:
 
     def services(self, expression: str | None, opts: dict[str, Any]) -> list[IndexService]:
         return [t.index for t in self.node.resolve(expression, **opts)]
+
+    def create(self, name: str, body: dict[str, Any] | None) -> None:
+        """`PUT /{index}`: a new index with its settings, mappings and aliases."""
+        self.node.create_index(name, body)
+
+    def refresh(self, expression: str | None, opts: dict[str, Any], *, flush: bool = False
+                ) -> int:
+        """`_refresh` (and `_flush`, which also persists the vector graphs) of the indices
+        `expression` names; how many there were."""
+        services = self.services(expression, opts)
+        for svc in services:
+            svc.shard.refresh()
+            if flush:
+                svc.shard.save_vectors()
+        return len(services)
 
     def get(self, expression: str, opts: dict[str, Any], flat: bool) -> dict[str, Any]:
         """`GET /{index}`."""

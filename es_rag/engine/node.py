@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import settings as index_settings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceAlreadyExists
-from .mapping import Mapping
-from .shard import Shard
+from .index import settings as index_settings
+from .index.mapping import Mapping
+from .index.shard import Shard
 from .storage.private import make_private
 from .storage.state import load_state, save_state
 

@@ -12,9 +12,8 @@ import networkx as nx
 MAX_LINES = 500
 ENGINE = "es_rag.engine"
 APP = "es_rag.engine.app"
-# where REST handlers live: the routes of http/, and the security and ML REST modules
-HANDLER_GLOBS = ("es_rag/engine/http/routes_*.py", "es_rag/engine/security/rest_*.py",
-                 "es_rag/engine/security/routes.py", "es_rag/engine/ml/routes.py")
+# where REST handlers live: the routes of http/ and the security REST handlers they route
+HANDLER_GLOBS = ("es_rag/engine/http/routes_*.py", "es_rag/engine/security/rest_*.py")
 SIZED_TREES = ("es_rag", "admin_ui")
 
 

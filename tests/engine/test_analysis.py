@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from es_rag.engine.analysis import analyze, tokens, words_with_offsets
+from es_rag.engine.index.analysis import analyze, tokens, words_with_offsets
 
 
 def test_standard_keeps_word_internal_punctuation_in_one_token() -> None:

@@ -166,7 +166,7 @@ def test_search_idle_index_refreshes_on_the_next_search(
         books: Elasticsearch, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from es_rag.engine import shard
+    from es_rag.engine.index import shard
 
     monkeypatch.setattr(shard, "SEARCH_IDLE_AFTER", 0.3)
     books.search(index="books")

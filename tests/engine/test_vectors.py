@@ -9,7 +9,7 @@ import pytest
 from elasticsearch import AuthorizationException, BadRequestError, Elasticsearch
 from elasticsearch.helpers import bulk
 
-from es_rag.engine.vectors import VectorField
+from es_rag.engine.index.vectors import VectorField
 
 
 def clustered(n: int, dims: int, seed: int = 7) -> np.ndarray:

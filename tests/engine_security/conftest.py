@@ -7,10 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from es_rag.engine.errors import BadRequest
-from es_rag.engine.security import AuthenticatedUser, Security, handle
+from es_rag.engine.http import routes_security
+from es_rag.engine.http.rest import RestRequest, Router
+from es_rag.engine.security import AuthenticatedUser, Security
+from es_rag.engine.security.read_scope import ReadScope
 
 
 class Clock:
@@ -63,12 +67,17 @@ Call = Callable[..., tuple[int, Any]]
 
 @pytest.fixture
 def call(security: Security, elastic: AuthenticatedUser) -> Call:
-    """`call(method, path, body=None, as_user=elastic, **query)` -> (status, body)."""
+    """`call(method, path, body=None, as_user=elastic, **query)` -> (status, body), through
+    the engine's router with the `/_security` routes, as the authenticated `as_user`."""
+    router = Router()
+    routes_security.register(router, security)
 
     def _call(method: str, path: str, body: Any = None, *, as_user: AuthenticatedUser | None = None,
               **query: str) -> tuple[int, Any]:
-        result = handle(security, method, path, query, body, as_user or elastic)
-        assert result is not None, f"no route for {method} {path}"
-        return result
+        request = RestRequest(method, path, dict(query),
+                              b"" if body is None else orjson.dumps(body), {},
+                              read_scope=ReadScope(as_user or elastic, security))
+        response = router.dispatch(request)
+        return response.status, response.body
 
     return _call

@@ -91,8 +91,9 @@ def test_users_check_their_own_privileges_only(call: Call, security: Security) -
 
 
 def test_an_unknown_method_on_a_security_path_is_a_405(call: Call) -> None:
-    status, body = call("PATCH", "/_security/role/reader")
-    assert status == 405 and "Incorrect HTTP method" in body["error"]
+    with pytest.raises(EngineError) as refused:
+        call("PATCH", "/_security/role/reader")
+    assert refused.value.status == 405 and "Incorrect HTTP method" in refused.value.reason
 
 
 def test_superusers_can_read_a_users_security_document(call: Call, security: Security,

@@ -115,3 +115,16 @@ def test_a_user_without_manage_security_cannot_manage_users(call: Call,
         "action [cluster:admin/xpack/security/user/put] is unauthorized for user [joe] with "
         "effective roles [viewer], this action is granted by the cluster privileges "
         "[manage_security,all]")
+
+
+def test_security_endpoints_refuse_unknown_url_parameters_like_every_endpoint(call: Call
+                                                                               ) -> None:
+    with pytest.raises(EngineError) as refused:
+        call("GET", "/_security/user/x", foo="1")
+    assert refused.value.status == 400
+    assert refused.value.reason == \
+        "request [/_security/user/x] contains unrecognized parameter: [foo]"
+    with pytest.raises(EngineError) as refused:
+        call("GET", "/_security/api_key", owner="maybe")
+    assert refused.value.reason == \
+        "Failed to parse value [maybe] as only [true] or [false] are allowed."

@@ -18,6 +18,8 @@ from .params import ignored_warning
 if TYPE_CHECKING:
     from ..security.read_scope import ReadScope
 
+# path parts whose value may start with `_` (names chosen by users, not API keywords)
+_ANY_NAME = ("id", "name", "task_id", "username", "user", "application", "ids")
 GLOBAL_PARAMS = {"pretty", "human", "error_trace", "filter_path", "format", "source",
                  "source_content_type"}
 
@@ -148,7 +150,7 @@ class Router:
         for seg, part in zip(route.segments, parts, strict=True):
             if seg.startswith("{"):
                 name = seg[1:-1]
-                if part.startswith("_") and name not in ("id", "name", "task_id") and \
+                if part.startswith("_") and name not in _ANY_NAME and \
                         not (name == "index" and part == "_all"):
                     return None
                 found[name] = part

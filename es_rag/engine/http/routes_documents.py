@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from ..documents import WriteRequest, WriteResult
+from ..documents import Documents, WriteRequest, WriteResult
 from ..errors import BadRequest, EngineError
 from ..source_filter import json_token
 from .rest import RestRequest, RestResponse, Router
-
-if TYPE_CHECKING:
-    from ..app import EngineApp
 
 _WRITE = ("refresh routing timeout version version_type if_seq_no if_primary_term pipeline "
           "wait_for_active_shards require_alias require_data_stream include_source_on_error "
@@ -50,8 +47,8 @@ def write_request(req: RestRequest, op: str, doc_id: str | None) -> WriteRequest
         raise BadRequest(f"Failed to parse parameter: {err}") from err
 
 
-def register(router: Router, app: EngineApp) -> None:
-    docs = app.documents
+def register(router: Router, docs: Documents) -> None:
+    """Add the document routes served by `docs`."""
 
     def refresh_after(req: RestRequest, results: list[WriteResult],
                       body: dict[str, Any] | None = None) -> None:
@@ -61,10 +58,7 @@ def register(router: Router, app: EngineApp) -> None:
         if mode not in ("", "true", "wait_for"):
             raise BadRequest(f"Unknown value for refresh: [{mode}].")
         names = {r.body.get("_index") for r in results if r.error is None}
-        for name in names:
-            svc = app.node.indices.get(name)
-            if svc is not None:
-                svc.shard.refresh()
+        docs.refresh(names)
         if body is not None and mode in ("", "true") and names:
             body["forced_refresh"] = True
 

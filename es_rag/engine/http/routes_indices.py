@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..errors import IndexNotFound
+from ..index_admin import IndexAdmin
 from ..search.service import resolve_options
 from .rest import RestRequest, RestResponse, Router
-
-if TYPE_CHECKING:
-    from ..app import EngineApp
 
 _RESOLVE = "expand_wildcards ignore_unavailable allow_no_indices"
 _MASTER = "master_timeout timeout"
 _ACK = {"acknowledged": True}
 
 
-def register(router: Router, app: EngineApp) -> None:
-    node, admin = app.node, app.admin
+def register(router: Router, admin: IndexAdmin) -> None:
+    """Add the index routes served by `admin`."""
 
     def opts(req: RestRequest) -> dict:
         return resolve_options(req.params)
 
     def create(req: RestRequest) -> RestResponse:
         name = req.path_params["index"]
-        node.create_index(name, req.json())
+        admin.create(name, req.json())
         return RestResponse({"acknowledged": True, "shards_acknowledged": True, "index": name})
 
     def get(req: RestRequest) -> RestResponse:
@@ -43,19 +39,12 @@ def register(router: Router, app: EngineApp) -> None:
         return RestResponse(_ACK)
 
     def refresh(req: RestRequest) -> RestResponse:
-        services = admin.services(req.path_params.get("index"), opts(req))
-        for svc in services:
-            svc.shard.refresh()
-        return RestResponse({"_shards": {"total": len(services) * 2,
-                                         "successful": len(services), "failed": 0}})
+        count = admin.refresh(req.path_params.get("index"), opts(req))
+        return RestResponse({"_shards": {"total": count * 2, "successful": count, "failed": 0}})
 
     def flush(req: RestRequest) -> RestResponse:
-        services = admin.services(req.path_params.get("index"), opts(req))
-        for svc in services:
-            svc.shard.refresh()
-            svc.shard.save_vectors()
-        return RestResponse({"_shards": {"total": len(services) * 2,
-                                         "successful": len(services), "failed": 0}})
+        count = admin.refresh(req.path_params.get("index"), opts(req), flush=True)
+        return RestResponse({"_shards": {"total": count * 2, "successful": count, "failed": 0}})
 
     def get_mapping(req: RestRequest) -> RestResponse:
         return RestResponse(admin.get_mapping(req.path_params.get("index"), opts(req)))

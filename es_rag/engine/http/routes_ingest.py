@@ -1,62 +1,16 @@
-"""Ingest pipeline routes, and the hook that runs pipelines on index and bulk writes."""
+"""Ingest pipeline routes: store, get, delete and simulate pipelines."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ..ingest import IngestOutcome, PipelineStore
-from ..ingest.failures import PipelineNotFound
-from ..ingest.processors.inference import model_references
+from ..ingest.service import IngestService
 from .rest import RestRequest, RestResponse, Router
-
-if TYPE_CHECKING:
-    from ..app import EngineApp
 
 _ACK = {"acknowledged": True}
 
 
-def pipeline_hook(app: EngineApp, store: PipelineStore) -> Any:
-    """Run the request's pipeline (or the index's `default_pipeline`), then `final_pipeline`."""
-    node = app.node
-
-    def run(index: str, doc_id: str | None, source: dict[str, Any], requested: str | None
-            ) -> IngestOutcome | None:
-        svc = node.indices.get(index)
-        if svc is None and index in node.alias_names():
-            try:
-                svc = node.write_index(index, auto_create=False)
-            except Exception:  # noqa: BLE001 - the write itself reports alias problems
-                svc = None
-        pipeline = requested
-        if pipeline is None and svc is not None:
-            pipeline = svc.setting("default_pipeline")
-        outcome = IngestOutcome(index, doc_id, source)
-        if pipeline and pipeline != "_none":
-            result = store.execute(pipeline, index=index, doc_id=doc_id, source=source)
-            if result is None:
-                return None
-            outcome = result
-        final_svc = node.indices.get(outcome.index) or svc
-        final = final_svc.setting("final_pipeline") if final_svc is not None else None
-        if final and final != "_none":
-            return store.execute(final, index=outcome.index, doc_id=outcome.doc_id,
-                                 source=outcome.source)
-        return outcome
-
-    return run
-
-
-def register(router: Router, app: EngineApp) -> None:
-    store = PipelineStore(app.node.data_dir / "pipelines.json", ml=app.ml)
-    app.documents.pipeline = pipeline_hook(app, store)
-
-    def references() -> dict[str, int]:
-        try:
-            return model_references(store.get())
-        except PipelineNotFound:
-            return {}
-
-    app.ml.pipeline_references = references
+def register(router: Router, ingest: IngestService) -> None:
+    """Add the `_ingest/pipeline` routes served by `ingest`."""
+    store = ingest.pipelines
 
     def put(req: RestRequest) -> RestResponse:
         store.put(req.path_params["id"], req.json(required=True))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ActionRequestValidation, ParsingError
-from ..security.context import current_user
+from ..search.pit import PointsInTime
+from ..search.scroll import Scrolls
+from ..security.service import Security
 from .rest import RestRequest, RestResponse, Router
-
-if TYPE_CHECKING:
-    from ..app import EngineApp
 
 # clearing `_all` scrolls (every user's) is a cluster privilege in Elasticsearch
 CLEAR_ALL_SCROLLS = "cluster:admin/indices/scroll/clear_all"
@@ -35,9 +35,18 @@ def _freed(result: dict[str, Any]) -> RestResponse:
     return RestResponse(result, 200 if result["num_freed"] else 404)
 
 
-def register(router: Router, app: EngineApp) -> None:
-    scrolls = app.search.scrolls
-    pits = app.search.pits
+@dataclass(frozen=True)
+class ReaderServices:
+    """What scroll and point-in-time routes use (`security` None when security is off)."""
+
+    scrolls: Scrolls
+    pits: PointsInTime
+    security: Security | None
+
+
+def register(router: Router, services: ReaderServices) -> None:
+    """Add the scroll and point-in-time routes."""
+    scrolls, pits, security = services.scrolls, services.pits, services.security
 
     def scroll(req: RestRequest) -> RestResponse:
         body = _scroll_body(req)
@@ -59,9 +68,9 @@ def register(router: Router, app: EngineApp) -> None:
         ids = [ids] if isinstance(ids, str) else list(ids)
         if not ids:
             raise ActionRequestValidation("Validation Failed: 1: no scroll ids specified;")
-        user = current_user.get()
-        if "_all" in ids and app.gate is not None and user is not None:
-            app.gate.security.authorize(user, CLEAR_ALL_SCROLLS)
+        user = req.scope.user
+        if "_all" in ids and security is not None and user is not None:
+            security.authorize(user, CLEAR_ALL_SCROLLS)
         return _freed(scrolls.clear([str(i) for i in ids]))
 
     def open_pit(req: RestRequest) -> RestResponse:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..errors import BadRequest
 from ..node import VERSION
-from ..search.service import reindex_deprecations
+from ..search.service import SearchService, reindex_deprecations
 from ..search.update_by_query import update_by_query as run_update_by_query
 from .rest import RestRequest, RestResponse, Router
-
-if TYPE_CHECKING:
-    from ..app import EngineApp
 
 SEARCH_PARAMS = (
     "allow_no_indices allow_partial_search_results analyzer analyze_wildcard "
@@ -40,8 +35,8 @@ _DBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_ope
                "wait_for_active_shards wait_for_completion")
 
 
-def register(router: Router, app: EngineApp) -> None:
-    service = app.search
+def register(router: Router, service: SearchService) -> None:
+    """Add the search routes served by `service`."""
 
     def search(req: RestRequest) -> RestResponse:
         return RestResponse(service.search(req.path_params.get("index"), req.json(),

@@ -3,23 +3,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from ..errors import EngineError
 from ..scripts import ScriptStore, render_search_template, search_body_from_template
-from ..search.service import parse_msearch
+from ..search.service import SearchService, parse_msearch
 from .rest import RestRequest, RestResponse, Router
 from .routes_search import SEARCH_PARAMS
-
-if TYPE_CHECKING:
-    from ..app import EngineApp
 
 _ACK = {"acknowledged": True}
 
 
-def register(router: Router, app: EngineApp) -> None:
-    store = app.scripts = ScriptStore(app.node.data_dir / "scripts.json")
-    service = app.search
+@dataclass(frozen=True)
+class TemplateServices:
+    """What template routes use: the stored scripts and the search service they feed."""
+
+    scripts: ScriptStore
+    search: SearchService
+
+
+def register(router: Router, services: TemplateServices) -> None:
+    """Add the stored script and search template routes."""
+    store, service = services.scripts, services.search
 
     def put(req: RestRequest) -> RestResponse:
         store.put(req.path_params["id"], req.json(required=True),

@@ -1,12 +1,12 @@
 """Security on the HTTP path: authenticate every request, authorize its action, scope its reads.
 
-Every request is authenticated first (401 with `WWW-Authenticate` otherwise). `/_security/...`
-is served by the security package; every other request is authorized by its Elasticsearch action
-name (a routed request with no known action is refused). Writes are authorized item by item on
-their own targets (`authorize_write`, called by the document service for every single write,
-bulk item, reindex and delete-by-query copy), alias actions on every index and alias they name
-(`alias_gate`). Once authenticated, the request carries its user's read scope
-(`security/read_scope.py`, DLS): the services that read documents apply it where they read.
+Every request is authenticated first (401 with `WWW-Authenticate` otherwise). A `/_security/...`
+route authorizes its own action (`routes_security.py`); every other request is authorized by its
+Elasticsearch action name (a routed request with no known action is refused). Writes are
+authorized item by item on their own targets (`authorize_write`, called by the document service
+for every single write, bulk item, reindex and delete-by-query copy), alias actions on every
+index and alias they name (`alias_gate`). Once authenticated, the request carries its user's read
+scope (`security/read_scope.py`, DLS): the services that read documents apply it where they read.
 """
 
 from __future__ import annotations
@@ -15,29 +15,25 @@ import contextlib
 import dataclasses
 import fnmatch
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from ..documents import WriteRequest
 from ..errors import AuthenticationError, BadRequest, EngineError
+from ..node import Node
 from ..security import (
     REST_ACTIONS,
     SYSTEM_INDEX_WARNING,
     AuthenticatedUser,
     RequestAction,
     Security,
-    handle,
     request_action,
 )
 from ..security.actions import ALIASES
 from ..security.context import current_user
 from ..security.privileges import is_index_action
-from ..security.read_scope import ReadScope
+from ..security.read_scope import Matches, ReadScope
 from .alias_gate import AliasGate
-from .rest import RestRequest, RestResponse
-
-if TYPE_CHECKING:
-    from ..app import EngineApp
+from .rest import RestRequest, RestResponse, Router
 
 SEARCH = REST_ACTIONS["search"]
 _NO_INDEX = "-*"  # an expression matching no index, for a wildcard the user may target nowhere
@@ -48,9 +44,14 @@ _SECURITY_INDICES = (".security", ".security-7")
 class SecurityGate:
     """Wraps the router's dispatch with authentication, authorization and the read scope."""
 
-    def __init__(self, app: EngineApp, security: Security) -> None:
-        self.app = app
+    def __init__(self, security: Security, node: Node, router: Router, matches: Matches
+                 ) -> None:
+        """`matches` says whether a document matches a query (`SearchService.matches`), for
+        the read scope's single-document checks; `router` tells routed requests apart."""
         self.security = security
+        self.node = node
+        self.router = router
+        self.matches = matches
 
     def dispatch(self, req: RestRequest, inner: Callable[[RestRequest], RestResponse]
                  ) -> RestResponse:
@@ -64,13 +65,10 @@ class SecurityGate:
                        for name, value in getattr(err, "headers", {}).items()}
             return RestResponse(err.body(), err.status, headers=headers)
         token = current_user.set(user)
-        req.read_scope = ReadScope(user, self.security, self._expand, self.app.search.matches)
+        req.read_scope = ReadScope(user, self.security, self._expand, self.matches)
         try:
             if req.path.startswith("/_security/"):
-                result = handle(self.security, req.method, req.path, req.params, req.json(),
-                                user)
-                if result is not None:
-                    return RestResponse(result[1], result[0])
+                return inner(req)  # each security route authorizes its own action
             parts = [p for p in req.path.split("/") if p]
             if req.method == "DELETE" and len(parts) == 1 and \
                     any(_names_security_index(n) for n in unquote(parts[0]).split(",")):
@@ -85,7 +83,7 @@ class SecurityGate:
         """Authorize `req` (raising a 403); the request to serve, alias wildcards narrowed."""
         action = request_action(req.method, req.path)
         if action is None:
-            if self.app.router.has_route(req.method, req.path):
+            if self.router.has_route(req.method, req.path):
                 raise self.security.denied(user, f"{req.method} {req.path}",
                                            "(no action is known for this request)")
             return req  # the router answers: no handler found
@@ -93,7 +91,7 @@ class SecurityGate:
             return req  # narrowed per index by the read scope
         if action.action == ALIASES:
             self.security.authorize(user, action.action)
-            return AliasGate(self.security, self.app.node, user).authorize(req, action.api)
+            return AliasGate(self.security, self.node, user).authorize(req, action.api)
         if action.composite or not is_index_action(action.action):
             self.security.authorize(user, action.action)
             return req
@@ -138,7 +136,7 @@ class SecurityGate:
 
     def _expand(self, pattern: str, expand_wildcards: str, aliases: bool = True) -> list[str]:
         """Index (and alias) names a wildcard pattern (or `_all`) matches."""
-        node = self.app.node
+        node = self.node
         found = node.resolve(pattern, ignore_unavailable=True, allow_no_indices=True,
                              expand_wildcards=expand_wildcards, aliases=aliases)
         return [t.index.name for t in found] + [
@@ -151,7 +149,7 @@ class SecurityGate:
         user = current_user.get()
         if user is None:
             return
-        node = self.app.node
+        node = self.node
         exists = write.index in node.indices or write.index in node.alias_names()
         concrete = None
         with contextlib.suppress(EngineError):  # an alias without a write index: reported later

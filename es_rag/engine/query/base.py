@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import tantivy
 
 from ..errors import BadRequest, ParsingError
-from ..fulltext import field_kind
+from ..index.fulltext import field_kind
+from ..index.mapping import FieldSpec, Mapping
 from ..limits import current as current_limits
-from ..mapping import FieldSpec, Mapping
 from .explanation import Explanation, explain_compiled
 
 if TYPE_CHECKING:
-    from ..shard import Shard
+    from ..index.shard import Shard
 
 _MAX_REGEX_STATES = 1000  # tantivy's automaton size limit (Lucene's default is 10000)
 
@@ -237,8 +237,8 @@ def query_shard_error(reason: str, index: str) -> BadRequest:
 
 def term_value(ctx: QueryContext, path: str, kind: str, value: Any) -> Any:
     """A query value converted to the type tantivy holds for the field."""
-    from ..analysis import join_word_chars
     from ..dates import parse_date
+    from ..index.analysis import join_word_chars
 
     if isinstance(value, dict | list):
         raise ParsingError(f"[term] query does not support array of values for field [{path}]")

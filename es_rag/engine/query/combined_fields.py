@@ -21,9 +21,9 @@ from typing import Any
 
 import tantivy
 
-from ..analysis import analyze
 from ..errors import BadRequest, ParsingError
-from ..fulltext import FIELD_NAMES, KEY
+from ..index.analysis import analyze
+from ..index.fulltext import FIELD_NAMES, KEY
 from ..source_filter import source_values
 from .base import (
     QueryContext,

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import tantivy
 
-from ..fulltext import FIELD_NAMES, ID, KEY
+from ..index.fulltext import FIELD_NAMES, ID, KEY
 
 if TYPE_CHECKING:
-    from ..shard import Shard
+    from ..index.shard import Shard
 
 
 class IndexContext(Protocol):

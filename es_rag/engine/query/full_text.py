@@ -7,8 +7,8 @@ from typing import Any
 
 import tantivy
 
-from ..analysis import ANALYZERS, analyze_first, tokens
 from ..errors import ParsingError
+from ..index.analysis import ANALYZERS, analyze_first, tokens
 from ..limits import current as current_limits
 from .base import (
     QueryContext,

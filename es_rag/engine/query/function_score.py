@@ -22,7 +22,7 @@ import tantivy
 
 from ..dates import resolve_date_math
 from ..errors import BadRequest, ParsingError
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..source_filter import source_values
 from .base import QueryContext, QueryNode, as_float, expect_object
 from .explanation import Explanation, expl, f32, tantivy_tree

@@ -8,7 +8,7 @@ from typing import Any
 import tantivy
 
 from ..errors import BadRequest, ParsingError, XContentParseError
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from .base import QueryContext, QueryNode, as_float, check_keys, expect_object
 from .explanation import Explanation, f32, tantivy_tree, within_top_k
 

@@ -9,7 +9,7 @@ import tantivy
 
 from ..dates import resolve_date_math
 from ..errors import ParsingError
-from ..fulltext import FIELD_NAMES, ID
+from ..index.fulltext import FIELD_NAMES, ID
 from .base import (
     QueryContext,
     QueryNode,

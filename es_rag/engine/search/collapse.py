@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..dates import render_date
 from ..errors import BadRequest, ParsingError
-from ..mapping import FLOAT_TYPES, INTEGER_TYPES
+from ..index.mapping import FLOAT_TYPES, INTEGER_TYPES
 from ..query.base import QueryNode
 from ..source_filter import source_values
-from .sorting import positions_by_scope
+from .scope import positions_by_scope
 
 if TYPE_CHECKING:
-    from .executor import SearchExecutor
-    from .scope import Hit
+    from .scope import Hit, Scope
 
 _COLLAPSE_KEYS = {"field", "inner_hits", "max_concurrent_group_searches"}
 _INNER_HIT_KEYS = {"name", "from", "size", "sort", "_source", "fields", "docvalue_fields",
@@ -76,9 +75,9 @@ def parse_collapse(body: Any) -> CollapseSpec:
     return CollapseSpec(name, inner)
 
 
-def check_collapse(executor: SearchExecutor, spec: CollapseSpec) -> None:
+def check_collapse(scopes: list[Scope], spec: CollapseSpec) -> None:
     """Refuse a field Elasticsearch cannot collapse on, with its messages."""
-    for scope in executor.scopes:
+    for scope in scopes:
         mapped = scope.ctx.spec(spec.field)
         if mapped is None:
             raise BadRequest(f"no mapping found for `{spec.field}` in order to collapse on")
@@ -89,7 +88,7 @@ def check_collapse(executor: SearchExecutor, spec: CollapseSpec) -> None:
             raise BadRequest(f"cannot collapse on field `{spec.field}` without `doc_values`")
 
 
-def collapse_hits(executor: SearchExecutor, hits: list[Hit], spec: CollapseSpec,
+def collapse_hits(scopes: list[Scope], hits: list[Hit], spec: CollapseSpec,
                   groups: int) -> tuple[list[int], list[Any]]:
     """Positions in `hits` (already in rank order) of the first hit of each group, up to
     `groups` groups, and the group value of each."""
@@ -100,7 +99,7 @@ def collapse_hits(executor: SearchExecutor, hits: list[Hit], spec: CollapseSpec,
     start = 0
     while start < len(hits) and len(chosen) < groups:
         part = hits[start:start + batch]
-        for offset, value in enumerate(group_values(executor, part, spec.field)):
+        for offset, value in enumerate(group_values(scopes, part, spec.field)):
             group = ("v", value) if value is not None else ("null",)
             if group in seen:
                 continue
@@ -113,11 +112,11 @@ def collapse_hits(executor: SearchExecutor, hits: list[Hit], spec: CollapseSpec,
     return chosen, values
 
 
-def group_values(executor: SearchExecutor, hits: list[Hit], path: str) -> list[Any]:
+def group_values(scopes: list[Scope], hits: list[Hit], path: str) -> list[Any]:
     """The collapse value of each hit (None when missing); several values are refused."""
     out: list[Any] = [None] * len(hits)
     for num, positions in positions_by_scope(hits).items():
-        scope = executor.scopes[num]
+        scope = scopes[num]
         spec = scope.ctx.spec(path)
         docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
         for p in positions:
@@ -154,26 +153,4 @@ def group_filter(path: str, value: Any) -> QueryNode:
     if value is None:
         return parse_query({"bool": {"must_not": [{"exists": {"field": path}}]}})
     return parse_query({"term": {path: value}})
-
-
-def inner_hits(executor: SearchExecutor, query: QueryNode | None, knn: list[Any],
-               filters: list[QueryNode], spec: CollapseSpec, value: Any) -> dict[str, Any]:
-    """`inner_hits` of one collapsed hit: each named inner search over its group."""
-    from .executor import SearchExecutor
-    from .request import parse_search
-
-    out: dict[str, Any] = {}
-    for inner in spec.inner_hits:
-        body = {k: v for k, v in inner.items() if k not in ("name", "ignore_unmapped")}
-        body.setdefault("size", 3)
-        req = parse_search(body, {})
-        req.query = query
-        req.knn = knn
-        req.track_total_hits = True
-        sub = SearchExecutor.over(executor, req, [*filters, group_filter(spec.field, value)])
-        result = sub.execute()
-        hits = result["hits"]
-        out[inner["name"]] = {"hits": {"total": hits["total"], "max_score": hits["max_score"],
-                                       "hits": hits["hits"]}}
-    return out
 

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import tantivy
 
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..query.base import QueryContext, QueryNode
 from ..query.explanation import Explanation, expl, java_float, sum_of, within_top_k
 from . import linear
 from .retrievers import Retriever
 
 if TYPE_CHECKING:
-    from .executor import SearchExecutor
+    from .context import SearchContext
 
 
 def address_of(ctx: QueryContext, key: int) -> Any | None:
@@ -42,59 +42,59 @@ def no_match_text(ctx: QueryContext, query: QueryNode, address: Any) -> str:
     return f"{query.describe(ctx)} doesn't match id {address.doc}"
 
 
-def hit_explanation(executor: SearchExecutor, num: int, key: int, score: float | None
+def hit_explanation(context: SearchContext, num: int, key: int, score: float | None
                     ) -> Explanation:
     """The `_explanation` of one hit; its value is the hit's score."""
-    req = executor.req
-    ctx = executor.scopes[num].ctx
+    req = context.req
+    ctx = context.scopes[num].ctx
     address = address_of(ctx, key)
     if req.retriever is not None or req.rrf is not None:
-        node = executor.top_retriever
+        node = context.top_retriever
         assert node is not None
-        out = _retriever_explanation(executor, node, num, key, address)
+        out = _retriever_explanation(context, node, num, key, address)
     else:
         parts = []
         if req.query is not None or not req.knn:
             own = query_explanation(ctx, req.query, address) if address is not None else None
             if own is not None:
                 parts.append(own)
-        parts += _knn_parts(executor, req.knn, num, key)
+        parts += _knn_parts(context, req.knn, num, key)
         out = sum_of(parts) if parts else expl(0.0, "no matching clause")
     if score is not None:
         out = {**out, "value": score}
     return out
 
 
-def _knn_parts(executor: SearchExecutor, specs: list[Any], num: int, key: int
+def _knn_parts(context: SearchContext, specs: list[Any], num: int, key: int
                ) -> list[Explanation]:
     parts = []
     for spec in specs:
-        for score, n, k in executor.knn_hits(spec):
+        for score, n, k in context.knn_hits(spec):
             if (n, k) == (num, key):
                 parts.append(within_top_k(score))
     return parts
 
 
-def _retriever_explanation(executor: SearchExecutor, node: Retriever, num: int, key: int,
+def _retriever_explanation(context: SearchContext, node: Retriever, num: int, key: int,
                            address: Any) -> Explanation:
-    ranked = executor.retrieved.get(id(node), [])
+    ranked = context.retrieved.get(id(node), [])
     score = next((s for s, n, k in ranked if (n, k) == (num, key)), 0.0)
     if node.kind == "knn":
         return within_top_k(score)
     if node.kind == "standard":
-        ctx = executor.scopes[num].ctx
+        ctx = context.scopes[num].ctx
         own = query_explanation(ctx, node.query, address) if address is not None else None
         return {**(own or expl(score, "sum of:")), "value": score}
     if node.kind == "linear":
-        lists = executor.retrieved_lists.get(id(node)) or [[] for _ in node.children]
+        lists = context.retrieved_lists.get(id(node)) or [[] for _ in node.children]
         normalized = linear.normalized_scores(node, lists, num, key)
         return expl(score, linear.explain_text(node, score, normalized),
-                    [_retriever_explanation(executor, child, num, key, address)
+                    [_retriever_explanation(context, child, num, key, address)
                      for child, _ in node.children])
     ranks: list[int] = []
     details = []
     for i, (child, weight) in enumerate(node.children):
-        child_ranked = executor.retrieved.get(id(child), [])
+        child_ranked = context.retrieved.get(id(child), [])
         rank = next((r for r, (_, n, k) in enumerate(child_ranked, start=1)
                      if (n, k) == (num, key)), 0)
         ranks.append(rank)
@@ -108,7 +108,7 @@ def _retriever_explanation(executor: SearchExecutor, node: Retriever, num: int, 
             formula = f"{java_float(weight)} * {formula}"
         details.append(expl(rank, f"rrf score: [{java_float(share)}], for rank [{rank}] in query "
                                   f"at index [{i}] computed as [{formula}], for matching query "
-                                  f"with score", [_retriever_explanation(executor, child, num,
+                                  f"with score", [_retriever_explanation(context, child, num,
                                                                          key, address)]))
     return expl(score, f"rrf score: [{java_float(score)}] computed for initial ranks {ranks} with "
                        f"rankConstant: [{node.rank_constant}] as sum of [1 / (rank + "

@@ -6,8 +6,8 @@ import fnmatch
 import re
 from typing import Any
 
-from ..analysis import words_with_offsets
 from ..errors import BadRequest, ParsingError
+from ..index.analysis import words_with_offsets
 from ..query import parse_query
 from ..query.base import QueryContext, QueryNode
 from ..source_filter import source_values

@@ -6,10 +6,10 @@ import numpy as np
 import tantivy
 
 from ..errors import BadRequest
-from ..fulltext import KEY
+from ..index.fulltext import KEY
+from ..index.vectors import distance_limit
 from ..query.base import QueryContext, QueryNode, query_shard_error
 from ..query.knn import KnnSpec
-from ..vectors import distance_limit
 
 
 def filter_keys(ctx: QueryContext, filters: list[tantivy.Query]) -> set[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tantivy
 
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..query.base import QueryNode
 from .scope import Hit, Scope, keys_of, with_filters
 

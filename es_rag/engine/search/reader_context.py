@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadRequest, EngineError
-from ..fulltext import FullTextIndex
+from ..index.fulltext import FullTextIndex
+from ..index.shard import Shard
 from ..limits import current as current_limits
 from ..node import Target
 from ..security.context import current_user
-from ..shard import Shard
 from ..storage.docstore import StoredDoc
 from .scope import Scope, make_scopes
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import tantivy
 
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..node import Node, Target
 from ..query import parse_query
 from ..query.base import QueryContext
@@ -44,6 +44,14 @@ class ReadTargets(Protocol):
                 ) -> list[Target]:
         """The indices `index` resolves to that `read_scope` may read, its DLS attached."""
         ...
+
+
+def positions_by_scope(hits: list[Hit]) -> dict[int, list[int]]:
+    """The positions in `hits` of each scope's (index's) documents, so each is read once."""
+    by_scope: dict[int, list[int]] = {}
+    for pos, (_, num, _key) in enumerate(hits):
+        by_scope.setdefault(num, []).append(pos)
+    return by_scope
 
 
 def make_scopes(targets: list[Target]) -> list[Scope]:

@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ActionRequestValidation
+from .context import SearchContext
 from .executor import SearchExecutor
 from .reader_context import ReaderContext, ReaderContexts
 from .request import SearchRequest
@@ -64,13 +65,14 @@ class Scrolls:
         keep_alive = self.contexts.keep_alive("scroll", params["scroll"])
         targets = self.service.targets(index, params, read_scope)  # the opener's indices, DLS
         context = self.contexts.open("scroll", targets, keep_alive)
-        executor = SearchExecutor([], req, scopes=context.scopes(targets))
-        executor.keep_all = True
+        search = SearchContext(req, context.scopes(targets))
+        search.keep_all = True
         if sliced is not None:
-            executor.extra_filters = [slice_filter(executor.scopes, sliced)]
-        executor.node_id = self.service.node.node_id
+            search.extra_filters = [slice_filter(search.scopes, sliced)]
+        search.node_id = self.service.node.node_id
+        executor = SearchExecutor(search)
         page = executor.execute()
-        assert executor.ranked is not None
+        assert search.ranked is not None
         context.state.update(executor=executor, position=req.size,
                              total=_total_value(page["hits"].get("total")))
         return {"_scroll_id": context.id, **page}
@@ -95,16 +97,17 @@ def _total_value(total: Any) -> int:
 
 def _page(context: ReaderContext, total_as_int: bool, started: float) -> dict[str, Any]:
     executor: SearchExecutor = context.state["executor"]
-    assert executor.ranked is not None
-    hits, sort_values, show_score = executor.ranked
-    size = executor.req.size
+    search = executor.context
+    assert search.ranked is not None
+    hits, sort_values, show_score = search.ranked
+    size = search.req.size
     start = context.state["position"]
     context.state["position"] = start + size
     page = hits[start:start + size]
     rendered = executor.render(page, sort_values[start:start + size]
                                if sort_values is not None else None, show_score)
     total = context.state["total"]
-    shards = len(executor.scopes)
+    shards = len(search.scopes)
     return {"_scroll_id": context.id, "took": int((time.perf_counter() - started) * 1000),
             "timed_out": False,
             "_shards": {"total": shards, "successful": shards, "skipped": 0, "failed": 0},

@@ -21,7 +21,7 @@ from ..errors import (
     ParsingError,
     SecurityError,
 )
-from ..fulltext import ID, KEY
+from ..index.fulltext import ID, KEY
 from ..node import Node, Target
 from ..query import parse_query
 from ..query.base import QueryNode
@@ -29,10 +29,12 @@ from ..query.knn import KnnSpec
 from ..query.terms_lookup import DOCUMENT_FETCHER
 from ..security.read_scope import ReadScope
 from ..source_filter import filter_source, parse_source_spec
+from .context import SearchContext
 from .executor import SearchExecutor
 from .explain import no_match_text
 from .linear import LINEAR_FEATURE
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
+from .query_phase import QueryPhase
 from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search
 from .retrievers import Retriever
@@ -69,11 +71,12 @@ def resolve_options(params: dict[str, str]) -> dict[str, Any]:
 class SearchService:
     """Search, count, msearch and delete-by-query."""
 
-    def __init__(self, node: Node, documents: Documents) -> None:
+    def __init__(self, node: Node, documents: Documents,
+                 embed_query: Callable[[str, str], list[float]] | None = None) -> None:
         self.node = node
         self.documents = documents
         # (model_id, text) → vector, for kNN's `query_vector_builder` (the ML service's)
-        self.embed_query: Callable[[str, str], list[float]] | None = None
+        self.embed_query = embed_query
         self.contexts = ReaderContexts()
         self.scrolls = Scrolls(self, self.contexts)
         self.pits = PointsInTime(self, self.contexts)
@@ -95,8 +98,8 @@ class SearchService:
         service.shard.refresh()
         [scope] = make_scopes([Target(service)])
         clause = parse_query({"bool": {"filter": [{"ids": {"values": [doc_id]}}, query]}})
-        executor = SearchExecutor([scope.target], SearchRequest())
-        return scope.ctx.shard.fulltext.count(executor.scope_query(0, clause, [])) > 0
+        query_phase = QueryPhase(SearchContext(SearchRequest(), [scope]))
+        return scope.ctx.shard.fulltext.count(query_phase.scope_query(0, clause, [])) > 0
 
     def search(self, index: str | None, body: dict[str, Any] | None, params: dict[str, str],
                *, read_scope: ReadScope) -> dict[str, Any]:
@@ -119,14 +122,14 @@ class SearchService:
         if pit is not None:
             context, targets = self.pits.targets(pit, read_scope=read_scope)
             add_tiebreaker(req)
-            executor = SearchExecutor([], req, scopes=context.scopes(targets))
+            search = SearchContext(req, context.scopes(targets))
             if sliced is not None:
-                executor.extra_filters = [slice_filter(executor.scopes, sliced)]
+                search.extra_filters = [slice_filter(search.scopes, sliced)]
         else:
-            executor = SearchExecutor(self.targets(index, params, read_scope), req)
-        executor.named_scores = params.get("include_named_queries_score") == "true"
-        executor.node_id = self.node.node_id
-        result = executor.execute()
+            search = SearchContext(req, make_scopes(self.targets(index, params, read_scope)))
+        search.named_scores = params.get("include_named_queries_score") == "true"
+        search.node_id = self.node.node_id
+        result = SearchExecutor(search).execute()
         return result if pit is None else {"pit_id": context.id, **result}
 
     def explain(self, index: str, doc_id: str, body: dict[str, Any] | None,
@@ -193,8 +196,8 @@ class SearchService:
         total = 0
         terminated = False
         for scope in make_scopes(targets):
-            executor = SearchExecutor([scope.target], SearchRequest())
-            matches = scope.ctx.shard.fulltext.count(executor.scope_query(0, query, []))
+            query_phase = QueryPhase(SearchContext(SearchRequest(), [scope]))
+            matches = scope.ctx.shard.fulltext.count(query_phase.scope_query(0, query, []))
             terminated = terminated or (limit > 0 and matches > limit)
             total += min(matches, limit) if limit > 0 else matches
         body: dict[str, Any] = {"count": total}
@@ -290,10 +293,10 @@ class SearchService:
             docs = scope.ctx.shard.store.by_seq_nos(keys)
             found += [(num, key, docs[key]) for key in sorted(keys) if key in docs]
         if "sort" in source:  # deprecated, still honoured: copy in the requested order
-            ranked = SearchExecutor([], parse_search({"query": source.get("query"),
-                                                      "sort": source["sort"]}, {}), scopes)
+            ranked = SearchContext(parse_search({"query": source.get("query"),
+                                                 "sort": source["sort"]}, {}), scopes)
             ranked.keep_all = True
-            ranked.execute()
+            SearchExecutor(ranked).execute()
             assert ranked.ranked is not None
             order = {(num, key): pos for pos, (_, num, key) in enumerate(ranked.ranked[0])}
             found.sort(key=lambda item: order.get(item[:2], len(order)))

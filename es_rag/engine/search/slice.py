@@ -15,7 +15,7 @@ from typing import Any
 import tantivy
 
 from ..errors import ActionRequestValidation, BadRequest, ParsingError
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..source_filter import source_values

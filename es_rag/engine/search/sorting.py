@@ -7,24 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..dates import parse_date, render_date
 from ..errors import BadRequest
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..source_filter import source_values
+from .scope import positions_by_scope
 
 if TYPE_CHECKING:
-    from .executor import SearchExecutor
+    from .context import SearchContext
     from .request import SortKey
     from .scope import Hit
 
 
-def positions_by_scope(hits: list[Hit]) -> dict[int, list[int]]:
-    """The positions in `hits` of each scope's (index's) documents, so each is read once."""
-    by_scope: dict[int, list[int]] = {}
-    for pos, (_, num, _key) in enumerate(hits):
-        by_scope.setdefault(num, []).append(pos)
-    return by_scope
-
-
-def _values(executor: SearchExecutor, hits: list[Hit], key: SortKey) -> list[Any]:
+def _values(context: SearchContext, hits: list[Hit], key: SortKey) -> list[Any]:
     if key.field == "_score":
         return [h[0] for h in hits]
     if key.field == "_doc":
@@ -33,7 +26,7 @@ def _values(executor: SearchExecutor, hits: list[Hit], key: SortKey) -> list[Any
         return [(h[1] << 32) | h[2] for h in hits]
     out: list[Any] = [None] * len(hits)
     for num, positions in positions_by_scope(hits).items():
-        scope = executor.scopes[num]
+        scope = context.scopes[num]
         spec = scope.ctx.spec(key.field)
         if spec is None:
             if key.unmapped_type is None and key.field != "_id":
@@ -78,11 +71,11 @@ def _key_set(scope: Any, keys: list[int]) -> Any:
     return tantivy.Query.term_set_query(scope.ctx.schema, KEY, keys)
 
 
-def sort_hits(executor: SearchExecutor, hits: list[Hit], keys: list[SortKey],
+def sort_hits(context: SearchContext, hits: list[Hit], keys: list[SortKey],
               search_after: list[Any] | None) -> tuple[list[Hit], list[list[Any]]]:
     """Hits in sort order (after `search_after` when given) with their sort values."""
-    columns = [_values(executor, hits, k) for k in keys]
-    executor.learn_shards(hits)
+    columns = [_values(context, hits, k) for k in keys]
+    context.learn_shards(hits)
     rows = [[col[i] for col in columns] for i in range(len(hits))]
 
     def missing_value(k: SortKey) -> Any:
@@ -102,11 +95,11 @@ def sort_hits(executor: SearchExecutor, hits: list[Hit], keys: list[SortKey],
                 return (1 if va is None else -1) * (-1 if first else 1)
             result = -1 if va < vb else 1
             return result if k.order == "asc" else -result
-        tie_a, tie_b = executor.tie(*hits[a][1:]), executor.tie(*hits[b][1:])
+        tie_a, tie_b = context.tie(*hits[a][1:]), context.tie(*hits[b][1:])
         return -1 if tie_a < tie_b else 1 if tie_a > tie_b else 0
 
     order = sorted(range(len(hits)), key=functools.cmp_to_key(compare))
-    date_formats = [_date_format(executor, k) for k in keys]
+    date_formats = [_date_format(context, k) for k in keys]
     if search_after is not None:
         if len(search_after) != len(keys):
             raise BadRequest(f"search_after has {len(search_after)} value(s) but sort has "
@@ -125,9 +118,9 @@ def _numeric(text: str) -> bool:
     return True
 
 
-def _date_format(executor: SearchExecutor, key: SortKey) -> str | None:
+def _date_format(context: SearchContext, key: SortKey) -> str | None:
     """The format of a date sort field (the sort's own `format` first), else None."""
-    for scope in executor.scopes:
+    for scope in context.scopes:
         spec = scope.ctx.spec(key.field)
         if spec is not None and spec.type in ("date", "date_nanos"):
             return key.format or spec.date_format

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..documents import Documents, WriteRequest, WriteResult
 from ..errors import ActionRequestValidation, BadRequest, ParsingError, SecurityError
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..query import parse_query
 from ..security.actions import DLS_UPDATE_REFUSED
 from .scope import ReadTargets, make_scopes, with_filters

@@ -224,8 +224,9 @@ ALIAS_WIDER_REFUSED = ("Adding an alias is not allowed when the alias has more p
 
 def request_action(method: str, path: str) -> RequestAction | None:
     """The action of `method path` and the index expression it names; None when the path is
-    not one of `ENDPOINTS` (security endpoints are authorized by `handle`). `HEAD` is served by
-    the `GET` handler where there is no `HEAD` endpoint, so it performs the same action."""
+    not one of `ENDPOINTS` (security endpoints are authorized by their route in
+    `http/routes_security.py`). `HEAD` is served by the `GET` handler where there is no `HEAD`
+    endpoint, so it performs the same action."""
     parts = [unquote(p) for p in path.split("/") if p]
     method = method.upper()
     if method == "HEAD":

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
 
-from es_rag.engine.errors import ActionRequestValidation, BadRequest
-
+from ..errors import ActionRequestValidation, BadRequest
+from ..http.rest import RestRequest, RestResponse
 from .api_keys import api_key_info, create_api_key, find_api_keys
 from .authn import RUN_AS_HEADER
-from .rest_request import SECURITY_PREFIX, SecurityRequest, body_of
+from .rest_request import SECURITY_PREFIX, body_of, user_of
 from .service import Security
 
 
-def create_key(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def create_key(security: Security, req: RestRequest) -> RestResponse:
     """`PUT/POST /_security/api_key`: a key for the caller, limited by the caller's roles."""
-    owner = request.user
+    owner = user_of(req)
     descriptors = security.role_descriptors(owner) if owner.run_as_found else {}
-    return 200, create_api_key(security.store, owner, descriptors, body_of(request),
-                               now_ms=security.now_ms(), validate_query=security.validate_query)
+    return RestResponse(create_api_key(security.store, owner, descriptors, body_of(req),
+                                       now_ms=security.now_ms(),
+                                       validate_query=security.validate_query))
 
 
-def grant_key(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def grant_key(security: Security, req: RestRequest) -> RestResponse:
     """`POST /_security/api_key/grant`: create a key owned by the user whose password is given
     (or by the user that one may `run_as`), without that user having key privileges."""
-    body = body_of(request)
+    body = body_of(req)
     grant_type = body.get("grant_type")
     if grant_type != "password":
         raise ActionRequestValidation(
@@ -41,43 +41,45 @@ def grant_key(security: Security, request: SecurityRequest) -> tuple[int, Any]:
     grantee = security.authenticate(headers, uri="/_security/api_key/grant")
     security.check_run_as(grantee, SECURITY_PREFIX + "api_key/grant")
     descriptors = security.role_descriptors(grantee)
-    return 200, create_api_key(security.store, grantee, descriptors, body.get("api_key") or {},
-                               now_ms=security.now_ms(), validate_query=security.validate_query)
+    return RestResponse(create_api_key(security.store, grantee, descriptors,
+                                       body.get("api_key") or {}, now_ms=security.now_ms(),
+                                       validate_query=security.validate_query))
 
 
-def get_keys(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def get_keys(security: Security, req: RestRequest) -> RestResponse:
     """`GET /_security/api_key` filtered by id, name, username, realm_name or owner."""
-    query = request.query
+    query = req.params
     ids = [query["id"]] if query.get("id") else None
     username, realm = query.get("username"), query.get("realm_name")
-    if request.flag("owner"):
+    if req.flag("owner"):
         if username or realm:
             raise BadRequest("username or realm name must not be specified when the current "
                              "user should be queried")
-        username = request.user.username
-    username, ids = _restrict_to_own(security, request, username, ids, "get")
+        username = user_of(req).username
+    username, ids = _restrict_to_own(security, req, username, ids, "get")
     keys = find_api_keys(security.store, ids=ids, name=query.get("name"), username=username,
-                         realm_name=realm, active_only=request.flag("active_only"),
+                         realm_name=realm, active_only=req.flag("active_only"),
                          now_ms=security.now_ms())
-    with_limited_by = request.flag("with_limited_by")
-    return 200, {"api_keys": [api_key_info(k, with_limited_by=with_limited_by) for k in keys]}
+    with_limited_by = req.flag("with_limited_by")
+    return RestResponse({"api_keys": [api_key_info(k, with_limited_by=with_limited_by)
+                                      for k in keys]})
 
 
-def invalidate_keys(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def invalidate_keys(security: Security, req: RestRequest) -> RestResponse:
     """`DELETE /_security/api_key` by ids, name, username, realm_name or owner."""
-    body = body_of(request)
+    body = body_of(req)
     ids = list(body.get("ids") or []) + ([body["id"]] if body.get("id") else [])
     username, realm, name = body.get("username"), body.get("realm_name"), body.get("name")
     if body.get("owner"):
         if username or realm:
             raise BadRequest("username or realm name must not be specified when the current "
                              "user should be queried")
-        username = request.user.username
+        username = user_of(req).username
     elif not (ids or username or realm or name):
         raise ActionRequestValidation(
             "Validation Failed: 1: One of [api key id(s), api key name, username, realm name] "
             "must be specified if [owner] flag is false;")
-    username, id_filter = _restrict_to_own(security, request, username, ids or None,
+    username, id_filter = _restrict_to_own(security, req, username, ids or None,
                                            "invalidate")
     keys = find_api_keys(security.store, ids=id_filter, name=name, username=username,
                          realm_name=realm)
@@ -86,22 +88,22 @@ def invalidate_keys(security: Security, request: SecurityRequest) -> tuple[int, 
     if invalidated:
         security.store.update_api_keys(invalidated, invalidated=True,
                                        invalidation=security.now_ms())
-    return 200, {"invalidated_api_keys": invalidated,
-                 "previously_invalidated_api_keys": previously, "error_count": 0}
+    return RestResponse({"invalidated_api_keys": invalidated,
+                         "previously_invalidated_api_keys": previously, "error_count": 0})
 
 
-def clear_api_key_cache(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def clear_api_key_cache(security: Security, req: RestRequest) -> RestResponse:
     """`POST /_security/api_key/{ids}/_clear_cache`: forget verified keys."""
     security.authenticator.forget()
-    return 200, {"_nodes": {"total": 1, "successful": 1, "failed": 0},
-                 "cluster_name": security.cluster_name, "nodes": {}}
+    return RestResponse({"_nodes": {"total": 1, "successful": 1, "failed": 0},
+                         "cluster_name": security.cluster_name, "nodes": {}})
 
 
-def _restrict_to_own(security: Security, request: SecurityRequest, username: str | None,
+def _restrict_to_own(security: Security, req: RestRequest, username: str | None,
                      ids: list[str] | None, operation: str
                      ) -> tuple[str | None, list[str] | None]:
     """Scope key lookups to what the caller may see: its own key, or its own keys."""
-    user = request.user
+    user = user_of(req)
     if user.api_key is not None:
         own = user.api_key["id"]
         return username, [own] if ids is None else [i for i in ids if i == own]

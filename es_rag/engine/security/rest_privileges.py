@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from es_rag.engine.errors import ActionRequestValidation, BadRequest
-
+from ..errors import ActionRequestValidation, BadRequest
+from ..http.rest import RestRequest, RestResponse
 from .privileges import cluster_privilege, index_privilege
-from .rest_request import SecurityRequest, body_of
+from .rest_request import body_of, user_of
 from .service import Security
 
 
-def authenticate(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def authenticate(security: Security, req: RestRequest) -> RestResponse:
     """`GET /_security/_authenticate`: who the caller is and how they logged in."""
-    return 200, request.user.to_authenticate_response()
+    return RestResponse(user_of(req).to_authenticate_response())
 
 
-def has_privileges(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def has_privileges(security: Security, req: RestRequest) -> RestResponse:
     """`/_security/user/_has_privileges`: which cluster, index and application
     privileges the caller holds (only their own)."""
-    user = request.user
-    target = request.params.get("user")
+    user = user_of(req)
+    target = req.path_params.get("user")
     if target is not None and target != user.username:
         raise BadRequest("users may only check the privileges of their own account")
-    body = body_of(request)
+    body = body_of(req)
     unknown = set(body) - {"cluster", "index", "application"}
     if unknown:
         raise BadRequest(f"failed to parse privileges check for [{user.username}]. unexpected "
@@ -56,13 +54,13 @@ def has_privileges(security: Security, request: SecurityRequest) -> tuple[int, A
                 application.setdefault(app, {}).setdefault(resource, {})[privilege] = allowed
     answers = [*cluster.values(), *(v for p in index.values() for v in p.values()),
                *(v for r in application.values() for p in r.values() for v in p.values())]
-    return 200, {"username": user.username, "has_all_requested": all(answers),
-                 "cluster": cluster, "index": index, "application": application}
+    return RestResponse({"username": user.username, "has_all_requested": all(answers),
+                         "cluster": cluster, "index": index, "application": application})
 
 
-def user_privileges(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def user_privileges(security: Security, req: RestRequest) -> RestResponse:
     """`GET /_security/user/_privileges`: the union of the caller's roles (API keys: the key's)."""
-    user = request.user
+    user = user_of(req)
     if user.api_key is not None:
         own = user.api_key.get("role_descriptors") or {}
         descriptors = list((own or user.api_key.get("limited_by") or {}).values())
@@ -76,8 +74,8 @@ def user_privileges(security: Security, request: SecurityRequest) -> tuple[int, 
             if entry.get("query") is not None:
                 shown["query"] = [entry["query"]]
             indices.append(shown)
-    return 200, {
+    return RestResponse({
         "cluster": sorted({p for d in descriptors for p in d.get("cluster", [])}),
         "global": [], "indices": indices,
         "applications": [a for d in descriptors for a in d.get("applications", [])],
-        "run_as": sorted({r for d in descriptors for r in d.get("run_as", [])})}
+        "run_as": sorted({r for d in descriptors for r in d.get("run_as", [])})})

@@ -1,16 +1,13 @@
-"""The request object security REST handlers receive, and the checks they share."""
+"""What the `/_security/…` REST handlers share: the caller, the body, names and answers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from es_rag.engine.errors import ActionRequestValidation, BadRequest
-
-from ..http.rest import flag
+from ..errors import ActionRequestValidation, BadRequest, EngineError
+from ..http.rest import RestRequest, RestResponse
 from .authn import AuthenticatedUser
-from .service import Security
 
 SECURITY_PREFIX = "cluster:admin/xpack/security/"
 _NAME_TEXT = ("must be at least 1 and no more than 507 characters. They can contain alphanumeric "
@@ -18,31 +15,22 @@ _NAME_TEXT = ("must be at least 1 and no more than 507 characters. They can cont
               "Basic Latin (ASCII) block. Leading or trailing whitespace is not allowed.")
 
 
-@dataclass
-class SecurityRequest:
-    """A parsed request to a security endpoint."""
-
-    method: str
-    params: dict[str, str]
-    query: Mapping[str, str]
-    body: Any
-    user: AuthenticatedUser
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        """A boolean query parameter (`?x`, `?x=true`, `?x=false`)."""
-        return flag(self.query, name, default)
+def user_of(req: RestRequest) -> AuthenticatedUser:
+    """The authenticated user a security request runs as (set by the security filter)."""
+    user = req.scope.user
+    if user is None:
+        raise EngineError(f"no authenticated user for [{req.method} {req.path}]", status=500)
+    return user
 
 
-Handler = Callable[[Security, SecurityRequest], tuple[int, Any]]
-
-
-def body_of(request: SecurityRequest) -> dict[str, Any]:
+def body_of(req: RestRequest) -> dict[str, Any]:
     """The JSON body as an object ({} when absent); anything else is a 400."""
-    if request.body is None:
+    body = req.json()
+    if body is None:
         return {}
-    if not isinstance(request.body, dict):
+    if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
-    return request.body
+    return body
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -66,15 +54,15 @@ def validate_name(name: str, what: str, reserved: Collection[str]) -> None:
                                       f"[{name}] is reserved and may not be used.;")
 
 
-def named(entries: Mapping[str, Any], names: list[str] | None) -> tuple[int, Any]:
+def named(entries: Mapping[str, Any], names: list[str] | None) -> RestResponse:
     """The entries called `names` (all when None); 404 `{}` when names are given and none
     exists."""
     if names is None:
-        return 200, dict(entries)
+        return RestResponse(dict(entries))
     found = {n: e for n, e in entries.items() if n in names}
-    return (200, found) if found else (404, {})
+    return RestResponse(found) if found else RestResponse({}, 404)
 
 
-def deleted(found: bool) -> tuple[int, Any]:
+def deleted(found: bool) -> RestResponse:
     """A delete's answer: `{"found": …}`, with 404 when there was nothing to delete."""
-    return (200 if found else 404), {"found": found}
+    return RestResponse({"found": found}, 200 if found else 404)

@@ -2,39 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from es_rag.engine.errors import ActionRequestValidation, BadRequest
-
-from .rest_request import SecurityRequest, body_of, deleted, named, split_names, validate_name
+from ..errors import ActionRequestValidation, BadRequest
+from ..http.rest import RestRequest, RestResponse
+from .rest_request import body_of, deleted, named, split_names, validate_name
 from .roles import RESERVED_ROLES, parse_role
 from .service import Security
 
 
-def put_role(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def put_role(security: Security, req: RestRequest) -> RestResponse:
     """`PUT/POST /_security/role/{name}`: create or replace a role after validating it."""
-    name = request.params["name"]
+    name = req.path_params["name"]
     validate_name(name, "role name", RESERVED_ROLES)
-    descriptor = parse_role(name, body_of(request), validate_query=security.validate_query)
-    return 200, {"role": {"created": security.store.put_role(name, descriptor)}}
+    descriptor = parse_role(name, body_of(req), validate_query=security.validate_query)
+    return RestResponse({"role": {"created": security.store.put_role(name, descriptor)}})
 
 
-def get_roles(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def get_roles(security: Security, req: RestRequest) -> RestResponse:
     """`GET /_security/role[/{name,…}]`: roles by name (404 `{}` when none exists)."""
-    return named(security.store.roles(), split_names(request.params.get("name")))
+    return named(security.store.roles(), split_names(req.path_params.get("name")))
 
 
-def delete_role(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def delete_role(security: Security, req: RestRequest) -> RestResponse:
     """`DELETE /_security/role/{name}` (reserved roles refused)."""
-    name = request.params["name"]
+    name = req.path_params["name"]
     if name in RESERVED_ROLES:
         raise BadRequest(f"role [{name}] is reserved and cannot be deleted")
     return deleted(security.store.delete_role(name))
 
 
-def put_privileges(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def put_privileges(security: Security, req: RestRequest) -> RestResponse:
     """`PUT/POST /_security/privilege`: define application privileges."""
-    body = body_of(request)
+    body = body_of(req)
     definitions = []
     for app, privileges in body.items():
         if not isinstance(privileges, dict):
@@ -55,13 +53,13 @@ def put_privileges(security: Security, request: SecurityRequest) -> tuple[int, A
                     raise BadRequest(f"action [{action}] must contain one of [/*:]")
             definitions.append({"application": app, "name": name, "actions": actions,
                                 "metadata": definition.get("metadata") or {}})
-    return 200, security.store.put_application_privileges(definitions)
+    return RestResponse(security.store.put_application_privileges(definitions))
 
 
-def get_privileges(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def get_privileges(security: Security, req: RestRequest) -> RestResponse:
     """`GET /_security/privilege[/{application}[/{name,…}]]`."""
-    app = request.params.get("application")
-    names = split_names(request.params.get("name"))
+    app = req.path_params.get("application")
+    names = split_names(req.path_params.get("name"))
     defined = security.store.application_privileges()
     if app is not None and app != "_all":
         defined = {a: p for a, p in defined.items() if a == app}
@@ -69,14 +67,14 @@ def get_privileges(security: Security, request: SecurityRequest) -> tuple[int, A
         defined = {a: {n: d for n, d in p.items() if n in names} for a, p in defined.items()}
         defined = {a: p for a, p in defined.items() if p}
     if app is not None and not defined:
-        return 404, {}
-    return 200, defined
+        return RestResponse({}, 404)
+    return RestResponse(defined)
 
 
-def delete_privileges(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def delete_privileges(security: Security, req: RestRequest) -> RestResponse:
     """`DELETE /_security/privilege/{application}/{name,…}`."""
-    app = request.params["application"]
-    found = security.store.delete_application_privileges(app, split_names(request.params["name"])
+    app = req.path_params["application"]
+    found = security.store.delete_application_privileges(app, split_names(req.path_params["name"])
                                                          or [])
     status = 200 if any(found.values()) else 404
-    return status, {app: {name: {"found": f} for name, f in found.items()}}
+    return RestResponse({app: {name: {"found": f} for name, f in found.items()}}, status)

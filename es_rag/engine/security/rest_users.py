@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from es_rag.engine.errors import ActionRequestValidation, BadRequest, EngineError, ResourceNotFound
-
+from ..errors import ActionRequestValidation, BadRequest, EngineError, ResourceNotFound
+from ..http.rest import RestRequest, RestResponse
 from .passwords import MIN_PASSWORD_LENGTH, check_password_hash, hash_password
-from .rest_request import SecurityRequest, body_of, deleted, named, split_names, validate_name
+from .rest_request import body_of, deleted, named, split_names, user_of, validate_name
 from .service import Security
 from .store import ELASTIC
 
@@ -18,10 +18,10 @@ _USER_FIELDS = {"username", "password", "password_hash", "roles", "full_name", "
                 "metadata", "enabled"}
 
 
-def put_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def put_user(security: Security, req: RestRequest) -> RestResponse:
     """`PUT/POST /_security/user/{username}`: create or update a native user."""
-    username = request.params["username"]
-    body = body_of(request)
+    username = req.path_params["username"]
+    body = body_of(req)
     for key in body:
         if key not in _USER_FIELDS:
             raise EngineError(f"failed to parse add user request. unexpected field [{key}]",
@@ -49,59 +49,58 @@ def put_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
         "username": username, "password_hash": password_hash, "roles": roles,
         "full_name": body.get("full_name"), "email": body.get("email"), "metadata": metadata,
         "enabled": bool(enabled)})
-    return 200, {"created": created}
+    return RestResponse({"created": created})
 
 
-def get_users(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def get_users(security: Security, req: RestRequest) -> RestResponse:
     """`GET /_security/user[/{username,…}]`: users without their password hashes."""
     users = {u["username"]: _user_json(u) for u in security.store.users()}
-    return named(users, split_names(request.params.get("username")))
+    return named(users, split_names(req.path_params.get("username")))
 
 
-def delete_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def delete_user(security: Security, req: RestRequest) -> RestResponse:
     """`DELETE /_security/user/{username}` (reserved users refused)."""
-    username = request.params["username"]
+    username = req.path_params["username"]
     if username in RESERVED_USERS:
         raise BadRequest(f"user [{username}] is reserved and may not be deleted")
     return deleted(security.store.delete_user(username))
 
 
-def change_password(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def change_password(security: Security, req: RestRequest) -> RestResponse:
     """`PUT/POST /_security/user[/{username}]/_password` (default: the caller)."""
-    username = request.params.get("username", request.user.username)
-    if request.user.api_key is not None:
+    username = req.path_params.get("username", user_of(req).username)
+    if user_of(req).api_key is not None:
         raise BadRequest("the password of an API key owner cannot be changed with an API key")
     if security.store.get_user(username) is None:
         raise ResourceNotFound(f"user [{username}] does not exist")
-    body = body_of(request)
+    body = body_of(req)
     password_hash = _new_password_hash(body)
     if password_hash is None:
         raise ActionRequestValidation("Validation Failed: 1: password must be specified;")
     security.store.update_user(username, password_hash=password_hash)
     if username == ELASTIC and isinstance(body.get("password"), str):
         security.store.record_elastic_password(body["password"])
-    return 200, {}
+    return RestResponse({})
 
 
-def enable_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def enable_user(security: Security, req: RestRequest) -> RestResponse:
     """`PUT/POST /_security/user/{username}/_enable`."""
-    return _set_enabled(security, request, True)
+    return _set_enabled(security, req, True)
 
 
-def disable_user(security: Security, request: SecurityRequest) -> tuple[int, Any]:
+def disable_user(security: Security, req: RestRequest) -> RestResponse:
     """`PUT/POST /_security/user/{username}/_disable` (not one's own account)."""
-    return _set_enabled(security, request, False)
+    return _set_enabled(security, req, False)
 
 
-def _set_enabled(security: Security, request: SecurityRequest, enabled: bool
-                 ) -> tuple[int, Any]:
-    username = request.params["username"]
-    if username == request.user.authenticating.username:
+def _set_enabled(security: Security, req: RestRequest, enabled: bool) -> RestResponse:
+    username = req.path_params["username"]
+    if username == user_of(req).authenticating.username:
         raise BadRequest("users may not update the enabled status of their own account")
     if security.store.get_user(username) is None:
         raise ResourceNotFound(f"user [{username}] does not exist")
     security.store.update_user(username, enabled=enabled)
-    return 200, {}
+    return RestResponse({})
 
 
 def _new_password_hash(body: Mapping[str, Any]) -> str | None:

@@ -2,7 +2,8 @@
 
 The HTTP layer builds one `Security` for the data directory and, for every request, calls
 `authenticate`, then `authorize` with the Elasticsearch action name (see `actions.py`), then
-narrows every read with `dls_query`. Security REST endpoints are served by `handle`.
+narrows every read with `dls_query`. Security REST endpoints are routed by
+`http/routes_security.py`.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import tantivy
 
+from ..storage.docstore import DocStore, StoredDoc, Tombstone
 from .fulltext import FullTextIndex, schema_signature
 from .mapping import Mapping, ParsedDocument
-from .storage.docstore import DocStore, StoredDoc, Tombstone
 from .vectors import VectorField
 
 

@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 
 import tantivy
 
-from .errors import MapperParsingError
+from ..errors import MapperParsingError
 
 # Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET
 ENGLISH_STOP_WORDS = [

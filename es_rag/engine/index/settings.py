@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import BadRequest
+from ..errors import BadRequest
 
 _KNOWN = {
     "number_of_shards", "number_of_replicas", "refresh_interval", "default_pipeline",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..dates import parse_date
-from ..errors import DocumentParsingError, MapperParsingError
+from ...dates import parse_date
+from ...errors import DocumentParsingError, MapperParsingError
 from .fields import FLOAT_TYPES, INTEGER_TYPES, FieldSpec
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MapperParsingError
+from ...errors import MapperParsingError
 
 _TEMPLATE_KEYS = {"match_mapping_type", "match", "unmatch", "path_match", "path_unmatch",
                   "match_pattern", "mapping", "unmatch_mapping_type"}

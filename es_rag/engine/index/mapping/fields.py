@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...dates import DEFAULT_FORMAT
+from ...errors import BadRequest, MapperParsingError
 from ..analysis import ANALYZERS
-from ..dates import DEFAULT_FORMAT
-from ..errors import BadRequest, MapperParsingError
 
 INTEGER_TYPES = {"long", "integer", "short", "byte", "unsigned_long"}
 FLOAT_TYPES = {"double", "float", "half_float", "scaled_float"}

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..dates import DYNAMIC_DATE_FORMATS, parse_date
-from ..errors import DocumentParsingError, EngineError, MapperParsingError
+from ...dates import DYNAMIC_DATE_FORMATS, parse_date
+from ...errors import DocumentParsingError, EngineError, MapperParsingError
 from .dynamic_templates import check_templates, substitute, template_matches
 from .fields import FieldSpec, check_params, expand_dots, merge_properties, validate_properties
 from .values import convert

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..http.rest import RestRequest, RestResponse, Router
+from ..ml import MlService
 from ..node import VERSION
-
-if TYPE_CHECKING:
-    from ..app import EngineApp
+from .rest import RestRequest, RestResponse, Router
 
 _ACK = {"acknowledged": True}
 _MODELS = "/_ml/trained_models"
@@ -21,10 +19,8 @@ _DEPRECATED_INFER = (f'299 Elasticsearch-{VERSION} "[POST /_ml/trained_models/{{
                      '{model_id}/_infer] instead."')
 
 
-def register(router: Router, app: EngineApp) -> None:
-    """Add the `_ml` routes served by `app.ml`."""
-    ml = app.ml
-
+def register(router: Router, ml: MlService) -> None:
+    """Add the `_ml` routes served by `ml`."""
     def put_model(req: RestRequest) -> RestResponse:
         return RestResponse(ml.put_model(req.path_params["model_id"], req.json(required=True)))
 

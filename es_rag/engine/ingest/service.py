@@ -1,0 +1,60 @@
+"""The ingest service: the stored pipelines, and the pipelines a write runs (requested or the
+index's `default_pipeline`, then its `final_pipeline`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from es_rag.engine.ingest.failures import PipelineNotFound
+from es_rag.engine.ingest.processors.inference import model_references
+from es_rag.engine.ingest.store import IngestOutcome, PipelineStore
+
+if TYPE_CHECKING:
+    from es_rag.engine.ml import MlService
+    from es_rag.engine.node import IndexService, Node
+
+
+class IngestService:
+    """Pipelines stored under the node's data directory, run on index and bulk writes."""
+
+    def __init__(self, node: Node, ml: MlService | None = None) -> None:
+        self.node = node
+        self.pipelines = PipelineStore(node.data_dir / "pipelines.json", ml=ml)
+
+    def run(self, index: str, doc_id: str | None, source: dict[str, Any],
+            requested: str | None) -> IngestOutcome | None:
+        """Run the request's pipeline (or the index's `default_pipeline`), then the
+        `final_pipeline` of the index the document ends up in; None when a processor drops it."""
+        svc = self._target(index)
+        pipeline = requested
+        if pipeline is None and svc is not None:
+            pipeline = svc.setting("default_pipeline")
+        outcome = IngestOutcome(index, doc_id, source)
+        if pipeline and pipeline != "_none":
+            result = self.pipelines.execute(pipeline, index=index, doc_id=doc_id, source=source)
+            if result is None:
+                return None
+            outcome = result
+        final_svc = self.node.indices.get(outcome.index) or svc
+        final = final_svc.setting("final_pipeline") if final_svc is not None else None
+        if final and final != "_none":
+            return self.pipelines.execute(final, index=outcome.index, doc_id=outcome.doc_id,
+                                          source=outcome.source)
+        return outcome
+
+    def model_references(self) -> dict[str, int]:
+        """Model id → how many inference processors of stored pipelines name it."""
+        try:
+            return model_references(self.pipelines.get())
+        except PipelineNotFound:
+            return {}
+
+    def _target(self, index: str) -> IndexService | None:
+        """The index a write to `index` lands in (an alias's write index), if it exists."""
+        svc = self.node.indices.get(index)
+        if svc is None and index in self.node.alias_names():
+            try:
+                svc = self.node.write_index(index, auto_create=False)
+            except Exception:  # noqa: BLE001 - the write itself reports alias problems
+                svc = None
+        return svc
