@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadRequest
 from ..node import CLUSTER_NAME, VERSION
 from ..search.service import resolve_options
+from .capabilities import supported
 from .rest import RestRequest, RestResponse, Router
 
 if TYPE_CHECKING:
@@ -188,7 +189,9 @@ def register(router: Router, app: EngineApp) -> None:
         return RestResponse("\n".join(lines) + "\n", text=True)
 
     def capabilities(req: RestRequest) -> RestResponse:
-        return RestResponse({"supported": False})
+        names = [c for c in req.params.get("capabilities", "").split(",") if c]
+        return RestResponse({"supported": supported(
+            req.params.get("method", "GET"), req.params.get("path", "/"), names)})
 
     def xpack(req: RestRequest) -> RestResponse:
         info = {"build": {"hash": "es-rag-embedded", "date": "2025-07-01"},

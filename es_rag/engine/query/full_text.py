@@ -31,7 +31,7 @@ _MATCH_KEYS = {"query", "operator", "minimum_should_match", "fuzziness", "analyz
                "zero_terms_query", "auto_generate_synonyms_phrase_query"}
 
 
-def _fuzzy_distance(fuzziness: Any, term: str) -> int:
+def fuzzy_distance(fuzziness: Any, term: str) -> int:
     text = str(fuzziness).upper()
     if text.startswith("AUTO"):
         low, high = 3, 6
@@ -86,7 +86,7 @@ def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or"
 
     def one(term: str) -> tantivy.Query:
         if fuzziness is not None:
-            distance = _fuzzy_distance(fuzziness, term)
+            distance = fuzzy_distance(fuzziness, term)
             if distance:
                 return tantivy.Query.fuzzy_term_query(ctx.schema, path, term, distance=distance,
                                                       prefix=prefix_length > 0)
