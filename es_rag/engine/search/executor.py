@@ -11,7 +11,7 @@ from ..errors import BadRequest
 from ..fulltext import KEY
 from ..limits import current as current_limits
 from ..node import Target
-from ..query.base import QueryNode
+from ..query.base import QueryNode, boosted
 from ..query.knn import KnnSpec
 from ..source_filter import filter_source
 from . import linear
@@ -47,6 +47,7 @@ class SearchExecutor:
         self._knn_cache: dict[int, list[Hit]] = {}
         # filters added to the request's query (the group of a collapse's inner hits)
         self.extra_filters: list[QueryNode] = []
+        self.index_boosts: dict[str, float] = {}  # `indices_boost` by concrete index
         # group value per collapsed hit, and what the rendered hits' inner hits search
         self.collapsed: dict[tuple[int, int], Any] = {}
         self.collapse_view: tuple[CollapseSpec, QueryNode | None, list[KnnSpec],
@@ -173,6 +174,7 @@ class SearchExecutor:
             combined = parts[0]
         else:
             combined = tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in parts])
+        combined = boosted(combined, self.index_boosts.get(scope.name, 1.0))
         flts = [f.compile(scope.ctx) for f in [*filters, *self.extra_filters]]
         if scope.alias_filter is not None:
             flts.append(scope.alias_filter)

@@ -18,10 +18,10 @@ BODY_KEYS = {
     "track_total_hits", "search_after", "min_score", "aggs", "aggregations", "timeout",
     "track_scores", "version", "seq_no_primary_term", "stored_fields", "profile", "explain",
     "terminate_after", "post_filter", "fields", "docvalue_fields", "ext", "sub_searches",
-    "collapse",
+    "collapse", "indices_boost",
 }
 UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "runtime_mappings",
-                    "indices_boost", "stats", "point_in_time"}
+                    "stats", "point_in_time"}
 
 
 @dataclass
@@ -64,6 +64,7 @@ class SearchRequest:
     total_as_int: bool = False
     terminate_after: int | None = None
     collapse: CollapseSpec | None = None
+    indices_boost: list[tuple[str, float]] = field(default_factory=list)
 
 
 def _int(name: str, value: Any) -> int:
@@ -101,6 +102,33 @@ def parse_sort(spec: Any) -> list[SortKey]:
             raise ParsingError(f"[sort] unknown order [{order}]")
         out.append(SortKey(name, order, opts.get("missing"), opts.get("unmapped_type"),
                            opts.get("format")))
+    return out
+
+
+def _token(value: Any) -> str:
+    return "START_OBJECT" if isinstance(value, dict) else "START_ARRAY" if isinstance(
+        value, list) else "VALUE_NUMBER" if isinstance(value, int | float) else "VALUE_STRING"
+
+
+def parse_indices_boost(spec: Any) -> list[tuple[str, float]]:
+    """`indices_boost: [{"index-or-alias-or-pattern": boost}, ...]` as SearchSourceBuilder's
+    IndexBoost parses it (the object form was removed in 8.0)."""
+    if not isinstance(spec, list):
+        raise ParsingError(f"Unknown key for a {_token(spec)} in [indices_boost].")
+    out = []
+    for entry in spec:
+        if not isinstance(entry, dict):
+            raise ParsingError(f"Expected [START_OBJECT] in [indices_boost] but found "
+                               f"[{_token(entry)}]")
+        if len(entry) != 1:
+            raise ParsingError("Expected [FIELD_NAME] in [indices_boost] but found [END_OBJECT]"
+                               if not entry else "Expected [END_OBJECT] in [indices_boost] "
+                               "but found [FIELD_NAME]")
+        [(name, boost)] = entry.items()
+        if isinstance(boost, bool) or not isinstance(boost, int | float):
+            raise ParsingError(f"Expected [VALUE_NUMBER] in [indices_boost] but found "
+                               f"[{_token(boost)}]")
+        out.append((str(name), float(boost)))
     return out
 
 
@@ -154,6 +182,8 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
             raise BadRequest("[rank] requires a minimum of [2] result sets using a combination "
                              "of sub searches, query, and knn",
                              error_type="action_request_validation_exception")
+    if "indices_boost" in body:
+        req.indices_boost = parse_indices_boost(body["indices_boost"])
     req.from_ = _int("from", params.get("from", body.get("from", 0)))
     req.size = _int("size", params.get("size", body.get("size", 10)))
     if req.from_ < 0:

@@ -88,6 +88,16 @@ class SearchService:
         return read_scope.targets(index, options,
                                   lambda expression: self.node.resolve(expression, **options))
 
+    def index_boosts(self, req: SearchRequest, params: dict[str, str]) -> dict[str, float]:
+        """`indices_boost` per concrete index: the first entry naming it (index, alias or
+        pattern) wins; a name resolving to no index is refused, as the search's own indices
+        are (unless `ignore_unavailable`)."""
+        boosts: dict[str, float] = {}
+        for expression, boost in req.indices_boost:
+            for target in self.node.resolve(expression, **resolve_options(params)):
+                boosts.setdefault(target.index.name, boost)
+        return boosts
+
     def matches(self, index: str, doc_id: str, query: dict[str, Any]) -> bool:
         """Whether the latest version of a document of the concrete `index` matches `query`
         (refreshing first: a get is real-time); the read scope's check for single documents."""
@@ -126,6 +136,7 @@ class SearchService:
             executor = SearchExecutor(self.targets(index, params, read_scope), req)
         executor.named_scores = params.get("include_named_queries_score") == "true"
         executor.node_id = self.node.node_id
+        executor.index_boosts = self.index_boosts(req, params)
         result = executor.execute()
         return result if pit is None else {"pit_id": context.id, **result}
 
