@@ -170,6 +170,7 @@ def inner_hits(executor: SearchExecutor, query: QueryNode | None, knn: list[Any]
         req.query = query
         req.knn = knn
         req.track_total_hits = True
+        req.total_as_int = executor.req.total_as_int
         sub = SearchExecutor.over(executor, req, [*filters, group_filter(spec.field, value)])
         result = sub.execute()
         hits = result["hits"]

@@ -85,24 +85,28 @@ def parse_sort(spec: Any) -> list[SortKey]:
             name, _, order = item.partition(":")
             out.append(SortKey(name, order or ("desc" if name == "_score" else "asc")))
             continue
-        if not isinstance(item, dict) or len(item) != 1:
+        if not isinstance(item, dict) or not item:
             raise ParsingError("malformed sort format, within the sort array, an object, or an "
                                "actual string are allowed")
-        name, opts = next(iter(item.items()))
-        if isinstance(opts, str):
-            opts = {"order": opts}
-        if not isinstance(opts, dict):
-            raise ParsingError(f"[sort] failed to parse field [{name}]")
-        for key in opts:
-            if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type"):
-                raise ParsingError(f"[field_sort] unknown field [{key}]",
-                                   error_type="x_content_parse_exception")
-        order = str(opts.get("order", "desc" if name == "_score" else "asc")).lower()
-        if order not in ("asc", "desc"):
-            raise ParsingError(f"[sort] unknown order [{order}]")
-        out.append(SortKey(name, order, opts.get("missing"), opts.get("unmapped_type"),
-                           opts.get("format")))
+        # an object may hold several fields, each a sort key (SortBuilder.parseCompoundSortField)
+        out += [_field_sort(name, opts) for name, opts in item.items()]
     return out
+
+
+def _field_sort(name: str, opts: Any) -> SortKey:
+    if isinstance(opts, str):
+        opts = {"order": opts}
+    if not isinstance(opts, dict):
+        raise ParsingError(f"[sort] failed to parse field [{name}]")
+    for key in opts:
+        if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type"):
+            raise ParsingError(f"[field_sort] unknown field [{key}]",
+                               error_type="x_content_parse_exception")
+    order = str(opts.get("order", "desc" if name == "_score" else "asc")).lower()
+    if order not in ("asc", "desc"):
+        raise ParsingError(f"[sort] unknown order [{order}]")
+    return SortKey(name, order, opts.get("missing"), opts.get("unmapped_type"),
+                   opts.get("format"))
 
 
 def _token(value: Any) -> str:
