@@ -11,6 +11,7 @@ from typing import Any
 from rapidfuzz.distance import OSA, Levenshtein
 
 from ..errors import BadRequest, ParsingError, XContentParseError
+from .full_text import fuzzy_distance
 
 # An interval: first position, last position, and its gaps (positions inside it that no
 # sub-rule covers), as Lucene's IntervalIterator reports start(), end() and gaps().
@@ -392,8 +393,6 @@ def _regexp(options: dict[str, Any], ctx: RuleContext) -> Rule:
 
 
 def _fuzzy(options: dict[str, Any], ctx: RuleContext) -> Rule:
-    from .full_text import fuzzy_distance
-
     prefix_length = _int("fuzzy", options, "prefix_length", 0)
     distance = OSA.distance if _bool_default(options, "transpositions", True) else \
         Levenshtein.distance

@@ -22,6 +22,7 @@ from .base import (
     single_field,
     term_value,
 )
+from .full_text import fuzzy_distance
 from .terms_lookup import TermsLookup
 
 _SCORED = ("text", "keyword")
@@ -264,11 +265,13 @@ class IdsQuery(QueryNode):
 
 
 class _PatternQuery(QueryNode):
+    extra_keys: set[str] = set()
+
     def __init__(self, body: Any) -> None:
         path, spec, opts = single_field(self.name, expect_object(self.name, body))
         if isinstance(spec, dict):
             check_keys(self.name, spec, {"value", "wildcard", "boost", "_name", "rewrite",
-                                         "case_insensitive"})
+                                         "case_insensitive", *self.extra_keys})
             self.value = str(spec.get("value", spec.get("wildcard", "")))
             self.boost = as_float(self.name, spec.get("boost", 1.0))
             self.case_insensitive = bool(spec.get("case_insensitive", False))
@@ -309,3 +312,54 @@ class WildcardQuery(_PatternQuery):
     def regex(self) -> str:
         return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
                        for c in self.value)
+
+
+class RegexpQuery(_PatternQuery):
+    """`regexp` on keyword or text terms: the whole term must match (Lucene's RegExp syntax
+    shares its common operators with the regex engine: `. ? + * | {n,m} [...] (...)`)."""
+
+    name = "regexp"
+    extra_keys = {"flags", "flags_value", "max_determinized_states"}
+
+    def regex(self) -> str:
+        return self.value
+
+
+class FuzzyQuery(QueryNode):
+    """`fuzzy`: terms within an edit distance of the value (`fuzziness`, `prefix_length`,
+    `transpositions`), on keyword or text terms."""
+
+    name = "fuzzy"
+
+    def __init__(self, body: Any) -> None:
+        path, spec, opts = single_field(self.name, expect_object(self.name, body))
+        if not isinstance(spec, dict):
+            spec = {"value": spec, **opts}
+        check_keys(self.name, spec, {"value", "fuzziness", "prefix_length", "max_expansions",
+                                     "transpositions", "rewrite", "boost", "_name"})
+        if spec.get("value") is None:
+            raise ParsingError(f"[{self.name}] query requires a value for field [{path}]")
+        self.path, self.value = path, str(spec["value"])
+        self.fuzziness = spec.get("fuzziness", "AUTO")
+        self.prefix_length = int(spec.get("prefix_length", 0))
+        self.transpositions = spec.get("transpositions", True) not in (False, "false")
+        self.boost = as_float(self.name, spec.get("boost", 1.0))
+        self.query_name = spec.get("_name")
+
+    def compile(self, ctx: QueryContext) -> tantivy.Query:
+        if ctx.kind(self.path) not in ("text", "keyword"):
+            return tantivy.Query.empty_query()
+        distance = fuzzy_distance(self.fuzziness, self.value)
+        query = tantivy.Query.fuzzy_term_query(
+            ctx.schema, self.path, self.value, distance=distance,
+            transposition_cost_one=self.transpositions)
+        if self.prefix_length > 0:
+            head = self.value[:self.prefix_length]
+            query = tantivy.Query.boolean_query([
+                (tantivy.Occur.Must, query),
+                (tantivy.Occur.Must, ctx.regex_query(self.name, self.path, head,
+                                                     re.escape(head) + ".*"))])
+        return constant(query, self.boost)
+
+    def describe(self, ctx: QueryContext) -> str:
+        return f"{self.path}:{self.value}~{fuzzy_distance(self.fuzziness, self.value)}"
