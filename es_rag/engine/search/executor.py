@@ -23,6 +23,7 @@ from .hit_fields import requested_fields, vector_paths
 from .knn import knn_search
 from .named_queries import matched_queries
 from .request import SearchRequest, SortKey
+from .rescore import check_windows, rescore, rescore_window
 from .retrievers import (
     Retriever,
     check_nested_inner_hits,
@@ -326,8 +327,11 @@ class SearchExecutor:
                 capped = (count and req.post_filter is None and req.min_score is None and
                           not req.terminate_after and
                           self._at_least([req.query]) > self._cap())
-                hits, total = self.top(queries, req.from_ + req.size, count and not capped,
-                                       min_score=req.min_score)
+                check_windows(self.scopes, req.rescore)
+                hits, total = self.top(queries, max(req.from_ + req.size,
+                                                    rescore_window(req.rescore)),
+                                       count and not capped, min_score=req.min_score)
+                hits = rescore(self.scopes, hits, req.rescore, self.rank)
                 if capped:
                     total = self._cap()
             page = hits[req.from_:req.from_ + req.size]

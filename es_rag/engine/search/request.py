@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadRequest, ParsingError
+from ..errors import ActionRequestValidation, BadRequest, ParsingError
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import excludes_vectors, parse_source_spec
 from .collapse import CollapseSpec, parse_collapse
+from .rescore import Rescorer, parse_rescore
 from .retrievers import Retriever, parse_retriever
 
 BODY_KEYS = {
@@ -18,9 +19,9 @@ BODY_KEYS = {
     "track_total_hits", "search_after", "min_score", "aggs", "aggregations", "timeout",
     "track_scores", "version", "seq_no_primary_term", "stored_fields", "profile", "explain",
     "terminate_after", "post_filter", "fields", "docvalue_fields", "ext", "sub_searches",
-    "collapse", "indices_boost",
+    "collapse", "indices_boost", "rescore",
 }
-UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "runtime_mappings",
+UNSUPPORTED_KEYS = {"suggest", "script_fields", "runtime_mappings",
                     "stats", "point_in_time"}
 
 
@@ -65,6 +66,7 @@ class SearchRequest:
     terminate_after: int | None = None
     collapse: CollapseSpec | None = None
     indices_boost: list[tuple[str, float]] = field(default_factory=list)
+    rescore: list[Rescorer] = field(default_factory=list)
 
 
 def _int(name: str, value: Any) -> int:
@@ -268,15 +270,31 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
         req.terminate_after = _int("terminate_after", ta)
         if req.terminate_after < 0:
             raise BadRequest("terminateAfter must be > 0")
+    if body.get("rescore") is not None:
+        req.rescore = parse_rescore(body["rescore"])
+        _check_rescore_combination(req)
     if body.get("collapse") is not None:
         req.collapse = parse_collapse(body["collapse"])
         _check_collapse_combination(req)
     return req
 
 
+def _check_rescore_combination(req: SearchRequest) -> None:
+    """SearchRequest.validate's refusals next to `rescore`."""
+    if req.sort and not (req.sort[0].field == "_score" and req.sort[0].order == "desc"):
+        raise ActionRequestValidation("Validation Failed: 1: Cannot use [sort] option in "
+                                      "conjunction with [rescore].;")
+    if req.retriever is not None or req.rrf is not None:
+        raise BadRequest("a top-level [rescore] next to [retriever] or [rank] is not "
+                         "supported by the embedded engine")
+
+
 def _check_collapse_combination(req: SearchRequest) -> None:
     """What Elasticsearch refuses next to `collapse`, and what the engine does not collapse."""
     assert req.collapse is not None
+    if req.rescore:
+        raise ActionRequestValidation("Validation Failed: 1: cannot use `collapse` in "
+                                      "conjunction with `rescore`;")
     if req.search_after is not None and (len(req.sort) != 1 or
                                          req.sort[0].field != req.collapse.field):
         raise BadRequest("Cannot use [collapse] in conjunction with [search_after] unless the "
