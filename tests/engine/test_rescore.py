@@ -74,3 +74,4 @@ def test_refused_rescores(passages: Elasticsearch, body: dict, message: str) -> 
     with pytest.raises(BadRequestError) as err:
         passages.search(index="passages", body=body)
     assert message in str(err.value.body)
+

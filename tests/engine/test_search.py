@@ -141,3 +141,10 @@ def test_unknown_and_unsupported_clauses_are_refused(animals: Elasticsearch) -> 
         animals.search(index="animals", query={"match_all": {}}, profile=True)
     assert "[profile] is not supported" in str(err.value)
     assert animals.search(index="animals", query={"match_all": {}}, profile=False)["hits"]
+
+
+def test_a_search_after_date_the_sort_format_cannot_read_is_a_400(es: Elasticsearch) -> None:
+    es.index(index="events", id="1", document={"at": "2021-02-11T08:30:04.828Z"}, refresh=True)
+    with pytest.raises(BadRequestError, match="failed to parse date field"):
+        es.search(index="events", sort=[{"at": {"order": "asc", "format": "epoch_millis"}}],
+                  search_after=["2021-02-11T08:30:04.828Z"])
