@@ -31,6 +31,7 @@ from .retrievers import (
     rank_rrf,
     retriever_queries,
     retriever_query,
+    rrf_sum,
     with_retriever_filters,
 )
 from .scope import Hit, Scope, keys_of, make_scopes, with_filters
@@ -252,8 +253,8 @@ class SearchExecutor:
             self.retrieved[id(child)] = ranked
             ranked_lists.append(ranked)
             for rank, (_, num, key) in enumerate(ranked, start=1):
-                fused[(num, key)] = fused.get((num, key), 0.0) + \
-                    weight / (node.rank_constant + rank)
+                fused[(num, key)] = rrf_sum(fused.get((num, key), 0.0), weight, rank,
+                                            node.rank_constant)
             for i, q in enumerate(queries):
                 unions[i].append(q)
         union_queries = [tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in qs])
