@@ -23,11 +23,24 @@ class IndexAdmin:
     def services(self, expression: str | None, opts: dict[str, Any]) -> list[IndexService]:
         return [t.index for t in self.node.resolve(expression, **opts)]
 
-    def get(self, expression: str, opts: dict[str, Any], flat: bool) -> dict[str, Any]:
+    def get(self, expression: str, opts: dict[str, Any], flat: bool,
+            include_defaults: bool = False) -> dict[str, Any]:
         """`GET /{index}`."""
-        return {s.name: {"aliases": s.aliases, "mappings": s.mapping.to_json(),
-                         "settings": self._settings(s, flat)}
-                for s in self.services(expression, opts)}
+        out: dict[str, Any] = {}
+        for svc in self.services(expression, opts):
+            out[svc.name] = {"aliases": svc.aliases, "mappings": svc.mapping.to_json(),
+                             "settings": self._settings(svc, flat)}
+            if include_defaults:
+                out[svc.name]["defaults"] = self._defaults(svc, flat)
+        return out
+
+    def _defaults(self, svc: IndexService, flat: bool, names: list[str] | None = None
+                  ) -> dict[str, Any]:
+        """The default values of the settings an index does not set."""
+        own = index_settings.flatten(svc.full_settings().get("index", {}), "index.")
+        found = {k: v for k, v in index_settings.DEFAULTS.items() if k not in own and
+                 (names is None or any(fnmatch.fnmatchcase(k, p) for p in names))}
+        return found if flat else index_settings.nest(found)
 
     @staticmethod
     def _settings(svc: IndexService, flat: bool) -> dict[str, Any]:
@@ -62,17 +75,19 @@ class IndexAdmin:
             self.node.update_mapping(svc, mapping)
 
     def get_settings(self, expression: str | None, name: str | None, opts: dict[str, Any],
-                     flat: bool) -> dict[str, Any]:
+                     flat: bool, include_defaults: bool = False) -> dict[str, Any]:
         out = {}
+        patterns = name.split(",") if name else None
         for svc in self.services(expression, opts):
             settings = self._settings(svc, True)
-            if name:
-                patterns = name.split(",")
+            if patterns:
                 settings = {k: v for k, v in settings.items()
                             if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
             if not flat:
                 settings = index_settings.nest(settings)
             out[svc.name] = {"settings": settings}
+            if include_defaults:
+                out[svc.name]["defaults"] = self._defaults(svc, flat, patterns)
         return out
 
     def put_settings(self, expression: str | None, body: dict[str, Any],

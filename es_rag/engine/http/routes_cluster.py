@@ -193,6 +193,13 @@ def register(router: Router, app: EngineApp) -> None:
         return RestResponse({"supported": supported(
             req.params.get("method", "GET"), req.params.get("path", "/"), names)})
 
+    def get_settings(req: RestRequest) -> RestResponse:
+        return RestResponse(node.cluster_settings.get(req.flag("flat_settings"),
+                                                      req.flag("include_defaults")))
+
+    def put_settings(req: RestRequest) -> RestResponse:
+        return RestResponse(node.cluster_settings.update(req.json(), req.flag("flat_settings")))
+
     def xpack(req: RestRequest) -> RestResponse:
         info = {"build": {"hash": "es-rag-embedded", "date": "2025-07-01"},
                 "license": {"uid": node.license["uid"], "type": node.license["type"],
@@ -219,6 +226,9 @@ def register(router: Router, app: EngineApp) -> None:
     router.add("GET", "/_capabilities", capabilities, "method path parameters capabilities "
                                                       "local_only")
     router.add("GET", "/_xpack", xpack, "categories accept_enterprise")
+    router.add("GET", "/_cluster/settings", get_settings,
+               "flat_settings include_defaults master_timeout timeout")
+    router.add("PUT", "/_cluster/settings", put_settings, "flat_settings master_timeout timeout")
 
 
 def _xpack_categories(value: str) -> set[str]:

@@ -284,6 +284,9 @@ class SearchService:
         filtered = bool(inc or exc)
         scopes = make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
                                           params, read_scope))
+        if dest["index"] not in self.node.indices and dest["index"] not in \
+                self.node.alias_names():  # ReindexValidator checks auto-creation up front
+            self.node.cluster_settings.check_auto_create(dest["index"])
         found: list[tuple[int, int, Any]] = []  # (scope number, key, stored document)
         for num, scope in enumerate(scopes):
             if scope.name == dest["index"]:
