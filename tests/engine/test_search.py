@@ -148,3 +148,14 @@ def test_a_search_after_date_the_sort_format_cannot_read_is_a_400(es: Elasticsea
     with pytest.raises(BadRequestError, match="failed to parse date field"):
         es.search(index="events", sort=[{"at": {"order": "asc", "format": "epoch_millis"}}],
                   search_after=["2021-02-11T08:30:04.828Z"])
+
+
+def test_docvalue_fields_beyond_the_index_limit_are_refused(es: Elasticsearch) -> None:
+    es.indices.create(index="wide", settings={"index.max_docvalue_fields_search": 2})
+    es.index(index="wide", id="1", document={"a": 1, "b": 2, "c": 3}, refresh=True)
+    assert es.search(index="wide", docvalue_fields=["a", "b"])["hits"]["hits"][0]["fields"] == \
+        {"a": [1], "b": [2]}
+    with pytest.raises(BadRequestError, match=r"Trying to retrieve too many docvalue_fields\. "
+                                              r"Must be less than or equal to: \[2\] but was "
+                                              r"\[3\]"):
+        es.search(index="wide", docvalue_fields=["*"])

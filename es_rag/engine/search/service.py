@@ -31,6 +31,7 @@ from ..security.read_scope import ReadScope
 from ..source_filter import filter_source, parse_source_spec
 from .executor import SearchExecutor
 from .explain import no_match_text
+from .hit_fields import check_docvalue_fields
 from .linear import LINEAR_FEATURE
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
 from .reader_context import ReaderContexts
@@ -137,6 +138,7 @@ class SearchService:
         executor.named_scores = params.get("include_named_queries_score") == "true"
         executor.node_id = self.node.node_id
         executor.index_boosts = self.index_boosts(req, params)
+        check_docvalue_fields(executor.scopes, req.docvalue_fields)
         result = executor.execute()
         return result if pit is None else {"pit_id": context.id, **result}
 
