@@ -46,7 +46,8 @@ def test_pipelines_over_several_indices(sales: Elasticsearch) -> None:
 
 
 @pytest.mark.parametrize("agg, message", [
-    ({"sum_bucket": {"buckets_path": "nope>_count"}}, "No aggregation found for path [nope>_count]"),
+    ({"sum_bucket": {"buckets_path": "nope>_count"}},
+     "No aggregation found for path [nope>_count]"),
     ({"sum_bucket": {}}, "Missing required field [buckets_path]"),
     ({"sum_bucket": {"buckets_path": "shops>_count", "gap_policy": "fill"}},
      "Invalid gap policy: [fill]"),
