@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadRequest
 from ..node import CLUSTER_NAME, VERSION
 from ..search.service import resolve_options
+from . import cat
 from .capabilities import supported
 from .rest import RestRequest, RestResponse, Router
 
@@ -31,6 +32,15 @@ _CAT_COLUMNS = {
 }
 _DEFAULT_CAT = ["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted",
                 "store.size", "pri.store.size", "dataset.size"]
+# the descriptions `?help` lists (RestIndicesAction's table)
+_CAT_HELP = {
+    "health": "current health status", "status": "open/close status", "index": "index name",
+    "uuid": "index uuid", "pri": "number of primary shards", "rep": "number of replica shards",
+    "docs.count": "available docs", "docs.deleted": "deleted docs",
+    "store.size": "store size of primaries & replicas", "pri.store.size": "store size of primaries",
+    "dataset.size": "total size of dataset", "creation.date": "index creation date (millisecond "
+    "value)", "creation.date.string": "index creation date (as string)",
+}
 
 
 def _index_health(svc: IndexService) -> str:
@@ -153,6 +163,10 @@ def register(router: Router, app: EngineApp) -> None:
         return RestResponse({"eligible_to_start_trial": not node.license.get("trial_used")})
 
     def cat_indices(req: RestRequest) -> RestResponse:
+        if req.flag("help"):
+            return RestResponse(cat.help_text([
+                cat.Column(name, aliases, _CAT_HELP[name])
+                for name, aliases in _CAT_COLUMNS.items()]), text=True)
         index = req.path_params.get("index")
         opts = resolve_options(req.params)
         opts["expand_wildcards"] = req.params.get("expand_wildcards", "all")
