@@ -159,3 +159,14 @@ def test_docvalue_fields_beyond_the_index_limit_are_refused(es: Elasticsearch) -
                                               r"Must be less than or equal to: \[2\] but was "
                                               r"\[3\]"):
         es.search(index="wide", docvalue_fields=["*"])
+
+
+def test_count_with_min_score_counts_only_documents_scoring_enough(es: Elasticsearch) -> None:
+    es.index(index="notes", id="1", document={"text": "foo bar"})
+    es.index(index="notes", id="2", document={"text": "foo bar bar bar bar"}, refresh=True)
+    scores = sorted(h["_score"] for h in es.search(
+        index="notes", query={"match": {"text": "foo"}})["hits"]["hits"])
+    between = (scores[0] + scores[1]) / 2
+    assert es.count(index="notes", q="text:foo")["count"] == 2
+    assert es.count(index="notes", q="text:foo", min_score=between)["count"] == 1
+    assert es.count(index="notes", q="text:foo", min_score=scores[1] + 1)["count"] == 0

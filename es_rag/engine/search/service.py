@@ -203,11 +203,17 @@ class SearchService:
             self.build_query_vectors(k.spec for k in query.knn_nodes())
         targets = self.targets(index, params, read_scope)
         limit = int(terminate_after or 0)
+        min_score = float(params["min_score"]) if params.get("min_score") else None
         total = 0
         terminated = False
         for scope in make_scopes(targets):
             executor = SearchExecutor([scope.target], SearchRequest())
-            matches = scope.ctx.shard.fulltext.count(executor.scope_query(0, query, []))
+            scoped = executor.scope_query(0, query, [])
+            fulltext = scope.ctx.shard.fulltext
+            matches = fulltext.count(scoped)
+            if min_score is not None and matches:  # only documents scoring at least min_score
+                hits = fulltext.searcher.search(scoped, matches, count=False).hits
+                matches = sum(1 for score, _ in hits if score >= min_score)
             terminated = terminated or (limit > 0 and matches > limit)
             total += min(matches, limit) if limit > 0 else matches
         body: dict[str, Any] = {"count": total}
