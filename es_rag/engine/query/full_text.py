@@ -11,6 +11,7 @@ from ..analysis import ANALYZERS, analyze_first, tokens
 from ..errors import ParsingError
 from ..limits import current as current_limits
 from .base import (
+    INDEX_FIELD,
     QueryContext,
     QueryNode,
     as_float,
@@ -18,6 +19,7 @@ from .base import (
     check_keys,
     constant,
     expect_object,
+    index_field_query,
     minimum_should_match,
     single_field,
     term_value,
@@ -66,6 +68,8 @@ def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or"
                 boost: float = 1.0, prefix_length: int = 0, lenient: bool = False,
                 zero_terms: str = "none") -> tantivy.Query:
     """The query `match` builds on one field."""
+    if path == INDEX_FIELD:
+        return index_field_query(ctx, lambda name: name == str(text), boost)
     kind = ctx.kind(path)
     if kind is None:
         return tantivy.Query.empty_query()

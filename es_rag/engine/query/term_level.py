@@ -11,6 +11,7 @@ from ..dates import resolve_date_math
 from ..errors import ParsingError
 from ..fulltext import FIELD_NAMES, ID
 from .base import (
+    INDEX_FIELD,
     QueryContext,
     QueryNode,
     as_float,
@@ -18,6 +19,7 @@ from .base import (
     check_keys,
     constant,
     expect_object,
+    index_field_query,
     query_shard_error,
     single_field,
     term_value,
@@ -51,6 +53,8 @@ class TermQuery(QueryNode):
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         if self.path == "_id":
             return constant(tantivy.Query.term_query(ctx.schema, ID, str(self.value)), self.boost)
+        if self.path == INDEX_FIELD:
+            return index_field_query(ctx, lambda name: name == str(self.value), self.boost)
         kind = ctx.kind(self.path)
         if kind is None:
             return tantivy.Query.empty_query()
@@ -99,6 +103,9 @@ class TermsQuery(QueryNode):
         if self.path == "_id":
             return constant(tantivy.Query.term_set_query(
                 ctx.schema, ID, [str(v) for v in self.values]), self.boost)
+        if self.path == INDEX_FIELD:
+            names = {str(v) for v in self.values}
+            return index_field_query(ctx, lambda name: name in names, self.boost)
         limit = int(ctx.settings.get("index.max_terms_count", 65536))
         if len(self.values) > limit:
             raise query_shard_error(
@@ -288,10 +295,14 @@ class _PatternQuery(QueryNode):
         return f"{self.path}:{self.value}" + ("*" if self.name == "prefix" else "")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
+        pattern = ("(?i)" if self.case_insensitive else "") + self.regex()
+        if self.path == INDEX_FIELD:
+            compiled = re.compile(pattern, re.DOTALL)
+            return index_field_query(ctx, lambda name: compiled.fullmatch(name) is not None,
+                                     self.boost)
         kind = ctx.kind(self.path)
         if kind not in ("text", "keyword"):
             return tantivy.Query.empty_query()
-        pattern = ("(?i)" if self.case_insensitive else "") + self.regex()
         return constant(ctx.regex_query(self.name, self.path, self.value, pattern), self.boost)
 
 

@@ -261,13 +261,18 @@ class SearchService:
                     params: dict[str, str], *, read_scope: ReadScope) -> dict[str, Any]:
         """Run (header, body) pairs; a body may be an error to report in its slot."""
         started = time.perf_counter()
-        responses = []
+        requests = []
         for header, body in pairs:
             target = header.get("index", index)
             if isinstance(target, list):
                 target = ",".join(target)
             sub_params = {**params, **{k: str(v).lower() if isinstance(v, bool) else str(v)
                                        for k, v in header.items() if k != "index"}}
+            if isinstance(body, dict) and "pit" in body:  # MultiSearchRequest.validate: the
+                validate_pit_search(target, body["pit"], sub_params)  # whole request fails
+            requests.append((target, body, sub_params))
+        responses = []
+        for target, body, sub_params in requests:
             try:
                 if isinstance(body, EngineError):
                     raise body
