@@ -170,3 +170,13 @@ def test_count_with_min_score_counts_only_documents_scoring_enough(es: Elasticse
     assert es.count(index="notes", q="text:foo")["count"] == 2
     assert es.count(index="notes", q="text:foo", min_score=between)["count"] == 1
     assert es.count(index="notes", q="text:foo", min_score=scores[1] + 1)["count"] == 0
+
+
+def test_stored_fields_none_leaves_out_id_and_source(es: Elasticsearch) -> None:
+    es.index(index="plain", id="1", document={"foo": "bar"}, refresh=True)
+    [hit] = es.search(index="plain", stored_fields=[])["hits"]["hits"]
+    assert hit["_id"] == "1" and "_source" not in hit
+    [hit] = es.search(index="plain", stored_fields="_none_")["hits"]["hits"]
+    assert "_id" not in hit and "_source" not in hit and hit["_index"] == "plain"
+    with pytest.raises(BadRequestError, match="cannot be disabled if \\[_source\\] is requested"):
+        es.search(index="plain", stored_fields=["_none_"], source=True)

@@ -67,6 +67,7 @@ class SearchRequest:
     collapse: CollapseSpec | None = None
     indices_boost: list[tuple[str, float]] = field(default_factory=list)
     rescore: list[Rescorer] = field(default_factory=list)
+    stored_fields_none: bool = False  # `stored_fields: _none_`: hits without `_id`
 
 
 def _int(name: str, value: Any) -> int:
@@ -222,6 +223,10 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
     stored = params.get("stored_fields", body.get("stored_fields"))
     if isinstance(stored, str):
         stored = stored.split(",")
+    if stored is not None and "_none_" in stored:  # no stored nor metadata fields
+        if spec not in (None, False):
+            raise BadRequest("[stored_fields] cannot be disabled if [_source] is requested")
+        req.stored_fields_none = True
     if stored is not None and spec is None and "_source" not in stored:
         spec = False
     req.source = parse_source_spec(spec, params.get("_source_includes"),

@@ -140,6 +140,9 @@ class SearchService:
         executor.index_boosts = self.index_boosts(req, params)
         check_docvalue_fields(executor.scopes, req.docvalue_fields)
         result = executor.execute()
+        if req.stored_fields_none:
+            for hit in result["hits"]["hits"]:
+                hit.pop("_id", None)
         return result if pit is None else {"pit_id": context.id, **result}
 
     def explain(self, index: str, doc_id: str, body: dict[str, Any] | None,
