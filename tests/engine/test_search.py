@@ -180,3 +180,16 @@ def test_stored_fields_none_leaves_out_id_and_source(es: Elasticsearch) -> None:
     assert "_id" not in hit and "_source" not in hit and hit["_index"] == "plain"
     with pytest.raises(BadRequestError, match="cannot be disabled if \\[_source\\] is requested"):
         es.search(index="plain", stored_fields=["_none_"], source=True)
+
+
+def test_q_url_parameter_takes_the_urls_query_string_options(es: Elasticsearch) -> None:
+    es.index(index="qs", id="1", document={"field": "foo bar", "other": "xyz"}, refresh=True)
+
+    def total(**params: object) -> int:
+        return es.search(index="qs", **params)["hits"]["total"]["value"]
+
+    assert total(q="field:foo field:xyz") == 1
+    assert total(q="field:foo field:xyz", default_operator="AND") == 0
+    assert total(q="xyz", df="field") == 0 and total(q="xyz", df="other") == 1
+    assert es.count(index="qs", q="xyz", df="field")["count"] == 0
+    assert es.count(index="qs", q="foo baz", default_operator="AND")["count"] == 0

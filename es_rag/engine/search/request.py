@@ -112,6 +112,22 @@ def _field_sort(name: str, opts: Any) -> SortKey:
                    opts.get("format"))
 
 
+_Q_OPTIONS = {"df": "default_field", "default_operator": "default_operator",
+              "analyzer": "analyzer", "lenient": "lenient", "analyze_wildcard": "analyze_wildcard"}
+
+
+def url_query(params: dict[str, str]) -> dict[str, Any]:
+    """The `query_string` query of a `q` URL parameter with the URL's `df`, `default_operator`,
+    `analyzer`, `lenient` and `analyze_wildcard` (RestActions.urlParamsToQueryBuilder)."""
+    spec: dict[str, Any] = {"query": params["q"]}
+    for param, option in _Q_OPTIONS.items():
+        if param in params:
+            value = params[param]
+            spec[option] = value == "true" if option in ("lenient", "analyze_wildcard") else \
+                value
+    return {"query_string": spec}
+
+
 def _token(value: Any) -> str:
     return "START_OBJECT" if isinstance(value, dict) else "START_ARRAY" if isinstance(
         value, list) else "VALUE_NUMBER" if isinstance(value, int | float) else "VALUE_STRING"
@@ -153,7 +169,7 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
         raise ParsingError("[profile] is not supported by the embedded engine")
     req = SearchRequest()
     if "q" in params:
-        req.query = parse_query({"query_string": {"query": params["q"]}})
+        req.query = parse_query(url_query(params))
     if body.get("query") is not None:
         req.query = parse_query(body["query"])
     knn = body.get("knn")

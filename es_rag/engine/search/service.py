@@ -35,7 +35,7 @@ from .hit_fields import check_docvalue_fields
 from .linear import LINEAR_FEATURE
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
 from .reader_context import ReaderContexts
-from .request import SearchRequest, parse_search
+from .request import SearchRequest, parse_search, url_query
 from .retrievers import Retriever
 from .scope import make_scopes, with_filters
 from .scroll import Scrolls
@@ -44,10 +44,6 @@ from .update_by_query import write_in_batches
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
 _FEATURES = {"rrf": RRF_FEATURE, "linear": LINEAR_FEATURE}
-# URL parameters of `_explain` that shape its `q` query: (parameter, query_string option)
-_Q_PARAMS = (("df", "default_field"), ("default_operator", "default_operator"),
-             ("analyzer", "analyzer"), ("lenient", "lenient"))
-
 
 def _licensed_feature(req: SearchRequest) -> str | None:
     """The first feature outside a basic license the request uses, outermost retriever first."""
@@ -155,12 +151,7 @@ class SearchService:
         if body.get("query") is not None:
             query = parse_query(body["query"])
         elif "q" in params:
-            spec: dict[str, Any] = {"query": params["q"]}
-            for param, option in _Q_PARAMS:
-                if param in params:
-                    value = params[param]
-                    spec[option] = value == "true" if option == "lenient" else value
-            query = parse_query({"query_string": spec})
+            query = parse_query(url_query(params))
         else:
             raise ActionRequestValidation("Validation Failed: 1: query is missing;")
         self.build_query_vectors(k.spec for k in query.knn_nodes())
@@ -201,7 +192,7 @@ class SearchService:
         if terminate_after is not None and int(terminate_after) < 0:
             raise BadRequest("terminateAfter must be > 0")
         query = parse_query(body["query"]) if body.get("query") is not None else \
-            (parse_query({"query_string": {"query": params["q"]}}) if "q" in params else None)
+            (parse_query(url_query(params)) if "q" in params else None)
         if query is not None:
             self.build_query_vectors(k.spec for k in query.knn_nodes())
         targets = self.targets(index, params, read_scope)
