@@ -151,3 +151,12 @@ def test_count_stops_at_terminate_after(chunks: Elasticsearch) -> None:
     assert (resp["count"], resp["terminated_early"]) == (2, True)
     assert chunks.count(index="chunks", terminate_after=50)["terminated_early"] is False
     assert "terminated_early" not in chunks.count(index="chunks")
+
+
+def test_max_score_is_over_every_match_not_only_the_page(chunks: Elasticsearch) -> None:
+    query = {"match": {"text": "solar"}}
+    best = chunks.search(index="chunks", query=query)["hits"]["max_score"]
+    page = chunks.search(index="chunks", query=query, collapse={"field": "doc_id"},
+                         sort=[{"doc_id": "desc"}], track_scores=True, size=1)["hits"]
+    assert page["hits"][0]["_score"] < best
+    assert page["max_score"] == best

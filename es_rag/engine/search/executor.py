@@ -52,6 +52,7 @@ class SearchExecutor:
         self.index_boosts: dict[str, float] = {}  # `indices_boost` by concrete index
         # group value per collapsed hit, and what the rendered hits' inner hits search
         self.collapsed: dict[tuple[int, int], Any] = {}
+        self.top_score: float | None = None  # a collapsed search's best score before collapsing
         self.collapse_view: tuple[CollapseSpec, QueryNode | None, list[KnnSpec],
                                   list[QueryNode]] | None = None
         self.terminated_early: bool | None = None
@@ -128,9 +129,9 @@ class SearchExecutor:
         """The first hit of each group, in rank order; group values kept for rendering."""
         check_collapse(self, spec)
         chosen, values = collapse_hits(self, hits, spec, groups)
+        self.top_score = max((h[0] for h in hits), default=None)  # over every match
         for pos, value in zip(chosen, values, strict=True):
-            _, num, key = hits[pos]
-            self.collapsed[(num, key)] = value
+            self.collapsed[hits[pos][1:]] = value
         return ([hits[p] for p in chosen],
                 None if sort_values is None else [sort_values[p] for p in chosen])
 
@@ -351,8 +352,8 @@ class SearchExecutor:
         elif req.total_as_int:
             body["hits"]["total"] = -1
         show_score = not sorted_by_fields or req.track_scores
-        body["hits"]["max_score"] = (max((h[0] for h in hits), default=None)
-                                     if show_score else None)
+        body["hits"]["max_score"] = (self.top_score if self.top_score is not None else max(
+            (h[0] for h in hits), default=None)) if show_score else None
         body["hits"]["hits"] = self.render(page, sort_values, show_score)
         if req.rrf is not None:
             for rank, hit in enumerate(body["hits"]["hits"], start=req.from_ + 1):
