@@ -122,6 +122,14 @@ class ClusterService:
             body["type"] = "trial"
         return body, 200
 
+    def settings(self, flat: bool, include_defaults: bool) -> dict[str, Any]:
+        """`GET _cluster/settings`: the persistent and transient settings."""
+        return self.node.cluster_settings.get(flat, include_defaults)
+
+    def put_settings(self, body: Any, flat: bool) -> dict[str, Any]:
+        """`PUT _cluster/settings`: validate, store and echo the changed settings."""
+        return self.node.cluster_settings.update(body, flat)
+
     def basic_status(self) -> dict[str, Any]:
         return {"eligible_to_start_basic": self.node.license["type"] != "basic"}
 

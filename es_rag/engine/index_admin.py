@@ -7,6 +7,7 @@ import fnmatch
 from typing import Any
 
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
+from .index import analyze_api
 from .index import settings as index_settings
 from .node import IndexService, Node, alias_body
 
@@ -38,11 +39,28 @@ class IndexAdmin:
                 svc.shard.save_vectors()
         return len(services)
 
-    def get(self, expression: str, opts: dict[str, Any], flat: bool) -> dict[str, Any]:
+    def analyze(self, body: dict[str, Any], index: str | None) -> dict[str, Any]:
+        """`_analyze`, with an index's analyzers when one is named."""
+        return analyze_api.analyze(body, self.node.get_index(index) if index else None)
+
+    def get(self, expression: str, opts: dict[str, Any], flat: bool,
+            include_defaults: bool = False) -> dict[str, Any]:
         """`GET /{index}`."""
-        return {s.name: {"aliases": s.aliases, "mappings": s.mapping.to_json(),
-                         "settings": self._settings(s, flat)}
-                for s in self.services(expression, opts)}
+        out: dict[str, Any] = {}
+        for svc in self.services(expression, opts):
+            out[svc.name] = {"aliases": svc.aliases, "mappings": svc.mapping.to_json(),
+                             "settings": self._settings(svc, flat)}
+            if include_defaults:
+                out[svc.name]["defaults"] = self._defaults(svc, flat)
+        return out
+
+    def _defaults(self, svc: IndexService, flat: bool, names: list[str] | None = None
+                  ) -> dict[str, Any]:
+        """The default values of the settings an index does not set."""
+        own = index_settings.flatten(svc.full_settings().get("index", {}), "index.")
+        found = {k: v for k, v in index_settings.DEFAULTS.items() if k not in own and
+                 (names is None or any(fnmatch.fnmatchcase(k, p) for p in names))}
+        return found if flat else index_settings.nest(found)
 
     @staticmethod
     def _settings(svc: IndexService, flat: bool) -> dict[str, Any]:
@@ -77,17 +95,19 @@ class IndexAdmin:
             self.node.update_mapping(svc, mapping)
 
     def get_settings(self, expression: str | None, name: str | None, opts: dict[str, Any],
-                     flat: bool) -> dict[str, Any]:
+                     flat: bool, include_defaults: bool = False) -> dict[str, Any]:
         out = {}
+        patterns = name.split(",") if name else None
         for svc in self.services(expression, opts):
             settings = self._settings(svc, True)
-            if name:
-                patterns = name.split(",")
+            if patterns:
                 settings = {k: v for k, v in settings.items()
                             if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
             if not flat:
                 settings = index_settings.nest(settings)
             out[svc.name] = {"settings": settings}
+            if include_defaults:
+                out[svc.name]["defaults"] = self._defaults(svc, flat, patterns)
         return out
 
     def put_settings(self, expression: str | None, body: dict[str, Any],

@@ -9,6 +9,7 @@
 | `search.max_buckets`                  | 65536   | same                                       |
 | `script.max_size_in_bytes`            | 65535   | same (inline and stored mustache sources)  |
 | `search.max_keep_alive`               | 24h     | same (scroll and point-in-time keep-alive) |
+| `search.default_keep_alive`           | 5m      | same (a scroll's keep-alive when not given) |
 | `search.max_open_scroll_context`      | 500     | same                                       |
 | `engine.aggs.max_depth`               | 20      | engine's own: sub-aggregation nesting      |
 | `engine.mustache.max_depth`           | 100     | engine's own: nested mustache sections     |
@@ -45,6 +46,7 @@ class Limits:
     max_nested_depth: int = 30
     max_buckets: int = 65536
     max_keep_alive: int = 86400  # seconds
+    default_keep_alive: int = 300  # seconds
     max_open_scroll_context: int = 500
     script_max_size: int = 65535
     aggs_max_depth: int = 20
@@ -61,6 +63,7 @@ SETTINGS = {
     "indices.query.bool.max_nested_depth": "max_nested_depth",
     "search.max_buckets": "max_buckets",
     "search.max_keep_alive": "max_keep_alive",
+    "search.default_keep_alive": "default_keep_alive",
     "search.max_open_scroll_context": "max_open_scroll_context",
     "script.max_size_in_bytes": "script_max_size",
     "engine.aggs.max_depth": "aggs_max_depth",
@@ -71,6 +74,10 @@ SETTINGS = {
     "engine.http.idle_timeout": "http_idle_timeout",
 }
 _SIZES = {"max_content_length", "mustache_max_output", "script_max_size"}
+_TIMES = {"http_idle_timeout", "max_keep_alive", "default_keep_alive"}
+# the settings Elasticsearch lets `PUT _cluster/settings` change on a running cluster
+DYNAMIC = frozenset({"search.max_keep_alive", "search.default_keep_alive",
+                     "search.max_buckets", "search.max_open_scroll_context"})
 
 
 def with_settings(base: Limits, settings: dict[str, str]) -> Limits:
@@ -82,11 +89,33 @@ def with_settings(base: Limits, settings: dict[str, str]) -> Limits:
         if attr is None:
             raise ValueError(f"unknown setting [{name}]; known: {', '.join(sorted(SETTINGS))}")
         changes[attr] = _parse(name, attr, str(value))
-    return dataclasses.replace(base, **changes)
+    limits = dataclasses.replace(base, **changes)
+    if limits.default_keep_alive > limits.max_keep_alive:
+        raise ValueError(
+            f"Default keep alive setting for request [search.default_keep_alive] should be "
+            f"smaller than max keep alive [search.max_keep_alive], was "
+            f"({_seconds_text(limits.default_keep_alive)} > "
+            f"{_seconds_text(limits.max_keep_alive)})")
+    return limits
+
+
+def setting_text(limits: Limits, name: str) -> str:
+    """A setting's value as Elasticsearch renders it (`5m`, `104857600b`, `4096`)."""
+    attr = SETTINGS[name]
+    value = getattr(limits, attr)
+    return _seconds_text(value) if attr in _TIMES else f"{value}b" if attr in _SIZES else \
+        str(value)
+
+
+def _seconds_text(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _parse(name: str, attr: str, value: str) -> int:
-    if attr in ("http_idle_timeout", "max_keep_alive"):
+    if attr in _TIMES:
         match = _TIME.match(value)
         if match is None:
             raise ValueError(f"failed to parse setting [{name}] with value [{value}] as a time "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cluster_settings import ClusterSettings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceAlreadyExists
 from .index import settings as index_settings
 from .index.mapping import Mapping
@@ -97,6 +98,8 @@ class Node:
             "type": "trial", "uid": str(uuid.uuid4()), "issue_date_in_millis":
             int(time.time() * 1000)}
         self.lock = threading.RLock()
+        self.cluster_settings = ClusterSettings(state.get("persistent_settings") or {},
+                                                self._save)
         self.indices: dict[str, IndexService] = {}
         for name, meta in state.get("indices", {}).items():
             mapping = Mapping(meta["mappings"])
@@ -118,6 +121,7 @@ class Node:
             save_state(self._state_path, {
                 "cluster_uuid": self.cluster_uuid, "node_id": self.node_id,
                 "license": self.license,
+                "persistent_settings": self.cluster_settings.values["persistent"],
                 "indices": {n: s.meta() for n, s in self.indices.items()}})
 
     def save(self) -> None:
@@ -291,6 +295,7 @@ class Node:
                     f"multiple indices without one being designated as a write index")
             if not auto_create:
                 raise IndexNotFound(name)
+            self.cluster_settings.check_auto_create(name)
             return self.create_index(name, None)
 
     def get_index(self, name: str) -> IndexService:

@@ -72,6 +72,15 @@ def test_inner_hits_list_each_group(chunks: Elasticsearch) -> None:
     assert [h["_id"] for h in by_group[None]["hits"]] == ["n1"]
 
 
+def test_inner_hits_totals_follow_rest_total_hits_as_int(chunks: Elasticsearch) -> None:
+    resp = chunks.search(index="chunks", query={"match": {"text": "solar"}},
+                         collapse={"field": "doc_id", "inner_hits": {"name": "pages"}},
+                         rest_total_hits_as_int=True)
+    totals = {h["fields"]["doc_id"][0]: h["inner_hits"]["pages"]["hits"]["total"]
+              for h in resp["hits"]["hits"]}
+    assert totals == {"A": 2, "B": 1, "C": 1, None: 1}
+
+
 def test_collapse_in_the_standard_retriever(chunks: Elasticsearch) -> None:
     resp = chunks.search(index="chunks", retriever={"standard": {
         "query": {"match": {"text": "solar"}}, "collapse": {"field": "doc_id"}}})
@@ -110,6 +119,15 @@ def test_collapse_with_search_after_needs_the_same_sort(chunks: Elasticsearch) -
     resp = chunks.search(index="chunks", collapse={"field": "doc_id"}, sort=["doc_id"],
                          search_after=["A"])
     assert [h["fields"]["doc_id"] for h in resp["hits"]["hits"]] == [["B"], ["C"], [None]]
+    # one sort object naming two fields is two sort keys, which collapse cannot page on
+    with pytest.raises(BadRequestError, match="Multiple sort fields are not allowed"):
+        chunks.search(index="chunks", collapse={"field": "doc_id"},
+                      sort=[{"doc_id": "asc", "page": "desc"}], search_after=["A", 1])
+
+
+def test_a_sort_object_may_name_several_fields(chunks: Elasticsearch) -> None:
+    resp = chunks.search(index="chunks", sort=[{"page": "desc", "doc_id": "asc"}], size=3)
+    assert [h["sort"] for h in resp["hits"]["hits"]] == [[2, "A"], [2, "C"], [1, "A"]]
 
 
 def test_terminate_after_stops_at_the_first_matches_in_index_order(
@@ -133,3 +151,12 @@ def test_count_stops_at_terminate_after(chunks: Elasticsearch) -> None:
     assert (resp["count"], resp["terminated_early"]) == (2, True)
     assert chunks.count(index="chunks", terminate_after=50)["terminated_early"] is False
     assert "terminated_early" not in chunks.count(index="chunks")
+
+
+def test_max_score_is_over_every_match_not_only_the_page(chunks: Elasticsearch) -> None:
+    query = {"match": {"text": "solar"}}
+    best = chunks.search(index="chunks", query=query)["hits"]["max_score"]
+    page = chunks.search(index="chunks", query=query, collapse={"field": "doc_id"},
+                         sort=[{"doc_id": "desc"}], track_scores=True, size=1)["hits"]
+    assert page["hits"][0]["_score"] < best
+    assert page["max_score"] == best

@@ -261,3 +261,31 @@ def test_explain_api_respects_document_level_security(tmp_path: Path) -> None:
             reader.explain(index="s", id="1", query=query)
     finally:
         server.stop()
+
+
+def test_rrf_scores_are_float32_sums_and_named_retrievers_are_quoted(docs: Elasticsearch
+                                                                     ) -> None:
+    hits = search(docs, retriever={"rrf": {"rank_constant": 1, "retrievers": [
+        {"standard": {"query": {"match_all": {}}, "sort": [{"n": "desc"}], "_name": "recent"}},
+        {"standard": {"query": {"match_all": {}}, "sort": [{"n": "asc"}]}}]}})
+    # n = 2 ranks [2, 3]: 1/3 + 1/4 in float32 arithmetic, as Elasticsearch adds them
+    [hit] = [h for h in hits if h["_id"] == "3"]
+    expl = hit["_explanation"]
+    assert hit["_score"] == 0.5833334
+    assert expl["description"].startswith("rrf score: [0.5833334] computed for initial ranks")
+    first, second = expl["details"]
+    assert " in query at index [0] [recent] computed as " in first["description"]
+    assert " in query at index [1] computed as " in second["description"]
+
+
+def test_a_knn_retriever_explains_the_similarity_of_the_vector(docs: Elasticsearch) -> None:
+    hits = search(docs, retriever={"rrf": {"retrievers": [
+        {"standard": {"query": {"match": {"text": "fox"}}}}, {"knn": KNN}]}})
+    knn_parts = [d["details"][0] for h in hits for d in h["_explanation"]["details"][1:]
+                 if d["value"]]
+    assert knn_parts
+    for part in knn_parts:
+        assert part["description"] == "within top k documents"
+        [exact] = part["details"]
+        assert exact["description"].startswith("found vector with calculated similarity: ")
+        assert float(exact["description"].rsplit(" ", 1)[1]) == pytest.approx(part["value"])

@@ -110,6 +110,16 @@ def test_filter_path_and_pretty(engine: EngineServer, es: Elasticsearch) -> None
     assert body.startswith(b"{\n  ")
 
 
+def test_filter_path_excludes_a_path_below_any_depth(engine: EngineServer,
+                                                     es: Elasticsearch) -> None:
+    es.index(index="docs", id="1", document={"name": "a", "props": {"size": 1, "meta": {"k": 2}}},
+             refresh=True)
+    _, _, body = raw(engine, "GET", "/docs/_search?filter_path=-**._source.props,**._source")
+    assert as_json(body) == {"hits": {"hits": [{"_source": {"name": "a"}}]}}
+    _, _, body = raw(engine, "GET", "/docs/_search?filter_path=**.props,-**.props.meta")
+    assert as_json(body) == {"hits": {"hits": [{"_source": {"props": {"size": 1}}}]}}
+
+
 def test_cluster_health_and_cat_indices(es: Elasticsearch) -> None:
     es.indices.create(index="green-one", settings={"number_of_replicas": 0})
     es.index(index="green-one", id="1", document={"a": 1}, refresh=True)

@@ -141,3 +141,55 @@ def test_unknown_and_unsupported_clauses_are_refused(animals: Elasticsearch) -> 
         animals.search(index="animals", query={"match_all": {}}, profile=True)
     assert "[profile] is not supported" in str(err.value)
     assert animals.search(index="animals", query={"match_all": {}}, profile=False)["hits"]
+
+
+def test_a_search_after_date_the_sort_format_cannot_read_is_a_400(es: Elasticsearch) -> None:
+    es.index(index="events", id="1", document={"at": "2021-02-11T08:30:04.828Z"}, refresh=True)
+    with pytest.raises(BadRequestError, match="failed to parse date field"):
+        es.search(index="events", sort=[{"at": {"order": "asc", "format": "epoch_millis"}}],
+                  search_after=["2021-02-11T08:30:04.828Z"])
+
+
+def test_docvalue_fields_beyond_the_index_limit_are_refused(es: Elasticsearch) -> None:
+    es.indices.create(index="wide", settings={"index.max_docvalue_fields_search": 2})
+    es.index(index="wide", id="1", document={"a": 1, "b": 2, "c": 3}, refresh=True)
+    assert es.search(index="wide", docvalue_fields=["a", "b"])["hits"]["hits"][0]["fields"] == \
+        {"a": [1], "b": [2]}
+    with pytest.raises(BadRequestError, match=r"Trying to retrieve too many docvalue_fields\. "
+                                              r"Must be less than or equal to: \[2\] but was "
+                                              r"\[3\]"):
+        es.search(index="wide", docvalue_fields=["*"])
+
+
+def test_count_with_min_score_counts_only_documents_scoring_enough(es: Elasticsearch) -> None:
+    es.index(index="notes", id="1", document={"text": "foo bar"})
+    es.index(index="notes", id="2", document={"text": "foo bar bar bar bar"}, refresh=True)
+    scores = sorted(h["_score"] for h in es.search(
+        index="notes", query={"match": {"text": "foo"}})["hits"]["hits"])
+    between = (scores[0] + scores[1]) / 2
+    assert es.count(index="notes", q="text:foo")["count"] == 2
+    assert es.count(index="notes", q="text:foo", min_score=between)["count"] == 1
+    assert es.count(index="notes", q="text:foo", min_score=scores[1] + 1)["count"] == 0
+
+
+def test_stored_fields_none_leaves_out_id_and_source(es: Elasticsearch) -> None:
+    es.index(index="plain", id="1", document={"foo": "bar"}, refresh=True)
+    [hit] = es.search(index="plain", stored_fields=[])["hits"]["hits"]
+    assert hit["_id"] == "1" and "_source" not in hit
+    [hit] = es.search(index="plain", stored_fields="_none_")["hits"]["hits"]
+    assert "_id" not in hit and "_source" not in hit and hit["_index"] == "plain"
+    with pytest.raises(BadRequestError, match="cannot be disabled if \\[_source\\] is requested"):
+        es.search(index="plain", stored_fields=["_none_"], source=True)
+
+
+def test_q_url_parameter_takes_the_urls_query_string_options(es: Elasticsearch) -> None:
+    es.index(index="qs", id="1", document={"field": "foo bar", "other": "xyz"}, refresh=True)
+
+    def total(**params: object) -> int:
+        return es.search(index="qs", **params)["hits"]["total"]["value"]
+
+    assert total(q="field:foo field:xyz") == 1
+    assert total(q="field:foo field:xyz", default_operator="AND") == 0
+    assert total(q="xyz", df="field") == 0 and total(q="xyz", df="other") == 1
+    assert es.count(index="qs", q="xyz", df="field")["count"] == 0
+    assert es.count(index="qs", q="foo baz", default_operator="AND")["count"] == 0

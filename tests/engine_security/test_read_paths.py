@@ -125,6 +125,9 @@ READS: dict[str, list[Call]] = {
     "/{index}/_search": SEARCHES,
     "/_count": [Call({"query": MATCH})],
     "/{index}/_count": [Call({"query": MATCH}, expect=lambda s, b: b["count"] == len(VISIBLE))],
+    "/_cat/count": [Call(params={"format": "json"})],
+    "/_cat/count/{index}": [Call(params={"format": "json"},
+                                 expect=lambda s, b: b[0]["count"] == str(len(VISIBLE)))],
     "/_msearch": [Call(ndjson({"index": "docs"}, {"query": MATCH, "size": 50},
                               {"index": "docs*"}, {"knn": KNN, "size": 50}))],
     "/{index}/_msearch": [Call(ndjson({}, {"query": MATCH, "size": 50, "aggs": {

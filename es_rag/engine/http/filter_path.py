@@ -48,8 +48,11 @@ def _exclude(node: Any, patterns: list[list[str]]) -> Any:
         drop = False
         for p in patterns:
             if p[0] == "**":
-                if len(p) == 2 and _match(p[1], key):
-                    drop = True
+                if len(p) > 1 and _match(p[1], key):
+                    if len(p) == 2:
+                        drop = True
+                    else:
+                        subs.append(p[2:])
                 subs.append(p)
             elif _match(p[0], key):
                 if len(p) == 1:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..cluster import ClusterService
 from ..errors import BadRequest
 from ..search.service import resolve_options
+from . import cat
+from .capabilities import supported
 from .rest import Handler, RestRequest, RestResponse, Router
 
 _HEALTH_PARAMS = ("wait_for_status timeout level wait_for_active_shards local master_timeout "
@@ -21,6 +23,15 @@ _CAT_COLUMNS = {
 }
 _DEFAULT_CAT = ["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted",
                 "store.size", "pri.store.size", "dataset.size"]
+# the descriptions `?help` lists (RestIndicesAction's table)
+_CAT_HELP = {
+    "health": "current health status", "status": "open/close status", "index": "index name",
+    "uuid": "index uuid", "pri": "number of primary shards", "rep": "number of replica shards",
+    "docs.count": "available docs", "docs.deleted": "deleted docs",
+    "store.size": "store size of primaries & replicas", "pri.store.size": "store size of primaries",
+    "dataset.size": "total size of dataset", "creation.date": "index creation date (millisecond "
+    "value)", "creation.date.string": "index creation date (as string)",
+}
 
 
 def register(router: Router, cluster: ClusterService) -> None:
@@ -51,6 +62,10 @@ def register(router: Router, cluster: ClusterService) -> None:
         return RestResponse(cluster.trial_status())
 
     def cat_indices(req: RestRequest) -> RestResponse:
+        if req.flag("help"):
+            return RestResponse(cat.help_text([
+                cat.Column(name, aliases, _CAT_HELP[name])
+                for name, aliases in _CAT_COLUMNS.items()]), text=True)
         opts = resolve_options(req.params)
         opts["expand_wildcards"] = req.params.get("expand_wildcards", "all")
         rows = cluster.index_rows(req.path_params.get("index"), opts, req.params.get("health"))
@@ -68,7 +83,16 @@ def register(router: Router, cluster: ClusterService) -> None:
         return RestResponse("\n".join(lines) + "\n", text=True)
 
     def capabilities(req: RestRequest) -> RestResponse:
-        return RestResponse({"supported": False})
+        names = [c for c in req.params.get("capabilities", "").split(",") if c]
+        return RestResponse({"supported": supported(
+            req.params.get("method", "GET"), req.params.get("path", "/"), names)})
+
+    def get_settings(req: RestRequest) -> RestResponse:
+        return RestResponse(cluster.settings(req.flag("flat_settings"),
+                                             req.flag("include_defaults")))
+
+    def put_settings(req: RestRequest) -> RestResponse:
+        return RestResponse(cluster.put_settings(req.json(), req.flag("flat_settings")))
 
     def xpack(req: RestRequest) -> RestResponse:
         return RestResponse(cluster.xpack(_xpack_categories(req.params.get("categories",
@@ -90,6 +114,11 @@ def register(router: Router, cluster: ClusterService) -> None:
     router.add("GET", "/_capabilities", capabilities, "method path parameters capabilities "
                                                       "local_only")
     router.add("GET", "/_xpack", xpack, "categories accept_enterprise")
+    router.add("GET", "/_cluster/settings", get_settings,
+               "flat_settings include_defaults master_timeout timeout")
+    router.add("PUT", "/_cluster/settings", put_settings, "flat_settings master_timeout timeout")
+
+
 def _xpack_categories(value: str) -> set[str]:
     """XPackInfoRequest.Category.toSet: `_all`, `_none`, or names of build/license/features."""
     wanted: set[str] = set()

@@ -25,7 +25,7 @@ def register(router: Router, admin: IndexAdmin) -> None:
 
     def get(req: RestRequest) -> RestResponse:
         return RestResponse(admin.get(req.path_params["index"], opts(req),
-                                      req.flag("flat_settings")))
+                                      req.flag("flat_settings"), req.flag("include_defaults")))
 
     def exists(req: RestRequest) -> RestResponse:
         try:
@@ -56,7 +56,12 @@ def register(router: Router, admin: IndexAdmin) -> None:
     def get_settings(req: RestRequest) -> RestResponse:
         return RestResponse(admin.get_settings(req.path_params.get("index"),
                                                req.path_params.get("name"), opts(req),
-                                               req.flag("flat_settings")))
+                                               req.flag("flat_settings"),
+                                               req.flag("include_defaults")))
+
+    def analyze(req: RestRequest) -> RestResponse:
+        name = req.path_params.get("index") or req.params.get("index")
+        return RestResponse(admin.analyze(req.json(required=True), name))
 
     def put_settings(req: RestRequest) -> RestResponse:
         admin.put_settings(req.path_params.get("index"), req.json(required=True), opts(req))
@@ -105,6 +110,8 @@ def register(router: Router, admin: IndexAdmin) -> None:
         router.add("GET HEAD", f"{prefix}/_alias", get_alias, f"{_RESOLVE} {_MASTER} local")
         router.add("GET HEAD", f"{prefix}/_alias/{{name}}", get_alias,
                    f"{_RESOLVE} {_MASTER} local")
+    router.add("GET POST", "/_analyze", analyze, "index")
+    router.add("GET POST", "/{index}/_analyze", analyze, "index")
     router.add("PUT POST", "/{index}/_mapping", put_mapping,
                f"{_RESOLVE} {_MASTER} write_index_only")
     for word in ("_alias", "_aliases"):
@@ -112,5 +119,4 @@ def register(router: Router, admin: IndexAdmin) -> None:
         router.add("DELETE", f"/{{index}}/{word}/{{name}}", delete_alias, _MASTER)
     router.add("POST", "/_aliases", update_aliases, _MASTER)
     for path in ("/_data_stream", "/_data_stream/{name}"):
-        router.add("GET", path, get_data_stream, f"expand_wildcards include_defaults {_MASTER} "
-                                                 "verbose")
+        router.add("GET", path, get_data_stream, f"expand_wildcards {_MASTER} verbose")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from ..errors import BadRequest
 from ..node import VERSION
 from ..search.service import SearchService, reindex_deprecations
 from ..search.update_by_query import update_by_query as run_update_by_query
+from . import cat
 from .rest import RestRequest, RestResponse, Router
 
 SEARCH_PARAMS = (
@@ -27,6 +30,10 @@ _MSEARCH_PARAMS = ("ccs_minimize_roundtrips max_concurrent_searches "
 _UBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_operator df "
                "expand_wildcards ignore_unavailable lenient max_docs pipeline q refresh "
                "scroll_size wait_for_completion")
+# Elasticsearch's RestCountAction table
+_CAT_COUNT = [cat.Column("epoch", ("t", "time"), "seconds since 1970-01-01 00:00:00"),
+              cat.Column("timestamp", ("ts", "hms", "hhmmss"), "time in HH:MM:SS"),
+              cat.Column("count", ("dc", "docs.count", "docsCount"), "the document count")]
 _EXPLAIN_PARAMS = "analyzer default_operator df lenient preference q routing"
 _DBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_operator df "
                "expand_wildcards from ignore_unavailable lenient max_docs preference q refresh "
@@ -45,6 +52,16 @@ def register(router: Router, service: SearchService) -> None:
     def count(req: RestRequest) -> RestResponse:
         return RestResponse(service.count(req.path_params.get("index"), req.json(), req.params,
                                           read_scope=req.scope))
+
+    def cat_count(req: RestRequest) -> RestResponse:
+        for key in req.json() or {}:  # newer clients POST (a body for project routing)
+            raise BadRequest(f"request does not support [{key}]")
+        now = time.time()
+        total = 0 if req.flag("help") else service.count(
+            req.path_params.get("index"), None, {}, read_scope=req.scope)["count"]
+        return cat.render(req, _CAT_COUNT, [{
+            "epoch": str(int(now)), "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
+            "count": str(total)}])
 
     def msearch(req: RestRequest) -> RestResponse:
         return RestResponse(service.msearch(req.path_params.get("index"), req.body, req.params,
@@ -89,6 +106,7 @@ def register(router: Router, service: SearchService) -> None:
     for prefix in ("", "/{index}"):
         router.add("GET POST", f"{prefix}/_search", search, SEARCH_PARAMS)
         router.add("GET POST", f"{prefix}/_count", count, _COUNT_PARAMS)
+        router.add("GET POST", f"/_cat/count{prefix}", cat_count, "format h help v")
         router.add("GET POST", f"{prefix}/_msearch", msearch, _MSEARCH_PARAMS)
     router.add("POST", "/{index}/_delete_by_query", delete_by_query, _DBQ_PARAMS)
     router.add("POST", "/{index}/_update_by_query", update_by_query, _UBQ_PARAMS)

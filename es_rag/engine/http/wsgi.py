@@ -61,7 +61,7 @@ class EngineWsgi:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
-        token = engine_limits.serving(self.limits)
+        token = engine_limits.serving(self.app.node.cluster_settings.effective(self.limits))
         try:
             status, headers, payload = self._serve(environ)
         finally:

@@ -13,6 +13,17 @@ _KNOWN = {
     "number_of_routing_shards", "translog.durability", "translog.sync_interval",
     "query.default_field", "priority", "format", "sort.field", "sort.order", "mode",
     "routing_path", "max_terms_count", "query.parse.allow_unmapped_fields",
+    "analyze.max_token_count",
+}
+# Elasticsearch's defaults of the index settings the engine honours (`include_defaults`)
+DEFAULTS = {
+    "index.refresh_interval": "1s", "index.max_result_window": "10000",
+    "index.max_inner_result_window": "100", "index.max_rescore_window": "10000",
+    "index.max_terms_count": "65536", "index.max_regex_length": "1000",
+    "index.highlight.max_analyzed_offset": "1000000", "index.hidden": "false",
+    "index.default_pipeline": "_none", "index.final_pipeline": "_none",
+    "index.query.default_field": ["*"], "index.query.parse.allow_unmapped_fields": "true",
+    "index.translog.durability": "REQUEST", "index.analyze.max_token_count": "10000",
 }
 _PREFIXES = ("mapping.", "blocks.", "routing.", "lifecycle.", "merge.", "search.", "store.",
              "shard.", "write.", "unassigned.", "indexing.", "analysis.", "knn", "highlight.",

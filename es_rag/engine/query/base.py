@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -164,6 +164,18 @@ def boosted(query: tantivy.Query, boost: float) -> tantivy.Query:
 def constant(query: tantivy.Query, boost: float) -> tantivy.Query:
     """A constant-score query (term-level queries on numbers, ranges, exists, ids...)."""
     return tantivy.Query.const_score_query(query, float(boost))
+
+
+INDEX_FIELD = "_index"
+
+
+def index_field_query(ctx: QueryContext, accepts: Callable[[str], bool], boost: float
+                      ) -> tantivy.Query:
+    """A query on the `_index` metadata field: every document of this index when its name is
+    accepted, else none, at a constant score (as IndexFieldMapper's queries)."""
+    if accepts(ctx.index_name):
+        return constant(tantivy.Query.all_query(), boost)
+    return tantivy.Query.empty_query()
 
 
 def expect_object(name: str, body: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from ..errors import ParsingError
 from ..index.analysis import ANALYZERS, analyze_first, tokens
 from ..limits import current as current_limits
 from .base import (
+    INDEX_FIELD,
     QueryContext,
     QueryNode,
     as_float,
@@ -18,6 +19,7 @@ from .base import (
     check_keys,
     constant,
     expect_object,
+    index_field_query,
     minimum_should_match,
     single_field,
     term_value,
@@ -31,7 +33,7 @@ _MATCH_KEYS = {"query", "operator", "minimum_should_match", "fuzziness", "analyz
                "zero_terms_query", "auto_generate_synonyms_phrase_query"}
 
 
-def _fuzzy_distance(fuzziness: Any, term: str) -> int:
+def fuzzy_distance(fuzziness: Any, term: str) -> int:
     text = str(fuzziness).upper()
     if text.startswith("AUTO"):
         low, high = 3, 6
@@ -66,6 +68,8 @@ def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or"
                 boost: float = 1.0, prefix_length: int = 0, lenient: bool = False,
                 zero_terms: str = "none") -> tantivy.Query:
     """The query `match` builds on one field."""
+    if path == INDEX_FIELD:
+        return index_field_query(ctx, lambda name: name == str(text), boost)
     kind = ctx.kind(path)
     if kind is None:
         return tantivy.Query.empty_query()
@@ -86,7 +90,7 @@ def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or"
 
     def one(term: str) -> tantivy.Query:
         if fuzziness is not None:
-            distance = _fuzzy_distance(fuzziness, term)
+            distance = fuzzy_distance(fuzziness, term)
             if distance:
                 return tantivy.Query.fuzzy_term_query(ctx.schema, path, term, distance=distance,
                                                       prefix=prefix_length > 0)

@@ -9,6 +9,7 @@ import tantivy
 
 from ..errors import BadRequest, ParsingError, XContentParseError
 from ..index.fulltext import KEY
+from ..index.mapping.mapper import signed_bytes
 from .base import QueryContext, QueryNode, as_float, check_keys, expect_object
 from .explanation import Explanation, f32, tantivy_tree, within_top_k
 
@@ -33,8 +34,15 @@ class KnnSpec:
         # (model_id, model_text) of a `text_embedding` builder; the search service embeds it
         self.builder: tuple[str, str] | None = None
         self.vector: list[float] | None = None
+        self.from_hex = False
         if body.get("query_vector_builder") is not None:
             self.builder = _text_embedding_builder(body["query_vector_builder"])
+        elif isinstance(body.get("query_vector"), str):  # hex-encoded bytes (8.13+)
+            try:
+                self.vector = [float(b) for b in signed_bytes(body["query_vector"])]
+            except ValueError as err:
+                raise ParsingError(f"[{where}] failed to parse field [query_vector]") from err
+            self.from_hex = True
         elif "query_vector" in body:
             vector = body["query_vector"]
             if not isinstance(vector, list) or \

@@ -12,13 +12,16 @@ from .combined_fields import CombinedFieldsQuery
 from .compound import BoolQuery, ConstantScoreQuery, DisMaxQuery, MatchAllQuery, MatchNoneQuery
 from .full_text import MatchPhraseQuery, MatchQuery, MultiMatchQuery, QueryStringQuery
 from .function_score import FunctionScoreQuery
+from .intervals import IntervalsQuery
 from .knn import KnnQuery
 from .script_score import ScriptScoreQuery
 from .term_level import (
     ExistsQuery,
+    FuzzyQuery,
     IdsQuery,
     PrefixQuery,
     RangeQuery,
+    RegexpQuery,
     TermQuery,
     TermsQuery,
     WildcardQuery,
@@ -33,14 +36,15 @@ QUERIES: dict[str, Any] = {
     "term": TermQuery, "terms": TermsQuery, "range": RangeQuery, "exists": ExistsQuery,
     "ids": IdsQuery, "prefix": PrefixQuery, "wildcard": WildcardQuery, "knn": KnnQuery,
     "function_score": FunctionScoreQuery, "combined_fields": CombinedFieldsQuery,
+    "intervals": IntervalsQuery, "regexp": RegexpQuery, "fuzzy": FuzzyQuery,
     "script_score": ScriptScoreQuery,
 }
 # Real Elasticsearch queries this engine does not implement: refused, never approximated.
 UNSUPPORTED = {
     "script", "nested", "has_child", "has_parent", "geo_shape",
-    "geo_distance", "geo_bounding_box", "more_like_this", "fuzzy", "regexp", "boosting",
+    "geo_distance", "geo_bounding_box", "more_like_this", "boosting",
     "match_phrase_prefix", "match_bool_prefix", "span_term", "span_near",
-    "intervals", "percolate", "rank_feature", "distance_feature", "pinned", "semantic",
+    "percolate", "rank_feature", "distance_feature", "pinned", "semantic",
     "sparse_vector", "text_expansion", "terms_set", "wrapper", "parent_id", "shape",
 }
 

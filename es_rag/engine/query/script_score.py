@@ -17,7 +17,7 @@ from typing import Any
 import tantivy
 
 from ..errors import BadRequest, ParsingError
-from ..fulltext import KEY
+from ..index.fulltext import KEY
 from ..source_filter import source_values
 from .base import QueryContext, QueryNode, as_float
 from .explanation import Explanation, expl, f32, tantivy_tree

@@ -11,6 +11,7 @@ from ..dates import resolve_date_math
 from ..errors import ParsingError
 from ..index.fulltext import FIELD_NAMES, ID
 from .base import (
+    INDEX_FIELD,
     QueryContext,
     QueryNode,
     as_float,
@@ -18,10 +19,12 @@ from .base import (
     check_keys,
     constant,
     expect_object,
+    index_field_query,
     query_shard_error,
     single_field,
     term_value,
 )
+from .full_text import fuzzy_distance
 from .terms_lookup import TermsLookup
 
 _SCORED = ("text", "keyword")
@@ -50,6 +53,8 @@ class TermQuery(QueryNode):
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         if self.path == "_id":
             return constant(tantivy.Query.term_query(ctx.schema, ID, str(self.value)), self.boost)
+        if self.path == INDEX_FIELD:
+            return index_field_query(ctx, lambda name: name == str(self.value), self.boost)
         kind = ctx.kind(self.path)
         if kind is None:
             return tantivy.Query.empty_query()
@@ -98,6 +103,9 @@ class TermsQuery(QueryNode):
         if self.path == "_id":
             return constant(tantivy.Query.term_set_query(
                 ctx.schema, ID, [str(v) for v in self.values]), self.boost)
+        if self.path == INDEX_FIELD:
+            names = {str(v) for v in self.values}
+            return index_field_query(ctx, lambda name: name in names, self.boost)
         limit = int(ctx.settings.get("index.max_terms_count", 65536))
         if len(self.values) > limit:
             raise query_shard_error(
@@ -264,11 +272,13 @@ class IdsQuery(QueryNode):
 
 
 class _PatternQuery(QueryNode):
+    extra_keys: set[str] = set()
+
     def __init__(self, body: Any) -> None:
         path, spec, opts = single_field(self.name, expect_object(self.name, body))
         if isinstance(spec, dict):
             check_keys(self.name, spec, {"value", "wildcard", "boost", "_name", "rewrite",
-                                         "case_insensitive"})
+                                         "case_insensitive", *self.extra_keys})
             self.value = str(spec.get("value", spec.get("wildcard", "")))
             self.boost = as_float(self.name, spec.get("boost", 1.0))
             self.case_insensitive = bool(spec.get("case_insensitive", False))
@@ -285,10 +295,14 @@ class _PatternQuery(QueryNode):
         return f"{self.path}:{self.value}" + ("*" if self.name == "prefix" else "")
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
+        pattern = ("(?i)" if self.case_insensitive else "") + self.regex()
+        if self.path == INDEX_FIELD:
+            compiled = re.compile(pattern, re.DOTALL)
+            return index_field_query(ctx, lambda name: compiled.fullmatch(name) is not None,
+                                     self.boost)
         kind = ctx.kind(self.path)
         if kind not in ("text", "keyword"):
             return tantivy.Query.empty_query()
-        pattern = ("(?i)" if self.case_insensitive else "") + self.regex()
         return constant(ctx.regex_query(self.name, self.path, self.value, pattern), self.boost)
 
 
@@ -309,3 +323,54 @@ class WildcardQuery(_PatternQuery):
     def regex(self) -> str:
         return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
                        for c in self.value)
+
+
+class RegexpQuery(_PatternQuery):
+    """`regexp` on keyword or text terms: the whole term must match (Lucene's RegExp syntax
+    shares its common operators with the regex engine: `. ? + * | {n,m} [...] (...)`)."""
+
+    name = "regexp"
+    extra_keys = {"flags", "flags_value", "max_determinized_states"}
+
+    def regex(self) -> str:
+        return self.value
+
+
+class FuzzyQuery(QueryNode):
+    """`fuzzy`: terms within an edit distance of the value (`fuzziness`, `prefix_length`,
+    `transpositions`), on keyword or text terms."""
+
+    name = "fuzzy"
+
+    def __init__(self, body: Any) -> None:
+        path, spec, opts = single_field(self.name, expect_object(self.name, body))
+        if not isinstance(spec, dict):
+            spec = {"value": spec, **opts}
+        check_keys(self.name, spec, {"value", "fuzziness", "prefix_length", "max_expansions",
+                                     "transpositions", "rewrite", "boost", "_name"})
+        if spec.get("value") is None:
+            raise ParsingError(f"[{self.name}] query requires a value for field [{path}]")
+        self.path, self.value = path, str(spec["value"])
+        self.fuzziness = spec.get("fuzziness", "AUTO")
+        self.prefix_length = int(spec.get("prefix_length", 0))
+        self.transpositions = spec.get("transpositions", True) not in (False, "false")
+        self.boost = as_float(self.name, spec.get("boost", 1.0))
+        self.query_name = spec.get("_name")
+
+    def compile(self, ctx: QueryContext) -> tantivy.Query:
+        if ctx.kind(self.path) not in ("text", "keyword"):
+            return tantivy.Query.empty_query()
+        distance = fuzzy_distance(self.fuzziness, self.value)
+        query = tantivy.Query.fuzzy_term_query(
+            ctx.schema, self.path, self.value, distance=distance,
+            transposition_cost_one=self.transpositions)
+        if self.prefix_length > 0:
+            head = self.value[:self.prefix_length]
+            query = tantivy.Query.boolean_query([
+                (tantivy.Occur.Must, query),
+                (tantivy.Occur.Must, ctx.regex_query(self.name, self.path, head,
+                                                     re.escape(head) + ".*"))])
+        return constant(query, self.boost)
+
+    def describe(self, ctx: QueryContext) -> str:
+        return f"{self.path}:{self.value}~{fuzzy_distance(self.fuzziness, self.value)}"

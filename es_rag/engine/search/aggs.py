@@ -1,5 +1,5 @@
-"""Aggregations (terms, min, max, avg, sum, value_count, cardinality, stats) via tantivy, and
-`filters` (one count per filter query)."""
+"""Aggregations (terms, min, max, avg, sum, value_count, cardinality, stats) via tantivy,
+`filters` (one count per filter query), and the sibling pipelines of pipeline_aggs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..errors import BadRequest, EngineError, ParsingError
 from ..limits import current as current_limits
 from ..query import parse_query
 from ..query.base import QueryContext
+from .pipeline_aggs import PIPELINES, apply_pipelines, is_pipeline, validate_pipeline
 
 METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
 _TERMS_KEYS = {"field", "size", "order", "min_doc_count", "shard_size", "missing"}
@@ -35,6 +36,9 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
             raise ParsingError(f"Expected one aggregation type for [{name}], found {kinds}")
         kind = kinds[0]
         spec = body[kind]
+        if kind in PIPELINES:
+            validate_pipeline(name, kind, body)
+            continue
         if kind == "terms":
             extra = set(spec) - _TERMS_KEYS
             if extra:
@@ -140,6 +144,8 @@ def _tantivy_spec(aggs: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, body in aggs.items():
         kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+        if kind in PIPELINES:  # computed from the results (pipeline_aggs)
+            continue
         spec = dict(body[kind])
         if kind == "terms":
             spec.pop("shard_size", None)
@@ -160,8 +166,9 @@ def _tantivy_spec(aggs: dict[str, Any]) -> dict[str, Any]:
 def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> dict[str, Any]:
     """Aggregation results over the documents matching `query` on one index."""
     _check_fields(aggs, ctx)
+    spec_aggs = aggs
     filters = {n: b["filters"] for n, b in aggs.items() if "filters" in b}
-    aggs = {n: b for n, b in aggs.items() if n not in filters}
+    aggs = {n: b for n, b in aggs.items() if n not in filters and not is_pipeline(b)}
     present = {n: b for n, b in aggs.items() if _field_present(ctx, b)}
     result = ctx.shard.fulltext.searcher.aggregate(query, _tantivy_spec(present)) \
         if present else {}
@@ -172,6 +179,7 @@ def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> d
         out[name] = _finish(ctx, kind, body[kind], value)
     for name, spec in filters.items():
         out[name] = _filters_buckets(ctx, query, spec)
+    out = apply_pipelines(spec_aggs, out)
     limit = current_limits().max_buckets
     if count_buckets(out) > limit:
         raise too_many_buckets(limit)
@@ -220,6 +228,8 @@ def merge_aggs(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, A
     out: dict[str, Any] = {}
     for name, body in spec.items():
         kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+        if kind in PIPELINES:
+            continue
         values = [p[name] for p in parts]
         if kind == "terms":
             counts: dict[Any, dict[str, Any]] = {}
@@ -248,4 +258,4 @@ def merge_aggs(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, A
         else:
             raise BadRequest(f"[{kind}] over several indices is not supported by the embedded "
                              f"engine")
-    return out
+    return apply_pipelines(spec, out)

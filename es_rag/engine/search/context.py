@@ -33,6 +33,8 @@ class SearchContext:
         self._knn_cache: dict[int, list[Hit]] = {}
         # filters added to the request's query (the group of a collapse's inner hits)
         self.extra_filters: list[QueryNode] = []
+        self.index_boosts: dict[str, float] = {}  # `indices_boost` by concrete index
+        self.top_score: float | None = None  # a collapsed search's best score before collapsing
         # group value per collapsed hit, and what the rendered hits' inner hits search
         self.collapsed: dict[tuple[int, int], Any] = {}
         self.collapse_view: tuple[CollapseSpec, QueryNode | None, list[KnnSpec],

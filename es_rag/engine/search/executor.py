@@ -65,6 +65,7 @@ class SearchExecutor:
             req.query = query
             req.knn = knn
             req.track_total_hits = True
+            req.total_as_int = self.context.req.total_as_int
             sub = SearchExecutor(self.context.child(
                 req, [*filters, group_filter(spec.field, value)]))
             result = sub.execute()

@@ -12,7 +12,7 @@ from ..index.fulltext import KEY
 from ..query.base import QueryContext, QueryNode
 from ..query.explanation import Explanation, expl, java_float, sum_of, within_top_k
 from . import linear
-from .retrievers import Retriever
+from .retrievers import Retriever, rrf_share
 
 if TYPE_CHECKING:
     from .context import SearchContext
@@ -80,7 +80,11 @@ def _retriever_explanation(context: SearchContext, node: Retriever, num: int, ke
     ranked = context.retrieved.get(id(node), [])
     score = next((s for s, n, k in ranked if (n, k) == (num, key)), 0.0)
     if node.kind == "knn":
-        return within_top_k(score)
+        # the retriever's top k, and the exact similarity of the document's vector (the
+        # text of Elasticsearch's exact kNN query explanation)
+        similarity = java_float(score / node.knn.boost if node.knn.boost else score)
+        return {**within_top_k(score), "details": [
+            expl(score, f"found vector with calculated similarity: {similarity}")]}
     if node.kind == "standard":
         ctx = context.scopes[num].ctx
         own = query_explanation(ctx, node.query, address) if address is not None else None
@@ -98,16 +102,16 @@ def _retriever_explanation(context: SearchContext, node: Retriever, num: int, ke
         rank = next((r for r, (_, n, k) in enumerate(child_ranked, start=1)
                      if (n, k) == (num, key)), 0)
         ranks.append(rank)
+        where = f"at index [{i}]" + (f" [{child.name}]" if child.name else "")
         if not rank:
-            details.append(expl(0.0, f"rrf score: [0], result not found in query at index "
-                                     f"[{i}]"))
+            details.append(expl(0.0, f"rrf score: [0], result not found in query {where}"))
             continue
-        share = weight / (rank + node.rank_constant)
+        share = rrf_share(weight, rank, node.rank_constant)
         formula = f"1 / ({rank} + {node.rank_constant})"
         if weight != 1.0:
             formula = f"{java_float(weight)} * {formula}"
         details.append(expl(rank, f"rrf score: [{java_float(share)}], for rank [{rank}] in query "
-                                  f"at index [{i}] computed as [{formula}], for matching query "
+                                  f"{where} computed as [{formula}], for matching query "
                                   f"with score", [_retriever_explanation(context, child, num,
                                                                          key, address)]))
     return expl(score, f"rrf score: [{java_float(score)}] computed for initial ranks {ranks} with "

@@ -36,6 +36,9 @@ class Highlighter:
         self.fields: dict[str, dict[str, Any]] = {
             name: {**{k: v for k, v in spec.items() if k != "fields"}, **(opts or {})}
             for name, opts in fields.items()}
+        for opts in (spec, *self.fields.values()):
+            if any(key in opts and not opts[key] for key in ("pre_tags", "post_tags")):
+                raise BadRequest("pre_tags or post_tags must not be empty")
         self.queries: dict[str, QueryNode] = {}
         for name, opts in self.fields.items():
             if opts.get("highlight_query") is not None:

@@ -6,8 +6,31 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+from ..errors import BadRequest
 from ..query.base import QueryContext
 from ..source_filter import source_values
+from .scope import Scope
+
+
+def check_docvalue_fields(scopes: list[Scope], patterns: list[Any] | None) -> None:
+    """Refuse more `docvalue_fields` (patterns expanded on each index's mapping) than its
+    `index.max_docvalue_fields_search` (100), as Elasticsearch does."""
+    if not patterns:
+        return
+    for scope in scopes:
+        limit = int(scope.ctx.settings.get("index.max_docvalue_fields_search", 100))
+        names: set[str] = set()
+        for item in patterns:
+            pattern = str(item.get("field") if isinstance(item, dict) else item)
+            names.update([pattern] if "*" not in pattern else [
+                path for path, spec in scope.ctx.mapping.fields.items()
+                if spec.type != "object" and fnmatch.fnmatchcase(path, pattern)])
+        count = len(names)
+        if count > limit:
+            raise BadRequest(f"Trying to retrieve too many docvalue_fields. Must be less than "
+                             f"or equal to: [{limit}] but was [{count}]. This limit can be set "
+                             f"by changing the [index.max_docvalue_fields_search] index level "
+                             f"setting.")
 
 
 def requested_fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]

@@ -40,6 +40,11 @@ def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNod
         return []
     if spec.vector is None:
         raise BadRequest("[query_vector_builder] was not resolved to a query vector")
+    if len(spec.vector) != field.dims and spec.from_hex and \
+            field_spec.params.get("element_type") == "byte":
+        raise query_shard_error(f"the query vector has a different dimension "
+                                f"[{len(spec.vector)}] than the index vectors [{field.dims}]",
+                                ctx.index_name)
     if len(spec.vector) != field.dims:
         raise query_shard_error(f"The query vector has a different number of dimensions "
                                 f"[{len(spec.vector)}] than the document vectors [{field.dims}].",

@@ -15,19 +15,21 @@ import tantivy
 from ..errors import BadRequest
 from ..index.fulltext import KEY
 from ..limits import current as current_limits
-from ..query.base import QueryNode
+from ..query.base import QueryNode, boosted
 from ..query.knn import KnnSpec
 from . import linear
 from .aggs import count_buckets, merge_aggs, run_aggs, too_many_buckets
 from .collapse import CollapseSpec, check_collapse, collapse_hits
 from .context import SearchContext
 from .request import SortKey, parse_sort
+from .rescore import check_windows, rescore, rescore_window
 from .retrievers import (
     Retriever,
     check_nested_inner_hits,
     one_standard_and_knn,
     rank_rrf,
     retriever_queries,
+    rrf_sum,
     with_retriever_filters,
 )
 from .scope import Hit, keys_of, with_filters
@@ -77,9 +79,9 @@ class QueryPhase:
         """The first hit of each group, in rank order; group values kept for rendering."""
         check_collapse(self.scopes, spec)
         chosen, values = collapse_hits(self.scopes, hits, spec, groups)
+        self.context.top_score = max((h[0] for h in hits), default=None)  # over every match
         for pos, value in zip(chosen, values, strict=True):
-            _, num, key = hits[pos]
-            self.context.collapsed[(num, key)] = value
+            self.context.collapsed[hits[pos][1:]] = value
         return ([hits[p] for p in chosen],
                 None if sort_values is None else [sort_values[p] for p in chosen])
 
@@ -111,6 +113,7 @@ class QueryPhase:
             combined = parts[0]
         else:
             combined = tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in parts])
+        combined = boosted(combined, self.context.index_boosts.get(scope.name, 1.0))
         flts = [f.compile(scope.ctx) for f in [*filters, *self.context.extra_filters]]
         if scope.alias_filter is not None:
             flts.append(scope.alias_filter)
@@ -185,8 +188,8 @@ class QueryPhase:
             self.context.retrieved[id(child)] = ranked
             ranked_lists.append(ranked)
             for rank, (_, num, key) in enumerate(ranked, start=1):
-                fused[(num, key)] = fused.get((num, key), 0.0) + \
-                    weight / (node.rank_constant + rank)
+                fused[(num, key)] = rrf_sum(fused.get((num, key), 0.0), weight, rank,
+                                            node.rank_constant)
             for i, q in enumerate(queries):
                 unions[i].append(q)
         union_queries = [tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in qs])
@@ -261,8 +264,11 @@ class QueryPhase:
                 capped = (count and req.post_filter is None and req.min_score is None and
                           not req.terminate_after and
                           self._at_least([req.query]) > self._cap())
-                hits, total = self.top(queries, req.from_ + req.size, count and not capped,
-                                       min_score=req.min_score)
+                check_windows(self.scopes, req.rescore)
+                hits, total = self.top(queries, max(req.from_ + req.size,
+                                                    rescore_window(req.rescore)),
+                                       count and not capped, min_score=req.min_score)
+                hits = rescore(self.scopes, hits, req.rescore, context.rank)
                 if capped:
                     total = self._cap()
             page = hits[req.from_:req.from_ + req.size]
@@ -276,7 +282,8 @@ class QueryPhase:
         elif req.total_as_int:
             shown_total = -1
         show_score = not sorted_by_fields or req.track_scores
-        max_score = max((h[0] for h in hits), default=None) if show_score else None
+        max_score = (context.top_score if context.top_score is not None else max(
+            (h[0] for h in hits), default=None)) if show_score else None
         return QueryResult(page, sort_values, show_score, shown_total, max_score,
                            aggs_queries or [])
 

@@ -29,7 +29,6 @@ from ..security.context import current_user
 from ..storage.docstore import StoredDoc
 from .scope import Scope, make_scopes
 
-DEFAULT_KEEP_ALIVE_MS = 5 * 60_000  # search.default_keep_alive
 _TIME = re.compile(r"(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)")
 _UNIT_MS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1, "s": 1000, "m": 60_000, "h": 3600_000,
             "d": 86_400_000}
@@ -179,7 +178,8 @@ class ReaderContexts:
 
     def keep_alive(self, name: str, value: str | None) -> int:
         """A keep-alive in ms (the default when absent), within `search.max_keep_alive`."""
-        millis = DEFAULT_KEEP_ALIVE_MS if value is None else parse_keep_alive(name, value)
+        millis = current_limits().default_keep_alive * 1000 if value is None else \
+            parse_keep_alive(name, value)
         limit = current_limits().max_keep_alive * 1000
         if millis > limit:
             raise BadRequest(f"Keep alive for request ({_time_text(millis)}) is too large. It "

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadRequest, ParsingError
+from ..errors import ActionRequestValidation, BadRequest, ParsingError
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import excludes_vectors, parse_source_spec
 from .collapse import CollapseSpec, parse_collapse
+from .rescore import Rescorer, parse_rescore
 from .retrievers import Retriever, parse_retriever
 
 BODY_KEYS = {
@@ -18,10 +19,10 @@ BODY_KEYS = {
     "track_total_hits", "search_after", "min_score", "aggs", "aggregations", "timeout",
     "track_scores", "version", "seq_no_primary_term", "stored_fields", "profile", "explain",
     "terminate_after", "post_filter", "fields", "docvalue_fields", "ext", "sub_searches",
-    "collapse",
+    "collapse", "indices_boost", "rescore",
 }
-UNSUPPORTED_KEYS = {"suggest", "rescore", "script_fields", "runtime_mappings",
-                    "indices_boost", "stats", "point_in_time"}
+UNSUPPORTED_KEYS = {"suggest", "script_fields", "runtime_mappings",
+                    "stats", "point_in_time"}
 
 
 @dataclass
@@ -64,6 +65,9 @@ class SearchRequest:
     total_as_int: bool = False
     terminate_after: int | None = None
     collapse: CollapseSpec | None = None
+    indices_boost: list[tuple[str, float]] = field(default_factory=list)
+    rescore: list[Rescorer] = field(default_factory=list)
+    stored_fields_none: bool = False  # `stored_fields: _none_`: hits without `_id`
 
 
 def _int(name: str, value: Any) -> int:
@@ -84,23 +88,70 @@ def parse_sort(spec: Any) -> list[SortKey]:
             name, _, order = item.partition(":")
             out.append(SortKey(name, order or ("desc" if name == "_score" else "asc")))
             continue
-        if not isinstance(item, dict) or len(item) != 1:
+        if not isinstance(item, dict) or not item:
             raise ParsingError("malformed sort format, within the sort array, an object, or an "
                                "actual string are allowed")
-        name, opts = next(iter(item.items()))
-        if isinstance(opts, str):
-            opts = {"order": opts}
-        if not isinstance(opts, dict):
-            raise ParsingError(f"[sort] failed to parse field [{name}]")
-        for key in opts:
-            if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type"):
-                raise ParsingError(f"[field_sort] unknown field [{key}]",
-                                   error_type="x_content_parse_exception")
-        order = str(opts.get("order", "desc" if name == "_score" else "asc")).lower()
-        if order not in ("asc", "desc"):
-            raise ParsingError(f"[sort] unknown order [{order}]")
-        out.append(SortKey(name, order, opts.get("missing"), opts.get("unmapped_type"),
-                           opts.get("format")))
+        # an object may hold several fields, each a sort key (SortBuilder.parseCompoundSortField)
+        out += [_field_sort(name, opts) for name, opts in item.items()]
+    return out
+
+
+def _field_sort(name: str, opts: Any) -> SortKey:
+    if isinstance(opts, str):
+        opts = {"order": opts}
+    if not isinstance(opts, dict):
+        raise ParsingError(f"[sort] failed to parse field [{name}]")
+    for key in opts:
+        if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type"):
+            raise ParsingError(f"[field_sort] unknown field [{key}]",
+                               error_type="x_content_parse_exception")
+    order = str(opts.get("order", "desc" if name == "_score" else "asc")).lower()
+    if order not in ("asc", "desc"):
+        raise ParsingError(f"[sort] unknown order [{order}]")
+    return SortKey(name, order, opts.get("missing"), opts.get("unmapped_type"),
+                   opts.get("format"))
+
+
+_Q_OPTIONS = {"df": "default_field", "default_operator": "default_operator",
+              "analyzer": "analyzer", "lenient": "lenient", "analyze_wildcard": "analyze_wildcard"}
+
+
+def url_query(params: dict[str, str]) -> dict[str, Any]:
+    """The `query_string` query of a `q` URL parameter with the URL's `df`, `default_operator`,
+    `analyzer`, `lenient` and `analyze_wildcard` (RestActions.urlParamsToQueryBuilder)."""
+    spec: dict[str, Any] = {"query": params["q"]}
+    for param, option in _Q_OPTIONS.items():
+        if param in params:
+            value = params[param]
+            spec[option] = value == "true" if option in ("lenient", "analyze_wildcard") else \
+                value
+    return {"query_string": spec}
+
+
+def _token(value: Any) -> str:
+    return "START_OBJECT" if isinstance(value, dict) else "START_ARRAY" if isinstance(
+        value, list) else "VALUE_NUMBER" if isinstance(value, int | float) else "VALUE_STRING"
+
+
+def parse_indices_boost(spec: Any) -> list[tuple[str, float]]:
+    """`indices_boost: [{"index-or-alias-or-pattern": boost}, ...]` as SearchSourceBuilder's
+    IndexBoost parses it (the object form was removed in 8.0)."""
+    if not isinstance(spec, list):
+        raise ParsingError(f"Unknown key for a {_token(spec)} in [indices_boost].")
+    out = []
+    for entry in spec:
+        if not isinstance(entry, dict):
+            raise ParsingError(f"Expected [START_OBJECT] in [indices_boost] but found "
+                               f"[{_token(entry)}]")
+        if len(entry) != 1:
+            raise ParsingError("Expected [FIELD_NAME] in [indices_boost] but found [END_OBJECT]"
+                               if not entry else "Expected [END_OBJECT] in [indices_boost] "
+                               "but found [FIELD_NAME]")
+        [(name, boost)] = entry.items()
+        if isinstance(boost, bool) or not isinstance(boost, int | float):
+            raise ParsingError(f"Expected [VALUE_NUMBER] in [indices_boost] but found "
+                               f"[{_token(boost)}]")
+        out.append((str(name), float(boost)))
     return out
 
 
@@ -118,7 +169,7 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
         raise ParsingError("[profile] is not supported by the embedded engine")
     req = SearchRequest()
     if "q" in params:
-        req.query = parse_query({"query_string": {"query": params["q"]}})
+        req.query = parse_query(url_query(params))
     if body.get("query") is not None:
         req.query = parse_query(body["query"])
     knn = body.get("knn")
@@ -154,6 +205,8 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
             raise BadRequest("[rank] requires a minimum of [2] result sets using a combination "
                              "of sub searches, query, and knn",
                              error_type="action_request_validation_exception")
+    if "indices_boost" in body:
+        req.indices_boost = parse_indices_boost(body["indices_boost"])
     req.from_ = _int("from", params.get("from", body.get("from", 0)))
     req.size = _int("size", params.get("size", body.get("size", 10)))
     if req.from_ < 0:
@@ -186,6 +239,10 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
     stored = params.get("stored_fields", body.get("stored_fields"))
     if isinstance(stored, str):
         stored = stored.split(",")
+    if stored is not None and "_none_" in stored:  # no stored nor metadata fields
+        if spec not in (None, False):
+            raise BadRequest("[stored_fields] cannot be disabled if [_source] is requested")
+        req.stored_fields_none = True
     if stored is not None and spec is None and "_source" not in stored:
         spec = False
     req.source = parse_source_spec(spec, params.get("_source_includes"),
@@ -234,15 +291,31 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
         req.terminate_after = _int("terminate_after", ta)
         if req.terminate_after < 0:
             raise BadRequest("terminateAfter must be > 0")
+    if body.get("rescore") is not None:
+        req.rescore = parse_rescore(body["rescore"])
+        _check_rescore_combination(req)
     if body.get("collapse") is not None:
         req.collapse = parse_collapse(body["collapse"])
         _check_collapse_combination(req)
     return req
 
 
+def _check_rescore_combination(req: SearchRequest) -> None:
+    """SearchRequest.validate's refusals next to `rescore`."""
+    if req.sort and not (req.sort[0].field == "_score" and req.sort[0].order == "desc"):
+        raise ActionRequestValidation("Validation Failed: 1: Cannot use [sort] option in "
+                                      "conjunction with [rescore].;")
+    if req.retriever is not None or req.rrf is not None:
+        raise BadRequest("a top-level [rescore] next to [retriever] or [rank] is not "
+                         "supported by the embedded engine")
+
+
 def _check_collapse_combination(req: SearchRequest) -> None:
     """What Elasticsearch refuses next to `collapse`, and what the engine does not collapse."""
     assert req.collapse is not None
+    if req.rescore:
+        raise ActionRequestValidation("Validation Failed: 1: cannot use `collapse` in "
+                                      "conjunction with `rescore`;")
     if req.search_after is not None and (len(req.sort) != 1 or
                                          req.sort[0].field != req.collapse.field):
         raise BadRequest("Cannot use [collapse] in conjunction with [search_after] unless the "

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from ..errors import BadRequest, ParsingError, XContentParseError
 from ..query import parse_query
 from ..query.base import QueryNode
+from ..query.explanation import f32
 from ..query.knn import KnnSpec
 from .collapse import CollapseSpec, parse_collapse
 from .linear import parse_linear
@@ -30,10 +33,19 @@ class Retriever:
     search_after: list[Any] | None = None
     collapse: CollapseSpec | None = None
     terminate_after: int | None = None
+    name: str | None = None  # `_name`, which explanations quote
 
 
 def parse_retriever(body: Any) -> Retriever:
     """Parse `{"standard"|"knn"|"rrf"|"linear": {...}}`; other retrievers are refused."""
+    node = _parse_retriever(body)
+    [spec] = body.values()
+    name = spec.get("_name")
+    node.name = None if name is None else str(name)
+    return node
+
+
+def _parse_retriever(body: Any) -> Retriever:
     if not isinstance(body, dict) or len(body) != 1:
         raise ParsingError("retriever malformed, must contain exactly one retriever")
     kind, spec = next(iter(body.items()))
@@ -110,6 +122,22 @@ def _rrf_component(item: Any) -> tuple[Retriever, float]:
                                  caused_by={"type": "illegal_argument_exception",
                                             "reason": reason})
     return parse_retriever(item["retriever"]), float(weight)
+
+
+def rrf_share(weight: float, rank: int, rank_constant: int) -> float:
+    """One result set's share of a document's RRF score, `weight * 1 / (rank + k)`, in the
+    float32 arithmetic of Elasticsearch's RRFRetrieverBuilder (sums are float32 too)."""
+    return f32(_share(weight, rank, rank_constant))
+
+
+def rrf_sum(total: float, weight: float, rank: int, rank_constant: int) -> float:
+    """A document's RRF score with one more result set's share added (float32: `total` is a
+    float32 value in its shortest form, which names the same float32 exactly)."""
+    return f32(np.float32(total) + _share(weight, rank, rank_constant))
+
+
+def _share(weight: float, rank: int, rank_constant: int) -> np.float32:
+    return np.float32(weight) * (np.float32(1.0) / np.float32(rank_constant + rank))
 
 
 def _check(kind: str, spec: dict[str, Any], allowed: set[str]) -> None:

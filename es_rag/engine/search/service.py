@@ -32,11 +32,12 @@ from ..source_filter import filter_source, parse_source_spec
 from .context import SearchContext
 from .executor import SearchExecutor
 from .explain import no_match_text
+from .hit_fields import check_docvalue_fields
 from .linear import LINEAR_FEATURE
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
 from .query_phase import QueryPhase
 from .reader_context import ReaderContexts
-from .request import SearchRequest, parse_search
+from .request import SearchRequest, parse_search, url_query
 from .retrievers import Retriever
 from .scope import make_scopes, with_filters
 from .scroll import Scrolls
@@ -45,10 +46,6 @@ from .update_by_query import write_in_batches
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
 _FEATURES = {"rrf": RRF_FEATURE, "linear": LINEAR_FEATURE}
-# URL parameters of `_explain` that shape its `q` query: (parameter, query_string option)
-_Q_PARAMS = (("df", "default_field"), ("default_operator", "default_operator"),
-             ("analyzer", "analyzer"), ("lenient", "lenient"))
-
 
 def _licensed_feature(req: SearchRequest) -> str | None:
     """The first feature outside a basic license the request uses, outermost retriever first."""
@@ -91,6 +88,16 @@ class SearchService:
         return read_scope.targets(index, options,
                                   lambda expression: self.node.resolve(expression, **options))
 
+    def index_boosts(self, req: SearchRequest, params: dict[str, str]) -> dict[str, float]:
+        """`indices_boost` per concrete index: the first entry naming it (index, alias or
+        pattern) wins; a name resolving to no index is refused, as the search's own indices
+        are (unless `ignore_unavailable`)."""
+        boosts: dict[str, float] = {}
+        for expression, boost in req.indices_boost:
+            for target in self.node.resolve(expression, **resolve_options(params)):
+                boosts.setdefault(target.index.name, boost)
+        return boosts
+
     def matches(self, index: str, doc_id: str, query: dict[str, Any]) -> bool:
         """Whether the latest version of a document of the concrete `index` matches `query`
         (refreshing first: a get is real-time); the read scope's check for single documents."""
@@ -129,7 +136,12 @@ class SearchService:
             search = SearchContext(req, make_scopes(self.targets(index, params, read_scope)))
         search.named_scores = params.get("include_named_queries_score") == "true"
         search.node_id = self.node.node_id
+        search.index_boosts = self.index_boosts(req, params)
+        check_docvalue_fields(search.scopes, req.docvalue_fields)
         result = SearchExecutor(search).execute()
+        if req.stored_fields_none:
+            for hit in result["hits"]["hits"]:
+                hit.pop("_id", None)
         return result if pit is None else {"pit_id": context.id, **result}
 
     def explain(self, index: str, doc_id: str, body: dict[str, Any] | None,
@@ -142,12 +154,7 @@ class SearchService:
         if body.get("query") is not None:
             query = parse_query(body["query"])
         elif "q" in params:
-            spec: dict[str, Any] = {"query": params["q"]}
-            for param, option in _Q_PARAMS:
-                if param in params:
-                    value = params[param]
-                    spec[option] = value == "true" if option == "lenient" else value
-            query = parse_query({"query_string": spec})
+            query = parse_query(url_query(params))
         else:
             raise ActionRequestValidation("Validation Failed: 1: query is missing;")
         self.build_query_vectors(k.spec for k in query.knn_nodes())
@@ -188,16 +195,22 @@ class SearchService:
         if terminate_after is not None and int(terminate_after) < 0:
             raise BadRequest("terminateAfter must be > 0")
         query = parse_query(body["query"]) if body.get("query") is not None else \
-            (parse_query({"query_string": {"query": params["q"]}}) if "q" in params else None)
+            (parse_query(url_query(params)) if "q" in params else None)
         if query is not None:
             self.build_query_vectors(k.spec for k in query.knn_nodes())
         targets = self.targets(index, params, read_scope)
         limit = int(terminate_after or 0)
+        min_score = float(params["min_score"]) if params.get("min_score") else None
         total = 0
         terminated = False
         for scope in make_scopes(targets):
             query_phase = QueryPhase(SearchContext(SearchRequest(), [scope]))
-            matches = scope.ctx.shard.fulltext.count(query_phase.scope_query(0, query, []))
+            scoped = query_phase.scope_query(0, query, [])
+            fulltext = scope.ctx.shard.fulltext
+            matches = fulltext.count(scoped)
+            if min_score is not None and matches:  # only documents scoring at least min_score
+                hits = fulltext.searcher.search(scoped, matches, count=False).hits
+                matches = sum(1 for score, _ in hits if score >= min_score)
             terminated = terminated or (limit > 0 and matches > limit)
             total += min(matches, limit) if limit > 0 else matches
         body: dict[str, Any] = {"count": total}
@@ -245,13 +258,18 @@ class SearchService:
                     params: dict[str, str], *, read_scope: ReadScope) -> dict[str, Any]:
         """Run (header, body) pairs; a body may be an error to report in its slot."""
         started = time.perf_counter()
-        responses = []
+        requests = []
         for header, body in pairs:
             target = header.get("index", index)
             if isinstance(target, list):
                 target = ",".join(target)
             sub_params = {**params, **{k: str(v).lower() if isinstance(v, bool) else str(v)
                                        for k, v in header.items() if k != "index"}}
+            if isinstance(body, dict) and "pit" in body:  # MultiSearchRequest.validate: the
+                validate_pit_search(target, body["pit"], sub_params)  # whole request fails
+            requests.append((target, body, sub_params))
+        responses = []
+        for target, body, sub_params in requests:
             try:
                 if isinstance(body, EngineError):
                     raise body
@@ -276,6 +294,9 @@ class SearchService:
         filtered = bool(inc or exc)
         scopes = make_scopes(self.targets(",".join(src) if isinstance(src, list) else src,
                                           params, read_scope))
+        if dest["index"] not in self.node.indices and dest["index"] not in \
+                self.node.alias_names():  # ReindexValidator checks auto-creation up front
+            self.node.cluster_settings.check_auto_create(dest["index"])
         found: list[tuple[int, int, Any]] = []  # (scope number, key, stored document)
         for num, scope in enumerate(scopes):
             if scope.name == dest["index"]:

@@ -104,8 +104,11 @@ def sort_hits(context: SearchContext, hits: list[Hit], keys: list[SortKey],
         if len(search_after) != len(keys):
             raise BadRequest(f"search_after has {len(search_after)} value(s) but sort has "
                              f"{len(keys)}.")
-        after = [parse_date(v, fmt) if fmt and isinstance(v, str) and not _numeric(v) else v
-                 for v, fmt in zip(search_after, date_formats, strict=True)]
+        try:
+            after = [parse_date(v, fmt) if fmt and isinstance(v, str) and not _numeric(v)
+                     else v for v, fmt in zip(search_after, date_formats, strict=True)]
+        except ValueError as err:  # a value the sort's format cannot read: the client's error
+            raise BadRequest(str(err), error_type="parse_exception") from err
         order = [i for i in order if _after(rows[i], after, keys)]
     return [hits[i] for i in order], [_render(rows[i], keys, date_formats) for i in order]
 

@@ -19,6 +19,7 @@ from ..errors import ActionRequestValidation, BadRequest, ParsingError, Security
 from ..index.fulltext import KEY
 from ..query import parse_query
 from ..security.actions import DLS_UPDATE_REFUSED
+from .request import url_query
 from .scope import ReadTargets, make_scopes, with_filters
 
 if TYPE_CHECKING:
@@ -26,21 +27,13 @@ if TYPE_CHECKING:
     from ..security.read_scope import ReadScope
 
 _BODY_KEYS = ("query", "max_docs", "conflicts", "slice", "script")
-_Q_PARAMS = (("df", "default_field"), ("default_operator", "default_operator"),
-             ("analyzer", "analyzer"), ("lenient", "lenient"),
-             ("analyze_wildcard", "analyze_wildcard"))
 
 
 def _query(body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
     if body.get("query") is not None:
         return body["query"]
     if "q" in params:
-        spec: dict[str, Any] = {"query": params["q"]}
-        for param, option in _Q_PARAMS:
-            if param in params:
-                value = params[param]
-                spec[option] = value == "true" if value in ("true", "false") else value
-        return {"query_string": spec}
+        return url_query(params)
     return {"match_all": {}}
 
 

@@ -128,7 +128,7 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("indices.analyze", "GET POST", "/_analyze", "indices:admin/analyze", True),
     _e("indices.analyze", "GET POST", "/{index}/_analyze", "indices:admin/analyze"),
     _e("cat.indices", "GET", "/_cat/indices[/{index}]", "indices:monitor/stats"),
-    _e("cat.count", "GET", "/_cat/count[/{index}]", READ_SEARCH),
+    _e("cat.count", "GET POST", "/_cat/count[/{index}]", READ_SEARCH),
     # cluster
     _e("info", "GET HEAD", "/", "cluster:monitor/main"),
     _e("cluster.health", "GET", "/_cluster/health[/{index}]", "cluster:monitor/health"),

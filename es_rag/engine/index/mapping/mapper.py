@@ -258,6 +258,8 @@ class Mapping:
                       doc_id: str) -> None:
         if value is None:
             return
+        if isinstance(value, str):
+            value = _hex_vector(path, body, value, doc_id)
         vector = np.asarray(value) if isinstance(value, list) else None
         if vector is None or vector.ndim != 1 or vector.dtype.kind not in "iuf":
             raise DocumentParsingError(
@@ -285,6 +287,29 @@ class Mapping:
                 f"Preview of invalid vector: {value[:5]}")
         doc.vectors[path] = vector
         doc.field_names.add(path)
+
+
+def _hex_vector(path: str, body: dict[str, Any], text: str, doc_id: str) -> list[int]:
+    """A `byte` vector given as a hex string (two digits a dimension, signed bytes), as
+    Elasticsearch accepts since 8.13; a `float` vector must be an array."""
+    preview = (f"failed to parse field [{path}] of type [dense_vector] in document with id "
+               f"'{doc_id}'. Preview of field's value: '{text[:200]}'")
+    if body.get("element_type", "float") != "byte":
+        raise DocumentParsingError(preview, caused_by={
+            "type": "parsing_exception", "reason": "Failed to parse object: expecting token "
+            "of type [START_ARRAY] but found [VALUE_STRING]"})
+    try:
+        return signed_bytes(text)
+    except ValueError as err:
+        raise DocumentParsingError(preview, caused_by={
+            "type": "illegal_argument_exception", "reason": str(err)}) from err
+
+
+def signed_bytes(text: str) -> list[int]:
+    """`"807f0a"` -> [-128, 127, 10]; refuses what is not an even number of hex digits."""
+    if len(text) % 2 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise ValueError(f"[{text}] is not a hex string of whole bytes")
+    return [b - 256 if b > 127 else b for b in bytes.fromhex(text)]
 
 
 def _set_path(props: dict[str, Any], path: str, patch: dict[str, Any]) -> None:
