@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..date_math_names import is_date_math, resolve
+from ..errors import BadRequest
 from ..ingest import IngestOutcome, PipelineStore
 from ..ingest.failures import PipelineNotFound
+from ..ingest.processors.grok import ECS_MODES, builtin_patterns
 from ..ingest.processors.inference import model_references
 from .rest import RestRequest, RestResponse, Router
 
@@ -36,6 +39,8 @@ def pipeline_hook(app: EngineApp, store: PipelineStore) -> Any:
             if result is None:
                 return None
             outcome = result
+        if outcome.index != index and is_date_math(outcome.index):
+            outcome.index = resolve(outcome.index)  # set by `date_index_name`
         final_svc = node.indices.get(outcome.index) or svc
         final = final_svc.setting("final_pipeline") if final_svc is not None else None
         if final and final != "_none":
@@ -59,7 +64,9 @@ def register(router: Router, app: EngineApp) -> None:
     app.ml.pipeline_references = references
 
     def put(req: RestRequest) -> RestResponse:
-        store.put(req.path_params["id"], req.json(required=True))
+        if_version = req.params.get("if_version")
+        store.put(req.path_params["id"], req.json(required=True),
+                  if_version=None if if_version is None else int(if_version))
         return RestResponse(_ACK)
 
     def get(req: RestRequest) -> RestResponse:
@@ -73,6 +80,19 @@ def register(router: Router, app: EngineApp) -> None:
         return RestResponse(store.simulate(req.json(required=True), req.path_params.get("id"),
                                            verbose=req.flag("verbose")))
 
+    def grok_patterns(req: RestRequest) -> RestResponse:
+        mode = req.params.get("ecs_compatibility", "disabled")
+        if mode not in ECS_MODES:
+            raise BadRequest(f"unsupported ECS compatibility mode [{mode}]")
+        if mode == "v1":
+            raise BadRequest("the ECS v1 grok pattern set is not bundled with the embedded "
+                             "engine")
+        patterns = builtin_patterns()
+        if req.flag("s"):
+            patterns = dict(sorted(patterns.items()))
+        return RestResponse({"patterns": patterns})
+
+    router.add("GET", "/_ingest/processor/grok", grok_patterns, "ecs_compatibility s")
     router.add("PUT", "/_ingest/pipeline/{id}", put, "master_timeout timeout if_version")
     router.add("GET", "/_ingest/pipeline", get, "master_timeout summary")
     router.add("GET", "/_ingest/pipeline/{id}", get, "master_timeout summary")

@@ -50,7 +50,8 @@ class PipelineStore:
         self._lock = threading.Lock()
         self._metrics = IngestMetrics()
 
-    def put(self, pipeline_id: str, body: dict[str, Any]) -> None:
+    def put(self, pipeline_id: str, body: dict[str, Any], if_version: int | None = None
+            ) -> None:
         """Validate and store a pipeline (`PUT _ingest/pipeline/{id}` → `{"acknowledged": true}`).
 
         Raises `PipelineConfigError` (400 `parse_exception`, with `processor_type`,
@@ -60,6 +61,9 @@ class PipelineStore:
             raise BadRequest("pipeline id must not be empty")
         pipeline = build_pipeline(pipeline_id, body)
         with self._definitions.changing() as definitions:
+            if if_version is not None:
+                body = _versioned_update(pipeline_id, body, definitions.get(pipeline_id),
+                                         if_version)
             definitions[pipeline_id] = copy.deepcopy(body)
             with self._lock:
                 self._compiled[pipeline_id] = pipeline
@@ -166,3 +170,23 @@ def _matching(definitions: dict[str, Any], pattern: str | None) -> list[str]:
         names.extend(name for name in definitions
                      if regex.fullmatch(name) and name not in names)
     return names
+
+
+def _versioned_update(pipeline_id: str, body: dict[str, Any], current: dict[str, Any] | None,
+                      if_version: int) -> dict[str, Any]:
+    """`PUT …?if_version=N`: only over version N, to another version (N+1 when the body names
+    none), as Elasticsearch's `IngestService` checks it."""
+    if current is None:
+        raise BadRequest(f"version conflict, required version [{if_version}] for pipeline "
+                         f"[{pipeline_id}] but no pipeline was found")
+    current_version = current.get("version")
+    if current_version != if_version:
+        shown = "null" if current_version is None else current_version
+        raise BadRequest(f"version conflict, required version [{if_version}] for pipeline "
+                         f"[{pipeline_id}] but current version is [{shown}]")
+    if "version" in body and body["version"] == current_version:
+        raise BadRequest(f"cannot update pipeline [{pipeline_id}] with the same version "
+                         f"[{if_version}]")
+    if body.get("version") is None:
+        body = {**body, "version": if_version + 1}
+    return body
