@@ -9,6 +9,7 @@ from typing import Any
 from . import settings as index_settings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
 from .node import IndexService, Node, alias_body
+from .similarity import check_mapping as check_similarities
 
 _DYNAMIC_SETTINGS = {"number_of_replicas", "refresh_interval", "default_pipeline",
                      "final_pipeline", "max_result_window", "hidden", "auto_expand_replicas"}
@@ -58,6 +59,8 @@ class IndexAdmin:
             raise BadRequest("Types cannot be provided in put mapping requests")
         services = self.services(expression, opts)
         merged = [(s, s.mapping.merged(body)) for s in services]
+        for svc, mapping in merged:
+            check_similarities(mapping.fields.values(), svc.settings)
         for svc, mapping in merged:
             self.node.update_mapping(svc, mapping)
 
