@@ -5,9 +5,9 @@ constant score (the query boost); a field whose BM25 has other `k1`/`b` is score
 compile time, with Lucene's arithmetic (`engine.similarity`): each matching document's
 frequency and decoded length come from tantivy's explanation of the query, the collection
 statistics from the index (documents having the field, their token total), and the document
-becomes a constant-score clause on its key. The compiled query keeps the original query with
-boost 0 as its first clause (both similarities): `explanation.py` recognizes it and explains the score with the
-field's parameters.
+becomes a constant-score clause on its key. Either way the compiled query keeps the original
+query with boost 0 as its first clause: `explanation.py` recognizes it and explains the score
+with the field's parameters.
 """
 
 from __future__ import annotations
