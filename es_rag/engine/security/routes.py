@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .authn import AuthenticatedUser
-from .rest_api_keys import clear_api_key_cache, create_key, get_keys, grant_key, invalidate_keys
+from .rest_api_keys import (
+    clear_api_key_cache,
+    create_key,
+    get_keys,
+    grant_key,
+    invalidate_keys,
+    query_keys,
+)
 from .rest_privileges import authenticate, has_privileges, user_privileges
 from .rest_request import SECURITY_PREFIX as _SEC
 from .rest_request import Handler, SecurityRequest
@@ -79,6 +86,7 @@ ROUTES: tuple[Route, ...] = (
     Route(("PUT", "POST"), "/_security/api_key", create_key, _SEC + "api_key/create"),
     Route(("POST",), "/_security/api_key/grant", grant_key, _SEC + "api_key/grant"),
     Route(("GET",), "/_security/api_key", get_keys, _SEC + "api_key/get"),
+    Route(("GET", "POST"), "/_security/_query/api_key", query_keys, _SEC + "api_key/query"),
     Route(("DELETE",), "/_security/api_key", invalidate_keys, _SEC + "api_key/invalidate"),
     Route(("POST",), "/_security/api_key/{ids}/_clear_cache", clear_api_key_cache,
           _SEC + "api_key/clear_cache"),
