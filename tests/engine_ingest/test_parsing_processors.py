@@ -141,3 +141,37 @@ def test_pipeline_versioned_update(store):
         store.put("v", body, if_version=9)
     store.put("v", body, if_version=1)
     assert store.get("v")["v"]["version"] == 2
+
+
+def test_community_id_of_a_tcp_flow_and_an_icmp_echo(run):
+    # the flows of the Community ID specification's examples
+    source = run([{"community_id": {}}], {
+        "source": {"ip": "128.232.110.120", "port": 34855},
+        "destination": {"ip": "66.35.250.204", "port": 80}, "network": {"transport": "TCP"}})
+    assert source["network"]["community_id"] == "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+    icmp = run([{"community_id": {"target_field": "cid"}}], {
+        "source": {"ip": "192.168.0.89"}, "destination": {"ip": "192.168.0.1"},
+        "network": {"iana_number": 1}, "icmp": {"type": 8, "code": 0}})
+    assert icmp["cid"] == "1:X0snYXpgwiv9TZtqg64sgzUn6Dk="
+
+
+def test_community_id_skips_incomplete_flows_unless_told_not_to(run):
+    assert run([{"community_id": {}}], {"source": {"ip": "10.0.0.1"}}) == {
+        "source": {"ip": "10.0.0.1"}}
+    with pytest.raises(EngineError):
+        run([{"community_id": {"ignore_missing": False}}], {"source": {"ip": "10.0.0.1"}})
+    with pytest.raises(EngineError, match=r"unable to parse source port \[http\]"):
+        run([{"community_id": {}}], {
+            "source": {"ip": "10.0.0.1", "port": "http"}, "destination": {"ip": "10.0.0.2",
+                                                                          "port": 80},
+            "network": {"transport": "udp"}})
+
+
+def test_uri_parts_splits_a_url(run):
+    source = run([{"uri_parts": {"field": "u", "remove_if_successful": True}}], {
+        "u": "http://me:secret@www.example.com:8080/files/report.pdf?lang=en#page-2"})
+    assert source == {"url": {
+        "scheme": "http", "domain": "www.example.com", "port": 8080,
+        "path": "/files/report.pdf", "extension": "pdf", "query": "lang=en",
+        "fragment": "page-2", "user_info": "me:secret", "username": "me", "password": "secret",
+        "original": "http://me:secret@www.example.com:8080/files/report.pdf?lang=en#page-2"}}

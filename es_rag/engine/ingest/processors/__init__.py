@@ -9,6 +9,7 @@ from es_rag.engine.ingest.processors import (
     fields,
     grok,
     inference,
+    network,
     parsing,
     security,
     strings,
@@ -18,7 +19,7 @@ from es_rag.engine.ingest.processors.base import Processor
 REGISTRY: dict[str, type[Processor]] = {
     processor.type: processor
     for module in (fields, strings, conversions, dates, control, inference, security, grok,
-                   parsing)
+                   parsing, network)
     for processor in module.PROCESSORS
 }
 
