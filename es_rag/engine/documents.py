@@ -50,6 +50,7 @@ class WriteRequest:
     require_alias: bool = False
     source_spec: Any = None
     executed_pipelines: list[str] | None = None
+    version_from_pipeline: bool = False  # set by `_version`: checked, never refused as a request
 
 
 @dataclass(slots=True)
@@ -196,6 +197,12 @@ class Documents:
             req.source = None
             return
         req.index, req.id, req.source = outcome.index, outcome.doc_id, outcome.source
+        if outcome.routing is not None:
+            req.routing = outcome.routing
+        if outcome.version is not None:  # `_version` / `_version_type` set by a processor
+            req.version = outcome.version
+            req.version_type = outcome.version_type or "internal"
+            req.version_from_pipeline = True
         executed = getattr(outcome, "executed_pipelines", None)
         if executed:
             req.executed_pipelines = list(executed)
@@ -286,6 +293,11 @@ class Documents:
                 if not ok:
                     raise _conflict(svc, doc_id, f"current version [{existing}] is higher or "
                                     f"equal to the one provided [{req.version}]")
+        elif req.version is not None and req.version_from_pipeline:
+            if current is None or current.version != req.version:
+                raise _conflict(svc, doc_id, "document does not exist (current version [-1])"
+                                if current is None else f"current version [{current.version}] "
+                                f"is different than the one provided [{req.version}]")
         elif req.version is not None and (current is None or current.version != req.version):
             raise BadRequest("internal versioning can not be used for optimistic concurrency "
                              "control. Please use `if_seq_no` and `if_primary_term` instead",

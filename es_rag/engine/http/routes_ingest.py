@@ -44,8 +44,12 @@ def pipeline_hook(app: EngineApp, store: PipelineStore) -> Any:
         final_svc = node.indices.get(outcome.index) or svc
         final = final_svc.setting("final_pipeline") if final_svc is not None else None
         if final and final != "_none":
-            return store.execute(final, index=outcome.index, doc_id=outcome.doc_id,
-                                 source=outcome.source)
+            final_outcome = store.execute(final, index=outcome.index, doc_id=outcome.doc_id,
+                                          source=outcome.source)
+            if final_outcome is not None and final_outcome.version is None:
+                final_outcome.version = outcome.version
+                final_outcome.version_type = outcome.version_type
+            return final_outcome
         return outcome
 
     return run

@@ -30,6 +30,11 @@ class IngestOutcome:
     source: dict[str, Any]
     routing: str | None = None
     executed_pipelines: list[str] = field(default_factory=list)
+    version: int | None = None          # `_version` and `_version_type` a pipeline set
+    version_type: str | None = None
+
+
+_VERSION_TYPES = ("internal", "external", "external_gte")
 
 
 class PipelineStore:
@@ -122,10 +127,16 @@ class PipelineStore:
         metadata = result.metadata
         new_id = metadata.get("_id")
         new_routing = metadata.get("_routing")
+        version, version_type = metadata.get("_version"), metadata.get("_version_type")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise BadRequest(f"field [_version] of type [{type(version).__name__}] cannot be "
+                             "cast to [java.lang.Long]")
+        if version_type is not None and version_type not in _VERSION_TYPES:
+            raise BadRequest(f"No version type match [{version_type}]")
         return IngestOutcome(str(metadata.get("_index", index)),
                              None if new_id is None else str(new_id), result.source,
                              None if new_routing is None else str(new_routing),
-                             execution.executed)
+                             execution.executed, version, version_type)
 
     def stats(self) -> dict[str, Any]:
         """The `ingest` section of `GET _nodes/stats` (`total` and `pipelines` counters for
