@@ -28,6 +28,7 @@ from .rest_roles import (
     put_privileges,
     put_role,
 )
+from .rest_tokens import get_token, invalidate_token
 from .rest_users import (
     change_password,
     delete_user,
@@ -90,6 +91,8 @@ ROUTES: tuple[Route, ...] = (
     Route(("DELETE",), "/_security/api_key", invalidate_keys, _SEC + "api_key/invalidate"),
     Route(("POST",), "/_security/api_key/{ids}/_clear_cache", clear_api_key_cache,
           _SEC + "api_key/clear_cache"),
+    Route(("POST",), "/_security/oauth2/token", get_token, _SEC + "token/create"),
+    Route(("DELETE",), "/_security/oauth2/token", invalidate_token, _SEC + "token/invalidate"),
     Route(("PUT", "POST"), "/_security/privilege", put_privileges, _SEC + "privilege/put"),
     Route(("GET",), "/_security/privilege", get_privileges, _SEC + "privilege/get"),
     Route(("GET",), "/_security/privilege/{application}", get_privileges,
