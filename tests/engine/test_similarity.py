@@ -136,3 +136,19 @@ def test_a_mapping_naming_an_undefined_similarity_is_refused(es: Elasticsearch) 
     assert failure.value.body["error"]["type"] == "mapper_parsing_exception"
     assert failure.value.body["error"]["reason"] == \
         "Unknown Similarity type [nope] for field [body]"
+
+
+def test_combined_fields_follows_the_index_default_and_refuses_field_similarities(
+        es: Elasticsearch, tuned: Elasticsearch) -> None:
+    with pytest.raises(BadRequestError, match="cannot be used with per-field similarities"):
+        tuned.search(index="tuned", query={"combined_fields": {"query": "search",
+                                                               "fields": ["body", "plain"]}})
+    es.indices.create(index="bm25f", settings={"index.similarity.default.type": "BM25",
+                                               "index.similarity.default.k1": 2.0,
+                                               "index.similarity.default.b": 0.3},
+                      mappings={"properties": {"body": {"type": "text"}}})
+    for doc_id, text in DOCS.items():
+        es.index(index="bm25f", id=doc_id, document={"body": text})
+    es.indices.refresh(index="bm25f")
+    got = scores(es, "bm25f", {"combined_fields": {"query": "search", "fields": ["body"]}})
+    assert got["1"] == pytest.approx(lucene(1, 3, idf(3), 2.0, 0.3), rel=1e-5)
