@@ -65,6 +65,8 @@ def test_the_bundled_pattern_bank_is_elasticsearchs_legacy_set():
     bank = builtin_patterns()
     assert len(bank) == 318
     assert bank["PATH"] == "(?:%{UNIXPATH}|%{WINPATH})"
+    for name in bank:  # every pattern compiles, Oniguruma nested repeats (`.?*`) included
+        Grok(bank, f"%{{{name}}}")
 
 
 def test_dissect_splits_on_delimiters_with_padding_append_and_skip(run):

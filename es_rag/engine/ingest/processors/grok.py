@@ -31,6 +31,8 @@ ECS_MODES = ("disabled", "v1")
 _REFERENCE = regex.compile(r"%\{(?P<pattern>[A-z0-9]+)(?::(?P<subname>[[:alnum:]@\[\]_:.-]+))?"
                            r"(?:=(?P<definition>(?:[^{}]+|\.+)+))?\}")
 _RAW_NAMED_GROUP = regex.compile(r"(?<!\\)\(\?<(?![=!])([^>]+)>")
+# Oniguruma reads `x?*` as `(x?)*` (a nested repeat, e.g. `.?*` in SHOREWALL); `regex` refuses it
+_NESTED_REPEAT = regex.compile(r"(?<!\\)(\\.|[^\\()\[\]*+?{}])\?([*+])")
 _MATCH_INDEX = "_ingest._grok_match_index"
 _MAX_EXPANSIONS = 100_000
 
@@ -133,7 +135,9 @@ class Grok:
         raise ValueError("Can not convert grok patterns to regular expression")
 
     def _rename_raw_groups(self, source: str) -> str:
-        """Oniguruma `(?<field>…)` groups written in definitions are captures too."""
+        """Oniguruma `(?<field>…)` groups written in definitions are captures too; nested
+        repeats are made explicit."""
+        source = _NESTED_REPEAT.sub(r"(?:\1?)\2", source)
         return _RAW_NAMED_GROUP.sub(lambda m: f"(?P<{self._group(m.group(1))}>", source)
 
     def captures(self, text: str) -> dict[str, Any] | None:
