@@ -98,6 +98,12 @@ def test_csv_quotes_separators_trim_and_empty_values(run):
     assert (source["a"], source["b"], source["c"], source["d"]) == ("x", "y;'z", "-", "w")
 
 
+def test_csv_sets_nothing_after_a_final_separator(run):
+    source = run([{"csv": {"field": "row", "target_fields": ["a", "b"], "empty_value": "-"}}],
+                 {"row": "x,"})
+    assert (source["a"], "b" in source) == ("x", False)
+
+
 def test_csv_errors(run, store):
     with pytest.raises(EngineError, match="Unmatched quote"):
         run([{"csv": {"field": "row", "target_fields": ["a"]}}], {"row": '"open'})

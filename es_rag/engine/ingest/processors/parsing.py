@@ -57,7 +57,7 @@ class Csv(Processor):
         """The fields of `line`, as many as there are targets (fewer if the line is short)."""
         out: list[str] = []
         i, n = 0, len(line)
-        while len(out) < len(self.targets):
+        while len(out) < len(self.targets) and i < n:  # nothing after a final separator
             while i < n and line[i] in _CSV_BLANKS and self.trim:
                 i += 1
             start = i
