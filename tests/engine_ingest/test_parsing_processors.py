@@ -183,3 +183,18 @@ def test_uri_parts_splits_a_url(run):
         "path": "/files/report.pdf", "extension": "pdf", "query": "lang=en",
         "fragment": "page-2", "user_info": "me:secret", "username": "me", "password": "secret",
         "original": "http://me:secret@www.example.com:8080/files/report.pdf?lang=en#page-2"}}
+
+
+@pytest.mark.parametrize(("source_ip", "destination_ip", "direction"), [
+    ("10.0.0.5", "10.1.2.3", "internal"), ("10.0.0.5", "8.8.8.8", "outbound"),
+    ("8.8.8.8", "192.168.1.1", "inbound"), ("8.8.8.8", "1.1.1.1", "external")])
+def test_network_direction_from_internal_networks(run, source_ip, destination_ip, direction):
+    source = run([{"network_direction": {"internal_networks": ["private", "loopback"]}}],
+                 {"source": {"ip": source_ip}, "destination": {"ip": destination_ip}})
+    assert source["network"]["direction"] == direction
+
+
+def test_network_direction_needs_networks(store):
+    with pytest.raises(EngineError, match=r"\[internal_networks\] or \[internal_networks_field\] "
+                                          "must be specified"):
+        store.put("p", {"processors": [{"network_direction": {}}]})

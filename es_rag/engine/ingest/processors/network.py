@@ -1,5 +1,6 @@
-"""Network processors: `community_id` (a flow's Community ID, with the `communityid` package)
-and `uri_parts` (a URI split into ECS `url.*` fields)."""
+"""Network processors: `community_id` (a flow's Community ID, with the `communityid` package),
+`network_direction` (inbound, outbound, internal or external from internal networks) and
+`uri_parts` (a URI split into ECS `url.*` fields)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,92 @@ class CommunityId(Processor):
         return doc
 
 
+_BROADCAST = ipaddress.ip_address("255.255.255.255")
+_PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                              "fd00::/8")]
+_LINK_LOCAL_MULTICAST = [ipaddress.ip_network(n) for n in ("224.0.0.0/24", "ff02::/16")]
+_INTERFACE_LOCAL_MULTICAST = ipaddress.ip_network("ff01::/16")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _in_network(address: Address, network: str) -> bool:
+    """Elasticsearch's named networks (`private`, `public`, `loopback`, …) or a CIDR range."""
+    named = {
+        "loopback": address.is_loopback, "unspecified": address.is_unspecified,
+        "multicast": address.is_multicast, "link_local_unicast": address.is_link_local,
+        "link_local_multicast": any(address in n for n in _LINK_LOCAL_MULTICAST),
+        "interface_local_multicast": address in _INTERFACE_LOCAL_MULTICAST,
+        "private": any(address in n for n in _PRIVATE),
+    }
+    if network in named:
+        return named[network]
+    if network in ("unicast", "global_unicast"):
+        return not (address == _BROADCAST or address.is_unspecified or address.is_loopback
+                    or address.is_multicast or address.is_link_local)
+    if network == "public":
+        return not (named["private"] or address.is_loopback or address.is_unspecified
+                    or address.is_link_local or named["link_local_multicast"]
+                    or named["interface_local_multicast"] or address == _BROADCAST)
+    try:
+        return address in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        raise BadRequest(f"'{network}' is not an IP string literal.") from None
+
+
+class NetworkDirection(Processor):
+    """`inbound`, `outbound`, `internal` or `external`, from whether the source and destination
+    addresses are in `internal_networks` (or the list in `internal_networks_field`)."""
+
+    type = "network_direction"
+
+    def __init__(self, config: ProcessorConfig) -> None:
+        super().__init__(config)
+        self.source_ip = config.read_string("source_ip", "source.ip")
+        self.destination_ip = config.read_string("destination_ip", "destination.ip")
+        self.target_field = config.read_string("target_field", "network.direction")
+        self.ignore_missing = config.read_bool("ignore_missing", True)
+        networks = config.read_list("internal_networks", None)
+        self.networks_field = config.read_string("internal_networks_field", None)
+        if networks is None and self.networks_field is None:
+            raise config.error("internal_networks", "or [internal_networks_field] must be "
+                                                    "specified")
+        if networks is not None and self.networks_field is not None:
+            raise config.error("internal_networks", "and [internal_networks_field] cannot both "
+                                                    "be used in the same processor")
+        self.networks = [config.template("internal_networks", str(n)) for n in networks or []]
+
+    def execute(self, doc: IngestDocument, run: Any) -> IngestDocument | None:
+        direction = self._direction(doc)
+        if direction is None:
+            if self.ignore_missing:
+                return doc
+            raise BadRequest("unable to calculate network direction from document")
+        doc.set(self.target_field, direction)
+        return doc
+
+    def _direction(self, doc: IngestDocument) -> str | None:
+        if self.networks_field is not None:
+            networks = doc.get(self.networks_field, self.ignore_missing)
+            if networks is None:
+                return None
+            networks = [str(n) for n in (networks if isinstance(networks, list) else [networks])]
+        else:
+            networks = [doc.render(n) for n in self.networks]
+        source = doc.get_string(self.source_ip, self.ignore_missing)
+        destination = doc.get_string(self.destination_ip, self.ignore_missing)
+        if source is None or destination is None:
+            return None
+        inside = []
+        for text in (source, destination):
+            try:
+                address = ipaddress.ip_address(text)
+            except ValueError:
+                raise BadRequest(f"'{text}' is not an IP string literal.") from None
+            inside.append(any(_in_network(address, n) for n in networks))
+        return {(True, True): "internal", (True, False): "outbound",
+                (False, True): "inbound", (False, False): "external"}[(inside[0], inside[1])]
+
+
 class UriParts(Processor):
     """A URI into `scheme`, `domain`, `port`, `path`, `extension`, `query`, `fragment`,
     `user_info`, `username`, `password` (and `original`) under `target_field`."""
@@ -171,4 +258,4 @@ def uri_parts(value: str) -> dict[str, Any]:
     return out
 
 
-PROCESSORS: list[type[Processor]] = [CommunityId, UriParts]
+PROCESSORS: list[type[Processor]] = [CommunityId, NetworkDirection, UriParts]
