@@ -10,7 +10,7 @@ from datetime import UTC, datetime, tzinfo
 
 from .dates import apply_date_math
 from .errors import BadRequest
-from .ingest.java_time import JavaDateFormat, parse_iso8601, zone
+from .java_time import JavaDateFormat, parse_iso8601, zone
 
 _DEFAULT_FORMAT = "uuuu.MM.dd"
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .date_math_names import resolve as resolve_date_math_name
 from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
 from .mapping import ParsedDocument
 from .node import IndexService, Node
@@ -166,7 +167,9 @@ class Documents:
         checked: dict[tuple[str, str], EngineError | None] = {}  # authorized once per request
         for pos, req in enumerate(requests):
             try:
+                req.index = resolve_date_math_name(req.index)
                 self._run_pipeline(req)
+                req.index = resolve_date_math_name(req.index)  # `date_index_name` sets one
                 if req.op != "delete" and req.source is None and req.update is None:
                     results[pos] = self._dropped(req)
                     continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..date_math_names import is_date_math, resolve
+from ..date_math_names import resolve
 from ..errors import BadRequest
 from ..ingest import IngestOutcome, PipelineStore
 from ..ingest.failures import PipelineNotFound
@@ -39,8 +39,7 @@ def pipeline_hook(app: EngineApp, store: PipelineStore) -> Any:
             if result is None:
                 return None
             outcome = result
-        if outcome.index != index and is_date_math(outcome.index):
-            outcome.index = resolve(outcome.index)  # set by `date_index_name`
+        outcome.index = resolve(outcome.index)  # a date math name `date_index_name` set
         final_svc = node.indices.get(outcome.index) or svc
         final = final_svc.setting("final_pipeline") if final_svc is not None else None
         if final and final != "_none":

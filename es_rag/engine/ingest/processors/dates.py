@@ -10,8 +10,8 @@ from typing import Any
 from es_rag.engine.errors import BadRequest
 from es_rag.engine.ingest.config import ProcessorConfig
 from es_rag.engine.ingest.document import IngestDocument
-from es_rag.engine.ingest.java_time import JavaDateFormat, parse_iso8601, zone
 from es_rag.engine.ingest.processors.base import Processor
+from es_rag.engine.java_time import JavaDateFormat, parse_iso8601, zone
 from es_rag.engine.mustache import to_java_string
 
 DEFAULT_OUTPUT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
