@@ -1,5 +1,6 @@
-"""Log-parsing processors (grok, dissect, csv, kv) and sort, urldecode, date_index_name behave
-as Elasticsearch's; bad configurations are refused when the pipeline is stored."""
+"""Log-parsing processors (grok, dissect, csv, kv), network ones (community_id,
+network_direction, uri_parts) and sort, urldecode, date_index_name, terminate behave as
+Elasticsearch's; bad configurations are refused when the pipeline is stored."""
 
 from __future__ import annotations
 
@@ -198,3 +199,14 @@ def test_network_direction_needs_networks(store):
     with pytest.raises(EngineError, match=r"\[internal_networks\] or \[internal_networks_field\] "
                                           "must be specified"):
         store.put("p", {"processors": [{"network_direction": {}}]})
+
+
+def test_terminate_ends_only_the_current_pipeline(store):
+    store.put("inner", {"processors": [{"set": {"field": "a", "value": 1}}, {"terminate": {}},
+                                       {"set": {"field": "b", "value": 2}}]})
+    store.put("outer", {"processors": [{"pipeline": {"name": "inner"}},
+                                       {"set": {"field": "c", "value": 3}},
+                                       {"terminate": {"if": "ctx.c == 3"}},
+                                       {"set": {"field": "d", "value": 4}}]})
+    outcome = store.execute("outer", index="docs", doc_id="1", source={})
+    assert outcome.source == {"a": 1, "c": 3}
