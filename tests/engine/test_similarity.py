@@ -152,3 +152,19 @@ def test_combined_fields_follows_the_index_default_and_refuses_field_similaritie
     es.indices.refresh(index="bm25f")
     got = scores(es, "bm25f", {"combined_fields": {"query": "search", "fields": ["body"]}})
     assert got["1"] == pytest.approx(lucene(1, 3, idf(3), 2.0, 0.3), rel=1e-5)
+
+
+def test_keyword_fields_score_without_length_norms(es: Elasticsearch) -> None:
+    es.indices.create(index="tags", settings={"index.similarity.tuned.type": "BM25",
+                                              "index.similarity.tuned.k1": 2.0,
+                                              "index.similarity.tuned.b": 0.3},
+                      mappings={"properties": {"tag": {"type": "keyword",
+                                                       "similarity": "tuned"}}})
+    es.index(index="tags", id="many", document={"tag": ["a", "b", "c"]})
+    es.index(index="tags", id="one", document={"tag": "a"}, refresh=True)
+    got = scores(es, "tags", {"term": {"tag": "a"}})
+    # keyword fields have no norms: every document has length 1; avgdl = 4 values / 2 docs
+    avgdl, idf_a = 4 / 2, math.log(1 + (2 - 2 + 0.5) / (2 + 0.5))
+    expected = 3.0 * idf_a * 1 / (1 + 2.0 * (1 - 0.3 + 0.3 * 1 / avgdl))
+    assert got == {"many": pytest.approx(expected, rel=1e-6),
+                   "one": pytest.approx(expected, rel=1e-6)}

@@ -203,7 +203,8 @@ def _similarity_leaf(ctx: IndexContext, tree: dict, address: Any, boost: float,
                                         [expl(f32(boost), "boost, query boost")])])
     found = tree_values(inner)
     stats = term_stats(ctx, path, terms, found.get("avgdl", 0.0))  # type: ignore[arg-type]
-    freq, dl = found.get("freq", 0.0), int(found.get("dl", 1))
+    freq = found.get("freq", 0.0)
+    dl = 1 if ctx.shard.fulltext.kinds.get(path) == "keyword" else int(found.get("dl", 1))
     idfs = [_idf(n, stats.doc_count, f32(stats.term_idf(n))) for n in stats.doc_freqs]
     idf = idfs[0] if len(idfs) == 1 else expl(f32(stats.idf), "idf, sum of:", idfs)
     tf = _tf({"tf": f32(bm25_tf(similarity, stats, freq, dl)), "freq": freq,

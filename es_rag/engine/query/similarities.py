@@ -63,11 +63,13 @@ def _scored(ctx: QueryContext, path: str, query: tantivy.Query, terms: list[str]
     keys = searcher.fast_field_values(KEY, addresses)
     clauses = []
     stats: TermStats | None = None
+    no_norms = ctx.shard.fulltext.kinds.get(path) == "keyword"  # Lucene reads length 1 then
     for key, address in zip(keys, addresses, strict=True):
         found = tree_values(json.loads(query.explain(searcher, address).to_json()))
         if stats is None:
             stats = term_stats(ctx, path, terms, found.get("avgdl", 0.0))
-        score = bm25_score(similarity, stats, found.get("freq", 0.0), int(found.get("dl", 1)))
+        dl = 1 if no_norms else int(found.get("dl", 1))
+        score = bm25_score(similarity, stats, found.get("freq", 0.0), dl)
         clauses.append((tantivy.Occur.Should, tantivy.Query.const_score_query(
             tantivy.Query.term_query(ctx.schema, KEY, int(key)), score)))
     return _explainable(query, tantivy.Query.boolean_query(clauses))
