@@ -99,7 +99,7 @@ def _translate(ctx: IndexContext, tree: dict, address: Any, boost: float, label:
     if description.startswith("Boost x"):
         factor = float(description[len("Boost x"):].split()[0])
         return _translate(ctx, children[0], address, boost * factor, label, phrase)
-    if description.startswith("BooleanClause") and children and \
+    if description.startswith("BooleanClause") and len(children) == 2 and \
             children[0].get("description", "").startswith("Boost x0 "):
         scored = _similarity_leaf(ctx, tree, address, boost, phrase)
         if scored is not None:
@@ -195,9 +195,11 @@ def _similarity_leaf(ctx: IndexContext, tree: dict, address: Any, boost: float,
         shown = f'{path}:"{" ".join(terms)}"'
     else:
         return None
+    similarity = ctx.similarity(path)
+    if similarity.is_default_bm25:  # a user's boost 0 on a field tantivy scores itself
+        return None
     value = f32(tree["value"] * boost)
     title = f"weight({shown} in {address.doc}) [PerFieldSimilarity], result of:"
-    similarity = ctx.similarity(path)
     if similarity.type == "boolean":
         return expl(value, title, [expl(value, "score(BooleanSimilarity), computed from:",
                                         [expl(f32(boost), "boost, query boost")])])
