@@ -78,6 +78,12 @@ def test_dissect_splits_on_delimiters_with_padding_append_and_skip(run):
                       "who": "core", "msg": "started up"}
 
 
+def test_dissect_repeated_keys_without_append_keep_the_last_and_trailing_text_is_ignored(run):
+    source = run([{"dissect": {"field": "m", "pattern": "%{a} %{a} %{b},"}}],
+                 {"m": "one two three,rest"})
+    assert (source["a"], source["b"]) == ("two", "three")
+
+
 def test_dissect_reference_keys_name_fields(run):
     source = run([{"dissect": {"field": "m", "pattern": "%{*k}=%{&k}"}}], {"m": "user=ann"})
     assert source["user"] == "ann"
@@ -90,6 +96,8 @@ def test_dissect_mismatch_and_bad_pattern(run, store):
     with pytest.raises(EngineError, match="Unable to parse pattern") as failure:
         store.put("p", {"processors": [{"dissect": {"field": "m", "pattern": "no keys"}}]})
     assert failure.value.status == 400
+    with pytest.raises(EngineError, match="Found invalid key/reference associations: 'k'"):
+        store.put("p", {"processors": [{"dissect": {"field": "m", "pattern": "%{*k} %{v}"}}]})
 
 
 def test_csv_quotes_separators_trim_and_empty_values(run):

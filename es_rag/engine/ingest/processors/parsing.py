@@ -144,11 +144,15 @@ class DissectPattern:
         for index, match in enumerate(matches):
             end = matches[index + 1].start() if index + 1 < len(matches) else len(pattern)
             self.keys.append((_Key(match.group(1), pattern), pattern[match.end():end]))
-        names = {k.name for k, _ in self.keys if k.modifier == "*"}
-        values = {k.name for k, _ in self.keys if k.modifier == "&"}
-        if names != values:
-            raise ValueError(f"Unable to parse pattern: {pattern} Reason: Found reference keys "
-                             "without a matching value (or the reverse).")
+        for name in {k.name for k, _ in self.keys if k.modifier in ("*", "&")}:
+            pair = [k for k, _ in self.keys if k.modifier in ("*", "&") and k.name == name]
+            if sorted(k.modifier for k in pair) != ["&", "*"]:
+                raise ValueError(f"Unable to parse pattern: {pattern} Reason: Found invalid "
+                                 f"key/reference associations: '{','.join(k.name for k in pair)}'"
+                                 " Please ensure each '*<key>' is matched with a matching "
+                                 "'&<key>")
+        # a key named like an appended (`+`) key appends too; other repeats keep the last value
+        self.appended = {k.name for k, _ in self.keys if k.modifier == "+"}
 
     def match(self, text: str) -> dict[str, str] | None:
         if not text.startswith(self.leading):
@@ -171,9 +175,7 @@ class DissectPattern:
             if key.pad:
                 while text.startswith(delimiter, position):
                     position += len(delimiter)
-        if position != len(text) and self.keys[-1][1]:
-            return None
-        return self._results(found)
+        return self._results(found)  # text after the last delimiter is not matched
 
     def _results(self, found: list[tuple[_Key, str]]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -187,7 +189,7 @@ class DissectPattern:
                 values[key.name] = value
             elif key.skip:
                 continue
-            elif key.modifier == "+" or sum(k.name == key.name for k, _ in self.keys) > 1:
+            elif key.name in self.appended:
                 appends.setdefault(key.name, []).append((key.order, position, value))
             else:
                 out[key.name] = value
