@@ -129,6 +129,15 @@ def test_kv_splits_pairs_with_filters_prefix_and_brackets(run):
     assert source["params"] == {"p_a": ["1", "3"], "p_b": "two"}
 
 
+def test_kv_missing_and_null_fields(run):
+    with pytest.raises(EngineError, match=r"field \[q\] doesn't exist"):
+        run([{"kv": {"field": "q", "field_split": "&", "value_split": "="}}], {})
+    with pytest.raises(EngineError, match=r"field \[q\] is null, cannot extract key-value"):
+        run([{"kv": {"field": "q", "field_split": "&", "value_split": "="}}], {"q": None})
+    assert run([{"kv": {"field": "q", "field_split": "&", "value_split": "=",
+                        "ignore_missing": True}}], {}) == {}
+
+
 def test_sort_orders_a_list(run):
     assert run([{"sort": {"field": "v", "order": "desc"}}], {"v": [3, 10, 1]})["v"] == [10, 3, 1]
     assert run([{"sort": {"field": "v"}}], {"v": ["foo", "bar", "Baz"]})["v"] == [

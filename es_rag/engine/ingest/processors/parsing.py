@@ -257,11 +257,15 @@ class KeyValue(Processor):
 
     def execute(self, doc: IngestDocument, run: Any) -> IngestDocument | None:
         field = doc.render(self.field)
-        text = doc.get_string(field, self.ignore_missing)
-        if text is None:
+        if not field or not doc.has(field):
             if self.ignore_missing:
                 return doc
             raise BadRequest(f"field [{field}] doesn't exist")
+        text = doc.get_string(field)
+        if text is None:
+            if self.ignore_missing:
+                return doc
+            raise BadRequest(f"field [{field}] is null, cannot extract key-value pairs.")
         target = None if self.target_field is None else doc.render(self.target_field)
         pairs = self.field_split.split(text)
         while pairs and pairs[-1] == "":
@@ -271,10 +275,10 @@ class KeyValue(Processor):
             if len(parts) < 2:
                 raise BadRequest(f"field [{field}] does not contain value_split "
                                  f"[{self.value_split_text}]")
-            key, value = self._trim(parts[0], self.trim_key), self._trim(parts[1],
-                                                                          self.trim_value)
+            key, value = self._trim(parts[0], self.trim_key), parts[1]
             if self.strip_brackets:
                 value = _BRACKETS.sub("", value)
+            value = self._trim(value, self.trim_value)
             if (self.include is not None and key not in self.include) or \
                     (self.exclude is not None and key in self.exclude):
                 continue
