@@ -142,6 +142,9 @@ def test_sort_orders_a_list(run):
     assert run([{"sort": {"field": "v", "order": "desc"}}], {"v": [3, 10, 1]})["v"] == [10, 3, 1]
     assert run([{"sort": {"field": "v"}}], {"v": ["foo", "bar", "Baz"]})["v"] == [
         "Baz", "bar", "foo"]
+    with pytest.raises(EngineError) as mixed:  # Java compares values of one class only
+        run([{"sort": {"field": "v"}}], {"v": [1, "a"]})
+    assert (mixed.value.status, mixed.value.error_type) == (500, "class_cast_exception")
 
 
 def test_urldecode(run):

@@ -7,7 +7,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from es_rag.engine.errors import BadRequest
+from es_rag.engine.errors import BadRequest, EngineError
 from es_rag.engine.ingest.config import ProcessorConfig
 from es_rag.engine.ingest.document import METADATA_FIELDS, IngestDocument, java_type
 from es_rag.engine.ingest.processors.base import Processor
@@ -235,14 +235,12 @@ class Sort(Processor):
         if not isinstance(values, list):
             raise BadRequest(f"field [{self.field}] of type [{java_type(values)}] cannot be cast "
                              "to [java.util.List]")
-        kinds = {java_type(v) for v in values}
-        numbers = kinds <= {"java.lang.Integer", "java.lang.Long", "java.lang.Double"}
-        if len(kinds) > 1 and not numbers:
-            first, *others = sorted(kinds)
-            raise BadRequest(f"class {others[0]} cannot be cast to class {first}",
-                             error_type="class_cast_exception")
-        key = None if numbers else _utf16
-        ordered = sorted(values, key=key, reverse=self.order == "desc")
+        kinds = sorted({java_type(v) for v in values})
+        if len(kinds) > 1 or kinds in (["java.util.HashMap"], ["java.util.ArrayList"]):
+            # Java's natural order compares values of one class only
+            raise EngineError(f"class {kinds[-1]} cannot be cast to class {kinds[0]}",
+                              status=500, error_type="class_cast_exception")
+        ordered = sorted(values, key=_utf16, reverse=self.order == "desc")
         doc.set(self.target_field or self.field, ordered)
         return doc
 
