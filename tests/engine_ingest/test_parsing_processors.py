@@ -150,6 +150,10 @@ def test_sort_orders_a_list(run):
 def test_urldecode(run):
     assert run([{"urldecode": {"field": "u"}}],
                {"u": "https%3A%2F%2Felastic.co%2F?q=a+b"})["u"] == "https://elastic.co/?q=a b"
+    with pytest.raises(EngineError, match=r'Error at index 1 in: "4z"'):
+        run([{"urldecode": {"field": "u"}}], {"u": "a%4zb"})
+    with pytest.raises(EngineError, match="Incomplete trailing escape"):
+        run([{"urldecode": {"field": "u"}}], {"u": "a%4"})
 
 
 def test_date_index_name_routes_to_a_dated_index(store):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 import urllib.parse
 from typing import Any
 
@@ -63,10 +64,13 @@ class UrlDecode(StringFieldProcessor):
 
     def transform(self, value: str) -> str:
         for match in re.finditer(r"%(.{0,2})", value):
-            if not re.fullmatch(r"[0-9A-Fa-f]{2}", match.group(1)):
+            digits = match.group(1)
+            if len(digits) < 2:
+                raise BadRequest("URLDecoder: Incomplete trailing escape (%) pattern")
+            bad = next((i for i, c in enumerate(digits) if c not in string.hexdigits), None)
+            if bad is not None:
                 raise BadRequest("URLDecoder: Illegal hex characters in escape (%) pattern - "
-                                 f"Error at index 0 in: \"{match.group(1)}\"" if match.group(1)
-                                 else "URLDecoder: Incomplete trailing escape (%) pattern")
+                                 f"Error at index {bad} in: \"{digits}\"")
         return urllib.parse.unquote_plus(value, errors="replace")
 
 
