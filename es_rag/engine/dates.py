@@ -167,6 +167,11 @@ def resolve_date_math(value: object, fmt: str, round_up: bool = False) -> int:
     else:
         base, math = value.split("||", 1)
         anchor = datetime.fromtimestamp(parse_date(base, fmt) / 1000, UTC)
+    return int(apply_date_math(anchor, math, round_up).timestamp() * 1000)
+
+
+def apply_date_math(anchor: datetime, math: str, round_up: bool = False) -> datetime:
+    """`anchor` moved by date math operations (`+1d`, `-2h`, `/M`), rounded in its own zone."""
     pos = 0
     for m in _MATH.finditer(math):
         if m.start() != pos:
@@ -180,4 +185,4 @@ def resolve_date_math(value: object, fmt: str, round_up: bool = False) -> int:
     if pos != len(math):
         raise BadRequest(f"operator not supported for date math [{math}]",
                          error_type="parse_exception")
-    return int(anchor.timestamp() * 1000)
+    return anchor

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .date_math_names import resolve as resolve_date_math_name
 from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
 from .index.mapping import ParsedDocument
 from .index.shard import Delete, Put
@@ -50,6 +51,7 @@ class WriteRequest:
     require_alias: bool = False
     source_spec: Any = None
     executed_pipelines: list[str] | None = None
+    version_from_pipeline: bool = False  # set by `_version`: checked, never refused as a request
 
 
 @dataclass(slots=True)
@@ -172,7 +174,9 @@ class Documents:
         checked: dict[tuple[str, str], EngineError | None] = {}  # authorized once per request
         for pos, req in enumerate(requests):
             try:
+                req.index = resolve_date_math_name(req.index)
                 self._run_pipeline(req)
+                req.index = resolve_date_math_name(req.index)  # `date_index_name` sets one
                 if req.op != "delete" and req.source is None and req.update is None:
                     results[pos] = self._dropped(req)
                     continue
@@ -203,6 +207,12 @@ class Documents:
             req.source = None
             return
         req.index, req.id, req.source = outcome.index, outcome.doc_id, outcome.source
+        if outcome.routing is not None:
+            req.routing = outcome.routing
+        if outcome.version is not None:  # `_version` / `_version_type` set by a processor
+            req.version = outcome.version
+            req.version_type = outcome.version_type or "internal"
+            req.version_from_pipeline = True
         executed = getattr(outcome, "executed_pipelines", None)
         if executed:
             req.executed_pipelines = list(executed)
@@ -293,6 +303,11 @@ class Documents:
                 if not ok:
                     raise _conflict(svc, doc_id, f"current version [{existing}] is higher or "
                                     f"equal to the one provided [{req.version}]")
+        elif req.version is not None and req.version_from_pipeline:
+            if current is None or current.version != req.version:
+                raise _conflict(svc, doc_id, "document does not exist (current version [-1])"
+                                if current is None else f"current version [{current.version}] "
+                                f"is different than the one provided [{req.version}]")
         elif req.version is not None and (current is None or current.version != req.version):
             raise BadRequest("internal versioning can not be used for optimistic concurrency "
                              "control. Please use `if_seq_no` and `if_primary_term` instead",

@@ -9,6 +9,7 @@ from typing import Any
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
 from .index import analyze_api
 from .index import settings as index_settings
+from .index.similarity import check_mapping as check_similarities
 from .node import IndexService, Node, alias_body
 
 _DYNAMIC_SETTINGS = {"number_of_replicas", "refresh_interval", "default_pipeline",
@@ -91,6 +92,8 @@ class IndexAdmin:
             raise BadRequest("Types cannot be provided in put mapping requests")
         services = self.services(expression, opts)
         merged = [(s, s.mapping.merged(body)) for s in services]
+        for svc, mapping in merged:
+            check_similarities(mapping.fields.values(), svc.settings)
         for svc, mapping in merged:
             self.node.update_mapping(svc, mapping)
 

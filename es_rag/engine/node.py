@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from .cluster_settings import ClusterSettings
+from .date_math_names import resolve as resolve_date_math_name
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceAlreadyExists
 from .index import settings as index_settings
 from .index.mapping import Mapping
 from .index.shard import Shard
+from .index.similarity import check_mapping as check_similarities
 from .storage.private import make_private
 from .storage.state import load_state, save_state
 
@@ -166,10 +168,13 @@ class Node:
             if key not in ("settings", "mappings", "aliases"):
                 raise EngineError(f"unknown key [{key}] for create index", status=400,
                                   error_type="parse_exception")
+        name = resolve_date_math_name(name)
         validate_index_name(name)
         flat = index_settings.validate(index_settings.flatten(body.get("settings") or {}))
         mapping = Mapping(body.get("mappings") or {})
-        aliases = {a: alias_body(a, spec) for a, spec in (body.get("aliases") or {}).items()}
+        check_similarities(mapping.fields.values(), flat)
+        aliases = {resolve_date_math_name(a): alias_body(resolve_date_math_name(a), spec)
+                   for a, spec in (body.get("aliases") or {}).items()}
         with self.lock:
             if name in self.indices:
                 raise ResourceAlreadyExists(f"index [{name}/{self.indices[name].uuid}] already "
@@ -221,7 +226,8 @@ class Node:
                 allow_no_indices: bool = True, expand_wildcards: str = "open",
                 aliases: bool = True) -> list[Target]:
         """Indices named by an expression (`a,b*,-c`, aliases, `_all`) in Elasticsearch's way."""
-        parts = [p.strip() for p in (expression or "_all").split(",") if p.strip()]
+        parts = [resolve_date_math_name(p.strip()) for p in (expression or "_all").split(",")
+                 if p.strip()]
         if not parts:
             parts = ["_all"]
         include_hidden = "hidden" in expand_wildcards or "all" in expand_wildcards
@@ -278,6 +284,7 @@ class Node:
 
     def write_index(self, name: str, *, auto_create: bool = True) -> IndexService:
         """The index a write to `name` goes to (an index, or an alias's write index)."""
+        name = resolve_date_math_name(name)
         with self.lock:
             if name in self.indices:
                 return self.indices[name]

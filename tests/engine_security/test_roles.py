@@ -61,12 +61,15 @@ def test_a_role_may_name_an_index_that_does_not_exist_yet(call: Call) -> None:
      "unknown cluster privilege [monitorr]"),
     ({"clusters": ["all"]}, "parse_exception", "unexpected field [clusters]"),
     ({"indices": [{"names": ["a"], "privileges": ["read"], "query": '{"term": {"acl": '}]},
-     "parse_exception", "failed to parse field 'query' from the role descriptor"),
-    ({"indices": [{"names": ["a"], "privileges": ["read"], "query": {"no_such_query": {}}}]},
-     "parse_exception", "unknown query [no_such_query]"),
+     "parse_exception",
+     "failed to parse field 'query' for indices [a] at index privilege [0] of role descriptor"),
+    ({"indices": [{"names": ["a"], "privileges": ["read"]},
+                  {"names": ["b", "c"], "privileges": ["read"], "query": {"no_such_query": {}}}]},
+     "parse_exception",
+     "failed to parse field 'query' for indices [b,c] at index privilege [1] of role descriptor"),
     ({"indices": [{"names": ["a"], "privileges": ["read"],
                    "query": {"template": {"source": "{{#_user}}"}}}]},
-     "parse_exception", "failed to parse field 'query' from the role descriptor"),
+     "parse_exception", "failed to parse field 'query' for indices [a] at index privilege [0]"),
     ({"metadata": {"_reserved": True}}, "action_request_validation_exception",
      "role metadata keys may not start with [_]"),
 ])
@@ -133,6 +136,8 @@ def test_a_role_query_reading_other_documents_is_refused_at_put_time(
         with pytest.raises(EngineError) as refused:
             call("PUT" if "role/" in path else "POST", path, body)
         assert refused.value.status == 400
+        assert refused.value.reason == ("failed to parse field 'query' for indices [chunks] at "
+                                        "index privilege [0] of role descriptor")
         assert refused.value.extra["caused_by"] == {"type": "illegal_argument_exception",
                                                     "reason": reason}
     assert call("GET", "/_security/role/lookup") == (404, {})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import BadRequest
+from ..ingest.processors.grok import ECS_MODES, builtin_patterns
 from ..ingest.service import IngestService
 from .rest import RestRequest, RestResponse, Router
 
@@ -13,7 +15,9 @@ def register(router: Router, ingest: IngestService) -> None:
     store = ingest.pipelines
 
     def put(req: RestRequest) -> RestResponse:
-        store.put(req.path_params["id"], req.json(required=True))
+        if_version = req.params.get("if_version")
+        store.put(req.path_params["id"], req.json(required=True),
+                  if_version=None if if_version is None else int(if_version))
         return RestResponse(_ACK)
 
     def get(req: RestRequest) -> RestResponse:
@@ -27,6 +31,19 @@ def register(router: Router, ingest: IngestService) -> None:
         return RestResponse(store.simulate(req.json(required=True), req.path_params.get("id"),
                                            verbose=req.flag("verbose")))
 
+    def grok_patterns(req: RestRequest) -> RestResponse:
+        mode = req.params.get("ecs_compatibility", "disabled")
+        if mode not in ECS_MODES:
+            raise BadRequest(f"unsupported ECS compatibility mode [{mode}]")
+        if mode == "v1":
+            raise BadRequest("the ECS v1 grok pattern set is not bundled with the embedded "
+                             "engine")
+        patterns = builtin_patterns()
+        if req.flag("s"):
+            patterns = dict(sorted(patterns.items()))
+        return RestResponse({"patterns": patterns})
+
+    router.add("GET", "/_ingest/processor/grok", grok_patterns, "ecs_compatibility s")
     router.add("PUT", "/_ingest/pipeline/{id}", put, "master_timeout timeout if_version")
     router.add("GET", "/_ingest/pipeline", get, "master_timeout summary")
     router.add("GET", "/_ingest/pipeline/{id}", get, "master_timeout summary")

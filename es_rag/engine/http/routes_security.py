@@ -15,6 +15,7 @@ from ..security.rest_api_keys import (
     get_keys,
     grant_key,
     invalidate_keys,
+    query_keys,
 )
 from ..security.rest_privileges import authenticate, has_privileges, user_privileges
 from ..security.rest_request import SECURITY_PREFIX as _SEC
@@ -27,6 +28,7 @@ from ..security.rest_roles import (
     put_privileges,
     put_role,
 )
+from ..security.rest_tokens import get_token, invalidate_token
 from ..security.rest_users import (
     change_password,
     delete_user,
@@ -68,7 +70,12 @@ ROUTES: tuple[tuple[str, str, SecurityHandler, str, bool, str], ...] = (
     ("PUT POST", "/_security/api_key", create_key, _SEC + "api_key/create", False, ""),
     ("POST", "/_security/api_key/grant", grant_key, _SEC + "api_key/grant", False, ""),
     ("GET", "/_security/api_key", get_keys, _SEC + "api_key/get", False, _API_KEY_PARAMS),
+    ("GET POST", "/_security/_query/api_key", query_keys, _SEC + "api_key/query", False,
+     "with_limited_by with_profile_uid typed_keys"),
     ("DELETE", "/_security/api_key", invalidate_keys, _SEC + "api_key/invalidate", False, ""),
+    ("POST", "/_security/oauth2/token", get_token, _SEC + "token/create", False, ""),
+    ("DELETE", "/_security/oauth2/token", invalidate_token, _SEC + "token/invalidate", False,
+     ""),
     ("POST", "/_security/api_key/{ids}/_clear_cache", clear_api_key_cache,
      _SEC + "api_key/clear_cache", False, ""),
     ("PUT POST", "/_security/privilege", put_privileges, _SEC + "privilege/put", False, ""),

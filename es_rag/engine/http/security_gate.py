@@ -17,6 +17,7 @@ import fnmatch
 from collections.abc import Callable
 from urllib.parse import quote, unquote
 
+from ..date_math_names import resolve as resolve_date_math_name
 from ..documents import WriteRequest
 from ..errors import AuthenticationError, BadRequest, EngineError
 from ..node import Node
@@ -107,7 +108,8 @@ class SecurityGate:
         body = req.json()
         aliases = body.get("aliases") if isinstance(body, dict) else None
         if isinstance(aliases, dict) and aliases:
-            self.security.authorize(user, ALIASES, [index, *aliases])
+            self.security.authorize(user, ALIASES, [resolve_date_math_name(n)
+                                                    for n in (index, *aliases)])
 
     def _narrowed(self, user: AuthenticatedUser, req: RestRequest, action: RequestAction
                   ) -> RestRequest:
@@ -116,7 +118,8 @@ class SecurityGate:
         handler never reaches another index (`PUT /_settings` changes only the user's own)."""
         expression = action.index
         if expression is not None and not any(_is_wildcard(p) for p in expression.split(",")):
-            self.security.authorize(user, action.action, expression.split(","))
+            self.security.authorize(user, action.action,
+                                    [resolve_date_math_name(p) for p in expression.split(",")])
             return req
         if self.security.may_target_all(user, action.action):
             return req

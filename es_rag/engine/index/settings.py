@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BadRequest
+from .similarity import index_similarities
 
 _KNOWN = {
     "number_of_shards", "number_of_replicas", "refresh_interval", "default_pipeline",
@@ -27,7 +28,7 @@ DEFAULTS = {
 }
 _PREFIXES = ("mapping.", "blocks.", "routing.", "lifecycle.", "merge.", "search.", "store.",
              "shard.", "write.", "unassigned.", "indexing.", "analysis.", "knn", "highlight.",
-             "max_", "time_series.", "look_ahead_time", "look_back_time")
+             "max_", "time_series.", "look_ahead_time", "look_back_time", "similarity.")
 
 
 def flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -65,6 +66,7 @@ def validate(flat: dict[str, Any]) -> dict[str, str | list[str] | None]:
             out[key] = [str(v) for v in value]
         else:
             out[key] = str(value)
+    index_similarities(out)
     return out
 
 

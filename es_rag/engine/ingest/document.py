@@ -55,6 +55,7 @@ class IngestDocument:
                 self.data[name] = value
         self.ingest: dict[str, Any] = {"timestamp": timestamp or ingest_timestamp()}
         self.pipeline_stack: list[str] = []
+        self.terminated = False  # set by the `terminate` processor
 
     @property
     def source(self) -> dict[str, Any]:

@@ -166,6 +166,7 @@ class Execution:
             failed = False
             return result
         finally:
+            doc.terminated = False  # `terminate` ends this pipeline, not the one calling it
             doc.pipeline_stack.pop()
             if self._metrics is not None:
                 self._metrics.record(pipeline.id, time.perf_counter() - started, failed,
@@ -203,6 +204,8 @@ class Execution:
                 return self._on_failure(on_failure, doc, failure)
             if current is None:
                 return None
+            if doc.terminated:
+                break
         return current
 
     def run_step(self, step: Step, doc: IngestDocument) -> IngestDocument | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from es_rag.engine.date_math_names import resolve as resolve_date_math_name
 from es_rag.engine.ingest.failures import PipelineNotFound
 from es_rag.engine.ingest.processors.inference import model_references
 from es_rag.engine.ingest.store import IngestOutcome, PipelineStore
@@ -35,11 +36,16 @@ class IngestService:
             if result is None:
                 return None
             outcome = result
+        outcome.index = resolve_date_math_name(outcome.index)  # as `date_index_name` sets it
         final_svc = self.node.indices.get(outcome.index) or svc
         final = final_svc.setting("final_pipeline") if final_svc is not None else None
         if final and final != "_none":
-            return self.pipelines.execute(final, index=outcome.index, doc_id=outcome.doc_id,
-                                          source=outcome.source)
+            final_outcome = self.pipelines.execute(final, index=outcome.index,
+                                                   doc_id=outcome.doc_id, source=outcome.source)
+            if final_outcome is not None and final_outcome.version is None:
+                final_outcome.version = outcome.version
+                final_outcome.version_type = outcome.version_type
+            return final_outcome
         return outcome
 
     def model_references(self) -> dict[str, int]:

@@ -30,6 +30,11 @@ class IngestOutcome:
     source: dict[str, Any]
     routing: str | None = None
     executed_pipelines: list[str] = field(default_factory=list)
+    version: int | None = None          # `_version` and `_version_type` a pipeline set
+    version_type: str | None = None
+
+
+_VERSION_TYPES = ("internal", "external", "external_gte")
 
 
 class PipelineStore:
@@ -50,7 +55,8 @@ class PipelineStore:
         self._lock = threading.Lock()
         self._metrics = IngestMetrics()
 
-    def put(self, pipeline_id: str, body: dict[str, Any]) -> None:
+    def put(self, pipeline_id: str, body: dict[str, Any], if_version: int | None = None
+            ) -> None:
         """Validate and store a pipeline (`PUT _ingest/pipeline/{id}` → `{"acknowledged": true}`).
 
         Raises `PipelineConfigError` (400 `parse_exception`, with `processor_type`,
@@ -60,6 +66,9 @@ class PipelineStore:
             raise BadRequest("pipeline id must not be empty")
         pipeline = build_pipeline(pipeline_id, body)
         with self._definitions.changing() as definitions:
+            if if_version is not None:
+                body = _versioned_update(pipeline_id, body, definitions.get(pipeline_id),
+                                         if_version)
             definitions[pipeline_id] = copy.deepcopy(body)
             with self._lock:
                 self._compiled[pipeline_id] = pipeline
@@ -118,10 +127,16 @@ class PipelineStore:
         metadata = result.metadata
         new_id = metadata.get("_id")
         new_routing = metadata.get("_routing")
+        version, version_type = metadata.get("_version"), metadata.get("_version_type")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise BadRequest(f"field [_version] of type [{type(version).__name__}] cannot be "
+                             "cast to [java.lang.Long]")
+        if version_type is not None and version_type not in _VERSION_TYPES:
+            raise BadRequest(f"No version type match [{version_type}]")
         return IngestOutcome(str(metadata.get("_index", index)),
                              None if new_id is None else str(new_id), result.source,
                              None if new_routing is None else str(new_routing),
-                             execution.executed)
+                             execution.executed, version, version_type)
 
     def stats(self) -> dict[str, Any]:
         """The `ingest` section of `GET _nodes/stats` (`total` and `pipelines` counters for
@@ -166,3 +181,23 @@ def _matching(definitions: dict[str, Any], pattern: str | None) -> list[str]:
         names.extend(name for name in definitions
                      if regex.fullmatch(name) and name not in names)
     return names
+
+
+def _versioned_update(pipeline_id: str, body: dict[str, Any], current: dict[str, Any] | None,
+                      if_version: int) -> dict[str, Any]:
+    """`PUT …?if_version=N`: only over version N, to another version (N+1 when the body names
+    none), as Elasticsearch's `IngestService` checks it."""
+    if current is None:
+        raise BadRequest(f"version conflict, required version [{if_version}] for pipeline "
+                         f"[{pipeline_id}] but no pipeline was found")
+    current_version = current.get("version")
+    if current_version != if_version:
+        shown = "null" if current_version is None else current_version
+        raise BadRequest(f"version conflict, required version [{if_version}] for pipeline "
+                         f"[{pipeline_id}] but current version is [{shown}]")
+    if "version" in body and body["version"] == current_version:
+        raise BadRequest(f"cannot update pipeline [{pipeline_id}] with the same version "
+                         f"[{if_version}]")
+    if body.get("version") is None:
+        body = {**body, "version": if_version + 1}
+    return body

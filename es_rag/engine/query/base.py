@@ -14,6 +14,7 @@ import tantivy
 from ..errors import BadRequest, ParsingError
 from ..index.fulltext import field_kind
 from ..index.mapping import FieldSpec, Mapping
+from ..index.similarity import Similarity, field_similarity, index_similarities
 from ..limits import current as current_limits
 from .explanation import Explanation, explain_compiled
 
@@ -35,6 +36,17 @@ class QueryContext:
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     compiled_cache: dict[int, tantivy.Query] = field(default_factory=dict)
     clauses: int = 0
+    similarity_cache: dict[str, int] = field(default_factory=dict)
+    _similarities: dict[str, Similarity] | None = None
+
+    def similarity(self, path: str) -> Similarity:
+        """The similarity `path` is scored with (its mapping's, the index's `default`, BM25)."""
+        if self._similarities is None:
+            self._similarities = index_similarities(self.settings)
+        spec = self.spec(path)
+        name = spec.params.get("similarity") if spec is not None and \
+            spec.type in ("text", "keyword", "match_only_text") else None
+        return field_similarity(name, self._similarities)
 
     def add_clauses(self, count: int) -> None:
         """Count clauses of the query being built (every bool clause, every term a full-text

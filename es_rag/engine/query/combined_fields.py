@@ -4,13 +4,15 @@ Each query term is scored as if the fields were one field: the term frequency is
 fields of `boost × tf`, the document length the sum of `boost × length` (Lucene's one-byte
 approximate lengths), the document frequency the largest of the fields', the average length the
 boosted sum of the fields' total lengths over the largest field document count; the score is
-Elasticsearch's BM25 (k1=1.2, b=0.75, with its (k1+1) factor) of those. Terms combine as `match`
-does (`operator`, `minimum_should_match`, `zero_terms_query`). tantivy has no BM25F, so the
-clause is evaluated when it compiles, from tantivy's per-field statistics (its `explain` of each
-field's term query), and each match becomes a constant-score clause on its key. One difference
-remains: tantivy counts every document of the index as `N` in the IDF where Lucene counts the
-documents that have the field. Fields must be text fields sharing one search analyzer, as in
-Elasticsearch.
+Elasticsearch's BM25 of those with the index's default similarity (k1=1.2, b=0.75 unless
+`index.similarity.default` tunes them; the (k1+1) factor included). Fields with a similarity of
+their own, or a default similarity other than BM25, are refused as in Elasticsearch. Terms
+combine as `match` does (`operator`, `minimum_should_match`, `zero_terms_query`). tantivy has no
+BM25F, so the clause is evaluated when it compiles, from tantivy's per-field statistics (its
+`explain` of each field's term query), and each match becomes a constant-score clause on its
+key. One difference remains: tantivy counts every document of the index as `N` in the IDF where
+Lucene counts the documents that have the field. Fields must be text fields sharing one search
+analyzer, as in Elasticsearch.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from .base import (
 from .explanation import Explanation, expl, f32, tantivy_tree
 from .full_text import analyzer_for, parse_field_boosts, query_terms
 
-K1, B = 1.2, 0.75
 _KEYS = {"query", "fields", "operator", "minimum_should_match", "zero_terms_query",
          "auto_generate_synonyms_phrase_query", "boost", "_name"}
 
@@ -93,6 +94,13 @@ class CombinedFieldsQuery(QueryNode):
                                      f"[combined_fields] queries")
                 if ctx.kind(path) == "text":
                     out.append((path, boost))
+        for path, _ in out:
+            if ctx.spec(path) is not None and "similarity" in ctx.spec(path).params:
+                raise BadRequest("[combined_fields] queries cannot be used with per-field "
+                                 "similarities")
+        if out and ctx.similarity(out[0][0]).type != "BM25":
+            raise BadRequest("[combined_fields] queries can only be used with the [BM25] "
+                             "similarity")
         analyzers = {analyzer_for(ctx, p, None) for p, _ in out}
         if len(analyzers) > 1:
             raise BadRequest("All fields in [combined_fields] query must have the same search "
@@ -177,9 +185,11 @@ class CombinedFieldsQuery(QueryNode):
             sum_lengths += boost * avg * docs
         avgdl = sum_lengths / total_docs if total_docs else 1.0
         idf = math.log(1 + (total_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+        similarity = ctx.similarity(fields[0][0])
+        k1, b = similarity.k1, similarity.b
         for key, tf in freq.items():
-            norm = K1 * (1 - B + B * length.get(key, 0.0) / avgdl)
-            scores[key] += (K1 + 1) * idf * tf / (tf + norm)
+            norm = k1 * (1 - b + b * length.get(key, 0.0) / avgdl)
+            scores[key] += (k1 + 1) * idf * tf / (tf + norm)
 
     @staticmethod
     def _add_lengths(ctx: QueryContext, path: str, boost: float, keys: list[int],

@@ -17,9 +17,12 @@ import numpy as np
 import tantivy
 
 from ..index.fulltext import FIELD_NAMES, ID, KEY
+from ..index.similarity import bm25_tf
+from .similarities import term_stats, tree_values
 
 if TYPE_CHECKING:
     from ..index.shard import Shard
+    from ..index.similarity import Similarity
 
 
 class IndexContext(Protocol):
@@ -27,6 +30,10 @@ class IndexContext(Protocol):
     whose full-text index scored the document."""
 
     shard: Shard
+    similarity_cache: dict[str, int]
+
+    def similarity(self, path: str) -> Similarity:
+        """The similarity a field scores with."""
 
 Explanation = dict[str, Any]
 _TERM_CONTEXT = re.compile(r'Term=Term\(field=(\d+), type=\w+, (.*)\)$')
@@ -92,6 +99,11 @@ def _translate(ctx: IndexContext, tree: dict, address: Any, boost: float, label:
     if description.startswith("Boost x"):
         factor = float(description[len("Boost x"):].split()[0])
         return _translate(ctx, children[0], address, boost * factor, label, phrase)
+    if description.startswith("BooleanClause") and len(children) == 2 and \
+            children[0].get("description", "").startswith("Boost x0 "):
+        scored = _similarity_leaf(ctx, tree, address, boost, phrase)
+        if scored is not None:
+            return scored
     if description.startswith("BooleanClause"):
         parts = [_translate(ctx, c, address, boost, label, phrase) for c in children
                  if not (c.get("description") == "Const" and c["value"] == 0.0)]
@@ -164,6 +176,45 @@ def _phrase(ctx: IndexContext, tree: dict, address: Any, boost: float,
     score = _score(stats, value, boost, expl(stats["idf"], "idf, sum of:", idfs))
     return expl(value, f'weight({path}:"{" ".join(terms)}" in {address.doc}) '
                        f"[PerFieldSimilarity], result of:", [score])
+
+
+def _similarity_leaf(ctx: IndexContext, tree: dict, address: Any, boost: float,
+                     phrase: tuple[str, list[str]] | None) -> Explanation | None:
+    """A term or phrase scored with its field's similarity (`similarities.py` compiles it as
+    the query at boost 0 beside its scores): Lucene's explanation with the field's parameters."""
+    inner = (tree["details"][0].get("details") or [{}])[0]
+    if inner.get("description", "").startswith("TermQuery"):
+        match = _TERM_CONTEXT.match((inner.get("context") or [""])[0])
+        names = field_names(ctx)
+        if not match or int(match.group(1)) >= len(names):
+            return None
+        path, terms = names[int(match.group(1))], [match.group(2).strip('"')]
+        shown = f"{path}:{terms[0]}"
+    elif inner.get("description") == "Phrase Scorer" and phrase is not None:
+        path, terms = phrase
+        shown = f'{path}:"{" ".join(terms)}"'
+    else:
+        return None
+    similarity = ctx.similarity(path)
+    if similarity.is_default_bm25:  # a user's boost 0 on a field tantivy scores itself
+        return None
+    value = f32(tree["value"] * boost)
+    title = f"weight({shown} in {address.doc}) [PerFieldSimilarity], result of:"
+    if similarity.type == "boolean":
+        return expl(value, title, [expl(value, "score(BooleanSimilarity), computed from:",
+                                        [expl(f32(boost), "boost, query boost")])])
+    found = tree_values(inner)
+    stats = term_stats(ctx, path, terms, found.get("avgdl", 0.0))  # type: ignore[arg-type]
+    freq = found.get("freq", 0.0)
+    dl = 1 if ctx.shard.fulltext.kinds.get(path) == "keyword" else int(found.get("dl", 1))
+    idfs = [_idf(n, stats.doc_count, f32(stats.term_idf(n))) for n in stats.doc_freqs]
+    idf = idfs[0] if len(idfs) == 1 else expl(f32(stats.idf), "idf, sum of:", idfs)
+    tf = _tf({"tf": f32(bm25_tf(similarity, stats, freq, dl)), "freq": freq,
+              "k1": f32(similarity.k1), "b": f32(similarity.b), "dl": dl,
+              "avgdl": f32(stats.avgdl)})
+    return expl(value, title, [expl(value, f"score(freq={java_float(freq)}), computed as boost "
+                                           f"* idf * tf from:",
+                                    [expl(f32((1 + similarity.k1) * boost), "boost"), idf, tf])])
 
 
 def with_boost(text: str, value: float) -> str:

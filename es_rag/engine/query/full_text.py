@@ -27,6 +27,7 @@ from .base import (
 )
 from .compound import max_of
 from .explanation import Explanation, explain_compiled, sum_of
+from .similarities import scored_phrase, scored_term
 
 _MATCH_KEYS = {"query", "operator", "minimum_should_match", "fuzziness", "analyzer", "boost",
                "_name", "prefix_length", "max_expansions", "fuzzy_transpositions", "lenient",
@@ -82,8 +83,9 @@ def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or"
             raise
         if value is None:
             return tantivy.Query.empty_query()
-        query = tantivy.Query.term_query(ctx.schema, path, value)
-        return boosted(query, boost) if kind == "keyword" else constant(query, boost)
+        if kind == "keyword":
+            return boosted(scored_term(ctx, path, value), boost)
+        return constant(tantivy.Query.term_query(ctx.schema, path, value), boost)
     terms = query_terms(analyzer_for(ctx, path, analyzer), text)
     if not terms:
         return tantivy.Query.all_query() if zero_terms == "all" else tantivy.Query.empty_query()
@@ -94,7 +96,7 @@ def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or"
             if distance:
                 return tantivy.Query.fuzzy_term_query(ctx.schema, path, term, distance=distance,
                                                       prefix=prefix_length > 0)
-        return tantivy.Query.term_query(ctx.schema, path, term)
+        return scored_term(ctx, path, term)
 
     if len(terms) == 1:
         return boosted(one(terms[0]), boost)
@@ -119,10 +121,10 @@ def phrase_field(ctx: QueryContext, path: str, text: Any, *, slop: int = 0,
     if not toks:
         return tantivy.Query.empty_query()
     if len(toks) == 1:
-        return boosted(tantivy.Query.term_query(ctx.schema, path, toks[0][0]), boost)
+        return boosted(scored_term(ctx, path, toks[0][0]), boost)
     first = toks[0][1]
     words = [(pos - first, term) for term, pos in toks]
-    return boosted(tantivy.Query.phrase_query(ctx.schema, path, words, slop=slop), boost)
+    return boosted(scored_phrase(ctx, path, words, slop), boost)
 
 
 def phrase_terms(ctx: QueryContext, path: str, text: Any, analyzer: str | None

@@ -25,6 +25,7 @@ from .base import (
     term_value,
 )
 from .full_text import fuzzy_distance
+from .similarities import scored_term
 from .terms_lookup import TermsLookup
 
 _SCORED = ("text", "keyword")
@@ -64,8 +65,9 @@ class TermQuery(QueryNode):
         if self.case_insensitive and isinstance(value, str):
             query = ctx.regex_query("term", self.path, value, "(?i)" + re.escape(value))
             return constant(query, self.boost)
-        query = tantivy.Query.term_query(ctx.schema, self.path, value)
-        return boosted(query, self.boost) if kind in _SCORED else constant(query, self.boost)
+        if kind in _SCORED:
+            return boosted(scored_term(ctx, self.path, value), self.boost)
+        return constant(tantivy.Query.term_query(ctx.schema, self.path, value), self.boost)
 
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         return {str(self.value)} if path == self.path else set()

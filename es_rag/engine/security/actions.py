@@ -154,6 +154,8 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("xpack.info", "GET", "/_xpack", "cluster:monitor/xpack/info"),
     _e("ingest.get_pipeline", "GET", "/_ingest/pipeline[/{id}]", _PIPELINE + "get"),
     _e("ingest.put_pipeline", "PUT", "/_ingest/pipeline/{id}", _PIPELINE + "put"),
+    _e("ingest.processor_grok", "GET", "/_ingest/processor/grok",
+       "cluster:admin/ingest/processor/grok/get"),
     _e("ingest.delete_pipeline", "DELETE", "/_ingest/pipeline/{id}", _PIPELINE + "delete"),
     _e("ingest.simulate", "GET POST", "/_ingest/pipeline[/{id}]/_simulate",
        _PIPELINE + "simulate"),

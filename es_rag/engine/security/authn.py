@@ -1,4 +1,5 @@
-"""Authentication of REST requests: HTTP Basic, `ApiKey` and the `es-security-runas-user` header.
+"""Authentication of REST requests: HTTP Basic, `ApiKey`, `Bearer` tokens (`tokens.py`) and the
+`es-security-runas-user` header.
 
 Verified credentials are remembered for a short time, as Elasticsearch's realm cache does: keyed
 by an HMAC of the header under a random per-process key (so the cache holds nothing an offline
@@ -72,11 +73,14 @@ class AuthenticatedUser:
     lookup_realm: Realm | None = NATIVE
     api_key: Mapping[str, Any] | None = None
     authenticated_by: AuthenticatedUser | None = None
+    token: bool = False  # authenticated with an OAuth2 bearer token
 
     @property
     def authentication_type(self) -> str:
-        """`api_key` or `realm`, from the credentials presented."""
-        return "api_key" if self.authenticating.api_key is not None else "realm"
+        """`api_key`, `token` or `realm`, from the credentials presented."""
+        if self.authenticating.api_key is not None:
+            return "api_key"
+        return "token" if self.authenticating.token else "realm"
 
     @property
     def is_run_as(self) -> bool:
@@ -139,6 +143,7 @@ class Authenticator:
         self._cache_key = secrets.token_bytes(32)
         self._verified: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self.bearer: Callable[[str], AuthenticatedUser] | None = None  # the token service's
 
     def authenticate(self, headers: Mapping[str, str], *, uri: str = "/",
                      address: str | None = None) -> AuthenticatedUser:
@@ -151,11 +156,8 @@ class Authenticator:
             user = self._basic(authorization, credentials.strip(), uri, address)
         elif scheme.lower() == "apikey":
             user = self._api_key(authorization, credentials.strip())
-        elif scheme.lower() == "bearer":
-            raise authentication_error("unable to authenticate with provided credentials and "
-                                       "anonymous access is not allowed for this request",
-                                       additional_unsuccessful_credentials="bearer tokens are "
-                                       "not supported by the embedded engine")
+        elif scheme.lower() == "bearer" and self.bearer is not None:
+            user = self.bearer(credentials.strip())
         else:
             raise authentication_error(
                 f"missing authentication credentials for REST request [{uri}]")

@@ -1,4 +1,4 @@
-"""REST handlers for `/_security/api_key`: create, grant, get, invalidate, clear cache."""
+"""REST handlers for `/_security/api_key`: create, grant, get, query, invalidate, clear cache."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 
 from ..errors import ActionRequestValidation, BadRequest
 from ..http.rest import RestRequest, RestResponse
+from .api_key_query import query_api_keys
 from .api_keys import api_key_info, create_api_key, find_api_keys
 from .authn import RUN_AS_HEADER
 from .rest_request import SECURITY_PREFIX, body_of, user_of
@@ -56,13 +57,34 @@ def get_keys(security: Security, req: RestRequest) -> RestResponse:
             raise BadRequest("username or realm name must not be specified when the current "
                              "user should be queried")
         username = user_of(req).username
+    with_limited_by = req.flag("with_limited_by")
+    _limited_by_needs_manage(security, req, with_limited_by, "get")
     username, ids = _restrict_to_own(security, req, username, ids, "get")
     keys = find_api_keys(security.store, ids=ids, name=query.get("name"), username=username,
                          realm_name=realm, active_only=req.flag("active_only"),
                          now_ms=security.now_ms())
-    with_limited_by = req.flag("with_limited_by")
     return RestResponse({"api_keys": [api_key_info(k, with_limited_by=with_limited_by)
                                       for k in keys]})
+
+
+def query_keys(security: Security, req: RestRequest) -> RestResponse:
+    """`GET/POST /_security/_query/api_key`: keys matching a query, sorted and paged; only the
+    caller's own keys without `manage_api_key`."""
+    with_limited_by = req.flag("with_limited_by")
+    _limited_by_needs_manage(security, req, with_limited_by, "query")
+    username, ids = _restrict_to_own(security, req, None, None, "query")
+    keys = find_api_keys(security.store, ids=ids, username=username)
+    return RestResponse(query_api_keys(keys, body_of(req), with_limited_by=with_limited_by))
+
+
+def _limited_by_needs_manage(security: Security, req: RestRequest,
+                             with_limited_by: bool, operation: str) -> None:
+    """An API key sees limited-by role descriptors only with `manage_api_key` or higher (its
+    `manage_own_api_key` does not cover them), as Elasticsearch's privilege check."""
+    user = user_of(req)
+    if with_limited_by and user.api_key is not None and \
+            not security.permission(user).allows_any_api_key():
+        raise security.denied(user, SECURITY_PREFIX + "api_key/" + operation)
 
 
 def invalidate_keys(security: Security, req: RestRequest) -> RestResponse:

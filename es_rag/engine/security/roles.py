@@ -88,9 +88,9 @@ def parse_role(name: str, body: Any, *, validate_query: QueryValidator | None = 
             "Validation Failed: 1: role metadata keys may not start with [_];")
     role: dict[str, Any] = {
         "cluster": cluster,
-        "indices": [_parse_indices(name, entry, validate_query)
-                    for entry in _objects(body.get("indices", body.get("index", [])), name,
-                                          "indices")],
+        "indices": [_parse_indices(name, entry, validate_query, position)
+                    for position, entry in enumerate(
+                        _objects(body.get("indices", body.get("index", [])), name, "indices"))],
         "applications": [_parse_application(name, entry)
                          for entry in _objects(body.get("applications",
                                                         body.get("application", [])),
@@ -104,8 +104,8 @@ def parse_role(name: str, body: Any, *, validate_query: QueryValidator | None = 
     return role
 
 
-def _parse_indices(role: str, entry: dict[str, Any], validate_query: QueryValidator | None
-                   ) -> dict[str, Any]:
+def _parse_indices(role: str, entry: dict[str, Any], validate_query: QueryValidator | None,
+                   position: int) -> dict[str, Any]:
     where = f"failed to parse indices privileges for role [{role}]."
     for field in entry:
         if field not in _INDEX_FIELDS:
@@ -131,11 +131,16 @@ def _parse_indices(role: str, entry: dict[str, Any], validate_query: QueryValida
                               "allow_restricted_indices": allow_restricted}
     query = entry.get("query")
     if query is not None:
-        parsed["query"] = _check_query(role, query, validate_query)
+        where_query = f"for indices [{','.join(names)}] at index privilege [{position}]"
+        parsed["query"] = _check_query(role, query, validate_query, where_query)
     return parsed
 
 
-def _check_query(role: str, query: Any, validate_query: QueryValidator | None) -> str:
+def _check_query(role: str, query: Any, validate_query: QueryValidator | None, where: str
+                 ) -> str:
+    """The DLS query as text, refused as Elasticsearch's `DLSRoleQueryValidator` refuses it
+    at put time (`failed to parse field 'query' for indices [...] at index privilege [i] of role
+    descriptor`, the cause under `caused_by`)."""
     if isinstance(query, dict):
         text = json.dumps(query, separators=(",", ":"))
     elif isinstance(query, str):
@@ -147,42 +152,44 @@ def _check_query(role: str, query: Any, validate_query: QueryValidator | None) -
     try:
         parsed = json.loads(text)
     except ValueError as exc:
-        raise _query_error(f"the DLS query is not valid JSON: {exc}") from exc
+        raise _query_error(where, f"the DLS query is not valid JSON: {exc}") from exc
     if not isinstance(parsed, dict) or not parsed:
-        raise _query_error("the DLS query must be a JSON object holding one query")
+        raise _query_error(where, "the DLS query must be a JSON object holding one query")
     if "template" in parsed:
-        _check_template(parsed)
+        _check_template(parsed, where)
         return text
     prohibited = prohibited_query(parsed)
     if prohibited:
-        raise _query_error(prohibited, {"type": "illegal_argument_exception",
-                                        "reason": prohibited})
+        raise _query_error(where, prohibited, {"type": "illegal_argument_exception",
+                                               "reason": prohibited})
     if validate_query is not None:
         try:
             validate_query(parsed)
         except EngineError as exc:
-            raise _query_error(exc.reason, exc.cause()) from exc
+            raise _query_error(where, exc.reason, exc.cause()) from exc
     return text
 
 
-def _check_template(query: dict[str, Any]) -> None:
+def _check_template(query: dict[str, Any], where: str) -> None:
     template = query["template"]
     if not isinstance(template, dict) or not ({"source", "id"} & template.keys()):
-        raise _query_error("a templated DLS query needs [template.source] or [template.id]")
+        raise _query_error(where, "a templated DLS query needs [template.source] or "
+                                  "[template.id]")
     if not isinstance(template.get("params", {}), dict):
-        raise _query_error("[template.params] must be an object")
+        raise _query_error(where, "[template.params] must be an object")
     source = template.get("source")
     if source is not None:
         text = source if isinstance(source, str) else json.dumps(source)
         try:
             compile_template(text)
         except EngineError as exc:
-            raise _query_error(exc.reason, exc.cause()) from exc
+            raise _query_error(where, exc.reason, exc.cause()) from exc
 
 
-def _query_error(detail: str, cause: dict[str, Any] | None = None) -> RoleParseError:
+def _query_error(where: str, detail: str, cause: dict[str, Any] | None = None
+                 ) -> RoleParseError:
     cause = cause or {"type": "parse_exception", "reason": detail}
-    return RoleParseError("failed to parse field 'query' from the role descriptor: " + detail,
+    return RoleParseError(f"failed to parse field 'query' {where} of role descriptor",
                           caused_by=cause)
 
 

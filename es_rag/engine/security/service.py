@@ -31,6 +31,7 @@ from .privileges import Privilege, is_cluster_action, pattern_matches, privilege
 from .roles import QueryValidator
 from .store import SecurityStore
 from .throttle import LoginThrottle
+from .tokens import TokenService
 
 SEARCH_ACTION = "indices:data/read/search"
 SECURITY_INDICES = (".security", ".security-7")
@@ -54,6 +55,8 @@ class Security:
                  login_throttle: LoginThrottle | None = None) -> None:
         self.store = SecurityStore(data_dir, elastic_password=elastic_password)
         self.authenticator = Authenticator(self.store, clock=clock, throttle=login_throttle)
+        self.tokens = TokenService(self.store, self.now_ms, self.authenticator.user)
+        self.authenticator.bearer = self.tokens.authenticate
         self.validate_query = validate_query
         self.stored_script = stored_script
         self.clock = clock

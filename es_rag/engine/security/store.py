@@ -1,4 +1,5 @@
-"""Durable storage of users, roles, API keys and application privileges, and the `elastic` user.
+"""Durable storage of users, roles, API keys, OAuth2 tokens and application privileges, and the
+`elastic` user.
 
 Everything lives in one JSON file (`security.json`, mode 0600) rewritten atomically on every
 change. The reserved `elastic` superuser gets a generated bootstrap password on first start,
@@ -41,7 +42,7 @@ class SecurityStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._path = self.data_dir / STATE_FILE
         self._lock = threading.RLock()
-        self._state: dict[str, Any] = {"users": {}, "roles": {}, "api_keys": {},
+        self._state: dict[str, Any] = {"users": {}, "roles": {}, "api_keys": {}, "tokens": {},
                                        "application_privileges": {}, "reserved_users": {}}
         if self._path.exists():
             self._state.update(json.loads(self._path.read_text()))
@@ -176,6 +177,37 @@ class SecurityStore:
                 self._state["api_keys"][key_id].update(changes)
             self._save()
 
+    # OAuth2 tokens (stored by the SHA-256 of the access token, never in the clear) ----------
+    def get_token(self, token_id: str) -> Record | None:
+        """The stored token record `token_id`, or None."""
+        with self._lock:
+            token = self._state["tokens"].get(token_id)
+            return copy.deepcopy(token) if token is not None else None
+
+    def tokens(self) -> list[Record]:
+        """Every token record."""
+        with self._lock:
+            return copy.deepcopy(list(self._state["tokens"].values()))
+
+    def put_token(self, record: Record, *, drop_before_ms: int | None = None) -> None:
+        """Store a token record; records whose refresh window ended before `drop_before_ms`
+        are dropped in the same write."""
+        with self._lock:
+            tokens = self._state["tokens"]
+            if drop_before_ms is not None:
+                for token_id in [i for i, t in tokens.items()
+                                 if t["refresh_expiration"] < drop_before_ms]:
+                    del tokens[token_id]
+            tokens[record["id"]] = copy.deepcopy(record)
+            self._save()
+
+    def update_tokens(self, ids: list[str], **changes: Any) -> None:
+        """Set `changes` on the tokens `ids` in one durable write."""
+        with self._lock:
+            for token_id in ids:
+                self._state["tokens"][token_id].update(changes)
+            self._save()
+
     # application privileges --------------------------------------------------------------
     def application_privileges(self) -> dict[str, dict[str, Record]]:
         """Application privilege definitions: application -> name -> definition."""
@@ -210,7 +242,7 @@ class SecurityStore:
         """Forget every native user, role, API key and application privilege (what deleting
         Elasticsearch's `.security` index does); the `elastic` user and its password stay."""
         with self._lock:
-            for part in ("users", "roles", "api_keys", "application_privileges"):
+            for part in ("users", "roles", "api_keys", "tokens", "application_privileges"):
                 self._state[part] = {}
             self._save()
 

@@ -7,7 +7,10 @@ from es_rag.engine.ingest.processors import (
     conversions,
     dates,
     fields,
+    grok,
     inference,
+    network,
+    parsing,
     security,
     strings,
 )
@@ -15,7 +18,8 @@ from es_rag.engine.ingest.processors.base import Processor
 
 REGISTRY: dict[str, type[Processor]] = {
     processor.type: processor
-    for module in (fields, strings, conversions, dates, control, inference, security)
+    for module in (fields, strings, conversions, dates, control, inference, security, grok,
+                   parsing, network)
     for processor in module.PROCESSORS
 }
 

@@ -1,4 +1,5 @@
-"""Processors that steer the pipeline: drop, fail, pipeline, foreach; and script, refused."""
+"""Processors that steer the pipeline: drop, terminate, fail, pipeline, foreach; and script,
+refused."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ class Drop(Processor):
 
     def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
         return None
+
+
+class Terminate(Processor):
+    """Ends the current pipeline: no later processor of it runs (a pipeline that called it
+    goes on), as Elasticsearch's `TerminateProcessor`."""
+
+    type = "terminate"
+
+    def execute(self, doc: IngestDocument, run: Run) -> IngestDocument | None:
+        doc.terminated = True
+        return doc
 
 
 class Fail(Processor):
@@ -106,4 +118,4 @@ class Script(Processor):
         raise config.error(None, "script processor is not supported by the embedded engine")
 
 
-PROCESSORS: list[type[Processor]] = [Drop, Fail, PipelineCall, ForEach, Script]
+PROCESSORS: list[type[Processor]] = [Drop, Terminate, Fail, PipelineCall, ForEach, Script]

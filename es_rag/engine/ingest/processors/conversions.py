@@ -41,7 +41,7 @@ def _java_integer(value: Any, bits: int, name: str) -> int:
     return number
 
 
-def _java_floating(value: Any, name: str) -> float:
+def java_floating(value: Any, name: str) -> float:
     text = to_java_string(value)
     match = _JAVA_FLOAT.fullmatch(text)
     if not match:
@@ -73,7 +73,7 @@ def _auto(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     for convert in (_boolean, lambda v: _java_integer(v, 32, "integer"),
-                    lambda v: _java_integer(v, 64, "long"), lambda v: _java_floating(v, "float")):
+                    lambda v: _java_integer(v, 64, "long"), lambda v: java_floating(v, "float")):
         try:
             return convert(value)
         except BadRequest:
@@ -84,8 +84,8 @@ def _auto(value: Any) -> Any:
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "integer": lambda v: _java_integer(v, 32, "integer"),
     "long": lambda v: _java_integer(v, 64, "long"),
-    "float": lambda v: _java_floating(v, "float"),
-    "double": lambda v: _java_floating(v, "double"),
+    "float": lambda v: java_floating(v, "float"),
+    "double": lambda v: java_floating(v, "double"),
     "boolean": _boolean,
     "string": to_java_string,
     "ip": _ip,

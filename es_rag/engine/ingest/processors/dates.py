@@ -1,4 +1,5 @@
-"""The `date` processor: parse a field with ISO8601, UNIX, UNIX_MS, TAI64N or Java patterns."""
+"""Date processors: `date` parses a field with ISO8601, UNIX, UNIX_MS, TAI64N or Java patterns;
+`date_index_name` routes a document to a date math index name built from a field."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 from es_rag.engine.errors import BadRequest
 from es_rag.engine.ingest.config import ProcessorConfig
 from es_rag.engine.ingest.document import IngestDocument
-from es_rag.engine.ingest.java_time import JavaDateFormat, parse_iso8601, zone
 from es_rag.engine.ingest.processors.base import Processor
+from es_rag.engine.java_time import JavaDateFormat, parse_iso8601, zone
 from es_rag.engine.mustache import to_java_string
 
 DEFAULT_OUTPUT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
@@ -98,4 +99,61 @@ class Date(Processor):
         return doc
 
 
-PROCESSORS: list[type[Processor]] = [Date]
+_ROUNDINGS = ("y", "M", "w", "d", "h", "m", "s")
+
+
+class DateIndexName(Processor):
+    """Elasticsearch's `DateIndexNameProcessor`: `_index` becomes
+    `<prefix{date||/rounding{index_name_format|timezone}}>`, resolved when the write happens."""
+
+    type = "date_index_name"
+
+    def __init__(self, config: ProcessorConfig) -> None:
+        super().__init__(config)
+        self.field = config.read_string("field")
+        self.prefix = config.read_template("index_name_prefix", "")
+        self.rounding = config.read_template("date_rounding")
+        self.name_format = config.read_template("index_name_format", "yyyy-MM-dd")
+        formats = config.read_list("date_formats", ["yyyy-MM-dd'T'HH:mm:ss.SSSXX"])
+        try:
+            self.parsers = [date_parser(str(fmt)) for fmt in formats]
+        except ValueError as exc:
+            raise config.error("date_formats", str(exc)) from exc
+        self.timezone = config.read_template("timezone", "UTC")
+        locale = config.read_template("locale", None)
+        if isinstance(locale, str) and locale.lower() not in _LOCALES:
+            raise config.error("locale", f"locale [{locale}] is not supported by the embedded "
+                                         "engine (only English date names are)")
+
+    def execute(self, doc: IngestDocument, run: Any) -> IngestDocument | None:
+        value = doc.get(self.field)
+        text = to_java_string(value) if value is not None else "null"
+        timezone = doc.render(self.timezone)
+        try:
+            tz = zone(timezone)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        moment = None
+        last_error = "no format given"
+        for parser in self.parsers:
+            try:
+                moment = parser(text, tz)
+                break
+            except (ValueError, OverflowError) as exc:
+                last_error = str(exc)
+        if moment is None:
+            raise BadRequest(f"unable to parse date [{text}]",
+                             caused_by={"type": "illegal_argument_exception",
+                                        "reason": last_error})
+        rounding = doc.render(self.rounding)
+        if rounding not in _ROUNDINGS:
+            raise BadRequest(f"unsupported date rounding [{rounding}]")
+        stamp = _INDEX_DATE.format(moment.astimezone(UTC))
+        doc.set("_index", f"<{doc.render(self.prefix)}{{{stamp}||/{rounding}"
+                          f"{{{doc.render(self.name_format)}|{timezone}}}}}>")
+        return doc
+
+
+_INDEX_DATE = JavaDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSSXX")
+
+PROCESSORS: list[type[Processor]] = [Date, DateIndexName]

@@ -1,4 +1,5 @@
-"""Processors that add, move and remove fields: set, append, remove, rename, dot_expander."""
+"""Processors that add, move, order and remove fields: set, append, remove, rename,
+dot_expander, sort."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from es_rag.engine.errors import BadRequest
+from es_rag.engine.errors import BadRequest, EngineError
 from es_rag.engine.ingest.config import ProcessorConfig
 from es_rag.engine.ingest.document import METADATA_FIELDS, IngestDocument, java_type
 from es_rag.engine.ingest.processors.base import Processor
@@ -213,4 +214,40 @@ class DotExpander(Processor):
         doc.set(path, container.pop(field))
 
 
-PROCESSORS: list[type[Processor]] = [Set, Append, Remove, Rename, DotExpander]
+class Sort(Processor):
+    """Elasticsearch's `SortProcessor`: a list sorted in natural order (`asc` or `desc`)."""
+
+    type = "sort"
+
+    def __init__(self, config: ProcessorConfig) -> None:
+        super().__init__(config)
+        self.field = config.read_string("field")
+        self.target_field = config.read_string("target_field", None)
+        self.order = config.read_string("order", "asc")
+        if self.order not in ("asc", "desc"):
+            raise config.error("order", f"Sort direction [{self.order}] not recognized. Valid "
+                                        "values are: [asc, desc]")
+
+    def execute(self, doc: IngestDocument, run: Any) -> IngestDocument | None:
+        values = doc.get(self.field)
+        if values is None:
+            raise BadRequest(f"field [{self.field}] is null, cannot sort.")
+        if not isinstance(values, list):
+            raise BadRequest(f"field [{self.field}] of type [{java_type(values)}] cannot be cast "
+                             "to [java.util.List]")
+        kinds = sorted({java_type(v) for v in values})
+        if len(kinds) > 1 or kinds in (["java.util.HashMap"], ["java.util.ArrayList"]):
+            # Java's natural order compares values of one class only
+            raise EngineError(f"class {kinds[-1]} cannot be cast to class {kinds[0]}",
+                              status=500, error_type="class_cast_exception")
+        ordered = sorted(values, key=_utf16, reverse=self.order == "desc")
+        doc.set(self.target_field or self.field, ordered)
+        return doc
+
+
+def _utf16(value: Any) -> Any:
+    """Java's `String.compareTo` order (UTF-16 code units), or the value itself."""
+    return value.encode("utf-16-be") if isinstance(value, str) else value
+
+
+PROCESSORS: list[type[Processor]] = [Set, Append, Remove, Rename, DotExpander, Sort]

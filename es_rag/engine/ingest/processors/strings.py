@@ -1,9 +1,11 @@
-"""String processors: lowercase, uppercase, trim, gsub, html_strip, split, join."""
+"""String processors: lowercase, uppercase, trim, gsub, html_strip, urldecode, split, join."""
 
 from __future__ import annotations
 
 import html
 import re
+import string
+import urllib.parse
 from typing import Any
 
 from es_rag.engine.errors import BadRequest
@@ -53,6 +55,23 @@ class HtmlStrip(StringFieldProcessor):
         text = _SCRIPT.sub("", _COMMENT.sub("", value))
         text = _TAG.sub("", _BLOCK.sub("\n", text))
         return html.unescape(text)
+
+
+class UrlDecode(StringFieldProcessor):
+    """Java's `URLDecoder.decode(value, UTF-8)`: `%XX` escapes and `+` as a space."""
+
+    type = "urldecode"
+
+    def transform(self, value: str) -> str:
+        for match in re.finditer(r"%(.{0,2})", value):
+            digits = match.group(1)
+            if len(digits) < 2:
+                raise BadRequest("URLDecoder: Incomplete trailing escape (%) pattern")
+            bad = next((i for i, c in enumerate(digits) if c not in string.hexdigits), None)
+            if bad is not None:
+                raise BadRequest("URLDecoder: Illegal hex characters in escape (%) pattern - "
+                                 f"Error at index {bad} in: \"{digits}\"")
+        return urllib.parse.unquote_plus(value, errors="replace")
 
 
 class Gsub(StringFieldProcessor):
@@ -162,4 +181,5 @@ def _java_replacement(config: ProcessorConfig, replacement: str,
     return substitute
 
 
-PROCESSORS: list[type[Processor]] = [Lowercase, Uppercase, Trim, HtmlStrip, Gsub, Split, Join]
+PROCESSORS: list[type[Processor]] = [Lowercase, Uppercase, Trim, HtmlStrip, UrlDecode, Gsub, Split,
+                                     Join]

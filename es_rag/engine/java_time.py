@@ -1,5 +1,5 @@
 """Java `DateTimeFormatter` patterns (`yyyy-MM-dd'T'HH:mm:ss.SSSXXX`, `dd/MMM/yyyy:H:m:s Z`, …)
-for parsing and printing dates the way the `date` processor does."""
+for parsing and printing dates the way the `date` processor and date math index names do."""
 
 from __future__ import annotations
 
