@@ -35,7 +35,7 @@ def schema_signature(fields: Iterable[FieldSpec]) -> list[list[str]]:
 
 
 def field_kind(spec: FieldSpec) -> str | None:
-    """How a mapped field is held in tantivy: text, keyword, int, float, bool, or None."""
+    """How a mapped field is held in tantivy: text, keyword, int, float, bool, ip, or None."""
     if spec.type in ("text", "match_only_text"):
         return "text" if spec.indexed else None
     if spec.type == "keyword":
@@ -46,6 +46,8 @@ def field_kind(spec: FieldSpec) -> str | None:
         return "float"
     if spec.type == "boolean":
         return "bool"
+    if spec.type == "ip":
+        return "ip"
     return None
 
 
@@ -64,6 +66,8 @@ def _build_schema(signature: list[list[str]]) -> tantivy.Schema:
             builder.add_integer_field(path, indexed=True, fast=True)
         elif kind == "float":
             builder.add_float_field(path, indexed=True, fast=True)
+        elif kind == "ip":
+            builder.add_ip_addr_field(path, indexed=True, fast=True)
         else:
             builder.add_boolean_field(path, indexed=True, fast=True)
     return builder.build()
@@ -145,6 +149,8 @@ class FullTextIndex:
                     doc.add_integer(path, value)
                 elif kind == "float":
                     doc.add_float(path, value)
+                elif kind == "ip":
+                    doc.add_ip_addr(path, value)
                 else:
                     doc.add_boolean(path, value)
         return doc

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import settings as index_settings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
+from .mapping.nested import check_nested_fields_limit
 from .node import IndexService, Node, alias_body
 
 _DYNAMIC_SETTINGS = {"number_of_replicas", "refresh_interval", "default_pipeline",
@@ -58,6 +59,8 @@ class IndexAdmin:
             raise BadRequest("Types cannot be provided in put mapping requests")
         services = self.services(expression, opts)
         merged = [(s, s.mapping.merged(body)) for s in services]
+        for svc, mapping in merged:
+            check_nested_fields_limit(mapping, svc.settings)
         for svc, mapping in merged:
             self.node.update_mapping(svc, mapping)
 

@@ -15,6 +15,7 @@ from typing import Any
 from . import settings as index_settings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceAlreadyExists
 from .mapping import Mapping
+from .mapping.nested import check_nested_fields_limit
 from .shard import Shard
 from .storage.private import make_private
 from .storage.state import load_state, save_state
@@ -165,6 +166,7 @@ class Node:
         validate_index_name(name)
         flat = index_settings.validate(index_settings.flatten(body.get("settings") or {}))
         mapping = Mapping(body.get("mappings") or {})
+        check_nested_fields_limit(mapping, flat)
         aliases = {a: alias_body(a, spec) for a, spec in (body.get("aliases") or {}).items()}
         with self.lock:
             if name in self.indices:

@@ -35,6 +35,7 @@ class QueryContext:
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     compiled_cache: dict[int, tantivy.Query] = field(default_factory=dict)
     clauses: int = 0
+    parent: QueryContext | None = None  # the root document's context of a nested level's
 
     def add_clauses(self, count: int) -> None:
         """Count clauses of the query being built (every bool clause, every term a full-text
@@ -83,7 +84,7 @@ class QueryContext:
 
     def spec(self, path: str) -> FieldSpec | None:
         spec = self.mapping.fields.get(path)
-        if spec is None or spec.type == "object":
+        if spec is None or spec.type in ("object", "nested"):
             return None
         return spec
 

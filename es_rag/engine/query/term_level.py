@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ import tantivy
 from ..dates import resolve_date_math
 from ..errors import ParsingError
 from ..fulltext import FIELD_NAMES, ID
+from ..mapping.ip import cidr_bounds, parse_ip
 from .base import (
     QueryContext,
     QueryNode,
@@ -53,6 +55,8 @@ class TermQuery(QueryNode):
         kind = ctx.kind(self.path)
         if kind is None:
             return tantivy.Query.empty_query()
+        if kind == "ip":
+            return constant(ip_query(ctx, self.path, [self.value]), self.boost)
         value = term_value(ctx, self.path, kind, self.value)
         if value is None:
             return tantivy.Query.empty_query()
@@ -107,6 +111,8 @@ class TermsQuery(QueryNode):
         kind = ctx.kind(self.path)
         if kind is None or not self.values:
             return tantivy.Query.empty_query()
+        if kind == "ip":
+            return constant(ip_query(ctx, self.path, self.values), self.boost)
         values = [v for v in (term_value(ctx, self.path, kind, v) for v in self.values)
                   if v is not None]
         if not values:
@@ -188,6 +194,10 @@ class RangeQuery(QueryNode):
             lower = None if lower is None else str(lower)
             upper = None if upper is None else str(upper)
             field_type = tantivy.FieldType.Str
+        elif kind == "ip":
+            lower, incl_lower = _ip_bound(ctx, lower, incl_lower, True)
+            upper, incl_upper = _ip_bound(ctx, upper, incl_upper, False)
+            field_type = tantivy.FieldType.IpAddr
         else:
             raise query_shard_error(f"range queries on [{spec.type}] fields are not supported",
                                     ctx.index_name)
@@ -196,6 +206,43 @@ class RangeQuery(QueryNode):
             include_lower=incl_lower if lower is not None else True,
             include_upper=incl_upper if upper is not None else True)
         return constant(query, self.boost)
+
+
+def ip_query(ctx: QueryContext, path: str, values: list[Any]) -> tantivy.Query:
+    """Addresses and CIDR blocks (`10.0.0.0/8`) on an `ip` field."""
+    addresses, blocks = [], []
+    try:
+        for value in values:
+            bounds = cidr_bounds(value)
+            if bounds is None:
+                addresses.append(parse_ip(value))
+            else:
+                blocks.append(tantivy.Query.range_query(ctx.schema, path, tantivy.FieldType.IpAddr,
+                                                        *bounds))
+    except ValueError as err:
+        raise query_shard_error(str(err), ctx.index_name) from err
+    if addresses:
+        blocks.append(tantivy.Query.term_set_query(ctx.schema, path, addresses))
+    if len(blocks) == 1:
+        return blocks[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in blocks])
+
+
+def _ip_bound(ctx: QueryContext, value: Any, inclusive: bool, lower: bool
+              ) -> tuple[str | None, bool]:
+    """A range bound on an `ip` field (an exclusive bound becomes the next address)."""
+    if value is None:
+        return None, True
+    try:
+        address = ipaddress.ip_address(parse_ip(value))
+    except ValueError as err:
+        raise query_shard_error(str(err), ctx.index_name) from err
+    if not inclusive:
+        try:
+            address = address + 1 if lower else address - 1
+        except ipaddress.AddressValueError:
+            return None, True
+    return str(address), True
 
 
 def _number(ctx: QueryContext, value: Any) -> float:

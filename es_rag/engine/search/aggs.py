@@ -12,6 +12,13 @@ from ..errors import BadRequest, EngineError, ParsingError
 from ..limits import current as current_limits
 from ..query import parse_query
 from ..query.base import QueryContext
+from .nested_aggs import (
+    NESTED_AGGS,
+    agg_kind,
+    refuse_under_buckets,
+    run_nested_agg,
+    validate_nested_agg,
+)
 
 METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
 _TERMS_KEYS = {"field", "size", "order", "min_doc_count", "shard_size", "missing"}
@@ -44,10 +51,12 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
         elif kind == "filters":
             _validate_filters(name, body, spec)
             continue
+        elif kind in NESTED_AGGS:
+            validate_nested_agg(name, kind, spec)
         elif kind not in METRICS:
             raise ParsingError(f"aggregation [{kind}] is not supported by the embedded engine"
                                if kind in ("date_histogram", "histogram", "range",
-                                           "top_hits", "nested", "significant_terms",
+                                           "top_hits", "significant_terms",
                                            "percentiles", "composite", "filter")
                                else f"Unknown aggregation type [{kind}] did you mean [terms]?",
                                error_type="parsing_exception" if kind else None)
@@ -57,6 +66,7 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
         sub = body.get("aggs", body.get("aggregations"))
         if sub is not None:
             validate_aggs(sub, depth + 1)
+            refuse_under_buckets(kind, sub)
 
 
 def too_many_buckets(limit: int) -> EngineError:
@@ -121,7 +131,7 @@ def _filters_buckets(ctx: QueryContext, query: tantivy.Query, spec: dict[str, An
 def _check_fields(aggs: dict[str, Any], ctx: QueryContext) -> None:
     for body in aggs.values():
         kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
-        if kind == "filters":
+        if kind == "filters" or kind in NESTED_AGGS:
             continue
         path = body[kind].get("field")
         spec = ctx.spec(path) if path else None
@@ -161,7 +171,8 @@ def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> d
     """Aggregation results over the documents matching `query` on one index."""
     _check_fields(aggs, ctx)
     filters = {n: b["filters"] for n, b in aggs.items() if "filters" in b}
-    aggs = {n: b for n, b in aggs.items() if n not in filters}
+    nested = {n: b for n, b in aggs.items() if agg_kind(b) in NESTED_AGGS}
+    aggs = {n: b for n, b in aggs.items() if n not in filters and n not in nested}
     present = {n: b for n, b in aggs.items() if _field_present(ctx, b)}
     result = ctx.shard.fulltext.searcher.aggregate(query, _tantivy_spec(present)) \
         if present else {}
@@ -172,6 +183,8 @@ def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> d
         out[name] = _finish(ctx, kind, body[kind], value)
     for name, spec in filters.items():
         out[name] = _filters_buckets(ctx, query, spec)
+    for name, body in nested.items():
+        out[name] = run_nested_agg(ctx, query, body, run_aggs)
     limit = current_limits().max_buckets
     if count_buckets(out) > limit:
         raise too_many_buckets(limit)

@@ -20,6 +20,7 @@ from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .explain import hit_explanation
 from .highlight import Highlighter
 from .hit_fields import requested_fields, vector_paths
+from .inner_hits import inner_hit_specs, render_inner_hits
 from .knn import knn_search
 from .named_queries import matched_queries
 from .request import SearchRequest, SortKey
@@ -436,6 +437,7 @@ class SearchExecutor:
                 for num, keys in by_scope.items()}
         fetch, inc, exc = req.source
         matched = self._matched_queries(page)
+        nested = inner_hit_specs(req)
         out = []
         for pos, (score, num, key) in enumerate(page):
             doc = docs[num].get(key)
@@ -454,7 +456,7 @@ class SearchExecutor:
                 hit["_seq_no"] = doc.seq_no
                 hit["_primary_term"] = doc.primary_term
             source = doc.source_json() if (fetch or self.highlighter or req.fields or
-                                           req.docvalue_fields) else None
+                                           req.docvalue_fields or nested) else None
             if fetch and source is not None:
                 hit["_source"] = filter_source(
                     source, inc, exc + vector_paths(scope.ctx) if req.exclude_vectors else exc)
@@ -475,6 +477,9 @@ class SearchExecutor:
                 hit["sort"] = sort_values[pos]
             if self.collapse_view is not None:
                 self._render_collapse(hit, self.collapsed.get((num, key)))
+            if nested and source is not None:
+                hit.setdefault("inner_hits", {}).update(
+                    render_inner_hits(scope, nested, doc, source))
             if req.explain:
                 hit["_explanation"] = hit_explanation(self, num, key, score)
             out.append(hit)

@@ -18,7 +18,7 @@ def requested_fields(ctx: QueryContext, source: dict[str, Any], patterns: list[A
         pattern = item.get("field") if isinstance(item, dict) else str(item)
         number_format = item.get("format") if isinstance(item, dict) else None
         for path, spec in ctx.mapping.fields.items():
-            if spec.type == "object" or not fnmatch.fnmatchcase(path, pattern or ""):
+            if spec.type in ("object", "nested") or not fnmatch.fnmatchcase(path, pattern or ""):
                 continue
             if spec.type == "dense_vector":
                 values = _raw_values(source, path)
