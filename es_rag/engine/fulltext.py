@@ -30,7 +30,9 @@ def schema_signature(fields: Iterable[FieldSpec]) -> list[list[str]]:
     for spec in fields:
         kind = field_kind(spec)
         if kind is not None:
-            out.append([spec.path, kind, spec.analyzer if kind == "text" else ""])
+            # date_nanos holds nanoseconds (an index that held milliseconds is rebuilt)
+            out.append([spec.path, kind, spec.analyzer if kind == "text" else
+                        "nanos" if spec.type == "date_nanos" else ""])
     return sorted(out)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import settings as index_settings
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceAlreadyExists
+from .index_names import resolve_expression, resolve_index_name
 from .mapping import Mapping
 from .mapping.nested import check_nested_fields_limit
 from .shard import Shard
@@ -163,6 +164,7 @@ class Node:
             if key not in ("settings", "mappings", "aliases"):
                 raise EngineError(f"unknown key [{key}] for create index", status=400,
                                   error_type="parse_exception")
+        name = resolve_index_name(name)
         validate_index_name(name)
         flat = index_settings.validate(index_settings.flatten(body.get("settings") or {}))
         mapping = Mapping(body.get("mappings") or {})
@@ -219,6 +221,7 @@ class Node:
                 allow_no_indices: bool = True, expand_wildcards: str = "open",
                 aliases: bool = True) -> list[Target]:
         """Indices named by an expression (`a,b*,-c`, aliases, `_all`) in Elasticsearch's way."""
+        expression = resolve_expression(expression)
         parts = [p.strip() for p in (expression or "_all").split(",") if p.strip()]
         if not parts:
             parts = ["_all"]
@@ -276,6 +279,7 @@ class Node:
 
     def write_index(self, name: str, *, auto_create: bool = True) -> IndexService:
         """The index a write to `name` goes to (an index, or an alias's write index)."""
+        name = resolve_index_name(name)
         with self.lock:
             if name in self.indices:
                 return self.indices[name]

@@ -277,3 +277,22 @@ def test_nested_and_reverse_nested_aggregations(books: Elasticsearch) -> None:
         books.search(index="books", size=0, aggs={"p": {"nested": {}}})
     with pytest.raises(BadRequestError, match="can only be used inside a \\[nested\\]"):
         books.search(index="books", size=0, aggs={"r": {"reverse_nested": {}}})
+
+
+def test_documents_sort_by_a_field_of_their_objects(books: Elasticsearch) -> None:
+    def order(**sort: Any) -> list[str]:
+        response = books.search(index="books", sort=[{"passages.page": sort}])
+        return [f"{h['_id']}:{h['sort'][0]}" for h in response["hits"]["hits"]]
+
+    nested_ctx = {"path": "passages"}
+    # max page: guide 3, report 5, memo 1; min page: 1 for all (ties in index order)
+    assert order(order="desc", nested=nested_ctx) == ["report:5", "guide:3", "memo:1"]
+    # average page: guide (1+2+3)/3, report (1+5)/2, memo 1
+    assert order(order="asc", mode="avg", nested=nested_ctx) == ["memo:1.0", "guide:2.0",
+                                                                  "report:3.0"]
+    solar_pages = order(order="desc", nested={
+        "path": "passages", "filter": {"match": {"passages.text": "solar"}}})
+    # pages of solar passages only: guide 1 and 3, report 1; memo has none and comes last
+    assert solar_pages == ["guide:3", "report:1", f"memo:{-2**63}"]
+    with pytest.raises(BadRequestError, match="mandatory to set the \\[nested\\] context"):
+        books.search(index="books", sort=[{"passages.page": "asc"}])

@@ -23,9 +23,9 @@ def register(router: Router, app: EngineApp) -> None:
         return resolve_options(req.params)
 
     def create(req: RestRequest) -> RestResponse:
-        name = req.path_params["index"]
-        node.create_index(name, req.json())
-        return RestResponse({"acknowledged": True, "shards_acknowledged": True, "index": name})
+        svc = node.create_index(req.path_params["index"], req.json())
+        return RestResponse({"acknowledged": True, "shards_acknowledged": True,
+                             "index": svc.name})
 
     def get(req: RestRequest) -> RestResponse:
         return RestResponse(admin.get(req.path_params["index"], opts(req),

@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote
 
 from ..documents import WriteRequest
 from ..errors import AuthenticationError, BadRequest, EngineError
+from ..index_names import resolve_index_name
 from ..security import (
     REST_ACTIONS,
     SYSTEM_INDEX_WARNING,
@@ -118,7 +119,8 @@ class SecurityGate:
         handler never reaches another index (`PUT /_settings` changes only the user's own)."""
         expression = action.index
         if expression is not None and not any(_is_wildcard(p) for p in expression.split(",")):
-            self.security.authorize(user, action.action, expression.split(","))
+            self.security.authorize(user, action.action,
+                                    [resolve_index_name(p) for p in expression.split(",")])
             return req
         if self.security.may_target_all(user, action.action):
             return req
@@ -152,11 +154,12 @@ class SecurityGate:
         if user is None:
             return
         node = self.app.node
-        exists = write.index in node.indices or write.index in node.alias_names()
+        index = resolve_index_name(write.index)
+        exists = index in node.indices or index in node.alias_names()
         concrete = None
         with contextlib.suppress(EngineError):  # an alias without a write index: reported later
-            concrete = node.write_index(write.index, auto_create=False).name if exists else None
-        self.security.authorize_write(user, write.op, write.index, exists=exists,
+            concrete = node.write_index(index, auto_create=False).name if exists else None
+        self.security.authorize_write(user, write.op, index, exists=exists,
                                       concrete=concrete, bulk=bulk)
 
     def _delete_security_index(self, user: AuthenticatedUser, req: RestRequest,

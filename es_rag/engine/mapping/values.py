@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..dates import parse_date
+from ..dates import parse_date, parse_date_nanos
 from ..errors import DocumentParsingError, MapperParsingError
 from .fields import FLOAT_TYPES, INTEGER_TYPES, FieldSpec
 from .ip import parse_ip
@@ -51,6 +51,8 @@ def convert(spec: FieldSpec, value: Any, doc_id: str) -> Any:
             raise _fail(spec, value, doc_id, str(err)) from err
     if ftype in ("date", "date_nanos"):
         try:
+            if ftype == "date_nanos":
+                return parse_date_nanos(value, spec.date_format)
             return parse_date(value, spec.date_format)
         except ValueError as err:
             if spec.params.get("ignore_malformed"):

@@ -239,7 +239,7 @@ def query_shard_error(reason: str, index: str) -> BadRequest:
 def term_value(ctx: QueryContext, path: str, kind: str, value: Any) -> Any:
     """A query value converted to the type tantivy holds for the field."""
     from ..analysis import join_word_chars
-    from ..dates import parse_date
+    from ..dates import parse_date, parse_date_nanos
 
     if isinstance(value, dict | list):
         raise ParsingError(f"[term] query does not support array of values for field [{path}]")
@@ -250,7 +250,9 @@ def term_value(ctx: QueryContext, path: str, kind: str, value: Any) -> Any:
             return join_word_chars(text) if spec is not None and spec.type == "text" else text
         if kind == "int":
             spec = ctx.spec(path)
-            if spec is not None and spec.type in ("date", "date_nanos"):
+            if spec is not None and spec.type == "date_nanos":
+                return parse_date_nanos(value, spec.date_format)
+            if spec is not None and spec.type == "date":
                 return parse_date(value, spec.date_format)
             number = float(value)
             return int(number) if number.is_integer() else None

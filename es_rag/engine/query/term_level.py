@@ -8,7 +8,7 @@ from typing import Any
 
 import tantivy
 
-from ..dates import resolve_date_math
+from ..dates import resolve_date_math, resolve_date_nanos
 from ..errors import ParsingError
 from ..fulltext import FIELD_NAMES, ID
 from ..mapping.ip import cidr_bounds, parse_ip
@@ -179,8 +179,9 @@ class RangeQuery(QueryNode):
         assert spec is not None
         if spec.type in ("date", "date_nanos"):
             fmt = self.spec.get("format", spec.date_format)
-            lower = None if lower is None else resolve_date_math(lower, fmt, not incl_lower)
-            upper = None if upper is None else resolve_date_math(upper, fmt, incl_upper)
+            resolve = resolve_date_nanos if spec.type == "date_nanos" else resolve_date_math
+            lower = None if lower is None else resolve(lower, fmt, not incl_lower)
+            upper = None if upper is None else resolve(upper, fmt, incl_upper)
             field_type = tantivy.FieldType.Integer
         elif kind == "int":
             lower, incl_lower = _int_bound(ctx, lower, incl_lower, True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import tantivy
 
-from ..dates import format_date
+from ..dates import NANOS_PER_MILLI, format_date
 from ..errors import BadRequest, EngineError, ParsingError
 from ..limits import current as current_limits
 from ..query import parse_query
@@ -210,10 +210,14 @@ def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str,
             ) -> dict[str, Any]:
     field_spec = ctx.spec(spec.get("field", ""))
     is_date = field_spec is not None and field_spec.type in ("date", "date_nanos")
+    # aggregations on date_nanos work in milliseconds, as in Elasticsearch
+    to_millis = field_spec is not None and field_spec.type == "date_nanos"
     if kind == "terms":
         value.setdefault("doc_count_error_upper_bound", 0)
         value.setdefault("sum_other_doc_count", 0)
         for bucket in value.get("buckets", []):
+            if to_millis:
+                bucket["key"] = int(bucket["key"]) // NANOS_PER_MILLI
             if is_date:
                 bucket["key_as_string"] = format_date(int(bucket["key"]))
             elif field_spec is not None and field_spec.type == "boolean":
@@ -224,6 +228,8 @@ def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str,
                 "buckets": value.get("buckets", [])}
     if kind in ("value_count", "cardinality"):
         return {"value": int(value.get("value") or 0)}
+    if to_millis and kind in ("min", "max", "avg") and value.get("value") is not None:
+        value["value"] = float(int(value["value"]) // NANOS_PER_MILLI)
     if is_date and kind in ("min", "max") and value.get("value") is not None:
         value["value_as_string"] = format_date(int(value["value"]))
     return value

@@ -74,7 +74,7 @@ def render_inner_hits(scope: Scope, specs: list[InnerHitsSpec], doc: StoredDoc,
         if not spec.path:
             continue  # a knn on a field that is not nested in this search
         objects = spec.matches.get(id(scope.ctx), {}).get(doc.seq_no, [])
-        rows = [(score, ordinal(key), _object(source, spec.path, ordinal(key)))
+        rows = [(score, ordinal(key), object_source(source, spec.path, ordinal(key)))
                 for score, key in objects]
         sort_keys = _parse_sort(spec.sort)
         by_fields = bool(sort_keys) and sort_keys != [("_score", "desc")]
@@ -95,10 +95,10 @@ def render_inner_hits(scope: Scope, specs: list[InnerHitsSpec], doc: StoredDoc,
                 hit["_primary_term"] = doc.primary_term
             fetch, inc, exc = spec.source
             if fetch and obj is not None:
-                hit["_source"] = _unwrap(filter_source(_wrap(spec.path, obj), inc, exc),
+                hit["_source"] = _unwrap(filter_source(wrap_object(spec.path, obj), inc, exc),
                                          spec.path)
             if spec.highlight and obj is not None:
-                marked = _highlight(scope.ctx, spec, _wrap(spec.path, obj))
+                marked = _highlight(scope.ctx, spec, wrap_object(spec.path, obj))
                 if marked:
                     hit["highlight"] = marked
             if by_fields:
@@ -111,7 +111,7 @@ def render_inner_hits(scope: Scope, specs: list[InnerHitsSpec], doc: StoredDoc,
     return out
 
 
-def _object(source: dict[str, Any], path: str, offset: int) -> dict[str, Any] | None:
+def object_source(source: dict[str, Any], path: str, offset: int) -> dict[str, Any] | None:
     """The `offset`-th object of the nested field at `path` of a root document's source."""
     nodes: list[Any] = [source]
     for part in path.split("."):
@@ -125,7 +125,7 @@ def _nth(value: Any, offset: int) -> dict[str, Any] | None:
     return items[offset] if offset < len(items) else None
 
 
-def _wrap(path: str, obj: dict[str, Any]) -> dict[str, Any]:
+def wrap_object(path: str, obj: dict[str, Any]) -> dict[str, Any]:
     """A nested object under its full path, so that full-path patterns apply to it."""
     for part in reversed(path.split(".")):
         obj = {part: obj}
@@ -153,7 +153,7 @@ def _sorted(rows: list[tuple[float, int, dict[str, Any] | None]], path: str,
     def value(row: tuple[float, int, Any], key: SortKey) -> Any:
         if key[0] == "_score":
             return row[0]
-        values = source_values(_wrap(path, row[2] or {}), key[0])
+        values = source_values(wrap_object(path, row[2] or {}), key[0])
         numbers = [_number(v) for v in values]
         pool: list[Any] = numbers if values and all(n is not None for n in numbers) else values
         return (min(pool) if key[1] == "asc" else max(pool)) if pool else None

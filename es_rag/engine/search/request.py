@@ -33,6 +33,9 @@ class SortKey:
     missing: Any = None
     unmapped_type: str | None = None
     format: str | None = None
+    mode: str | None = None
+    nested: dict[str, Any] | None = None
+    numeric_type: str | None = None  # `{path, filter}` of a field inside a nested field
 
 
 @dataclass
@@ -93,14 +96,21 @@ def parse_sort(spec: Any) -> list[SortKey]:
         if not isinstance(opts, dict):
             raise ParsingError(f"[sort] failed to parse field [{name}]")
         for key in opts:
-            if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type"):
+            if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type",
+                           "nested"):
                 raise ParsingError(f"[field_sort] unknown field [{key}]",
                                    error_type="x_content_parse_exception")
         order = str(opts.get("order", "desc" if name == "_score" else "asc")).lower()
         if order not in ("asc", "desc"):
             raise ParsingError(f"[sort] unknown order [{order}]")
+        mode = opts.get("mode")
+        if mode is not None and mode not in ("min", "max", "sum", "avg", "median"):
+            raise ParsingError(f"Unknown SortMode [{mode}]")
+        nested = opts.get("nested")
+        if nested is not None and (not isinstance(nested, dict) or "path" not in nested):
+            raise ParsingError("[nested] requires 'path' field")
         out.append(SortKey(name, order, opts.get("missing"), opts.get("unmapped_type"),
-                           opts.get("format")))
+                           opts.get("format"), mode, nested, opts.get("numeric_type")))
     return out
 
 
