@@ -56,3 +56,15 @@ def test_aggregations_are_in_milliseconds_and_old_dates_are_refused(events: Elas
         events.index(index="events", document={"at": "1969-12-31 23:59:59.000000"})
     assert "is before the epoch in 1970 and cannot be stored in nanosecond resolution" in \
         err.value.body["error"]["caused_by"]["reason"]
+
+
+def test_date_and_date_nanos_indices_sort_together(events: Elasticsearch) -> None:
+    events.indices.create(index="events-ms", mappings={"properties": {"at": {"type": "date"}}})
+    events.index(index="events-ms", id="ms", document={"at": "2019-10-21T04:00:00.000Z"},
+                 refresh=True)
+    nanos = events.search(index="events*", sort=[{"at": {"order": "asc",
+                                                         "numeric_type": "date_nanos"}}])
+    assert [h["_id"] for h in nanos["hits"]["hits"]] == ["early", "ms", "late", "later"]
+    assert nanos["hits"]["hits"][1]["sort"] == [1571630400000000000]
+    millis = events.search(index="events*", sort=[{"at": "asc"}])
+    assert millis["hits"]["hits"][0]["sort"] == [1571617804828]  # mixed: milliseconds

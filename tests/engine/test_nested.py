@@ -296,3 +296,43 @@ def test_documents_sort_by_a_field_of_their_objects(books: Elasticsearch) -> Non
     assert solar_pages == ["guide:3", "report:1", f"memo:{-2**63}"]
     with pytest.raises(BadRequestError, match="mandatory to set the \\[nested\\] context"):
         books.search(index="books", sort=[{"passages.page": "asc"}])
+
+
+def test_fields_of_nested_objects_are_grouped_per_object(books: Elasticsearch) -> None:
+    response = books.search(index="books", query={"ids": {"values": ["report"]}},
+                            fields=["passages.text", "title"], source=False)
+    fields = response["hits"]["hits"][0]["fields"]
+    assert fields["passages"] == [{"text": ["solar wind in space"]},
+                                  {"text": ["the sea at night"]}]
+    assert "passages.text" not in fields
+    passages = books.search(index="books", source=False, knn={
+        "field": "passages.vector", "query_vector": [0.0, 0.0, 1.0], "k": 1,
+        "num_candidates": 10, "inner_hits": {"_source": False, "size": 1,
+                                             "fields": ["passages.text"]}})
+    [hit] = passages["hits"]["hits"][0]["inner_hits"]["passages"]["hits"]["hits"]
+    assert hit["fields"] == {"passages": [{"text": ["the sea at night"]}]}
+    assert "_source" not in hit
+
+
+def test_document_level_security_holds_for_nested_queries_knn_and_aggregations(
+        tmp_path: Path) -> None:
+    server = EngineServer(tmp_path, port=0, elastic_password="admin-password").start()
+    try:
+        admin = load(Elasticsearch(server.url, basic_auth=("elastic", "admin-password")))
+        admin.security.put_role(name="english_reader", indices=[{
+            "names": ["books"], "privileges": ["read"], "query": {"term": {"lang": "en"}}}])
+        admin.security.put_user(username="reader", password="reader-password",
+                                roles=["english_reader"])
+        reader = Elasticsearch(server.url, basic_auth=("reader", "reader-password"))
+        solar = reader.search(index="books", query=nested(
+            {"match": {"passages.text": "solar"}}, inner_hits={}))
+        assert ids(solar) == ["guide"]  # the German report's solar passage stays hidden
+        knn = reader.search(index="books", knn={
+            "field": "passages.vector", "query_vector": [0.6, 0.8, 0.0], "k": 3,
+            "num_candidates": 10, "inner_hits": {}})
+        assert sorted(ids(knn)) == ["guide", "memo"]
+        counted = reader.search(index="books", size=0, aggs={
+            "p": {"nested": {"path": "passages"}}})
+        assert counted["aggregations"]["p"]["doc_count"] == 4
+    finally:
+        server.stop()

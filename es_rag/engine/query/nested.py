@@ -42,6 +42,7 @@ class InnerHitsSpec:
     highlight: dict[str, Any] | None = None
     sort: Any = None
     track_scores: bool = False
+    fields: list[Any] = field(default_factory=list)  # `fields` and `docvalue_fields`
     version: bool = False
     seq_no_primary_term: bool = False
     matches: dict[int, Matches] = field(default_factory=dict)  # id(query context) → matches
@@ -64,8 +65,13 @@ def parse_inner_hits(body: Any, path: str) -> InnerHitsSpec:
         name=str(body.get("name") or path), path=path, from_=from_, size=size,
         source=parse_source_spec(body.get("_source")), highlight=body.get("highlight"),
         sort=body.get("sort"), track_scores=body.get("track_scores") is True,
+        fields=[*_as_list(body.get("fields")), *_as_list(body.get("docvalue_fields"))],
         version=body.get("version") is True,
         seq_no_primary_term=body.get("seq_no_primary_term") is True)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _count(body: dict[str, Any], key: str, default: int) -> int:

@@ -15,6 +15,7 @@ from ..query.knn import KnnQuery, KnnSpec
 from ..query.nested import InnerHitsSpec, NestedQuery, level_context, nested_level
 from ..source_filter import filter_source, source_values
 from .highlight import Highlighter
+from .hit_fields import requested_fields
 from .scope import Scope
 
 if TYPE_CHECKING:
@@ -97,6 +98,10 @@ def render_inner_hits(scope: Scope, specs: list[InnerHitsSpec], doc: StoredDoc,
             if fetch and obj is not None:
                 hit["_source"] = _unwrap(filter_source(wrap_object(spec.path, obj), inc, exc),
                                          spec.path)
+            if spec.fields and obj is not None:
+                values = requested_fields(scope.ctx, wrap_object(spec.path, obj), spec.fields)
+                if values:
+                    hit["fields"] = values
             if spec.highlight and obj is not None:
                 marked = _highlight(scope.ctx, spec, wrap_object(spec.path, obj))
                 if marked:
