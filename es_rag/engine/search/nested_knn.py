@@ -23,15 +23,17 @@ def nested_knn(ctx: QueryContext, spec: KnnSpec, path: str, allowed_roots: set[i
     """Top (root key, best object score) pairs of a knn on a vector of nested field `path`."""
     level = nested_level(ctx, path)
     field = None if level is None else level.vectors.get(spec.field)
-    if field is None or spec.vector is None:
+    if field is None or level is None or spec.vector is None:
         return []
     query = np.asarray(spec.vector, dtype=np.float32)
     allowed = None if allowed_roots is None else \
         {key for key in field.live_keys() if root_key(key) in allowed_roots}
-    best = _diversified(field, query, k, max(spec.num_candidates, k), allowed, keep)
+    # as Lucene's diversifying search gathers num_candidates documents, not objects: the
+    # search starts with as many objects as that many documents hold on average
+    per_root = max(1, round(len(field.live) / max(1, len(level.children))))
+    best = _diversified(field, query, k, max(spec.num_candidates, k) * per_root, allowed, keep)
     top = sorted(best.items(), key=lambda p: (-p[1], p[0]))[:k]
     if spec.inner_hits is not None:
-        assert level is not None
         spec.inner_hits.path = path
         spec.inner_hits.name = spec.inner_hits.name or path
         spec.inner_hits.matches[id(ctx)] = _objects(field, query, [r for r, _ in top],
