@@ -52,3 +52,13 @@ def test_malformed_addresses_are_refused(hosts: Elasticsearch) -> None:
         "ip": {"type": "ip", "ignore_malformed": True}}})
     hosts.index(index="lenient", id="1", document={"ip": "nowhere"}, refresh=True)
     assert hosts.count(index="lenient", query={"exists": {"field": "ip"}})["count"] == 0
+
+
+def test_sorting_orders_addresses_numerically(hosts: Elasticsearch) -> None:
+    hosts.index(index="hosts", id="f", document={"ip": "9.255.0.1"}, refresh=True)
+    response = hosts.search(index="hosts", sort=[{"ip": "asc"}], size=10)
+    # IPv4 addresses are mapped into IPv6 (::ffff:a.b.c.d), as Elasticsearch orders them
+    assert [h["sort"] for h in response["hits"]["hits"]] == [
+        ["::1"], ["9.255.0.1"], ["10.0.0.1"], ["10.0.0.5"], ["192.168.1.1"], ["2001:db8::1"]]
+    after = hosts.search(index="hosts", sort=[{"ip": "asc"}], search_after=["10.0.0.1"])
+    assert [h["_id"] for h in after["hits"]["hits"]] == ["b", "c", "e"]

@@ -27,3 +27,31 @@ def cidr_bounds(value: Any) -> tuple[str, str] | None:
     except ValueError as err:
         raise ValueError(f"Expected [ip/prefix] but was [{text}]") from err
     return str(network[0]), str(network[-1])
+
+
+def ip_sort_key(text: str) -> tuple[int, int | str]:
+    """The order of addresses: by their 16 bytes, IPv4 mapped into IPv6 (as Lucene orders
+    `ip` doc values); text that is no address sorts after every address."""
+    try:
+        address = ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        return 1, str(text)
+    if address.version == 4:
+        return 0, int(ipaddress.IPv6Address(f"::ffff:{address}"))
+    return 0, int(address)
+
+
+class IpSortValue(str):
+    """An address as a sort value: compared in address order, rendered as its text."""
+
+    def __lt__(self, other: object) -> bool:
+        return ip_sort_key(self) < ip_sort_key(str(other))
+
+    def __le__(self, other: object) -> bool:
+        return ip_sort_key(self) <= ip_sort_key(str(other))
+
+    def __gt__(self, other: object) -> bool:
+        return ip_sort_key(self) > ip_sort_key(str(other))
+
+    def __ge__(self, other: object) -> bool:
+        return ip_sort_key(self) >= ip_sort_key(str(other))

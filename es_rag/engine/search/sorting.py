@@ -14,6 +14,7 @@ from ..dates import (
 )
 from ..errors import BadRequest
 from ..fulltext import KEY
+from ..mapping.ip import IpSortValue
 from ..source_filter import source_values
 from .nested_sort import nested_path_of, nested_sort_values
 
@@ -83,6 +84,8 @@ def _values(executor: SearchExecutor, hits: list[Hit], key: SortKey,
             for p in positions:
                 doc = docs.get(hits[p][2])
                 values = source_values(doc.source_json(), key.field) if doc else []
+                if spec.type == "ip":
+                    values = [IpSortValue(v) for v in values]
                 values = sorted(values)
                 out[p] = (values[0] if key.order == "asc" else values[-1]) if values else None
     return out
@@ -212,5 +215,5 @@ def _render(row: list[Any], keys: list[SortKey], date_formats: list[DateFormat |
             last = k.missing in (None, "_last")
             big = 9223372036854775807
             value = (big if asc == last else -big - 1) if k.field != "_score" else None
-        out.append(value)
+        out.append(str(value) if isinstance(value, IpSortValue) else value)
     return out
