@@ -35,7 +35,8 @@ class QueryContext:
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     compiled_cache: dict[int, tantivy.Query] = field(default_factory=dict)
     clauses: int = 0
-    parent: QueryContext | None = None  # the root document's context of a nested level's
+    parent: QueryContext | None = None  # the root documents' context of a nested level's
+    levels: dict[str, QueryContext] = field(default_factory=dict)  # nested path → its context
 
     def add_clauses(self, count: int) -> None:
         """Count clauses of the query being built (every bool clause, every term a full-text

@@ -92,10 +92,9 @@ def nested_level(ctx: QueryContext, path: str) -> NestedLevel | None:
 
 def level_context(ctx: QueryContext, level: NestedLevel) -> QueryContext:
     """The query context of a nested level (same mapping, settings and `now`)."""
-    cache = ctx.compiled_cache
-    child = cache.get(id(level))
+    child = ctx.levels.get(level.path)
     if child is None:
-        child = cache[id(level)] = QueryContext(
+        child = ctx.levels[level.path] = QueryContext(
             ctx.mapping, level, level.fulltext.schema,  # type: ignore[arg-type]
             settings=ctx.settings, now_ms=ctx.now_ms, parent=ctx)
     return child
