@@ -43,6 +43,14 @@ def resolve(name: str, now: datetime | None = None) -> str:
     return "".join(out)
 
 
+def resolve_expression(expression: str | None) -> str | None:
+    """An index expression (comma-separated names and patterns) with every date math name
+    resolved."""
+    if not expression:
+        return expression
+    return ",".join(resolve(part.strip()) for part in expression.split(","))
+
+
 def _closing(text: str, start: int, name: str) -> int:
     depth = 0
     for i in range(start, len(text)):

@@ -77,6 +77,70 @@ def parse_date(value: object, fmt: str = DEFAULT_FORMAT) -> int:
     raise ValueError(f"failed to parse date field [{value}] with format [{fmt}]")
 
 
+NANOS_PER_MILLI = 1_000_000
+MAX_NANOS = 2**63 - 1  # 2262-04-11T23:47:16.854775807Z
+_FRACTION = re.compile(r":\d{2}[.,](\d{4,9})(?!\d)")
+
+
+def parse_date_nanos(value: object, fmt: str = DEFAULT_FORMAT) -> int:
+    """Nanoseconds since the epoch (`date_nanos`): the millisecond parse plus the fraction's
+    sub-millisecond digits; dates outside 1970..2262 are refused as Elasticsearch refuses them."""
+    millis = parse_date(value, fmt)
+    extra = 0
+    if isinstance(value, str):
+        match = _FRACTION.search(value)
+        if match:
+            extra = int(match.group(1)[3:].ljust(6, "0"))
+        elif "epoch_millis" in fmt and re.fullmatch(r"\d+\.\d+", value.strip()):
+            extra = int(value.split(".", 1)[1][:6].ljust(6, "0"))
+    elif isinstance(value, float) and "epoch_millis" in fmt:
+        extra = round((value - int(value)) * NANOS_PER_MILLI)
+    nanos = millis * NANOS_PER_MILLI + extra
+    if nanos < 0:
+        raise ValueError(f"date[{format_date(millis)}] is before the epoch in 1970 and cannot "
+                         f"be stored in nanosecond resolution")
+    if nanos > MAX_NANOS:
+        raise ValueError(f"date[{format_date(millis)}] is after 2262-04-11T23:47:16.854775807 "
+                         f"and cannot be stored in nanosecond resolution")
+    return nanos
+
+
+def format_date_nanos(nanos: int) -> str:
+    """ISO-8601 UTC text with 3 to 9 fraction digits (`strict_date_optional_time_nanos`)."""
+    millis, rest = divmod(nanos, NANOS_PER_MILLI)
+    text = format_date(millis)
+    fraction = (text[-4:-1] + f"{rest:06d}").rstrip("0").ljust(3, "0")
+    return text[:-4] + fraction + "Z"
+
+
+def render_date_nanos(nanos: int, fmt: str) -> str:
+    """A `date_nanos` value in the first format of `fmt`."""
+    name = fmt.split("||")[0].strip()
+    if name in _NAMED:
+        return format_date_nanos(nanos)
+    if name.startswith("epoch"):
+        return str(nanos // NANOS_PER_MILLI)
+    if "SSSSSS" in name:
+        micros = f"{(nanos // 1000) % 1_000_000:06d}"
+        return render_date(nanos // NANOS_PER_MILLI, name.replace("SSSSSS", "\x00")
+                           ).replace("\x00", micros)
+    return render_date(nanos // NANOS_PER_MILLI, fmt)
+
+
+def resolve_date_nanos(value: object, fmt: str, round_up: bool = False) -> int:
+    """Nanoseconds for a range bound on a `date_nanos` field (date math as for dates; a
+    rounded-up bound ends at the last nanosecond of its millisecond)."""
+    plain = not isinstance(value, str) or ("now" not in value and "||" not in value)
+    if plain and (not round_up or _precision(value, fmt) is None):
+        try:
+            return parse_date_nanos(value, fmt)
+        except ValueError as err:
+            raise BadRequest(str(err), error_type="parse_exception") from err
+    millis = resolve_date_math(value, fmt, round_up)
+    rounded = round_up and (plain or "/" in str(value))
+    return millis * NANOS_PER_MILLI + (NANOS_PER_MILLI - 1 if rounded else 0)
+
+
 def render_date(millis: int, fmt: str) -> str:
     """A date in the first format of `fmt` (Java-style patterns or ISO-8601)."""
     name = fmt.split("||")[0].strip()

@@ -19,6 +19,7 @@ import orjson
 from .date_math_names import resolve as resolve_date_math_name
 from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
 from .index.mapping import ParsedDocument
+from .index.mapping.nested import check_nested_objects_limit
 from .index.shard import Delete, Put
 from .node import IndexService, Node
 from .source_filter import filter_source, parse_source_spec
@@ -375,12 +376,15 @@ class Documents:
                            raw if raw is not None else orjson.dumps(source), routing,
                            parsed.vectors)
         text = shard.fulltext.document(seq_no, doc_id, parsed)
-        batch.put(Put(stored, text, current.seq_no if current else None))
+        batch.put(Put(stored, text, current.seq_no if current else None,
+                      parsed if parsed.nested else None))
         return seq_no
 
     def _parse(self, svc: IndexService, source: dict[str, Any], doc_id: str) -> ParsedDocument:
         _check_depth(source, int(svc.setting("mapping.depth.limit", "20")))
         parsed = svc.mapping.parse(source, doc_id)
+        if parsed.nested:
+            check_nested_objects_limit(parsed, svc.settings)
         if parsed.new_properties:
             try:
                 merged = svc.mapping.merged({"properties": parsed.new_properties})

@@ -9,6 +9,7 @@ from typing import Any
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
 from .index import analyze_api
 from .index import settings as index_settings
+from .index.mapping.nested import check_nested_fields_limit
 from .index.similarity import check_mapping as check_similarities
 from .node import IndexService, Node, alias_body
 
@@ -25,9 +26,10 @@ class IndexAdmin:
     def services(self, expression: str | None, opts: dict[str, Any]) -> list[IndexService]:
         return [t.index for t in self.node.resolve(expression, **opts)]
 
-    def create(self, name: str, body: dict[str, Any] | None) -> None:
-        """`PUT /{index}`: a new index with its settings, mappings and aliases."""
-        self.node.create_index(name, body)
+    def create(self, name: str, body: dict[str, Any] | None) -> str:
+        """`PUT /{index}`: a new index with its settings, mappings and aliases; its name (a
+        date math name resolved)."""
+        return self.node.create_index(name, body).name
 
     def refresh(self, expression: str | None, opts: dict[str, Any], *, flush: bool = False
                 ) -> int:
@@ -94,6 +96,7 @@ class IndexAdmin:
         merged = [(s, s.mapping.merged(body)) for s in services]
         for svc, mapping in merged:
             check_similarities(mapping.fields.values(), svc.settings)
+            check_nested_fields_limit(mapping, svc.settings)
         for svc, mapping in merged:
             self.node.update_mapping(svc, mapping)
 

@@ -17,6 +17,7 @@ from .date_math_names import resolve as resolve_date_math_name
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceAlreadyExists
 from .index import settings as index_settings
 from .index.mapping import Mapping
+from .index.mapping.nested import check_nested_fields_limit
 from .index.shard import Shard
 from .index.similarity import check_mapping as check_similarities
 from .storage.private import make_private
@@ -173,6 +174,7 @@ class Node:
         flat = index_settings.validate(index_settings.flatten(body.get("settings") or {}))
         mapping = Mapping(body.get("mappings") or {})
         check_similarities(mapping.fields.values(), flat)
+        check_nested_fields_limit(mapping, flat)
         aliases = {resolve_date_math_name(a): alias_body(resolve_date_math_name(a), spec)
                    for a, spec in (body.get("aliases") or {}).items()}
         with self.lock:

@@ -19,8 +19,7 @@ def register(router: Router, admin: IndexAdmin) -> None:
         return resolve_options(req.params)
 
     def create(req: RestRequest) -> RestResponse:
-        name = req.path_params["index"]
-        admin.create(name, req.json())
+        name = admin.create(req.path_params["index"], req.json())
         return RestResponse({"acknowledged": True, "shards_acknowledged": True, "index": name})
 
     def get(req: RestRequest) -> RestResponse:

@@ -153,11 +153,12 @@ class SecurityGate:
         if user is None:
             return
         node = self.node
-        exists = write.index in node.indices or write.index in node.alias_names()
+        index = resolve_date_math_name(write.index)
+        exists = index in node.indices or index in node.alias_names()
         concrete = None
         with contextlib.suppress(EngineError):  # an alias without a write index: reported later
-            concrete = node.write_index(write.index, auto_create=False).name if exists else None
-        self.security.authorize_write(user, write.op, write.index, exists=exists,
+            concrete = node.write_index(index, auto_create=False).name if exists else None
+        self.security.authorize_write(user, write.op, index, exists=exists,
                                       concrete=concrete, bulk=bulk)
 
     def _delete_security_index(self, user: AuthenticatedUser, req: RestRequest,

@@ -30,12 +30,14 @@ def schema_signature(fields: Iterable[FieldSpec]) -> list[list[str]]:
     for spec in fields:
         kind = field_kind(spec)
         if kind is not None:
-            out.append([spec.path, kind, spec.analyzer if kind == "text" else ""])
+            # date_nanos holds nanoseconds (an index that held milliseconds is rebuilt)
+            out.append([spec.path, kind, spec.analyzer if kind == "text" else
+                        "nanos" if spec.type == "date_nanos" else ""])
     return sorted(out)
 
 
 def field_kind(spec: FieldSpec) -> str | None:
-    """How a mapped field is held in tantivy: text, keyword, int, float, bool, or None."""
+    """How a mapped field is held in tantivy: text, keyword, int, float, bool, ip, or None."""
     if spec.type in ("text", "match_only_text"):
         return "text" if spec.indexed else None
     if spec.type == "keyword":
@@ -46,6 +48,8 @@ def field_kind(spec: FieldSpec) -> str | None:
         return "float"
     if spec.type == "boolean":
         return "bool"
+    if spec.type == "ip":
+        return "ip"
     return None
 
 
@@ -64,6 +68,8 @@ def _build_schema(signature: list[list[str]]) -> tantivy.Schema:
             builder.add_integer_field(path, indexed=True, fast=True)
         elif kind == "float":
             builder.add_float_field(path, indexed=True, fast=True)
+        elif kind == "ip":
+            builder.add_ip_addr_field(path, indexed=True, fast=True)
         else:
             builder.add_boolean_field(path, indexed=True, fast=True)
     return builder.build()
@@ -145,6 +151,8 @@ class FullTextIndex:
                     doc.add_integer(path, value)
                 elif kind == "float":
                     doc.add_float(path, value)
+                elif kind == "ip":
+                    doc.add_ip_addr(path, value)
                 else:
                     doc.add_boolean(path, value)
         return doc

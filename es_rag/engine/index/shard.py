@@ -18,6 +18,8 @@ import tantivy
 from ..storage.docstore import DocStore, StoredDoc, Tombstone
 from .fulltext import FullTextIndex, schema_signature
 from .mapping import Mapping, ParsedDocument
+from .mapping.nested import level_of, root_fields
+from .nested_index import NestedIndexes
 from .vectors import VectorField
 
 
@@ -29,6 +31,7 @@ class Put:
     doc: StoredDoc
     text: tantivy.Document
     replaces: int | None
+    parsed: ParsedDocument | None = None  # for the nested objects it holds
 
 
 @dataclass(slots=True)
@@ -55,13 +58,14 @@ class Shard:
         self.lock = threading.RLock()
         self.store = DocStore(root / "docs.sqlite")
         self.next_seq_no = self.store.max_seq_no + 1
-        self.fulltext = FullTextIndex(root / "fulltext", schema_signature(mapping.fields.values()))
+        self.fulltext = FullTextIndex(root / "fulltext", schema_signature(root_fields(mapping)))
         self.vectors: dict[str, VectorField] = {}
         self._dirty = False
         self.last_search = time.monotonic()
         # open reader contexts (scroll, point in time), told of versions a write will replace
         self.readers: list[Callable[[Shard, list[int]], None]] = []
         self._catch_up()
+        self.nested = NestedIndexes(root / "nested", mapping, self.store, self._parse_stored)
 
     # -- opening and mapping changes -------------------------------------------------------
     def _catch_up(self) -> None:
@@ -84,7 +88,8 @@ class Shard:
 
     def _sync_vector_fields(self) -> None:
         for path, spec in self.mapping.fields.items():
-            if spec.type != "dense_vector" or path in self.vectors or "dims" not in spec.params:
+            if spec.type != "dense_vector" or path in self.vectors or \
+                    "dims" not in spec.params or level_of(self.mapping.nested_paths, path):
                 continue
             field = VectorField(self.root / "vectors", path, spec.params)
             (self.root / "vectors").mkdir(exist_ok=True)
@@ -103,12 +108,13 @@ class Shard:
         """Adopt a merged mapping; a new indexed field rebuilds the full-text index from store."""
         with self.lock:
             self.mapping = mapping
-            signature = schema_signature(mapping.fields.values())
+            signature = schema_signature(root_fields(mapping))
             if signature != self.fulltext.signature:
                 self.fulltext.reset(signature)
                 self._catch_up()
             else:
                 self._sync_vector_fields()
+            self.nested.sync(mapping)
 
     # -- writes ------------------------------------------------------------------------------
     def allocate_seq_no(self) -> int:
@@ -133,6 +139,8 @@ class Shard:
                 for path, vector in (op.doc.vectors or {}).items():
                     if path in self.vectors:
                         self.vectors[path].add(op.doc.seq_no, vector)
+        if self.nested.levels:
+            self.nested.write(ops)
         self._dirty = True
 
     # -- refresh and durability of derived indexes ------------------------------------------
@@ -145,6 +153,7 @@ class Shard:
             self.fulltext.commit(checkpoint)
             for field in self.vectors.values():
                 field.refresh(checkpoint)
+            self.nested.refresh(checkpoint)
             self._dirty = False
             return True
 
@@ -164,15 +173,18 @@ class Shard:
         """Persist the HNSW graphs so that a restart replays only the tail."""
         for field in list(self.vectors.values()):
             field.save()
+        self.nested.save_vectors()
 
     def size_bytes(self) -> int:
         return (self.store.size_bytes() + self.fulltext.size_bytes()
-                + sum(f.size_bytes() for f in self.vectors.values()))
+                + sum(f.size_bytes() for f in self.vectors.values())
+                + self.nested.size_bytes())
 
     def close(self) -> None:
         with self.lock:
             self.refresh()
             for field in self.vectors.values():
                 field.close()
+            self.nested.close()
             self.fulltext.close()
             self.store.close()

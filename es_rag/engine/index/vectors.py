@@ -287,6 +287,17 @@ class VectorField:
                 best[key] = score
         return sorted(best.items(), key=lambda p: (-p[1], p[0]))[:k]
 
+    def exact(self, query: np.ndarray, keys: list[int]) -> list[tuple[int, float]]:
+        """(key, score) of each visible key of `keys`, best first (exact scores)."""
+        with self._lock:
+            keys = [key for key in keys if key in self.live]
+        return self._exact(np.asarray(query, dtype=np.float32), len(keys), keys) if keys else []
+
+    def live_keys(self) -> set[int]:
+        """A copy of the visible keys."""
+        with self._lock:
+            return set(self.live)
+
     def _exact_staged(self, query: np.ndarray, k: int,
                       staged: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                       allowed: set[int] | None) -> list[tuple[int, float]]:

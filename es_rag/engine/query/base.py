@@ -38,6 +38,8 @@ class QueryContext:
     clauses: int = 0
     similarity_cache: dict[str, int] = field(default_factory=dict)
     _similarities: dict[str, Similarity] | None = None
+    parent: QueryContext | None = None  # the root documents' context of a nested level's
+    levels: dict[str, QueryContext] = field(default_factory=dict)  # nested path → its context
 
     def similarity(self, path: str) -> Similarity:
         """The similarity `path` is scored with (its mapping's, the index's `default`, BM25)."""
@@ -95,7 +97,7 @@ class QueryContext:
 
     def spec(self, path: str) -> FieldSpec | None:
         spec = self.mapping.fields.get(path)
-        if spec is None or spec.type == "object":
+        if spec is None or spec.type in ("object", "nested"):
             return None
         return spec
 
@@ -261,7 +263,7 @@ def query_shard_error(reason: str, index: str) -> BadRequest:
 
 def term_value(ctx: QueryContext, path: str, kind: str, value: Any) -> Any:
     """A query value converted to the type tantivy holds for the field."""
-    from ..dates import parse_date
+    from ..dates import parse_date, parse_date_nanos
     from ..index.analysis import join_word_chars
 
     if isinstance(value, dict | list):
@@ -273,7 +275,9 @@ def term_value(ctx: QueryContext, path: str, kind: str, value: Any) -> Any:
             return join_word_chars(text) if spec is not None and spec.type == "text" else text
         if kind == "int":
             spec = ctx.spec(path)
-            if spec is not None and spec.type in ("date", "date_nanos"):
+            if spec is not None and spec.type == "date_nanos":
+                return parse_date_nanos(value, spec.date_format)
+            if spec is not None and spec.type == "date":
                 return parse_date(value, spec.date_format)
             number = float(value)
             return int(number) if number.is_integer() else None

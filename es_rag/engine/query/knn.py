@@ -12,6 +12,7 @@ from ..index.fulltext import KEY
 from ..index.mapping.mapper import signed_bytes
 from .base import QueryContext, QueryNode, as_float, check_keys, expect_object
 from .explanation import Explanation, f32, tantivy_tree, within_top_k
+from .nested import parse_inner_hits
 
 KNN_KEYS = {"field", "query_vector", "k", "num_candidates", "filter", "similarity", "boost",
             "_name", "query_vector_builder", "inner_hits", "rescore_vector"}
@@ -70,6 +71,9 @@ class KnnSpec:
         self.similarity = body.get("similarity")
         self.boost = as_float(where, body.get("boost", 1.0))
         self.name = body.get("_name")
+        # name "" until the search knows the field's nested path (the default name)
+        self.inner_hits = None if body.get("inner_hits") is None else \
+            parse_inner_hits(body["inner_hits"], "")
 
     def apply_size(self, k: int, num_candidates: int | None = None) -> None:
         """Set k (the request `size` when not given) and the default num_candidates."""

@@ -14,6 +14,7 @@ from .full_text import MatchPhraseQuery, MatchQuery, MultiMatchQuery, QueryStrin
 from .function_score import FunctionScoreQuery
 from .intervals import IntervalsQuery
 from .knn import KnnQuery
+from .nested import NestedQuery
 from .script_score import ScriptScoreQuery
 from .term_level import (
     ExistsQuery,
@@ -37,11 +38,11 @@ QUERIES: dict[str, Any] = {
     "ids": IdsQuery, "prefix": PrefixQuery, "wildcard": WildcardQuery, "knn": KnnQuery,
     "function_score": FunctionScoreQuery, "combined_fields": CombinedFieldsQuery,
     "intervals": IntervalsQuery, "regexp": RegexpQuery, "fuzzy": FuzzyQuery,
-    "script_score": ScriptScoreQuery,
+    "script_score": ScriptScoreQuery, "nested": NestedQuery,
 }
 # Real Elasticsearch queries this engine does not implement: refused, never approximated.
 UNSUPPORTED = {
-    "script", "nested", "has_child", "has_parent", "geo_shape",
+    "script", "has_child", "has_parent", "geo_shape",
     "geo_distance", "geo_bounding_box", "more_like_this", "boosting",
     "match_phrase_prefix", "match_bool_prefix", "span_term", "span_near",
     "percolate", "rank_feature", "distance_feature", "pinned", "semantic",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
 import tantivy
 
-from ..dates import resolve_date_math
+from ..dates import resolve_date_math, resolve_date_nanos
 from ..errors import ParsingError
 from ..index.fulltext import FIELD_NAMES, ID
+from ..index.mapping.ip import cidr_bounds, parse_ip
 from .base import (
     INDEX_FIELD,
     QueryContext,
@@ -59,6 +61,8 @@ class TermQuery(QueryNode):
         kind = ctx.kind(self.path)
         if kind is None:
             return tantivy.Query.empty_query()
+        if kind == "ip":
+            return constant(ip_query(ctx, self.path, [self.value]), self.boost)
         value = term_value(ctx, self.path, kind, self.value)
         if value is None:
             return tantivy.Query.empty_query()
@@ -117,6 +121,8 @@ class TermsQuery(QueryNode):
         kind = ctx.kind(self.path)
         if kind is None or not self.values:
             return tantivy.Query.empty_query()
+        if kind == "ip":
+            return constant(ip_query(ctx, self.path, self.values), self.boost)
         values = [v for v in (term_value(ctx, self.path, kind, v) for v in self.values)
                   if v is not None]
         if not values:
@@ -183,8 +189,9 @@ class RangeQuery(QueryNode):
         assert spec is not None
         if spec.type in ("date", "date_nanos"):
             fmt = self.spec.get("format", spec.date_format)
-            lower = None if lower is None else resolve_date_math(lower, fmt, not incl_lower)
-            upper = None if upper is None else resolve_date_math(upper, fmt, incl_upper)
+            resolve = resolve_date_nanos if spec.type == "date_nanos" else resolve_date_math
+            lower = None if lower is None else resolve(lower, fmt, not incl_lower)
+            upper = None if upper is None else resolve(upper, fmt, incl_upper)
             field_type = tantivy.FieldType.Integer
         elif kind == "int":
             lower, incl_lower = _int_bound(ctx, lower, incl_lower, True)
@@ -198,6 +205,10 @@ class RangeQuery(QueryNode):
             lower = None if lower is None else str(lower)
             upper = None if upper is None else str(upper)
             field_type = tantivy.FieldType.Str
+        elif kind == "ip":
+            lower, incl_lower = _ip_bound(ctx, lower, incl_lower, True)
+            upper, incl_upper = _ip_bound(ctx, upper, incl_upper, False)
+            field_type = tantivy.FieldType.IpAddr
         else:
             raise query_shard_error(f"range queries on [{spec.type}] fields are not supported",
                                     ctx.index_name)
@@ -206,6 +217,43 @@ class RangeQuery(QueryNode):
             include_lower=incl_lower if lower is not None else True,
             include_upper=incl_upper if upper is not None else True)
         return constant(query, self.boost)
+
+
+def ip_query(ctx: QueryContext, path: str, values: list[Any]) -> tantivy.Query:
+    """Addresses and CIDR blocks (`10.0.0.0/8`) on an `ip` field."""
+    addresses, blocks = [], []
+    try:
+        for value in values:
+            bounds = cidr_bounds(value)
+            if bounds is None:
+                addresses.append(parse_ip(value))
+            else:
+                blocks.append(tantivy.Query.range_query(ctx.schema, path, tantivy.FieldType.IpAddr,
+                                                        *bounds))
+    except ValueError as err:
+        raise query_shard_error(str(err), ctx.index_name) from err
+    if addresses:
+        blocks.append(tantivy.Query.term_set_query(ctx.schema, path, addresses))
+    if len(blocks) == 1:
+        return blocks[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in blocks])
+
+
+def _ip_bound(ctx: QueryContext, value: Any, inclusive: bool, lower: bool
+              ) -> tuple[str | None, bool]:
+    """A range bound on an `ip` field (an exclusive bound becomes the next address)."""
+    if value is None:
+        return None, True
+    try:
+        address = ipaddress.ip_address(parse_ip(value))
+    except ValueError as err:
+        raise query_shard_error(str(err), ctx.index_name) from err
+    if not inclusive:
+        try:
+            address = address + 1 if lower else address - 1
+        except ipaddress.AddressValueError:
+            return None, True
+    return str(address), True
 
 
 def _number(ctx: QueryContext, value: Any) -> float:

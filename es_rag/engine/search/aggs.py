@@ -7,11 +7,18 @@ from typing import Any
 
 import tantivy
 
-from ..dates import format_date
+from ..dates import NANOS_PER_MILLI, format_date
 from ..errors import BadRequest, EngineError, ParsingError
 from ..limits import current as current_limits
 from ..query import parse_query
 from ..query.base import QueryContext
+from .nested_aggs import (
+    NESTED_AGGS,
+    agg_kind,
+    refuse_under_buckets,
+    run_nested_agg,
+    validate_nested_agg,
+)
 from .pipeline_aggs import PIPELINES, apply_pipelines, is_pipeline, validate_pipeline
 
 METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
@@ -48,10 +55,12 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
         elif kind == "filters":
             _validate_filters(name, body, spec)
             continue
+        elif kind in NESTED_AGGS:
+            validate_nested_agg(name, kind, spec)
         elif kind not in METRICS:
             raise ParsingError(f"aggregation [{kind}] is not supported by the embedded engine"
                                if kind in ("date_histogram", "histogram", "range",
-                                           "top_hits", "nested", "significant_terms",
+                                           "top_hits", "significant_terms",
                                            "percentiles", "composite", "filter")
                                else f"Unknown aggregation type [{kind}] did you mean [terms]?",
                                error_type="parsing_exception" if kind else None)
@@ -61,6 +70,7 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
         sub = body.get("aggs", body.get("aggregations"))
         if sub is not None:
             validate_aggs(sub, depth + 1)
+            refuse_under_buckets(kind, sub)
 
 
 def too_many_buckets(limit: int) -> EngineError:
@@ -125,7 +135,7 @@ def _filters_buckets(ctx: QueryContext, query: tantivy.Query, spec: dict[str, An
 def _check_fields(aggs: dict[str, Any], ctx: QueryContext) -> None:
     for body in aggs.values():
         kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
-        if kind == "filters":
+        if kind == "filters" or kind in NESTED_AGGS:
             continue
         path = body[kind].get("field")
         spec = ctx.spec(path) if path else None
@@ -168,7 +178,9 @@ def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> d
     _check_fields(aggs, ctx)
     spec_aggs = aggs
     filters = {n: b["filters"] for n, b in aggs.items() if "filters" in b}
-    aggs = {n: b for n, b in aggs.items() if n not in filters and not is_pipeline(b)}
+    nested = {n: b for n, b in aggs.items() if agg_kind(b) in NESTED_AGGS}
+    aggs = {n: b for n, b in aggs.items()
+            if n not in filters and n not in nested and not is_pipeline(b)}
     present = {n: b for n, b in aggs.items() if _field_present(ctx, b)}
     result = ctx.shard.fulltext.searcher.aggregate(query, _tantivy_spec(present)) \
         if present else {}
@@ -179,6 +191,8 @@ def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> d
         out[name] = _finish(ctx, kind, body[kind], value)
     for name, spec in filters.items():
         out[name] = _filters_buckets(ctx, query, spec)
+    for name, body in nested.items():
+        out[name] = run_nested_agg(ctx, query, body, run_aggs)
     out = apply_pipelines(spec_aggs, out)
     limit = current_limits().max_buckets
     if count_buckets(out) > limit:
@@ -205,10 +219,14 @@ def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str,
             ) -> dict[str, Any]:
     field_spec = ctx.spec(spec.get("field", ""))
     is_date = field_spec is not None and field_spec.type in ("date", "date_nanos")
+    # aggregations on date_nanos work in milliseconds, as in Elasticsearch
+    to_millis = field_spec is not None and field_spec.type == "date_nanos"
     if kind == "terms":
         value.setdefault("doc_count_error_upper_bound", 0)
         value.setdefault("sum_other_doc_count", 0)
         for bucket in value.get("buckets", []):
+            if to_millis:
+                bucket["key"] = int(bucket["key"]) // NANOS_PER_MILLI
             if is_date:
                 bucket["key_as_string"] = format_date(int(bucket["key"]))
             elif field_spec is not None and field_spec.type == "boolean":
@@ -219,6 +237,8 @@ def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str,
                 "buckets": value.get("buckets", [])}
     if kind in ("value_count", "cardinality"):
         return {"value": int(value.get("value") or 0)}
+    if to_millis and kind in ("min", "max", "avg") and value.get("value") is not None:
+        value["value"] = float(int(value["value"]) // NANOS_PER_MILLI)
     if is_date and kind in ("min", "max") and value.get("value") is not None:
         value["value_as_string"] = format_date(int(value["value"]))
     return value

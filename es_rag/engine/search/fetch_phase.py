@@ -17,6 +17,7 @@ from .collapse import CollapseSpec
 from .context import SearchContext
 from .explain import hit_explanation
 from .hit_fields import requested_fields, vector_paths
+from .inner_hits import inner_hit_specs, render_inner_hits
 from .named_queries import matched_queries
 from .retrievers import retriever_query
 from .scope import Hit
@@ -54,6 +55,7 @@ class FetchPhase:
         docs = {num: self.scopes[num].ctx.shard.store.by_seq_nos(keys)
                 for num, keys in by_scope.items()}
         fetch, inc, exc = req.source
+        nested = inner_hit_specs(req)
         matched = self._matched_queries(page)
         out = []
         for pos, (score, num, key) in enumerate(page):
@@ -73,7 +75,7 @@ class FetchPhase:
                 hit["_seq_no"] = doc.seq_no
                 hit["_primary_term"] = doc.primary_term
             source = doc.source_json() if (fetch or self.context.highlighter or req.fields or
-                                           req.docvalue_fields) else None
+                                           req.docvalue_fields or nested) else None
             if fetch and source is not None:
                 hit["_source"] = filter_source(
                     source, inc, exc + vector_paths(scope.ctx) if req.exclude_vectors else exc)
@@ -94,6 +96,9 @@ class FetchPhase:
                 hit["sort"] = sort_values[pos]
             if self.context.collapse_view is not None:
                 self._render_collapse(hit, self.context.collapsed.get((num, key)))
+            if nested and source is not None:
+                hit.setdefault("inner_hits", {}).update(
+                    render_inner_hits(scope, nested, doc, source))
             if req.explain:
                 hit["_explanation"] = hit_explanation(self.context, num, key, score)
             out.append(hit)

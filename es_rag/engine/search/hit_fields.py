@@ -7,6 +7,7 @@ import fnmatch
 from typing import Any
 
 from ..errors import BadRequest
+from ..index.mapping.nested import level_of
 from ..query.base import QueryContext
 from ..source_filter import source_values
 from .scope import Scope
@@ -35,13 +36,42 @@ def check_docvalue_fields(scopes: list[Scope], patterns: list[Any] | None) -> No
 
 def requested_fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]
                      ) -> dict[str, Any]:
-    """The values of the fields matching `patterns` (`fields`, `docvalue_fields`) in a hit."""
+    """The values of the fields matching `patterns` (`fields`, `docvalue_fields`) in a hit;
+    fields of a nested field are grouped per object under its path, as Elasticsearch returns
+    them (`{"passages": [{"text": ["..."]}, ...]}`)."""
+    out = _flat_fields(ctx, source, patterns)
+    for path in ctx.mapping.nested_paths:
+        prefix = path + "."
+        if level_of(ctx.mapping.nested_paths, path) is not None or \
+                not any(key.startswith(prefix) for key in out):
+            continue  # (objects of deeper nested fields stay within their outer objects)
+        for key in [k for k in out if k.startswith(prefix)]:
+            del out[key]
+        objects = []
+        for obj in _raw_values(source, path):
+            if not isinstance(obj, dict):
+                continue
+            wrapped: dict[str, Any] = obj
+            for part in reversed(path.split(".")):
+                wrapped = {part: wrapped}
+            values = {key[len(prefix):]: value for key, value in
+                      _flat_fields(ctx, wrapped, patterns).items() if key.startswith(prefix)}
+            if values:
+                objects.append(values)
+        if objects:
+            out[path] = objects
+    return out
+
+
+def _flat_fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]
+                 ) -> dict[str, Any]:
+    """The values of the fields matching `patterns`, by full path."""
     out: dict[str, Any] = {}
     for item in patterns:
         pattern = item.get("field") if isinstance(item, dict) else str(item)
         number_format = item.get("format") if isinstance(item, dict) else None
         for path, spec in ctx.mapping.fields.items():
-            if spec.type == "object" or not fnmatch.fnmatchcase(path, pattern or ""):
+            if spec.type in ("object", "nested") or not fnmatch.fnmatchcase(path, pattern or ""):
                 continue
             if spec.type == "dense_vector":
                 values = _raw_values(source, path)

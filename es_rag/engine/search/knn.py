@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import tantivy
 
 from ..errors import BadRequest
 from ..index.fulltext import KEY
+from ..index.mapping.nested import level_of
 from ..index.vectors import distance_limit
 from ..query.base import QueryContext, QueryNode, query_shard_error
 from ..query.knn import KnnSpec
+from ..query.nested import nested_level
+from .nested_knn import nested_knn
 
 
 def filter_keys(ctx: QueryContext, filters: list[tantivy.Query]) -> set[int]:
@@ -35,7 +40,13 @@ def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNod
         raise query_shard_error(f"[knn] queries are only supported on [dense_vector] fields, "
                                 f"found [{spec.field}] of type [{field_spec.type}]",
                                 ctx.index_name)
-    field = ctx.shard.vectors.get(spec.field)
+    nested_path = level_of(ctx.mapping.nested_paths, spec.field)
+    over_roots = nested_path is not None and getattr(ctx.shard, "path", None) != nested_path
+    if over_roots:
+        level = nested_level(ctx, nested_path)
+        field = None if level is None else level.vectors.get(spec.field)
+    else:
+        field = ctx.shard.vectors.get(spec.field)
     if field is None:
         return []
     if spec.vector is None:
@@ -54,13 +65,20 @@ def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNod
         filters.append(ctx.alias_filter)
     allowed = filter_keys(ctx, filters) if filters else None
     k = spec.k if k is None else k
+    keep = _threshold(field.similarity, spec.similarity)
+    if over_roots:
+        return nested_knn(ctx, spec, nested_path, allowed, k, keep)
     query = np.asarray(spec.vector, dtype=np.float32)
     hits = field.search(query, k, max(spec.num_candidates, k), allowed)
-    if spec.similarity is not None:
-        limit = distance_limit(field.similarity, float(spec.similarity))
-        hits = [(key, score) for key, score in hits
-                if _distance_ok(field.similarity, score, limit)]
-    return hits
+    return [(key, score) for key, score in hits if keep(score)]
+
+
+def _threshold(similarity: str, threshold: float | None) -> Callable[[float], bool]:
+    """Whether a score passes the knn `similarity` threshold (always, without one)."""
+    if threshold is None:
+        return lambda score: True
+    limit = distance_limit(similarity, float(threshold))
+    return lambda score: _distance_ok(similarity, score, limit)
 
 
 def _distance_ok(similarity: str, score: float, limit: float) -> bool:

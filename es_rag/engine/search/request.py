@@ -34,6 +34,9 @@ class SortKey:
     missing: Any = None
     unmapped_type: str | None = None
     format: str | None = None
+    mode: str | None = None
+    nested: dict[str, Any] | None = None
+    numeric_type: str | None = None  # `{path, filter}` of a field inside a nested field
 
 
 @dataclass
@@ -102,14 +105,21 @@ def _field_sort(name: str, opts: Any) -> SortKey:
     if not isinstance(opts, dict):
         raise ParsingError(f"[sort] failed to parse field [{name}]")
     for key in opts:
-        if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type"):
+        if key not in ("order", "missing", "unmapped_type", "mode", "format", "numeric_type",
+                       "nested"):
             raise ParsingError(f"[field_sort] unknown field [{key}]",
                                error_type="x_content_parse_exception")
     order = str(opts.get("order", "desc" if name == "_score" else "asc")).lower()
     if order not in ("asc", "desc"):
         raise ParsingError(f"[sort] unknown order [{order}]")
+    mode = opts.get("mode")
+    if mode is not None and mode not in ("min", "max", "sum", "avg", "median"):
+        raise ParsingError(f"Unknown SortMode [{mode}]")
+    nested = opts.get("nested")
+    if nested is not None and (not isinstance(nested, dict) or "path" not in nested):
+        raise ParsingError("[nested] requires 'path' field")
     return SortKey(name, order, opts.get("missing"), opts.get("unmapped_type"),
-                   opts.get("format"))
+                   opts.get("format"), mode, nested, opts.get("numeric_type"))
 
 
 _Q_OPTIONS = {"df": "default_field", "default_operator": "default_operator",

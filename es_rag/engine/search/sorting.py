@@ -5,10 +5,18 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from ..dates import parse_date, render_date
+from ..dates import (
+    NANOS_PER_MILLI,
+    parse_date,
+    parse_date_nanos,
+    render_date,
+    render_date_nanos,
+)
 from ..errors import BadRequest
 from ..index.fulltext import KEY
+from ..index.mapping.ip import IpSortValue
 from ..source_filter import source_values
+from .nested_sort import nested_path_of, nested_sort_values
 from .scope import positions_by_scope
 
 if TYPE_CHECKING:
@@ -17,7 +25,8 @@ if TYPE_CHECKING:
     from .scope import Hit
 
 
-def _values(context: SearchContext, hits: list[Hit], key: SortKey) -> list[Any]:
+def _values(context: SearchContext, hits: list[Hit], key: SortKey,
+            date_format: DateFormat | None = None) -> list[Any]:
     if key.field == "_score":
         return [h[0] for h in hits]
     if key.field == "_doc":
@@ -38,6 +47,12 @@ def _values(context: SearchContext, hits: list[Hit], key: SortKey) -> list[Any]:
                     doc = docs.get(hits[p][2])
                     out[p] = doc.id if doc else None
             continue
+        path = nested_path_of(scope.ctx, key)
+        if path is not None:
+            found = nested_sort_values(scope.ctx, key, path, [hits[p][2] for p in positions])
+            for p in positions:
+                out[p] = found.get(hits[p][2])
+            continue
         if spec.type == "text":
             raise BadRequest(f"Text fields are not optimised for operations that require "
                              f"per-document field data like aggregations and sorting, so these "
@@ -52,14 +67,18 @@ def _values(context: SearchContext, hits: list[Hit], key: SortKey) -> list[Any]:
             keys = searcher.fast_field_values(KEY, [a for _, a in result.hits])
             vals = searcher.fast_field_values(key.field, [a for _, a in result.hits])
             by_key = dict(zip(keys, vals, strict=True))
+            scale = _date_scale(spec.type, date_format)
             for p in positions:
                 value = by_key.get(hits[p][2])
-                out[p] = int(value) if kind == "bool" and value is not None else value
+                out[p] = int(value) if kind == "bool" and value is not None else \
+                    scale(value) if value is not None else None
         else:
             docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
             for p in positions:
                 doc = docs.get(hits[p][2])
                 values = source_values(doc.source_json(), key.field) if doc else []
+                if spec.type == "ip":
+                    values = [IpSortValue(v) for v in values]
                 values = sorted(values)
                 out[p] = (values[0] if key.order == "asc" else values[-1]) if values else None
     return out
@@ -74,7 +93,8 @@ def _key_set(scope: Any, keys: list[int]) -> Any:
 def sort_hits(context: SearchContext, hits: list[Hit], keys: list[SortKey],
               search_after: list[Any] | None) -> tuple[list[Hit], list[list[Any]]]:
     """Hits in sort order (after `search_after` when given) with their sort values."""
-    columns = [_values(context, hits, k) for k in keys]
+    date_formats = [_date_format(context, k) for k in keys]
+    columns = [_values(context, hits, k, f) for k, f in zip(keys, date_formats, strict=True)]
     context.learn_shards(hits)
     rows = [[col[i] for col in columns] for i in range(len(hits))]
 
@@ -99,16 +119,12 @@ def sort_hits(context: SearchContext, hits: list[Hit], keys: list[SortKey],
         return -1 if tie_a < tie_b else 1 if tie_a > tie_b else 0
 
     order = sorted(range(len(hits)), key=functools.cmp_to_key(compare))
-    date_formats = [_date_format(context, k) for k in keys]
     if search_after is not None:
         if len(search_after) != len(keys):
             raise BadRequest(f"search_after has {len(search_after)} value(s) but sort has "
                              f"{len(keys)}.")
-        try:
-            after = [parse_date(v, fmt) if fmt and isinstance(v, str) and not _numeric(v)
-                     else v for v, fmt in zip(search_after, date_formats, strict=True)]
-        except ValueError as err:  # a value the sort's format cannot read: the client's error
-            raise BadRequest(str(err), error_type="parse_exception") from err
+        after = [_parse_after(v, fmt) if fmt and isinstance(v, str) and not _numeric(v)
+                 else v for v, fmt in zip(search_after, date_formats, strict=True)]
         order = [i for i in order if _after(rows[i], after, keys)]
     return [hits[i] for i in order], [_render(rows[i], keys, date_formats) for i in order]
 
@@ -121,13 +137,45 @@ def _numeric(text: str) -> bool:
     return True
 
 
-def _date_format(context: SearchContext, key: SortKey) -> str | None:
-    """The format of a date sort field (the sort's own `format` first), else None."""
-    for scope in context.scopes:
-        spec = scope.ctx.spec(key.field)
-        if spec is not None and spec.type in ("date", "date_nanos"):
-            return key.format or spec.date_format
-    return None
+def _date_format(context: SearchContext, key: SortKey) -> DateFormat | None:
+    """The format of a date sort field (the sort's own `format` first), else None; its values
+    are nanoseconds when every index maps it `date_nanos` or `numeric_type` asks for them."""
+    specs = [spec for spec in (scope.ctx.spec(key.field) for scope in context.scopes)
+             if spec is not None and spec.type in ("date", "date_nanos")]
+    if not specs:
+        return None
+    nanos = key.numeric_type == "date_nanos" or (
+        key.numeric_type is None and all(spec.type == "date_nanos" for spec in specs))
+    return DateFormat(key.format or specs[0].date_format, nanos)
+
+
+def _date_scale(ftype: str, date_format: DateFormat | None) -> Any:
+    """Converts an index's date values to the sort's unit (milliseconds or nanoseconds)."""
+    if date_format is None or ftype not in ("date", "date_nanos") or \
+            date_format.nanos == (ftype == "date_nanos"):
+        return lambda value: value
+    if date_format.nanos:
+        return lambda value: int(value) * NANOS_PER_MILLI
+    return lambda value: int(value) // NANOS_PER_MILLI
+
+
+class DateFormat(str):
+    """The format of a date sort field; `nanos` when its values are nanoseconds."""
+
+    nanos: bool
+
+    def __new__(cls, fmt: str, nanos: bool) -> DateFormat:
+        obj = super().__new__(cls, fmt)
+        obj.nanos = nanos
+        return obj
+
+
+def _parse_after(value: str, fmt: DateFormat) -> int:
+    """A `search_after` date in the sort's format (a 400 parse_exception when it is not)."""
+    try:
+        return parse_date_nanos(value, fmt) if fmt.nanos else parse_date(value, fmt)
+    except ValueError as err:
+        raise BadRequest(f"{err}: [{err}]", error_type="parse_exception") from err
 
 
 def _after(row: list[Any], after: list[Any], keys: list[SortKey]) -> bool:
@@ -148,17 +196,17 @@ def _after(row: list[Any], after: list[Any], keys: list[SortKey]) -> bool:
     return False
 
 
-def _render(row: list[Any], keys: list[SortKey], date_formats: list[str | None]
+def _render(row: list[Any], keys: list[SortKey], date_formats: list[DateFormat | None]
             ) -> list[Any]:
     out = []
     for value, k, fmt in zip(row, keys, date_formats, strict=True):
         if k.format and fmt and isinstance(value, int):
-            out.append(render_date(value, fmt))
+            out.append(render_date_nanos(value, fmt) if fmt.nanos else render_date(value, fmt))
             continue
         if value is None:
             asc = k.order == "asc"
             last = k.missing in (None, "_last")
             big = 9223372036854775807
             value = (big if asc == last else -big - 1) if k.field != "_score" else None
-        out.append(value)
+        out.append(str(value) if isinstance(value, IpSortValue) else value)
     return out

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..date_math_names import resolve_expression
 from ..errors import IndexNotFound
 from .service import SEARCH_ACTION
 
@@ -59,6 +60,7 @@ class ReadScope:
         """The indices `index` resolves to that the user may read, each with the user's DLS
         query added to its alias filters (`options`: the index-resolution URL parameters)."""
         user, security = self.user, self.security
+        index = resolve_expression(index)
         if user is None or security is None:
             return resolve(index)
         expand = self.expand or (lambda pattern, wildcards: [])  # none given: wildcards find none

@@ -26,9 +26,12 @@ PARAMS: dict[str, set[str]] = {
     "date": _COMMON | {"format", "locale", "ignore_malformed"},
     "date_nanos": _COMMON | {"format", "locale", "ignore_malformed"},
     "boolean": _COMMON,
+    "ip": _COMMON | {"ignore_malformed", "time_series_dimension"},
     "dense_vector": {"type", "dims", "element_type", "index", "similarity", "index_options",
                      "meta"},
     "object": {"type", "properties", "dynamic", "enabled"},
+    "nested": {"type", "properties", "dynamic", "enabled", "include_in_parent",
+               "include_in_root"},
 }
 for _t in INTEGER_TYPES | FLOAT_TYPES:
     PARAMS[_t] = _COMMON | {"coerce", "ignore_malformed", "scaling_factor",
@@ -70,7 +73,7 @@ def check_params(name: str, body: dict[str, Any]) -> None:
     if ftype is None:
         raise MapperParsingError(f"No type specified for field [{name}]")
     if not isinstance(ftype, str) or ftype not in PARAMS:
-        if ftype in ("nested", "flattened", "geo_point", "ip", "semantic_text", "sparse_vector",
+        if ftype in ("flattened", "geo_point", "semantic_text", "sparse_vector",
                      "alias", "wildcard", "constant_keyword", "rank_feature", "search_as_you_type",
                      "completion", "binary", "version", "histogram", "join", "percolator"):
             raise MapperParsingError(
@@ -178,9 +181,13 @@ def _merge_field(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[st
         raise BadRequest(f"mapper [{path}] cannot be changed from type [{old_type}] to "
                          f"[{new_type}]")
     merged = dict(old)
-    if old_type == "object":
+    if old_type in ("object", "nested"):
         merged["properties"] = merge_properties(old.get("properties", {}),
                                                 new.get("properties", {}), path + ".")
+        for key in ("include_in_parent", "include_in_root"):
+            if key in new and bool(new[key]) != bool(old.get(key, False)):
+                raise BadRequest(f"the [{key}] parameter can't be updated for the nested "
+                                 f"object mapping [{path}]")
         for key in ("dynamic", "enabled"):
             if key in new:
                 merged[key] = new[key]

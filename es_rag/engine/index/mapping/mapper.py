@@ -4,7 +4,6 @@ vectors and new dynamic mappings (`ParsedDocument`)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,17 +12,9 @@ from ...dates import DYNAMIC_DATE_FORMATS, parse_date
 from ...errors import DocumentParsingError, EngineError, MapperParsingError
 from .dynamic_templates import check_templates, substitute, template_matches
 from .fields import FieldSpec, check_params, expand_dots, merge_properties, validate_properties
+from .nested import copy_up, nested_paths
+from .parsed import NestedObject, ParsedDocument
 from .values import convert
-
-
-@dataclass(slots=True)
-class ParsedDocument:
-    """A document turned into typed values per field path, vectors and new dynamic mappings."""
-
-    values: dict[str, list[Any]] = field(default_factory=dict)
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    field_names: set[str] = field(default_factory=set)
-    new_properties: dict[str, Any] = field(default_factory=dict)
 
 
 class Mapping:
@@ -50,6 +41,7 @@ class Mapping:
         validate_properties(props)
         self.properties: dict[str, Any] = props
         self.fields = self._flatten(props)
+        self.nested_paths = nested_paths(self.fields)
         self._subfields = {path: [self.fields[f"{path}.{sub}"] for sub in spec.params["fields"]]
                            if spec.params.get("fields") else []
                            for path, spec in self.fields.items()}
@@ -60,8 +52,8 @@ class Mapping:
         for name, body in props.items():
             path = prefix + name
             ftype = body.get("type", "object")
-            if ftype == "object":
-                out[path] = FieldSpec(path, "object", body)
+            if ftype in ("object", "nested"):
+                out[path] = FieldSpec(path, ftype, body)
                 out.update(Mapping._flatten(body.get("properties", {}), path + "."))
                 continue
             out[path] = FieldSpec(path, ftype, body)
@@ -132,7 +124,8 @@ class Mapping:
                 if body is None:
                     continue
                 new_props[name] = body
-            if body.get("type", "object") != "object":
+            ftype = body.get("type", "object")
+            if ftype not in ("object", "nested"):
                 self._parse_leaf(path, body, value, doc, doc_id)
                 continue
             if body.get("enabled") is False:
@@ -141,6 +134,7 @@ class Mapping:
             child_props = body.setdefault("properties", {}) if is_new \
                 else body.get("properties", {})
             child_new = child_props if is_new else {}
+            offset = 0
             for item in value if isinstance(value, list) else [value]:
                 if item is None:
                     continue
@@ -148,8 +142,14 @@ class Mapping:
                     raise DocumentParsingError(
                         f"object mapping for [{path}] tried to parse field [{name}] as object, "
                         f"but found a concrete value")
+                target = doc if ftype == "object" else \
+                    ParsedDocument(new_properties=doc.new_properties)
                 self._parse_object(item, path + ".", child_props, body.get("dynamic", dynamic),
-                                   doc, child_new, doc_id)
+                                   target, child_new, doc_id)
+                if target is not doc:
+                    doc.nested.append(NestedObject(path, offset, target))
+                    copy_up(doc, target, body)
+                    offset += 1
             if child_new and not is_new:
                 new_props.setdefault(name, {"properties": {}})["properties"].update(child_new)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...dates import parse_date
+from ...dates import parse_date, parse_date_nanos
 from ...errors import DocumentParsingError, MapperParsingError
 from .fields import FLOAT_TYPES, INTEGER_TYPES, FieldSpec
+from .ip import parse_ip
 
 
 def _fail(spec: FieldSpec, value: Any, doc_id: str, cause: str) -> DocumentParsingError:
@@ -41,8 +42,17 @@ def convert(spec: FieldSpec, value: Any, doc_id: str) -> Any:
             return value == "true"
         raise _fail(spec, value, doc_id, f"Failed to parse value [{value}] as only [true] or "
                                          f"[false] are allowed.")
+    if ftype == "ip":
+        try:
+            return parse_ip(value)
+        except ValueError as err:
+            if spec.params.get("ignore_malformed"):
+                return None
+            raise _fail(spec, value, doc_id, str(err)) from err
     if ftype in ("date", "date_nanos"):
         try:
+            if ftype == "date_nanos":
+                return parse_date_nanos(value, spec.date_format)
             return parse_date(value, spec.date_format)
         except ValueError as err:
             if spec.params.get("ignore_malformed"):
