@@ -19,6 +19,9 @@ from .http import (
 from .http.rest import RestRequest, RestResponse, Router
 from .http.security_gate import SecurityGate
 from .index_admin import IndexAdmin
+from .inference import InferenceService, SemanticIngest
+from .inference import routes as routes_inference
+from .inference.context import serving
 from .ml import MlService
 from .ml import routes as routes_ml
 from .node import Node
@@ -48,6 +51,10 @@ class EngineApp:
         self.search = SearchService(self.node, self.documents)
         self.ml = MlService(data_dir, self.node)
         self.search.embed_query = self.ml.embed_query
+        self.inference = InferenceService(data_dir, self.node, self.ml)
+        self.documents.semantic = SemanticIngest(self.inference)
+        self.search.inference_endpoints = self.inference.endpoints.keys
+        routes_inference.register(self.router, self.inference)
         for module in (routes_cluster, routes_indices, routes_documents, routes_search,
                        routes_ingest, routes_templates, routes_rank_eval, routes_ml,
                        routes_scroll_pit):
@@ -56,10 +63,11 @@ class EngineApp:
     def dispatch(self, request: RestRequest) -> RestResponse:
         """Serve one request; with security on, as its authenticated user (who reads within
         the request's read scope), else with every document readable."""
-        if self.gate is None:
-            request.read_scope = UNRESTRICTED
-            return self.router.dispatch(request)
-        return self.gate.dispatch(request, self.router.dispatch)
+        with serving(self.inference):
+            if self.gate is None:
+                request.read_scope = UNRESTRICTED
+                return self.router.dispatch(request)
+            return self.gate.dispatch(request, self.router.dispatch)
 
     def _stored_script(self, script_id: str) -> str | None:
         """The source of a stored mustache script, for role queries that name one."""

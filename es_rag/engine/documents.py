@@ -20,7 +20,7 @@ from .errors import BadRequest, DocumentParsingError, EngineError, VersionConfli
 from .mapping import ParsedDocument
 from .node import IndexService, Node
 from .shard import Delete, Put
-from .source_filter import filter_source, parse_source_spec
+from .source_filter import filter_source, hidden_metadata, parse_source_spec
 from .storage.docstore import DocVersion, StoredDoc, Tombstone
 
 if TYPE_CHECKING:
@@ -111,6 +111,9 @@ class Documents:
         self.node = node
         self.pipeline: Pipeline | None = None
         self.authorize: Authorizer | None = None
+        # semantic_text inference: the source to store instead, or None (inference/)
+        self.semantic: Callable[[IndexService, dict[str, Any]], dict[str, Any] | None] | \
+            None = None
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, index: str, doc_id: str, source_spec: Any = None, includes: Any = None,
@@ -150,7 +153,8 @@ class Documents:
             body["_routing"] = doc.routing
         fetch, inc, exc = parse_source_spec(source_spec, includes, excludes)
         if fetch:
-            body["_source"] = filter_source(doc.source_json(), inc, exc)
+            body["_source"] = filter_source(doc.source_json(), inc,
+                                            hidden_metadata(source_spec, inc, exc))
         return body
 
     # -- writes -----------------------------------------------------------------------------
@@ -346,6 +350,10 @@ class Documents:
             raise EngineError("failed to parse, document is empty" if not source else
                               "request body or source parameter is required", status=400,
                               error_type="document_parsing_exception")
+        if self.semantic is not None:
+            enriched = self.semantic(svc, source)
+            if enriched is not None:
+                source, raw = enriched, None
         parsed = self._parse(svc, source, doc_id)
         shard = svc.shard
         seq_no = shard.allocate_seq_no()

@@ -11,6 +11,8 @@ from typing import Any
 from ..analysis import ANALYZERS
 from ..dates import DEFAULT_FORMAT
 from ..errors import BadRequest, MapperParsingError
+from .semantic_text import PARAMS as SEMANTIC_TEXT_PARAMS
+from .semantic_text import check_semantic_text
 
 INTEGER_TYPES = {"long", "integer", "short", "byte", "unsigned_long"}
 FLOAT_TYPES = {"double", "float", "half_float", "scaled_float"}
@@ -29,6 +31,8 @@ PARAMS: dict[str, set[str]] = {
     "dense_vector": {"type", "dims", "element_type", "index", "similarity", "index_options",
                      "meta"},
     "object": {"type", "properties", "dynamic", "enabled"},
+    "semantic_text": SEMANTIC_TEXT_PARAMS,
+    "sparse_vector": {"type", "meta", "store", "index_options"},
 }
 for _t in INTEGER_TYPES | FLOAT_TYPES:
     PARAMS[_t] = _COMMON | {"coerce", "ignore_malformed", "scaling_factor",
@@ -70,7 +74,7 @@ def check_params(name: str, body: dict[str, Any]) -> None:
     if ftype is None:
         raise MapperParsingError(f"No type specified for field [{name}]")
     if not isinstance(ftype, str) or ftype not in PARAMS:
-        if ftype in ("nested", "flattened", "geo_point", "ip", "semantic_text", "sparse_vector",
+        if ftype in ("nested", "flattened", "geo_point", "ip",
                      "alias", "wildcard", "constant_keyword", "rank_feature", "search_as_you_type",
                      "completion", "binary", "version", "histogram", "join", "percolator"):
             raise MapperParsingError(
@@ -88,6 +92,8 @@ def check_params(name: str, body: dict[str, Any]) -> None:
             raise MapperParsingError(f"analyzer [{body[key]}] has not been configured in mappings")
     if ftype == "dense_vector":
         _check_vector(name, body)
+    if ftype == "semantic_text":
+        check_semantic_text(name, body)
     if ftype in ("date", "date_nanos") and "format" in body:
         for fmt in str(body["format"]).split("||"):
             if not re.fullmatch(r"[A-Za-z_'\-/:. T]+", fmt):
@@ -188,7 +194,7 @@ def _merge_field(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[st
     for key, value in new.items():
         if key == "fields":
             merged["fields"] = merge_properties(old.get("fields", {}), value, path + ".")
-        elif key in ("ignore_above", "meta", "search_analyzer") or (
+        elif key in ("ignore_above", "meta", "search_analyzer", "search_inference_id") or (
                 key == "dims" and "dims" not in old):
             merged[key] = value
         elif old.get(key) != value:

@@ -13,6 +13,7 @@ from ..dates import DYNAMIC_DATE_FORMATS, parse_date
 from ..errors import DocumentParsingError, EngineError, MapperParsingError
 from .dynamic_templates import check_templates, substitute, template_matches
 from .fields import FieldSpec, check_params, expand_dots, merge_properties, validate_properties
+from .semantic_text import INFERENCE_FIELDS, values_of
 from .values import convert
 
 
@@ -110,6 +111,8 @@ class Mapping:
     def parse(self, source: dict[str, Any], doc_id: str) -> ParsedDocument:
         """Typed field values of a document; unknown fields are mapped dynamically."""
         doc = ParsedDocument()
+        if INFERENCE_FIELDS in source:  # semantic_text chunks: metadata, not fields
+            source = {k: v for k, v in source.items() if k != INFERENCE_FIELDS}
         self._parse_object(source, "", self.properties, self.dynamic, doc, doc.new_properties,
                            doc_id)
         return doc
@@ -223,6 +226,15 @@ class Mapping:
         if ftype == "dense_vector":
             self._parse_vector(path, body, value, doc, doc_id)
             return
+        if ftype == "semantic_text":  # searched through its chunks (query/semantic.py)
+            if values_of(value):
+                doc.field_names.add(path)
+            return
+        if ftype == "sparse_vector":  # scored from _source (query/chunk_scores.py)
+            _check_sparse(path, value, doc_id)
+            if value:
+                doc.field_names.add(path)
+            return
         if type(value) is not list:
             items: list[Any] | tuple[Any] = (value,)
         elif any(isinstance(item, list) for item in value):
@@ -285,6 +297,23 @@ class Mapping:
                 f"Preview of invalid vector: {value[:5]}")
         doc.vectors[path] = vector
         doc.field_names.add(path)
+
+
+def _check_sparse(path: str, value: Any, doc_id: str) -> None:
+    """A sparse_vector value: token → strictly positive weight."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise DocumentParsingError(
+            f"[sparse_vector] fields take hashes that map a feature to a strictly positive "
+            f"float, but got unexpected token {type(value).__name__} in document with id "
+            f"'{doc_id}' for field [{path}]")
+    for token, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+            raise DocumentParsingError(
+                f"[sparse_vector] fields do not support negative or zero values, nor non-number "
+                f"values, but got [{weight}] for feature [{token}] of field [{path}] in "
+                f"document with id '{doc_id}'")
 
 
 def _set_path(props: dict[str, Any], path: str, patch: dict[str, Any]) -> None:

@@ -150,6 +150,11 @@ class MatchQuery(QueryNode):
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         s = self.spec
+        spec = ctx.spec(self.path)
+        if spec is not None and spec.type == "semantic_text":  # 8.18+: a semantic query
+            from .semantic import semantic_text_query
+
+            return semantic_text_query(ctx, self.path, spec, str(s["query"]), self.boost)
         return match_field(ctx, self.path, s["query"], operator=self.operator,
                            msm=s.get("minimum_should_match"), fuzziness=s.get("fuzziness"),
                            analyzer=s.get("analyzer"), boost=self.boost,

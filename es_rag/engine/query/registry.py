@@ -13,6 +13,7 @@ from .compound import BoolQuery, ConstantScoreQuery, DisMaxQuery, MatchAllQuery,
 from .full_text import MatchPhraseQuery, MatchQuery, MultiMatchQuery, QueryStringQuery
 from .function_score import FunctionScoreQuery
 from .knn import KnnQuery
+from .semantic import SemanticQuery, SparseVectorQuery
 from .term_level import (
     ExistsQuery,
     IdsQuery,
@@ -32,14 +33,15 @@ QUERIES: dict[str, Any] = {
     "term": TermQuery, "terms": TermsQuery, "range": RangeQuery, "exists": ExistsQuery,
     "ids": IdsQuery, "prefix": PrefixQuery, "wildcard": WildcardQuery, "knn": KnnQuery,
     "function_score": FunctionScoreQuery, "combined_fields": CombinedFieldsQuery,
+    "semantic": SemanticQuery, "sparse_vector": SparseVectorQuery,
 }
 # Real Elasticsearch queries this engine does not implement: refused, never approximated.
 UNSUPPORTED = {
     "script_score", "script", "nested", "has_child", "has_parent", "geo_shape",
     "geo_distance", "geo_bounding_box", "more_like_this", "fuzzy", "regexp", "boosting",
     "match_phrase_prefix", "match_bool_prefix", "span_term", "span_near",
-    "intervals", "percolate", "rank_feature", "distance_feature", "pinned", "semantic",
-    "sparse_vector", "text_expansion", "terms_set", "wrapper", "parent_id", "shape",
+    "intervals", "percolate", "rank_feature", "distance_feature", "pinned",
+    "text_expansion", "terms_set", "wrapper", "parent_id", "shape",
 }
 
 
