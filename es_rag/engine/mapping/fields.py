@@ -40,7 +40,7 @@ for _t in INTEGER_TYPES | FLOAT_TYPES:
 SIMILARITIES = ("cosine", "dot_product", "l2_norm", "max_inner_product")
 VECTOR_INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat",
                       "int4_flat", "bbq_flat")
-UNSUPPORTED_PARAMS = {"copy_to", "normalizer", "index_phrases"}
+UNSUPPORTED_PARAMS = {"normalizer", "index_phrases"}
 
 
 @dataclass(frozen=True)

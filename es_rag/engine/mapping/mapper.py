@@ -221,7 +221,7 @@ class Mapping:
                           "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
 
     def _parse_leaf(self, path: str, body: dict[str, Any], value: Any, doc: ParsedDocument,
-                    doc_id: str) -> None:
+                    doc_id: str, copying: bool = False) -> None:
         ftype = body["type"]
         if ftype == "dense_vector":
             self._parse_vector(path, body, value, doc, doc_id)
@@ -249,6 +249,8 @@ class Mapping:
             spec = FieldSpec(path, ftype, body)
             subs = [self.fields.get(f"{path}.{sub}") or FieldSpec(f"{path}.{sub}", sb["type"], sb)
                     for sub, sb in (body.get("fields") or {}).items()]
+        if body.get("copy_to") and not copying:
+            self._copy_to(path, body["copy_to"], value, doc, doc_id)
         values, names = doc.values, doc.field_names
         for item in items:
             if item is None:
@@ -265,6 +267,32 @@ class Mapping:
                 if sub_value is not None:
                     values.setdefault(sub_spec.path, []).append(sub_value)
                     names.add(sub_spec.path)
+
+    def _copy_to(self, path: str, targets: Any, value: Any, doc: ParsedDocument,
+                  doc_id: str) -> None:
+        """Index `value` in the `copy_to` fields too (as Elasticsearch: one level, the copy is
+        not copied further); an unmapped target is mapped dynamically."""
+        for target in targets if isinstance(targets, list) else [targets]:
+            spec = self.fields.get(target)
+            if spec is not None and spec.type == "object":
+                raise DocumentParsingError(f"Cannot copy to field [{target}] since it is mapped "
+                                           f"as an object")
+            body = spec.params if spec is not None else self._dynamic_body(target, value,
+                                                                            self.dynamic)
+            if body is None:
+                continue
+            if spec is None:
+                _set_path(doc.new_properties, target, body)
+            self._parse_leaf(target, body, value, doc, doc_id, copying=True)
+
+    def copy_sources(self, path: str) -> list[str]:
+        """The fields whose values a field receives through `copy_to`, itself first."""
+        sources = [path]
+        for spec in self.fields.values():
+            targets = spec.params.get("copy_to") if spec.type != "object" else None
+            if targets and path in (targets if isinstance(targets, list) else [targets]):
+                sources.append(spec.path)
+        return sources
 
     def _parse_vector(self, path: str, body: dict[str, Any], value: Any, doc: ParsedDocument,
                       doc_id: str) -> None:

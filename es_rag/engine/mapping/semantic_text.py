@@ -52,15 +52,20 @@ def values_of(value: Any) -> list[str]:
             for v in items if v is not None and not isinstance(v, dict | list)]
 
 
-def joined_text(source: dict[str, Any], path: str) -> str | None:
-    """A semantic_text field's values joined as its chunk offsets count them."""
+def field_value(source: dict[str, Any], path: str) -> Any:
+    """The value of a (possibly dotted) field path in a source, or None."""
     node: Any = source
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
-            node = source.get(path) if isinstance(source, dict) else None
-            break
+            return source.get(path) if isinstance(source, dict) else None
         node = node[part]
-    values = values_of(node) if node is not None else []
+    return node
+
+
+def joined_text(source: dict[str, Any], path: str) -> str | None:
+    """A field's values joined as semantic_text chunk offsets count them."""
+    value = field_value(source, path)
+    values = values_of(value) if value is not None else []
     return SEPARATOR.join(values) if values else None
 
 
@@ -73,10 +78,23 @@ def field_inference(source: dict[str, Any], path: str) -> dict[str, Any] | None:
 
 
 def chunks_of(source: dict[str, Any], path: str) -> list[dict[str, Any]]:
-    """The chunks (offsets and embeddings) recorded for a semantic_text field."""
+    """The chunks (offsets and embeddings) recorded for a semantic_text field, from its own
+    values and those copied to it (`copy_to`)."""
+    return [chunk for _, chunk in chunk_texts(source, path)]
+
+
+def chunk_texts(source: dict[str, Any], path: str) -> list[tuple[str, dict[str, Any]]]:
+    """(text, chunk) of each chunk recorded for a semantic_text field."""
     inference = field_inference(source, path)
-    if inference is None:
+    chunks = inference.get("chunks") if inference is not None else None
+    if not isinstance(chunks, dict):
         return []
-    chunks = inference.get("chunks") or {}
-    return [c for c in chunks.get(path, []) if isinstance(c, dict)] \
-        if isinstance(chunks, dict) else []
+    out = []
+    for name, items in chunks.items():
+        text = joined_text(source, name) or ""
+        for chunk in items if isinstance(items, list) else []:
+            if isinstance(chunk, dict):
+                start, end = chunk.get("start_offset", 0), chunk.get("end_offset", 0)
+                out.append((text[start:end] if isinstance(start, int) and
+                            isinstance(end, int) else "", chunk))
+    return out

@@ -14,7 +14,7 @@ from ..node import Target
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import filter_source
-from . import linear
+from . import linear, rerank_retriever
 from .aggs import count_buckets, merge_aggs, run_aggs, too_many_buckets, validate_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .explain import hit_explanation
@@ -238,6 +238,8 @@ class SearchExecutor:
             queries = [self._knn_query(i, hits) or tantivy.Query.empty_query()
                        for i in range(len(self.scopes))]
             return hits[:window], queries
+        if node.rerank is not None:
+            return rerank_retriever.retrieve(self, node, window)
         child_window = node.rank_window_size or window
         fused: dict[tuple[int, int], float] = {}
         unions: list[list[tantivy.Query]] = [[] for _ in self.scopes]
@@ -276,7 +278,7 @@ class SearchExecutor:
         if req.retriever is not None or req.rrf is not None:
             node = self.top_retriever = req.retriever or rank_rrf(
                 req.rrf or {}, req.query, req.sub_searches, req.knn, req.size)
-            compound = node.kind in ("rrf", "linear")
+            compound = node.kind in ("rrf", "linear", rerank_retriever.FEATURE)
             window = node.rank_window_size if compound and node.rank_window_size \
                 else max(req.size + req.from_, 10)
             if compound and node.rank_window_size and node.rank_window_size < req.size:
@@ -295,7 +297,7 @@ class SearchExecutor:
                 total = self._cap()
             elif self.count_standard:
                 total = self._hybrid_total(node)
-            elif node.min_score is not None and node.kind == "linear":
+            elif node.min_score is not None and node.kind != "standard":
                 total = len(hits)
             else:
                 total = sum(s.ctx.shard.fulltext.count(q)

@@ -85,6 +85,12 @@ def _retriever_explanation(executor: SearchExecutor, node: Retriever, num: int, 
         ctx = executor.scopes[num].ctx
         own = query_explanation(ctx, node.query, address) if address is not None else None
         return {**(own or expl(score, "sum of:")), "value": score}
+    if node.rerank is not None:
+        spec = node.rerank
+        return expl(score, f"text_similarity_reranker match using inference endpoint: "
+                           f"[{spec.inference_id}] on document field: [{spec.field}] matching "
+                           f"on source query", [_retriever_explanation(
+                               executor, node.children[0][0], num, key, address)])
     if node.kind == "linear":
         lists = executor.retrieved_lists.get(id(node)) or [[] for _ in node.children]
         normalized = linear.normalized_scores(node, lists, num, key)

@@ -1,4 +1,5 @@
-"""Retrievers (`standard`, `knn`, `rrf`, `linear`) parsed into a small tree the executor walks."""
+"""Retrievers (`standard`, `knn`, `rrf`, `linear`, `text_similarity_reranker`) parsed into a
+small tree the executor walks."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from .collapse import CollapseSpec, parse_collapse
 from .linear import parse_linear
+from .rerank_retriever import FEATURE, parse_rerank
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Retriever:
     search_after: list[Any] | None = None
     collapse: CollapseSpec | None = None
     terminate_after: int | None = None
+    rerank: Any = None  # `text_similarity_reranker`: its RerankSpec
 
 
 def parse_retriever(body: Any) -> Retriever:
@@ -83,6 +86,8 @@ def parse_retriever(body: Any) -> Retriever:
         return retriever
     if kind == "linear":
         return Retriever("linear", **parse_linear(spec, parse_retriever))
+    if kind == FEATURE:
+        return parse_rerank(spec, parse_retriever, Retriever)
     if kind in ("text_similarity_reranker", "rule", "rescorer", "pinned"):
         raise BadRequest(f"retriever [{kind}] is not supported by the embedded engine")
     raise ParsingError(f"unknown retriever [{kind}]", error_type="x_content_parse_exception")

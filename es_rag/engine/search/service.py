@@ -36,6 +36,7 @@ from .linear import LINEAR_FEATURE
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
 from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search
+from .rerank_retriever import FEATURE as RERANK_FEATURE
 from .retrievers import Retriever
 from .scope import make_scopes, with_filters
 from .scroll import Scrolls
@@ -43,7 +44,7 @@ from .slice import parse_slice, slice_filter
 from .update_by_query import write_in_batches
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
-_FEATURES = {"rrf": RRF_FEATURE, "linear": LINEAR_FEATURE}
+_FEATURES = {"rrf": RRF_FEATURE, "linear": LINEAR_FEATURE, RERANK_FEATURE: RERANK_FEATURE}
 # URL parameters of `_explain` that shape its `q` query: (parameter, query_string option)
 _Q_PARAMS = (("df", "default_field"), ("default_operator", "default_operator"),
              ("analyzer", "analyzer"), ("lenient", "lenient"))
