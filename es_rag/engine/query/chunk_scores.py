@@ -143,3 +143,18 @@ def as_query(ctx: QueryContext, hits: list[tuple[int, float]], boost: float) -> 
         (tantivy.Occur.Should, tantivy.Query.const_score_query(
             tantivy.Query.term_query(ctx.schema, KEY, key), float(np.float32(s * boost))))
         for key, s in hits])
+
+
+def chunk_scores(embeddings: list[Any], similarity: str, query: Any) -> list[float]:
+    """The score of each chunk against a query embedding (0 where kinds differ)."""
+    out = []
+    dense = np.asarray(query, dtype=np.float32) if isinstance(query, list) else None
+    for emb in embeddings:
+        if isinstance(emb, dict) and isinstance(query, dict):
+            out.append(_sparse_score({k: feature_value(float(v)) for k, v in emb.items()},
+                                     query))
+        elif isinstance(emb, list) and dense is not None and len(emb) == dense.shape[0]:
+            out.append(_dense_score(similarity, np.asarray([emb], dtype=np.float32), dense))
+        else:
+            out.append(0.0)
+    return out
