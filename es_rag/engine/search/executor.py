@@ -14,7 +14,7 @@ from ..node import Target
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import filter_source
-from . import linear, rerank_retriever
+from . import linear, multi_field, rerank_retriever
 from .aggs import count_buckets, merge_aggs, run_aggs, too_many_buckets, validate_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits, inner_hits
 from .explain import hit_explanation
@@ -240,6 +240,8 @@ class SearchExecutor:
             return hits[:window], queries
         if node.rerank is not None:
             return rerank_retriever.retrieve(self, node, window)
+        if node.multi_field is not None:
+            return self._retrieve(multi_field.expand(self, node), window)
         child_window = node.rank_window_size or window
         fused: dict[tuple[int, int], float] = {}
         unions: list[list[tantivy.Query]] = [[] for _ in self.scopes]
