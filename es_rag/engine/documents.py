@@ -18,6 +18,7 @@ import orjson
 
 from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
 from .mapping import ParsedDocument
+from .mapping.semantic_text import without_stale_inference
 from .node import IndexService, Node
 from .shard import Delete, Put
 from .source_filter import filter_source, hidden_metadata, parse_source_spec
@@ -416,7 +417,8 @@ class Documents:
             result, status = "created", 201
         else:
             old_source = current.source_json()
-            source = deep_merge(old_source, patch or {})
+            source = without_stale_inference(svc.mapping.copy_sources, deep_merge(
+                old_source, patch or {}), patch or {})
             if body.get("detect_noop", True) and source == old_source:
                 return WriteResult(self._update_body(svc, req, doc_id, current.version, "noop",
                                                      current.seq_no, current.primary_term,

@@ -142,3 +142,14 @@ def test_a_missing_endpoint_fails_the_document_not_the_bulk(notes: Elasticsearch
     assert first["status"] == 404
     assert first["error"]["reason"] == "Inference id [nowhere] not found for field [body]"
     assert second["status"] == 201
+
+
+def test_a_partial_update_of_the_text_embeds_it_again(notes: Elasticsearch) -> None:
+    notes.index(index="vectors", id="v1", document={"body": "cat", "tag": "x"}, refresh=True)
+    notes.update(index="vectors", id="v1", doc={"tag": "y"}, refresh=True)
+    kept = notes.get(index="vectors", id="v1", source_includes="_inference_fields")
+    assert kept["_source"]["_inference_fields"]["body"]["inference"]["chunks"]["body"]
+    notes.update(index="vectors", id="v1", doc={"body": "dog"}, refresh=True)
+    hit = notes.search(index="vectors", query={"semantic": {"field": "body", "query": "dog"}})
+    # same length, new text: the chunk is the embedding of "dog", not the stale one of "cat"
+    assert hit["hits"]["hits"][0]["_score"] == pytest.approx(1.0)

@@ -98,3 +98,32 @@ def chunk_texts(source: dict[str, Any], path: str) -> list[tuple[str, dict[str, 
                 out.append((text[start:end] if isinstance(start, int) and
                             isinstance(end, int) else "", chunk))
     return out
+
+
+def _touches(patch: dict[str, Any], path: str) -> bool:
+    node: Any = patch
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return False
+        if part not in node:
+            return path in patch
+        node = node[part]
+    return True
+
+
+def without_stale_inference(sources_of: Any, source: dict[str, Any], patch: dict[str, Any]
+                            ) -> dict[str, Any]:
+    """An updated source without the recorded chunks of the semantic_text fields whose text
+    (or a field copied to them, `sources_of(field)`) the partial update `patch` changes: the
+    model runs again for them, as Elasticsearch re-runs inference on updated fields."""
+    recorded = source.get(INFERENCE_FIELDS)
+    if not isinstance(recorded, dict) or not patch:
+        return source
+    kept = {name: record for name, record in recorded.items()
+            if not any(_touches(patch, s) for s in sources_of(name))}
+    if len(kept) == len(recorded):
+        return source
+    out = {k: v for k, v in source.items() if k != INFERENCE_FIELDS}
+    if kept:
+        out[INFERENCE_FIELDS] = kept
+    return out
