@@ -153,3 +153,21 @@ def test_a_partial_update_of_the_text_embeds_it_again(notes: Elasticsearch) -> N
     hit = notes.search(index="vectors", query={"semantic": {"field": "body", "query": "dog"}})
     # same length, new text: the chunk is the embedding of "dog", not the stale one of "cat"
     assert hit["hits"]["hits"][0]["_score"] == pytest.approx(1.0)
+
+
+def test_multi_match_runs_a_semantic_match_on_semantic_text_fields(notes: Elasticsearch
+                                                                   ) -> None:
+    notes.index(index="vectors", id="v1", document={"body": "inference test"})
+    notes.index(index="vectors", id="v2", document={"body": "other words"}, refresh=True)
+    plain = notes.search(index="vectors", query={"multi_match": {
+        "query": "inference test", "fields": ["body"]}})
+    boosted = notes.search(index="vectors", query={"multi_match": {
+        "query": "inference test", "fields": ["body^2"]}})
+    assert hits(plain)[0] == "v1" and hits(boosted)[0] == "v1"
+    assert boosted["hits"]["hits"][0]["_score"] == pytest.approx(
+        2 * plain["hits"]["hits"][0]["_score"])
+    with pytest.raises(BadRequestError) as err:
+        notes.search(index="vectors", query={"multi_match": {
+            "query": "x", "fields": ["body"], "type": "phrase"}})
+    assert "multi_match query with type [phrase] is not supported for semantic_text fields" \
+        in str(err.value)
