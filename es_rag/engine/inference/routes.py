@@ -39,7 +39,7 @@ def register(router: Router, inference: InferenceService) -> None:
                                             req.json(required=True)))
 
     for prefix in (_ROOT, _ROOT + "/{task_type}"):
-        router.add("PUT POST", prefix + "/{inference_id}/_update", update)
+        router.add("PUT", prefix + "/{inference_id}/_update", update)
         router.add("PUT", prefix + "/{inference_id}", put, "timeout")
         router.add("GET", prefix + "/{inference_id}", get)
         router.add("DELETE", prefix + "/{inference_id}", delete, "dry_run force")

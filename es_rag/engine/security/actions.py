@@ -168,7 +168,7 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
        _INDEX_TEMPLATE + "delete"),
     _e("inference.get", "GET", "/_inference[/{name}][/{id}]",
        "cluster:monitor/xpack/inference/get"),
-    _e("inference.update", "PUT POST", "/_inference[/{name}]/{id}/_update",
+    _e("inference.update", "PUT", "/_inference[/{name}]/{id}/_update",
        "cluster:admin/xpack/inference/update"),
     _e("inference.put", "PUT", "/_inference[/{name}]/{id}", "cluster:admin/xpack/inference/put"),
     _e("inference.delete", "DELETE", "/_inference[/{name}]/{id}",
