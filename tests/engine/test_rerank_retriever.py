@@ -112,3 +112,17 @@ def test_the_elasticsearch_service_runs_the_packaged_minilm(es: Elasticsearch) -
     finally:
         es.options(ignore_status=404).indices.delete(index="minilm")
         es.inference.delete(inference_id="minilm", force=True)
+
+
+def test_explain_shows_the_rerank_over_the_child_explanation(papers: Elasticsearch) -> None:
+    body = papers.search(index="papers", explain=True, retriever={"text_similarity_reranker": {
+        "retriever": LEXICAL, "field": "grade", "inference_id": "rerank",
+        "inference_text": "best paper"}})
+    top = body["hits"]["hits"][0]
+    explanation = top["_explanation"]
+    assert explanation["value"] == top["_score"] == 9.0
+    rerank = explanation["details"][0]
+    assert rerank["description"].startswith(
+        "text_similarity_reranker match using inference endpoint: [rerank] on document field: "
+        "[grade]")
+    assert "topic:p3" in str(rerank["details"][0])

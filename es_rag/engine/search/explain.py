@@ -52,6 +52,10 @@ def hit_explanation(executor: SearchExecutor, num: int, key: int, score: float |
         node = executor.top_retriever
         assert node is not None
         out = _retriever_explanation(executor, node, num, key, address)
+        if node.rerank is not None:  # reranked docs are served by a rank-docs query
+            out = expl(out["value"], "sum of:", [out, expl(
+                0.0, "match on required clause, product of:",
+                [expl(0.0, "# clause"), expl(1.0, "*:*")])])
     else:
         parts = []
         if req.query is not None or not req.knn:
