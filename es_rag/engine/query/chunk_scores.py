@@ -87,19 +87,19 @@ def load(ctx: QueryContext, path: str, keys: list[int], sparse_field: bool = Fal
     return found
 
 
-def _dense_score(similarity: str, matrix: np.ndarray, query: np.ndarray) -> float:
+def _row_scores(similarity: str, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """The kNN score of each row (chunk) of `matrix` against `query`."""
     if similarity == "l2_norm":
-        distances = ((matrix - query) ** 2).sum(axis=1)
-        return float(1.0 / (1.0 + distances.min()))
+        distances = (matrix * matrix).sum(axis=1) - 2.0 * (matrix @ query) + float(query @ query)
+        return 1.0 / (1.0 + np.maximum(distances, 0.0))
     dots = matrix @ query
     if similarity == "cosine":
         norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(query))
-        dots = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)
-        return float(np.float32((1.0 + dots.max()) / 2.0))
-    best = float(dots.max())
+        cosines = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+        return (1.0 + cosines) / 2.0
     if similarity == "max_inner_product":
-        return 1.0 / (1.0 - best) if best < 0 else best + 1.0
-    return float(np.float32((1.0 + best) / 2.0))
+        return np.where(dots < 0, 1.0 / (1.0 - np.minimum(dots, 0.0)), dots + 1.0)
+    return (1.0 + dots) / 2.0
 
 
 def _sparse_score(weights: dict[str, float], query: dict[str, float]) -> float:
@@ -123,14 +123,23 @@ def score(entries: dict[int, Entry], query: Any) -> list[tuple[int, float]]:
     """(key, best chunk score) of every document whose chunks match the query's kind, best
     first; a dense query of other dimensions than the chunks matches nothing."""
     out: list[tuple[int, float]] = []
-    dense = np.asarray(query, dtype=np.float32) if isinstance(query, list) else None
-    for key, (kind, value) in entries.items():
-        if kind == "dense" and dense is not None and value[1].shape[1] == dense.shape[0]:
-            out.append((key, _dense_score(value[0], value[1], dense)))
-        elif kind == "sparse" and isinstance(query, dict):
-            best = max(_sparse_score(w, query) for w in value)
-            if best > 0 and not math.isnan(best):
-                out.append((key, best))
+    if isinstance(query, list):
+        dense = np.asarray(query, dtype=np.float32)
+        groups: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for key, (kind, value) in entries.items():
+            if kind == "dense" and value[1].shape[1] == dense.shape[0]:
+                groups.setdefault(value[0], []).append((key, value[1]))
+        for similarity, docs in groups.items():  # one matrix product per similarity
+            starts = np.cumsum([0] + [m.shape[0] for _, m in docs[:-1]])
+            rows = _row_scores(similarity, np.concatenate([m for _, m in docs]), dense)
+            best = np.maximum.reduceat(rows, starts).astype(np.float32)
+            out += [(key, float(b)) for (key, _), b in zip(docs, best, strict=True)]
+    elif isinstance(query, dict):
+        for key, (kind, value) in entries.items():
+            if kind == "sparse":
+                top = max(_sparse_score(w, query) for w in value)
+                if top > 0 and not math.isnan(top):
+                    out.append((key, top))
     out.sort(key=lambda item: (-item[1], item[0]))
     return out[:_MAX_HITS]
 
@@ -154,7 +163,8 @@ def chunk_scores(embeddings: list[Any], similarity: str, query: Any) -> list[flo
             out.append(_sparse_score({k: feature_value(float(v)) for k, v in emb.items()},
                                      query))
         elif isinstance(emb, list) and dense is not None and len(emb) == dense.shape[0]:
-            out.append(_dense_score(similarity, np.asarray([emb], dtype=np.float32), dense))
+            row = _row_scores(similarity, np.asarray([emb], dtype=np.float32), dense)
+            out.append(float(np.float32(row[0])))
         else:
             out.append(0.0)
     return out
