@@ -6,6 +6,8 @@ endpoints name a local cross-encoder folder. Nothing is ever downloaded."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ class LocalService(InferenceBackend):
         self.ml = ml
         self._models: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._running = threading.Lock()
 
     def parse(self, inference_id: str, task_type: str, body: dict[str, Any]) -> Endpoint:
         settings = dict(body.get("service_settings") or {})
@@ -81,7 +84,9 @@ class LocalService(InferenceBackend):
     def embed(self, endpoint: Endpoint, texts: list[str], input_type: str) -> list[Any]:
         if endpoint.task_type != "text_embedding":
             raise unsupported_task(self.name, endpoint.task_type)
-        return self._embed(endpoint.service_settings["model_id"], texts, input_type)
+        settings = endpoint.service_settings
+        return self._embed(settings["model_id"], texts, input_type,
+                           int(settings.get("num_threads") or 1))
 
     def rerank(self, endpoint: Endpoint, query: str, docs: list[str]) -> list[tuple[int, float]]:
         if endpoint.task_type != "rerank":
@@ -89,21 +94,41 @@ class LocalService(InferenceBackend):
         if not docs:
             return []
         model = self._cross_encoder(endpoint.service_settings["model_id"])
-        scores = model.predict([(query, doc) for doc in docs], show_progress_bar=False)
+        with self._threads(int(endpoint.service_settings.get("num_threads") or 1)):
+            scores = model.predict([(query, doc) for doc in docs], show_progress_bar=False,
+                                   batch_size=32)
         ranked = [(i, float(score)) for i, score in enumerate(scores)]
         return sorted(ranked, key=lambda item: item[1], reverse=True)
 
     # models ---------------------------------------------------------------------------------
 
-    def _embed(self, model_id: str, texts: list[str], input_type: str) -> list[list[float]]:
+    def _embed(self, model_id: str, texts: list[str], input_type: str, threads: int = 1
+               ) -> list[list[float]]:
         ml = self.ml
         if ml is not None and model_id in ml.store.ids():
             if input_type == "search":
                 return [ml.embed_query(model_id, text) for text in texts]
             return [ml.embed_for_ingest(model_id, text, None)[0] for text in texts]
         model = self._load("sentence", model_id)
-        vectors = model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        with self._threads(threads):
+            vectors = model.encode(texts, normalize_embeddings=True, show_progress_bar=False,
+                                   batch_size=32)
         return [[float(v) for v in vector] for vector in vectors]
+
+    @contextmanager
+    def _threads(self, threads: int) -> Iterator[None]:
+        """Run a model with `num_threads` intra-op threads (1 by default), one model at a time:
+        more threads than this process's share of cores stalls OpenMP (measured ~25x slower
+        on a loaded 2-core machine), as the ML runtime found for its deployments."""
+        import torch
+
+        with self._running:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(max(1, threads))
+            try:
+                yield
+            finally:
+                torch.set_num_threads(previous)
 
     def _cross_encoder(self, model_id: str) -> Any:
         return self._load("cross", model_id)
