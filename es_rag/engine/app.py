@@ -52,7 +52,8 @@ class EngineApp:
         self.ml = MlService(data_dir, self.node)
         self.search.embed_query = self.ml.embed_query
         self.inference = InferenceService(data_dir, self.node, self.ml)
-        self.documents.semantic = SemanticIngest(self.inference)
+        self.documents.semantic = semantic = SemanticIngest(self.inference)
+        self.documents.semantic_batch = semantic.batched
         self.search.inference_endpoints = self.inference.endpoints.keys
         routes_inference.register(self.router, self.inference)
         for module in (routes_cluster, routes_indices, routes_documents, routes_search,

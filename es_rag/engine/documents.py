@@ -11,6 +11,7 @@ import copy
 import os
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,9 @@ class Documents:
         # semantic_text inference: the source to store instead, or None (inference/)
         self.semantic: Callable[[IndexService, dict[str, Any]], dict[str, Any] | None] | \
             None = None
+        # ... and the same for a whole bulk at once: [(index, sources)] → a context to write in
+        self.semantic_batch: Callable[[list[tuple[IndexService, list[dict[str, Any]]]]],
+                                      AbstractContextManager[None]] | None = None
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, index: str, doc_id: str, source_spec: Any = None, includes: Any = None,
@@ -183,14 +187,26 @@ class Documents:
                 results[pos] = self._error(req, err)
                 continue
             groups.setdefault(svc.name, []).append((pos, req))
-        for name, items in groups.items():
-            svc = self.node.indices.get(name)
-            if svc is None:
-                continue
-            for pos, result in self._write_group(svc, items):
-                results[pos] = result
+        with self._semantic_batch(groups):
+            for name, items in groups.items():
+                svc = self.node.indices.get(name)
+                if svc is None:
+                    continue
+                for pos, result in self._write_group(svc, items):
+                    results[pos] = result
         return [r if r is not None else self._error(req, EngineError("write failed"))
                 for r, req in zip(results, requests, strict=True)]
+
+    def _semantic_batch(self, groups: dict[str, list[tuple[int, WriteRequest]]]
+                        ) -> AbstractContextManager[None]:
+        """semantic_text inference for a whole bulk at once, before the shard locks."""
+        if self.semantic_batch is None:
+            return nullcontext()
+        work = [(svc, [req.source for _, req in items if req.op in ("index", "create")
+                       and isinstance(req.source, dict)])
+                for name, items in groups.items()
+                if (svc := self.node.indices.get(name)) is not None]
+        return self.semantic_batch(work)
 
     def _run_pipeline(self, req: WriteRequest) -> None:
         if req.op not in ("index", "create") or self.pipeline is None or req.source is None:

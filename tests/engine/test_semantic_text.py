@@ -171,3 +171,26 @@ def test_multi_match_runs_a_semantic_match_on_semantic_text_fields(notes: Elasti
             "query": "x", "fields": ["body"], "type": "phrase"}})
     assert "multi_match query with type [phrase] is not supported for semantic_text fields" \
         in str(err.value)
+
+
+def test_a_bulk_embeds_its_values_in_one_model_call_per_endpoint(
+        notes: Elasticsearch, monkeypatch: pytest.MonkeyPatch) -> None:
+    from es_rag.engine.inference.test_services import DenseTestService
+
+    calls: list[int] = []
+    embed = DenseTestService.embed
+
+    def counted(self: Any, endpoint: Any, texts: list[str], input_type: str) -> Any:
+        calls.append(len(texts))
+        return embed(self, endpoint, texts, input_type)
+
+    monkeypatch.setattr(DenseTestService, "embed", counted)
+    operations: list[dict[str, Any]] = []
+    for i in range(5):
+        operations += [{"index": {"_index": "vectors", "_id": str(i)}}, {"body": f"text {i}"}]
+    notes.bulk(operations=operations, refresh=True)
+    assert calls == [5]
+    stored = notes.get(index="vectors", id="3", source_includes="_inference_fields")["_source"]
+    chunk = stored["_inference_fields"]["body"]["inference"]["chunks"]["body"][0]
+    alone = notes.inference.text_embedding(inference_id="dense", input="text 3")
+    assert chunk["embeddings"] == alone["text_embedding"][0]["embedding"]

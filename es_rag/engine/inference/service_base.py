@@ -77,6 +77,14 @@ class InferenceBackend:
         """The embedding of each chunk of `text` (for semantic_text ingest)."""
         return self.embed(endpoint, [text[a:b] for a, b in offsets], "ingest")
 
+    def embed_many(self, endpoint: Endpoint, items: list[tuple[str, list[tuple[int, int]]]]
+                   ) -> list[list[Any]]:
+        """The chunk embeddings of several texts (`(text, offsets)`), every chunk in one
+        `embed` call (a model batch)."""
+        flat = [text[a:b] for text, offsets in items for a, b in offsets]
+        vectors = iter(self.embed(endpoint, flat, "ingest"))
+        return [[next(vectors) for _ in offsets] for _, offsets in items]
+
     def chunks(self, endpoint: Endpoint, text: str, field_chunking: dict[str, Any] | None
                ) -> list[tuple[int, int]]:
         """Chunk offsets of a semantic_text value: the field's chunking settings, else the

@@ -106,6 +106,10 @@ class SparseTestService(_TestService):
         # as the plugin does: every chunk carries the weights of the whole input
         return [self.sparse(text) for _ in offsets]
 
+    def embed_many(self, endpoint: Endpoint, items: list[tuple[str, list[tuple[int, int]]]]
+                   ) -> list[list[Any]]:
+        return [self.embed_chunks(endpoint, text, offsets) for text, offsets in items]
+
     @staticmethod
     def sparse(text: str) -> dict[str, float]:
         base = java_hash(text)
