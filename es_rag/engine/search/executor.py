@@ -238,10 +238,12 @@ class SearchExecutor:
             queries = [self._knn_query(i, hits) or tantivy.Query.empty_query()
                        for i in range(len(self.scopes))]
             return hits[:window], queries
+        contexts = [s.ctx for s in self.scopes]
         if node.rerank is not None:
-            return rerank_retriever.retrieve(self, node, window)
+            return rerank_retriever.retrieve(node, window, self.retrieve, contexts,
+                                             with_retriever_filters)
         if node.multi_field is not None:
-            return self._retrieve(multi_field.expand(self, node), window)
+            return self._retrieve(multi_field.expand(contexts, node), window)
         child_window = node.rank_window_size or window
         fused: dict[tuple[int, int], float] = {}
         unions: list[list[tantivy.Query]] = [[] for _ in self.scopes]

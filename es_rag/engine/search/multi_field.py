@@ -14,8 +14,7 @@ from ..errors import ActionRequestValidation, BadRequest
 from ..query import parse_query
 
 if TYPE_CHECKING:
-    from .executor import SearchExecutor
-    from .retrievers import Retriever
+    from ..query.base import QueryContext
 
 
 @dataclass
@@ -68,17 +67,17 @@ def _weighted(kind: str, field: str) -> tuple[str, float]:
     return name, weight
 
 
-def expand(executor: SearchExecutor, node: Retriever) -> Retriever:
-    """The retriever tree the multi-field format stands for on the index searched."""
-    from .retrievers import Retriever
-
+def expand(contexts: list[QueryContext], node: Any) -> Any:
+    """The retriever tree the multi-field format stands for on the one index searched
+    (`contexts`: the query context of each index); nodes are built as `type(node)`."""
+    make = type(node)
     spec: MultiFieldSpec = node.multi_field
-    if len(executor.scopes) > 1:
+    if len(contexts) > 1:
         raise BadRequest(f"[{node.kind}] does not support the simplified query format when "
                          f"querying multiple indices")
-    if not executor.scopes:
-        return Retriever("standard", query=parse_query({"match_none": {}}))
-    ctx = executor.scopes[0].ctx
+    if not contexts:
+        return make("standard", query=parse_query({"match_none": {}}))
+    ctx = contexts[0]
     fields = spec.fields or [
         _weighted(node.kind, f) for f in _default_fields(ctx.settings)]
     semantic: dict[str, float] = {}
@@ -89,18 +88,18 @@ def expand(executor: SearchExecutor, node: Retriever) -> Retriever:
             if fnmatch.fnmatchcase(path, pattern):
                 semantic[path] = semantic.get(path, 1.0) * weight
     lexical = [(f, w) for f, w in fields if f not in semantic]
-    children: list[Retriever] = []
+    children: list[Any] = []
     if lexical:
-        children.append(Retriever("standard", query=parse_query({"multi_match": {
+        children.append(make("standard", query=parse_query({"multi_match": {
             "query": spec.query, "type": "most_fields",
             "fields": [f if w == 1.0 else f"{f}^{w}" for f, w in lexical]}})))
     if semantic:
-        inner = [(Retriever("standard", query=parse_query({"match": {path: spec.query}})), w)
+        inner = [(make("standard", query=parse_query({"match": {path: spec.query}})), w)
                  for path, w in sorted(semantic.items())]
         children.append(replace(node, children=inner, multi_field=None, filters=[],
                                 normalizers=node.normalizers[:1] * len(inner)))
     if not children:
-        return Retriever("standard", query=parse_query({"match_none": {}}))
+        return make("standard", query=parse_query({"match_none": {}}))
     return replace(node, children=[(c, 1.0) for c in children], multi_field=None,
                    normalizers=node.normalizers[:1] * len(children))
 

@@ -3,6 +3,7 @@ retriever rescored by a `rerank` inference endpoint on one field's text, as Elas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +15,7 @@ from ..mapping.semantic_text import joined_text
 from ..query import parse_query
 
 if TYPE_CHECKING:
-    from .executor import SearchExecutor
-    from .retrievers import Retriever
+    from ..query.base import QueryContext
 
 FEATURE = "text_similarity_reranker"
 DEFAULT_INFERENCE_ID = ".rerank-v1-elasticsearch"
@@ -36,7 +36,8 @@ class RerankSpec:
     allow_failures: bool = False
 
 
-def parse_rerank(spec: dict[str, Any], parse_child: Any, node_type: Any) -> Retriever:
+def parse_rerank(spec: dict[str, Any], parse_child: Callable[[Any], Any], node_type: Any
+                 ) -> Any:
     """The `Retriever` node of a `text_similarity_reranker` body (its child parsed by
     `parse_child`, the node built by `node_type`)."""
     for key in spec:
@@ -69,8 +70,9 @@ def parse_rerank(spec: dict[str, Any], parse_child: Any, node_type: Any) -> Retr
     return node
 
 
-def rerank(executor: SearchExecutor, node: Retriever, ranked: list[Hit]) -> list[Hit]:
-    """The child's hits rescored by the endpoint, best first, above `min_score`."""
+def rerank(contexts: list[QueryContext], node: Any, ranked: list[Hit]) -> list[Hit]:
+    """The child's hits rescored by the endpoint, best first, above `min_score`
+    (`contexts`: the query context of each index searched, by scope number)."""
     spec: RerankSpec = node.rerank
     inference = current()
     try:
@@ -79,7 +81,7 @@ def rerank(executor: SearchExecutor, node: Retriever, ranked: list[Hit]) -> list
             return []
         sources: dict[tuple[int, int], dict[str, Any]] = {}
         for num in {n for _, n, _ in ranked}:
-            store = executor.scopes[num].ctx.shard.store
+            store = contexts[num].shard.store
             docs = store.by_seq_nos([k for _, n, k in ranked if n == num])
             sources.update({(num, key): doc.source_json() for key, doc in docs.items()})
         texts = [joined_text(sources.get((n, k), {}), spec.field) or "" for _, n, k in ranked]
@@ -101,13 +103,12 @@ def rerank(executor: SearchExecutor, node: Retriever, ranked: list[Hit]) -> list
     return out
 
 
-def retrieve(executor: SearchExecutor, node: Retriever, window: int
+def retrieve(node: Any, window: int, run: Callable[[Any, int], Any],
+             contexts: list[QueryContext], with_filters: Callable[[Any, list[Any]], Any]
              ) -> tuple[list[Hit], list[tantivy.Query]]:
-    """Run the child retriever over `rank_window_size` hits, then rerank them."""
-    from .retrievers import with_retriever_filters
-
-    child, _ = node.children[0]
-    if node.filters:
-        child = with_retriever_filters(child, node.filters)
-    hits, queries = executor.retrieve(child, node.rank_window_size or window)
-    return rerank(executor, node, hits[:node.rank_window_size or window]), queries
+    """Run the child retriever (`run`, the reranker's filters passed down by `with_filters`)
+    over `rank_window_size` hits, then rerank them."""
+    child = node.children[0][0]
+    size = node.rank_window_size or window
+    hits, queries = run(with_filters(child, node.filters) if node.filters else child, size)
+    return rerank(contexts, node, hits[:size]), queries
