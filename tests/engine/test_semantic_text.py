@@ -194,3 +194,16 @@ def test_a_bulk_embeds_its_values_in_one_model_call_per_endpoint(
     chunk = stored["_inference_fields"]["body"]["inference"]["chunks"]["body"][0]
     alone = notes.inference.text_embedding(inference_id="dense", input="text 3")
     assert chunk["embeddings"] == alone["text_embedding"][0]["embedding"]
+
+
+def test_copy_to_indexes_values_into_another_field_without_touching_source(
+        es: Elasticsearch) -> None:
+    es.indices.create(index="people", mappings={"properties": {
+        "first": {"type": "text", "copy_to": "full"},
+        "last": {"type": "text", "copy_to": ["full"]},
+        "full": {"type": "text"}}})
+    es.index(index="people", id="1", document={"first": "John", "last": "Smith"}, refresh=True)
+    body = es.search(index="people", query={"match": {
+        "full": {"query": "john smith", "operator": "and"}}})
+    assert hits(body) == ["1"]
+    assert body["hits"]["hits"][0]["_source"] == {"first": "John", "last": "Smith"}
