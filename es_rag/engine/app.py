@@ -25,6 +25,9 @@ from .http.routes_scroll_pit import ReaderServices
 from .http.routes_templates import TemplateServices
 from .http.security_gate import SecurityGate
 from .index_admin import IndexAdmin
+from .inference import InferenceService, SemanticIngest
+from .inference import routes as routes_inference
+from .inference.context import serving
 from .ingest.service import IngestService
 from .ml import MlService
 from .node import Node
@@ -50,6 +53,10 @@ class EngineApp:
         self.documents = Documents(self.node)
         self.documents.pipeline = self.ingest.run
         self.search = SearchService(self.node, self.documents, embed_query=self.ml.embed_query)
+        self.inference = InferenceService(data_dir, self.node, self.ml)
+        self.documents.semantic = semantic = SemanticIngest(self.inference)
+        self.documents.semantic_batch = semantic.batched
+        self.search.inference_endpoints = self.inference.endpoints.keys
         self.gate: SecurityGate | None = None
         if security:
             self.gate = SecurityGate(Security(
@@ -71,6 +78,7 @@ class EngineApp:
         routes_templates.register(router, templates)
         routes_rank_eval.register(router, templates)
         routes_ml.register(router, self.ml)
+        routes_inference.register(router, self.inference)
         security = self.gate.security if self.gate is not None else None
         routes_scroll_pit.register(router, ReaderServices(self.search.scrolls, self.search.pits,
                                                           security))
@@ -80,10 +88,11 @@ class EngineApp:
     def dispatch(self, request: RestRequest) -> RestResponse:
         """Serve one request; with security on, as its authenticated user (who reads within
         the request's read scope), else with every document readable."""
-        if self.gate is None:
-            request.read_scope = UNRESTRICTED
-            return self.router.dispatch(request)
-        return self.gate.dispatch(request, self.router.dispatch)
+        with serving(self.inference):
+            if self.gate is None:
+                request.read_scope = UNRESTRICTED
+                return self.router.dispatch(request)
+            return self.gate.dispatch(request, self.router.dispatch)
 
     def _stored_script(self, script_id: str) -> str | None:
         """The source of a stored mustache script, for role queries that name one."""

@@ -11,6 +11,7 @@ import copy
 import os
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,10 @@ from .date_math_names import resolve as resolve_date_math_name
 from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
 from .index.mapping import ParsedDocument
 from .index.mapping.nested import check_nested_objects_limit
+from .index.mapping.semantic_text import without_stale_inference
 from .index.shard import Delete, Put
 from .node import IndexService, Node
-from .source_filter import filter_source, parse_source_spec
+from .source_filter import filter_source, hidden_metadata, parse_source_spec
 from .storage.docstore import DocVersion, StoredDoc, Tombstone
 
 if TYPE_CHECKING:
@@ -114,6 +116,12 @@ class Documents:
         self.node = node
         self.pipeline: Pipeline | None = None
         self.authorize: Authorizer | None = None
+        # semantic_text inference: the source to store instead, or None (inference/)
+        self.semantic: Callable[[IndexService, dict[str, Any]], dict[str, Any] | None] | \
+            None = None
+        # ... and the same for a whole bulk at once: [(index, sources)] → a context to write in
+        self.semantic_batch: Callable[[list[tuple[IndexService, list[dict[str, Any]]]]],
+                                      AbstractContextManager[None]] | None = None
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, index: str, doc_id: str, source_spec: Any = None, includes: Any = None,
@@ -153,7 +161,8 @@ class Documents:
             body["_routing"] = doc.routing
         fetch, inc, exc = parse_source_spec(source_spec, includes, excludes)
         if fetch:
-            body["_source"] = filter_source(doc.source_json(), inc, exc)
+            body["_source"] = filter_source(doc.source_json(), inc,
+                                            hidden_metadata(source_spec, inc, exc))
         return body
 
     def refresh(self, names: set[str]) -> None:
@@ -190,14 +199,26 @@ class Documents:
                 results[pos] = self._error(req, err)
                 continue
             groups.setdefault(svc.name, []).append((pos, req))
-        for name, items in groups.items():
-            svc = self.node.indices.get(name)
-            if svc is None:
-                continue
-            for pos, result in self._write_group(svc, items):
-                results[pos] = result
+        with self._semantic_batch(groups):
+            for name, items in groups.items():
+                svc = self.node.indices.get(name)
+                if svc is None:
+                    continue
+                for pos, result in self._write_group(svc, items):
+                    results[pos] = result
         return [r if r is not None else self._error(req, EngineError("write failed"))
                 for r, req in zip(results, requests, strict=True)]
+
+    def _semantic_batch(self, groups: dict[str, list[tuple[int, WriteRequest]]]
+                        ) -> AbstractContextManager[None]:
+        """semantic_text inference for a whole bulk at once, before the shard locks."""
+        if self.semantic_batch is None:
+            return nullcontext()
+        work = [(svc, [req.source for _, req in items if req.op in ("index", "create")
+                       and isinstance(req.source, dict)])
+                for name, items in groups.items()
+                if (svc := self.node.indices.get(name)) is not None]
+        return self.semantic_batch(work)
 
     def _run_pipeline(self, req: WriteRequest) -> None:
         if req.op not in ("index", "create") or self.pipeline is None or req.source is None:
@@ -369,6 +390,10 @@ class Documents:
             raise EngineError("failed to parse, document is empty" if not source else
                               "request body or source parameter is required", status=400,
                               error_type="document_parsing_exception")
+        if self.semantic is not None:
+            enriched = self.semantic(svc, source)
+            if enriched is not None:
+                source, raw = enriched, None
         parsed = self._parse(svc, source, doc_id)
         shard = svc.shard
         seq_no = shard.allocate_seq_no()
@@ -434,7 +459,8 @@ class Documents:
             result, status = "created", 201
         else:
             old_source = current.source_json()
-            source = deep_merge(old_source, patch or {})
+            source = without_stale_inference(svc.mapping.copy_sources, deep_merge(
+                old_source, patch or {}), patch or {})
             if body.get("detect_noop", True) and source == old_source:
                 return WriteResult(self._update_body(svc, req, doc_id, current.version, "noop",
                                                      current.seq_no, current.primary_term,

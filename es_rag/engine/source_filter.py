@@ -23,7 +23,7 @@ def parse_source_spec(spec: Any, includes: Any = None, excludes: Any = None
     elif isinstance(spec, dict):
         for key, value in spec.items():
             if key not in ("includes", "include", "excludes", "exclude") and not (
-                    key == "exclude_vectors" and isinstance(value, bool)):
+                    key in ("exclude_vectors", "include_vectors") and isinstance(value, bool)):
                 raise ParsingError(f"Unknown key for a {json_token(value)} in [{key}].")
         inc = _as_list(spec.get("includes", spec.get("include")))
         exc = _as_list(spec.get("excludes", spec.get("exclude")))
@@ -36,6 +36,18 @@ def parse_source_spec(spec: Any, includes: Any = None, excludes: Any = None
         exc = _as_list(excludes)
         fetch = True
     return fetch, inc, exc
+
+
+def hidden_metadata(spec: Any, includes: list[str], excludes: list[str]) -> list[str]:
+    """`excludes` plus `_inference_fields` (semantic_text chunks and embeddings), which
+    `_source` shows only when asked: `exclude_vectors: false`, `include_vectors: true`, or an
+    include naming it (as Elasticsearch 9.x)."""
+    if isinstance(spec, dict) and (spec.get("exclude_vectors") is False or
+                                   spec.get("include_vectors") is True):
+        return excludes
+    if any(p == "_inference_fields" or p.startswith("_inference_fields.") for p in includes):
+        return excludes
+    return [*excludes, "_inference_fields"]
 
 
 def excludes_vectors(spec: Any) -> bool:

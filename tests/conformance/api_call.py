@@ -106,11 +106,34 @@ def _choose_method(path: ApiPath, has_body: bool) -> str:
 def _ndjson(body: Any, stash: Stash) -> bytes:
     if isinstance(body, str):
         text = stash.resolve_text(body)
+        objects = _json_objects(text)
+        if objects is not None:  # as the Java runner: each object of the string on its line
+            return "".join(json.dumps(o) + "\n" for o in objects).encode()
         return (text if text.endswith("\n") else text + "\n").encode()
     items = body if isinstance(body, list) else [body]
     lines = [stash.resolve_text(item) if isinstance(item, str) else json.dumps(stash.resolve(item))
              for item in items]
     return "".join(line.rstrip("\n") + "\n" for line in lines).encode()
+
+
+def _json_objects(text: str) -> list[Any] | None:
+    """The JSON objects a string body holds one after another (pretty-printed over several
+    lines or not), as Elasticsearch's YAML runner (`DoSection`) reads a string body; None when
+    it is not such a sequence."""
+    decoder = json.JSONDecoder()
+    objects, pos = [], 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos == len(text):
+            return objects
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(value, dict):
+            return None
+        objects.append(value)
 
 
 def _ignored_statuses(value: Any) -> frozenset[int]:

@@ -1,7 +1,7 @@
 """Reset the target between tests the way Elasticsearch's REST test base class does (wipeCluster):
 data streams, indices (hidden ones too, the `.security` system index included, as
 `preserveSecurityIndicesUponCompletion()` is false by default: native users, roles and API keys
-go with it), non-managed templates, persistent/transient settings."""
+go with it), non-managed templates, inference endpoints, persistent/transient settings."""
 
 from __future__ import annotations
 
@@ -46,7 +46,22 @@ class ClusterWiper:
                                                              t.get("component_template"))])
         self._delete_listed("/_template", "legacy_templates", "/_template/{}",
                             lambda body: [n for n in body if not n.startswith(".")])
+        self._delete_inference_endpoints()
         self._reset_cluster_settings()
+
+    def _delete_inference_endpoints(self) -> None:
+        """Inference endpoints, as the inference plugin's YAML test suite deletes them after
+        each test (preconfigured `.`-prefixed ones stay)."""
+        listing = self._probe("inference_endpoints", "/_inference/_all")
+        if listing is None or not isinstance(listing.body, dict):
+            return
+        for endpoint in listing.body.get("endpoints", []):
+            inference_id = endpoint.get("inference_id", "")
+            if inference_id and not inference_id.startswith("."):
+                path = f"/_inference/{inference_id}"
+                response = self._call("DELETE", path, {"force": "true"})
+                if response.status != 404:
+                    _check(response, f"DELETE {path}")
 
     def _call(self, method: str, path: str, params: dict[str, str] | None = None,
               body: object = None) -> Response:

@@ -7,7 +7,7 @@ from typing import Any
 
 import tantivy
 
-from ..errors import ParsingError
+from ..errors import BadRequest, ParsingError
 from ..index.analysis import ANALYZERS, analyze_first, tokens
 from ..limits import current as current_limits
 from .base import (
@@ -156,6 +156,11 @@ class MatchQuery(QueryNode):
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         s = self.spec
+        spec = ctx.spec(self.path)
+        if spec is not None and spec.type == "semantic_text":  # 8.18+: a semantic query
+            from .semantic import semantic_text_query
+
+            return semantic_text_query(ctx, self.path, spec, str(s["query"]), self.boost)
         return match_field(ctx, self.path, s["query"], operator=self.operator,
                            msm=s.get("minimum_should_match"), fuzziness=s.get("fuzziness"),
                            analyzer=s.get("analyzer"), boost=self.boost,
@@ -242,6 +247,9 @@ def parse_field_boosts(fields: list[str]) -> list[tuple[str, float]]:
     return out
 
 
+_UNSUPPORTED_TYPES = ("cross_fields", "phrase_prefix", "bool_prefix")
+
+
 class MultiMatchQuery(QueryNode):
     """`multi_match`: best_fields (dis_max + tie_breaker), most_fields (sum), phrase."""
 
@@ -253,10 +261,7 @@ class MultiMatchQuery(QueryNode):
         if "query" not in body:
             raise ParsingError("No text specified for multi_match query")
         mm_type = body.get("type", "best_fields")
-        if mm_type not in self.TYPES:
-            if mm_type in ("cross_fields", "phrase_prefix", "bool_prefix"):
-                raise ParsingError(f"[multi_match] type [{mm_type}] is not supported by the "
-                                   f"embedded engine")
+        if mm_type not in self.TYPES and mm_type not in _UNSUPPORTED_TYPES:
             raise ParsingError(f"failed to parse [multi_match] query type [{mm_type}]. unknown "
                                f"type.")
         fields = body.get("fields", ["*"])
@@ -277,6 +282,19 @@ class MultiMatchQuery(QueryNode):
         b = self.body
         per_field = []
         for path, boost in self._expanded(ctx):
+            spec = ctx.spec(path)
+            if spec is not None and spec.type == "semantic_text":  # 9.2: a semantic match
+                from .semantic import semantic_text_query
+
+                if self.type not in ("best_fields", "most_fields"):
+                    raise BadRequest(f"multi_match query with type [{self.type}] is not "
+                                     f"supported for semantic_text fields")
+                per_field.append((path, semantic_text_query(ctx, path, spec, str(b["query"]),
+                                                            boost)))
+                continue
+            if self.type in _UNSUPPORTED_TYPES:
+                raise ParsingError(f"[multi_match] type [{self.type}] is not supported by the "
+                                   f"embedded engine")
             if self.type == "phrase":
                 q = phrase_field(ctx, path, b["query"], slop=int(b.get("slop", 0)),
                                  analyzer=b.get("analyzer"), boost=boost)

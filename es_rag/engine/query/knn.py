@@ -33,7 +33,7 @@ class KnnSpec:
             raise BadRequest("cannot provide both [query_vector] and [query_vector_builder]")
         self.field = str(body["field"])
         # (model_id, model_text) of a `text_embedding` builder; the search service embeds it
-        self.builder: tuple[str, str] | None = None
+        self.builder: tuple[str | None, str] | None = None
         self.vector: list[float] | None = None
         self.from_hex = False
         if body.get("query_vector_builder") is not None:
@@ -82,7 +82,7 @@ class KnnSpec:
             min(max(math.ceil(1.5 * k), k), 10000)
 
 
-def _text_embedding_builder(body: Any) -> tuple[str, str]:
+def _text_embedding_builder(body: Any) -> tuple[str | None, str]:
     """`{"text_embedding": {"model_id", "model_text"}}`, the one builder Elasticsearch has
     (the model runs when the search starts)."""
     if not isinstance(body, dict) or len(body) != 1:
@@ -95,13 +95,13 @@ def _text_embedding_builder(body: Any) -> tuple[str, str]:
     unknown = sorted(set(options) - {"model_id", "model_text"})
     if unknown:
         raise XContentParseError(f"[text_embedding] unknown field [{unknown[0]}]")
-    missing = [key for key in ("model_id", "model_text") if options.get(key) is None]
-    if missing:
-        raise XContentParseError(f"Required [{', '.join(missing)}]")
-    if not all(isinstance(options[key], str) for key in ("model_id", "model_text")):
+    if options.get("model_text") is None:
+        raise XContentParseError("Required [model_text]")
+    if not all(isinstance(options.get(key, ""), str) for key in ("model_id", "model_text")):
         raise XContentParseError("[text_embedding] [model_id] and [model_text] must be "
                                  "strings")
-    return options["model_id"], options["model_text"]
+    # model_id may be left out on a semantic_text field (its search inference endpoint)
+    return options.get("model_id"), options["model_text"]
 
 
 class KnnQuery(QueryNode):

@@ -16,6 +16,7 @@ from .intervals import IntervalsQuery
 from .knn import KnnQuery
 from .nested import NestedQuery
 from .script_score import ScriptScoreQuery
+from .semantic import SemanticQuery, SparseVectorQuery
 from .term_level import (
     ExistsQuery,
     FuzzyQuery,
@@ -39,14 +40,15 @@ QUERIES: dict[str, Any] = {
     "function_score": FunctionScoreQuery, "combined_fields": CombinedFieldsQuery,
     "intervals": IntervalsQuery, "regexp": RegexpQuery, "fuzzy": FuzzyQuery,
     "script_score": ScriptScoreQuery, "nested": NestedQuery,
+    "semantic": SemanticQuery, "sparse_vector": SparseVectorQuery,
 }
 # Real Elasticsearch queries this engine does not implement: refused, never approximated.
 UNSUPPORTED = {
     "script", "has_child", "has_parent", "geo_shape",
     "geo_distance", "geo_bounding_box", "more_like_this", "boosting",
     "match_phrase_prefix", "match_bool_prefix", "span_term", "span_near",
-    "percolate", "rank_feature", "distance_feature", "pinned", "semantic",
-    "sparse_vector", "text_expansion", "terms_set", "wrapper", "parent_id", "shape",
+    "percolate", "rank_feature", "distance_feature", "pinned",
+    "text_expansion", "terms_set", "wrapper", "parent_id", "shape",
 }
 
 

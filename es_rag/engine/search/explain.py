@@ -52,6 +52,10 @@ def hit_explanation(context: SearchContext, num: int, key: int, score: float | N
         node = context.top_retriever
         assert node is not None
         out = _retriever_explanation(context, node, num, key, address)
+        if node.rerank is not None:  # reranked docs are served by a rank-docs query
+            out = expl(out["value"], "sum of:", [out, expl(
+                0.0, "match on required clause, product of:",
+                [expl(0.0, "# clause"), expl(1.0, "*:*")])])
     else:
         parts = []
         if req.query is not None or not req.knn:
@@ -89,6 +93,12 @@ def _retriever_explanation(context: SearchContext, node: Retriever, num: int, ke
         ctx = context.scopes[num].ctx
         own = query_explanation(ctx, node.query, address) if address is not None else None
         return {**(own or expl(score, "sum of:")), "value": score}
+    if node.rerank is not None:
+        spec = node.rerank
+        return expl(score, f"text_similarity_reranker match using inference endpoint: "
+                           f"[{spec.inference_id}] on document field: [{spec.field}] matching "
+                           f"on source query", [_retriever_explanation(
+                               context, node.children[0][0], num, key, address)])
     if node.kind == "linear":
         lists = context.retrieved_lists.get(id(node)) or [[] for _ in node.children]
         normalized = linear.normalized_scores(node, lists, num, key)

@@ -11,6 +11,7 @@ from ..index.analysis import words_with_offsets
 from ..query import parse_query
 from ..query.base import QueryContext, QueryNode
 from ..source_filter import source_values
+from .semantic_highlight import semantic_fragments
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _OPTIONS = {"pre_tags", "post_tags", "fragment_size", "number_of_fragments", "type",
@@ -53,6 +54,12 @@ class Highlighter:
             if node is None:
                 continue
             for path, spec in ctx.mapping.fields.items():
+                if spec.type == "semantic_text" and fnmatch.fnmatchcase(path, pattern) and \
+                        opts.get("type", "semantic") == "semantic":
+                    chunks = semantic_fragments(node, spec, source, opts)
+                    if chunks:
+                        out[path] = chunks
+                    continue
                 if spec.type not in ("text", "keyword", "match_only_text") or \
                         not fnmatch.fnmatchcase(path, pattern):
                     continue

@@ -9,8 +9,11 @@ import tantivy
 
 from ..errors import BadRequest
 from ..index.fulltext import KEY
+from ..index.mapping import FieldSpec
 from ..index.mapping.nested import level_of
+from ..index.mapping.semantic_text import search_inference_id
 from ..index.vectors import distance_limit
+from ..inference.context import current
 from ..query.base import QueryContext, QueryNode, query_shard_error
 from ..query.knn import KnnSpec
 from ..query.nested import nested_level
@@ -36,6 +39,8 @@ def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNod
     field_spec = ctx.spec(spec.field)
     if field_spec is None:
         return []
+    if field_spec.type == "semantic_text":
+        return _semantic_knn(ctx, spec, field_spec, extra_filters, k)
     if field_spec.type != "dense_vector":
         raise query_shard_error(f"[knn] queries are only supported on [dense_vector] fields, "
                                 f"found [{spec.field}] of type [{field_spec.type}]",
@@ -50,6 +55,8 @@ def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNod
     if field is None:
         return []
     if spec.vector is None:
+        if spec.builder is not None and spec.builder[0] is None:
+            raise BadRequest("[model_id] must not be null.")
         raise BadRequest("[query_vector_builder] was not resolved to a query vector")
     if len(spec.vector) != field.dims and spec.from_hex and \
             field_spec.params.get("element_type") == "byte":
@@ -88,3 +95,29 @@ def _distance_ok(similarity: str, score: float, limit: float) -> bool:
         return (1.0 / score - 1.0) <= limit + 1e-6
     dot = score - 1.0 if score >= 1.0 else 1.0 - 1.0 / score
     return 1.0 - dot <= limit + 1e-6
+
+
+def _semantic_knn(ctx: QueryContext, spec: KnnSpec, field_spec: FieldSpec,
+                  extra_filters: list[QueryNode], k: int | None) -> list[tuple[int, float]]:
+    """kNN on a semantic_text field: its chunks, a document scoring as its best chunk; the
+    query vector given, or the builder's text embedded by its `model_id` endpoint or by the
+    field's search inference endpoint."""
+    from ..query.chunk_scores import candidate_keys, dims_of, load, score
+
+    filters = [f.compile(ctx) for f in [*spec.filters, *extra_filters]]
+    vector = spec.vector
+    if vector is None and spec.builder is not None:
+        inference_id = spec.builder[0] or search_inference_id(field_spec.params)
+        _, vector = current().embed(inference_id, spec.builder[1])
+    if vector is None:
+        raise BadRequest("[query_vector_builder] was not resolved to a query vector")
+    entries = load(ctx, spec.field, candidate_keys(ctx, spec.field, filters))
+    dims = dims_of(entries)
+    if isinstance(vector, list) and dims is not None and dims != len(vector):
+        raise query_shard_error(f"The query vector has a different number of dimensions "
+                                f"[{len(vector)}] than the document vectors [{dims}].",
+                                ctx.index_name)
+    hits = score(entries, vector)[:max(spec.num_candidates, k or spec.k)]
+    if spec.similarity is not None:
+        hits = [(key, s) for key, s in hits if s >= float(spec.similarity)]
+    return hits[:k or spec.k]

@@ -6,9 +6,10 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..errors import ActionRequestValidation, BadRequest, ParsingError, XContentParseError
+from ..errors import BadRequest, ParsingError, XContentParseError
 from ..query import parse_query
 from ..query.explanation import java_float
+from .multi_field import parse_multi_field
 
 # (score, index number, document key), best first — the executor's ranked hit
 Hit = tuple[float, int, int]
@@ -46,14 +47,10 @@ def parse_linear(spec: dict[str, Any], parse_child: Callable[[Any], Any]) -> dic
     items = spec.get("retrievers")
     if items is not None and not isinstance(items, list):
         raise XContentParseError("[linear] failed to parse field [retrievers]")
-    if spec.get("query") is not None or spec.get("fields") is not None:
-        _refuse_query_format(spec, items)
-    if not items:
-        raise ActionRequestValidation(
-            "Validation Failed: 1: [linear] must provide [retrievers] or [query];")
+    multi_field = parse_multi_field("linear", spec, items, top)
     children: list[tuple[Any, float]] = []
-    normalizers: list[str] = []
-    for item in items:
+    normalizers: list[str] = [top] if multi_field is not None and top else []
+    for item in items if multi_field is None else ():
         child, weight, normalizer = _component(item, parse_child)
         children.append((child, weight))
         normalizers.append(normalizer or top or "none")
@@ -68,6 +65,7 @@ def parse_linear(spec: dict[str, Any], parse_child: Callable[[Any], Any]) -> dic
         raise XContentParseError("[linear] failed to parse field [min_score]")
     flt = spec.get("filter", [])
     return {"children": children, "normalizers": normalizers, "rank_window_size": window,
+            "multi_field": multi_field,
             "min_score": None if min_score is None else float(min_score),
             "filters": [parse_query(f) for f in (flt if isinstance(flt, list) else [flt])]}
 
@@ -105,15 +103,6 @@ def _normalizer(name: Any, where: str) -> str:
         return name.lower()
     raise XContentParseError(where, caused_by={"type": "illegal_argument_exception",
                                                "reason": f"Unknown normalizer [{name}]"})
-
-
-def _refuse_query_format(spec: dict[str, Any], items: list[Any] | None) -> None:
-    """The multi-field `query`/`fields` shorthand: validated, then refused."""
-    if items:
-        raise ActionRequestValidation(
-            "Validation Failed: 1: [linear] cannot combine [retrievers] and [query];")
-    raise BadRequest("[linear] the multi-field [query] format is not supported by the "
-                     "embedded engine")
 
 
 def normalize(name: str, scores: list[float]) -> list[float]:

@@ -17,7 +17,7 @@ from ..index.fulltext import KEY
 from ..limits import current as current_limits
 from ..query.base import QueryNode, boosted
 from ..query.knn import KnnSpec
-from . import linear
+from . import linear, multi_field, rerank_retriever
 from .aggs import count_buckets, merge_aggs, run_aggs, too_many_buckets
 from .collapse import CollapseSpec, check_collapse, collapse_hits
 from .context import SearchContext
@@ -177,6 +177,12 @@ class QueryPhase:
             queries = [self._knn_query(i, hits) or tantivy.Query.empty_query()
                        for i in range(len(self.scopes))]
             return hits[:window], queries
+        contexts = [s.ctx for s in self.scopes]
+        if node.rerank is not None:
+            return rerank_retriever.retrieve(node, window, self.retrieve, contexts,
+                                             with_retriever_filters)
+        if node.multi_field is not None:
+            return self._retrieve(multi_field.expand(contexts, node), window)
         child_window = node.rank_window_size or window
         fused: dict[tuple[int, int], float] = {}
         unions: list[list[tantivy.Query]] = [[] for _ in self.scopes]
@@ -216,7 +222,7 @@ class QueryPhase:
         if req.retriever is not None or req.rrf is not None:
             node = context.top_retriever = req.retriever or rank_rrf(
                 req.rrf or {}, req.query, req.sub_searches, req.knn, req.size)
-            compound = node.kind in ("rrf", "linear")
+            compound = node.kind in ("rrf", "linear", rerank_retriever.FEATURE)
             window = node.rank_window_size if compound and node.rank_window_size \
                 else max(req.size + req.from_, 10)
             if compound and node.rank_window_size and node.rank_window_size < req.size:
@@ -235,7 +241,7 @@ class QueryPhase:
                 total = self._cap()
             elif context.count_standard:
                 total = self._hybrid_total(node)
-            elif node.min_score is not None and node.kind == "linear":
+            elif node.min_score is not None and node.kind != "standard":
                 total = len(hits)
             else:
                 total = sum(s.ctx.shard.fulltext.count(q)

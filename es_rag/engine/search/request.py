@@ -9,7 +9,7 @@ from ..errors import ActionRequestValidation, BadRequest, ParsingError
 from ..query import parse_query
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
-from ..source_filter import excludes_vectors, parse_source_spec
+from ..source_filter import excludes_vectors, hidden_metadata, parse_source_spec
 from .collapse import CollapseSpec, parse_collapse
 from .rescore import Rescorer, parse_rescore
 from .retrievers import Retriever, parse_retriever
@@ -255,8 +255,9 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
         req.stored_fields_none = True
     if stored is not None and spec is None and "_source" not in stored:
         spec = False
-    req.source = parse_source_spec(spec, params.get("_source_includes"),
-                                   params.get("_source_excludes"))
+    fetch, inc, exc = parse_source_spec(spec, params.get("_source_includes"),
+                                        params.get("_source_excludes"))
+    req.source = (fetch, inc, hidden_metadata(spec, inc, exc))
     req.exclude_vectors = excludes_vectors(spec)
     req.highlight = body.get("highlight")
     tth = params.get("track_total_hits", body.get("track_total_hits", 10000))

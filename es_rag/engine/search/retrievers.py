@@ -1,4 +1,5 @@
-"""Retrievers (`standard`, `knn`, `rrf`, `linear`) parsed into a small tree the executor walks."""
+"""Retrievers (`standard`, `knn`, `rrf`, `linear`, `text_similarity_reranker`) parsed into a
+small tree the executor walks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from ..query.explanation import f32
 from ..query.knn import KnnSpec
 from .collapse import CollapseSpec, parse_collapse
 from .linear import parse_linear
+from .multi_field import parse_multi_field
+from .rerank_retriever import FEATURE, parse_rerank
 
 
 @dataclass
@@ -34,6 +37,8 @@ class Retriever:
     collapse: CollapseSpec | None = None
     terminate_after: int | None = None
     name: str | None = None  # `_name`, which explanations quote
+    rerank: Any = None  # `text_similarity_reranker`: its RerankSpec
+    multi_field: Any = None  # `linear`/`rrf` in the multi-field format: its MultiFieldSpec
 
 
 def parse_retriever(body: Any) -> Retriever:
@@ -75,12 +80,13 @@ def _parse_retriever(body: Any) -> Retriever:
         return Retriever("knn", knn=KnnSpec(spec, where="knn", require_k=True))
     if kind == "rrf":
         _check(kind, spec, {"retrievers", "rank_constant", "rank_window_size", "filter",
-                            "_name", "min_score"})
+                            "_name", "min_score", "query", "fields"})
         items = spec.get("retrievers")
-        if not isinstance(items, list) or not items:
+        if items is not None and not isinstance(items, list):
             raise ParsingError("[rrf] failed to parse field [retrievers]",
                                error_type="x_content_parse_exception")
-        children = [_rrf_component(item) for item in items]
+        multi_field = parse_multi_field("rrf", spec, items)
+        children = [_rrf_component(item) for item in items or ()]
         rank_constant = int(spec.get("rank_constant", 60))
         if rank_constant < 1:
             raise BadRequest("[rank_constant] must be greater or equal to [1] for [rrf]")
@@ -91,11 +97,14 @@ def _parse_retriever(body: Any) -> Retriever:
         retriever = Retriever("rrf", children=children, rank_constant=rank_constant,
                               rank_window_size=None if window is None else int(window),
                               filters=[parse_query(f) for f in
-                                       (flt if isinstance(flt, list) else [flt])])
+                                       (flt if isinstance(flt, list) else [flt])],
+                              multi_field=multi_field)
         return retriever
     if kind == "linear":
         return Retriever("linear", **parse_linear(spec, parse_retriever))
-    if kind in ("text_similarity_reranker", "rule", "rescorer", "pinned"):
+    if kind == FEATURE:
+        return parse_rerank(spec, parse_retriever, Retriever)
+    if kind in ("rule", "rescorer", "pinned"):
         raise BadRequest(f"retriever [{kind}] is not supported by the embedded engine")
     raise ParsingError(f"unknown retriever [{kind}]", error_type="x_content_parse_exception")
 

@@ -7,7 +7,7 @@ reads only the indices and documents it admits.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -22,6 +22,7 @@ from ..errors import (
     SecurityError,
 )
 from ..index.fulltext import ID, KEY
+from ..inference.context import current
 from ..node import Node, Target
 from ..query import parse_query
 from ..query.base import QueryNode
@@ -38,6 +39,7 @@ from .pit import PointsInTime, add_tiebreaker, validate_pit_search
 from .query_phase import QueryPhase
 from .reader_context import ReaderContexts
 from .request import SearchRequest, parse_search, url_query
+from .rerank_retriever import FEATURE as RERANK_FEATURE
 from .retrievers import Retriever
 from .scope import make_scopes, with_filters
 from .scroll import Scrolls
@@ -45,7 +47,7 @@ from .slice import parse_slice, slice_filter
 from .update_by_query import write_in_batches
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
-_FEATURES = {"rrf": RRF_FEATURE, "linear": LINEAR_FEATURE}
+_FEATURES = {"rrf": RRF_FEATURE, "linear": LINEAR_FEATURE, RERANK_FEATURE: RERANK_FEATURE}
 
 def _licensed_feature(req: SearchRequest) -> str | None:
     """The first feature outside a basic license the request uses, outermost retriever first."""
@@ -74,6 +76,8 @@ class SearchService:
         self.documents = documents
         # (model_id, text) → vector, for kNN's `query_vector_builder` (the ML service's)
         self.embed_query = embed_query
+        # ids of the `_inference` endpoints (a builder's model_id may name one)
+        self.inference_endpoints: Callable[[], Iterable[str]] = tuple
         self.contexts = ReaderContexts()
         self.scrolls = Scrolls(self, self.contexts)
         self.pits = PointsInTime(self, self.contexts)
@@ -238,9 +242,12 @@ class SearchService:
     def build_query_vectors(self, specs: Iterator[KnnSpec] | list[KnnSpec]) -> None:
         """Embed the `model_text` of every kNN `query_vector_builder` (once per model and
         text), as Elasticsearch does before the search starts."""
-        vectors: dict[tuple[str, str], list[float]] = {}
+        vectors: dict[tuple[str | None, str], list[float]] = {}
         for spec in specs:
-            if spec.builder is None:
+            if spec.builder is None or spec.builder[0] is None:
+                continue  # no model_id: a semantic_text field's own endpoint (search/knn.py)
+            if spec.builder[0] in self.inference_endpoints():
+                spec.vector = current().embed(*spec.builder)[1]
                 continue
             if self.embed_query is None:
                 raise BadRequest("[query_vector_builder] needs the engine's ML service")

@@ -168,9 +168,15 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
        _INDEX_TEMPLATE + "put"),
     _e("indices.delete_index_template", "DELETE", "/_index_template/{name}",
        _INDEX_TEMPLATE + "delete"),
-    _e("inference.get", "GET", "/_inference[/{id}]", "cluster:monitor/xpack/inference/get"),
-    _e("inference.put", "PUT", "/_inference/{id}", "cluster:admin/xpack/inference/put"),
-    _e("inference.inference", "POST", "/_inference/{id}", "cluster:monitor/xpack/inference"),
+    _e("inference.get", "GET", "/_inference[/{name}][/{id}]",
+       "cluster:monitor/xpack/inference/get"),
+    _e("inference.update", "PUT", "/_inference[/{name}]/{id}/_update",
+       "cluster:admin/xpack/inference/update"),
+    _e("inference.put", "PUT", "/_inference[/{name}]/{id}", "cluster:admin/xpack/inference/put"),
+    _e("inference.delete", "DELETE", "/_inference[/{name}]/{id}",
+       "cluster:admin/xpack/inference/delete"),
+    _e("inference.inference", "POST", "/_inference[/{name}]/{id}",
+       "cluster:monitor/xpack/inference"),
     # trained models (the ingest inference processor and kNN's query_vector_builder run the
     # model as Elasticsearch's ML origin: they need no ML privilege of the user)
     _e("ml.put_trained_model", "PUT", _MODEL, _ML_ADMIN + "inference/put"),

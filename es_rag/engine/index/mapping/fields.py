@@ -11,6 +11,8 @@ from typing import Any
 from ...dates import DEFAULT_FORMAT
 from ...errors import BadRequest, MapperParsingError
 from ..analysis import ANALYZERS
+from .semantic_text import PARAMS as SEMANTIC_TEXT_PARAMS
+from .semantic_text import check_semantic_text
 
 INTEGER_TYPES = {"long", "integer", "short", "byte", "unsigned_long"}
 FLOAT_TYPES = {"double", "float", "half_float", "scaled_float"}
@@ -32,6 +34,8 @@ PARAMS: dict[str, set[str]] = {
     "object": {"type", "properties", "dynamic", "enabled"},
     "nested": {"type", "properties", "dynamic", "enabled", "include_in_parent",
                "include_in_root"},
+    "semantic_text": SEMANTIC_TEXT_PARAMS,
+    "sparse_vector": {"type", "meta", "store", "index_options"},
 }
 for _t in INTEGER_TYPES | FLOAT_TYPES:
     PARAMS[_t] = _COMMON | {"coerce", "ignore_malformed", "scaling_factor",
@@ -39,7 +43,7 @@ for _t in INTEGER_TYPES | FLOAT_TYPES:
 SIMILARITIES = ("cosine", "dot_product", "l2_norm", "max_inner_product")
 VECTOR_INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat",
                       "int4_flat", "bbq_flat")
-UNSUPPORTED_PARAMS = {"copy_to", "normalizer", "index_phrases"}
+UNSUPPORTED_PARAMS = {"normalizer", "index_phrases"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def check_params(name: str, body: dict[str, Any]) -> None:
     if ftype is None:
         raise MapperParsingError(f"No type specified for field [{name}]")
     if not isinstance(ftype, str) or ftype not in PARAMS:
-        if ftype in ("flattened", "geo_point", "semantic_text", "sparse_vector",
+        if ftype in ("flattened", "geo_point",
                      "alias", "wildcard", "constant_keyword", "rank_feature", "search_as_you_type",
                      "completion", "binary", "version", "histogram", "join", "percolator"):
             raise MapperParsingError(
@@ -91,6 +95,8 @@ def check_params(name: str, body: dict[str, Any]) -> None:
             raise MapperParsingError(f"analyzer [{body[key]}] has not been configured in mappings")
     if ftype == "dense_vector":
         _check_vector(name, body)
+    if ftype == "semantic_text":
+        check_semantic_text(name, body)
     if ftype in ("date", "date_nanos") and "format" in body:
         for fmt in str(body["format"]).split("||"):
             if not re.fullmatch(r"[A-Za-z_'\-/:. T]+", fmt):
@@ -195,7 +201,7 @@ def _merge_field(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[st
     for key, value in new.items():
         if key == "fields":
             merged["fields"] = merge_properties(old.get("fields", {}), value, path + ".")
-        elif key in ("ignore_above", "meta", "search_analyzer") or (
+        elif key in ("ignore_above", "meta", "search_analyzer", "search_inference_id") or (
                 key == "dims" and "dims" not in old):
             merged[key] = value
         elif old.get(key) != value:

@@ -14,6 +14,7 @@ from .dynamic_templates import check_templates, substitute, template_matches
 from .fields import FieldSpec, check_params, expand_dots, merge_properties, validate_properties
 from .nested import copy_up, nested_paths
 from .parsed import NestedObject, ParsedDocument
+from .semantic_text import INFERENCE_FIELDS, values_of
 from .values import convert
 
 
@@ -102,6 +103,8 @@ class Mapping:
     def parse(self, source: dict[str, Any], doc_id: str) -> ParsedDocument:
         """Typed field values of a document; unknown fields are mapped dynamically."""
         doc = ParsedDocument()
+        if INFERENCE_FIELDS in source:  # semantic_text chunks: metadata, not fields
+            source = {k: v for k, v in source.items() if k != INFERENCE_FIELDS}
         self._parse_object(source, "", self.properties, self.dynamic, doc, doc.new_properties,
                            doc_id)
         return doc
@@ -218,10 +221,19 @@ class Mapping:
                           "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
 
     def _parse_leaf(self, path: str, body: dict[str, Any], value: Any, doc: ParsedDocument,
-                    doc_id: str) -> None:
+                    doc_id: str, copying: bool = False) -> None:
         ftype = body["type"]
         if ftype == "dense_vector":
             self._parse_vector(path, body, value, doc, doc_id)
+            return
+        if ftype == "semantic_text":  # searched through its chunks (query/semantic.py)
+            if values_of(value):
+                doc.field_names.add(path)
+            return
+        if ftype == "sparse_vector":  # scored from _source (query/chunk_scores.py)
+            _check_sparse(path, value, doc_id)
+            if value:
+                doc.field_names.add(path)
             return
         if type(value) is not list:
             items: list[Any] | tuple[Any] = (value,)
@@ -237,6 +249,8 @@ class Mapping:
             spec = FieldSpec(path, ftype, body)
             subs = [self.fields.get(f"{path}.{sub}") or FieldSpec(f"{path}.{sub}", sb["type"], sb)
                     for sub, sb in (body.get("fields") or {}).items()]
+        if body.get("copy_to") and not copying:
+            self._copy_to(path, body["copy_to"], value, doc, doc_id)
         values, names = doc.values, doc.field_names
         for item in items:
             if item is None:
@@ -253,6 +267,32 @@ class Mapping:
                 if sub_value is not None:
                     values.setdefault(sub_spec.path, []).append(sub_value)
                     names.add(sub_spec.path)
+
+    def _copy_to(self, path: str, targets: Any, value: Any, doc: ParsedDocument,
+                  doc_id: str) -> None:
+        """Index `value` in the `copy_to` fields too (as Elasticsearch: one level, the copy is
+        not copied further); an unmapped target is mapped dynamically."""
+        for target in targets if isinstance(targets, list) else [targets]:
+            spec = self.fields.get(target)
+            if spec is not None and spec.type == "object":
+                raise DocumentParsingError(f"Cannot copy to field [{target}] since it is mapped "
+                                           f"as an object")
+            body = spec.params if spec is not None else self._dynamic_body(target, value,
+                                                                            self.dynamic)
+            if body is None:
+                continue
+            if spec is None:
+                _set_path(doc.new_properties, target, body)
+            self._parse_leaf(target, body, value, doc, doc_id, copying=True)
+
+    def copy_sources(self, path: str) -> list[str]:
+        """The fields whose values a field receives through `copy_to`, itself first."""
+        sources = [path]
+        for spec in self.fields.values():
+            targets = spec.params.get("copy_to") if spec.type != "object" else None
+            if targets and path in (targets if isinstance(targets, list) else [targets]):
+                sources.append(spec.path)
+        return sources
 
     def _parse_vector(self, path: str, body: dict[str, Any], value: Any, doc: ParsedDocument,
                       doc_id: str) -> None:
@@ -310,6 +350,21 @@ def signed_bytes(text: str) -> list[int]:
     if len(text) % 2 or any(c not in "0123456789abcdefABCDEF" for c in text):
         raise ValueError(f"[{text}] is not a hex string of whole bytes")
     return [b - 256 if b > 127 else b for b in bytes.fromhex(text)]
+def _check_sparse(path: str, value: Any, doc_id: str) -> None:
+    """A sparse_vector value: token → strictly positive weight."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise DocumentParsingError(
+            f"[sparse_vector] fields take hashes that map a feature to a strictly positive "
+            f"float, but got unexpected token {type(value).__name__} in document with id "
+            f"'{doc_id}' for field [{path}]")
+    for token, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+            raise DocumentParsingError(
+                f"[sparse_vector] fields do not support negative or zero values, nor non-number "
+                f"values, but got [{weight}] for feature [{token}] of field [{path}] in "
+                f"document with id '{doc_id}'")
 
 
 def _set_path(props: dict[str, Any], path: str, patch: dict[str, Any]) -> None:
