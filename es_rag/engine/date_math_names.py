@@ -36,7 +36,9 @@ def resolve(name: str, now: datetime | None = None) -> str:
             out.append(_expression(text[i + 1:end], name, now or datetime.now(UTC)))
             i = end + 1
         elif char == "}":
-            raise _invalid(name, f"invalid character in placeholder at position [{i}]")
+            raise _invalid(name, f"invalid character at position [{i + 1}]. `{{` and `}}` are "
+                                 "reserved characters and should be escaped when used as part "
+                                 "of the index name using `\\` (e.g. `\\{text\\}`)")
         else:
             out.append(char)
             i += 1
@@ -69,7 +71,7 @@ def _expression(body: str, name: str, now: datetime) -> str:
     if "{" in body:
         math, _, spec = body.partition("{")
         if not spec.endswith("}"):
-            raise _invalid(name, "missing closing brace in date format")
+            raise _invalid(name, "missing closing `}` for date math format")
         spec = spec[:-1]
         fmt, _, tz_part = spec.partition("|")
         tz_name = tz_part or "UTC"
@@ -90,5 +92,6 @@ def _expression(body: str, name: str, now: datetime) -> str:
 
 
 def _invalid(name: str, reason: str) -> BadRequest:
-    return BadRequest(f"invalid date math expression [{name}]: {reason}",
+    """DateMathExpressionResolver's parse error, quoting the expression inside `<` `>`."""
+    return BadRequest(f"invalid dynamic name expression [{name[1:]}]. {reason}",
                       error_type="parse_exception")

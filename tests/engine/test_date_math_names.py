@@ -30,5 +30,5 @@ def test_create_write_and_search_through_a_date_math_name(es: Elasticsearch) -> 
     written = es.index(index="<dm-{now/d}>", id="1", document={"a": 1}, refresh=True)
     assert written["_index"] == f"dm-{today}"
     assert es.search(index="<dm-{now/d}>")["hits"]["total"]["value"] == 1
-    with pytest.raises(BadRequestError, match="invalid date math expression"):
+    with pytest.raises(BadRequestError, match="invalid dynamic name expression"):
         es.index(index="<dm-{now/d>", document={"a": 1})
