@@ -7,6 +7,9 @@ DEV_STAMP := $(VENV)/.installed-dev
 # the 8.x client (tests/engine/test_clients.py) needs elastic-transport 8, the 9.x one 9
 ES8_VENV := .venv-es8
 ES8_STAMP := $(ES8_VENV)/.installed
+# third-party RAG clients (tests/clients) pin the 8.x `elasticsearch`: their own virtualenv too
+CLIENTS_VENV := .venv-clients
+CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
 # llama-cpp-python (the `local` provider, in dev) builds from source; llama.cpp's native build
 # (-march=native) crashes on some CPUs, so it is built for the generic target
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
@@ -35,6 +38,13 @@ $(ES8_STAMP): | $(BIN)/python
 	$(ES8_VENV)/bin/pip install --quiet 'elasticsearch8>=8.15,<9'
 	touch $(ES8_STAMP)
 
+## langchain-elasticsearch, Haystack's and LlamaIndex's Elasticsearch stores, for their flows.
+$(CLIENTS_STAMP): | $(BIN)/python
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install --quiet 'langchain-elasticsearch>=1.0,<2' \
+		'elasticsearch-haystack>=7.1,<8' 'llama-index-vector-stores-elasticsearch>=0.7,<0.8'
+	touch $(CLIENTS_STAMP)
+
 ## Set up, then ingest the project's docs into the embedded engine and answer a question with citations.
 demo: $(STAMP)
 	$(BIN)/es-rag demo
@@ -47,7 +57,7 @@ chromium:
 	fi
 
 ## Set up, then run the whole test suite.
-test: $(DEV_STAMP) $(ES8_STAMP) chromium
+test: $(DEV_STAMP) $(ES8_STAMP) $(CLIENTS_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
@@ -55,4 +65,4 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) $(ES8_VENV) .es-rag
+	rm -rf $(VENV) $(ES8_VENV) $(CLIENTS_VENV) .es-rag
