@@ -117,3 +117,35 @@ def test_ask_json_flags_instruction_like_passages(indexed) -> None:
     assert flag["kind"] == "override" and "Ignore previous instructions" in flag["sentence"]
     printed = run("ask", "When are expense reports due?", env=env)
     assert "holds instruction-like text" in printed.stderr
+
+
+def test_ask_keeps_its_answers_in_the_answer_log_only_when_turned_on(indexed) -> None:
+    env, _ = indexed
+    log = Path(env["ES_RAG_DATA"]) / "answers"
+    question = "Who approves leave requests?"
+    assert run("ask", question, env=env).returncode == 0
+    assert not log.exists()
+    asked = run("ask", question, "--json", env={**env, "ES_RAG_ANSWER_LOG": "true"})
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout.splitlines()[-1])
+    [path] = log.iterdir()
+    record = json.loads(path.read_text())
+    assert record["surface"] == "cli" and record["answer"] == answer["answer"]
+    assert record["question"] is None and question not in path.read_text()
+    assert record["passages"][0]["source"].endswith("leave.md")
+    streamed = run("ask", question, "--stream",
+                   env={**env, "ES_RAG_ANSWER_LOG": "1", "ES_RAG_ANSWER_LOG_QUESTIONS": "1"})
+    assert streamed.returncode == 0, streamed.stderr
+    newest = json.loads(sorted(log.iterdir())[-1].read_text())
+    assert newest["question"] == question
+
+
+def test_ingest_and_apply_give_the_index_a_new_version(indexed, tmp_path: Path) -> None:
+    env, _ = indexed
+    version_file = Path(env["ES_RAG_DATA"]) / "index-version"
+    before = version_file.read_text()
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "parking.md").write_text("# Parking\n\nVisitors park in the north garage.\n")
+    assert run("ingest", str(folder), env=env).returncode == 0
+    assert version_file.read_text() != before
