@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import elastic_transport
@@ -152,7 +151,7 @@ def ask_question() -> Response:
         return jsonify(body)
     answering = (iter([cached.text, cached]) if cached is not None else ask_stream(
         caller.client, caller.caps, state.settings.index, question, params, embedder, generator))
-    parts = observe.answers_of(params.search.mode.value, _on_answer(answering, finished))
+    parts = observe.answers_of(params.search.mode.value, sse.on_answer(answering, finished))
     # retrieval and the first token happen here, so their failures still get a status code
     first = next(parts)
 
@@ -162,14 +161,6 @@ def ask_question() -> Response:
             to_error=lambda exc: errors.as_api_error(exc, state.cluster_url))
 
     return Response(stream(), mimetype="text/event-stream", headers=sse.HEADERS)
-
-
-def _on_answer(parts: Iterator[Any], finished: Callable[[Any], None]) -> Iterator[Any]:
-    """The parts of a streamed answer, unchanged; `finished` sees the final Answer."""
-    for part in parts:
-        if not isinstance(part, str):
-            finished(part)
-        yield part
 
 
 @bp.get("/health")
