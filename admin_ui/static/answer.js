@@ -35,7 +35,8 @@ function answerPanel() {
     const done = data(event);
     text.textContent = done.answer;
     const cached = done.retrieval && done.retrieval.cache === "hit" ? " · from the answer cache" : "";
-    meta.textContent = done.provider + (done.extractive ? " (extractive)" : "") + " · " +
+    const kind = done.extractive && done.provider !== "extractive" ? " (extractive)" : "";
+    meta.textContent = done.provider + kind + " · " +
       Math.round(done.timings.total_ms || 0) + " ms" + cached;
     panel.classList.add("answered");
   });
