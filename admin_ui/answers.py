@@ -72,6 +72,6 @@ def judge(record_id: str) -> Response:
     if not saved:
         flash("Nothing judged: choose relevant or not relevant for a document.", "error")
     else:
-        flash(f"Saved {saved} judgment(s) to judgments/playground.qrels: `es-rag eval "
-              "--judgments` and the tuning page now count them.")
+        flash(f"Saved {saved} judgment(s) to judgments/playground.qrels: es-rag eval "
+              "--judgments judgments/playground.qrels and the evaluation page now count them.")
     return redirect(url_for("answers.trace", record_id=record_id))
