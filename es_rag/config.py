@@ -94,6 +94,11 @@ class Settings:
     llm_base_url: str | None = _setting(None, "OpenAI-compatible endpoint (openai provider)")
     llm_model: str | None = _setting(None, "model name for the LLM provider")
     llm_api_key: str | None = _setting(None, "key for the OpenAI-compatible endpoint", secret=True)
+    judge_base_url: str | None = _setting(
+        None, "OpenAI-compatible endpoint of the judge model grading faithfulness and answer "
+        "correctness in `es-rag eval --answers` (none: no judge)")
+    judge_model: str | None = _setting(None, "model name of the judge")
+    judge_api_key: str | None = _setting(None, "key for the judge's endpoint", secret=True)
     answer_log: bool = _setting(
         False, "keep a private log of every answer (passages, scores, prompt, answer, "
         "citations, verification verdicts) under <data>/answers, for the admin UI's Answers page")

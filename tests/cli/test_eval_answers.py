@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from generate.conftest import LlamaServer, llama_server, smollm2_gguf  # noqa: F401 - fixtures
 
 ES_RAG = [sys.executable, "-m", "es_rag"]
 CORPUS = {
@@ -149,3 +150,18 @@ def test_ingest_and_apply_give_the_index_a_new_version(indexed, tmp_path: Path) 
     (folder / "parking.md").write_text("# Parking\n\nVisitors park in the north garage.\n")
     assert run("ingest", str(folder), env=env).returncode == 0
     assert version_file.read_text() != before
+
+
+def test_a_configured_judge_grades_faithfulness_and_correctness(
+        indexed, llama_server: LlamaServer) -> None:  # noqa: F811 - the imported fixture
+    env, golden = indexed
+    judged = {**env, "ES_RAG_JUDGE_BASE_URL": llama_server.base_url,
+              "ES_RAG_JUDGE_MODEL": llama_server.model, "ES_RAG_REQUEST_TIMEOUT": "120"}
+    measured = run("eval", "--answers", str(golden), "--json", env=judged)
+    assert measured.returncode == 0, measured.stderr
+    report = json.loads(measured.stdout.splitlines()[-1])
+    assert report["judge"] == llama_server.model
+    answered = [r for r in report["results"] if not r["refused"]]
+    assert answered and all("faithful" in r and "judged_correct" in r for r in answered)
+    half = run("eval", "--answers", str(golden), env={**env, "ES_RAG_JUDGE_MODEL": "qwen2.5"})
+    assert half.returncode == 1 and "needs both ES_RAG_JUDGE_BASE_URL" in half.stderr
