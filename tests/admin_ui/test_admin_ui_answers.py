@@ -145,3 +145,21 @@ def test_a_prompt_that_does_not_render_is_refused(ui, logged: Settings) -> None:
     bad_name = ui.post("/playground/prompt/save", data={**form, "name": "../../etc"})
     assert bad_name.status_code == 400
     assert not Path(logged.assets / "templates" / "etc").exists()
+
+
+@pytest.mark.parametrize("mode", ["bm25", "knn"])
+def test_the_python_snippet_sends_the_same_search(engine, cluster, mode: str) -> None:
+    from admin_ui.request_view import python_snippet
+    from es_rag.connect import detect_capabilities
+    from es_rag.retrieve import SearchParams, search
+
+    caps = detect_capabilities(cluster, engine.url, cluster.info().body, embedded=True)
+    result = search(cluster, caps, "ui-chunks", "eiffel tower", SearchParams(
+        mode=mode, size=3, explain=True), shared_embedder())
+    [request] = result.explain["requests"]
+    code = python_snippet(request, engine.url)
+    assert code.startswith("from elasticsearch import Elasticsearch\n\nclient = Elasticsearch(")
+    scope = {"client": cluster}
+    exec(code.split("\n", 3)[3], scope)  # the call, with this test's client
+    ids = [hit["_id"] for hit in scope["response"]["hits"]["hits"]]
+    assert ids == [hit.chunk_id for hit in result.hits]
