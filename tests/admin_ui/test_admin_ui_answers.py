@@ -163,3 +163,21 @@ def test_the_python_snippet_sends_the_same_search(engine, cluster, mode: str) ->
     exec(code.split("\n", 3)[3], scope)  # the call, with this test's client
     ids = [hit["_id"] for hit in scope["response"]["hits"]["hits"]]
     assert ids == [hit.chunk_id for hit in result.hits]
+
+
+def test_the_playground_reuses_an_answer_until_a_prompt_is_saved(settings: Settings) -> None:
+    cached = dataclasses.replace(settings, answer_cache_seconds=300,
+                                 client_side_acl_filter=True)  # to search as bob here
+    ui = create_app(cached, allow_without_security=True,
+                    embedder=shared_embedder()).test_client()
+    log_in(ui)
+    first, second = (dict(_answer(ui))["done"]["retrieval"] for _ in range(2))
+    assert "cache" not in first and second["cache"] == "hit"
+    as_bob = dict(_answer(ui, as_user="bob"))["done"]  # another user scope: not alice's
+    assert "cache" not in as_bob["retrieval"] and "1889" not in as_bob["answer"]
+    folder = cached.assets / "templates" / "prompts" / "default"
+    ui.post("/playground/prompt/save", data={
+        "csrf_token": token(ui, "/playground"), "name": "default",
+        "system": (folder / "system.j2").read_text() + "\nBe brief.",
+        "user": (folder / "user.j2").read_text()})
+    assert "cache" not in dict(_answer(ui))["done"]["retrieval"]
