@@ -185,7 +185,8 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     `reranker` overrides the one `params.rerank` would build in `hybrid+rerank` mode.
     Without `params`, the retrieval parameters stored by `es-rag apply` are used
     (`es_rag.retrieve.defaults`); `explain["parameters"]` reports the values searched with and
-    where they came from.
+    where they came from, and with `params.explain` `explain["requests"]` lists the requests
+    sent to the cluster (method, path, body).
 
     Example (with a connected client and the embedder from `es_rag.ingest.embed`)::
 
