@@ -49,14 +49,14 @@ function answerPanel() {
   });
   source.addEventListener("error", (event) => {
     source.close();
-    if (event.data) {
-      const error = data(event).error || {};
-      text.textContent = "";
-      const box = document.createElement("div");
-      box.className = "flash error";
-      box.textContent = "No answer: " + (error.reason || "the answer failed");
-      text.append(box);
-    }
+    if (!event.data && panel.classList.contains("answered")) return;
+    // an error event of the server carries its reason; a dropped connection carries none
+    const error = event.data ? data(event).error || {} : { reason: "the connection to the server was lost" };
+    text.textContent = "";
+    const box = document.createElement("div");
+    box.className = "flash error";
+    box.textContent = "No answer: " + (error.reason || "the answer failed");
+    text.append(box);
   });
   // the last event: closing stops EventSource from reconnecting (and asking again)
   source.addEventListener("end", () => source.close());

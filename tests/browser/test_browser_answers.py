@@ -122,3 +122,9 @@ def test_the_answers_page_opens_a_trace_and_turns_it_into_a_judgment(
     _shot(page, screenshots, "answers-07-judged")
     qrels = (answers_ui["assets"] / "judgments" / "playground.qrels").read_text()
     assert f"{query_id(QUESTION)} 0 eiffel 0" in qrels
+
+
+def test_an_answer_that_cannot_be_given_says_why(page: Page, answers_ui: dict[str, Any]) -> None:
+    page.goto(f"{answers_ui['url']}/playground?q={QUESTION}&boost_title=lots")
+    expect(page.locator("#answer-text .flash.error")).to_have_text(
+        "No answer: boost of title: 'lots' is not a number")
