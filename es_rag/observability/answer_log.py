@@ -6,7 +6,8 @@ the passages given to the generator with their scores, the prompt a model was se
 its citations and the verification verdicts (citations removed, unsupported sentences,
 instruction-like source text, citation coverage). The question is redacted unless
 `answer_log_questions` is set: a hash remains, and the question is cut out of the prompt too.
-Records older than `answer_log_days` are deleted whenever the log is written or read.
+Records older than `answer_log_days` are deleted when the log is read, and when it is written
+(at most once every `PRUNE_EVERY` seconds per process, so that writing stays cheap).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +34,8 @@ REDACTED = "[question redacted]"
 SURFACES = ("cli", "api", "playground")
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 _ID = re.compile(r"^\d{8}T\d{12}Z-\d+-[0-9a-f]{8}$")
+PRUNE_EVERY = 3600.0
+_last_pruned: dict[Path, float] = {}
 
 
 def log_dir(data: Path) -> Path:
@@ -102,7 +106,8 @@ def log_answer(settings: Settings, question: str, answer: Any, *, surface: str,
         private_folder(folder)
         write_atomically(folder / f"{record_id}.json",
                          json.dumps({"id": record_id, **record}, indent=2, ensure_ascii=False))
-        prune(settings)
+        if time.monotonic() - _last_pruned.get(folder, -PRUNE_EVERY) >= PRUNE_EVERY:
+            prune(settings)
     except OSError as exc:
         log.warning("the answer log in %s cannot be written: %s", folder, exc)
         return None
@@ -119,6 +124,7 @@ def _written(record_id: str) -> datetime | None:
 def prune(settings: Settings) -> int:
     """Delete the records older than `answer_log_days`; how many were deleted."""
     folder = log_dir(settings.data)
+    _last_pruned[folder] = time.monotonic()
     if not folder.is_dir():
         return 0
     oldest = datetime.now(UTC) - timedelta(days=settings.answer_log_days)
