@@ -60,7 +60,7 @@ def create_app(settings: Settings, *, allow_without_security: bool = False,
     the settings' embedding model (tests). `secure_cookies` marks cookies Secure even on http
     (behind a TLS-terminating proxy); over https they are always Secure.
     """
-    from admin_ui import auth, evaluation, overview, playground, tuning
+    from admin_ui import answers, auth, evaluation, overview, playground, playground_answer, tuning
 
     app = Flask(__name__)
     if secret_key is not None:
@@ -73,7 +73,7 @@ def create_app(settings: Settings, *, allow_without_security: bool = False,
     app.extensions["admin_ui"] = state
     access.install(app)
     app.jinja_env.filters.update(highlight=highlight_html, run_time=display_time)
-    for module in (auth, overview, playground, tuning, evaluation):
+    for module in (auth, overview, playground, playground_answer, tuning, evaluation, answers):
         app.register_blueprint(module.bp)
     app.add_url_rule("/", endpoint="index", view_func=overview.index)
 

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from admin_ui.access import ClusterUser, current_user
 from admin_ui.jobs import Job, JobBusy
 from es_rag import assets, run_records
+from es_rag.answer_cache import bump_index_version
 from es_rag.ingest import index_counts
 from es_rag.ingest.discover import outside_roots
 
@@ -89,6 +90,7 @@ def apply_assets() -> Response:
     def work(job: Job) -> list[dict[str, Any]]:
         loaded = assets.load_assets(root)
         changes = assets.apply(user.client, user.caps, loaded, progress=job.progress)
+        bump_index_version(state.settings.data)  # cached answers are stale
         return [c.as_dict() for c in changes]
 
     _start(state, "apply", f"apply {root}", work)
@@ -132,6 +134,7 @@ def ingest() -> Response:
         record = {**report.to_dict(), "paths": [path], "index": settings.index,
                   "user": user.username}
         run_records.write_record(settings.data, "ingest", record)
+        bump_index_version(settings.data)
         return record
 
     _start(state, "ingest", f"ingest {path}", work)

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from admin_ui.access import current_user
 from es_rag import assets
+from es_rag.answer_cache import bump_index_version
 from es_rag.assets import file_diff
 from es_rag.retrieve.defaults import (
     FILE_NAME,
@@ -152,5 +153,6 @@ def save() -> Response:
             path.write_text(before, encoding="utf-8")
         flash(f"Not saved: {exc}", "error")
         return redirect(url_for("tuning.index", **form_values(proposed)))
+    bump_index_version(current_app.extensions["admin_ui"].settings.data)
     flash(f"Saved {FILE_NAME} and stored it on the cluster: every search now uses it.")
     return redirect(url_for("tuning.index"))

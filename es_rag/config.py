@@ -94,6 +94,21 @@ class Settings:
     llm_base_url: str | None = _setting(None, "OpenAI-compatible endpoint (openai provider)")
     llm_model: str | None = _setting(None, "model name for the LLM provider")
     llm_api_key: str | None = _setting(None, "key for the OpenAI-compatible endpoint", secret=True)
+    judge_base_url: str | None = _setting(
+        None, "OpenAI-compatible endpoint of the judge model grading faithfulness and answer "
+        "correctness in `es-rag eval --answers` (none: no judge)")
+    judge_model: str | None = _setting(None, "model name of the judge")
+    judge_api_key: str | None = _setting(None, "key for the judge's endpoint", secret=True)
+    answer_log: bool = _setting(
+        False, "keep a private log of every answer (passages, scores, prompt, answer, "
+        "citations, verification verdicts) under <data>/answers, for the admin UI's Answers page")
+    answer_log_days: float = _setting(30.0, "days an answer stays in the answer log")
+    answer_log_questions: bool = _setting(
+        False, "keep the question text in the answer log (otherwise redacted: a hash remains)")
+    answer_cache_seconds: float = _setting(
+        0.0, "seconds an answer of `es-rag serve` and the playground is reused for the same "
+        "question, parameters, index version and user (ingest and apply end it sooner); "
+        "0: no answer cache")
     metrics_open_on_loopback: bool = _setting(
         False, "let GET /metrics of `es-rag serve` answer requests from 127.0.0.1/::1 without "
         "credentials (for a local Prometheus agent); otherwise the cluster must accept them")
@@ -169,7 +184,7 @@ def _convert(name: str, raw: Any, f: dataclasses.Field[Any], where: str) -> Any:
             value = int(raw) if kind == "int" else float(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: {raw!r} is not a number ({kind} expected)") from None
-        lowest = 0 if name == "chunk_overlap" else 1
+        lowest = 0 if name in ("chunk_overlap", "answer_cache_seconds") else 1
         if value < lowest:
             raise ConfigError(f"{where}: {raw!r} must be at least {lowest}")
         return value

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from es_rag.answer_cache import AnswerCache
 from es_rag.config import Settings
 from es_rag.serving import SearchEmbedder, one_model_thread, serve_wsgi
 
@@ -40,8 +41,9 @@ def create_api_app(settings: Settings, *, client_factory: ClientFactory | None =
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION] = ApiState(settings, clients, SearchEmbedder(settings, embedder),
-                                         _generator=generator)
+    app.extensions[EXTENSION] = ApiState(
+        settings, clients, SearchEmbedder(settings, embedder),
+        AnswerCache(settings.data, settings.answer_cache_seconds), _generator=generator)
     app.register_blueprint(bp)
     install_leases(app, clients)
     observe.install(app)

@@ -76,6 +76,12 @@ def answered(mode: str, answer: Any) -> None:
     metrics().answer(g.get("es_rag_route", "ask"), mode, answer)
 
 
+def cache_lookup(enabled: bool, hit: bool) -> None:
+    """This request looked its answer up in the answer cache (nothing when it is off)."""
+    if enabled:
+        metrics().cache(hit)
+
+
 def answers_of(mode: str, parts: Iterator[Any]) -> Iterator[Any]:
     """The parts of a streamed answer, unchanged; the final `Answer` is counted as it passes,
     and an error in the stream is counted by kind."""

@@ -14,7 +14,10 @@ import elastic_transport
 from elasticsearch import ApiError as ClusterApiError
 from flask import Blueprint, Response, jsonify, request
 
+from es_rag.answer_cache import generator_identity
 from es_rag.generate import AskParams, ask, ask_stream
+from es_rag.observability import tracing
+from es_rag.observability.answer_log import log_answer
 from es_rag.retrieve import Mode, SearchResult, parse_filters, search, search_template
 from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
 from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
@@ -22,6 +25,7 @@ from es_rag.retrieve.filters import filter_clauses
 from es_rag.retrieve.queries import template_model_id
 
 from . import errors, observe, sse
+from .clients import ClientCache
 from .condense import condense
 from .openapi import openapi_document
 from .schemas import AskRequest, TemplateSearch, search_request, validate
@@ -108,7 +112,11 @@ def search_chunks() -> Response:
 @bp.post("/ask")
 @observe.observed("ask")
 def ask_question() -> Response:
-    """Answer a question (a follow-up is condensed first) as JSON or as Server-Sent Events."""
+    """Answer a question (a follow-up is condensed first) as JSON or as Server-Sent Events.
+
+    An answer to the same question, parameters, index version and caller is reused from the
+    answer cache; every answer goes to the answer log when it is on.
+    """
     state = api_state()
     req: AskRequest = validate(AskRequest, _json_body())
     caller = state.caller()
@@ -121,16 +129,29 @@ def ask_question() -> Response:
     t0 = time.perf_counter()
     question = condense(req.question, req.history, generator)
     timings = {"condense_ms": _ms(t0)} if req.history else {}
+    scope = tracing.scope_hash(ClientCache.key(request.headers.get("Authorization")))
+    key = state.answers.key(question, {"search": params.search, **generator_identity(generator)},
+                            state.settings.index, scope)
+    cached = state.answers.get(key)
+    observe.cache_lookup(state.answers.enabled, cached is not None)
+
+    def finished(answer: Any) -> None:
+        if cached is None:
+            state.answers.put(key, answer)
+        log_answer(state.settings, question, answer, surface="api", user_scope=scope)
+
     if not req.stream:
-        answer = ask(caller.client, caller.caps, state.settings.index, question, params,
-                     embedder, generator)
+        answer = cached or ask(caller.client, caller.caps, state.settings.index, question,
+                               params, embedder, generator)
+        finished(answer)
         observe.answered(params.search.mode.value, answer)
         body = answer.as_dict()
         body["question"] = question
         body["timings"] = {**timings, **body["timings"]}
         return jsonify(body)
-    parts = observe.answers_of(params.search.mode.value, ask_stream(
+    answering = (iter([cached.text, cached]) if cached is not None else ask_stream(
         caller.client, caller.caps, state.settings.index, question, params, embedder, generator))
+    parts = observe.answers_of(params.search.mode.value, sse.on_answer(answering, finished))
     # retrieval and the first token happen here, so their failures still get a status code
     first = next(parts)
 

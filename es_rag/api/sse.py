@@ -25,6 +25,15 @@ def event(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+def on_answer(parts: Iterable[str | Answer],
+              finished: Callable[[Answer], None]) -> Iterator[str | Answer]:
+    """The parts of a streamed answer, unchanged; `finished` sees the final Answer first."""
+    for part in parts:
+        if isinstance(part, Answer):
+            finished(part)
+        yield part
+
+
 def answer_events(parts: Iterable[str | Answer], *, question: str,
                   timings: dict[str, float],
                   to_error: Callable[[Exception], ApiError | None]) -> Iterator[str]:

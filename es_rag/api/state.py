@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from elasticsearch import AuthenticationException
 from flask import Flask, Response, current_app, g, request
 
+from es_rag.answer_cache import AnswerCache
 from es_rag.config import Settings
 from es_rag.generate import Generator, build_generator
 from es_rag.serving import SearchEmbedder
@@ -26,6 +27,7 @@ class ApiState:
     settings: Settings
     clients: ClientCache
     embedder: SearchEmbedder
+    answers: AnswerCache
     _generator: Generator | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -7,6 +7,7 @@ import json
 import click
 
 from es_rag import assets
+from es_rag.answer_cache import bump_index_version
 from es_rag.cli.root import Context, clear_errors, cli, json_flag, load_assets, pass_context
 
 
@@ -69,6 +70,7 @@ def apply(ctx: Context, yes: bool) -> None:
     if not yes and not click.confirm("Apply these changes?", default=False):
         raise click.ClickException("nothing applied")
     applied = assets.apply(client, caps, loaded, progress=lambda msg: click.echo(f"  {msg}"))
+    bump_index_version(ctx.settings.data)  # cached answers are stale
     click.echo(f"applied {len(applied)} change(s)")
 
 
@@ -80,6 +82,7 @@ def rollback(ctx: Context, alias: str | None) -> None:
     """Point an alias back to its previous index version."""
     client, _ = ctx.connection()
     before, after = assets.rollback(client, alias or ctx.settings.index)
+    bump_index_version(ctx.settings.data)
     click.echo(f"{alias or ctx.settings.index}: {before} -> {after}")
 
 

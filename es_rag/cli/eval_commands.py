@@ -106,12 +106,14 @@ def _evaluate_answers(ctx: Context, golden: Path, baseline: Path | None, max_dro
     """`eval --answers`: ask the golden questions as `es-rag ask` would, score, gate."""
     from es_rag.evaluate import BaselineError
     from es_rag.evaluate import answers as ev_answers
+    from es_rag.evaluate.answer_judge import build_judge
     from es_rag.generate import build_generator
 
     try:
         questions = ev_answers.read_golden(golden)
     except ev_answers.GoldenError as exc:
         raise click.ClickException(str(exc)) from None
+    judge = build_judge(ctx.settings)
     client, caps = ctx.connection()
     embedder = run_embedder(ctx)
     try:
@@ -120,7 +122,7 @@ def _evaluate_answers(ctx: Context, golden: Path, baseline: Path | None, max_dro
                 client, caps, ctx.settings.index, questions, embedder=embedder,
                 generator=build_generator(ctx.settings, embedder=embedder),
                 client_side_acl_filter=ctx.settings.client_side_acl_filter, name=golden.name,
-                progress=progress)
+                judge=judge, progress=progress)
         run_records.write_record(ctx.settings.data, "answers", json.loads(report.to_json()))
         regressions = (ev_answers.check_answer_baseline(report, baseline, max_drop)
                        if baseline else [])

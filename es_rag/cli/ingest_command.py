@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from es_rag import run_records
+from es_rag.answer_cache import bump_index_version
 from es_rag.cli.progress import StageProgress
 from es_rag.cli.root import Context, clear_errors, cli, json_flag, pass_context, run_embedder
 
@@ -109,6 +110,7 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source_name: str | None,
                     reports[-1].fail_path(str(path), str(exc))
     except (IngestError, DiscoveryError) as exc:
         raise click.ClickException(str(exc)) from None
+    bump_index_version(settings.data)  # cached answers are stale
     for report in reports:
         data = report.to_dict()
         run_records.write_record(settings.data, "ingest", data)

@@ -198,10 +198,22 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
                 answer = part
         click.echo()
         if answer is not None:
+            _log_answer(ctx, question, answer, as_user)
             print_answer(answer, streamed=True)
         return
     answer = answer_question(*args, as_user=as_user, client_side_acl_filter=acl_filter)
+    _log_answer(ctx, question, answer, as_user)
     if as_json:
         click.echo(json.dumps(answer.as_dict()))
     else:
         print_answer(answer, streamed=False)
+
+
+def _log_answer(ctx: Context, question: str, answer: Any, as_user: str | None) -> None:
+    """Into the answer log (when `answer_log` is on), scoped to the user asked as or logged in."""
+    from es_rag.observability.answer_log import log_answer
+    from es_rag.observability.tracing import scope_hash
+
+    settings = ctx.settings
+    log_answer(settings, question, answer, surface="cli",
+               user_scope=scope_hash(as_user or settings.user or settings.api_key))

@@ -16,7 +16,10 @@ sources given to the generator by path suffix. Metrics (fractions, higher is bet
 - context_recall: expected sources among the sources given to the generator;
 - correct_refusals / wrong_refusals: unanswerable questions refused / answerable ones refused;
 - first_sentence_correct / answer_correct: answerable questions whose first sentence / some
-  statement holds an expected answer text.
+  statement holds an expected answer text;
+- judge_faithfulness / judge_correctness (with a judge model, `es_rag.evaluate.answer_judge`):
+  answers whose statements the judge finds supported by their sources / graded as giving the
+  expected answer, over the answers it graded.
 """
 
 from __future__ import annotations
@@ -200,6 +203,8 @@ class QuestionResult:
     instruction_like: int = 0
     ms: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    faithful: bool | None = None
+    judged_correct: bool | None = None
 
 
 def _precise(statement: Statement, source_text: str) -> bool:
@@ -258,6 +263,7 @@ class AnswerReport:
     golden: str
     provider: str
     results: list[QuestionResult]
+    judge: str | None = None
 
     def metrics(self) -> dict[str, float]:
         """The summary metrics (a metric with nothing to measure is left out)."""
@@ -278,12 +284,17 @@ class AnswerReport:
             "answer_correct": _ratio(sum(bool(r.answer_correct) for r in with_text),
                                      len(with_text)),
         }
+        for metric, graded in (("judge_faithfulness", [r.faithful for r in self.results]),
+                               ("judge_correctness", [r.judged_correct for r in self.results])):
+            known = [g for g in graded if g is not None]
+            values[metric] = _ratio(sum(known), len(known))
         return {k: v for k, v in values.items() if v is not None}
 
     def summary(self) -> dict[str, Any]:
         """The `--json` summary, shaped like a retrieval baseline (`configs` by provider)."""
+        judged = {"judge": self.judge} if self.judge else {}
         return {"golden": self.golden, "questions": len(self.results),
-                "answerable": sum(not r.unanswerable for r in self.results),
+                "answerable": sum(not r.unanswerable for r in self.results), **judged,
                 "configs": {self.provider: self.metrics()}}
 
     def to_json(self) -> str:
@@ -295,11 +306,12 @@ def run_answer_evaluation(client: Elasticsearch, caps: Capabilities, index: str,
                           embedder: QueryEmbedder | None,
                           generator: Generator, params: AskParams | None = None,
                           as_user: str | None = None, client_side_acl_filter: bool = False,
-                          name: str | None = None,
+                          name: str | None = None, judge: Any = None,
                           progress: Callable[[str, int, int | None], None] | None = None
                           ) -> AnswerReport:
     """Ask every golden question (a golden file, or its questions) against `index` as
     `es-rag ask` would, and score the answers; `name` names the golden set in the report.
+    With a `judge` (an `AnswerJudge`), the judge also grades faithfulness and correctness.
 
     >>> report = run_answer_evaluation(client, caps, "chunks", "evaluate/golden/docs.jsonl",
     ...                                embedder=embedder, generator=generator)  # doctest: +SKIP
@@ -312,10 +324,16 @@ def run_answer_evaluation(client: Elasticsearch, caps: Capabilities, index: str,
         started = time.perf_counter()
         answer = ask(client, caps, index, golden.question, params, embedder, generator,
                      as_user=as_user, client_side_acl_filter=client_side_acl_filter)
-        results.append(score_answer(golden, answer, (time.perf_counter() - started) * 1000))
+        result = score_answer(golden, answer, (time.perf_counter() - started) * 1000)
+        if judge is not None:
+            result.faithful = judge.faithful(answer)
+            if not golden.unanswerable:
+                result.judged_correct = judge.correct(golden.question, golden.answers, answer)
+        results.append(result)
         if progress:
             progress("ask", i + 1, len(questions))
-    return AnswerReport(golden=name, provider=generator.name, results=results)
+    return AnswerReport(golden=name, provider=generator.name, results=results,
+                        judge=judge.model if judge is not None else None)
 
 
 def check_answer_baseline(report: AnswerReport, baseline_path: Path | str,

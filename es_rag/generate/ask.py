@@ -119,11 +119,14 @@ def _dont_know(generator: Generator) -> Answer:
 
 
 def _finished(answer: Answer, timings: dict[str, float], started: float,
-              trace: dict[str, Any]) -> Answer:
-    """`answer` with the retrieval trace and the timings, `total_ms` (since `started`) last."""
+              trace: dict[str, Any], context: Context | None = None) -> Answer:
+    """`answer` with the retrieval trace, the prompt sent and the timings, `total_ms` (since
+    `started`) last."""
     timings["total_ms"] = _ms(started)
     answer.timings = timings
     answer.retrieval = trace
+    if context is not None:
+        answer.prompt = context.prompt
     return answer
 
 
@@ -153,7 +156,7 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
         answer = generator.generate(question, context)
         tracing.record_answer(sp, answer)
     timings["generation_ms"] = _ms(t0)
-    return _finished(answer, timings, started, trace)
+    return _finished(answer, timings, started, trace, context)
 
 
 @tracing.traced_stream("es_rag.ask", tracing.ask_call, tracing.answer_attributes)
@@ -188,4 +191,5 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
             parts.append(delta)
             yield delta
     timings["generation_ms"] = _ms(t0)
-    yield _finished(generator.finish("".join(parts), context), timings, started, trace)
+    yield _finished(generator.finish("".join(parts), context), timings, started, trace,
+                    context)

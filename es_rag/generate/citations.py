@@ -74,6 +74,8 @@ class Answer:
     retrieval: dict[str, Any] = field(default_factory=dict)
     """The search behind the answer: its path and `parameters` (values, origin, overrides)."""
     instruction_like: list[InstructionLike] = field(default_factory=list)
+    prompt: list[dict[str, str]] = field(default_factory=list)
+    """The chat messages the model was sent (empty for the extractive answerer)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `es-rag ask --json` and `POST /api/ask`."""

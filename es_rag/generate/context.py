@@ -58,13 +58,16 @@ class Context:
     """The sources given to the generator, and the hits left out with the reason why.
 
     `embedder` is the ask's memoising embedder (`es_rag.generate.vectors`), through which
-    generators embed, so that no text of one ask is embedded twice.
+    generators embed, so that no text of one ask is embedded twice; `prompt` is what a chat
+    model was sent (empty for the extractive answerer), kept for the answer log.
     """
 
     sources: list[Source]
     dropped: list[tuple[str, str]] = field(default_factory=list)
     token_budget: int = 0
     embedder: QueryEmbedder | None = field(default=None, repr=False, compare=False)
+    prompt: list[dict[str, str]] = field(default_factory=list, repr=False, compare=False)
+    """The chat messages a model was sent for this context (set by the generator)."""
 
     @property
     def tokens(self) -> int:

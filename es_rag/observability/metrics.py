@@ -1,7 +1,8 @@
 """The Prometheus metrics of `es-rag serve`, in a registry of their own (one per app).
 
 Request latency per route and mode, answers and refusals ("I don't know"), citation coverage,
-empty retrievals and errors by kind. Rates are left to Prometheus: the "I don't know" rate is
+empty retrievals, errors by kind and answer cache lookups. Rates are left to Prometheus: the
+"I don't know" rate is
 `rate(es_rag_answers_total{outcome="dont_know"}[5m]) / rate(es_rag_answers_total[5m])`.
 """
 
@@ -44,6 +45,9 @@ class ApiMetrics:
             "es_rag_empty_retrievals_total", "Searches that found no chunk, asks that found none "
             "relevant (answered without a source)",
             ("route", "mode"), registry=r)
+        self.cache_lookups = Counter(
+            "es_rag_answer_cache_total", "Answer cache lookups, by outcome (hit, miss)",
+            ("outcome",), registry=r)
         self.errors = Counter(
             "es_rag_errors_total", "Error responses, by route, status and error type",
             ("route", "status", "kind"), registry=r)
@@ -69,6 +73,10 @@ class ApiMetrics:
             self.citations_removed.labels(answer.provider).inc(len(answer.removed_citations))
         if not answer.sources_used:
             self.empty.labels(route, mode).inc()
+
+    def cache(self, hit: bool) -> None:
+        """One answer cache lookup."""
+        self.cache_lookups.labels("hit" if hit else "miss").inc()
 
     def error(self, route: str, status: int, kind: str) -> None:
         """One error response."""

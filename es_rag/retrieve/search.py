@@ -76,15 +76,26 @@ def _annotate_legs(hits: Sequence[Hit], bm25: Sequence[Hit], knn: Sequence[Hit])
 
 
 class _Searcher:
-    """One search request's state: the scoped client, the index, timings and explain details."""
+    """One search request's state: the scoped client, the index, timings and explain details.
 
-    def __init__(self, client: Elasticsearch, index: str, explain: dict[str, Any]) -> None:
+    With `record`, every request sent is listed in `explain["requests"]` (method, path, body).
+    """
+
+    def __init__(self, client: Elasticsearch, index: str, explain: dict[str, Any],
+                 record: bool = False) -> None:
         self.client = client
         self.index = index
         self.explain = explain
         self.es_took_ms = 0
+        self.record = record
+
+    def _sent(self, path: str, body: Any) -> None:
+        if self.record:
+            self.explain.setdefault("requests", []).append(
+                {"method": "POST", "path": path, "body": body})
 
     def run(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._sent(f"/{self.index}/_search", body)
         leg = tracing.leg_name(body)
         with tracing.span(f"es_rag.retrieve.{leg}", es_rag__leg=leg) as sp:
             response = self.client.search(index=self.index, body=body).body
@@ -98,6 +109,7 @@ class _Searcher:
         searches: list[dict[str, Any]] = []
         for body in queries.leg_bodies(query_text, vector, params):
             searches += [{"index": self.index}, body]
+        self._sent("/_msearch", searches)
         with tracing.span("es_rag.retrieve.msearch", es_rag__legs=["bm25", "knn"]) as sp:
             response = self.client.msearch(searches=searches).body
             tracing.record_legs(sp, response)
@@ -185,7 +197,8 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     `reranker` overrides the one `params.rerank` would build in `hybrid+rerank` mode.
     Without `params`, the retrieval parameters stored by `es-rag apply` are used
     (`es_rag.retrieve.defaults`); `explain["parameters"]` reports the values searched with and
-    where they came from.
+    where they came from, and with `params.explain` `explain["requests"]` lists the requests
+    sent to the cluster (method, path, body).
 
     Example (with a connected client and the embedder from `es_rag.ingest.embed`)::
 
@@ -206,7 +219,7 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     if scope is not None:
         params = scope.restrict(params)
         explain["as_user"] = {"user": as_user, "enforced_by": scope.enforced_by}
-    searcher = _Searcher(scope.client if scope else client, index, explain)
+    searcher = _Searcher(scope.client if scope else client, index, explain, params.explain)
     vector: VectorQuery = []
     if params.mode is not Mode.BM25:
         if embedder is None:

@@ -109,3 +109,17 @@ def test_without_credentials_or_with_a_wrong_password_the_api_says_401(api) -> N
                         headers={"Authorization": basic("alice", "wrong")})
     assert response.status_code == 401
     assert response.json["error"]["type"] == "security_exception"
+
+
+def test_the_answer_cache_is_never_shared_between_users(secured_engine, tmp_path) -> None:
+    settings = Settings(url=secured_engine.url, index=INDEX, data=tmp_path,
+                        answer_cache_seconds=300)
+    api = create_api_app(settings, embedder=shared_embedder()).test_client()
+    question = {"question": "When was the Eiffel Tower completed?"}
+    alice = [api.post("/api/ask", json=question, headers=as_user("alice")).json
+             for _ in range(2)]
+    assert "1889" in alice[0]["answer"] and alice[1]["retrieval"].get("cache") == "hit"
+    bob = api.post("/api/ask", json=question, headers=as_user("bob")).json
+    assert "cache" not in bob["retrieval"]
+    assert "1889" not in bob["answer"]
+    assert {s["chunk_id"] for s in bob["sources"]} <= READABLE["bob"]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from generate.conftest import LlamaServer, llama_server, smollm2_gguf  # noqa: F401 - fixtures
 
 ES_RAG = [sys.executable, "-m", "es_rag"]
 CORPUS = {
@@ -117,3 +118,50 @@ def test_ask_json_flags_instruction_like_passages(indexed) -> None:
     assert flag["kind"] == "override" and "Ignore previous instructions" in flag["sentence"]
     printed = run("ask", "When are expense reports due?", env=env)
     assert "holds instruction-like text" in printed.stderr
+
+
+def test_ask_keeps_its_answers_in_the_answer_log_only_when_turned_on(indexed) -> None:
+    env, _ = indexed
+    log = Path(env["ES_RAG_DATA"]) / "answers"
+    question = "Who approves leave requests?"
+    assert run("ask", question, env=env).returncode == 0
+    assert not log.exists()
+    asked = run("ask", question, "--json", env={**env, "ES_RAG_ANSWER_LOG": "true"})
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout.splitlines()[-1])
+    [path] = log.iterdir()
+    record = json.loads(path.read_text())
+    assert record["surface"] == "cli" and record["answer"] == answer["answer"]
+    assert record["question"] is None and question not in path.read_text()
+    assert record["passages"][0]["source"].endswith("leave.md")
+    streamed = run("ask", question, "--stream",
+                   env={**env, "ES_RAG_ANSWER_LOG": "1", "ES_RAG_ANSWER_LOG_QUESTIONS": "1"})
+    assert streamed.returncode == 0, streamed.stderr
+    newest = json.loads(sorted(log.iterdir())[-1].read_text())
+    assert newest["question"] == question
+
+
+def test_ingest_and_apply_give_the_index_a_new_version(indexed, tmp_path: Path) -> None:
+    env, _ = indexed
+    version_file = Path(env["ES_RAG_DATA"]) / "index-version"
+    before = version_file.read_text()
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "parking.md").write_text("# Parking\n\nVisitors park in the north garage.\n")
+    assert run("ingest", str(folder), env=env).returncode == 0
+    assert version_file.read_text() != before
+
+
+def test_a_configured_judge_grades_faithfulness_and_correctness(
+        indexed, llama_server: LlamaServer) -> None:  # noqa: F811 - the imported fixture
+    env, golden = indexed
+    judged = {**env, "ES_RAG_JUDGE_BASE_URL": llama_server.base_url,
+              "ES_RAG_JUDGE_MODEL": llama_server.model, "ES_RAG_REQUEST_TIMEOUT": "120"}
+    measured = run("eval", "--answers", str(golden), "--json", env=judged)
+    assert measured.returncode == 0, measured.stderr
+    report = json.loads(measured.stdout.splitlines()[-1])
+    assert report["judge"] == llama_server.model
+    answered = [r for r in report["results"] if not r["refused"]]
+    assert answered and all("faithful" in r and "judged_correct" in r for r in answered)
+    half = run("eval", "--answers", str(golden), env={**env, "ES_RAG_JUDGE_MODEL": "qwen2.5"})
+    assert half.returncode == 1 and "needs both ES_RAG_JUDGE_BASE_URL" in half.stderr

@@ -7,6 +7,7 @@ that es-rag verifies. No test checks the model's exact words.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +32,7 @@ from es_rag.generate import (
     ask,
     assemble_context,
 )
+from es_rag.observability.answer_log import REDACTED, recent_answers
 from es_rag.retrieve import SearchParams
 from generate.conftest import LlamaServer, assert_citations_verified
 
@@ -92,6 +94,22 @@ def test_the_api_streams_tokens_then_the_verified_citations(engine, cluster, gen
     texts = {chunk["chunk_id"]: chunk["text"] for chunk in CORPUS}
     assert all(c["quote"] in texts[c["chunk_id"]] for c in citations)
     assert "first_token_ms" in done["timings"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_answer_log_keeps_the_prompt_the_model_was_sent(engine, cluster, generator,
+                                                            tmp_path, stream: bool) -> None:
+    settings = Settings(url=engine.url, index=INDEX, data=tmp_path, answer_log=True)
+    app = create_api_app(settings, embedder=shared_embedder(), generator=generator)
+    response = app.test_client().post("/api/ask", json={"question": QUESTION, "size": 3,
+                                                        "stream": stream})
+    assert response.status_code == 200 and response.get_data()  # a stream, read to its end
+    [record] = recent_answers(settings)
+    assert [m["role"] for m in record["prompt"]] == ["system", "user"]
+    user = record["prompt"][1]["content"]
+    assert "The Eiffel Tower in Paris was completed in 1889" in user  # a fenced source
+    assert REDACTED in user and QUESTION not in json.dumps(record)
+    assert record["provider"] == "openai"
 
 
 def _closed_port() -> int:

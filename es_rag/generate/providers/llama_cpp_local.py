@@ -104,8 +104,9 @@ class LlamaCppGenerator:
                                           temperature=self.temperature, stream=stream)
 
     def _messages(self, question: str, context: Context) -> list[dict[str, str]]:
-        return render_prompt(self.prompt, question, context,
-                             prompts_dir=self.prompts_dir).messages()
+        context.prompt = render_prompt(self.prompt, question, context,
+                                       prompts_dir=self.prompts_dir).messages()
+        return context.prompt
 
     def complete(self, messages: Sequence[Mapping[str, str]], *,
                  max_tokens: int | None = None) -> str:

@@ -77,8 +77,9 @@ class OpenAIGenerator:
             temperature=self.temperature, max_tokens=max_tokens or self.max_tokens, **extra)
 
     def _messages(self, question: str, context: Context) -> list[dict[str, str]]:
-        return render_prompt(self.prompt, question, context,
-                             prompts_dir=self.prompts_dir).messages()
+        context.prompt = render_prompt(self.prompt, question, context,
+                                       prompts_dir=self.prompts_dir).messages()
+        return context.prompt
 
     @contextmanager
     def _mapped_errors(self) -> Iterator[None]:
