@@ -138,8 +138,9 @@ class SourceLayout:
         text_field = text_field or d.text_field
         text = _first(_get(text_source, text_field))
         url = _first(_get(src, d.fields.get("url")))
-        metadata = {"source_definition": d.name, "index": raw.get("_index"),
-                    "field": d.fields["text"]}
+        metadata: dict[str, Any] = {"source_definition": d.name, "index": raw.get("_index")}
+        if d.layout == "document":
+            metadata["field"] = d.text_field  # the passage is this whole field
         stamp = _first(_get(src, d.fields.get("timestamp")))
         if stamp is not None:
             metadata["timestamp"] = stamp
