@@ -59,6 +59,8 @@ class ModeSearch(_Body):
     left out take the stored retrieval parameters (`explain.parameters` shows both)."""
 
     query: str = Field(min_length=1, description="the query text")
+    source: str | None = Field(None, description="a defined source (sources/NAME.json): "
+                               "search that existing index instead of the chunk index")
     mode: str | None = Field(None, json_schema_extra={"enum": MODES}, description=PARAMS_HELP)
     filters: list[str] = Field(default_factory=list, description=FILTER_HELP)
     size: int | None = Field(None, ge=1, le=1000, description="hits to return (default 10)")
@@ -77,7 +79,8 @@ class ModeSearch(_Body):
 
     def search_params(self, defaults: RetrievalDefaults) -> SearchParams:
         """The library's SearchParams (cross-field rules raise ValueError)."""
-        return defaults.search_params(**self.model_dump(exclude={"query"}, exclude_none=True))
+        return defaults.search_params(**self.model_dump(exclude={"query", "source"},
+                                                        exclude_none=True))
 
 
 class Turn(_Body):
@@ -91,6 +94,8 @@ class AskRequest(_Body):
     """A question, optionally a follow-up in a conversation, answered from retrieved chunks."""
 
     question: str = Field(min_length=1, max_length=4_000)
+    source: str | None = Field(None, description="a defined source (sources/NAME.json): "
+                               "search that existing index instead of the chunk index")
     mode: str | None = Field(None, json_schema_extra={"enum": MODES}, description=PARAMS_HELP)
     filters: list[str] = Field(default_factory=list, description=FILTER_HELP)
     size: int = Field(8, ge=1, le=100, description="chunks retrieved for the context")
@@ -111,7 +116,7 @@ class AskRequest(_Body):
         """The SearchParams of the retrieval behind the answer (cross-field rules raise
         ValueError)."""
         return defaults.search_params(**self.model_dump(
-            exclude={"question", "history", "stream"}, exclude_none=True))
+            exclude={"question", "history", "stream", "source"}, exclude_none=True))
 
 
 class SearchResponse(BaseModel):

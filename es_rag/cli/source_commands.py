@@ -16,30 +16,20 @@ def source_target(ctx: Context, name: str | None) -> tuple[str, Any]:
 
     if not name:
         return ctx.settings.index, CHUNKS
-    from es_rag.sources import SourceLayout, load_source
+    from es_rag.sources.layout import source_layout
 
-    definition = load_source(ctx.settings.assets, name)
-    return definition.index, SourceLayout(definition)
+    layout = source_layout(ctx.settings.assets, name)
+    return layout.index, layout
 
 
 def source_embedder(ctx: Context, layout: Any, mode: str) -> Any:
-    """The query embedder a search on `layout` needs (None when it needs none).
+    """The query embedder a search on `layout` needs (None when it needs none); a source whose
+    vectors another model made is refused (`check_query_model`)."""
+    from es_rag.sources.layout import check_query_model
 
-    A source's dense_vector field was made with its own model: queries must be embedded with
-    the same one, so a different configured model is refused, naming both.
-    """
-    if mode == "bm25" or not getattr(layout, "has_vectors", True):
+    if mode == "bm25" or not getattr(layout, "needs_embedder", True):
         return None
-    if getattr(layout, "semantic", False):
-        return None
-    definition = getattr(layout, "definition", None)
-    if definition is not None and definition.vector.model != ctx.settings.embedding_model:
-        from es_rag.sources import SourceError
-
-        raise SourceError(
-            f"source {definition.name!r}: its vectors ({definition.vector.field}) were made "
-            f"with {definition.vector.model!r}, but es-rag embeds queries with "
-            f"{ctx.settings.embedding_model!r} (ES_RAG_EMBEDDING_MODEL)")
+    check_query_model(layout, ctx.settings.embedding_model)
     return run_embedder(ctx)
 
 

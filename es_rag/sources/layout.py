@@ -11,13 +11,14 @@ request's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from es_rag.retrieve.filters import filter_clauses
 from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import SearchParams
 from es_rag.retrieve.queries import VectorQuery, vector_source
-from es_rag.sources.definition import SourceDefinition
+from es_rag.sources.definition import SourceDefinition, SourceError, load_source
 
 INNER_HITS = 3  # passages per document in the nested layout
 
@@ -150,10 +151,16 @@ class SourceLayout:
                   source_name=d.name, title=_first(_get(src, d.fields.get("title"))),
                   text=str(text or ""), headings=_values(_get(src, d.fields.get("headings"))),
                   acl=_values(_get(src, d.fields.get("acl"))), metadata=metadata,
-                  highlight=dict(raw.get("highlight") or {}))
+                  highlight=self._highlight(raw))
         if d.layout == "document" and hit.text:
             hit.offsets = {"start": 0, "end": len(hit.text)}
         return hit
+
+    def _highlight(self, raw: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The hit's highlight under the passage roles (`text`, `title`), as chunks have it."""
+        found = dict(raw.get("highlight") or {})
+        roles = {self.definition.text_field: "text", self.definition.fields.get("title"): "title"}
+        return {roles.get(name) or name: fragments for name, fragments in found.items()}
 
     def _passages(self, raw: Mapping[str, Any]) -> list[Hit]:
         """The inner hits of one document, each a passage `<_id>#<offset>`."""
@@ -172,3 +179,21 @@ class SourceLayout:
             hit.metadata["nested_offset"] = offset
             out.append(hit)
         return out
+
+
+def check_query_model(layout: object, model: str) -> None:
+    """SourceError when a source's dense_vector field was made with another model than `model`,
+    the one es-rag embeds queries with (its vectors and the query's would not compare)."""
+    definition = getattr(layout, "definition", None)
+    if definition is None or definition.vector.kind != "dense_vector":
+        return
+    if definition.vector.model != model:
+        raise SourceError(
+            f"source {definition.name!r}: its vectors ({definition.vector.field}) were made "
+            f"with {definition.vector.model!r}, but es-rag embeds queries with {model!r} "
+            "(ES_RAG_EMBEDDING_MODEL)")
+
+
+def source_layout(assets: Path, name: str) -> SourceLayout:
+    """The layout of `sources/<name>.json` (SourceError naming the defined sources if none)."""
+    return SourceLayout(load_source(assets, name))

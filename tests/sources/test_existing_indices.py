@@ -8,14 +8,21 @@ the team made them; es-rag runs as processes with its own assets folder.
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from es_rag_processes import DocsEngine, run, working_copy
+from es_rag_processes import ES_RAG, DocsEngine, free_port, process_env, run, working_copy
 
 from es_rag.config import load_settings
 from es_rag.ingest.cluster_embed import embedder_for
@@ -75,8 +82,11 @@ def searched(team: dict[str, Any], source: str, query: str, mode: str, *extra: s
 
 @pytest.fixture(scope="module")
 def defined(team: dict[str, Any]) -> dict[str, Any]:
-    """`es-rag inspect --write` run on the flat and the vector index."""
-    return {"wiki": inspected(team, FLAT, "wiki"), "kb": inspected(team, VECTORS, "kb")}
+    """`es-rag inspect --write` run on the flat and the vector index, then `es-rag apply`
+    (which stores the sources' reader roles)."""
+    found = {"wiki": inspected(team, FLAT, "wiki"), "kb": inspected(team, VECTORS, "kb")}
+    es_rag(team, "apply", "--yes")
+    return found
 
 
 def test_inspect_proposes_the_definition_of_each_index(team: dict[str, Any],
@@ -94,6 +104,10 @@ def test_inspect_proposes_the_definition_of_each_index(team: dict[str, Any],
                             "model": "all-MiniLM-L6-v2", "dims": 384, "similarity": "cosine"}
     root = team["root"]
     assert json.loads((root / "sources" / "kb.json").read_text())["index"] == VECTORS
+    printed = es_rag(team, "inspect", VECTORS, "--name", "kb-draft").stdout
+    assert "content_vec: dense_vector matched to 'all-MiniLM-L6-v2' (384 dims, cosine)" in printed
+    assert '"field": "content_vec"' in printed and "(not written" in printed
+    assert not (root / "sources" / "kb-draft.json").exists()
     role = json.loads((root / "roles" / "es-rag-source-wiki-reader.json").read_text())
     assert role["indices"][0]["names"] == [FLAT]
     assert '"groups"' in role["indices"][0]["query"]["template"]["source"]
@@ -188,7 +202,6 @@ def test_eval_and_tune_measure_a_source_on_its_own_document_ids(
 
 def test_a_restricted_user_sees_only_permitted_documents(team: dict[str, Any],
                                                          defined: dict[str, Any]) -> None:
-    es_rag(team, "apply", "--yes")
     es_rag(team, "users", "add", "hana", "--password", "hana-secret-1", "--group", "hr",
            "--role", "es-rag-source-wiki-reader", "--role", "es-rag-source-kb-reader")
     try:
@@ -241,3 +254,101 @@ def test_nested_passages_are_searched_and_cited(team: dict[str, Any]) -> None:
     answer = json.loads(es_rag(team, "ask", "How long is paid parental leave?", "--source",
                                "manuals", "--json").stdout)
     assert answer["citations"][0]["doc_id"] == "leave"
+
+
+@contextmanager
+def serving(team: dict[str, Any], command: str) -> Iterator[str]:
+    """`es-rag ui` or `es-rag serve` on a free port, as a process; its URL once it listens."""
+    port = free_port()
+    server = subprocess.Popen([*ES_RAG, command, "--port", str(port)],
+                              env=process_env(team["env"]), cwd=team["root"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None, f"es-rag {command} exited with {server.returncode}"
+            time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def post(url: str, body: dict[str, Any], user: str, password: str) -> tuple[int, Any]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_http_api_searches_and_answers_from_a_source_as_the_caller(
+        team: dict[str, Any], defined: dict[str, Any], docs_engine: DocsEngine) -> None:
+    es_rag(team, "users", "add", "omar", "--password", "omar-secret-1", "--group", "eng",
+           "--role", "es-rag-source-kb-reader")
+    query = {"query": "parental leave salary payments incident", "source": "kb", "mode": "bm25"}
+    try:
+        with serving(team, "serve") as api:
+            status, admin = post(f"{api}/api/search", query, "elastic", docs_engine.password)
+            assert status == 200 and {h["doc_id"] for h in admin["hits"]} >= {"leave", "deploy"}
+            status, omar = post(f"{api}/api/search", query, "omar", "omar-secret-1")
+            assert status == 200 and {h["doc_id"] for h in omar["hits"]} == {"deploy",
+                                                                            "incident"}
+            status, hybrid = post(f"{api}/api/search", {**query, "source": "wiki",
+                                                         "mode": "hybrid", "explain": True},
+                                  "elastic", docs_engine.password)
+            assert status == 200 and "lexical only" in hybrid["explain"]["knn"]
+            status, unknown = post(f"{api}/api/search", {**query, "source": "nope"},
+                                   "elastic", docs_engine.password)
+            assert status == 400 and "no source named 'nope'" in unknown["error"]["reason"]
+            status, answer = post(f"{api}/api/ask", {"question": "How long is paid parental "
+                                                     "leave?", "source": "kb"},
+                                  "elastic", docs_engine.password)
+            assert status == 200 and answer["citations"][0]["doc_id"] == "leave"
+            assert answer["citations"][0]["source"] == "/kb/leave.html"
+    finally:
+        es_rag(team, "users", "delete", "omar")
+
+
+@pytest.mark.browser
+def test_the_playground_searches_the_source_picked(team: dict[str, Any],
+                                                   defined: dict[str, Any],
+                                                   docs_engine: DocsEngine) -> None:
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip(f"{chromium} is missing: install Debian's chromium for browser tests")
+    from playwright.sync_api import expect, sync_playwright
+
+    with serving(team, "ui") as ui, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(f"{ui}/auth/login")
+        page.fill("input[name=username]", "elastic")
+        page.fill("input[name=password]", docs_engine.password)
+        page.click("button[type=submit]")
+        page.goto(f"{ui}/playground")
+        page.select_option("#source-picker", "kb")
+        page.fill("input[name=q]", "how many weeks can a new parent stay home")
+        page.click("button[type=submit].primary")
+        for mode in ("bm25", "knn", "hybrid"):
+            first = page.locator(f".column[data-mode='{mode}'] .hit").first
+            expect(first).to_have_attribute("data-doc", "leave")
+        expect(page.locator(".column[data-mode='hybrid'] .hit .source").first
+               ).to_contain_text("/kb/leave.html")
+        expect(page.locator("#source-picker")).to_have_value("kb")
+        page.select_option("#source-picker", "wiki")
+        page.click("button[type=submit].primary")
+        expect(page.locator(".column[data-mode='hybrid'] .knn-off")).to_contain_text(
+            "lexical only")
+        expect(page.locator(".column[data-mode='knn'] .flash.error")).to_contain_text(
+            "has no vector field")
+        browser.close()
