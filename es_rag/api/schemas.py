@@ -59,8 +59,6 @@ class ModeSearch(_Body):
     left out take the stored retrieval parameters (`explain.parameters` shows both)."""
 
     query: str = Field(min_length=1, description="the query text")
-    source: str | None = Field(None, description="a defined source (sources/NAME.json): "
-                               "search that existing index instead of the chunk index")
     mode: str | None = Field(None, json_schema_extra={"enum": MODES}, description=PARAMS_HELP)
     filters: list[str] = Field(default_factory=list, description=FILTER_HELP)
     size: int | None = Field(None, ge=1, le=1000, description="hits to return (default 10)")
@@ -73,6 +71,8 @@ class ModeSearch(_Body):
         None, description="field boosts, `{\"title\": 3}` or `\"title^3,text^1\"`")
     highlight: bool = False
     explain: bool = Field(False, description="add per-leg ranks and scores to each hit")
+    source: str | None = Field(None, description="a defined source (sources/NAME.json): "
+                               "search that existing index instead of the chunk index")
 
     _mode = field_validator("mode")(_check_mode)
     _filters = field_validator("filters")(_check_filters)
@@ -94,8 +94,6 @@ class AskRequest(_Body):
     """A question, optionally a follow-up in a conversation, answered from retrieved chunks."""
 
     question: str = Field(min_length=1, max_length=4_000)
-    source: str | None = Field(None, description="a defined source (sources/NAME.json): "
-                               "search that existing index instead of the chunk index")
     mode: str | None = Field(None, json_schema_extra={"enum": MODES}, description=PARAMS_HELP)
     filters: list[str] = Field(default_factory=list, description=FILTER_HELP)
     size: int = Field(8, ge=1, le=100, description="chunks retrieved for the context")
@@ -108,6 +106,8 @@ class AskRequest(_Body):
         "earlier turns, oldest first; a follow-up is condensed into a standalone question "
         "before retrieval"))
     stream: bool = Field(False, description="answer as Server-Sent Events")
+    source: str | None = Field(None, description="a defined source (sources/NAME.json): "
+                               "search that existing index instead of the chunk index")
 
     _mode = field_validator("mode")(_check_mode)
     _filters = field_validator("filters")(_check_filters)
