@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -49,8 +50,10 @@ def plan(ctx: Context, as_json: bool) -> None:
     changes = assets.plan(client, caps, load_assets(ctx))
     read_only = read_only_lines(ctx.settings.assets)
     if as_json:
-        click.echo(json.dumps({"changes": [c.as_dict() for c in changes],
-                               "read_only": read_only}))
+        payload: dict[str, Any] = {"changes": [c.as_dict() for c in changes]}
+        if read_only:  # the defined sources, which apply never touches
+            payload["read_only"] = read_only
+        click.echo(json.dumps(payload))
     else:
         _print_changes(changes)
         for line in read_only:
