@@ -117,7 +117,10 @@ class SourceLayout:
         excludes = [name for name in (d.vector.field, d.nested_path) if name]
         if d.vector.kind == "dense_vector" or d.layout == "nested":
             body["_source"] = {"excludes": excludes}
-        if params.highlight and d.layout == "document":
+        if d.layout == "semantic_text":  # the best chunks of the field are the passages
+            body["highlight"] = {"fields": {d.text_field: {
+                "type": "semantic", "number_of_fragments": INNER_HITS, "order": "score"}}}
+        elif params.highlight and d.layout == "document":
             fields = {name: {} for name in (d.text_field, d.fields.get("title")) if name}
             body["highlight"] = {"fields": fields, "highlight_query": {"multi_match": {
                 "query": query_text, "fields": list(d.lexical)}}}
@@ -128,6 +131,8 @@ class SourceLayout:
         for raw in response["hits"]["hits"]:
             if self.definition.layout == "nested":
                 out += self._passages(raw)
+            elif self.definition.layout == "semantic_text":
+                out += self._chunks(raw)
             else:
                 out.append(self._hit(raw, raw.get("_source") or {}, str(raw["_id"])))
         return out
@@ -161,6 +166,17 @@ class SourceLayout:
         found = dict(raw.get("highlight") or {})
         roles = {self.definition.text_field: "text", self.definition.fields.get("title"): "title"}
         return {roles.get(name) or name: fragments for name, fragments in found.items()}
+
+    def _chunks(self, raw: Mapping[str, Any]) -> list[Hit]:
+        """The semantic highlighter's fragments of a semantic_text field, each a passage
+        `<_id>#chunk<n>` (the whole field when the cluster returned none)."""
+        field = self.definition.text_field
+        fragments = (raw.get("highlight") or {}).get(field) or []
+        if not fragments:
+            return [self._hit(raw, raw.get("_source") or {}, str(raw["_id"]))]
+        bare = {**raw, "highlight": {}}
+        return [self._hit(bare, {field: text}, f"{raw['_id']}#chunk{n}")
+                for n, text in enumerate(fragments)]
 
     def _passages(self, raw: Mapping[str, Any]) -> list[Hit]:
         """The inner hits of one document, each a passage `<_id>#<offset>`."""

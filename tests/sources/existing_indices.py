@@ -112,3 +112,20 @@ def nested_support(client: Elasticsearch) -> str | None:
 
 def delete(client: Elasticsearch, names: Sequence[str]) -> None:
     client.options(ignore_status=404).indices.delete(index=",".join(names))
+
+
+def engine_nested_support() -> str | None:
+    """`nested_support` of the embedded engine, probed on a throwaway engine (for skipif)."""
+    import tempfile
+    from pathlib import Path
+
+    from es_rag.engine.server import EngineServer
+
+    with tempfile.TemporaryDirectory() as data:
+        server = EngineServer(Path(data), port=0, security=False).start()
+        client = Elasticsearch(server.url, request_timeout=30)
+        try:
+            return nested_support(client)
+        finally:
+            client.close()
+            server.stop()

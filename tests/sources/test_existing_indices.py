@@ -36,9 +36,11 @@ from .existing_indices import (
     build_nested,
     build_vectors,
     delete,
-    nested_support,
+    engine_nested_support,
     url,
 )
+
+NESTED_MISSING = engine_nested_support()
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +55,10 @@ def team(docs_engine: DocsEngine, tmp_path_factory: pytest.TempPathFactory
     delete(client, [FLAT, VECTORS, NESTED])
     build_flat(client)
     build_vectors(client, embedder.embed_documents)
-    why_not_nested = nested_support(client)
-    if why_not_nested is None:
+    if NESTED_MISSING is None:
         build_nested(client, embedder.embed_documents)
     try:
-        yield {"env": env, "root": root, "client": client, "nested": why_not_nested}
+        yield {"env": env, "root": root, "client": client}
     finally:
         delete(client, [FLAT, VECTORS, NESTED])
         client.close()
@@ -239,9 +240,10 @@ def test_apply_and_ingest_never_write_to_a_source(team: dict[str, Any],
         clash.unlink()
 
 
+@pytest.mark.skipif(NESTED_MISSING is not None, reason=f"case (3), nested passages: "
+                    f"{NESTED_MISSING}; it runs once the engine supports nested fields, the "
+                    "nested query and nested kNN with inner_hits")
 def test_nested_passages_are_searched_and_cited(team: dict[str, Any]) -> None:
-    if team["nested"]:
-        pytest.skip(team["nested"])
     proposal = inspected(team, NESTED, "manuals")["definition"]
     assert proposal["passages"] == {"layout": "nested", "path": "passages"}
     assert proposal["fields"]["text"] == "passages.text"
