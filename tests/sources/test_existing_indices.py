@@ -196,8 +196,10 @@ def test_eval_and_tune_measure_a_source_on_its_own_document_ids(
         assert report["index"] == index and report["queries"] == 3
         assert report["configs"]["current"]["ndcg@10"] >= 0.9, report
     tuned = json.loads(es_rag(team, "tune", "--dataset", str(folder), "--source", "kb",
-                              "--grid", "rank_constant=10,60", "--json").stdout.splitlines()[-1])
+                              "--grid", "rank_constant=10,60", "--budget", "2",
+                              "--json").stdout.splitlines()[-1])
     assert tuned["index"] == VECTORS and tuned["test"]["queries"] == 3
+    assert len(tuned["trials"]) == 2
     assert tuned["test_metrics"]["current"]["ndcg@10"] >= 0.9, tuned
 
 
