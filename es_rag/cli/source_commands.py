@@ -62,10 +62,8 @@ def inspect(ctx: Context, index: str, name: str | None, write: bool, no_vectors:
 
     client, _ = ctx.connection()
     name = name or index.lower().lstrip("._-").replace(".", "-")
-    mappings = client.indices.get_mapping(index=index).body if not no_vectors else {}
-    has_dense = "dense_vector" in json.dumps(mappings)
-    model = local_model(ctx) if has_dense else None
-    definition, notes = propose(client, index, name, model, vectors=not no_vectors)
+    definition, notes = propose(client, index, name, lambda: local_model(ctx),
+                                vectors=not no_vectors)
     written = []
     if write:
         written.append(str(write_source(ctx.settings.assets, definition)))

@@ -207,6 +207,11 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
         explain["knn"] = (f"off: source {layout.name!r} has no vector field, so "
                           f"{params.mode.value} search is lexical only")
     scope = _scope(client, caps, as_user, client_side_acl_filter)
+    if scope is not None and scope.enforced_by == "client" and layout is not CHUNKS and \
+            not getattr(layout, "acl_field", None):
+        raise SearchError(f"refusing to search source {layout.name!r} as {as_user!r}: the "
+                          "cluster does not enforce document-level security and the source "
+                          "names no ACL field (fields.acl) for es-rag to filter on", 403)
     if scope is not None:
         params = scope.restrict(params, getattr(layout, "acl_field", None))
         explain["as_user"] = {"user": as_user, "enforced_by": scope.enforced_by}

@@ -10,7 +10,7 @@ refused with what is missing (or left out with `vectors=False`: the source is le
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from statistics import mean
 from typing import Any
@@ -102,10 +102,11 @@ def _sample(client: Elasticsearch, index: str, vectors: list[str]) -> list[dict[
     return [hit.get("_source") or {} for hit in response["hits"]["hits"]]
 
 
-def _vector(field: FieldInfo, model: LocalModel | None) -> VectorField:
-    """The vector field matched to `model`, or SourceError saying what does not match."""
+def _vector(field: FieldInfo, local_model: Callable[[], LocalModel] | None) -> VectorField:
+    """The vector field matched to the local model, or SourceError saying what does not match."""
     dims = field.body.get("dims")
     similarity = field.body.get("similarity", "cosine")
+    model = local_model() if local_model is not None else None
     if model is None:
         raise SourceError(f"dense_vector field {field.path!r} ({dims} dims, {similarity}) "
                           "needs the model that made it, and no local embedding model is "
@@ -125,9 +126,14 @@ def _vector(field: FieldInfo, model: LocalModel | None) -> VectorField:
     return VectorField("dense_vector", field.path, model.name, int(dims), similarity)
 
 
-def propose(client: Elasticsearch, index: str, name: str, model: LocalModel | None, *,
+def propose(client: Elasticsearch, index: str, name: str,
+            local_model: Callable[[], LocalModel] | None, *,
             vectors: bool = True) -> tuple[SourceDefinition, list[str]]:
-    """A source definition for `index` and notes on how each choice was made."""
+    """A source definition for `index` and notes on how each choice was made.
+
+    `local_model` gives the model queries are embedded with; it is called (and the model
+    loaded) only when the index has a dense_vector field to match.
+    """
     concrete, mappings = _mapping(client, index)
     notes: list[str] = []
     if (mappings.get("_meta") or {}).get("es_rag"):
@@ -150,8 +156,8 @@ def propose(client: Elasticsearch, index: str, name: str, model: LocalModel | No
         nested_vectors = [f for f in dense if f.nested_in]
         if vectors and dense:
             chosen = nested_vectors[0] if nested_vectors else dense[0]
-            vector = _vector(chosen, model)
-            notes.append(f"{chosen.path}: dense_vector matched to {model.name!r} "  # type: ignore[union-attr]
+            vector = _vector(chosen, local_model)
+            notes.append(f"{chosen.path}: dense_vector matched to {vector.model!r} "
                          f"({vector.dims} dims, {vector.similarity})")
         elif dense:
             notes.append(f"{', '.join(f.path for f in dense)}: left out (--no-vectors); "

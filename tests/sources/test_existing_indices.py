@@ -129,6 +129,8 @@ def test_a_vector_field_no_local_model_made_is_refused(team: dict[str, Any]) -> 
         lexical = json.loads(es_rag(team, "inspect", "team-other-model", "--no-vectors",
                                     "--json").stdout)
         assert lexical["definition"]["vector"] == {"kind": "none"}
+        missing = es_rag(team, "inspect", "team-nowhere", code=1)
+        assert "cannot read the mapping of 'team-nowhere' (404)" in missing.stderr
     finally:
         delete(client, ["team-other-model"])
 

@@ -125,3 +125,28 @@ def test_semantic_text_chunks_are_the_semantic_highlighters_fragments() -> None:
     assert [(h.chunk_id, h.doc_id, h.text, h.source) for h in hits] == [
         ("n1#chunk0", "n1", "Leave is sixteen weeks.", "/notes/1"),
         ("n1#chunk1", "n1", "Ask HR.", "/notes/1")]
+
+
+def test_without_dls_a_user_sees_a_source_filtered_on_its_own_acl_field(es: Any) -> None:
+    """On a cluster without security, `client_side_acl_filter` filters on `fields.acl`; a
+    source with no ACL field is refused rather than shown whole."""
+    from es_rag.connect import detect_capabilities
+    from es_rag.retrieve import SearchError, search
+
+    from .existing_indices import DOCS, FLAT, build_flat
+
+    build_flat(es)
+    caps = detect_capabilities(es, "engine", es.info().body, embedded=True)
+    wiki = {"index": FLAT, "fields": {"text": "body", "acl": "groups"},
+            "lexical": {"body": 1.0, "title": 1.0}}
+    layout = SourceLayout(parse_definition("wiki", wiki, "x"))
+    params = SearchParams(mode="bm25", size=10)
+    words = " ".join(body for _, _, body, _ in DOCS)
+    seen = search(es, caps, FLAT, words, params, as_user="hana", client_side_acl_filter=True,
+                  layout=layout)
+    assert {h.doc_id for h in seen.hits} == {"expenses", "office"}  # the public ones
+    assert seen.explain["as_user"]["enforced_by"] == "client"
+    bare = SourceLayout(parse_definition("bare", {**wiki, "fields": {"text": "body"}}, "x"))
+    with pytest.raises(SearchError, match="names no ACL field"):
+        search(es, caps, FLAT, words, params, as_user="hana", client_side_acl_filter=True,
+               layout=bare)
