@@ -201,8 +201,9 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     explain: dict[str, Any] = {"mode": params.mode.value, "index": index, "parameters": {
         "source": "caller", "overrides": [], **params.provenance,
         "values": params.tuned_values()}}
-    if layout is not CHUNKS:
+    if layout is not CHUNKS:  # a source's lexical fields and boosts are its definition's
         explain["source"] = getattr(layout, "explain", {"name": layout.name})
+        explain["parameters"]["values"]["boosts"] = dict(explain["source"].get("lexical") or {})
     if lexical_only:
         explain["knn"] = (f"off: source {layout.name!r} has no vector field, so "
                           f"{params.mode.value} search is lexical only")

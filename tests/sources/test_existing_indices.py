@@ -142,6 +142,7 @@ def test_search_runs_in_every_mode_each_source_has(team: dict[str, Any],
     hybrid = searched(team, "wiki", "parental leave", "hybrid", "--explain")
     assert hybrid["path_used"] == "bm25" and hybrid["hits"][0]["doc_id"] == "leave"
     assert "lexical only" in hybrid["explain"]["knn"]
+    assert hybrid["explain"]["parameters"]["values"]["boosts"] == {"body": 1.0, "title": 1.0}
     shown = es_rag(team, "search", "parental leave", "--source", "wiki", "--explain")
     assert "kNN off: source 'wiki' has no vector field" in shown.stdout
     refused = es_rag(team, "search", "parental leave", "--source", "wiki", "--mode", "knn",
