@@ -26,6 +26,9 @@ from admin_ui.playground_judgments import NOT_RELEVANT, RELEVANT, PlaygroundJudg
 from es_rag.retrieve import Hit, Mode, SearchError, SearchParams, search
 from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
 from es_rag.retrieve.params import DEFAULT_BOOSTS, LEGS, NORMALIZERS
+from es_rag.retrieve.queries import CHUNKS, Layout
+from es_rag.sources import SourceError, load_sources
+from es_rag.sources.layout import check_query_model, source_layout
 
 bp = Blueprint("playground", __name__, url_prefix="/playground")
 
@@ -58,6 +61,8 @@ class Controls:
 
     query: str = ""
     as_user: str = ""
+    source: str = ""
+    """A defined source (sources/NAME.json) to search instead of the chunk index."""
     rerank: bool = True
     filters: str = ""
     numbers: dict[str, int] = field(default_factory=dict)
@@ -75,6 +80,7 @@ class Controls:
         fusion = {name: form.get(name, "").strip() or default
                   for name, default in fusion_defaults(defaults).items()}
         return cls(query=form.get("q", "").strip(), as_user=form.get("as_user", "").strip(),
+                   source=form.get("source", "").strip(),
                    # off unless asked for, as in the library: rerank is the slow stage
                    rerank=form.get("rerank") == "on",
                    filters=form.get("filters", ""), numbers=numbers, boosts=boosts,
@@ -132,13 +138,13 @@ class Column:
 
 
 def _column(user: ClusterUser, index: str, controls: Controls, mode: Mode,
-            embedder: Any) -> Column:
+            embedder: Any, layout: Layout = CHUNKS) -> Column:
     column = Column(mode)
     try:
         params = controls.search_params(mode)
         result = search(user.client, user.caps, index, controls.query, params,
                         None if mode is Mode.BM25 else embedder,
-                        as_user=controls.as_user or None)
+                        as_user=controls.as_user or None, layout=layout)
     except (ValueError, SearchError) as exc:
         column.error = str(exc)
         return column
@@ -174,16 +180,40 @@ def index() -> str:
                                                     else [])
     columns: list[Column] = []
     grades: dict[str, int] = {}
-    if controls.query:
-        embedder = _embedder_or_none(state)
+    index, layout = _target(state, controls)
+    if controls.query and layout is not None:
+        embedder = _embedder_or_none(state) if getattr(layout, "needs_embedder", True) else None
         with ThreadPoolExecutor(max_workers=len(modes)) as pool:  # the modes run side by side
-            columns = list(pool.map(lambda mode: _column(user, state.settings.index, controls,
-                                                         mode, embedder), modes))
+            columns = list(pool.map(lambda mode: _column(user, index, controls, mode, embedder,
+                                                         layout), modes))
         grades = PlaygroundJudgments(state.settings.assets).grades(controls.query)
     return render_template("playground/index.html", controls=controls, columns=columns,
                            grades=grades, users=_users(user), defaults=defaults,
+                           sources=sorted(_sources(state)),
                            enforces_dls=user.caps.security_enabled, normalizers=NORMALIZERS,
                            RELEVANT=RELEVANT, NOT_RELEVANT=NOT_RELEVANT)
+
+
+def _sources(state: Any) -> list[str]:
+    """The names of the defined sources (none when a definition cannot be read: flashed)."""
+    try:
+        return list(load_sources(state.settings.assets))
+    except SourceError as exc:
+        flash(str(exc), "error")
+        return []
+
+
+def _target(state: Any, controls: Controls) -> tuple[str, Layout | None]:
+    """The index and layout the controls pick (layout None, flashed, for a bad source)."""
+    if not controls.source:
+        return state.settings.index, CHUNKS
+    try:
+        layout = source_layout(state.settings.assets, controls.source)
+        check_query_model(layout, state.settings.embedding_model)
+    except SourceError as exc:
+        flash(str(exc), "error")
+        return state.settings.index, None
+    return layout.index, layout
 
 
 def _embedder_or_none(state: Any) -> Any:

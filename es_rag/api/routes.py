@@ -22,7 +22,9 @@ from es_rag.retrieve import Mode, SearchResult, parse_filters, search, search_te
 from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
 from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.filters import filter_clauses
-from es_rag.retrieve.queries import template_model_id
+from es_rag.retrieve.queries import CHUNKS, Layout, template_model_id
+from es_rag.sources import SourceError
+from es_rag.sources.layout import check_query_model, source_layout
 
 from . import errors, observe, sse
 from .clients import ClientCache
@@ -51,6 +53,18 @@ def _defaults(state: ApiState, client: Any) -> RetrievalDefaults:
     """The retrieval parameters `es-rag apply` stored, read as the caller (the assets' file
     when none are stored or the caller may not read them)."""
     return read_stored(client, fallback=state.settings.assets)
+
+
+def _target(state: ApiState, source: str | None) -> tuple[str, Layout]:
+    """The index and layout searched: the chunk index, or the `source` the request names."""
+    if not source:
+        return state.settings.index, CHUNKS
+    try:
+        layout = source_layout(state.settings.assets, source)
+        check_query_model(layout, state.settings.embedding_model)
+    except SourceError as exc:
+        raise errors.bad_request(str(exc), "unknown_source") from None
+    return layout.index, layout
 
 
 def _ms(since: float) -> float:
@@ -103,8 +117,11 @@ def search_chunks() -> Response:
         params = req.search_params(_defaults(state, caller.client))
     except ValueError as exc:
         raise errors.bad_request(str(exc)) from None
-    embedder = None if params.mode is Mode.BM25 else state.embedder()
-    result = search(caller.client, caller.caps, state.settings.index, req.query, params, embedder)
+    index, layout = _target(state, req.source)
+    needs = params.mode is not Mode.BM25 and getattr(layout, "needs_embedder", True)
+    embedder = state.embedder() if needs else None
+    result = search(caller.client, caller.caps, index, req.query, params, embedder,
+                    layout=layout)
     observe.searched(params.mode.value, len(result.hits))
     return jsonify(result.as_dict())
 
@@ -124,14 +141,15 @@ def ask_question() -> Response:
         params = AskParams(search=req.search_params(_defaults(state, caller.client)))
     except ValueError as exc:
         raise errors.bad_request(str(exc)) from None
+    index, layout = _target(state, req.source)
     generator = state.generator()
     embedder = state.embedder()
     t0 = time.perf_counter()
     question = condense(req.question, req.history, generator)
     timings = {"condense_ms": _ms(t0)} if req.history else {}
     scope = tracing.scope_hash(ClientCache.key(request.headers.get("Authorization")))
-    key = state.answers.key(question, {"search": params.search, **generator_identity(generator)},
-                            state.settings.index, scope)
+    key = state.answers.key(question, {"search": params.search, "source": req.source,
+                                       **generator_identity(generator)}, index, scope)
     cached = state.answers.get(key)
     observe.cache_lookup(state.answers.enabled, cached is not None)
 
@@ -141,8 +159,8 @@ def ask_question() -> Response:
         log_answer(state.settings, question, answer, surface="api", user_scope=scope)
 
     if not req.stream:
-        answer = cached or ask(caller.client, caller.caps, state.settings.index, question,
-                               params, embedder, generator)
+        answer = cached or ask(caller.client, caller.caps, index, question, params, embedder,
+                               generator, layout=layout)
         finished(answer)
         observe.answered(params.search.mode.value, answer)
         body = answer.as_dict()
@@ -150,7 +168,8 @@ def ask_question() -> Response:
         body["timings"] = {**timings, **body["timings"]}
         return jsonify(body)
     answering = (iter([cached.text, cached]) if cached is not None else ask_stream(
-        caller.client, caller.caps, state.settings.index, question, params, embedder, generator))
+        caller.client, caller.caps, index, question, params, embedder, generator,
+        layout=layout))
     parts = observe.answers_of(params.search.mode.value, sse.on_answer(answering, finished))
     # retrieval and the first token happen here, so their failures still get a status code
     first = next(parts)

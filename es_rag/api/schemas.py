@@ -78,13 +78,16 @@ class ModeSearch(_Body):
         None, description="field boosts, `{\"title\": 3}` or `\"title^3,text^1\"`")
     highlight: bool = False
     explain: bool = Field(False, description="add per-leg ranks and scores to each hit")
+    source: str | None = Field(None, description="a defined source (sources/NAME.json): "
+                               "search that existing index instead of the chunk index")
 
     _mode = field_validator("mode")(_check_mode)
     _filters = field_validator("filters")(_check_filters)
 
     def search_params(self, defaults: RetrievalDefaults) -> SearchParams:
         """The library's SearchParams (cross-field rules raise ValueError)."""
-        return defaults.search_params(**self.model_dump(exclude={"query"}, exclude_none=True))
+        return defaults.search_params(**self.model_dump(exclude={"query", "source"},
+                                                        exclude_none=True))
 
 
 class Turn(_Body):
@@ -117,6 +120,8 @@ class AskRequest(_Body):
         "earlier turns, oldest first; a follow-up is condensed into a standalone question "
         "before retrieval"))
     stream: bool = Field(False, description="answer as Server-Sent Events")
+    source: str | None = Field(None, description="a defined source (sources/NAME.json): "
+                               "search that existing index instead of the chunk index")
 
     _mode = field_validator("mode")(_check_mode)
     _filters = field_validator("filters")(_check_filters)
@@ -125,7 +130,7 @@ class AskRequest(_Body):
         """The SearchParams of the retrieval behind the answer (cross-field rules raise
         ValueError)."""
         return defaults.search_params(**self.model_dump(
-            exclude={"question", "history", "stream"}, exclude_none=True))
+            exclude={"question", "history", "stream", "source"}, exclude_none=True))
 
 
 class SearchResponse(BaseModel):

@@ -7,6 +7,7 @@ from es_rag.cli import (  # noqa: F401 (each module registers its commands on `c
     eval_commands,
     ingest_command,
     search_commands,
+    source_commands,
 )
 from es_rag.cli.root import cli, main
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -47,12 +48,20 @@ def _print_changes(changes: list[assets.Change]) -> None:
 @clear_errors
 def plan(ctx: Context, as_json: bool) -> None:
     """Show what `apply` would change on the cluster, as a diff per asset."""
+    from es_rag.sources.guard import read_only_lines
+
     client, caps = ctx.connection()
     changes = assets.plan(client, caps, load_assets(ctx))
+    read_only = read_only_lines(ctx.settings.assets)
     if as_json:
-        click.echo(json.dumps({"changes": [c.as_dict() for c in changes]}))
+        payload: dict[str, Any] = {"changes": [c.as_dict() for c in changes]}
+        if read_only:  # the defined sources, which apply never touches
+            payload["read_only"] = read_only
+        click.echo(json.dumps(payload))
     else:
         _print_changes(changes)
+        for line in read_only:
+            click.echo(line)
 
 
 @cli.command()
@@ -61,8 +70,11 @@ def plan(ctx: Context, as_json: bool) -> None:
 @clear_errors
 def apply(ctx: Context, yes: bool) -> None:
     """Apply mappings, pipelines, search templates and roles from the files to the cluster."""
+    from es_rag.sources.guard import refuse_sources
+
     client, caps = ctx.connection()
     loaded = load_assets(ctx)
+    refuse_sources(ctx.settings.assets, [asset.alias for asset in loaded.indices], "apply")
     changes = assets.plan(client, caps, loaded)
     _print_changes(changes)
     if not changes:

@@ -12,6 +12,7 @@ from es_rag import run_records
 from es_rag.cli.progress import StageProgress
 from es_rag.cli.root import Context, clear_errors, cli, json_flag, pass_context, run_embedder
 from es_rag.cli.search_commands import parameters_line
+from es_rag.cli.source_commands import source_embedder, source_target
 
 
 @cli.command("eval")
@@ -37,13 +38,15 @@ from es_rag.cli.search_commands import parameters_line
               help="Fail when a metric drops below this baseline by more than --max-drop.")
 @click.option("--max-drop", default=0.01, show_default=True, help="Allowed drop per metric.")
 @click.option("--ci-subset", is_flag=True, help="Use the small, fixed subset CI measures.")
+@click.option("--source", metavar="NAME", help="With --judgments: evaluate the existing index "
+              "of sources/NAME.json (judgments name its own document ids).")
 @json_flag("Print one JSON object as the last line.")
 @pass_context
 @clear_errors
 def evaluate(ctx: Context, dataset: Path | None, judgments: Path | None, golden: Path | None,
              queries_file: Path | None, configs: str | None, split: str,
              report_path: Path | None, baseline: Path | None, max_drop: float, ci_subset: bool,
-             as_json: bool) -> None:
+             source: str | None, as_json: bool) -> None:
     """Measure retrieval quality on judgments (nDCG@10, recall, MRR, MAP) and gate regressions;
     with --answers, measure answers on golden questions."""
     from es_rag import evaluate as ev
@@ -53,6 +56,9 @@ def evaluate(ctx: Context, dataset: Path | None, judgments: Path | None, golden:
         raise click.UsageError("give one of --dataset (a BEIR folder, indexed on its own), "
                                "--judgments (evaluated on the live index) or --answers "
                                "(golden questions, answered from the live index)")
+    if source and judgments is None:
+        raise click.UsageError("--source goes with --judgments (a source is evaluated live, "
+                               "on judgments of its own document ids)")
     if golden is not None:
         _evaluate_answers(ctx, golden, baseline, max_drop, as_json)
         return
@@ -65,10 +71,14 @@ def evaluate(ctx: Context, dataset: Path | None, judgments: Path | None, golden:
     try:
         if judgments is not None:
             judged = ev.read_judgments(judgments, queries_file, split)
+            index, layout = source_target(ctx, source)
+            embedder = (source_embedder(ctx, layout, "knn") if layout.has_vectors
+                        else run_embedder(ctx))
             with StageProgress() as progress:
                 report = ev.evaluate_live(
-                    client, caps, settings.index, judged, parsed, embedder=run_embedder(ctx),
-                    defaults=read_stored(client, fallback=settings.assets), progress=progress)
+                    client, caps, index, judged, parsed, embedder=embedder,
+                    defaults=read_stored(client, fallback=settings.assets), progress=progress,
+                    layout=layout)
         else:
             with StageProgress() as progress:
                 report = ev.run_evaluation(
@@ -148,11 +158,13 @@ def _evaluate_answers(ctx: Context, golden: Path, baseline: Path | None, max_dro
 @click.option("--seed", default=0, show_default=True, help="Seed for sampling a large grid.")
 @click.option("--write", is_flag=True, help="Write the best setting into retrieval.json "
               "(then `es-rag apply` stores it).")
+@click.option("--source", metavar="NAME", help="Tune on the existing index of sources/NAME.json:"
+              " the dataset's qrels name its document ids, its corpus is not indexed.")
 @json_flag("Print one JSON object as the last line.")
 @pass_context
 @clear_errors
 def tune(ctx: Context, dataset: Path, budget: int, grid_options: tuple[str, ...], seed: int,
-         write: bool, as_json: bool) -> None:
+         write: bool, source: str | None, as_json: bool) -> None:
     """Grid-search hybrid parameters on train queries; compare best vs current on test queries."""
     from es_rag import evaluate as ev
     from es_rag.evaluate import tuning
@@ -169,9 +181,13 @@ def tune(ctx: Context, dataset: Path, budget: int, grid_options: tuple[str, ...]
     except RetrievalFileError as exc:
         raise click.ClickException(str(exc)) from None
     client, caps = ctx.connection()
+    _, layout = source_target(ctx, source)
+    if source:
+        source_embedder(ctx, layout, "hybrid")  # refuses a model mismatch
     try:
         with StageProgress() as progress:
             result = tuning.tune(client, caps, dataset, embedder=run_embedder(ctx), grid=grid,
+                                 layout=layout,
                                  budget=budget, seed=seed, chunk_size=settings.chunk_size,
                                  overlap=settings.chunk_overlap, current=current,
                                  mapping_path=settings.assets / "mappings" / "chunks.json",

@@ -88,8 +88,11 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source_name: str | None,
         acl: Any = load_acl_rules(acl_file) if acl_file else (list(allow) or None)
     except AclRulesError as exc:
         raise click.ClickException(str(exc)) from None
+    from es_rag.sources.guard import refuse_foreign
+
     client, _ = ctx.connection()
     settings = ctx.settings
+    refuse_foreign(client, settings.assets, settings.index, "ingest into")
     common = {"index": settings.index, "embedder": run_embedder(ctx),
               "chunk_size": settings.chunk_size, "overlap": settings.chunk_overlap, "acl": acl,
               "metadata": metadata or None, "prune": prune, "force": force,

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from es_rag.cli.root import Context, F, clear_errors, cli, json_flag, pass_context, run_embedder
+from es_rag.cli.source_commands import source_embedder, source_target
 
 
 def _search_options(func: F) -> F:
@@ -30,6 +31,9 @@ def _search_options(func: F) -> F:
         click.option("--normalizer", type=click.Choice(["minmax", "l2_norm", "none"]),
                      help="Score normalizer of linear fusion."),
         click.option("--as-user", help="Search as this user: the cluster's DLS applies."),
+        click.option("--source", "source", metavar="NAME",
+                     help="Search the existing index of sources/NAME.json instead of the "
+                          "chunk index (see `es-rag inspect`)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -61,8 +65,9 @@ def _search_params(ctx: Context, **options: Any) -> Any:
 @pass_context
 @clear_errors
 def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain: bool,
-           template: str | None, template_params: str | None, **options: Any) -> None:
-    """Search the chunk index (hybrid BM25 + kNN with RRF by default)."""
+           template: str | None, template_params: str | None, source: str | None,
+           **options: Any) -> None:
+    """Search the chunk index, or a defined source (hybrid BM25 + kNN with RRF by default)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -70,6 +75,9 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
     from es_rag.retrieve import search_template
 
     settings = ctx.settings
+    if template and source:
+        raise click.UsageError("--template runs a stored template on the chunk index; "
+                               "it cannot be combined with --source")
     if template:
         params = _template_params(ctx, template, query, template_params)
         client, caps = ctx.connection()
@@ -79,10 +87,12 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
     else:
         search_params = _search_params(ctx, explain=explain, highlight=not as_json, **options)
         client, caps = ctx.connection()
-        embedder = None if search_params.mode == "bm25" else run_embedder(ctx)
-        result = run_search(client, caps, settings.index, query, search_params, embedder,
+        index, layout = source_target(ctx, source)
+        embedder = source_embedder(ctx, layout, search_params.mode.value)
+        result = run_search(client, caps, index, query, search_params, embedder,
                             as_user=as_user,
-                            client_side_acl_filter=settings.client_side_acl_filter)
+                            client_side_acl_filter=settings.client_side_acl_filter,
+                            layout=layout)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
@@ -90,6 +100,8 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
     console.print(f"{len(result.hits)} hits, path {result.path_used}, {result.took_ms:.1f} ms")
     if explain:
         click.echo(parameters_line(result.explain.get("parameters") or {}))
+        if "source" in result.explain:
+            click.echo(source_line(result.explain))
         table = Table("rank", "chunk", "bm25 rank", "bm25 score", "knn rank", "knn score",
                       "fused", "rerank")
         for row in result.explain_rows():
@@ -121,6 +133,15 @@ def parameters_line(parameters: dict[str, Any]) -> str:
         f"; overridden: {', '.join(overrides)}" if overrides else "")
     return (f"parameters ({origin}): {shown} boosts={boosts} "
             f"rerank.top_n={rerank.get('top_n')}")
+
+
+def source_line(explain: dict[str, Any]) -> str:
+    """`source handbook (index team-docs, layout document, vector none): kNN off: ...`."""
+    src = explain["source"]
+    boosts = ",".join(f"{k}^{v:g}" for k, v in (src.get("lexical") or {}).items())
+    line = (f"source {src.get('name')} (index {src.get('index')}, layout {src.get('layout')}, "
+            f"vector {src.get('vector')}, lexical {boosts})")
+    return line + (f"; kNN {explain['knn']}" if "knn" in explain else "")
 
 
 def _template_params(ctx: Context, template: str, query: str,
@@ -178,20 +199,23 @@ def print_answer(answer: Any, streamed: bool) -> None:
 @pass_context
 @clear_errors
 def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json: bool,
-        **options: Any) -> None:
-    """Answer a question from the indexed chunks, citing them as [n]."""
+        source: str | None, **options: Any) -> None:
+    """Answer a question from the indexed chunks (or a defined source), citing them as [n]."""
     from es_rag.generate import AskParams, ask_stream, build_generator
     from es_rag.generate import ask as answer_question
 
     params = AskParams(search=_search_params(ctx, **{"size": 8, **options}))
     client, caps = ctx.connection()
+    index, layout = source_target(ctx, source)
+    source_embedder(ctx, layout, params.search.mode.value)  # refuses a model mismatch
     embedder = run_embedder(ctx)
     generator = build_generator(ctx.settings, embedder=embedder)
-    args = (client, caps, ctx.settings.index, question, params, embedder, generator)
+    args = (client, caps, index, question, params, embedder, generator)
     acl_filter = ctx.settings.client_side_acl_filter
     if stream and not as_json:
         answer = None
-        for part in ask_stream(*args, as_user=as_user, client_side_acl_filter=acl_filter):
+        for part in ask_stream(*args, as_user=as_user, client_side_acl_filter=acl_filter,
+                               layout=layout):
             if isinstance(part, str):
                 click.echo(part, nl=False)
             else:
@@ -201,7 +225,8 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
             _log_answer(ctx, question, answer, as_user)
             print_answer(answer, streamed=True)
         return
-    answer = answer_question(*args, as_user=as_user, client_side_acl_filter=acl_filter)
+    answer = answer_question(*args, as_user=as_user, client_side_acl_filter=acl_filter,
+                             layout=layout)
     _log_answer(ctx, question, answer, as_user)
     if as_json:
         click.echo(json.dumps(answer.as_dict()))

@@ -32,6 +32,7 @@ from es_rag.evaluate.subset import Subset, select_documents, select_queries
 from es_rag.ingest.embed import Embedder
 from es_rag.retrieve import Hit, Mode, Reranker, search, search_template
 from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
+from es_rag.retrieve.queries import CHUNKS, Layout
 
 DEPTH = 100  # results fetched per query: enough for recall@100 and map@100
 
@@ -132,7 +133,10 @@ SearchFn = Callable[[str], list[Hit]]
 
 def _searcher(client: Elasticsearch, caps: Capabilities, index: str, config: EvalConfig,
               embedder: CachedQueryEmbedder | None, reranker: Reranker | None,
-              depth: int, defaults: RetrievalDefaults) -> SearchFn:
+              depth: int, defaults: RetrievalDefaults, layout: Layout = CHUNKS) -> SearchFn:
+    if config.is_template and layout is not CHUNKS:
+        raise ValueError("stored templates search the chunk index, not a source "
+                         f"({config.name!r})")
     if config.is_template:
         base = {"size": depth, "filters": [], **config.params}
 
@@ -145,7 +149,8 @@ def _searcher(client: Elasticsearch, caps: Capabilities, index: str, config: Eva
     params = config.search_params(depth, defaults)
 
     def run_mode(query: str) -> list[Hit]:
-        return search(client, caps, index, query, params, embedder, reranker=reranker).hits
+        return search(client, caps, index, query, params, embedder, reranker=reranker,
+                      layout=layout).hits
     return run_mode
 
 
@@ -153,7 +158,8 @@ def run_configs(client: Elasticsearch, caps: Capabilities, index: str, judgments
                 configs: Sequence[EvalConfig], embedder: Embedder | None = None, *,
                 depth: int = DEPTH, reranker: Reranker | None = None,
                 progress: Progress | None = None,
-                defaults: RetrievalDefaults | None = None) -> dict[str, ConfigResult]:
+                defaults: RetrievalDefaults | None = None,
+                layout: Layout = CHUNKS) -> dict[str, ConfigResult]:
     """Search every judged query with every configuration and score the rankings.
 
     Configurations start from `defaults` (by default the retrieval parameters stored in the
@@ -173,7 +179,7 @@ def run_configs(client: Elasticsearch, caps: Capabilities, index: str, judgments
     done = 0
     results: dict[str, ConfigResult] = {}
     for config in configs:
-        run = _searcher(client, caps, index, config, cached, reranker, depth, defaults)
+        run = _searcher(client, caps, index, config, cached, reranker, depth, defaults, layout)
         rankings: dict[str, list[tuple[str, float]]] = {}
         latency: list[float] = []
         for qid, text in judgments.queries.items():
@@ -257,11 +263,12 @@ def _parameters(defaults: RetrievalDefaults) -> dict[str, Any]:
 def evaluate_live(client: Elasticsearch, caps: Capabilities, index: str, judgments: Judgments,
                   configs: Sequence[EvalConfig], *, embedder: Any = None,
                   defaults: RetrievalDefaults | None = None, compare_to: str | None = None,
-                  test: str = "student", progress: Progress | None = None
-                  ) -> EvaluationReport:
+                  test: str = "student", progress: Progress | None = None,
+                  layout: Layout = CHUNKS) -> EvaluationReport:
     """Evaluate what users get: the judged queries against the live chunk index `index`,
     searched as `es-rag search` searches (stored retrieval parameters, `defaults` when given),
-    chunk hits collapsed to their documents, since judgments are per document.
+    chunk hits collapsed to their documents, since judgments are per document. With a
+    source's `layout`, `index` is that existing index and judgments name its own document ids.
 
     >>> judgments = read_judgments("judgments/playground.qrels")          # doctest: +SKIP
     >>> evaluate_live(client, caps, "chunks", judgments, parse_configs("current"),
@@ -270,7 +277,7 @@ def evaluate_live(client: Elasticsearch, caps: Capabilities, index: str, judgmen
     started = time.perf_counter()
     defaults = defaults or read_stored(client)
     results = run_configs(client, caps, index, judgments, configs, embedder,
-                          progress=progress, defaults=defaults)
+                          progress=progress, defaults=defaults, layout=layout)
     return EvaluationReport(
         dataset=judgments.name, split="live", subset="all", index=index, judgments=judgments,
         configs=results, comparisons=compare_configs(judgments, results, compare_to, test=test),

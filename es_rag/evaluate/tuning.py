@@ -48,6 +48,7 @@ from es_rag.evaluate.subset import Subset, select_documents, select_queries
 from es_rag.ingest.embed import Embedder
 from es_rag.retrieve import defaults as retrieval
 from es_rag.retrieve.params import DEFAULT_BOOSTS, MAX_NUM_CANDIDATES, NORMALIZERS
+from es_rag.retrieve.queries import CHUNKS, Layout
 
 TRAIN_METRIC = "ndcg@10"
 MIN_WINDOW = 10  # nDCG@10 needs ten fused results
@@ -339,12 +340,14 @@ def _tune_index_name(root: Path, subset: Subset) -> str:
 
 def _search_phase(client: Elasticsearch, caps: Capabilities, index: str, train: Judgments,
                   trials: Sequence[HybridSetting], embedder: CachedQueryEmbedder,
-                  progress: Progress | None) -> dict[HybridSetting, float]:
+                  progress: Progress | None, layout: Layout = CHUNKS
+                  ) -> dict[HybridSetting, float]:
     """Train nDCG@10 of every setting: the only phase that chooses, and it sees only `train`."""
     scores: dict[HybridSetting, float] = {}
     for n, setting in enumerate(trials):
         result = run_configs(client, caps, index, train, [setting.config(setting.label)],
-                             embedder, progress=_stage(progress, "train", n, len(trials)))
+                             embedder, progress=_stage(progress, "train", n, len(trials)),
+                             layout=layout)
         scores[setting] = result[setting.label].means[TRAIN_METRIC]
     return scores
 
@@ -365,7 +368,8 @@ def tune(client: Elasticsearch, caps: Capabilities, dataset_dir: Path | str, *,
          train_split: str = "train", test_split: str = "test", subset: Subset | None = None,
          seed: int = 0, current: HybridSetting | None = None, index: str | None = None,
          chunk_size: int = 256, overlap: int = 32, mapping_path: Path | None = None,
-         test: str = "student", progress: Progress | None = None) -> TuneResult:
+         test: str = "student", progress: Progress | None = None,
+         layout: Layout = CHUNKS) -> TuneResult:
     """Grid-search hybrid parameters on the train queries, report best vs current on the test ones.
 
     Runs at most `budget` train evaluations: the current setting (`current`, by default the
@@ -378,6 +382,9 @@ def tune(client: Elasticsearch, caps: Capabilities, dataset_dir: Path | str, *,
     `eval-<dataset>` index) and every query is embedded once. `subset` picks the first N
     queries of each split, their judged documents and M distractors. `progress(stage, done,
     total)` is called with stages `chunk`, `embed`, `embed queries`, `train` and `test`.
+    With a source's `layout` the dataset's corpus is not indexed: its qrels name documents of
+    the source's existing index, which is searched as it is (the boost axes do not apply: a
+    source's lexical boosts are in its definition).
     """
     started = time.perf_counter()
     grid = grid or TuneGrid()
@@ -397,23 +404,26 @@ def tune(client: Elasticsearch, caps: Capabilities, dataset_dir: Path | str, *,
     both = Judgments("both", {}, {**{f"train:{q}": d for q, d in train.qrels.items()},
                                   **{f"test:{q}": d for q, d in held_out.qrels.items()}})
     embedder = embedder or Embedder()
-    index = index or _tune_index_name(train_set.root, subset)
-    ensure_corpus_index(
-        client, index, select_documents(train_set, both, subset),
-        corpus_sha=corpus_digest(train_set.corpus_path), embedder=embedder,
-        mapping_path=mapping_path or PROJECT_ROOT / "mappings" / "chunks.json",
-        chunk_size=chunk_size, overlap=overlap, progress=progress)
+    if layout is not CHUNKS:
+        index = index or str(getattr(layout, "index", ""))
+    else:
+        index = index or _tune_index_name(train_set.root, subset)
+        ensure_corpus_index(
+            client, index, select_documents(train_set, both, subset),
+            corpus_sha=corpus_digest(train_set.corpus_path), embedder=embedder,
+            mapping_path=mapping_path or PROJECT_ROOT / "mappings" / "chunks.json",
+            chunk_size=chunk_size, overlap=overlap, progress=progress)
     cached = CachedQueryEmbedder(embedder)
     texts = [*train.queries.values(), *held_out.queries.values()]
     for n, text in enumerate(texts, start=1):
         cached.embed_query(text)
         if progress:
             progress("embed queries", n, len(texts))
-    scores = _search_phase(client, caps, index, train, trials, cached, progress)
+    scores = _search_phase(client, caps, index, train, trials, cached, progress, layout)
     best = max(scores, key=lambda s: scores[s])  # max keeps the first of equal scores
     configs = [current.config(CURRENT), best.config(TUNED)]
     results = run_configs(client, caps, index, held_out, configs, cached,
-                          progress=_stage(progress, "test", 0, 1))
+                          progress=_stage(progress, "test", 0, 1), layout=layout)
     (comparison,) = compare_configs(held_out, results, CURRENT, test=test)
     return TuneResult(
         dataset=train_set.root.name, index=index, subset=subset.label,

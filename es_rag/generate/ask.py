@@ -26,6 +26,7 @@ from es_rag.retrieve.defaults import read_stored
 from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import SearchParams
+from es_rag.retrieve.queries import CHUNKS, Layout
 from es_rag.retrieve.search import search
 
 
@@ -76,7 +77,7 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: str,
              params: AskParams | None, embedder: QueryEmbedder | None, as_user: str | None,
-             tokenizer: Tokenizer | None, client_side_acl_filter: bool
+             tokenizer: Tokenizer | None, client_side_acl_filter: bool, layout: Layout = CHUNKS
              ) -> tuple[Context | None, dict[str, float], dict[str, Any]]:
     """Retrieve and assemble the context (None when nothing relevant was found), with the
     timings so far and the retrieval trace (parameters searched with and their origin, path).
@@ -88,8 +89,9 @@ def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: st
     memo = memoise(embedder)
     t0 = time.perf_counter()
     search_params = params.search or read_stored(client).search_params(size=8)
-    result = search(client, caps, index, question, search_params, memo, as_user=as_user,
-                    client_side_acl_filter=client_side_acl_filter)
+    vector_memo = memo if getattr(layout, "needs_embedder", True) else None
+    result = search(client, caps, index, question, search_params, vector_memo, as_user=as_user,
+                    client_side_acl_filter=client_side_acl_filter, layout=layout)
     timings["retrieval_ms"] = _ms(t0)
     trace = {"path": result.path_used, "parameters": result.explain.get("parameters", {})}
     if not result.hits:
@@ -134,11 +136,13 @@ def _finished(answer: Answer, timings: dict[str, float], started: float,
 def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
         params: AskParams | None = None, embedder: QueryEmbedder | None = None,
         generator: Generator | None = None, *, as_user: str | None = None,
-        tokenizer: Tokenizer | None = None, client_side_acl_filter: bool = False) -> Answer:
+        tokenizer: Tokenizer | None = None, client_side_acl_filter: bool = False,
+        layout: Layout = CHUNKS) -> Answer:
     """Answer `question` from the chunks the (asking) user can retrieve, with verified citations.
 
     `as_user` and `client_side_acl_filter` restrict retrieval as in `search`; the context, the
-    answer and its citations come only from that user's own search.
+    answer and its citations come only from that user's own search. `layout` (a source's
+    `SourceLayout`) answers from an existing index: citations name its document ids and URLs.
 
     >>> answer = ask(client, caps, "es-rag-chunks", "What is RRF?", embedder=embedder,
     ...              generator=build_generator(settings, embedder=embedder))  # doctest: +SKIP
@@ -147,7 +151,7 @@ def ask(client: Elasticsearch, caps: Capabilities, index: str, question: str,
     generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
     context, timings, trace = _prepare(client, caps, index, question, params, embedder, as_user,
-                                tokenizer, client_side_acl_filter)
+                                tokenizer, client_side_acl_filter, layout)
     if context is None:
         return _finished(_dont_know(generator), timings, started, trace)
     t0 = time.perf_counter()
@@ -164,7 +168,8 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
                params: AskParams | None = None, embedder: QueryEmbedder | None = None,
                generator: Generator | None = None, *, as_user: str | None = None,
                tokenizer: Tokenizer | None = None,
-               client_side_acl_filter: bool = False) -> Iterator[str | Answer]:
+               client_side_acl_filter: bool = False,
+               layout: Layout = CHUNKS) -> Iterator[str | Answer]:
     """Like `ask`, but yields text deltas as they are generated, then the final `Answer`.
 
     >>> for part in ask_stream(client, caps, "es-rag-chunks", "What is RRF?",
@@ -174,7 +179,7 @@ def ask_stream(client: Elasticsearch, caps: Capabilities, index: str, question: 
     generator = generator or ExtractiveGenerator(embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
     context, timings, trace = _prepare(client, caps, index, question, params, embedder, as_user,
-                                tokenizer, client_side_acl_filter)
+                                tokenizer, client_side_acl_filter, layout)
     if context is None:
         answer = _dont_know(generator)
         yield answer.text

@@ -51,6 +51,9 @@ class Citation:
     page: int | None
     offsets: dict[str, int] | None
     quote: str
+    highlight: dict[str, Any] | None = None
+    """Where the quote is in the document, when the passage is a whole field:
+    `{"field": name, "start": i, "end": j}` (character offsets in that field's text)."""
 
 
 @dataclass
@@ -107,9 +110,13 @@ def _cosine(embedder: DocumentEmbedder, a: str, b: str) -> float:
 
 
 def _citation(n: int, source: Source, claim: str) -> Citation:
+    quote = best_quote(claim, source)
+    start = source.text.find(quote) if source.field else -1
+    highlight = ({"field": source.field, "start": start, "end": start + len(quote)}
+                 if start >= 0 else None)
     return Citation(n=n, chunk_id=source.chunk_id, doc_id=source.doc_id, source=source.source,
                     title=source.title, page=source.page, offsets=source.offsets,
-                    quote=best_quote(claim, source))
+                    quote=quote, highlight=highlight)
 
 
 class _Verifier:

@@ -48,6 +48,8 @@ class Source:
     score: float
     tokens: int
     truncated: bool = False
+    field: str | None = None
+    """The document field this passage is, whole (a source's whole-document passages)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,7 +143,7 @@ def assemble_context(hits: Sequence[Hit], *, token_budget: int = 1500,
         sources.append(Source(n=len(sources) + 1, chunk_id=hit.chunk_id, doc_id=hit.doc_id,
                               source=hit.source, title=hit.title, page=hit.page,
                               offsets=hit.offsets, text=text, score=hit.score, tokens=tokens,
-                              truncated=truncated))
+                              truncated=truncated, field=hit.metadata.get("field")))
         used += tokens
         kept_words.append(words)
         if hit.content_hash:

@@ -46,11 +46,13 @@ class Scope:
     enforced_by: str
     principals: tuple[str, ...] = ()
 
-    def restrict(self, params: SearchParams) -> SearchParams:
-        """`params` with the ACL filter added to every leg when es-rag enforces the ACL."""
+    def restrict(self, params: SearchParams, acl_field: str | None = None) -> SearchParams:
+        """`params` with the ACL filter added to every leg when es-rag enforces the ACL
+        (on `acl_field`: a source's own ACL field, else the chunks' `acl`)."""
         if self.enforced_by != "client":
             return params
-        return params.with_(filters=(*params.filters, In(ACL_FIELD, self.principals)))
+        field = acl_field or ACL_FIELD
+        return params.with_(filters=(*params.filters, In(field, self.principals)))
 
     def restrict_template_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Search-template params with the ACL filter added to their `filters` list."""

@@ -8,9 +8,10 @@ which the cluster embeds the query itself (embedding = cluster).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from es_rag.retrieve.filters import filter_clauses
+from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import LEGS, SearchParams
 
 VECTOR_FIELD = "embedding"
@@ -55,43 +56,99 @@ def knn_clause(vector: VectorQuery, params: SearchParams) -> dict[str, Any]:
     return clause
 
 
-def _finish(body: dict[str, Any], query_text: str, params: SearchParams,
-            size: int) -> dict[str, Any]:
+class Layout(Protocol):
+    """What an index looks like to search: its lexical query, its kNN clause, what its hits
+    return and how they become passages. `ChunkLayout` is es-rag's own chunk index; a source
+    (an existing index, `es_rag.sources`) brings its own."""
+
+    name: str
+    has_vectors: bool
+
+    def bm25_query(self, query_text: str, params: SearchParams) -> dict[str, Any]: ...
+
+    def knn_clause(self, vector: VectorQuery, params: SearchParams) -> dict[str, Any]: ...
+
+    def finish(self, body: dict[str, Any], query_text: str,
+               params: SearchParams) -> dict[str, Any]: ...
+
+    def hits(self, response: Mapping[str, Any]) -> list[Hit]: ...
+
+
+class ChunkLayout:
+    """es-rag's chunk index (`mappings/chunks.json`): text, title, headings and `embedding`."""
+
+    name = "chunks"
+    has_vectors = True
+
+    def bm25_query(self, query_text: str, params: SearchParams) -> dict[str, Any]:
+        return bm25_query(query_text, params)
+
+    def knn_clause(self, vector: VectorQuery, params: SearchParams) -> dict[str, Any]:
+        return knn_clause(vector, params)
+
+    def finish(self, body: dict[str, Any], query_text: str,
+               params: SearchParams) -> dict[str, Any]:
+        body["_source"] = SOURCE_EXCLUDES
+        if params.highlight:
+            # highlight_query lets kNN-only hits be highlighted with the query's terms too
+            body["highlight"] = {
+                "fields": {"text": {}, "title": {}},
+                "highlight_query": {"multi_match": {"query": query_text,
+                                                    "fields": list(params.boosts)}},
+            }
+        return body
+
+    def hits(self, response: Mapping[str, Any]) -> list[Hit]:
+        return [Hit.from_es(raw) for raw in response["hits"]["hits"]]
+
+
+CHUNKS = ChunkLayout()
+
+
+def _finish(body: dict[str, Any], query_text: str, params: SearchParams, size: int,
+            layout: Layout) -> dict[str, Any]:
     body["size"] = size
-    body["_source"] = SOURCE_EXCLUDES
-    if params.highlight:
-        # highlight_query lets kNN-only hits be highlighted with the query's terms too
-        body["highlight"] = {
-            "fields": {"text": {}, "title": {}},
-            "highlight_query": {"multi_match": {"query": query_text,
-                                                "fields": list(params.boosts)}},
-        }
-    return body
+    return layout.finish(body, query_text, params)
 
 
-def bm25_body(query_text: str, params: SearchParams, size: int | None = None) -> dict[str, Any]:
+def bm25_body(query_text: str, params: SearchParams, size: int | None = None,
+              layout: Layout = CHUNKS) -> dict[str, Any]:
     """A BM25 search (also the BM25 leg of hybrid search)."""
-    return _finish({"query": bm25_query(query_text, params)}, query_text, params,
-                   size or params.size)
+    return _finish({"query": layout.bm25_query(query_text, params)}, query_text, params,
+                   size or params.size, layout)
+
+
+def _semantic(layout: Layout, query_text: str, params: SearchParams) -> dict[str, Any] | None:
+    """The `semantic` query of a layout whose vector leg is one (a semantic_text field)."""
+    if not getattr(layout, "semantic", False):
+        return None
+    return layout.semantic_query(query_text, params)  # type: ignore[attr-defined]
 
 
 def knn_body(query_text: str, vector: VectorQuery, params: SearchParams,
-             size: int | None = None) -> dict[str, Any]:
-    """A kNN search (also the kNN leg of hybrid search)."""
-    return _finish({"knn": knn_clause(vector, params)}, query_text, params, size or params.size)
+             size: int | None = None, layout: Layout = CHUNKS) -> dict[str, Any]:
+    """A kNN search (also the kNN leg of hybrid search); a `semantic` query for semantic_text."""
+    semantic = _semantic(layout, query_text, params)
+    body = {"query": semantic} if semantic else {"knn": layout.knn_clause(vector, params)}
+    return _finish(body, query_text, params, size or params.size, layout)
 
 
-def _legs(query_text: str, vector: VectorQuery, params: SearchParams) -> list[dict[str, Any]]:
-    """The standard (BM25) and knn retrievers, in `params.weights` order: bm25, knn."""
-    return [{"standard": {"query": bm25_query(query_text, params)}},
-            {"knn": knn_clause(vector, params)}]
+def _legs(query_text: str, vector: VectorQuery, params: SearchParams,
+          layout: Layout) -> list[dict[str, Any]]:
+    """The lexical and vector retrievers, in `params.weights` order (bm25, knn): a standard
+    retriever over the layout's BM25 query, and a knn retriever (a standard one over the
+    `semantic` query for semantic_text)."""
+    semantic = _semantic(layout, query_text, params)
+    return [{"standard": {"query": layout.bm25_query(query_text, params)}},
+            {"standard": {"query": semantic}} if semantic
+            else {"knn": layout.knn_clause(vector, params)}]
 
 
-def retriever_body(query_text: str, vector: VectorQuery,
-                   params: SearchParams) -> dict[str, Any]:
+def retriever_body(query_text: str, vector: VectorQuery, params: SearchParams,
+                   layout: Layout = CHUNKS) -> dict[str, Any]:
     """Hybrid search with the `rrf` retriever over a standard and a knn retriever (ES 8.14+);
     weighted legs use the `{retriever, weight}` components of 9.2+."""
-    legs: list[dict[str, Any]] = _legs(query_text, vector, params)
+    legs: list[dict[str, Any]] = _legs(query_text, vector, params, layout)
     if params.weighted:
         legs = [{"retriever": leg, "weight": params.weights[name]}
                 for leg, name in zip(legs, LEGS, strict=True)]
@@ -100,35 +157,38 @@ def retriever_body(query_text: str, vector: VectorQuery,
         "rank_constant": params.rank_constant,
         "rank_window_size": params.rank_window_size,
     }}}
-    return _finish(body, query_text, params, params.fetch_size)
+    return _finish(body, query_text, params, params.fetch_size, layout)
 
 
-def linear_body(query_text: str, vector: VectorQuery, params: SearchParams) -> dict[str, Any]:
+def linear_body(query_text: str, vector: VectorQuery, params: SearchParams,
+                layout: Layout = CHUNKS) -> dict[str, Any]:
     """Hybrid search with the `linear` retriever (8.18/9.0+): each leg weighted and normalized."""
     legs = [{"retriever": leg, "weight": params.weights[name], "normalizer": params.normalizer}
-            for leg, name in zip(_legs(query_text, vector, params), LEGS, strict=True)]
+            for leg, name in zip(_legs(query_text, vector, params, layout), LEGS, strict=True)]
     body = {"retriever": {"linear": {"retrievers": legs,
                                      "rank_window_size": params.rank_window_size}}}
-    return _finish(body, query_text, params, params.fetch_size)
+    return _finish(body, query_text, params, params.fetch_size, layout)
 
 
 def rank_rrf_body(query_text: str, vector: VectorQuery, params: SearchParams, *,
-                  window_key: str = "rank_window_size") -> dict[str, Any]:
+                  window_key: str = "rank_window_size",
+                  layout: Layout = CHUNKS) -> dict[str, Any]:
     """Hybrid search with the older `rank.rrf` form (8.8+); before 8.14 the key is `window_size`."""
     body = {
-        "query": bm25_query(query_text, params),
-        "knn": knn_clause(vector, params),
+        "query": layout.bm25_query(query_text, params),
+        "knn": layout.knn_clause(vector, params),
         "rank": {"rrf": {"rank_constant": params.rank_constant,
                          window_key: params.rank_window_size}},
     }
-    return _finish(body, query_text, params, params.fetch_size)
+    return _finish(body, query_text, params, params.fetch_size, layout)
 
 
-def leg_bodies(query_text: str, vector: VectorQuery,
-               params: SearchParams) -> list[dict[str, Any]]:
+def leg_bodies(query_text: str, vector: VectorQuery, params: SearchParams,
+               layout: Layout = CHUNKS) -> list[dict[str, Any]]:
     """The BM25 and kNN legs of hybrid search, each returning its top `rank_window_size`."""
     size = params.rank_window_size
-    return [bm25_body(query_text, params, size), knn_body(query_text, vector, params, size)]
+    return [bm25_body(query_text, params, size, layout),
+            knn_body(query_text, vector, params, size, layout)]
 
 
 TEMPLATE_BOOSTS = {"text": "text_boost", "title": "title_boost", "headings": "headings_boost"}

@@ -28,7 +28,7 @@ from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.fusion import linear_fuse, rrf_fuse
 from es_rag.retrieve.hits import Hit, SearchResult
 from es_rag.retrieve.params import LEGS, Fusion, Mode, SearchParams
-from es_rag.retrieve.queries import VectorQuery
+from es_rag.retrieve.queries import CHUNKS, Layout, VectorQuery
 from es_rag.retrieve.rerank import Reranker, build_reranker
 
 if TYPE_CHECKING:
@@ -62,10 +62,6 @@ def _scope(client: Elasticsearch, caps: Capabilities | None, as_user: str | None
                             client_side_acl_filter=client_side_acl_filter)
 
 
-def _hits(response: Mapping[str, Any]) -> list[Hit]:
-    return [Hit.from_es(raw) for raw in response["hits"]["hits"]]
-
-
 def _annotate_legs(hits: Sequence[Hit], bm25: Sequence[Hit], knn: Sequence[Hit]) -> None:
     """Fill the per-leg ranks and scores of `hits` from the two legs' results."""
     bm25_at = {h.chunk_id: (rank, h.score) for rank, h in enumerate(bm25, start=1)}
@@ -82,10 +78,11 @@ class _Searcher:
     """
 
     def __init__(self, client: Elasticsearch, index: str, explain: dict[str, Any],
-                 record: bool = False) -> None:
+                 record: bool = False, layout: Layout = CHUNKS) -> None:
         self.client = client
         self.index = index
         self.explain = explain
+        self.layout = layout
         self.es_took_ms = 0
         self.record = record
 
@@ -93,6 +90,9 @@ class _Searcher:
         if self.record:
             self.explain.setdefault("requests", []).append(
                 {"method": "POST", "path": path, "body": body})
+
+    def hits(self, response: Mapping[str, Any]) -> list[Hit]:
+        return self.layout.hits(response)
 
     def run(self, body: dict[str, Any]) -> dict[str, Any]:
         self._sent(f"/{self.index}/_search", body)
@@ -107,7 +107,7 @@ class _Searcher:
              params: SearchParams) -> tuple[list[Hit], list[Hit]]:
         """Run the BM25 and kNN legs in one `_msearch`; each returns its top rank_window_size."""
         searches: list[dict[str, Any]] = []
-        for body in queries.leg_bodies(query_text, vector, params):
+        for body in queries.leg_bodies(query_text, vector, params, self.layout):
             searches += [{"index": self.index}, body]
         self._sent("/_msearch", searches)
         with tracing.span("es_rag.retrieve.msearch", es_rag__legs=["bm25", "knn"]) as sp:
@@ -122,7 +122,7 @@ class _Searcher:
                           if isinstance(error, dict) else str(error))
                 raise SearchError(f"search on {self.index!r} failed: {reason}",
                                   item.get("status"))
-            legs.append(_hits(item))
+            legs.append(self.hits(item))
         return legs[0], legs[1]
 
 
@@ -150,14 +150,15 @@ def _client_fusion(searcher: _Searcher, query_text: str, vector: VectorQuery,
 def _server_fusion(searcher: _Searcher, path: str, caps: Capabilities, query_text: str,
                    vector: VectorQuery, params: SearchParams) -> list[Hit]:
     if path == "linear_retriever":
-        body = queries.linear_body(query_text, vector, params)
+        body = queries.linear_body(query_text, vector, params, searcher.layout)
     elif path == "retriever":
-        body = queries.retriever_body(query_text, vector, params)
+        body = queries.retriever_body(query_text, vector, params, searcher.layout)
     else:
         old = (caps.major, caps.minor) < (8, 14)
         body = queries.rank_rrf_body(query_text, vector, params,
-                                     window_key="window_size" if old else "rank_window_size")
-    hits = _hits(searcher.run(body))
+                                     window_key="window_size" if old else "rank_window_size",
+                                     layout=searcher.layout)
+    hits = searcher.hits(searcher.run(body))
     for hit in hits:
         hit.fused_score = hit.score
     if params.explain:
@@ -169,6 +170,8 @@ def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
             vector: VectorQuery, params: SearchParams) -> tuple[list[Hit], str]:
     path = caps.fusion_path(params.fusion.value, params.weighted)
     client_path = f"client_{params.fusion.value}"
+    if path == "rank_rrf" and getattr(searcher.layout, "semantic", False):
+        path = client_path  # rank.rrf fuses a query with knn, not two queries
     if path != client_path:
         try:
             return _server_fusion(searcher, path, caps, query_text, vector, params), path
@@ -186,8 +189,9 @@ def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
 def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: str,
            params: SearchParams | None = None, embedder: QueryEmbedder | None = None, *,
            as_user: str | None = None, reranker: Reranker | None = None,
-           client_side_acl_filter: bool = False) -> SearchResult:
-    """Search the chunk index and return typed hits, best first.
+           client_side_acl_filter: bool = False, layout: Layout = CHUNKS) -> SearchResult:
+    """Search the chunk index (or, with a source's `layout`, an existing index) and return
+    typed hits, best first.
 
     `embedder` (same model as the chunks) is needed by every mode but `bm25`; a
     `ClusterQueryEmbedder` has the cluster embed the query (`query_vector_builder`). `as_user`
@@ -195,6 +199,8 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     without DLS it raises `PermissionRefused` unless `client_side_acl_filter` is true (es-rag
     then adds the user's ACL filter to every leg: see `es_rag.retrieve.permissions`).
     `reranker` overrides the one `params.rerank` would build in `hybrid+rerank` mode.
+    `layout` (`es_rag.sources.SourceLayout`) searches a source's own fields; a source without
+    vectors has no kNN leg: `knn` is refused and hybrid is lexical only, said in `explain`.
     Without `params`, the retrieval parameters stored by `es-rag apply` are used
     (`es_rag.retrieve.defaults`); `explain["parameters"]` reports the values searched with and
     where they came from, and with `params.explain` `explain["requests"]` lists the requests
@@ -211,17 +217,34 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
         raise ValueError("the query is empty")
     if params is None:
         params = read_stored(client).search_params()
+    lexical_only = params.mode is not Mode.BM25 and not layout.has_vectors
+    if lexical_only and params.mode is Mode.KNN:
+        raise SearchError(f"source {layout.name!r} has no vector field: knn search is off "
+                          "(use bm25, or hybrid, which is lexical only there)", 400)
     started = time.perf_counter()
     explain: dict[str, Any] = {"mode": params.mode.value, "index": index, "parameters": {
         "source": "caller", "overrides": [], **params.provenance,
         "values": params.tuned_values()}}
+    if layout is not CHUNKS:  # a source's lexical fields and boosts are its definition's
+        explain["source"] = getattr(layout, "explain", {"name": layout.name})
+        explain["parameters"]["values"]["boosts"] = dict(explain["source"].get("lexical") or {})
+    if lexical_only:
+        explain["knn"] = (f"off: source {layout.name!r} has no vector field, so "
+                          f"{params.mode.value} search is lexical only")
     scope = _scope(client, caps, as_user, client_side_acl_filter)
+    if scope is not None and scope.enforced_by == "client" and layout is not CHUNKS and \
+            not getattr(layout, "acl_field", None):
+        raise SearchError(f"refusing to search source {layout.name!r} as {as_user!r}: the "
+                          "cluster does not enforce document-level security and the source "
+                          "names no ACL field (fields.acl) for es-rag to filter on", 403)
     if scope is not None:
-        params = scope.restrict(params)
+        params = scope.restrict(params, getattr(layout, "acl_field", None))
         explain["as_user"] = {"user": as_user, "enforced_by": scope.enforced_by}
-    searcher = _Searcher(scope.client if scope else client, index, explain, params.explain)
+    searcher = _Searcher(scope.client if scope else client, index, explain, params.explain,
+                         layout)
     vector: VectorQuery = []
-    if params.mode is not Mode.BM25:
+    if params.mode is not Mode.BM25 and not lexical_only and \
+            not getattr(layout, "semantic", False):
         if embedder is None:
             raise ValueError(f"search mode {params.mode.value!r} needs an embedder")
         if isinstance(embedder, ClusterQueryEmbedder):
@@ -233,13 +256,14 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
                 vector = list(embedder.embed_query(query_text))
             explain["embed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     try:
-        if params.mode is Mode.BM25:
-            hits, path = _hits(searcher.run(queries.bm25_body(query_text, params))), "bm25"
+        if params.mode is Mode.BM25 or lexical_only:
+            body = queries.bm25_body(query_text, params, layout=layout)
+            hits, path = searcher.hits(searcher.run(body)), "bm25"
             for rank, hit in enumerate(hits, start=1):
                 hit.bm25_rank, hit.bm25_score = rank, hit.score
         elif params.mode is Mode.KNN:
-            body = queries.knn_body(query_text, vector, params)
-            hits, path = _hits(searcher.run(body)), "knn"
+            body = queries.knn_body(query_text, vector, params, layout=layout)
+            hits, path = searcher.hits(searcher.run(body)), "knn"
             for rank, hit in enumerate(hits, start=1):
                 hit.knn_rank, hit.knn_score = rank, hit.score
         else:
@@ -290,6 +314,7 @@ def search_template(client: Elasticsearch, index: str, template_id: str,
         raise SearchError(f"search template {template_id!r} on {index!r} failed "
                           f"({exc.meta.status}): {error_reason(exc)}", exc.meta.status) from None
     took_ms = round((time.perf_counter() - started) * 1000, 2)
-    hits = scope.admitted(_hits(response)) if scope else _hits(response)
+    found = CHUNKS.hits(response)
+    hits = scope.admitted(found) if scope else found
     return SearchResult(hits=hits, path_used="template", took_ms=took_ms,
                         explain={"template": template_id, "es_took_ms": response.get("took")})
