@@ -12,8 +12,8 @@ from retrieve.corpus import chunk_index_body, shared_embedder
 from ui_support import log_in, token
 
 from admin_ui import create_app
-from es_rag import run_records
 from admin_ui.jobs import Jobs
+from es_rag import run_records
 from es_rag.config import Settings
 
 

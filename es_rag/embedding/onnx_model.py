@@ -1,8 +1,8 @@
 """Embed with ONNX Runtime: the same sentence-transformers model, without torch at query time.
 
-`OnnxEmbedder` stands where `Embedder` stands. It runs the model's transformer exported to ONNX
-(`es_rag.ingest.onnx_export`, fp32 or dynamically quantized int8), tokenizes with the `tokenizers`
-package from the model's own `tokenizer.json`, and pools and normalises as the model's
+`OnnxEmbedder` stands where `Embedder` stands. It runs the model's transformer exported to
+ONNX (`es_rag.embedding.onnx_export`, fp32 or dynamically quantized int8), tokenizes with the
+`tokenizers` package from the model's own `tokenizer.json`, and pools and normalises as the model's
 sentence-transformers configuration says (`modules.json`, `1_Pooling/config.json`,
 `sentence_bert_config.json`, prompts in `config_sentence_transformers.json`). Its vectors are
 those of the torch `Embedder` (fp32: max abs diff ~1e-7; int8: cosine ≥ 0.99), so an index
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from es_rag.ingest.embed import DEFAULT_MODEL, ModelNotAvailableError, model_location
-from es_rag.ingest.onnx_export import OnnxExportError, ensure_export
+from es_rag.embedding.local import DEFAULT_MODEL, ModelNotAvailableError, model_location
+from es_rag.embedding.onnx_export import OnnxExportError, ensure_export
 
 POOLING_MODES = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens")
 ST_TRANSFORMER = "sentence_transformers.models.Transformer"
