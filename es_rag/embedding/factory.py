@@ -26,18 +26,29 @@ if TYPE_CHECKING:
     from es_rag.embedding.onnx_model import OnnxEmbedder
 
 
+def embedding_model(settings: Settings) -> str:
+    """The local embedding model in use: the fine-tuned one `retrieval.json` records under
+    `models.embedding` (`es-rag finetune activate`), else the settings' `embedding_model`."""
+    from es_rag.retrieve.defaults import read_file
+
+    active = read_file(settings.assets).models.get("embedding")
+    return str(active["path"]) if active else settings.embedding_model
+
+
 def local_embedder(settings: Settings) -> Embedder | OnnxEmbedder:
-    """The local embedding model of `settings`, on the configured `embedding_backend`.
+    """The local embedding model in use (`embedding_model`), on the configured
+    `embedding_backend`.
 
     torch: sentence-transformers. onnx / onnx-int8: ONNX Runtime, with the export cached in
     `embedding_cache`, else beside the model or under <data>/models (torch is imported only to
     export, once).
     """
+    model = embedding_model(settings)
     if settings.embedding_backend == "torch":
-        return Embedder(settings.embedding_model)
+        return Embedder(model)
     from es_rag.embedding.onnx_model import OnnxEmbedder
 
-    return OnnxEmbedder(settings.embedding_model, cache_root=settings.embedding_cache,
+    return OnnxEmbedder(model, cache_root=settings.embedding_cache,
                         fallback_root=settings.data / "models",
                         quantized=settings.embedding_backend == "onnx-int8")
 
