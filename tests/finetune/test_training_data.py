@@ -98,3 +98,30 @@ def test_model_folders_are_versioned_and_checksummed_without_their_onnx_export(
     (tmp_path / "reranker-v4").mkdir()
     assert next_version(tmp_path, "embeddings")[0] == 2
     assert next_version(tmp_path, "reranker")[0] == 5
+
+
+def test_the_teams_judgments_and_pseudo_queries_read_the_live_index(
+        engine: object, tmp_path: Path) -> None:
+    from elasticsearch import Elasticsearch
+    from retrieve.corpus import index_corpus
+
+    from es_rag.finetune.data import from_judgments, unsupervised_from_index
+
+    client = Elasticsearch(engine.url, request_timeout=60)  # type: ignore[attr-defined]
+    index_corpus(client, "finetune-live")
+    try:
+        qrels = tmp_path / "team.qrels"
+        qrels.write_text("q1 0 storage 1\nq2 0 power 2\nq3 0 bread 0\n")
+        (tmp_path / "team-queries.jsonl").write_text(
+            '{"_id": "q1", "text": "disk quota error"}\n'
+            '{"_id": "q2", "text": "battery life"}\n{"_id": "q3", "text": "sourdough"}\n')
+        data = from_judgments(qrels, client, "finetune-live")
+        assert [(q.qid, q.positives) for q in data.queries] == [("q1", ("storage",)),
+                                                                ("q2", ("power",))]
+        assert data.passages["storage"].startswith("Storage quotas\nQuota error ERR_4711")
+        pseudo = unsupervised_from_index(client, "finetune-live", max_queries=100)
+        assert any(q.text == "Storage quotas" and q.positives == ("storage",)
+                   for q in pseudo.queries)
+    finally:
+        client.indices.delete(index="finetune-live")
+        client.close()
