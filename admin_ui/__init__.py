@@ -16,12 +16,14 @@ from flask import Flask, render_template
 from admin_ui import access
 from admin_ui.highlight import highlight_html
 from admin_ui.jobs import Jobs
-from admin_ui.query_vectors import RecentQueryVectors
 from es_rag.config import Settings
+from es_rag.embedding.cache import VectorCache
+from es_rag.embedding.protocols import ClusterQueryEmbedder
 from es_rag.engine.security.throttle import LoginThrottle, ThrottleSettings
-from es_rag.retrieve.embedding import ClusterQueryEmbedder
 from es_rag.run_records import display_time
 from es_rag.serving import SearchEmbedder, serve_wsgi
+
+RECENT_QUERIES = 512  # the playground remembers the vectors of this many distinct queries
 
 
 @dataclass
@@ -34,7 +36,7 @@ class UIState:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     sessions: access.SessionStore = field(default_factory=access.SessionStore)
     jobs: Jobs = field(default_factory=Jobs)
-    _query_vectors: RecentQueryVectors | None = None
+    _query_vectors: VectorCache | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def query_embedder(self) -> Any:
@@ -45,7 +47,8 @@ class UIState:
             return embedder
         with self._lock:
             if self._query_vectors is None:
-                self._query_vectors = RecentQueryVectors(embedder)
+                self._query_vectors = VectorCache(embedder, size=RECENT_QUERIES,
+                                                  passages=False)
             return self._query_vectors
 
 

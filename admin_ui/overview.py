@@ -119,7 +119,8 @@ def ingest() -> Response:
     path = str(Path(settings.ingest_roots[0]).resolve() / given)
 
     def work(job: Job) -> dict[str, Any]:
-        from es_rag.ingest import embedder_for, ingest_paths
+        from es_rag.embedding.factory import embedder_for
+        from es_rag.ingest import ingest_paths
 
         # with embedding = cluster the cluster's inference pipeline embeds, as the admin's own
         embedder = (embedder_for(settings, user.client, user.caps)

@@ -29,7 +29,7 @@ import numpy as np
 from ingest_bench import DEFAULT_DATASET, cluster
 
 from es_rag.config import Settings
-from es_rag.ingest.embed import local_embedder
+from es_rag.embedding.factory import local_embedder
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 PARTS = ("throughput", "agreement", "quality", "cli")

@@ -24,8 +24,8 @@ from elasticsearch import Elasticsearch
 
 from es_rag.config import Settings, load_settings
 from es_rag.connect import Capabilities, connect
+from es_rag.embedding.local import Embedder
 from es_rag.generate import Answer, AskParams, ask_stream, build_generator
-from es_rag.ingest.embed import Embedder
 from es_rag.retrieve import SearchParams
 
 QUESTIONS = (

@@ -24,7 +24,8 @@ from elasticsearch import Elasticsearch
 from es_rag import assets
 from es_rag.config import PROJECT_ROOT
 from es_rag.connect import Capabilities, detect_capabilities
-from es_rag.ingest import Embedder, IngestReport, ingest_records
+from es_rag.embedding.local import Embedder
+from es_rag.ingest import IngestReport, ingest_records
 
 DEFAULT_DATASET = PROJECT_ROOT.parent / "shared" / "datasets" / "scifact"
 DEFAULT_DATA = Path("/tmp/es-rag-bench-scifact")

@@ -20,9 +20,9 @@ from elasticsearch import Elasticsearch
 from ingest_bench import DEFAULT_DATA, DEFAULT_DATASET, INDEX, apply_assets, cluster, ingest
 
 from es_rag.connect import Capabilities
+from es_rag.embedding.local import Embedder
 from es_rag.evaluate import Judgments, JudgmentsError, load_beir, score_ranking
 from es_rag.evaluate.run import documents_of
-from es_rag.ingest import Embedder
 from es_rag.retrieve import SearchParams, search
 from es_rag.retrieve.params import DEFAULT_BOOSTS, parse_boosts
 

@@ -174,7 +174,7 @@ def embed_cached(texts: list[str], cache_dir: Path, kind: str) -> np.ndarray:
     path = cache_dir / f"minilm-{kind}-{len(texts)}-{digest}.npy"
     if path.is_file():
         return np.load(path)
-    from es_rag.ingest.embed import Embedder
+    from es_rag.embedding.local import Embedder
 
     print(f"embedding {len(texts)} {kind} with all-MiniLM-L6-v2 (cached in {path})",
           file=sys.stderr, flush=True)

@@ -25,8 +25,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from es_rag.connect import detect_capabilities
+from es_rag.embedding.local import Embedder
 from es_rag.engine.server import EngineServer
-from es_rag.ingest.embed import Embedder
 from es_rag.observability import tracing
 from es_rag.retrieve import SearchParams, search
 

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask
 
 from es_rag.config import Settings
-from es_rag.retrieve.embedding import ClusterQueryEmbedder
+from es_rag.embedding.protocols import ClusterQueryEmbedder
 
 MAX_QUERY_BATCH = 32
 
@@ -109,7 +109,7 @@ class SearchEmbedder:
     def __call__(self) -> Any:
         with self._lock:
             if self._embedder is None:
-                from es_rag.ingest.cluster_embed import search_embedder
+                from es_rag.embedding.factory import search_embedder
 
                 self._embedder = _batched(search_embedder(self._settings))
             return self._embedder

@@ -15,12 +15,12 @@ from elasticsearch import ApiError as ClusterApiError
 from flask import Blueprint, Response, jsonify, request
 
 from es_rag.answer_cache import generator_identity
+from es_rag.embedding.protocols import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.generate import AskParams, ask, ask_stream
 from es_rag.observability import tracing
 from es_rag.observability.answer_log import log_answer
 from es_rag.retrieve import Mode, SearchResult, parse_filters, search, search_template
 from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
-from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.filters import filter_clauses
 from es_rag.retrieve.queries import CHUNKS, Layout, template_model_id
 from es_rag.sources import SourceError

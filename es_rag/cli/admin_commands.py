@@ -61,8 +61,8 @@ def model_upload(ctx: Context, model_name: str | None, model_id: str | None, sta
                  replace: bool) -> None:
     """Trace the sentence-transformers model and upload it as a text_embedding trained model."""
     from es_rag.config import trained_model_id, trained_model_id_problem
-    from es_rag.ingest.cluster_embed import require_ml
-    from es_rag.ingest.cluster_model import upload_model
+    from es_rag.embedding.cluster import require_ml
+    from es_rag.embedding.cluster_upload import upload_model
 
     name = model_name or ctx.settings.embedding_model
     model_id = model_id or (trained_model_id(name) if model_name

@@ -56,7 +56,7 @@ def load_assets(ctx: Context) -> assets.Assets:
     """The asset files; with embedding = cluster, the cluster-embedding pipeline too (ML needed)."""
     model_id = None
     if ctx.settings.embedding == "cluster":
-        from es_rag.ingest.cluster_embed import require_ml
+        from es_rag.embedding.cluster import require_ml
 
         require_ml(ctx.connection()[1])
         model_id = ctx.settings.cluster_model_id
@@ -89,7 +89,7 @@ def cli(ctx: click.Context, url: str | None, data: Path | None, config_file: Pat
 
 def run_embedder(ctx: Context) -> Any:
     """The local model, or with embedding = cluster the cluster's (checked to be started)."""
-    from es_rag.ingest.cluster_embed import embedder_for
+    from es_rag.embedding.factory import embedder_for
 
     if ctx.settings.embedding == "local":
         return embedder_for(ctx.settings)

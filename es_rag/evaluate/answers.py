@@ -35,13 +35,13 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from es_rag.connect import Capabilities
+from es_rag.embedding.protocols import QueryEmbedder
 from es_rag.errors import EsRagError
 from es_rag.evaluate.baseline import BaselineError, Regression, comparable_baseline
 from es_rag.generate import Answer, AskParams, Generator, ask, is_dont_know
 from es_rag.generate.citations import MARKER
 from es_rag.generate.quotes import clean_quote
 from es_rag.generate.sentences import content_words, overlap, split_sentences
-from es_rag.retrieve.embedding import QueryEmbedder
 
 LOWER_IS_BETTER = frozenset({"wrong_refusals"})
 _QUOTED = re.compile(r'^"(?P<quote>.+)"(?P<markers>(?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s*$',

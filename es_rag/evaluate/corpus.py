@@ -31,7 +31,7 @@ EMBED_BATCH = 64
 
 
 class PassageEmbedder(Protocol):
-    """What indexing needs from the embedding model (`es_rag.ingest.embed.Embedder` fits)."""
+    """What indexing needs from the embedding model (`es_rag.embedding.local.Embedder` fits)."""
 
     model_name: str
 

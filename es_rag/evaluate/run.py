@@ -24,34 +24,18 @@ from elasticsearch import Elasticsearch
 
 from es_rag.config import PROJECT_ROOT
 from es_rag.connect import Capabilities
+from es_rag.embedding.cache import VectorCache
+from es_rag.embedding.local import Embedder
 from es_rag.evaluate.configs import EvalConfig
 from es_rag.evaluate.corpus import CorpusIndex, Progress, corpus_digest, ensure_corpus_index
 from es_rag.evaluate.judgments import Judgments, load_beir
 from es_rag.evaluate.metrics import METRICS, Comparison, compare_rankings, score_ranking
 from es_rag.evaluate.subset import Subset, select_documents, select_queries
-from es_rag.ingest.embed import Embedder
 from es_rag.retrieve import Hit, Mode, Reranker, search, search_template
 from es_rag.retrieve.defaults import RetrievalDefaults, read_stored
 from es_rag.retrieve.queries import CHUNKS, Layout
 
 DEPTH = 100  # results fetched per query: enough for recall@100 and map@100
-
-
-class CachedQueryEmbedder:
-    """Embeds each distinct query once, however many configurations search with it."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-        self._vectors: dict[str, list[float]] = {}
-
-    def embed_query(self, text: str) -> list[float]:
-        vector = self._vectors.get(text)
-        if vector is None:
-            vector = self._vectors[text] = self.embedder.embed_query(text)
-        return vector
-
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.embedder.embed_documents(texts)
 
 
 def documents_of(hits: Sequence[Hit]) -> list[tuple[str, float]]:
@@ -132,7 +116,7 @@ SearchFn = Callable[[str], list[Hit]]
 
 
 def _searcher(client: Elasticsearch, caps: Capabilities, index: str, config: EvalConfig,
-              embedder: CachedQueryEmbedder | None, reranker: Reranker | None,
+              embedder: VectorCache | None, reranker: Reranker | None,
               depth: int, defaults: RetrievalDefaults, layout: Layout = CHUNKS) -> SearchFn:
     if config.is_template and layout is not CHUNKS:
         raise ValueError("stored templates search the chunk index, not a source "
@@ -167,7 +151,7 @@ def run_configs(client: Elasticsearch, caps: Capabilities, index: str, judgments
     `latency_ms` is search time alone.
     """
     defaults = defaults or read_stored(client)
-    cached = CachedQueryEmbedder(embedder) if embedder is not None else None
+    cached = VectorCache(embedder, passages=False) if embedder is not None else None
     if cached is not None and any(
             c.is_template or c.search_params(depth, defaults).mode is not Mode.BM25
             for c in configs):

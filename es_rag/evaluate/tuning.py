@@ -31,13 +31,14 @@ from elasticsearch import Elasticsearch
 from es_rag.assets import file_diff
 from es_rag.config import PROJECT_ROOT
 from es_rag.connect import Capabilities
+from es_rag.embedding.cache import VectorCache
+from es_rag.embedding.local import Embedder
 from es_rag.errors import EsRagError
 from es_rag.evaluate.configs import EvalConfig
 from es_rag.evaluate.corpus import Progress, corpus_digest, ensure_corpus_index
 from es_rag.evaluate.judgments import Judgments, load_beir
 from es_rag.evaluate.metrics import Comparison
 from es_rag.evaluate.run import (
-    CachedQueryEmbedder,
     ConfigResult,
     EvaluationReport,
     compare_configs,
@@ -45,7 +46,6 @@ from es_rag.evaluate.run import (
     run_configs,
 )
 from es_rag.evaluate.subset import Subset, select_documents, select_queries
-from es_rag.ingest.embed import Embedder
 from es_rag.retrieve import defaults as retrieval
 from es_rag.retrieve.params import DEFAULT_BOOSTS, MAX_NUM_CANDIDATES, NORMALIZERS
 from es_rag.retrieve.queries import CHUNKS, Layout
@@ -339,7 +339,7 @@ def _tune_index_name(root: Path, subset: Subset) -> str:
 
 
 def _search_phase(client: Elasticsearch, caps: Capabilities, index: str, train: Judgments,
-                  trials: Sequence[HybridSetting], embedder: CachedQueryEmbedder,
+                  trials: Sequence[HybridSetting], embedder: VectorCache,
                   progress: Progress | None, layout: Layout = CHUNKS
                   ) -> dict[HybridSetting, float]:
     """Train nDCG@10 of every setting: the only phase that chooses, and it sees only `train`."""
@@ -413,7 +413,7 @@ def tune(client: Elasticsearch, caps: Capabilities, dataset_dir: Path | str, *,
             corpus_sha=corpus_digest(train_set.corpus_path), embedder=embedder,
             mapping_path=mapping_path or PROJECT_ROOT / "mappings" / "chunks.json",
             chunk_size=chunk_size, overlap=overlap, progress=progress)
-    cached = CachedQueryEmbedder(embedder)
+    cached = VectorCache(embedder, passages=False)
     texts = [*train.queries.values(), *held_out.queries.values()]
     for n, text in enumerate(texts, start=1):
         cached.embed_query(text)

@@ -16,14 +16,14 @@ import numpy as np
 from elasticsearch import Elasticsearch
 
 from es_rag.connect import Capabilities
+from es_rag.embedding.cache import memoise
+from es_rag.embedding.protocols import QueryEmbedder
 from es_rag.generate.citations import Answer, build_answer
 from es_rag.generate.context import Context, Tokenizer, assemble_context
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.providers import ExtractiveGenerator, Generator
-from es_rag.generate.vectors import memoise
 from es_rag.observability import tracing
 from es_rag.retrieve.defaults import read_stored
-from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import SearchParams
 from es_rag.retrieve.queries import CHUNKS, Layout

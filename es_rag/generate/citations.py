@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from es_rag.embedding.protocols import DocumentEmbedder
 from es_rag.generate.context import Context, Source
 from es_rag.generate.dont_know import is_dont_know, says_no_answer
 from es_rag.generate.injection import InstructionLike, find_instruction_like
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.sentences import content_words, overlap, split_passage, split_sentences
-from es_rag.retrieve.embedding import DocumentEmbedder
 
 MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 _END_PUNCT = re.compile(r"[.!?]+[\"')\]]*$")

@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from es_rag.embedding.protocols import QueryEmbedder
 from es_rag.generate.quotes import clean_quote
 from es_rag.generate.sentences import content_words, jaccard
-from es_rag.retrieve.embedding import QueryEmbedder
 from es_rag.retrieve.hits import Hit
 
 _WORDISH = re.compile(r"\w+|[^\w\s]")
@@ -59,7 +59,7 @@ class Source:
 class Context:
     """The sources given to the generator, and the hits left out with the reason why.
 
-    `embedder` is the ask's memoising embedder (`es_rag.generate.vectors`), through which
+    `embedder` is the ask's memoising embedder (`es_rag.embedding.cache`), through which
     generators embed, so that no text of one ask is embedded twice; `prompt` is what a chat
     model was sent (empty for the extractive answerer), kept for the answer log.
     """

@@ -1,11 +1,9 @@
-"""Document ingestion: discover files, parse them with Tika, chunk, embed and bulk-index them."""
+"""Document ingestion: discover files, parse them with Tika, chunk, embed, bulk-index them."""
 
 from es_rag.ingest.acl import AclRules, AclRulesError, acl_rules, load_acl_rules
 from es_rag.ingest.bulk import IngestError, delete_document, index_counts
 from es_rag.ingest.chunk import Chunk, Chunker, chunk_id, code_language, tokenizer_spans
-from es_rag.ingest.cluster_embed import ClusterEmbedder, ClusterEmbeddingError, embedder_for
 from es_rag.ingest.discover import DiscoveryError, SourceFile, discover, document_id
-from es_rag.ingest.embed import Embedder, ModelNotAvailableError
 from es_rag.ingest.index import ingest_paths
 from es_rag.ingest.parse import Heading, ParsedDocument, ParseError, TikaParser
 from es_rag.ingest.records import CorpusRecord, ingest_records, read_jsonl_corpus
@@ -16,16 +14,12 @@ __all__ = [
     "AclRulesError",
     "Chunk",
     "Chunker",
-    "ClusterEmbedder",
-    "ClusterEmbeddingError",
     "CorpusRecord",
     "DiscoveryError",
-    "Embedder",
     "Heading",
     "IngestError",
     "IngestFailure",
     "IngestReport",
-    "ModelNotAvailableError",
     "ParseError",
     "ParsedDocument",
     "SourceFile",
@@ -36,7 +30,6 @@ __all__ = [
     "delete_document",
     "discover",
     "document_id",
-    "embedder_for",
     "index_counts",
     "ingest_paths",
     "ingest_records",

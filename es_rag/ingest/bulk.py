@@ -25,11 +25,11 @@ from elasticsearch import (
 )
 from elasticsearch.helpers import streaming_bulk
 
+from es_rag.embedding.cluster import ClusterEmbedder
+from es_rag.embedding.local import Embedder
 from es_rag.errors import EsRagError
 from es_rag.ingest.chunk import Chunk, chunk_id
-from es_rag.ingest.cluster_embed import ClusterEmbedder
 from es_rag.ingest.discover import SourceFile
-from es_rag.ingest.embed import Embedder
 from es_rag.ingest.parse import ParsedDocument
 from es_rag.ingest.report import IngestReport, Progress
 

@@ -7,8 +7,8 @@
 >>> search(client, caps, "chunks", "what is RRF?", params, embedder)  # doctest: +SKIP
 """
 
+from es_rag.embedding.protocols import ClusterQueryEmbedder, DocumentEmbedder, QueryEmbedder
 from es_rag.retrieve.defaults import RetrievalDefaults, RetrievalFileError, read_stored
-from es_rag.retrieve.embedding import ClusterQueryEmbedder, DocumentEmbedder, QueryEmbedder
 from es_rag.retrieve.filters import (
     Eq,
     Exists,

@@ -37,7 +37,11 @@ STORED_ID = "es-rag-retrieval"
 FUSION_KINDS = ("rrf", "linear")
 SECTIONS = {"mode": None, "boosts": None, "knn": ("k", "num_candidates"),
             "fusion": ("kind", "rank_constant", "rank_window_size", "weights", "normalizer"),
-            "rerank": ("model", "top_n", "batch_size", "time_budget_s")}
+            "rerank": ("model", "top_n", "batch_size", "time_budget_s"), "models": None}
+MODEL_ROLES = ("embedding", "reranker")
+MODEL_KEYS = ("path", "version", "checksum")
+"""`models`: the fine-tuned models in use (`es-rag finetune activate`), each as path, version
+and checksum; absent means the configured `embedding_model` and `rerank.model`."""
 TUNABLE = ("mode", "boosts", "k", "num_candidates", "rank_constant", "rank_window_size",
            "fusion", "weights", "normalizer", "rerank")
 """The SearchParams fields the file sets; `size`, filters and highlight stay per request."""
@@ -53,6 +57,7 @@ class RetrievalDefaults:
 
     params: SearchParams = field(default_factory=SearchParams)
     origin: str = "built-in"
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_file(self) -> dict[str, Any]:
         """The parameters as `retrieval.json` holds them."""
@@ -63,7 +68,8 @@ class RetrievalDefaults:
                 "fusion": self._fusion(),
                 "rerank": {"model": rerank.model, "top_n": rerank.top_n,
                            "batch_size": rerank.batch_size,
-                           "time_budget_s": rerank.time_budget_s}}
+                           "time_budget_s": rerank.time_budget_s},
+                **({"models": self.models} if self.models else {})}
 
     def _fusion(self) -> dict[str, Any]:
         """The fusion section: weights when they differ, the normalizer for `linear`."""
@@ -137,6 +143,7 @@ def parse_defaults(data: Any, where: str, origin: str) -> RetrievalDefaults:
             options["rerank"] = {k: v for k, v in value.items() if v is not None}
         else:
             options.update({k: v for k, v in value.items() if k != "kind"})
+    models = _models(data.get("models") or {}, where)
     fusion = (data.get("fusion") or {}).get("kind", "rrf")
     if fusion not in FUSION_KINDS:
         raise RetrievalFileError(f"{where}: fusion.kind {fusion!r} is not supported "
@@ -147,7 +154,25 @@ def parse_defaults(data: Any, where: str, origin: str) -> RetrievalDefaults:
         params = SearchParams.from_cli(fusion=fusion, **options)
     except (TypeError, ValueError) as exc:
         raise RetrievalFileError(f"{where}: {exc}") from None
-    return RetrievalDefaults(params, origin)
+    return RetrievalDefaults(params, origin, models)
+
+
+def _models(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, Mapping):
+        raise RetrievalFileError(f"{where}: models must be an object")
+    unknown = sorted(set(value) - set(MODEL_ROLES))
+    if unknown:
+        raise RetrievalFileError(f"{where}: unknown key(s) models.{', '.join(unknown)} "
+                                 f"(known: {', '.join(MODEL_ROLES)})")
+    models: dict[str, dict[str, Any]] = {}
+    for role, model in value.items():
+        if model is None:
+            continue
+        if not isinstance(model, Mapping) or set(model) != set(MODEL_KEYS):
+            raise RetrievalFileError(f"{where}: models.{role} must be an object with "
+                                     f"{', '.join(MODEL_KEYS)}")
+        models[role] = {k: model[k] for k in MODEL_KEYS}
+    return models
 
 
 def read_file(root: Path) -> RetrievalDefaults:

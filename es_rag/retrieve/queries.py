@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from es_rag.retrieve.filters import filter_clauses
 from es_rag.retrieve.hits import Hit
-from es_rag.retrieve.params import LEGS, SearchParams
+from es_rag.retrieve.params import LEGS, TIE_BREAKER, SearchParams
 
 VECTOR_FIELD = "embedding"
 SOURCE_EXCLUDES = {"excludes": [VECTOR_FIELD]}
@@ -29,10 +29,12 @@ def vector_source(query: VectorQuery) -> dict[str, Any]:
 
 
 def bm25_query(query_text: str, params: SearchParams) -> dict[str, Any]:
-    """multi_match best_fields over the boosted text fields, with the filters in `bool.filter`."""
+    """multi_match best_fields (with `TIE_BREAKER`) over the boosted text fields, with the filters
+    in `bool.filter`."""
     match = {"multi_match": {
         "query": query_text,
         "type": "best_fields",
+        "tie_breaker": TIE_BREAKER,
         "fields": [f"{name}^{boost:g}" for name, boost in params.boosts.items()],
     }}
     if not params.filters:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from es_rag.retrieve.embedding import DocumentEmbedder
+from es_rag.embedding.protocols import DocumentEmbedder
 from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import RerankSettings
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import ApiError, Elasticsearch
 
 from es_rag.connect import Capabilities, error_reason
+from es_rag.embedding.protocols import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.errors import EsRagError
 from es_rag.observability import tracing
 from es_rag.retrieve import queries
 from es_rag.retrieve.defaults import read_stored
-from es_rag.retrieve.embedding import ClusterQueryEmbedder, QueryEmbedder
 from es_rag.retrieve.fusion import linear_fuse, rrf_fuse
 from es_rag.retrieve.hits import Hit, SearchResult
 from es_rag.retrieve.params import LEGS, Fusion, Mode, SearchParams
@@ -206,7 +206,7 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     where they came from, and with `params.explain` `explain["requests"]` lists the requests
     sent to the cluster (method, path, body).
 
-    Example (with a connected client and the embedder from `es_rag.ingest.embed`)::
+    Example (with a connected client and the embedder from `es_rag.embedding.local`)::
 
         client, caps = connect(load_settings())
         params = SearchParams.from_cli(mode="hybrid", filters=["metadata.lang=en"], explain=True)

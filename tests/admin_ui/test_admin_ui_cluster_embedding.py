@@ -14,7 +14,7 @@ from ui_support import log_in, token
 
 from admin_ui import create_app, state_of
 from es_rag.config import Settings
-from es_rag.ingest.cluster_embed import ClusterSearchEmbedder
+from es_rag.embedding.cluster import ClusterSearchEmbedder
 
 
 def test_the_playground_has_the_cluster_embed_every_query(

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from es_rag.api import create_api_app
 from es_rag.api.state import EXTENSION
 from es_rag.config import Settings
-from es_rag.ingest.cluster_embed import ClusterSearchEmbedder
+from es_rag.embedding.cluster import ClusterSearchEmbedder
 
 from .conftest import INDEX
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from elasticsearch import Elasticsearch
 
-from es_rag.ingest.cluster_model import start_deployment
+from es_rag.embedding.cluster_upload import start_deployment
 from tests.engine_ml import eland_upload
 from tests.engine_ml.eland_upload import TracedModel
 

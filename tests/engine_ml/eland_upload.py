@@ -2,7 +2,7 @@
 
 eland 9.2 (`eland_import_hub_model --task-type text_embedding`) cannot run beside this
 project's transformers 5 (it imports `transformers.RetriBertTokenizer` and loads models with
-`torchscript=True`, both gone). es-rag reproduces its tracing (`es_rag.ingest.cluster_model`,
+`torchscript=True`, both gone). es-rag reproduces its tracing (`es_rag.embedding.cluster_upload`,
 which `es-rag model upload` runs); this adds what the engine tests need to see eland's own
 requests:
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from es_rag.ingest.cluster_model import DEFINITION_PART_BYTES, definition_parts, trace_model
+from es_rag.embedding.cluster_upload import DEFINITION_PART_BYTES, definition_parts, trace_model
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from elasticsearch import AuthorizationException, Elasticsearch
 
+from es_rag.embedding.cluster_upload import start_deployment
 from es_rag.engine.server import EngineServer
-from es_rag.ingest.cluster_model import start_deployment
 from tests.engine_ml import eland_upload
 from tests.engine_ml.eland_upload import TracedModel
 

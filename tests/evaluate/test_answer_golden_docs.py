@@ -12,9 +12,9 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from es_rag.connect import detect_capabilities
+from es_rag.embedding.local import Embedder
 from es_rag.evaluate.answers import AnswerReport, check_answer_baseline, run_answer_evaluation
 from es_rag.generate import ExtractiveGenerator
-from es_rag.ingest.embed import Embedder
 from es_rag.ingest.index import ingest_paths
 
 ROOT = Path(__file__).resolve().parents[2]

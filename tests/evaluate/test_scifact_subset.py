@@ -14,6 +14,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from es_rag.connect import detect_capabilities
+from es_rag.embedding.local import Embedder
 from es_rag.evaluate import (
     CI_CHUNK_SIZE,
     CI_SUBSET,
@@ -24,7 +25,6 @@ from es_rag.evaluate import (
     run_evaluation,
     write_html_report,
 )
-from es_rag.ingest.embed import Embedder
 
 ROOT = Path(__file__).resolve().parents[2]
 SCIFACT = ROOT.parent / "shared" / "datasets" / "scifact"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from es_rag.embedding.local import Embedder
 from es_rag.generate import Answer, Context, assemble_context
 from es_rag.generate.providers.llama_cpp_local import default_model_path
-from es_rag.ingest.embed import Embedder
 from es_rag.retrieve import Hit
 
 SERVED_MODEL = "smollm2"

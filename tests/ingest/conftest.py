@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from es_rag.ingest.embed import Embedder
+from es_rag.embedding.local import Embedder
 from es_rag.ingest.parse import TikaParser
 
 from .documents import write_docx, write_pdf

@@ -22,16 +22,17 @@ from es_rag import assets
 from es_rag.cli import cli
 from es_rag.config import PROJECT_ROOT, load_settings
 from es_rag.connect import Capabilities, connect
-from es_rag.engine.server import EngineServer
-from es_rag.ingest import (
+from es_rag.embedding.cluster import (
+    CLUSTER_EMBEDDING_PIPELINE,
     ClusterEmbedder,
     ClusterEmbeddingError,
-    Embedder,
-    IngestError,
-    embedder_for,
+    model_status,
 )
-from es_rag.ingest.cluster_embed import CLUSTER_EMBEDDING_PIPELINE, model_status
-from es_rag.ingest.cluster_model import ModelUploadError, upload_model
+from es_rag.embedding.cluster_upload import ModelUploadError, upload_model
+from es_rag.embedding.factory import embedder_for
+from es_rag.embedding.local import Embedder
+from es_rag.engine.server import EngineServer
+from es_rag.ingest import IngestError
 from es_rag.ingest.index import ingest_paths
 from es_rag.retrieve import SearchParams, search, search_template, template_params
 

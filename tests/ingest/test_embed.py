@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from es_rag.embedding.local import Embedder, ModelNotAvailableError
 from es_rag.ingest.chunk import Chunker, tokenizer_spans
-from es_rag.ingest.embed import Embedder, ModelNotAvailableError
 from es_rag.ingest.parse import ParsedDocument
 
 PASSAGES = [

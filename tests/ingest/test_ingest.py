@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from es_rag.embedding.local import Embedder
 from es_rag.ingest import (
     IngestError,
     IngestReport,
@@ -21,7 +22,6 @@ from es_rag.ingest import (
     index_counts,
     ingest_paths,
 )
-from es_rag.ingest.embed import Embedder
 from es_rag.ingest.parse import TikaParser
 
 PARSEABLE = 8  # documents in the corpus fixture

@@ -15,12 +15,13 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from es_rag.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+from es_rag.embedding import onnx_export
+from es_rag.embedding.cluster import ClusterSearchEmbedder
+from es_rag.embedding.factory import local_embedder, search_embedder
+from es_rag.embedding.local import Embedder, model_location
+from es_rag.embedding.onnx_export import OnnxExportError, ensure_export, read_manifest
+from es_rag.embedding.onnx_model import OnnxBackendError, OnnxEmbedder
 from es_rag.evaluate.corpus import index_body
-from es_rag.ingest import onnx_export
-from es_rag.ingest.cluster_embed import ClusterSearchEmbedder, search_embedder
-from es_rag.ingest.embed import Embedder, local_embedder, model_location
-from es_rag.ingest.onnx_embed import OnnxBackendError, OnnxEmbedder
-from es_rag.ingest.onnx_export import OnnxExportError, ensure_export, read_manifest
 
 TEXTS = [
     "Reciprocal rank fusion merges the BM25 and kNN result lists using a rank constant.",

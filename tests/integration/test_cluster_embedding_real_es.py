@@ -15,7 +15,9 @@ from elasticsearch import Elasticsearch
 from es_rag.cli import cli
 from es_rag.config import PROJECT_ROOT, load_settings
 from es_rag.connect import connect
-from es_rag.ingest import ClusterEmbedder, Embedder, embedder_for
+from es_rag.embedding.cluster import ClusterEmbedder
+from es_rag.embedding.factory import embedder_for
+from es_rag.embedding.local import Embedder
 from es_rag.retrieve import SearchParams, search
 
 pytestmark = pytest.mark.real_es

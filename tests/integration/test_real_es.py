@@ -29,7 +29,8 @@ def test_status_reports_the_real_cluster_and_the_retriever_path(real_es_url: str
 
 def test_apply_ingest_and_hybrid_search_on_every_path(real_es_url: str,
                                                      real_es: Elasticsearch) -> None:
-    from es_rag.ingest import Embedder, ingest_paths
+    from es_rag.embedding.local import Embedder
+    from es_rag.ingest import ingest_paths
     from es_rag.retrieve import SearchParams, search
 
     settings = load_settings(env={"ES_RAG_URL": real_es_url})

@@ -9,7 +9,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from es_rag.config import PROJECT_ROOT
-from es_rag.ingest.embed import Embedder
+from es_rag.embedding.local import Embedder
 
 
 def _chunk(chunk_id: str, title: str, text: str, *, lang: str = "en", page: int = 1,

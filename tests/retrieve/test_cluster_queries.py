@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from es_rag.config import ConfigError, load_settings, trained_model_id
-from es_rag.ingest.cluster_model import model_config
+from es_rag.embedding.cluster_upload import model_config
 from es_rag.retrieve import SearchParams, template_params
 from es_rag.retrieve.queries import knn_body, leg_bodies, rank_rrf_body, retriever_body
 

@@ -128,7 +128,8 @@ def test_bodies_set_rrf_window_and_constant_explicitly() -> None:
 def test_bm25_body_boosts_fields_and_knn_body_sets_the_floor() -> None:
     params = SearchParams(mode="bm25", boosts={"title": 2, "text": 1})
     mm = bm25_body("rank fusion", params)["query"]["multi_match"]
-    assert mm == {"query": "rank fusion", "type": "best_fields", "fields": ["title^2", "text^1"]}
+    assert mm == {"query": "rank fusion", "type": "best_fields", "tie_breaker": 0.3,
+                  "fields": ["title^2", "text^1"]}
     knn = knn_body("q", [1.0], SearchParams(mode="knn", k=7, size=5,
                                             num_candidates=70, similarity=0.4))["knn"]
     assert (knn["k"], knn["num_candidates"], knn["similarity"]) == (7, 70, 0.4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from es_rag.config import Settings
+from es_rag.embedding.protocols import DocumentEmbedder
 from es_rag.generate.providers.base import (
     ChatModel,
     ContextTooLongError,
@@ -15,7 +16,6 @@ from es_rag.generate.providers.base import (
 from es_rag.generate.providers.extractive import ExtractiveGenerator
 from es_rag.generate.providers.llama_cpp_local import LlamaCppGenerator
 from es_rag.generate.providers.openai_compatible import OpenAIGenerator
-from es_rag.retrieve.embedding import DocumentEmbedder
 
 PROVIDERS = ("extractive", "openai", "local")
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from es_rag.embedding.cache import through_memo
+from es_rag.embedding.protocols import DocumentEmbedder
 from es_rag.generate.citations import Answer, build_answer
 from es_rag.generate.context import Context, Source
 from es_rag.generate.dont_know import is_dont_know
@@ -16,8 +18,6 @@ from es_rag.generate.injection import instruction_kind
 from es_rag.generate.prompts import DONT_KNOW
 from es_rag.generate.quotes import clean_quote
 from es_rag.generate.sentences import content_words, overlap, split_passage
-from es_rag.generate.vectors import through_memo
-from es_rag.retrieve.embedding import DocumentEmbedder
 
 PREAMBLE = "Extractive answer (sentences quoted from the sources; no language model was used):"
 

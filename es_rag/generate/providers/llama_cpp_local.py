@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from es_rag.embedding.cache import through_memo
+from es_rag.embedding.protocols import DocumentEmbedder
 from es_rag.generate.citations import Answer, build_answer
 from es_rag.generate.context import Context
 from es_rag.generate.prompts import PROMPTS_DIR, render_prompt
 from es_rag.generate.providers.base import ContextTooLongError, GenerationError
-from es_rag.generate.vectors import through_memo
-from es_rag.retrieve.embedding import DocumentEmbedder
 
 INSTALL_HINT = ('install it with: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install '
                 "'llama-cpp-python>=0.3.36,<0.4' (the native build crashes on some CPUs) and the "

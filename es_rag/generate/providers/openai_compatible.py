@@ -10,6 +10,8 @@ from typing import Any
 
 import openai
 
+from es_rag.embedding.cache import through_memo
+from es_rag.embedding.protocols import DocumentEmbedder
 from es_rag.generate.citations import Answer, build_answer
 from es_rag.generate.context import Context
 from es_rag.generate.prompts import PROMPTS_DIR, render_prompt
@@ -20,9 +22,7 @@ from es_rag.generate.providers.base import (
     ProviderAuthError,
     ProviderUnavailableError,
 )
-from es_rag.generate.vectors import through_memo
 from es_rag.observability.tracing import record_chat_response
-from es_rag.retrieve.embedding import DocumentEmbedder
 
 _CONTEXT_HINTS = ("context_length_exceeded", "context length", "maximum context",
                   "context window", "too many tokens", "exceeds the context")

@@ -1,7 +1,7 @@
 """Export a local sentence-transformers model to ONNX once, and keep it cached with a manifest.
 
 The transformer of the model folder is exported with `torch.onnx` (its last hidden state; pooling
-and normalisation run in `es_rag.ingest.onnx_embed`), and quantized to int8 with ONNX Runtime's
+and normalisation run in `es_rag.embedding.onnx_model`), and quantized to int8 with ONNX Runtime's
 dynamic quantization. The cache folder holds `model.onnx`, `model-int8.onnx` and
 `manifest.json`, which records the SHA-256 of every source file the export read. A cached export
 is reused while those files are unchanged (checked by size and modification time first, by

@@ -29,8 +29,8 @@ import torch
 from elasticsearch import ApiError, Elasticsearch
 
 from es_rag.connect import error_reason
-from es_rag.ingest.cluster_embed import INPUT_FIELD, ClusterEmbeddingError, model_status
-from es_rag.ingest.embed import model_location
+from es_rag.embedding.cluster import INPUT_FIELD, ClusterEmbeddingError, model_status
+from es_rag.embedding.local import model_location
 
 DEFINITION_PART_BYTES = 1024 * 1024  # eland's DEFAULT_CHUNK_SIZE
 TRACE_TEXT = "This is an example sentence."  # eland's tracing input for text_embedding

@@ -1,6 +1,6 @@
 """What retrieval and generation need from an embedding model, as protocols.
 
-`es_rag.ingest.embed.Embedder` satisfies them, and so does `es_rag.ingest.ClusterEmbedder`,
+`es_rag.embedding.local.Embedder` satisfies them, and so does `es_rag.ingest.ClusterEmbedder`,
 which also lets the cluster embed queries (`ClusterQueryEmbedder`); tests may pass any object
 with the same methods.
 """

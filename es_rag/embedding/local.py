@@ -9,13 +9,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from es_rag.errors import EsRagError
-
-if TYPE_CHECKING:
-    from es_rag.config import Settings
-    from es_rag.ingest.onnx_embed import OnnxEmbedder
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BUNDLED_MODEL_NAMES = frozenset({DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"})
@@ -113,19 +109,3 @@ class Embedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()
-
-
-def local_embedder(settings: Settings) -> Embedder | OnnxEmbedder:
-    """The local embedding model of `settings`, on the configured `embedding_backend`.
-
-    torch: sentence-transformers. onnx / onnx-int8: ONNX Runtime, with the export cached in
-    `embedding_cache`, else beside the model or under <data>/models (torch is imported only to
-    export, once).
-    """
-    if settings.embedding_backend == "torch":
-        return Embedder(settings.embedding_model)
-    from es_rag.ingest.onnx_embed import OnnxEmbedder
-
-    return OnnxEmbedder(settings.embedding_model, cache_root=settings.embedding_cache,
-                        fallback_root=settings.data / "models",
-                        quantized=settings.embedding_backend == "onnx-int8")

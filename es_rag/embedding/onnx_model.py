@@ -1,8 +1,8 @@
 """Embed with ONNX Runtime: the same sentence-transformers model, without torch at query time.
 
-`OnnxEmbedder` stands where `Embedder` stands. It runs the model's transformer exported to ONNX
-(`es_rag.ingest.onnx_export`, fp32 or dynamically quantized int8), tokenizes with the `tokenizers`
-package from the model's own `tokenizer.json`, and pools and normalises as the model's
+`OnnxEmbedder` stands where `Embedder` stands. It runs the model's transformer exported to
+ONNX (`es_rag.embedding.onnx_export`, fp32 or dynamically quantized int8), tokenizes with the
+`tokenizers` package from the model's own `tokenizer.json`, and pools and normalises as the model's
 sentence-transformers configuration says (`modules.json`, `1_Pooling/config.json`,
 `sentence_bert_config.json`, prompts in `config_sentence_transformers.json`). Its vectors are
 those of the torch `Embedder` (fp32: max abs diff ~1e-7; int8: cosine ≥ 0.99), so an index
@@ -20,13 +20,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from es_rag.ingest.embed import DEFAULT_MODEL, ModelNotAvailableError, model_location
-from es_rag.ingest.onnx_export import OnnxExportError, ensure_export
+from es_rag.embedding.local import DEFAULT_MODEL, ModelNotAvailableError, model_location
+from es_rag.embedding.onnx_export import OnnxExportError, ensure_export
 
 POOLING_MODES = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens")
-ST_TRANSFORMER = "sentence_transformers.models.Transformer"
-ST_POOLING = "sentence_transformers.models.Pooling"
-ST_NORMALIZE = "sentence_transformers.models.Normalize"
+POOLING_NAMES = {"cls": "cls_token", "max": "max_tokens", "mean": "mean_tokens",
+                 "mean_sqrt_len": "mean_sqrt_len_tokens"}
+ST_MODULES = {  # the module classes as modules.json names them (sentence-transformers < 6, 6+)
+    "Transformer": ("sentence_transformers.models.Transformer",
+                    "sentence_transformers.base.modules.transformer.Transformer"),
+    "Pooling": ("sentence_transformers.models.Pooling",
+                "sentence_transformers.sentence_transformer.modules.pooling.Pooling"),
+    "Normalize": ("sentence_transformers.models.Normalize",
+                  "sentence_transformers.base.modules.normalize.Normalize"),
+}
 DOCUMENT_PROMPTS = ("document", "passage", "corpus")  # the names encode_document looks for
 
 _sessions: dict[Path, Any] = {}
@@ -85,24 +92,34 @@ class ModelLayout:
     def __init__(self, folder: Path) -> None:
         modules = _read_json(folder / "modules.json", [])
         kinds = [m.get("type") for m in modules]
-        unsupported = [k for k in kinds if k not in (ST_TRANSFORMER, ST_POOLING, ST_NORMALIZE)]
+        known = {name for names in ST_MODULES.values() for name in names}
+        unsupported = [k for k in kinds if k not in known]
         if unsupported:
             raise OnnxBackendError(f"the ONNX backend runs Transformer, Pooling and Normalize "
                                    f"modules; {folder} also has {', '.join(unsupported)}: "
                                    "use embedding_backend = torch")
-        pooling_dir = next((m.get("path", "") for m in modules if m.get("type") == ST_POOLING),
-                           "1_Pooling")
+        pooling_dir = next((m.get("path", "") for m in modules
+                            if m.get("type") in ST_MODULES["Pooling"]), "1_Pooling")
         pooling = _read_json(folder / pooling_dir / "config.json",
                              {"pooling_mode_mean_tokens": True})
-        self.pooling = [mode for mode in POOLING_MODES if pooling.get(f"pooling_mode_{mode}")]
-        other = [key for key, on in pooling.items() if key.startswith("pooling_mode_") and on
-                 and key.removeprefix("pooling_mode_") not in POOLING_MODES]
+        named = pooling.get("pooling_mode")  # sentence-transformers 6: "mean", "cls", ...
+        if isinstance(named, str | list):
+            wanted = [POOLING_NAMES.get(n, n) for n in ([named] if isinstance(named, str)
+                                                        else named)]
+            self.pooling = [mode for mode in wanted if mode in POOLING_MODES]
+            other = [mode for mode in wanted if mode not in POOLING_MODES]
+        else:
+            self.pooling = [mode for mode in POOLING_MODES
+                            if pooling.get(f"pooling_mode_{mode}")]
+            other = [key for key, on in pooling.items() if key.startswith("pooling_mode_")
+                     and on and key.removeprefix("pooling_mode_") not in POOLING_MODES]
         if other or not self.pooling:
             raise OnnxBackendError(f"the ONNX backend does not pool with {other or 'no mode'} "
                                    f"({folder / pooling_dir / 'config.json'})")
         bert = _read_json(folder / "sentence_bert_config.json", {})
         config = _read_json(folder / "config.json", {})
-        self.max_seq_length = int(bert.get("max_seq_length")
+        tokenizer = _read_json(folder / "tokenizer_config.json", {})
+        self.max_seq_length = int(bert.get("max_seq_length") or tokenizer.get("model_max_length")
                                   or config.get("max_position_embeddings", 512))
         self.do_lower_case = bool(bert.get("do_lower_case", False))
         prompts = _read_json(folder / "config_sentence_transformers.json", {}).get("prompts", {})

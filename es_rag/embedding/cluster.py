@@ -6,8 +6,8 @@ With `embedding = "cluster"`, chunks are embedded by the ingest pipeline's `infe
 and embeds texts with `_ml/trained_models/<id>/_infer` for the stages that need vectors in
 es-rag (reranking, answer relevance). Chunk sizes are still counted in the model's tokens when
 the model is on this machine. Servers that search as each caller (the HTTP API, the admin UI)
-use `ClusterSearchEmbedder` (`search_embedder`): the cluster embeds queries, this machine the
-passages es-rag scores itself.
+use `ClusterSearchEmbedder` (built by `es_rag.embedding.factory`): the cluster embeds
+queries, this machine the passages es-rag scores itself.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
-from es_rag.config import Settings
 from es_rag.connect import Capabilities, error_reason
+from es_rag.embedding.local import Embedder, ModelNotAvailableError, load_model
 from es_rag.errors import EsRagError
-from es_rag.ingest.embed import Embedder, ModelNotAvailableError, load_model, local_embedder
 
 if TYPE_CHECKING:
-    from es_rag.ingest.onnx_embed import OnnxEmbedder
+    from es_rag.embedding.onnx_model import OnnxEmbedder
 
 CLUSTER_EMBEDDING_PIPELINE = "chunks-cluster-embedding"
 """The ingest pipeline (pipelines/chunks-cluster-embedding.json) that embeds chunks in the
@@ -180,8 +179,8 @@ class ClusterSearchEmbedder:
     kNN clauses send `query_vector_builder`, so the cluster embeds the query inside the caller's
     own search: no client, credentials or ML privilege of es-rag's is involved. Questions and
     passages that es-rag itself scores (answer relevance, reranking, citation support) are
-    embedded by the same model on this machine, `local` (`local_embedder`), whose tokenizer
-    also counts chunk tokens.
+    embedded by the same model on this machine, `local` (the factory's `local_embedder`),
+    whose tokenizer also counts chunk tokens.
     """
 
     def __init__(self, model_id: str, local: Embedder | OnnxEmbedder) -> None:
@@ -214,32 +213,3 @@ class ClusterSearchEmbedder:
     def embed_query(self, text: str) -> list[float]:
         """A query vector computed on this machine by the same model."""
         return self.local.embed_query(text)
-
-
-def search_embedder(settings: Settings) -> Embedder | OnnxEmbedder | ClusterSearchEmbedder:
-    """The embedder of a server whose searches run with each caller's client.
-
-    `embedding = "local"`: the local model. `embedding = "cluster"`: a `ClusterSearchEmbedder`,
-    so every kNN search has the cluster embed the query.
-    """
-    if settings.embedding == "cluster":
-        return ClusterSearchEmbedder(settings.cluster_model_id, local_embedder(settings))
-    return local_embedder(settings)
-
-
-def embedder_for(settings: Settings, client: Elasticsearch | None = None,
-                 caps: Capabilities | None = None) -> Embedder | OnnxEmbedder | ClusterEmbedder:
-    """The embedder the settings choose: the local model (`local_embedder`), or the cluster's.
-
-    For `embedding = "cluster"` the client and capabilities are needed; it raises
-    ClusterEmbeddingError when the cluster has no ML or the model is not deployed and started.
-    """
-    if settings.embedding == "local":
-        return local_embedder(settings)
-    if client is None or caps is None:
-        raise ValueError('embedding = "cluster" needs the client and the cluster capabilities')
-    require_ml(caps)
-    embedder = ClusterEmbedder(client, settings.cluster_model_id,
-                               local_model=settings.embedding_model)
-    embedder.check_deployed()
-    return embedder

@@ -1,0 +1,187 @@
+"""Put a fine-tuned model into service, as a versioned migration with a quality gate.
+
+An embedding model: the chunks behind the alias are copied into the next version (`chunks-vN`)
+with vectors from the new model, the judgments are evaluated on both versions, and the alias
+moves only when the new one is at least as good (or `force`); `es-rag rollback` points it back.
+A reranker: `hybrid+rerank` is evaluated with the serving reranker and the new one. Either way
+`retrieval.json` records the model in use (path, version, checksum) under `models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch, helpers
+
+from es_rag.assets import alias_target, index_versions
+from es_rag.connect import Capabilities
+from es_rag.errors import EsRagError
+from es_rag.evaluate.configs import parse_configs
+from es_rag.evaluate.judgments import Judgments
+from es_rag.evaluate.run import run_configs
+from es_rag.finetune.manifest import model_checksum, read_manifest
+from es_rag.retrieve.defaults import RetrievalDefaults, read_file, write_file
+from es_rag.retrieve.rerank import CrossEncoderReranker
+
+GATE_METRIC = "ndcg@10"
+EMBED_BATCH = 64
+COPIED_SETTINGS = ("number_of_shards", "number_of_replicas", "analysis")
+
+Progress = Callable[[str, int, int | None], None]
+
+
+class ActivationError(EsRagError, RuntimeError):
+    """A model cannot be put into service; the message says why and what was left as it was."""
+
+
+@dataclass
+class Activation:
+    """What an activation measured and did."""
+
+    kind: str
+    model: dict[str, Any]
+    serving: float | None
+    candidate: float | None
+    applied: bool
+    index_from: str | None = None
+    index_to: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model": self.model, "metric": GATE_METRIC,
+                "serving": self.serving, "candidate": self.candidate, "applied": self.applied,
+                "index_from": self.index_from, "index_to": self.index_to, "notes": self.notes}
+
+
+def model_entry(folder: Path) -> tuple[str, dict[str, Any]]:
+    """(kind, {path, version, checksum}) of a fine-tuned model folder, its files checked
+    against the checksum its manifest recorded."""
+    manifest = read_manifest(folder)
+    if model_checksum(folder) != manifest.checksum:
+        raise ActivationError(f"{folder}: its files changed since training (checksum differs "
+                              "from its manifest); train again or restore them")
+    return manifest.kind, {"path": str(Path(folder).resolve()), "version": manifest.version,
+                           "checksum": manifest.checksum}
+
+
+def _gate(client: Elasticsearch, caps: Capabilities, index: str, judgments: Judgments,
+          spec: str, embedder: Any, defaults: RetrievalDefaults, reranker: Any = None) -> float:
+    results = run_configs(client, caps, index, judgments, parse_configs(spec), embedder,
+                          reranker=reranker, defaults=defaults)
+    return round(next(iter(results.values())).means[GATE_METRIC], 4)
+
+
+def reembed_version(client: Elasticsearch, alias: str, embedder: Any,
+                    progress: Progress | None = None) -> tuple[str, str]:
+    """Copy the index behind `alias` into its next version with vectors from `embedder`
+    (the alias is not moved); returns (serving index, new index)."""
+    current = alias_target(client, alias)
+    if current is None:
+        raise ActivationError(f"alias {alias} does not exist: run `es-rag apply` and ingest "
+                              "first")
+    new = f"{alias}-v{index_versions(client, alias)[-1][0] + 1}"
+    live = client.indices.get(index=current).body[current]
+    index_settings = live.get("settings", {}).get("index", {})
+    client.indices.create(index=new, mappings=live["mappings"], settings={"index": {
+        k: index_settings[k] for k in COPIED_SETTINGS if k in index_settings}})
+    total = int(client.count(index=current)["count"])
+    try:
+        failed = [item for ok, item in helpers.streaming_bulk(
+            client, _reembedded(client, current, new, embedder, total, progress),
+            raise_on_error=False, max_retries=3) if not ok]
+        if failed:
+            raise ActivationError(f"re-embedding {current} into {new}: {len(failed)} chunks "
+                                  f"failed (first: {failed[0]}); {alias} still serves "
+                                  f"{current}")
+        for name in ("default_pipeline", "final_pipeline"):
+            if name in index_settings:
+                client.indices.put_settings(index=new,
+                                            settings={"index": {name: index_settings[name]}})
+        client.indices.refresh(index=new)
+    except BaseException:
+        client.options(ignore_status=404).indices.delete(index=new)
+        raise
+    return current, new
+
+
+def _reembedded(client: Elasticsearch, source: str, target: str, embedder: Any, total: int,
+                progress: Progress | None) -> Iterator[dict[str, Any]]:
+    batch: list[dict[str, Any]] = []
+    done = 0
+    hits = helpers.scan(client, index=source, query={"query": {"match_all": {}}})
+    for hit in [*hits, None]:
+        if hit is not None:
+            batch.append(hit)
+        if batch and (hit is None or len(batch) == EMBED_BATCH):
+            vectors = embedder.embed_documents([str(h["_source"].get("text", "")) for h in batch])
+            for item, vector in zip(batch, vectors, strict=True):
+                yield {"_index": target, "_id": item["_id"],
+                       "_source": {**item["_source"], "embedding": list(vector)}}
+            done += len(batch)
+            batch = []
+            if progress:
+                progress("re-embed", done, total)
+
+
+def activate_embeddings(client: Elasticsearch, caps: Capabilities, alias: str,
+                        judgments: Judgments | None, folder: Path, serving_embedder: Any,
+                        candidate_embedder: Any, assets: Path, *, force: bool = False,
+                        progress: Progress | None = None) -> Activation:
+    """Re-embed into the next version, gate on `judgments`, move the alias, record the model."""
+    kind, entry = model_entry(folder)
+    if kind != "embeddings":
+        raise ActivationError(f"{folder} holds a {kind} model, not an embedding model")
+    defaults = read_file(assets)
+    current, new = reembed_version(client, alias, candidate_embedder, progress)
+    serving = candidate = None
+    if judgments is not None:
+        serving = _gate(client, caps, current, judgments, "current", serving_embedder, defaults)
+        candidate = _gate(client, caps, new, judgments, "current", candidate_embedder, defaults)
+    activation = Activation("embeddings", entry, serving, candidate, False, current, new)
+    if candidate is not None and serving is not None and candidate < serving and not force:
+        client.indices.delete(index=new)
+        activation.notes.append(f"refused: {GATE_METRIC} {candidate:.4f} on {new} is below "
+                                f"{serving:.4f} serving; {new} deleted (--force overrides)")
+        return activation
+    client.indices.update_aliases(actions=[
+        {"remove": {"index": current, "alias": alias}},
+        {"add": {"index": new, "alias": alias, "is_write_index": True}}])
+    write_file(assets, replace(defaults, models={**defaults.models, "embedding": entry}))
+    activation.applied = True
+    activation.notes.append(f"{alias} now serves {new}; `es-rag rollback` points it back to "
+                            f"{current} (then set embedding_model back too)")
+    return activation
+
+
+def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
+                      judgments: Judgments | None, folder: Path, embedder: Any, assets: Path,
+                      *, force: bool = False) -> Activation:
+    """Gate the reranker on `judgments` (hybrid+rerank, serving reranker against the new one);
+    record it as `rerank.model` and under `models`."""
+    kind, entry = model_entry(folder)
+    if kind != "reranker":
+        raise ActivationError(f"{folder} holds a {kind} model, not a reranker")
+    defaults = read_file(assets)
+    serving = candidate = None
+    if judgments is not None:
+        rerank = defaults.params.rerank
+        serving = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults)
+        candidate = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults,
+                          CrossEncoderReranker(entry["path"], top_n=rerank.top_n,
+                                               batch_size=rerank.batch_size,
+                                               time_budget_s=rerank.time_budget_s))
+    activation = Activation("reranker", entry, serving, candidate, False)
+    if candidate is not None and serving is not None and candidate < serving and not force:
+        activation.notes.append(f"refused: {GATE_METRIC} {candidate:.4f} with the new reranker "
+                                f"is below {serving:.4f} serving (--force overrides)")
+        return activation
+    params = replace(defaults.params, rerank=replace(defaults.params.rerank,
+                                                     model=entry["path"]))
+    write_file(assets, replace(defaults, params=params,
+                               models={**defaults.models, "reranker": entry}))
+    activation.applied = True
+    activation.notes.append("recorded in retrieval.json: run `es-rag apply` to serve it")
+    return activation
