@@ -6,10 +6,6 @@ shard lock, against the real-time state (the store plus earlier items of the sam
 
 from __future__ import annotations
 
-import base64
-import copy
-import os
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -18,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .date_math_names import resolve as resolve_date_math_name
-from .errors import BadRequest, DocumentParsingError, EngineError, VersionConflict
+from .errors import BadRequest, EngineError, VersionConflict
 from .index.mapping import ParsedDocument
 from .index.mapping.nested import check_nested_objects_limit
 from .index.mapping.semantic_text import without_stale_inference
@@ -26,6 +22,7 @@ from .index.shard import Delete, Put
 from .node import IndexService, Node
 from .source_filter import filter_source, hidden_metadata, parse_source_spec
 from .storage.docstore import DocVersion, StoredDoc, Tombstone
+from .write_request import WriteRequest, WriteResult, check_depth, check_id, deep_merge, new_id
 
 if TYPE_CHECKING:
     from .security.read_scope import ReadScope
@@ -33,37 +30,6 @@ if TYPE_CHECKING:
 Pipeline = Callable[[str, str | None, dict[str, Any], str | None], Any]
 Authorizer = Callable[["WriteRequest", bool], None]
 """Raises the item's error unless the current user may perform the write (True: a bulk item)."""
-
-
-@dataclass(slots=True)
-class WriteRequest:
-    """One write: an index/create/update/delete of a document (a bulk item or a single call)."""
-
-    op: str
-    index: str
-    id: str | None = None
-    source: dict[str, Any] | None = None
-    raw_source: bytes | None = None
-    update: dict[str, Any] | None = None
-    if_seq_no: int | None = None
-    if_primary_term: int | None = None
-    version: int | None = None
-    version_type: str = "internal"
-    routing: str | None = None
-    pipeline: str | None = None
-    require_alias: bool = False
-    source_spec: Any = None
-    executed_pipelines: list[str] | None = None
-    version_from_pipeline: bool = False  # set by `_version`: checked, never refused as a request
-
-
-@dataclass(slots=True)
-class WriteResult:
-    """The outcome of one write: a response body and status, or an error."""
-
-    body: dict[str, Any]
-    status: int
-    error: EngineError | None = None
 
 
 @dataclass
@@ -85,23 +51,6 @@ class _Batch:
         self.ops.append(Delete(tombstone, replaces))
         self.docs[tombstone.id] = None
         self.tombstones[tombstone.id] = tombstone
-
-
-def new_id() -> str:
-    """A 20-character URL-safe id, like Elasticsearch's auto-generated ids."""
-    raw = int(time.time() * 1000).to_bytes(6, "big") + os.urandom(9)
-    return base64.urlsafe_b64encode(raw).decode()[:20]
-
-
-def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """A partial-update merge: objects merge recursively, anything else replaces."""
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _conflict(svc: IndexService, doc_id: str, reason: str) -> VersionConflict:
@@ -355,7 +304,7 @@ class Documents:
             return self._update(svc, req, batch)
         doc_id = req.id if req.id is not None else new_id()
         if req.op in ("index", "create") and req.id is not None:
-            _check_id(doc_id)
+            check_id(doc_id)
         current = self._current(doc_id, batch)
         if req.op == "create" and current is not None:
             raise _conflict(svc, doc_id, f"document already exists (current version "
@@ -406,7 +355,7 @@ class Documents:
         return seq_no
 
     def _parse(self, svc: IndexService, source: dict[str, Any], doc_id: str) -> ParsedDocument:
-        _check_depth(source, int(svc.setting("mapping.depth.limit", "20")))
+        check_depth(source, int(svc.setting("mapping.depth.limit", "20")))
         parsed = svc.mapping.parse(source, doc_id)
         if parsed.nested:
             check_nested_objects_limit(parsed, svc.settings)
@@ -488,28 +437,3 @@ class Documents:
                 body["get"] = {"_seq_no": seq_no, "_primary_term": term, "found": True,
                                "_source": filter_source(source, inc, exc)}
         return body
-
-
-def _check_depth(source: dict[str, Any], limit: int) -> None:
-    """Refuse objects nested deeper than `index.mapping.depth.limit`, as Elasticsearch does
-    when they would be mapped (checked without recursion, whatever the depth)."""
-    stack: list[tuple[Any, str, int]] = [(source, "", 1)]
-    while stack:
-        value, path, depth = stack.pop()
-        if isinstance(value, list):
-            stack.extend((item, path, depth) for item in value)
-        elif isinstance(value, dict):
-            if depth > limit + 1:
-                raise DocumentParsingError(
-                    f"Limit of mapping depth [{limit}] has been exceeded due to object field "
-                    f"[{path[:-1]}]")
-            stack.extend((v, f"{path}{k}.", depth + 1) for k, v in value.items())
-
-
-def _check_id(doc_id: str) -> None:
-    if len(doc_id.encode()) > 512:
-        raise EngineError(f"id [{doc_id}] is too long, must be no longer than 512 bytes but was: "
-                          f"{len(doc_id.encode())}", status=400,
-                          error_type="action_request_validation_exception")
-    if not doc_id:
-        raise BadRequest("if _id is specified it must not be empty")

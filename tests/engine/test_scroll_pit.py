@@ -12,10 +12,10 @@ import pytest
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from es_rag.engine.app import EngineApp
-from es_rag.engine.documents import WriteRequest
 from es_rag.engine.limits import Limits
 from es_rag.engine.security.read_scope import UNRESTRICTED
 from es_rag.engine.server import EngineServer
+from es_rag.engine.write_request import WriteRequest
 
 PASSWORD = "scroll-admin-pw"
 INDEX = "scroll-docs"

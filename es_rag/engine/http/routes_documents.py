@@ -6,9 +6,10 @@ from typing import Any
 
 import orjson
 
-from ..documents import Documents, WriteRequest, WriteResult
+from ..documents import Documents
 from ..errors import BadRequest, EngineError
 from ..source_filter import json_token
+from ..write_request import WriteRequest, WriteResult
 from .rest import RestRequest, RestResponse, Router
 
 _WRITE = ("refresh routing timeout version version_type if_seq_no if_primary_term pipeline "

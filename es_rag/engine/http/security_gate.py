@@ -18,7 +18,6 @@ from collections.abc import Callable
 from urllib.parse import quote, unquote
 
 from ..date_math_names import resolve as resolve_date_math_name
-from ..documents import WriteRequest
 from ..errors import AuthenticationError, BadRequest, EngineError
 from ..node import Node
 from ..security import (
@@ -33,6 +32,7 @@ from ..security.actions import ALIASES
 from ..security.context import current_user
 from ..security.privileges import is_index_action
 from ..security.read_scope import Matches, ReadScope
+from ..write_request import WriteRequest
 from .alias_gate import AliasGate
 from .rest import RestRequest, RestResponse, Router
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import tantivy
 
-from ..documents import Documents, WriteRequest
+from ..documents import Documents
 from ..errors import (
     ActionRequestValidation,
     BadRequest,
@@ -30,6 +30,7 @@ from ..query.knn import KnnSpec
 from ..query.terms_lookup import DOCUMENT_FETCHER
 from ..security.read_scope import ReadScope
 from ..source_filter import filter_source, parse_source_spec
+from ..write_request import WriteRequest
 from .context import SearchContext
 from .executor import SearchExecutor
 from .explain import no_match_text

@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..documents import Documents, WriteRequest, WriteResult
+from ..documents import Documents
 from ..errors import ActionRequestValidation, BadRequest, ParsingError, SecurityError
 from ..index.fulltext import KEY
 from ..query import parse_query
 from ..security.actions import DLS_UPDATE_REFUSED
+from ..write_request import WriteRequest, WriteResult
 from .request import url_query
 from .scope import ReadTargets, make_scopes, with_filters
 
