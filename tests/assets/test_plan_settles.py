@@ -42,7 +42,7 @@ def _applied_state(loaded: assets.Assets, major: int) -> dict[str, dict[str, Any
         name = f"{index.alias}-v1"
         responses[f"/_alias/{index.alias}"] = {
             name: {"aliases": {index.alias: {"is_write_index": True}}}}
-        responses[f"/{name}"] = index_response(name, assets._index_body(index),
+        responses[f"/{name}"] = index_response(name, assets.index_body(index),
                                                VERSION_IDS[major])
         responses[f"/{index.alias}-v*"] = responses[f"/{name}"]
     return responses
