@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch
 from es_rag_processes import ES_RAG, DocsEngine, free_port, process_env, run, working_copy
 
 from es_rag.config import load_settings
-from es_rag.ingest.cluster_embed import embedder_for
+from es_rag.embedding.factory import embedder_for
 
 from .existing_indices import (
     DOCS,
