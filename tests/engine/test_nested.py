@@ -355,3 +355,7 @@ def test_knn_filters_apply_to_objects_or_documents_by_the_fields_they_name(
         "filter": [late_pages, {"term": {"lang": "de"}}]}}, score_mode="max"))
     assert ids(inside) == ["report"]  # the report's page 5
     assert inside["hits"]["hits"][0]["_score"] == pytest.approx(0.5)
+    joined = books.search(index="books", knn={
+        "field": "passages.vector", "query_vector": query, "k": 5, "num_candidates": 10,
+        "filter": nested({"match": {"passages.text": "offshore"}})})
+    assert ids(joined) == ["memo"]  # a nested clause filters the documents

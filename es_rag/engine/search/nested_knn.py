@@ -42,12 +42,13 @@ def nested_filters(ctx: QueryContext, spec: KnnSpec, path: str, extra: list[Quer
 
 
 def _names_field_under(body: Any, prefix: str) -> bool:
-    """Whether a query body names a field under `prefix` (as a key or a `field` value)."""
+    """Whether a query body names a field under `prefix` (as a key or a `field` value); a
+    `nested` clause joins the objects to their root documents, so it filters the roots."""
     if isinstance(body, dict):
-        return any((isinstance(key, str) and key.startswith(prefix)) or
+        return any(str(key).startswith(prefix) or
                    (key in ("field", "fields", "default_field") and
                     _names_value_under(value, prefix)) or _names_field_under(value, prefix)
-                   for key, value in body.items())
+                   for key, value in body.items() if key != "nested")
     if isinstance(body, list):
         return any(_names_field_under(item, prefix) for item in body)
     return False
