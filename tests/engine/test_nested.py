@@ -336,3 +336,26 @@ def test_document_level_security_holds_for_nested_queries_knn_and_aggregations(
         assert counted["aggregations"]["p"]["doc_count"] == 4
     finally:
         server.stop()
+
+
+def test_knn_filters_apply_to_objects_or_documents_by_the_fields_they_name(
+        books: Elasticsearch) -> None:
+    query = [1.0, 0.0, 0.0]  # nearest passages: guide p1, guide p3, report p1, ...
+    late_pages = {"range": {"passages.page": {"gte": 2}}}
+    top = books.search(index="books", knn={
+        "field": "passages.vector", "query_vector": query, "k": 3, "num_candidates": 10,
+        "filter": [late_pages, {"term": {"lang": "en"}}], "inner_hits": {}})
+    # only pages >= 2 of English documents: the guide's pages 2 and 3 (the memo has none)
+    assert ids(top) == ["guide"]
+    offsets = [h["_nested"]["offset"] for h in
+               top["hits"]["hits"][0]["inner_hits"]["passages"]["hits"]["hits"]]
+    assert offsets == [2, 1]
+    inside = books.search(index="books", query=nested({"knn": {
+        "field": "passages.vector", "query_vector": query, "k": 5, "num_candidates": 10,
+        "filter": [late_pages, {"term": {"lang": "de"}}]}}, score_mode="max"))
+    assert ids(inside) == ["report"]  # the report's page 5
+    assert inside["hits"]["hits"][0]["_score"] == pytest.approx(0.5)
+    joined = books.search(index="books", knn={
+        "field": "passages.vector", "query_vector": query, "k": 5, "num_candidates": 10,
+        "filter": nested({"match": {"passages.text": "offshore"}})})
+    assert ids(joined) == ["memo"]  # a nested clause filters the documents

@@ -67,7 +67,8 @@ class KnnSpec:
             raise BadRequest("[num_candidates] cannot exceed [10000]")
         self.apply_size(k if k is not None else 10, nc)
         flt = body.get("filter", [])
-        self.filters = [parse_query(f) for f in (flt if isinstance(flt, list) else [flt])]
+        self.filter_bodies = flt if isinstance(flt, list) else [flt]
+        self.filters = [parse_query(f) for f in self.filter_bodies]
         self.similarity = body.get("similarity")
         self.boost = as_float(where, body.get("boost", 1.0))
         self.name = body.get("_name")

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import tantivy
 
 from ..errors import BadRequest
-from ..index.fulltext import KEY
 from ..index.mapping import FieldSpec
 from ..index.mapping.nested import level_of
 from ..index.mapping.semantic_text import search_inference_id
@@ -17,19 +15,8 @@ from ..inference.context import current
 from ..query.base import QueryContext, QueryNode, query_shard_error
 from ..query.knn import KnnSpec
 from ..query.nested import nested_level
-from .nested_knn import nested_knn
-
-
-def filter_keys(ctx: QueryContext, filters: list[tantivy.Query]) -> set[int]:
-    """Keys of the documents a set of filter queries admits (on the refreshed state)."""
-    query = filters[0] if len(filters) == 1 else tantivy.Query.boolean_query(
-        [(tantivy.Occur.Must, q) for q in filters])
-    searcher = ctx.shard.fulltext.searcher
-    count = ctx.shard.fulltext.count(query)
-    if not count:
-        return set()
-    hits = searcher.search(query, count, count=False).hits
-    return set(searcher.fast_field_values(KEY, [addr for _, addr in hits]))
+from .nested_knn import allowed_objects, nested_filters, nested_knn
+from .scope import filter_keys
 
 
 def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNode] = (),
@@ -67,14 +54,18 @@ def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNod
         raise query_shard_error(f"The query vector has a different number of dimensions "
                                 f"[{len(spec.vector)}] than the document vectors [{field.dims}].",
                                 ctx.index_name)
-    filters = [f.compile(ctx) for f in [*spec.filters, *extra_filters]]
-    if ctx.alias_filter is not None:
-        filters.append(ctx.alias_filter)
-    allowed = filter_keys(ctx, filters) if filters else None
     k = spec.k if k is None else k
     keep = _threshold(field.similarity, spec.similarity)
-    if over_roots:
-        return nested_knn(ctx, spec, nested_path, allowed, k, keep)
+    if nested_path is not None:
+        objects, roots = nested_filters(ctx, spec, nested_path, extra_filters, over_roots)
+        if over_roots:
+            return nested_knn(ctx, spec, nested_path, roots, k, keep, objects)
+        allowed = allowed_objects(field, objects, roots)
+    else:
+        filters = [f.compile(ctx) for f in [*spec.filters, *extra_filters]]
+        if ctx.alias_filter is not None:
+            filters.append(ctx.alias_filter)
+        allowed = filter_keys(ctx, filters) if filters else None
     query = np.asarray(spec.vector, dtype=np.float32)
     hits = field.search(query, k, max(spec.num_candidates, k), allowed)
     return [(key, score) for key, score in hits if keep(score)]

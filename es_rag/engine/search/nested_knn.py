@@ -5,29 +5,79 @@ With `inner_hits`, each returned root's objects are scored exactly for the passa
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..index.mapping.nested import root_key
-from ..query.nested import Matches, nested_level
+from ..query.nested import Matches, level_context, nested_level
+from .scope import filter_keys
 
 if TYPE_CHECKING:
     from ..index.vectors import VectorField
-    from ..query.base import QueryContext
+    from ..query.base import QueryContext, QueryNode
     from ..query.knn import KnnSpec
 
 
+def nested_filters(ctx: QueryContext, spec: KnnSpec, path: str, extra: list[QueryNode],
+                   over_roots: bool) -> tuple[set[int] | None, set[int] | None]:
+    """(object keys, root keys) a knn's filters admit (None: no restriction) for a vector of
+    nested field `path`. Each filter is over the objects' fields or over the root documents'
+    (Elasticsearch's rule for nested kNN filters), told apart by the fields it names; `ctx` is
+    the root documents' context (`over_roots`) or the nested level's (a knn query inside a
+    `nested` query, whose `extra` pre-filters are the level's)."""
+    level = nested_level(ctx, path) if over_roots else ctx.shard
+    root_ctx = ctx if over_roots else ctx.parent
+    object_ctx = level_context(ctx, level) if over_roots else ctx  # type: ignore[arg-type]
+    on_objects, on_roots = [], []
+    for body, node in zip(spec.filter_bodies, spec.filters, strict=True):
+        (on_objects if _names_field_under(body, path + ".") else on_roots).append(node)
+    (on_roots if over_roots else on_objects).extend(extra)
+    roots = [f.compile(root_ctx) for f in on_roots] if root_ctx is not None else []
+    if root_ctx is not None and root_ctx.alias_filter is not None:
+        roots.append(root_ctx.alias_filter)
+    objects = [f.compile(object_ctx) for f in on_objects]
+    return (filter_keys(object_ctx, objects) if objects else None,
+            filter_keys(root_ctx, roots) if roots and root_ctx is not None else None)
+
+
+def _names_field_under(body: Any, prefix: str) -> bool:
+    """Whether a query body names a field under `prefix` (as a key or a `field` value); a
+    `nested` clause joins the objects to their root documents, so it filters the roots."""
+    if isinstance(body, dict):
+        return any(str(key).startswith(prefix) or
+                   (key in ("field", "fields", "default_field") and
+                    _names_value_under(value, prefix)) or _names_field_under(value, prefix)
+                   for key, value in body.items() if key != "nested")
+    if isinstance(body, list):
+        return any(_names_field_under(item, prefix) for item in body)
+    return False
+
+
+def _names_value_under(value: Any, prefix: str) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and v.startswith(prefix) for v in values)
+
+
+def allowed_objects(field: VectorField, objects: set[int] | None, roots: set[int] | None
+                    ) -> set[int] | None:
+    """Object keys passing both the object filters and the root filters (None: all)."""
+    if roots is None:
+        return objects
+    candidates = field.live_keys() if objects is None else objects
+    return {key for key in candidates if root_key(key) in roots}
+
+
 def nested_knn(ctx: QueryContext, spec: KnnSpec, path: str, allowed_roots: set[int] | None,
-               k: int, keep: Callable[[float], bool]) -> list[tuple[int, float]]:
+               k: int, keep: Callable[[float], bool], allowed_objects_: set[int] | None = None
+               ) -> list[tuple[int, float]]:
     """Top (root key, best object score) pairs of a knn on a vector of nested field `path`."""
     level = nested_level(ctx, path)
     field = None if level is None else level.vectors.get(spec.field)
     if field is None or level is None or spec.vector is None:
         return []
     query = np.asarray(spec.vector, dtype=np.float32)
-    allowed = None if allowed_roots is None else \
-        {key for key in field.live_keys() if root_key(key) in allowed_roots}
+    allowed = allowed_objects(field, allowed_objects_, allowed_roots)
     # as Lucene's diversifying search gathers num_candidates documents, not objects: the
     # search starts with as many objects as that many documents hold on average
     per_root = max(1, round(len(field.live) / max(1, len(level.children))))

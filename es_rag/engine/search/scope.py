@@ -84,3 +84,15 @@ def keys_of(scope: Scope, result: tantivy.SearchResult) -> list[tuple[float, int
     hits = result.hits
     keys = scope.ctx.shard.fulltext.searcher.fast_field_values(KEY, [a for _, a in hits])
     return [(float(score), key) for (score, _), key in zip(hits, keys, strict=True)]
+
+
+def filter_keys(ctx: QueryContext, filters: list[tantivy.Query]) -> set[int]:
+    """Keys of the documents a set of filter queries admits (on the refreshed state)."""
+    query = filters[0] if len(filters) == 1 else tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, q) for q in filters])
+    searcher = ctx.shard.fulltext.searcher
+    count = ctx.shard.fulltext.count(query)
+    if not count:
+        return set()
+    hits = searcher.search(query, count, count=False).hits
+    return set(searcher.fast_field_values(KEY, [addr for _, addr in hits]))
