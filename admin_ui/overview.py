@@ -24,6 +24,7 @@ from es_rag import assets, run_records
 from es_rag.answer_cache import bump_index_version
 from es_rag.ingest import index_counts
 from es_rag.ingest.discover import outside_roots
+from es_rag.ingest.options import IngestOptions
 
 bp = Blueprint("overview", __name__)
 
@@ -125,13 +126,13 @@ def ingest() -> Response:
         # with embedding = cluster the cluster's inference pipeline embeds, as the admin's own
         embedder = (embedder_for(settings, user.client, user.caps)
                     if settings.embedding == "cluster" else state.embedder())
-        report = ingest_paths(user.client, [path], index=settings.index,
-                              embedder=embedder, chunk_size=settings.chunk_size,
-                              overlap=settings.chunk_overlap, confine_to=settings.ingest_roots,
-                              source_name=settings.ingest_source,
-                              max_chars=settings.ingest_max_chars,
-                              progress=lambda stage, done, total: job.progress(stage, done,
-                                                                                total))
+        options = IngestOptions(index=settings.index, embedder=embedder,
+                                chunk_size=settings.chunk_size, overlap=settings.chunk_overlap,
+                                confine_to=settings.ingest_roots,
+                                source_name=settings.ingest_source,
+                                max_chars=settings.ingest_max_chars)
+        report = ingest_paths(user.client, [path], options,
+                              progress=lambda stage, done, total: job.progress(stage, done, total))
         record = {**report.to_dict(), "paths": [path], "index": settings.index,
                   "user": user.username}
         run_records.write_record(settings.data, "ingest", record)

@@ -26,6 +26,7 @@ from es_rag.config import PROJECT_ROOT
 from es_rag.connect import Capabilities, detect_capabilities
 from es_rag.embedding.local import Embedder
 from es_rag.ingest import IngestReport, ingest_records
+from es_rag.ingest.options import IngestOptions
 
 DEFAULT_DATASET = PROJECT_ROOT.parent / "shared" / "datasets" / "scifact"
 DEFAULT_DATA = Path("/tmp/es-rag-bench-scifact")
@@ -111,7 +112,8 @@ def ingest(client: Elasticsearch, corpus: Path, embedder: Embedder, *, force: bo
            label: str) -> IngestReport:
     """One `ingest_records` run of `corpus` into the chunk index through its default pipeline."""
     progress(f"{label}: ingesting {corpus}")
-    report = ingest_records(client, corpus, index=INDEX, embedder=embedder, force=force,
+    report = ingest_records(client, corpus, IngestOptions(index=INDEX, embedder=embedder,
+                                                          force=force),
                             progress=StageProgress(label))
     progress(f"{label}: {report.files_seen} records, {report.chunks_indexed} chunks indexed, "
              f"{report.files_unchanged} unchanged, {report.files_failed} failed "

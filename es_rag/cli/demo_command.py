@@ -9,6 +9,7 @@ from es_rag.cli.ingest_command import ingest_summary
 from es_rag.cli.progress import StageProgress
 from es_rag.cli.root import Context, clear_errors, cli, load_assets, pass_context, run_embedder
 from es_rag.cli.search_commands import print_answer
+from es_rag.ingest.options import IngestOptions
 
 DEMO_QUESTION = "How does es-rag combine BM25 and kNN results in hybrid search?"
 
@@ -37,9 +38,9 @@ def demo(ctx: Context, question: str) -> None:
     click.secho(f"3. ingesting {docs}", bold=True)
     with StageProgress() as progress:
         report = ingest_paths(client, [docs, settings.assets / "README.md"],
-                              index=settings.index, embedder=embedder, root=settings.assets,
-                              chunk_size=settings.chunk_size, overlap=settings.chunk_overlap,
-                              progress=progress)
+                              IngestOptions(index=settings.index, embedder=embedder,
+                                            root=settings.assets, chunk_size=settings.chunk_size,
+                                            overlap=settings.chunk_overlap), progress=progress)
     run_records.write_record(settings.data, "ingest", report.to_dict())
     click.echo("   " + ingest_summary(report))
     click.secho(f"4. question: {question}", bold=True)

@@ -73,6 +73,7 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source_name: str | None,
     """
     from es_rag.ingest import AclRulesError, DiscoveryError, IngestError, load_acl_rules
     from es_rag.ingest.index import ingest_paths
+    from es_rag.ingest.options import IngestOptions
     from es_rag.ingest.records import ingest_records
     from es_rag.ingest.report import IngestReport
 
@@ -93,21 +94,20 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source_name: str | None,
     client, _ = ctx.connection()
     settings = ctx.settings
     refuse_foreign(client, settings.assets, settings.index, "ingest into")
-    common = {"index": settings.index, "embedder": run_embedder(ctx),
-              "chunk_size": settings.chunk_size, "overlap": settings.chunk_overlap, "acl": acl,
-              "metadata": metadata or None, "prune": prune, "force": force,
-              "source_name": source_name or settings.ingest_source}
+    options = IngestOptions(index=settings.index, embedder=run_embedder(ctx),
+                            chunk_size=settings.chunk_size, overlap=settings.chunk_overlap,
+                            acl=acl, metadata=metadata or None, prune=prune, force=force,
+                            source_name=source_name or settings.ingest_source, include=include,
+                            exclude=exclude, max_chars=settings.ingest_max_chars)
     reports = []
     try:
         with StageProgress() as progress:
             if not records:
-                reports.append(ingest_paths(client, paths, include=include, exclude=exclude,
-                                            max_chars=settings.ingest_max_chars,
-                                            progress=progress, parsing=progress.parsing,
-                                            **common))
+                reports.append(ingest_paths(client, paths, options, progress=progress,
+                                            parsing=progress.parsing))
             for path in paths if records else ():
                 try:
-                    reports.append(ingest_records(client, path, progress=progress, **common))
+                    reports.append(ingest_records(client, path, options, progress=progress))
                 except DiscoveryError as exc:
                     reports.append(IngestReport())
                     reports[-1].fail_path(str(path), str(exc))

@@ -5,6 +5,7 @@ from es_rag.ingest.bulk import IngestError, delete_document, index_counts
 from es_rag.ingest.chunk import Chunk, Chunker, chunk_id, code_language, tokenizer_spans
 from es_rag.ingest.discover import DiscoveryError, SourceFile, discover, document_id
 from es_rag.ingest.index import ingest_paths
+from es_rag.ingest.options import IngestOptions
 from es_rag.ingest.parse import Heading, ParsedDocument, ParseError, TikaParser
 from es_rag.ingest.records import CorpusRecord, ingest_records, read_jsonl_corpus
 from es_rag.ingest.report import IngestFailure, IngestReport
@@ -31,6 +32,7 @@ __all__ = [
     "discover",
     "document_id",
     "index_counts",
+    "IngestOptions",
     "ingest_paths",
     "ingest_records",
     "load_acl_rules",

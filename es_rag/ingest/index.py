@@ -30,26 +30,19 @@ from es_rag.ingest.bulk import (
     prune_documents,
 )
 from es_rag.ingest.chunk import (
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_OVERLAP,
     Chunker,
     code_language,
     tokenizer_spans,
     word_spans,
 )
 from es_rag.ingest.discover import SourceFile, discover, open_regular
+from es_rag.ingest.options import AclSource, IngestOptions
 from es_rag.ingest.parse import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_CHARS,
-    DEFAULT_TIMEOUT,
     ParseError,
     TikaParser,
 )
 from es_rag.ingest.report import IngestReport, Progress
 from es_rag.ingest.sources import check_source_roots, replace_legacy
-
-AclSource = Sequence[str] | Callable[[SourceFile], Sequence[str] | None] | None
-"""The users/groups of every chunk, or a function giving them per file (e.g. `AclRules`)."""
 
 _FINGERPRINT_VERSION = 1  # bump when chunking changes, so every document is redone
 _PREFETCH = 8
@@ -57,35 +50,12 @@ _PREFETCH = 8
 _Entry = tuple[SourceFile, str, list[str] | None]  # a file, its doc hash and its acl
 
 
-def ingest_paths(
-    client: Elasticsearch,
-    paths: Sequence[str | Path] | str | Path,
-    *,
-    index: str,
-    embedder: ChunkEmbedder | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    root: str | Path | None = None,
-    source_name: str | None = None,
-    include_hidden: bool = False,
-    confine_to: Sequence[str | Path] | None = None,
-    acl: AclSource = None,
-    metadata: Mapping[str, Any] | None = None,
-    pipeline: str | None = None,
-    prune: bool = False,
-    force: bool = False,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_chars: int = DEFAULT_MAX_CHARS,
-    parser: TikaParser | None = None,
-    batch_size: int = 256,
-    refresh: bool = True,
-    progress: Progress | None = None,
-    parsing: Callable[[SourceFile], None] | None = None,
-) -> IngestReport:
-    """Index the files under `paths` as chunks of `index`; returns what happened.
+def ingest_paths(client: Elasticsearch, paths: Sequence[str | Path] | str | Path,
+                 options: IngestOptions, *, progress: Progress | None = None,
+                 parsing: Callable[[SourceFile], None] | None = None) -> IngestReport:
+    """Index the files under `paths` as chunks of `options.index`; returns what happened.
+
+    The options (`IngestOptions`) are used as follows:
 
     - Discovery: `include`/`exclude` globs, `root`, `source_name`, `include_hidden` and
       `confine_to` as in `discover`. A path that cannot be used (missing, not a regular file,
@@ -117,49 +87,51 @@ def ingest_paths(
     dims differ from the model's, and `DiscoveryError` when two root folders would be one source
     (in this run, or a folder still on this host that the source was ingested from before).
     """
+    o = options
     started = time.perf_counter()
     report = IngestReport()
-    chunker = make_chunker(chunk_size, overlap, embedder)
-    pipeline = bulk_pipeline(embedder, pipeline)
-    check_index(client, index, embedder, pipeline)
+    chunker = make_chunker(o.chunk_size, o.overlap, o.embedder)
+    pipeline = bulk_pipeline(o.embedder, o.pipeline)
+    check_index(client, o.index, o.embedder, pipeline)
 
     step = time.perf_counter()
-    found = discover(paths, root=root, source_name=source_name, include=include,
-                     exclude=exclude, include_hidden=include_hidden, confine_to=confine_to)
+    found = discover(paths, root=o.root, source_name=o.source_name, include=o.include,
+                     exclude=o.exclude, include_hidden=o.include_hidden, confine_to=o.confine_to)
     for bad in found.unusable:
         report.fail_path(bad.path, bad.reason)
     for skipped in found.skipped:
         report.skip(skipped)
-    check_source_roots(client, index, found.roots)
+    check_source_roots(client, o.index, found.roots)
     files = found.files
     report.files_seen = len(files)
     report.time_since("discover", step)
 
     step = time.perf_counter()
-    entries = _hash_files(files, fingerprint(chunk_size, overlap, embedder, metadata), acl,
-                          parser.max_bytes if parser else max_bytes, report, progress)
-    todo = skip_unchanged(client, index, entries, force, report)
+    entries = _hash_files(files, fingerprint(o.chunk_size, o.overlap, o.embedder, o.metadata),
+                          o.acl, o.parser.max_bytes if o.parser else o.max_bytes, report,
+                          progress)
+    todo = skip_unchanged(client, o.index, entries, o.force, report)
     report.time_since("hash", step)
 
-    writer = ChunkWriter(client, index, embedder=embedder, pipeline=pipeline, metadata=metadata,
-                         report=report, progress=progress)
-    tika = parser or TikaParser(timeout=timeout, max_bytes=max_bytes, max_chars=max_chars)
+    writer = ChunkWriter(client, o.index, embedder=o.embedder, pipeline=pipeline,
+                         metadata=o.metadata, report=report, progress=progress)
+    tika = o.parser or TikaParser(timeout=o.timeout, max_bytes=o.max_bytes, max_chars=o.max_chars)
     try:
-        writer.write_all(_prepare(todo, tika, chunker, report, progress, parsing), batch_size)
+        writer.write_all(_prepare(todo, tika, chunker, report, progress, parsing), o.batch_size)
     finally:
-        if parser is None:
+        if o.parser is None:
             tika.close()
 
     failed = {f.doc_id for f in report.failures}
-    replace_legacy(client, index, [f for f in files if f.doc_id not in failed], report)
-    if prune:
+    replace_legacy(client, o.index, [f for f in files if f.doc_id not in failed], report)
+    if o.prune:
         step = time.perf_counter()
         for name in sorted(found.synced):
-            prune_documents(client, index, {"term": {"source_name": name}},
+            prune_documents(client, o.index, {"term": {"source_name": name}},
                             {f.doc_id for f in files}, report, progress)
         report.time_since("prune", step)
-    if refresh:
-        client.indices.refresh(index=index)
+    if o.refresh:
+        client.indices.refresh(index=o.index)
     report.time_since("total", started)
     return report
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -20,14 +20,13 @@ from elasticsearch import Elasticsearch
 
 from es_rag.ingest.bulk import (
     LOOKUP_BATCH,
-    ChunkEmbedder,
     ChunkWriter,
     PreparedDocument,
     bulk_pipeline,
     check_index,
     prune_documents,
 )
-from es_rag.ingest.chunk import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, Chunker
+from es_rag.ingest.chunk import Chunker
 from es_rag.ingest.discover import (
     DiscoveryError,
     SourceFile,
@@ -35,7 +34,8 @@ from es_rag.ingest.discover import (
     root_label,
     source_name_problem,
 )
-from es_rag.ingest.index import AclSource, acl_for, fingerprint, make_chunker, skip_unchanged
+from es_rag.ingest.index import acl_for, fingerprint, make_chunker, skip_unchanged
+from es_rag.ingest.options import IngestOptions
 from es_rag.ingest.parse import ParsedDocument
 from es_rag.ingest.report import IngestReport, Progress
 
@@ -85,27 +85,12 @@ def _record(number: int, line: str) -> CorpusRecord:
     return CorpusRecord(number, str(doc_id), title.strip(), text, metadata)
 
 
-def ingest_records(
-    client: Elasticsearch,
-    corpus: str | Path,
-    *,
-    index: str,
-    embedder: ChunkEmbedder | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
-    acl: AclSource = None,
-    metadata: Mapping[str, Any] | None = None,
-    source_name: str | None = None,
-    pipeline: str | None = None,
-    prune: bool = False,
-    force: bool = False,
-    batch_size: int = 256,
-    refresh: bool = True,
-    progress: Progress | None = None,
-) -> IngestReport:
-    """Index every record of a JSONL corpus as chunks of `index`; returns what happened.
+def ingest_records(client: Elasticsearch, corpus: str | Path, options: IngestOptions, *,
+                   progress: Progress | None = None) -> IngestReport:
+    """Index every record of a JSONL corpus as chunks of `options.index`; returns what happened.
 
-    Parameters mean what they mean for `ingest_paths`; a record counts as a file in the report,
+    `options` mean what they mean for `ingest_paths` (its file-only ones are not used); a record
+    counts as a file in the report,
     and a line that cannot be read is a failure naming its line number. Record ids are kept as
     the documents' ids (judgments refer to them); `source_name` (default: the corpus file's
     name) is stored on every chunk. `prune` deletes the
@@ -116,16 +101,17 @@ def ingest_records(
     corpus = Path(corpus)
     if not corpus.is_file():
         raise DiscoveryError(f"{corpus}: no such corpus file")
-    if source_name is not None and (problem := source_name_problem(source_name)):
+    o = options
+    if o.source_name is not None and (problem := source_name_problem(o.source_name)):
         raise DiscoveryError(problem)
-    name = source_name or derived_source_name(corpus)
+    name = o.source_name or derived_source_name(corpus)
     report = IngestReport()
-    chunker = make_chunker(chunk_size, overlap, embedder)
-    pipeline = bulk_pipeline(embedder, pipeline)
-    check_index(client, index, embedder, pipeline)
-    settings = fingerprint(chunk_size, overlap, embedder, metadata)
-    writer = ChunkWriter(client, index, embedder=embedder, pipeline=pipeline, metadata=metadata,
-                         report=report, progress=progress)
+    chunker = make_chunker(o.chunk_size, o.overlap, o.embedder)
+    pipeline = bulk_pipeline(o.embedder, o.pipeline)
+    check_index(client, o.index, o.embedder, pipeline)
+    settings = fingerprint(o.chunk_size, o.overlap, o.embedder, o.metadata)
+    writer = ChunkWriter(client, o.index, embedder=o.embedder, pipeline=pipeline,
+                         metadata=o.metadata, report=report, progress=progress)
     seen: set[str] = set()
     records = read_jsonl_corpus(corpus)
     mtime = corpus.stat().st_mtime
@@ -144,21 +130,21 @@ def ingest_records(
                 continue
             seen.add(record.doc_id)
             parsed = _parsed(record)
-            file_acl = acl_for(acl, file)
+            file_acl = acl_for(o.acl, file)
             entries.append((file, _record_hash(record, settings, file_acl), file_acl))
             texts[record.doc_id] = (record, parsed)
-        todo = skip_unchanged(client, index, entries, force, report)
+        todo = skip_unchanged(client, o.index, entries, o.force, report)
         report.time_since("hash", step)
         if progress:
             progress("hash", report.files_seen, None)
-        writer.write_all(_chunked(todo, texts, chunker, report), batch_size)
-    if prune:
+        writer.write_all(_chunked(todo, texts, chunker, report), o.batch_size)
+    if o.prune:
         step = time.perf_counter()
-        prune_documents(client, index, {"prefix": {"source": f"{corpus.name}#"}}, seen, report,
+        prune_documents(client, o.index, {"prefix": {"source": f"{corpus.name}#"}}, seen, report,
                         progress)
         report.time_since("prune", step)
-    if refresh:
-        client.indices.refresh(index=index)
+    if o.refresh:
+        client.indices.refresh(index=o.index)
     report.time_since("total", started)
     return report
 

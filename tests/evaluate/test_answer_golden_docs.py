@@ -16,6 +16,7 @@ from es_rag.embedding.local import Embedder
 from es_rag.evaluate.answers import AnswerReport, check_answer_baseline, run_answer_evaluation
 from es_rag.generate import ExtractiveGenerator
 from es_rag.ingest.index import ingest_paths
+from es_rag.ingest.options import IngestOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "evaluate" / "golden" / "docs.jsonl"
@@ -38,8 +39,8 @@ def report(engine: Any) -> Iterator[AnswerReport]:
     client.indices.create(index=f"{INDEX}-v1", settings=body["settings"],
                           mappings=body["mappings"], aliases={INDEX: {}})
     embedder = Embedder()
-    ingest_paths(client, [ROOT / "docs", ROOT / "README.md"], index=INDEX, embedder=embedder,
-                 root=ROOT)
+    ingest_paths(client, [ROOT / "docs", ROOT / "README.md"],
+                 IngestOptions(index=INDEX, embedder=embedder, root=ROOT))
     caps = detect_capabilities(client, engine.url, client.info(), embedded=True)
     yield run_answer_evaluation(client, caps, INDEX, GOLDEN, embedder=embedder,
                                 generator=ExtractiveGenerator(embedder))

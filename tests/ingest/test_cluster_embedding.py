@@ -34,6 +34,7 @@ from es_rag.embedding.local import Embedder
 from es_rag.engine.server import EngineServer
 from es_rag.ingest import IngestError
 from es_rag.ingest.index import ingest_paths
+from es_rag.ingest.options import IngestOptions
 from es_rag.retrieve import SearchParams, search, search_template, template_params
 
 MODEL_ID = CLUSTER_MODEL_ID
@@ -123,8 +124,8 @@ def test_without_a_started_model_es_rag_says_what_to_run(engine: EngineServer,
 def test_the_cluster_writes_the_vectors_the_local_model_computes(
         cluster: Cluster, embedder: Embedder) -> None:
     client, _, cluster_embedder = cluster
-    report = ingest_paths(client, [PROJECT_ROOT / "docs"], index="chunks",
-                          embedder=cluster_embedder)
+    report = ingest_paths(client, [PROJECT_ROOT / "docs"],
+                          IngestOptions(index="chunks", embedder=cluster_embedder))
     assert report.files_failed == 0 and report.chunks_indexed > 20, report.failures
     hits = client.search(index="chunks", size=200, source=["text", "embedding", "model_id"],
                          query={"match_all": {}})["hits"]["hits"]
@@ -139,15 +140,16 @@ def test_the_cluster_writes_the_vectors_the_local_model_computes(
     assert math.isclose(sum(a * b for a, b in zip(inferred, local[0], strict=True)), 1.0,
                         abs_tol=1e-4)
 
-    again = ingest_paths(client, [PROJECT_ROOT / "docs"], index="chunks",
-                         embedder=cluster_embedder)
+    again = ingest_paths(client, [PROJECT_ROOT / "docs"],
+                         IngestOptions(index="chunks", embedder=cluster_embedder))
     assert again.files_unchanged == report.files_parsed and again.chunks_indexed == 0
 
 
 def test_every_hybrid_path_has_the_cluster_embed_the_query(
         cluster: Cluster, embedder: Embedder) -> None:
     client, caps, cluster_embedder = cluster
-    ingest_paths(client, [PROJECT_ROOT / "docs"], index="chunks", embedder=cluster_embedder)
+    ingest_paths(client, [PROJECT_ROOT / "docs"], IngestOptions(index="chunks",
+                                                                embedder=cluster_embedder))
     params = SearchParams(mode="hybrid", size=3, explain=True)
     local_top = [h.chunk_id for h in search(client, caps, "chunks", QUESTION, params,
                                             embedder).hits]
@@ -164,7 +166,8 @@ def test_every_hybrid_path_has_the_cluster_embed_the_query(
 def test_the_search_templates_take_the_model_instead_of_a_vector(
         cluster: Cluster, engine: EngineServer, tmp_path: Path) -> None:
     client, _, cluster_embedder = cluster
-    ingest_paths(client, [PROJECT_ROOT / "docs"], index="chunks", embedder=cluster_embedder)
+    ingest_paths(client, [PROJECT_ROOT / "docs"], IngestOptions(index="chunks",
+                                                                embedder=cluster_embedder))
     params = template_params(QUESTION, SearchParams(mode="hybrid", size=3),
                              cluster_embedder.query_vector_builder(QUESTION))
     assert params["model_id"] == MODEL_ID and "query_vector" not in params
@@ -189,12 +192,14 @@ def test_a_chunk_the_model_cannot_embed_is_reported_and_redone_next_run(
     (folder / "rrf.md").write_text("# RRF\n\nReciprocal rank fusion adds 1/(k + rank).\n")
     client.ml.stop_trained_model_deployment(model_id=MODEL_ID, force=True)  # pipeline uses it
     try:
-        report = ingest_paths(client, [folder], index="chunks", embedder=cluster_embedder)
+        report = ingest_paths(client, [folder], IngestOptions(index="chunks",
+                                                              embedder=cluster_embedder))
     finally:
         client.ml.start_trained_model_deployment(model_id=MODEL_ID, wait_for="started")
     assert report.files_failed == 1 and report.chunks_indexed == 0
     assert "the cluster refused a chunk" in report.failures[0].reason
-    redone = ingest_paths(client, [folder], index="chunks", embedder=cluster_embedder)
+    redone = ingest_paths(client, [folder],
+                          IngestOptions(index="chunks", embedder=cluster_embedder))
     assert redone.files_parsed == 1 and redone.files_unchanged == 0 and redone.chunks_indexed
 
 
@@ -205,7 +210,7 @@ def test_ingest_asks_for_apply_when_the_cluster_pipeline_is_missing(
     embedder = ClusterEmbedder(client, MODEL_ID)
     with pytest.raises(IngestError, match=f"ingest pipeline '{CLUSTER_EMBEDDING_PIPELINE}'.*"
                                           "`es-rag apply` creates it"):
-        ingest_paths(client, [tmp_path], index=chunk_index, embedder=embedder)
+        ingest_paths(client, [tmp_path], IngestOptions(index=chunk_index, embedder=embedder))
 
 
 def test_a_cluster_without_machine_learning_is_one_clear_line(tmp_path: Path) -> None:

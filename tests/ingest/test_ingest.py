@@ -22,6 +22,7 @@ from es_rag.ingest import (
     index_counts,
     ingest_paths,
 )
+from es_rag.ingest.options import IngestOptions
 from es_rag.ingest.parse import TikaParser
 
 PARSEABLE = 8  # documents in the corpus fixture
@@ -34,7 +35,9 @@ def ingest(es: Elasticsearch, chunk_index: str, corpus: Path, parser: TikaParser
 
     def run(embedder: Embedder | None = None, **options: Any) -> IngestReport:
         options.setdefault("parser", parser)
-        return ingest_paths(es, [corpus], index=chunk_index, embedder=embedder, **options)
+        progress = options.pop("progress", None)
+        return ingest_paths(es, [corpus], IngestOptions(index=chunk_index, embedder=embedder,
+                                                        **options), progress=progress)
 
     return run
 
@@ -199,13 +202,13 @@ def test_progress_is_reported_for_each_stage(ingest: Ingest, embedder: Embedder)
 def test_ingest_refuses_to_start_on_an_index_that_does_not_fit(
         es: Elasticsearch, corpus: Path, embedder: Embedder) -> None:
     with pytest.raises(IngestError, match="index 'missing' does not exist"):
-        ingest_paths(es, [corpus], index="missing", embedder=embedder)
+        ingest_paths(es, [corpus], IngestOptions(index="missing", embedder=embedder))
     es.indices.create(index="small-vectors", mappings={"properties": {
         "embedding": {"type": "dense_vector", "dims": 8, "similarity": "cosine"}}})
     with pytest.raises(IngestError, match="holds 8-dim vectors .* makes 384-dim ones"):
-        ingest_paths(es, [corpus], index="small-vectors", embedder=embedder)
+        ingest_paths(es, [corpus], IngestOptions(index="small-vectors", embedder=embedder))
     es.indices.create(index="piped", settings={"index.default_pipeline": "not-there"})
     with pytest.raises(IngestError, match="ingest pipeline 'not-there' .* does not exist"):
-        ingest_paths(es, [corpus], index="piped")
+        ingest_paths(es, [corpus], IngestOptions(index="piped"))
     with pytest.raises(IngestError, match="ingest pipeline 'nor-this' .* does not exist"):
-        ingest_paths(es, [corpus], index="small-vectors", pipeline="nor-this")
+        ingest_paths(es, [corpus], IngestOptions(index="small-vectors", pipeline="nor-this"))

@@ -10,6 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from es_rag.ingest.discover import DiscoveryError
+from es_rag.ingest.options import IngestOptions
 from es_rag.ingest.records import ingest_records, read_jsonl_corpus
 
 RECORDS = [
@@ -48,7 +49,7 @@ def test_a_corpus_is_indexed_with_its_own_ids_and_re_synced(es: Elasticsearch, c
                                                             tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "scifact.jsonl", RECORDS, "{broken\n")
 
-    first = ingest_records(es, corpus, index=chunk_index)
+    first = ingest_records(es, corpus, IngestOptions(index=chunk_index))
 
     assert (first.files_seen, first.files_parsed, first.files_failed) == (4, 3, 1)
     assert first.failures[0].reason.startswith("line 4 is not valid JSON")
@@ -60,12 +61,12 @@ def test_a_corpus_is_indexed_with_its_own_ids_and_re_synced(es: Elasticsearch, c
     assert indexed["101"]["metadata"]["year"] == "2024"
     assert indexed["102"]["text"] == "Reciprocal rank fusion needs a rank constant."
 
-    again = ingest_records(es, corpus, index=chunk_index)
+    again = ingest_records(es, corpus, IngestOptions(index=chunk_index))
     assert (again.files_unchanged, again.chunks_indexed) == (3, 0)
 
     edited = [dict(RECORDS[0], text="BM25 and kNN lists are fused with RRF."), RECORDS[1]]
     write_corpus(corpus, edited)
-    synced = ingest_records(es, corpus, index=chunk_index, prune=True)
+    synced = ingest_records(es, corpus, IngestOptions(index=chunk_index, prune=True))
 
     assert (synced.files_parsed, synced.files_unchanged, synced.files_pruned) == (1, 1, 1)
     indexed = chunks(es)
@@ -76,4 +77,4 @@ def test_a_corpus_is_indexed_with_its_own_ids_and_re_synced(es: Elasticsearch, c
 def test_a_missing_corpus_file_is_refused_by_name(es: Elasticsearch, chunk_index: str,
                                                   tmp_path: Path) -> None:
     with pytest.raises(DiscoveryError, match="gone.jsonl: no such corpus file"):
-        ingest_records(es, tmp_path / "gone.jsonl", index=chunk_index)
+        ingest_records(es, tmp_path / "gone.jsonl", IngestOptions(index=chunk_index))

@@ -16,6 +16,7 @@ from elasticsearch import Elasticsearch
 
 from es_rag.ingest import DiscoveryError, IngestError, ingest_paths
 from es_rag.ingest.discover import SourceFile
+from es_rag.ingest.options import IngestOptions
 from es_rag.ingest.parse import ParsedDocument, TikaParser
 
 from .conftest import PROJECT
@@ -42,8 +43,8 @@ def documents(es: Elasticsearch) -> dict[tuple[str, str], str]:
 def test_same_named_files_of_two_folders_are_two_documents(
         es: Elasticsearch, chunk_index: str, parser: TikaParser, tmp_path: Path) -> None:
     a, b = two_folders(tmp_path)
-    first = ingest_paths(es, [a], index=chunk_index, parser=parser)
-    second = ingest_paths(es, [b], index=chunk_index, parser=parser)
+    first = ingest_paths(es, [a], IngestOptions(index=chunk_index, parser=parser))
+    second = ingest_paths(es, [b], IngestOptions(index=chunk_index, parser=parser))
 
     assert (first.files_parsed, second.files_parsed, second.chunks_deleted) == (2, 2, 0)
     assert documents(es) == {
@@ -56,28 +57,30 @@ def test_same_named_files_of_two_folders_are_two_documents(
 def test_prune_deletes_only_the_missing_files_of_the_source_being_synced(
         es: Elasticsearch, chunk_index: str, parser: TikaParser, tmp_path: Path) -> None:
     a, b = two_folders(tmp_path)
-    ingest_paths(es, [a], index=chunk_index, parser=parser)
-    ingest_paths(es, [b], index=chunk_index, parser=parser)
+    ingest_paths(es, [a], IngestOptions(index=chunk_index, parser=parser))
+    ingest_paths(es, [b], IngestOptions(index=chunk_index, parser=parser))
     (b / "two.txt").unlink()
 
-    synced = ingest_paths(es, [b], index=chunk_index, parser=parser, prune=True)
+    synced = ingest_paths(es, [b], IngestOptions(index=chunk_index, parser=parser, prune=True))
 
     assert (synced.files_pruned, synced.files_unchanged) == (1, 1)
     assert set(documents(es)) == {("a", "good.txt"), ("a", "one.txt"), ("b", "good.txt")}
     # a file given alone does not sync its folder: nothing is pruned
     (a / "one.txt").unlink()
-    alone = ingest_paths(es, [a / "good.txt"], index=chunk_index, parser=parser, prune=True)
+    alone = ingest_paths(es, [a / "good.txt"], IngestOptions(index=chunk_index, parser=parser,
+                                                             prune=True))
     assert alone.files_pruned == 0 and ("a", "one.txt") in documents(es)
 
 
 def test_a_named_source_keeps_its_ids_wherever_the_folder_is(
         es: Elasticsearch, chunk_index: str, parser: TikaParser, tmp_path: Path) -> None:
     a, _ = two_folders(tmp_path)
-    ingest_paths(es, [a], index=chunk_index, parser=parser, source_name="handbook")
+    ingest_paths(es, [a], IngestOptions(index=chunk_index, parser=parser, source_name="handbook"))
     moved = tmp_path / "elsewhere" / "copy"
     moved.parent.mkdir()
     a.rename(moved)
-    again = ingest_paths(es, [moved], index=chunk_index, parser=parser, source_name="handbook")
+    again = ingest_paths(es, [moved], IngestOptions(index=chunk_index, parser=parser,
+                                                    source_name="handbook"))
     assert (again.files_unchanged, again.files_parsed) == (2, 0)
     assert set(documents(es)) == {("handbook", "good.txt"), ("handbook", "one.txt")}
 
@@ -92,7 +95,7 @@ def test_documents_with_old_ids_are_replaced_by_their_files_and_the_rest_counted
                 "chunk_id": f"{old_id}:{ordinal}", "doc_id": old_id, "ordinal": ordinal,
                 "source": source, "text": f"old text of {source}", "doc_hash": "old"})
 
-    report = ingest_paths(es, [a], index=chunk_index, parser=parser)
+    report = ingest_paths(es, [a], IngestOptions(index=chunk_index, parser=parser))
 
     assert (report.legacy_replaced, report.legacy_left) == (2, 1)
     assert report.to_dict()["legacy"] == {"replaced": 2, "left": 1}
@@ -110,7 +113,7 @@ def test_an_index_whose_mapping_predates_sources_is_refused_with_the_fix(
     es.indices.create(index="old-chunks", settings=body["settings"], mappings=body["mappings"])
     a, _ = two_folders(tmp_path)
     with pytest.raises(IngestError, match="no `source_name` field .* run `es-rag apply`"):
-        ingest_paths(es, [a], index="old-chunks")
+        ingest_paths(es, [a], IngestOptions(index="old-chunks"))
 
 
 class SlowParser(TikaParser):
@@ -143,7 +146,8 @@ def test_the_file_being_parsed_is_named_while_its_parse_runs(
         if file.source == "slow.txt":
             parser.named.set()
 
-    report = ingest_paths(es, [folder], index=chunk_index, parser=parser, parsing=parsing)
+    report = ingest_paths(es, [folder], IngestOptions(index=chunk_index, parser=parser),
+                          parsing=parsing)
 
     assert report.files_parsed == 2
     assert named == ["fast.txt", "slow.txt"]
@@ -165,7 +169,7 @@ def test_a_file_swapped_for_a_fifo_fails_instead_of_hanging(
         return None
 
     started = time.monotonic()
-    report = ingest_paths(es, [folder], index=chunk_index, parser=parser, acl=acl)
+    report = ingest_paths(es, [folder], IngestOptions(index=chunk_index, parser=parser, acl=acl))
     assert time.monotonic() - started < 30
     assert [(f.source, f.reason) for f in report.failures] == [
         ("second.txt", "cannot read the file: not a regular file but a named pipe (FIFO)")]
@@ -178,12 +182,13 @@ def test_a_second_folder_of_the_same_name_is_refused_while_the_first_is_there(
     for folder in (first, second):
         folder.mkdir(parents=True)
         (folder / "good.txt").write_text(f"The good file in {folder.parent.name}.\n")
-    ingest_paths(es, [first], index=chunk_index, parser=parser)
+    ingest_paths(es, [first], IngestOptions(index=chunk_index, parser=parser))
 
     with pytest.raises(DiscoveryError, match=rf"source 'docs' already holds documents ingested "
                                              rf"from {first}, which is still there"):
-        ingest_paths(es, [second], index=chunk_index, parser=parser, prune=True)
+        ingest_paths(es, [second], IngestOptions(index=chunk_index, parser=parser, prune=True))
     assert documents(es) == {("docs", "good.txt"): "The good file in x."}
 
-    named = ingest_paths(es, [second], index=chunk_index, parser=parser, source_name="y-docs")
+    named = ingest_paths(es, [second], IngestOptions(index=chunk_index, parser=parser,
+                                                     source_name="y-docs"))
     assert named.files_parsed == 1 and len(documents(es)) == 2

@@ -13,6 +13,7 @@ from es_rag import assets
 from es_rag.cli import cli
 from es_rag.config import PROJECT_ROOT, load_settings
 from es_rag.connect import connect
+from es_rag.ingest.options import IngestOptions
 
 pytestmark = pytest.mark.real_es
 
@@ -38,7 +39,8 @@ def test_apply_ingest_and_hybrid_search_on_every_path(real_es_url: str,
     assets.apply(client, caps, assets.load_assets(PROJECT_ROOT, embedding_dims=384))
     assert assets.plan(client, caps, assets.load_assets(PROJECT_ROOT)) == []
     embedder = Embedder()
-    report = ingest_paths(client, [PROJECT_ROOT / "docs"], index="chunks", embedder=embedder)
+    report = ingest_paths(client, [PROJECT_ROOT / "docs"],
+                          IngestOptions(index="chunks", embedder=embedder))
     assert report.files_failed == 0 and report.chunks_indexed > 0
 
     question = "How are BM25 and kNN results fused?"
