@@ -144,6 +144,11 @@ class QueryNode:
         """Analyzed terms this clause looks for in a field (for highlighting)."""
         return set()
 
+    def highlight_patterns(self, ctx: QueryContext, path: str) -> list[re.Pattern[str]]:
+        """Patterns of the terms this clause looks for in a field (prefix, wildcard, regexp
+        clauses), for highlighting; by default its sub-clauses'."""
+        return [p for child in self.children() for p in child.highlight_patterns(ctx, path)]
+
     def describe(self, ctx: QueryContext) -> str:
         """The clause as Lucene prints its query (the text of constant-score explanations)."""
         return self.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,10 @@ class BoolQuery(QueryNode):
 
     def children(self) -> list[QueryNode]:
         return [n for occur in _OCCURS for n in self.clauses[occur]]
+
+    def highlight_patterns(self, ctx: QueryContext, path: str) -> list[re.Pattern[str]]:
+        return [p for occur in ("must", "should", "filter") for node in self.clauses[occur]
+                for p in node.highlight_patterns(ctx, path)]
 
     def min_matches(self, ctx: QueryContext) -> int:
         c = self.clauses

@@ -344,6 +344,12 @@ class _PatternQuery(QueryNode):
     def describe(self, ctx: QueryContext) -> str:
         return f"{self.path}:{self.value}" + ("*" if self.name == "prefix" else "")
 
+    def highlight_patterns(self, ctx: QueryContext, path: str) -> list[re.Pattern[str]]:
+        if path != self.path:
+            return []
+        return [re.compile(self.regex(), re.DOTALL | (re.IGNORECASE if self.case_insensitive
+                                                      else 0))]
+
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         pattern = ("(?i)" if self.case_insensitive else "") + self.regex()
         if self.path == INDEX_FIELD:

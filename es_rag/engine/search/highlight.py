@@ -63,15 +63,23 @@ class Highlighter:
                 if spec.type not in ("text", "keyword", "match_only_text") or \
                         not fnmatch.fnmatchcase(path, pattern):
                     continue
-                terms = node.highlight_terms(ctx, path)
-                if not terms:
+                # require_field_match: false takes the query's terms of every field
+                sources = [path] if opts.get("require_field_match", True) not in (
+                    False, "false") else list(ctx.mapping.fields)
+                terms = {t for p in sources for t in node.highlight_terms(ctx, p)}
+                patterns = [x for p in sources for x in node.highlight_patterns(ctx, p)]
+                if not terms and not patterns:
                     continue
                 values = source_values(source, path)
+                if spec.type == "keyword" and "ignore_above" in spec.params:
+                    # a value longer than ignore_above is not indexed: nothing to highlight
+                    values = [v for v in values
+                              if len(str(v)) <= int(spec.params["ignore_above"])]
                 analyzer_name = spec.analyzer if spec.type == "text" else "keyword"
                 fragments = []
                 for text in values:
                     text = _within_offset(ctx, path, str(text), opts)
-                    fragments += _fragments(text, analyzer_name, terms, opts)
+                    fragments += _fragments(text, analyzer_name, terms, opts, patterns)
                 number = int(opts.get("number_of_fragments", 5))
                 if fragments:
                     out[path] = fragments if number == 0 else fragments[:number]
@@ -94,11 +102,12 @@ def _within_offset(ctx: QueryContext, path: str, text: str, opts: dict[str, Any]
     return text
 
 
-def _fragments(text: str, analyzer_name: str, terms: set[str], opts: dict[str, Any]
-               ) -> list[str]:
+def _fragments(text: str, analyzer_name: str, terms: set[str], opts: dict[str, Any],
+               patterns: list[re.Pattern[str]] = ()) -> list[str]:
     pre = (opts.get("pre_tags") or ["<em>"])[0]
     post = (opts.get("post_tags") or ["</em>"])[0]
-    spans = [(s, e) for term, s, e in words_with_offsets(analyzer_name, text) if term in terms]
+    spans = [(s, e) for term, s, e in words_with_offsets(analyzer_name, text)
+             if term in terms or any(p.fullmatch(term) for p in patterns)]
     if not spans:
         return []
     size = int(opts.get("fragment_size", 100))
