@@ -81,9 +81,12 @@ def _expression(body: str, name: str, now: datetime) -> str:
         tz: tzinfo = zone(tz_name)
         if math.startswith("now"):
             anchor, operations = now.astimezone(tz), math[3:]
-        else:
+        else:  # an explicit date, in the expression's format (what `date_index_name` writes)
             base, _, operations = math.partition("||")
-            anchor = parse_iso8601(base, tz).astimezone(tz)
+            try:
+                anchor = JavaDateFormat(fmt).parse(base, tz).astimezone(tz)
+            except ValueError:
+                anchor = parse_iso8601(base, tz).astimezone(tz)
         moment = apply_date_math(anchor, operations)
         return JavaDateFormat(fmt).format(moment)
     except (ValueError, BadRequest) as exc:

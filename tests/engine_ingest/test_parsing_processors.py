@@ -161,8 +161,15 @@ def test_date_index_name_routes_to_a_dated_index(store):
         "field": "date", "index_name_prefix": "events-", "date_rounding": "M"}}]})
     outcome = store.execute("p", index="events", doc_id="1",
                             source={"date": "2016-04-22T16:32:14.968Z"})
-    assert outcome.index == "<events-{2016-04-22T16:32:14.968Z||/M{yyyy-MM-dd|UTC}}>"
+    assert outcome.index == "<events-{2016-04-22||/M{yyyy-MM-dd|UTC}}>"
     assert resolve(outcome.index) == "events-2016-04-01"
+    store.put("q", {"processors": [{"date_index_name": {
+        "field": "date", "index_name_prefix": "q-", "date_rounding": "M",
+        "index_name_format": "yyyy.MM", "timezone": "+02:00"}}]})
+    outcome = store.execute("q", index="events", doc_id="1",
+                            source={"date": "2016-04-30T23:32:14.968Z"})
+    assert outcome.index == "<q-{2016.05||/M{yyyy.MM|+02:00}}>"
+    assert resolve(outcome.index) == "q-2016.05"
 
 
 def test_pipeline_versioned_update(store):

@@ -148,12 +148,13 @@ class DateIndexName(Processor):
         rounding = doc.render(self.rounding)
         if rounding not in _ROUNDINGS:
             raise BadRequest(f"unsupported date rounding [{rounding}]")
-        stamp = _INDEX_DATE.format(moment.astimezone(UTC))
+        name_format = doc.render(self.name_format)
+        try:
+            stamp = JavaDateFormat(name_format).format(moment.astimezone(tz))
+        except ValueError as exc:
+            raise BadRequest(f"invalid index name format [{name_format}]: {exc}") from None
         doc.set("_index", f"<{doc.render(self.prefix)}{{{stamp}||/{rounding}"
-                          f"{{{doc.render(self.name_format)}|{timezone}}}}}>")
+                          f"{{{name_format}|{timezone}}}}}>")
         return doc
-
-
-_INDEX_DATE = JavaDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSSXX")
 
 PROCESSORS: list[type[Processor]] = [Date, DateIndexName]
