@@ -17,7 +17,7 @@ from typing import Any
 from es_rag.engine.storage.private import private_folder
 from es_rag.engine.storage.state import write_atomically
 
-KINDS = ("ingest", "eval", "answers", "tune")
+KINDS = ("ingest", "eval", "answers", "tune", "finetune")
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 
 

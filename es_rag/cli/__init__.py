@@ -5,6 +5,7 @@ from es_rag.cli import (  # noqa: F401 (each module registers its commands on `c
     assets_commands,
     demo_command,
     eval_commands,
+    finetune_commands,
     ingest_command,
     search_commands,
     source_commands,

@@ -118,7 +118,7 @@ def export_int8(output: Path, manifest: ModelManifest, data: TrainingData,
     from es_rag.embedding.onnx_model import OnnxEmbedder
     from es_rag.finetune.data import split_held_out
 
-    onnx = OnnxEmbedder(str(output), cache_root=output / "onnx", quantized=True)
+    onnx = OnnxEmbedder(str(output), fallback_root=output.parent, quantized=True)  # in onnx/
     params = TrainingParams(**manifest.parameters)
     _, held = split_held_out(data.queries, params.held_out, params.seed)
 

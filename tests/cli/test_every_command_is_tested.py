@@ -26,6 +26,7 @@ USERS = f"{PROCESSES}::test_users_are_added_listed_and_deleted"
 DEMO = f"{PROCESSES}::test_engine_start_then_demo_answer_from_the_docs_with_citations"
 STATUS = f"{CLI}::test_status_starts_the_engine_and_reports_its_capabilities"
 USER_STORY = f"{CLI}::test_apply_ingest_search_and_ask_as_a_user_would"
+FINETUNE = "tests/cli/test_finetune_commands.py"
 
 # command -> the test that runs it as a process
 PROCESS_TESTS = {
@@ -42,6 +43,12 @@ PROCESS_TESTS = {
     "tune": f"{TUNE_EVAL}::test_tune_runs_with_and_without_a_grid_and_writes_retrieval_json",
     "ui": f"{PROCESSES}::test_ui_serves_the_admin_ui_behind_a_login",
     "serve": f"{PROCESSES}::test_serve_answers_searches_as_the_user_who_asks",
+    "finetune embeddings": f"{FINETUNE}::test_finetune_embeddings_writes_a_model_with_manifest_"
+                           "and_int8_export",
+    "finetune reranker": f"{FINETUNE}::test_finetune_reranker_trains_a_cross_encoder_hybrid_"
+                         "rerank_can_use",
+    "finetune activate": f"{FINETUNE}::test_finetune_reranker_trains_a_cross_encoder_hybrid_"
+                         "rerank_can_use",
     "model upload": f"{PROCESSES}::test_model_upload_keeps_an_uploaded_model_and_starts_it",
     "users add": USERS,
     "users list": USERS,

@@ -1,0 +1,150 @@
+"""Fine-tuning on SciFact: nDCG@10 and Recall@100 of knn, hybrid and hybrid+rerank on the test
+queries before and after adapting the models, with supervision from qrels/train.tsv only (or,
+with --unsupervised, from pseudo-queries of the corpus); training wall time; rerank latency.
+
+    python bench/finetune_quality.py                 # supervised: embeddings, then reranker
+    python bench/finetune_quality.py --unsupervised  # pseudo-queries instead of train qrels
+    python bench/finetune_quality.py --skip-reranker --epochs 1 --max-seq-length 128
+
+Everything runs offline on CPU from the packaged MiniLM weights. Figures are printed; nothing is
+asserted. The engine and the models live under --data (reused: an unchanged corpus index is not
+rebuilt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest_bench import cluster  # noqa: E402
+
+from es_rag.config import PROJECT_ROOT, Settings  # noqa: E402
+from es_rag.embedding.factory import local_embedder  # noqa: E402
+from es_rag.embedding.onnx_model import OnnxEmbedder  # noqa: E402
+from es_rag.evaluate import parse_configs, run_evaluation  # noqa: E402
+from es_rag.evaluate.run import eval_index_name  # noqa: E402
+from es_rag.evaluate.subset import Subset  # noqa: E402
+from es_rag.finetune import data as training  # noqa: E402
+from es_rag.finetune.embeddings import export_int8, train_embeddings  # noqa: E402
+from es_rag.finetune.mining import candidate_pools  # noqa: E402
+from es_rag.finetune.reranker import RERANKER_PARAMS, train_reranker  # noqa: E402
+from es_rag.finetune.training import TrainingParams  # noqa: E402
+from es_rag.retrieve.rerank import CrossEncoderReranker  # noqa: E402
+
+DATASET = PROJECT_ROOT.parent / "shared" / "datasets" / "scifact"
+DEFAULT_DATA = Path("/tmp/es-rag-bench-finetune")
+_STARTED = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.perf_counter() - _STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def stage_progress(stage: str, done: int, total: int | None) -> None:
+    if total and (done == total or done % max(1, total // 10) == 0):
+        progress(f"{stage}: {done}/{total}")
+
+
+def figures(report: Any) -> dict[str, dict[str, float]]:
+    return {name: {"ndcg@10": round(r.means["ndcg@10"], 4),
+                   "recall@100": round(r.means["recall@100"], 4),
+                   "p50_ms": round(r.p50_ms, 1)}
+            for name, r in report.configs.items()}
+
+
+def line(label: str, measured: dict[str, dict[str, float]]) -> str:
+    return f"{label:28s} " + "  ".join(
+        f"{name} {v['ndcg@10']:.4f}/{v['recall@100']:.4f}" for name, v in measured.items())
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--unsupervised", action="store_true")
+    parser.add_argument("--max-queries", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-seq-length", type=int, default=128)
+    parser.add_argument("--skip-reranker", action="store_true")
+    parser.add_argument("--rerank-top", type=int, default=50)
+    parser.add_argument("--limit-queries", type=int, help="evaluate the first N test queries")
+    parser.add_argument("--distractors", type=int,
+                        help="index only the judged documents and N others (a smaller corpus "
+                             "for a loaded machine; figures are then not the full SciFact's)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = Settings(data=args.data)
+    base = local_embedder(settings)
+    models = args.data / "models" / ("unsupervised" if args.unsupervised else "supervised")
+    subset = Subset(queries=args.limit_queries, distractors=args.distractors)
+    result: dict[str, Any] = {"load_average_start": round(os.getloadavg()[0], 2)}
+    args.data.mkdir(parents=True, exist_ok=True)
+    with cluster(None, args.data, fresh=False) as (client, caps):
+        progress("before: knn, hybrid on SciFact test")
+        before = run_evaluation(client, caps, args.dataset, parse_configs("bm25,knn,hybrid"),
+                                embedder=base, subset=subset, progress=stage_progress)
+        result["before"] = figures(before)
+        print(line("before", result["before"]), flush=True)
+        data = (training.unsupervised_from_dataset(args.dataset, max_queries=args.max_queries)
+                if args.unsupervised else training.from_dataset(args.dataset))
+        index = eval_index_name(args.dataset, subset)
+        pools = candidate_pools(client, caps, index, base, data.queries,
+                                progress=stage_progress)
+        params = TrainingParams(epochs=args.epochs, batch_size=args.batch_size,
+                                max_seq_length=args.max_seq_length)
+        started = time.perf_counter()
+        manifest = train_embeddings(data, pools, settings.embedding_model,
+                                    models / "embeddings", params=params,
+                                    progress=stage_progress)
+        result["embeddings_training_s"] = round(time.perf_counter() - started, 1)
+        manifest = export_int8(models / "embeddings", manifest, data, pools)
+        result["embeddings_manifest_metrics"] = manifest.metrics
+        print(f"embeddings trained in {result['embeddings_training_s']} s; held-out "
+              f"{json.dumps(manifest.metrics['held_out'])}", flush=True)
+        tuned = OnnxEmbedder(str(models / "embeddings"), fallback_root=models, quantized=True)
+        tuned_index = f"{index}-{'unsup' if args.unsupervised else 'sup'}-tuned"
+        after = run_evaluation(client, caps, args.dataset, parse_configs("knn,hybrid"),
+                               embedder=tuned, subset=subset, index=tuned_index,
+                               progress=stage_progress)
+        result["after"] = figures(after)
+        print(line("after (fine-tuned, int8)", result["after"]), flush=True)
+        if not args.skip_reranker:
+            started = time.perf_counter()
+            rparams = TrainingParams(**{**RERANKER_PARAMS.as_dict(), "epochs": args.epochs,
+                                        "batch_size": args.batch_size,
+                                        "max_seq_length": max(args.max_seq_length, 192),
+                                        "negatives": 1})
+            rmanifest = train_reranker(data, pools, settings.embedding_model,
+                                       models / "reranker", params=rparams,
+                                       progress=stage_progress)
+            result["reranker_training_s"] = round(time.perf_counter() - started, 1)
+            result["reranker_manifest_metrics"] = rmanifest.metrics
+            print(f"reranker trained in {result['reranker_training_s']} s; held-out "
+                  f"{json.dumps(rmanifest.metrics['held_out'])}", flush=True)
+            reranker = CrossEncoderReranker(models / "reranker", top_n=args.rerank_top,
+                                            time_budget_s=1e9)
+            reranked = run_evaluation(client, caps, args.dataset, parse_configs("hybrid+rerank"),
+                                      embedder=tuned, subset=subset, index=tuned_index,
+                                      reranker=reranker, progress=stage_progress)
+            result["after"].update(figures(reranked))
+            latencies = reranked.configs["hybrid+rerank"].latency_ms
+            result["rerank_p50_ms_top"] = {args.rerank_top: round(statistics.median(latencies))}
+            print(line("after + trained reranker", figures(reranked)), flush=True)
+    result["load_average_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()
