@@ -106,8 +106,13 @@ class SourceLayout:
         if params.similarity is not None:
             clause["similarity"] = params.similarity
         if self.definition.layout == "nested":
-            clause["inner_hits"] = {"size": INNER_HITS}
+            # named apart from the lexical leg's: one request may not repeat an inner_hits name
+            clause["inner_hits"] = {"size": INNER_HITS, "name": self._knn_inner_hits}
         return clause
+
+    @property
+    def _knn_inner_hits(self) -> str:
+        return f"{self.definition.nested_path}_knn"
 
     def finish(self, body: dict[str, Any], query_text: str,
                params: SearchParams) -> dict[str, Any]:
@@ -182,9 +187,16 @@ class SourceLayout:
         """The inner hits of one document, each a passage `<_id>#<offset>`."""
         path = self.definition.nested_path or ""
         relative = self.definition.text_field.removeprefix(f"{path}.")
-        inner = ((raw.get("inner_hits") or {}).get(path) or {}).get("hits", {}).get("hits", [])
+        groups = raw.get("inner_hits") or {}
+        best: dict[int, Mapping[str, Any]] = {}  # each passage once, at its best score
+        for name in (path, self._knn_inner_hits):
+            for nested in ((groups.get(name) or {}).get("hits") or {}).get("hits") or []:
+                offset = (nested.get("_nested") or {}).get("offset", 0)
+                if offset not in best or (nested.get("_score") or 0) > \
+                        (best[offset].get("_score") or 0):
+                    best[offset] = nested
         out = []
-        for nested in inner:
+        for nested in sorted(best.values(), key=lambda n: -(n.get("_score") or 0)):
             offset = (nested.get("_nested") or {}).get("offset", 0)
             body = nested.get("_source") or {}
             fields = (nested.get("fields") or {}).get(path)

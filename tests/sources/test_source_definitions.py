@@ -73,7 +73,8 @@ def test_nested_passages_use_the_nested_query_and_nested_knn_with_inner_hits() -
     assert filters == [{"term": {"status": "published"}}, {"term": {"groups": "hr"}}]
     assert lexical["_source"] == {"excludes": ["passages.vector", "passages"]}
     knn = knn_body("parental leave", [0.1] * 384, params, layout=layout)["knn"]
-    assert knn["field"] == "passages.vector" and knn["inner_hits"] == {"size": 3}
+    assert knn["field"] == "passages.vector"
+    assert knn["inner_hits"] == {"size": 3, "name": "passages_knn"}  # apart from the lexical leg
     assert knn["filter"] == {"bool": {"filter": filters}}
 
 
