@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-reranker", action="store_true")
     parser.add_argument("--rerank-top", type=int, default=50)
     parser.add_argument("--limit-queries", type=int, help="evaluate the first N test queries")
+    parser.add_argument("--max-train-queries", type=int,
+                        help="train on the first N training queries (a loaded machine)")
     parser.add_argument("--distractors", type=int,
                         help="index only the judged documents and N others (a smaller corpus "
                              "for a loaded machine; figures are then not the full SciFact's)")
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         print(line("before", result["before"]), flush=True)
         data = (training.unsupervised_from_dataset(args.dataset, max_queries=args.max_queries)
                 if args.unsupervised else training.from_dataset(args.dataset))
+        if args.max_train_queries:
+            data.queries = data.queries[:args.max_train_queries]
         index = eval_index_name(args.dataset, subset)
         pools = candidate_pools(client, caps, index, base, data.queries,
                                 progress=stage_progress)

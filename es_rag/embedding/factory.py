@@ -29,9 +29,12 @@ if TYPE_CHECKING:
 def embedding_model(settings: Settings) -> str:
     """The local embedding model in use: the fine-tuned one `retrieval.json` records under
     `models.embedding` (`es-rag finetune activate`), else the settings' `embedding_model`."""
-    from es_rag.retrieve.defaults import read_file
+    from es_rag.retrieve.defaults import RetrievalFileError, read_file
 
-    active = read_file(settings.assets).models.get("embedding")
+    try:
+        active = read_file(settings.assets).models.get("embedding")
+    except RetrievalFileError:  # reported by whatever reads the retrieval parameters
+        active = None
     return str(active["path"]) if active else settings.embedding_model
 
 

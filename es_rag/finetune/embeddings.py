@@ -61,9 +61,8 @@ def train_embeddings(data: TrainingData, pools: Mapping[str, Sequence[str]], bas
     model = SentenceTransformer(location, device="cpu", local_files_only=True)
     serving_length = model.max_seq_length  # saved back: training may read shorter texts
     model.max_seq_length = min(params.max_seq_length, serving_length)
-    scorer = bi_encoder_scorer(model)
     model.eval()
-    before = held_out_metrics(held, pools, data.passages, scorer)
+    before = held_out_metrics(held, pools, data.passages, bi_encoder_scorer(model))
     loss_fn = MultipleNegativesRankingLoss(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
     steps = total_steps(len(rows), params)
@@ -88,12 +87,13 @@ def train_embeddings(data: TrainingData, pools: Mapping[str, Sequence[str]], bas
             if progress:
                 progress("train", step, steps)
         model.eval()
-        score = held_out_metrics(held, pools, data.passages, scorer)[STOP_METRIC]
+        score = held_out_metrics(held, pools, data.passages,
+                                 bi_encoder_scorer(model))[STOP_METRIC]
         if stopping.epoch_done(epoch, score) or step >= steps:
             break
     stopping.restore()
     model.max_seq_length = serving_length
-    after = held_out_metrics(held, pools, data.passages, scorer)
+    after = held_out_metrics(held, pools, data.passages, bi_encoder_scorer(model))
     output.mkdir(parents=True, exist_ok=True)
     model.save(str(output))
     manifest = ModelManifest(

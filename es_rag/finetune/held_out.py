@@ -6,6 +6,7 @@ training judgments. Early stopping and the manifest's before/after metrics use t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from es_rag.evaluate.metrics import score_ranking
 from es_rag.finetune.data import TrainingQuery
 
 METRICS = ("ndcg@10", "recall@10", "mrr@10")
+POOL = 20  # candidates re-ranked per held-out query (10 from each leg, interleaved)
 STOP_METRIC = "ndcg@10"
 
 PairScorer = Callable[[str, Sequence[str]], Sequence[float]]
@@ -22,7 +24,8 @@ PairScorer = Callable[[str, Sequence[str]], Sequence[float]]
 def pools_with_positives(queries: Sequence[TrainingQuery],
                          pools: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """Each query's pool with its relevant documents added (a pool may have missed them)."""
-    return {q.qid: list(dict.fromkeys([*pools.get(q.qid, ()), *q.positives])) for q in queries}
+    return {q.qid: list(dict.fromkeys([*pools.get(q.qid, ())[:POOL], *q.positives]))
+            for q in queries}
 
 
 def rank_pools(queries: Sequence[TrainingQuery], pools: Mapping[str, Sequence[str]],
@@ -48,15 +51,20 @@ def held_out_metrics(queries: Sequence[TrainingQuery], pools: Mapping[str, Seque
 
 
 def bi_encoder_scorer(model: object) -> PairScorer:
-    """Cosine of a SentenceTransformer's query and passage vectors."""
+    """Cosine of a SentenceTransformer's query and passage vectors; each passage is embedded
+    once per scorer (make a new one after the weights change)."""
+    vectors: dict[str, Any] = {}
 
     def score(query: str, texts: Sequence[str]) -> Sequence[float]:
         if not texts:
             return []
         q = model.encode_query([query], normalize_embeddings=True,  # type: ignore[attr-defined]
                                convert_to_numpy=True, show_progress_bar=False)
-        p = model.encode_document(list(texts),  # type: ignore[attr-defined]
-                                  normalize_embeddings=True, convert_to_numpy=True,
-                                  show_progress_bar=False, batch_size=32)
-        return (np.asarray(p) @ np.asarray(q)[0]).tolist()
+        missing = list(dict.fromkeys(t for t in texts if t not in vectors))
+        if missing:
+            found = model.encode_document(missing,  # type: ignore[attr-defined]
+                                          normalize_embeddings=True, convert_to_numpy=True,
+                                          show_progress_bar=False, batch_size=32)
+            vectors.update(zip(missing, found, strict=True))
+        return (np.asarray([vectors[t] for t in texts]) @ np.asarray(q)[0]).tolist()
     return score
