@@ -1,0 +1,154 @@
+"""es-rag on what current Elasticsearch offers, as processes on the embedded engine: inference
+endpoints as assets, the three embedding modes (`local`, `cluster`, `semantic_text`), the
+cluster's `text_similarity_reranker`, and the fallbacks once the license is switched to basic.
+
+One engine (trial license, as it starts) serves the whole story in order: docs/ is ingested
+once; the other modes ingest a small folder (switching mode re-versions the chunk index, whose
+chunks the cluster embeds again where the mode needs it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+from es_rag_processes import engine_env, run, working_copy
+
+from es_rag.config import PROJECT_ROOT
+
+QUESTION = "How does es-rag fuse BM25 and kNN results?"
+RERANK_ENDPOINT = {"task_type": "rerank", "service": "test_reranking_service",
+                   "service_settings": {"model_id": "deterministic-reranker", "api_key": "abc"},
+                   "task_settings": {}}
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A working copy with the shipped inference endpoint, a rerank endpoint named by
+    retrieval.json's `rerank.inference_id`, a small folder to ingest; one engine."""
+    root = working_copy(tmp_path_factory.mktemp("current-es") / "project")
+    shutil.copytree(PROJECT_ROOT / "inference", root / "inference")
+    (root / "inference" / "es-rag-rerank.json").write_text(json.dumps(RERANK_ENDPOINT))
+    retrieval = json.loads((PROJECT_ROOT / "retrieval.json").read_text())
+    retrieval["rerank"]["inference_id"] = "es-rag-rerank"
+    (root / "retrieval.json").write_text(json.dumps(retrieval, indent=2))
+    small = root / "small"
+    small.mkdir()
+    for name in ("retrieval.md", "README.md"):
+        source = root / "docs" / name if (root / "docs" / name).is_file() else root / name
+        shutil.copy2(source, small / name)
+    env = engine_env(root / ".es-rag", root)
+    yield env
+    run("engine", "stop", env=env)
+
+
+def _ok(*args: str, env: dict[str, str]) -> str:
+    done = run(*args, env=env, timeout=600)
+    assert done.returncode == 0, f"es-rag {' '.join(args)}: {done.stderr}\n{done.stdout}"
+    return done.stdout
+
+
+def _applied_and_settled(env: dict[str, str]) -> str:
+    applied = _ok("apply", "--yes", env=env)
+    assert json.loads(_ok("plan", "--json", env=env)) == {"changes": []}
+    return applied
+
+
+def _answer(env: dict[str, str], *extra: str) -> tuple[dict, str]:
+    """`ask --json` (the answer) and `ask --explain` (how retrieval ran)."""
+    answer = json.loads(_ok("ask", QUESTION, "--json", *extra, env=env))
+    explained = _ok("ask", QUESTION, "--explain", *extra, env=env)
+    retrieval = [line for line in explained.splitlines() if line.startswith("retrieval:")]
+    assert answer["citations"], answer
+    for citation in answer["citations"]:  # verified: the quote is in the passage cited
+        cited = next(s for s in answer["sources"] if s["chunk_id"] == citation["chunk_id"])
+        assert citation["quote"] and citation["quote"] in cited["text"]
+        assert citation["offsets"] and citation["offsets"]["end"] > citation["offsets"]["start"]
+    assert len(retrieval) == 1, explained
+    return answer, retrieval[0]
+
+
+def _client(env: dict[str, str]) -> Elasticsearch:
+    data = Path(env["ES_RAG_DATA"])
+    url = f"http://127.0.0.1:{env['ES_RAG_ENGINE_PORT']}"
+    return Elasticsearch(url, basic_auth=("elastic", (data / "elastic-password").read_text()
+                                          .strip()))
+
+
+def test_every_embedding_mode_answers_with_citations_then_falls_back_on_basic(
+        story: dict[str, str]) -> None:
+    local = story
+    semantic = {**story, "ES_RAG_EMBEDDING": "semantic_text"}
+    cluster = {**story, "ES_RAG_EMBEDDING": "cluster",
+               "ES_RAG_EMBEDDING_MODEL_ID": "es-rag-story-minilm"}
+
+    # local: the rerank endpoint is applied (retrieval.json names it), the MiniLM one is not
+    applied = _applied_and_settled(local)
+    assert "create inference es-rag-rerank" in applied
+    assert "es-rag-minilm" not in applied
+    _ok("ingest", str(Path(local["ES_RAG_ASSETS"]) / "docs"), env=local)
+    answer, line = _answer(local)
+    assert answer["retrieval"]["path"] == "retriever"
+    assert line.startswith("retrieval: path retriever (rrf)")
+    _, line = _answer(local, "--mode", "hybrid+rerank")
+    assert "rerank text_similarity_reranker in the cluster (endpoint es-rag-rerank)" in line
+    status = _ok("status", env=local)
+    assert "text_similarity_reranker in the cluster (endpoint es-rag-rerank)" in status
+
+    # cluster: the bundled model uploaded as a trained model, the cluster embeds
+    _ok("model", "upload", env=cluster)
+    _applied_and_settled(cluster)
+    _ok("ingest", str(Path(story["ES_RAG_ASSETS"]) / "small"), env=cluster)
+    answer, line = _answer(cluster)
+    assert "query embedded by the cluster" in line
+
+    # semantic_text: the endpoint is created, the chunk index re-versioned with the field
+    applied = _applied_and_settled(semantic)
+    assert "create inference es-rag-minilm" in applied
+    assert "new_version index chunks" in applied
+    mapping = _client(story).indices.get_mapping(index="chunks").body
+    fields = next(iter(mapping.values()))["mappings"]["properties"]
+    assert fields["text_semantic"]["type"] == "semantic_text"
+    assert fields["text_semantic"]["inference_id"] == "es-rag-minilm"
+    assert fields["text"]["copy_to"] == ["text_semantic"]
+    _ok("ingest", str(Path(story["ES_RAG_ASSETS"]) / "small"), env=semantic)
+    answer, line = _answer(semantic)
+    assert answer["retrieval"]["embedded_by"] == "semantic_text"
+    assert "vector leg semantic query on text_semantic" in line
+    searched = json.loads(_ok("search", QUESTION, "--json", "--mode", "knn", env=semantic))
+    assert searched["hits"] and searched["path_used"] == "knn"
+    linear = _ok("search", QUESTION, "--explain", "--fusion", "linear", env=semantic)
+    assert "retrieval: path linear_retriever (linear); vector leg semantic query" in linear
+
+    # basic: the same commands through the fallbacks, and status says what is lacking
+    _client(story).license.post_start_basic(acknowledge=True)
+    status = _ok("status", env=semantic)
+    lacks = next(line for line in status.splitlines() if line.startswith("license_lacks"))
+    for feature in ("rrf retriever", "linear retriever", "text_similarity_reranker",
+                    "semantic_text inference"):
+        assert feature in lacks
+    assert "search is lexical only and ingest is refused" in status
+    assert "es-rag (client-side): the basic license lacks text_similarity_reranker" in status
+    assert json.loads(_ok("plan", "--json", env=semantic)) == {"changes": []}
+
+    answer, line = _answer(local)
+    assert answer["retrieval"]["path"] == "client_rrf"
+    _, line = _answer(local, "--mode", "hybrid+rerank")
+    assert "rerank embedding in es-rag" in line
+    assert "rerank fallback: the basic license lacks text_similarity_reranker" in line
+
+    answer, line = _answer(semantic)
+    assert "fallback from semantic: the basic license lacks inference" in line
+    refused = run("ingest", str(Path(story["ES_RAG_ASSETS"]) / "small"), "--force",
+                  env=semantic)
+    assert refused.returncode == 1
+    assert "lacks inference into semantic_text" in refused.stderr
+    assert 'set embedding = "local"' in refused.stderr
+
+    refused = run("ask", QUESTION, env=cluster)
+    assert refused.returncode == 1
+    assert "needs machine learning in the cluster" in refused.stderr
