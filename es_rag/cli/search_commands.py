@@ -221,7 +221,8 @@ def print_answer(answer: Any, streamed: bool) -> None:
 @_search_options
 @click.option("--stream", is_flag=True, help="Print the answer as it is generated.")
 @click.option("--explain", is_flag=True,
-              help="Also print how retrieval ran: path, vector leg, rerank, fallbacks.")
+              help="Also print how retrieval ran: path, vector leg, rerank, fallbacks (on "
+                   "stderr with --json).")
 @json_flag()
 @pass_context
 @clear_errors
@@ -261,8 +262,8 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
         click.echo(json.dumps(answer.as_dict()))
     else:
         print_answer(answer, streamed=False)
-        if explain:
-            click.echo(retrieval_line(answer.retrieval))
+    if explain:
+        click.echo(retrieval_line(answer.retrieval), err=as_json)
 
 
 def _log_answer(ctx: Context, question: str, answer: Any, as_user: str | None) -> None:
