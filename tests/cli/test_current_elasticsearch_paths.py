@@ -31,7 +31,6 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A working copy with the shipped inference endpoint, a rerank endpoint named by
     retrieval.json's `rerank.inference_id`, a small folder to ingest; one engine."""
     root = working_copy(tmp_path_factory.mktemp("current-es") / "project")
-    shutil.copytree(PROJECT_ROOT / "inference", root / "inference")
     (root / "inference" / "es-rag-rerank.json").write_text(json.dumps(RERANK_ENDPOINT))
     retrieval = json.loads((PROJECT_ROOT / "retrieval.json").read_text())
     retrieval["rerank"]["inference_id"] = "es-rag-rerank"
