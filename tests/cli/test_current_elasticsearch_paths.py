@@ -9,6 +9,7 @@ chunks the cluster embeds again where the mode needs it).
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from elasticsearch import Elasticsearch
 from es_rag_processes import engine_env, run, working_copy
 
 from es_rag.config import PROJECT_ROOT
+from tests.cli.test_commands_as_processes import _get, serving
 
 QUESTION = "How does es-rag fuse BM25 and kNN results?"
 RERANK_ENDPOINT = {"task_type": "rerank", "service": "test_reranking_service",
@@ -68,6 +70,28 @@ def _answer(env: dict[str, str], *extra: str) -> tuple[dict, str]:
     retrieval = [line for line in done.stderr.splitlines() if line.startswith("retrieval:")]
     assert len(retrieval) == 1, done.stderr
     return answer, retrieval[0]
+
+
+def _evaluated_and_served(env: dict[str, str], relevant: str) -> None:
+    """`eval --judgments` measures the live index, and `serve`'s /api/search searches it, on
+    the same path as the CLI."""
+    judgments = Path(env["ES_RAG_ASSETS"]) / "judgments"
+    judgments.mkdir(exist_ok=True)
+    (judgments / "story.qrels").write_text(f"q1 0 {relevant} 1\n")
+    (judgments / "story-queries.jsonl").write_text(json.dumps({"_id": "q1", "text": QUESTION}))
+    report = json.loads(_ok("eval", "--judgments", str(judgments / "story.qrels"), "--json",
+                            env=env))
+    assert next(iter(report["configs"].values()))["ndcg@10"] > 0, report
+    password = (Path(env["ES_RAG_DATA"]) / "elastic-password").read_text().strip()
+    credentials = base64.b64encode(f"elastic:{password}".encode()).decode()
+    query = json.dumps({"query": QUESTION, "explain": True}).encode()
+    with serving("serve", env=env) as (url, _process):
+        status, _, body = _get(f"{url}/api/search", data=query, method="POST",
+                               headers={"Content-Type": "application/json",
+                                        "Authorization": f"Basic {credentials}"})
+    assert status == 200, body
+    found = json.loads(body)
+    assert found["hits"] and found["explain"]["embedded_by"] == "semantic_text"
 
 
 def _client(env: dict[str, str]) -> Elasticsearch:
@@ -120,6 +144,7 @@ def test_every_embedding_mode_answers_with_citations_then_falls_back_on_basic(
     assert searched["hits"] and searched["path_used"] == "knn"
     linear = _ok("search", QUESTION, "--explain", "--fusion", "linear", env=semantic)
     assert "retrieval: path linear_retriever (linear); vector leg semantic query" in linear
+    _evaluated_and_served(semantic, searched["hits"][0]["doc_id"])
 
     # basic: the same commands through the fallbacks, and status says what is lacking
     _client(story).license.post_start_basic(acknowledge=True)
