@@ -34,6 +34,9 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     retrieval.json's `rerank.inference_id`, a small folder to ingest; one engine."""
     root = working_copy(tmp_path_factory.mktemp("current-es") / "project")
     (root / "inference" / "es-rag-rerank.json").write_text(json.dumps(RERANK_ENDPOINT))
+    # the shipped MiniLM endpoint under another id, which ES_RAG_SEMANTIC_INFERENCE_ID names
+    shutil.copy2(root / "inference" / "es-rag-minilm.json",
+                 root / "inference" / "story-minilm.json")
     retrieval = json.loads((PROJECT_ROOT / "retrieval.json").read_text())
     retrieval["rerank"]["inference_id"] = "es-rag-rerank"
     (root / "retrieval.json").write_text(json.dumps(retrieval, indent=2))
@@ -104,7 +107,8 @@ def _client(env: dict[str, str]) -> Elasticsearch:
 def test_every_embedding_mode_answers_with_citations_then_falls_back_on_basic(
         story: dict[str, str]) -> None:
     local = story
-    semantic = {**story, "ES_RAG_EMBEDDING": "semantic_text"}
+    semantic = {**story, "ES_RAG_EMBEDDING": "semantic_text",
+                "ES_RAG_SEMANTIC_INFERENCE_ID": "story-minilm"}
     cluster = {**story, "ES_RAG_EMBEDDING": "cluster",
                "ES_RAG_EMBEDDING_MODEL_ID": "es-rag-story-minilm"}
 
@@ -129,12 +133,12 @@ def test_every_embedding_mode_answers_with_citations_then_falls_back_on_basic(
 
     # semantic_text: the endpoint is created, the chunk index re-versioned with the field
     applied = _applied_and_settled(semantic)
-    assert "create inference es-rag-minilm" in applied
+    assert "create inference story-minilm" in applied and "es-rag-minilm" not in applied
     assert "new_version index chunks" in applied
     mapping = _client(story).indices.get_mapping(index="chunks").body
     fields = next(iter(mapping.values()))["mappings"]["properties"]
     assert fields["text_semantic"]["type"] == "semantic_text"
-    assert fields["text_semantic"]["inference_id"] == "es-rag-minilm"
+    assert fields["text_semantic"]["inference_id"] == "story-minilm"
     assert fields["text"]["copy_to"] == ["text_semantic"]
     _ok("ingest", str(Path(story["ES_RAG_ASSETS"]) / "small"), env=semantic)
     answer, line = _answer(semantic)
@@ -153,7 +157,8 @@ def test_every_embedding_mode_answers_with_citations_then_falls_back_on_basic(
     for feature in ("rrf retriever", "linear retriever", "text_similarity_reranker",
                     "semantic_text inference"):
         assert feature in lacks
-    assert "search is lexical only and ingest is refused" in status
+    assert "semantic_text: text_semantic on endpoint story-minilm (semantic query); the " \
+           "basic license lacks inference: search is lexical only and ingest is refused" in status
     assert "es-rag (client-side): the basic license lacks text_similarity_reranker" in status
     assert json.loads(_ok("plan", "--json", env=semantic)) == {"changes": []}
 
