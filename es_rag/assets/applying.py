@@ -75,9 +75,16 @@ def apply(
             else:
                 _create_version(client, indices[change.name], change.target, progress)
         except ApiError as exc:
+            hint = ""
+            if change.kind == "inference" and exc.meta.status == 403 and \
+                    "license" in error_reason(exc):
+                hint = (f" (the cluster's {caps.license_type} license lacks inference "
+                        "endpoints: semantic_text embedding and the cluster's reranker need an "
+                        'enterprise or trial license; with embedding = "local" es-rag embeds '
+                        "and reranks itself)")
             raise ApplyError(
                 f"applying {change.kind} {change.name} failed: "
-                f"{exc.meta.status} {error_reason(exc)}"
+                f"{exc.meta.status} {error_reason(exc)}{hint}"
             ) from None
     return changes
 

@@ -175,6 +175,15 @@ def test_every_embedding_mode_answers_with_citations_then_falls_back_on_basic(
     assert "lacks inference into semantic_text" in refused.stderr
     assert 'set embedding = "local"' in refused.stderr
 
+    # an endpoint not yet in the cluster cannot be created on basic: apply says why, and the
+    # index keeps serving the version it served
+    refused = run("apply", "--yes", env={**semantic,
+                                         "ES_RAG_SEMANTIC_INFERENCE_ID": "es-rag-minilm"})
+    assert refused.returncode == 1
+    assert "applying inference es-rag-minilm failed: 403" in refused.stderr
+    assert "basic license lacks inference endpoints" in refused.stderr
+    assert json.loads(_ok("plan", "--json", env=semantic)) == {"changes": []}
+
     refused = run("ask", QUESTION, env=cluster)
     assert refused.returncode == 1
     assert "needs machine learning in the cluster" in refused.stderr
