@@ -169,10 +169,11 @@ def _server_fusion(searcher: _Searcher, path: str, caps: Capabilities, query_tex
         queries.reranked(body, query_text, str(rerank_id), params.fetch_size,
                          getattr(definition, "text_field", None) or "text")
     hits = searcher.hits(searcher.run(body))
-    for hit in hits:
-        hit.fused_score = hit.score
+    for hit in hits:  # reranked in the cluster, the score is the reranker's (no fused one)
         if in_cluster:
             hit.rerank_score = hit.score
+        else:
+            hit.fused_score = hit.score
     if in_cluster:
         searcher.explain["rerank"] = {"reranker": "text_similarity_reranker",
                                       "inference_id": rerank_id, "where": "cluster"}
