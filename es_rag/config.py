@@ -65,9 +65,14 @@ class Settings:
         None, "folder of the ONNX exports of embedding models (default: beside the model, "
         "<model>/onnx, when that folder is writable, else <data>/models)")
     embedding: str = _setting(
-        "local", "where chunks and queries are embedded: in es-rag, or by a trained model "
-        "deployed in the cluster (ingest inference processor, kNN query_vector_builder)",
-        choices=("local", "cluster"))
+        "local", "where chunks and queries are embedded: in es-rag, by a trained model "
+        "deployed in the cluster (ingest inference processor, kNN query_vector_builder), or "
+        "by the cluster's inference endpoint behind a semantic_text copy of the chunk text "
+        "(semantic query)", choices=("local", "cluster", "semantic_text"))
+    semantic_inference_id: str = _setting(
+        "es-rag-minilm", "inference endpoint the chunk text's semantic_text field is pinned to "
+        "(embedding = semantic_text; an `inference/<id>.json` asset, never the cluster's "
+        "default endpoint)")
     embedding_model_id: str | None = _setting(
         None, "trained model id of the embedding model in the cluster (embedding = cluster); "
         "default: derived from embedding_model as eland names it")

@@ -23,7 +23,7 @@ from es_rag.config import PROJECT_ROOT
 
 ES_RAG = [sys.executable, "-m", "es_rag"]
 # What a working copy holds: the assets, and the docs that are also the demo corpus.
-WORKING_COPY = ("README.md", "docs", "mappings", "pipelines", "templates", "roles")
+WORKING_COPY = ("README.md", "docs", "mappings", "pipelines", "templates", "roles", "inference")
 
 
 def free_port() -> int:

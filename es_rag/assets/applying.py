@@ -9,6 +9,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from es_rag import stored_form
+from es_rag.assets.inference import apply_inference
 from es_rag.assets.loading import DYNAMIC_SETTINGS, ApplyError, Asset, Assets, Change, IndexAsset
 from es_rag.assets.planning import plan
 from es_rag.assets.versions import alias_target
@@ -45,7 +46,8 @@ def apply(
 ) -> list[Change]:
     """Apply every change `plan` finds, in dependency order; returns what was applied.
 
-    Pipelines and templates go first (indices name their default pipeline). A failure raises
+    Inference endpoints, pipelines and templates go first (indices name their semantic_text
+    endpoint and default pipeline). A failure raises
     ApplyError; the alias still points to the version that served before.
     """
     for template in assets.templates:
@@ -54,10 +56,13 @@ def apply(
     by_name = {(a.kind, a.name): a
                for a in [*assets.pipelines, *assets.templates, *assets.retrieval, *assets.roles]}
     indices = {a.alias: a for a in assets.indices}
+    endpoints = {a.name: a for a in assets.inference}
     for change in changes:
         progress(f"{change.action} {change.kind} {change.name}")
         try:
-            if change.kind == "pipeline":
+            if change.kind == "inference":
+                apply_inference(client, change, endpoints[change.name])
+            elif change.kind == "pipeline":
                 client.ingest.put_pipeline(id=change.name, **by_name["pipeline", change.name].body)
             elif change.kind in ("template", "retrieval"):
                 client.put_script(
@@ -70,9 +75,16 @@ def apply(
             else:
                 _create_version(client, indices[change.name], change.target, progress)
         except ApiError as exc:
+            hint = ""
+            if change.kind == "inference" and exc.meta.status == 403 and \
+                    "license" in error_reason(exc):
+                hint = (f" (the cluster's {caps.license_type} license lacks inference "
+                        "endpoints: semantic_text embedding and the cluster's reranker need an "
+                        'enterprise or trial license; with embedding = "local" es-rag embeds '
+                        "and reranks itself)")
             raise ApplyError(
                 f"applying {change.kind} {change.name} failed: "
-                f"{exc.meta.status} {error_reason(exc)}"
+                f"{exc.meta.status} {error_reason(exc)}{hint}"
             ) from None
     return changes
 

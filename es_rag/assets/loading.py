@@ -29,6 +29,7 @@ DYNAMIC_SETTINGS = (
 # Field-mapping parameters that a live index can change.
 UPDATABLE_FIELD_PARAMS = ("ignore_above", "fields", "properties", "dynamic", "_meta")
 VECTOR_FIELD = "embedding"  # the chunk vector a cluster-embedding pipeline writes
+SEMANTIC_FIELD = "text_semantic"  # the chunk text as semantic_text (embedding = semantic_text)
 
 
 class AssetError(EsRagError, ValueError):
@@ -72,6 +73,7 @@ class Assets:
     templates: list[Asset]
     roles: list[Asset]
     retrieval: list[Asset] = field(default_factory=list)  # retrieval.json, a stored script
+    inference: list[Asset] = field(default_factory=list)  # inference/*.json, endpoints
 
 
 @dataclass
@@ -93,7 +95,7 @@ def digest(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -132,16 +134,37 @@ def embedding_processors(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def semantic_text_variant(body: dict[str, Any], inference_id: str) -> dict[str, Any]:
+    """A chunk mapping whose `text` is also copied to the `semantic_text` field
+    `SEMANTIC_FIELD` on `inference_id` (pinned: never the cluster's default endpoint), so the
+    cluster chunks and embeds each passage; mappings without `text` and `embedding` stay."""
+    properties = body.get("mappings", {}).get("properties", {})
+    if "text" not in properties or VECTOR_FIELD not in properties:
+        return body
+    variant = json.loads(json.dumps(body))
+    properties = variant["mappings"]["properties"]
+    properties["text"]["copy_to"] = [SEMANTIC_FIELD]
+    properties[SEMANTIC_FIELD] = {"type": "semantic_text", "inference_id": inference_id}
+    return variant
+
+
 def load_assets(root: Path, *, embedding_dims: int | None = None,
-                cluster_model_id: str | None = None) -> Assets:
+                cluster_model_id: str | None = None,
+                semantic_inference_id: str | None = None) -> Assets:
     """Read and validate every asset under `root`: mappings, pipelines, search templates, roles
     and `retrieval.json` (whose values become the search templates' defaults).
 
     A pipeline whose `inference` processor writes `embedding` belongs to cluster-side embedding:
     with `cluster_model_id` (embedding = cluster) its processor's `model_id` is set to it;
     without, the pipeline is left out. Raises AssetError naming the file (and line, for JSON
-    syntax errors) before anything is sent.
+    syntax errors) before anything is sent. With `semantic_inference_id` (embedding =
+    semantic_text) the chunk mapping becomes its `semantic_text_variant` on that endpoint.
+    Inference endpoints come from `inference/*.json` (`es_rag.assets.inference`); those in use
+    are applied: named by a semantic_text field, `semantic_inference_id` or
+    `retrieval.json`'s `rerank.inference_id` (an unused one would only load its model).
     """
+    from es_rag.assets.inference import load_inference
+
     if not (root / "mappings").is_dir():
         raise AssetError(
             f"{root}: no mappings/ folder here; set ES_RAG_ASSETS to the folder "
@@ -149,11 +172,13 @@ def load_assets(root: Path, *, embedding_dims: int | None = None,
         )
     indices = []
     for path in sorted((root / "mappings").glob("*.json")):
-        body = _read_json(path)
+        body = read_json(path)
         _validate_index_body(path, body, embedding_dims)
+        if semantic_inference_id:
+            body = semantic_text_variant(body, semantic_inference_id)
         indices.append(IndexAsset(alias=path.stem, path=path, body=body))
     pipelines = [
-        Asset("pipeline", p.stem, p, _read_json(p))
+        Asset("pipeline", p.stem, p, read_json(p))
         for p in sorted((root / "pipelines").glob("*.json"))
     ]
     for pipeline in pipelines:
@@ -185,17 +210,22 @@ def load_assets(root: Path, *, embedding_dims: int | None = None,
                 path.stem,
                 path,
                 {"script": {"lang": "mustache", "source": source}},
-                example_params=_read_json(params_path),
+                example_params=read_json(params_path),
             )
         )
     roles = [
-        Asset("role", p.stem, p, _read_json(p)) for p in sorted((root / "roles").glob("*.json"))
+        Asset("role", p.stem, p, read_json(p)) for p in sorted((root / "roles").glob("*.json"))
     ]
     retrieval = [] if defaults.origin != "file" else [Asset(
         "retrieval", retrieval_defaults.STORED_ID, root / retrieval_defaults.FILE_NAME,
         {"script": {"lang": "mustache", "source": defaults.to_json()}})]
+    used = {semantic_inference_id, defaults.params.rerank.inference_id,
+            *(spec.get("inference_id") for index in indices
+              for spec in index.body.get("mappings", {}).get("properties", {}).values()
+              if spec.get("type") == "semantic_text")}
+    inference = [endpoint for endpoint in load_inference(root) if endpoint.name in used]
     return Assets(indices=indices, pipelines=pipelines, templates=templates, roles=roles,
-                  retrieval=retrieval)
+                  retrieval=retrieval, inference=inference)
 
 
 def _with_retrieval_defaults(source: str,

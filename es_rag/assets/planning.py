@@ -8,6 +8,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from es_rag import stored_form
+from es_rag.assets.inference import plan_inference
 from es_rag.assets.loading import (
     DYNAMIC_SETTINGS,
     UPDATABLE_FIELD_PARAMS,
@@ -158,6 +159,10 @@ def _plan_named(client: Elasticsearch, asset: Asset, caps: Capabilities) -> Chan
 def plan(client: Elasticsearch, caps: Capabilities, assets: Assets) -> list[Change]:
     """What applying `assets` would change on the cluster; empty when it matches the files."""
     changes: list[Change] = []
+    for endpoint in assets.inference:  # first: semantic_text mappings name them
+        change = plan_inference(client, endpoint)
+        if change:
+            changes.append(change)
     for asset in [*assets.pipelines, *assets.templates, *assets.retrieval, *assets.roles]:
         change = _plan_named(client, asset, caps)
         if change:

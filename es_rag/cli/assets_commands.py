@@ -18,16 +18,50 @@ from es_rag.cli.root import Context, clear_errors, cli, json_flag, load_assets, 
 @clear_errors
 def status(ctx: Context, as_json: bool) -> None:
     """Show the cluster es-rag talks to and what it can do."""
-    _, caps = ctx.connection()
-    report = {"capabilities": caps.as_dict(), "settings": ctx.settings.public_dict()}
+    client, caps = ctx.connection()
+    report = {"capabilities": caps.as_dict(), "settings": ctx.settings.public_dict(),
+              "retrieval": _retrieval_paths(ctx, client, caps)}
     if as_json:
         click.echo(json.dumps(report))
         return
     for key, value in caps.as_dict().items():
         if key == "license_lacks":
             value = ", ".join(value) or "nothing"
-            value += " (es-rag falls back to client-side fusion)" if caps.license_lacks else ""
+            value += (" (es-rag falls back to client-side fusion and rerank, and to lexical "
+                      "search where a semantic_text leg needs inference)"
+                      if caps.license_lacks else "")
         click.echo(f"{key:18} {value}")
+    for key, value in report["retrieval"].items():
+        click.echo(f"{key:18} {value}")
+
+
+def _retrieval_paths(ctx: Context, client: Any, caps: Any) -> dict[str, str]:
+    """How the vector leg and the rerank stage run on this cluster, with this license."""
+    from es_rag.retrieve.defaults import RetrievalFileError, read_stored
+
+    settings = ctx.settings
+    lacks = caps.license_lacks
+    embedding = {"local": "local: es-rag embeds chunks and queries (kNN)",
+                 "cluster": f"cluster: trained model {settings.cluster_model_id} (kNN with "
+                            "query_vector_builder)"}.get(settings.embedding, "")
+    if settings.embedding == "semantic_text":
+        embedding = (f"semantic_text: {assets.SEMANTIC_FIELD} on endpoint "
+                     f"{settings.semantic_inference_id} (semantic query)")
+        if "semantic_text inference" in lacks:
+            embedding += (f"; the {caps.license_type} license lacks inference: search is "
+                          "lexical only and ingest is refused")
+    try:
+        rerank_id = read_stored(client, fallback=settings.assets).params.rerank.inference_id
+    except RetrievalFileError:
+        rerank_id = None
+    if not rerank_id:
+        rerank = "es-rag (client-side; no rerank.inference_id in retrieval.json)"
+    elif "text_similarity_reranker" in lacks:
+        rerank = (f"es-rag (client-side): the {caps.license_type} license lacks "
+                  f"text_similarity_reranker (endpoint {rerank_id} unused)")
+    else:
+        rerank = f"text_similarity_reranker in the cluster (endpoint {rerank_id})"
+    return {"embedding_path": embedding, "rerank_path": rerank}
 
 
 def _print_changes(changes: list[assets.Change]) -> None:

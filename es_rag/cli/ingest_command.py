@@ -91,9 +91,13 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source_name: str | None,
         raise click.ClickException(str(exc)) from None
     from es_rag.sources.guard import refuse_foreign
 
-    client, _ = ctx.connection()
+    client, caps = ctx.connection()
     settings = ctx.settings
     refuse_foreign(client, settings.assets, settings.index, "ingest into")
+    if settings.embedding == "semantic_text":
+        from es_rag.embedding.semantic_text import require_semantic_ingest
+
+        require_semantic_ingest(caps, settings.semantic_inference_id)
     options = IngestOptions(index=settings.index, embedder=run_embedder(ctx),
                             chunk_size=settings.chunk_size, overlap=settings.chunk_overlap,
                             acl=acl, metadata=metadata or None, prune=prune, force=force,

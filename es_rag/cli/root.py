@@ -53,14 +53,18 @@ def json_flag(help_text: str = "Print one JSON object.") -> Callable[[F], F]:
 
 
 def load_assets(ctx: Context) -> assets.Assets:
-    """The asset files; with embedding = cluster, the cluster-embedding pipeline too (ML needed)."""
+    """The asset files; with embedding = cluster, the cluster-embedding pipeline too (ML needed);
+    with embedding = semantic_text, the chunk mapping's semantic_text variant."""
     model_id = None
     if ctx.settings.embedding == "cluster":
         from es_rag.embedding.cluster import require_ml
 
         require_ml(ctx.connection()[1])
         model_id = ctx.settings.cluster_model_id
-    return assets.load_assets(ctx.settings.assets, cluster_model_id=model_id)
+    semantic = ctx.settings.embedding == "semantic_text"
+    return assets.load_assets(
+        ctx.settings.assets, cluster_model_id=model_id,
+        semantic_inference_id=ctx.settings.semantic_inference_id if semantic else None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -99,6 +99,7 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
     console = Console()
     console.print(f"{len(result.hits)} hits, path {result.path_used}, {result.took_ms:.1f} ms")
     if explain:
+        click.echo(retrieval_line({"path": result.path_used, **result.explain}))
         click.echo(parameters_line(result.explain.get("parameters") or {}))
         if "source" in result.explain:
             click.echo(source_line(result.explain))
@@ -133,6 +134,30 @@ def parameters_line(parameters: dict[str, Any]) -> str:
         f"; overridden: {', '.join(overrides)}" if overrides else "")
     return (f"parameters ({origin}): {shown} boosts={boosts} "
             f"rerank.top_n={rerank.get('top_n')}")
+
+
+def retrieval_line(explain: dict[str, Any]) -> str:
+    """`retrieval: path retriever (rrf), vector leg semantic query on text_semantic, rerank
+    text_similarity_reranker in the cluster (endpoint es-rag-rerank)`, with any fallback."""
+    parts = [f"retrieval: path {explain.get('path')}"
+             + (f" ({explain['fusion']})" if explain.get("fusion") else "")]
+    if explain.get("embedded_by") == "semantic_text":
+        parts.append(f"vector leg semantic query on {explain.get('semantic_field')}")
+    elif explain.get("embedded_by") == "cluster":
+        parts.append("vector leg kNN, query embedded by the cluster")
+    elif explain.get("knn"):
+        parts.append(f"vector leg {explain['knn']}")
+    rerank = explain.get("rerank")
+    if rerank:
+        where = "in the cluster" if rerank.get("where") == "cluster" else "in es-rag"
+        endpoint = f" (endpoint {rerank['inference_id']})" if rerank.get("inference_id") else ""
+        parts.append(f"rerank {rerank.get('reranker')} {where}{endpoint}")
+        if rerank.get("fallback"):
+            parts.append(f"rerank fallback: {rerank['fallback']}")
+    fallback = explain.get("fallback")
+    if fallback:
+        parts.append(f"fallback from {fallback.get('from')}: {fallback.get('reason')}")
+    return "; ".join(parts)
 
 
 def source_line(explain: dict[str, Any]) -> str:
@@ -195,11 +220,14 @@ def print_answer(answer: Any, streamed: bool) -> None:
 @click.argument("question")
 @_search_options
 @click.option("--stream", is_flag=True, help="Print the answer as it is generated.")
+@click.option("--explain", is_flag=True,
+              help="Also print how retrieval ran: path, vector leg, rerank, fallbacks (on "
+                   "stderr with --json).")
 @json_flag()
 @pass_context
 @clear_errors
 def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json: bool,
-        source: str | None, **options: Any) -> None:
+        source: str | None, explain: bool, **options: Any) -> None:
     """Answer a question from the indexed chunks (or a defined source), citing them as [n]."""
     from es_rag.generate import AskParams, ask_stream, build_generator
     from es_rag.generate import ask as answer_question
@@ -224,6 +252,8 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
         if answer is not None:
             _log_answer(ctx, question, answer, as_user)
             print_answer(answer, streamed=True)
+            if explain:
+                click.echo(retrieval_line(answer.retrieval))
         return
     answer = answer_question(*args, as_user=as_user, client_side_acl_filter=acl_filter,
                              layout=layout)
@@ -232,6 +262,8 @@ def ask(ctx: Context, question: str, as_user: str | None, stream: bool, as_json:
         click.echo(json.dumps(answer.as_dict()))
     else:
         print_answer(answer, streamed=False)
+    if explain:
+        click.echo(retrieval_line(answer.retrieval), err=as_json)
 
 
 def _log_answer(ctx: Context, question: str, answer: Any, as_user: str | None) -> None:

@@ -41,6 +41,11 @@ class VectorCache:
         """The wrapped embedder's tokenizer (None when it has none)."""
         return getattr(self.inner, "tokenizer", None)
 
+    @property
+    def semantic_field(self) -> str | None:
+        """The wrapped embedder's semantic_text field (embedding = semantic_text), else None."""
+        return getattr(self.inner, "semantic_field", None)
+
     def embed_query(self, text: str) -> list[float]:
         """The query vector of `text`, computed on first use."""
         with self._lock:

@@ -5,6 +5,8 @@ embedder = embedder_for(settings)                   # embedding = "local": the l
 embedder = embedder_for(settings, client, caps)     # embedding = "cluster": the deployed model
 embedder = search_embedder(settings)                # servers searching as each caller
 ```
+With `embedding = "semantic_text"` both give a `SemanticTextEmbedder` (the cluster embeds
+through the chunk index's semantic_text field; the local model scores what es-rag scores).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from es_rag.embedding.cluster import (
     require_ml,
 )
 from es_rag.embedding.local import Embedder
+from es_rag.embedding.semantic_text import SemanticTextEmbedder
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -56,19 +59,23 @@ def local_embedder(settings: Settings) -> Embedder | OnnxEmbedder:
                         quantized=settings.embedding_backend == "onnx-int8")
 
 
-def search_embedder(settings: Settings) -> Embedder | OnnxEmbedder | ClusterSearchEmbedder:
+def search_embedder(settings: Settings
+                    ) -> Embedder | OnnxEmbedder | ClusterSearchEmbedder | SemanticTextEmbedder:
     """The embedder of a server whose searches run with each caller's client.
 
     `embedding = "local"`: the local model. `embedding = "cluster"`: a `ClusterSearchEmbedder`,
     so every kNN search has the cluster embed the query.
     """
+    if settings.embedding == "semantic_text":
+        return SemanticTextEmbedder(settings.semantic_inference_id, local_embedder(settings))
     if settings.embedding == "cluster":
         return ClusterSearchEmbedder(settings.cluster_model_id, local_embedder(settings))
     return local_embedder(settings)
 
 
 def embedder_for(settings: Settings, client: Elasticsearch | None = None,
-                 caps: Capabilities | None = None) -> Embedder | OnnxEmbedder | ClusterEmbedder:
+                 caps: Capabilities | None = None
+                 ) -> Embedder | OnnxEmbedder | ClusterEmbedder | SemanticTextEmbedder:
     """The embedder the settings choose: the local model (`local_embedder`), or the cluster's.
 
     For `embedding = "cluster"` the client and capabilities are needed; it raises
@@ -76,6 +83,8 @@ def embedder_for(settings: Settings, client: Elasticsearch | None = None,
     """
     if settings.embedding == "local":
         return local_embedder(settings)
+    if settings.embedding == "semantic_text":
+        return SemanticTextEmbedder(settings.semantic_inference_id, local_embedder(settings))
     if client is None or caps is None:
         raise ValueError('embedding = "cluster" needs the client and the cluster capabilities')
     require_ml(caps)

@@ -93,7 +93,8 @@ def _prepare(client: Elasticsearch, caps: Capabilities, index: str, question: st
     result = search(client, caps, index, question, search_params, vector_memo, as_user=as_user,
                     client_side_acl_filter=client_side_acl_filter, layout=layout)
     timings["retrieval_ms"] = _ms(t0)
-    trace = {"path": result.path_used, "parameters": result.explain.get("parameters", {})}
+    trace = {"path": result.path_used, "parameters": result.explain.get("parameters", {}),
+             **{key: result.explain[key] for key in TRACED if key in result.explain}}
     if not result.hits:
         return None, timings, trace
     if params.min_relevance is not None and memo is not None:
@@ -130,6 +131,11 @@ def _finished(answer: Answer, timings: dict[str, float], started: float,
     if context is not None:
         answer.prompt = context.prompt
     return answer
+
+
+TRACED = ("fusion", "embedded_by", "semantic_field", "knn", "fallback", "rerank")
+"""What the answer's retrieval trace keeps of the search's explain, besides path and parameters:
+the fusion, how the query was embedded, fallbacks, and the rerank stage and where it ran."""
 
 
 @tracing.traced("es_rag.ask", tracing.ask_call, tracing.answer_attributes)

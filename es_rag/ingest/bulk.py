@@ -27,6 +27,7 @@ from elasticsearch.helpers import streaming_bulk
 
 from es_rag.embedding.cluster import ClusterEmbedder
 from es_rag.embedding.local import Embedder
+from es_rag.embedding.semantic_text import SemanticTextEmbedder
 from es_rag.errors import EsRagError
 from es_rag.ingest.chunk import Chunk, chunk_id
 from es_rag.ingest.discover import SourceFile
@@ -37,7 +38,7 @@ LOOKUP_BATCH = 1000
 _BULK_ACTIONS = 500
 
 
-ChunkEmbedder = Embedder | ClusterEmbedder
+ChunkEmbedder = Embedder | ClusterEmbedder | SemanticTextEmbedder
 """Embeds chunks in es-rag (`Embedder`) or has the cluster embed them (`ClusterEmbedder`)."""
 
 
@@ -177,7 +178,9 @@ class ChunkWriter:
                  report: IngestReport, progress: Progress | None) -> None:
         self.client = client
         self.index = index
-        self.embedder = None if isinstance(embedder, ClusterEmbedder) else embedder
+        # the cluster embeds: its pipeline (ClusterEmbedder) or a semantic_text field
+        self.embedder = None if isinstance(embedder, ClusterEmbedder | SemanticTextEmbedder) \
+            else embedder
         self.pipeline = pipeline
         self.metadata = dict(metadata or {})
         self.report = report

@@ -15,6 +15,9 @@ override any value, and `explain["parameters"]` says where each value came from.
  "fusion": {"kind": "rrf", "rank_constant": 60, "rank_window_size": 100},
  "rerank": {"model": null, "top_n": 50, "batch_size": 16, "time_budget_s": 10.0}}
 ```
+`rerank.inference_id` names a `rerank` inference endpoint (an `inference/<id>.json` asset):
+`hybrid+rerank` then reranks in the cluster with the `text_similarity_reranker` retriever
+where the license and the fusion path allow, and in es-rag otherwise.
 Fusion may weigh the legs, `"weights": {"bm25": 1.0, "knn": 2.0}`, and `"kind": "linear"` takes
 a `"normalizer"` (`minmax`, `l2_norm` or `none`), as Elasticsearch's `linear` retriever does.
 """
@@ -30,14 +33,15 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from es_rag.errors import EsRagError
-from es_rag.retrieve.params import DEFAULT_BOOSTS, Fusion, SearchParams
+from es_rag.retrieve.params import DEFAULT_BOOSTS, Fusion, SearchParams, rerank_values
 
 FILE_NAME = "retrieval.json"
 STORED_ID = "es-rag-retrieval"
 FUSION_KINDS = ("rrf", "linear")
 SECTIONS = {"mode": None, "boosts": None, "knn": ("k", "num_candidates"),
             "fusion": ("kind", "rank_constant", "rank_window_size", "weights", "normalizer"),
-            "rerank": ("model", "top_n", "batch_size", "time_budget_s"), "models": None}
+            "rerank": ("model", "top_n", "batch_size", "time_budget_s", "inference_id"),
+            "models": None}
 MODEL_ROLES = ("embedding", "reranker")
 MODEL_KEYS = ("path", "version", "checksum")
 """`models`: the fine-tuned models in use (`es-rag finetune activate`), each as path, version
@@ -66,9 +70,7 @@ class RetrievalDefaults:
         return {"mode": p.mode.value, "boosts": dict(p.boosts),
                 "knn": {"k": p.k, "num_candidates": p.num_candidates},
                 "fusion": self._fusion(),
-                "rerank": {"model": rerank.model, "top_n": rerank.top_n,
-                           "batch_size": rerank.batch_size,
-                           "time_budget_s": rerank.time_budget_s},
+                "rerank": rerank_values(rerank),
                 **({"models": self.models} if self.models else {})}
 
     def _fusion(self) -> dict[str, Any]:

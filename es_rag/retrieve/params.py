@@ -100,12 +100,16 @@ class RerankSettings:
 
     `model` is a local path (or cached name) of a sentence-transformers CrossEncoder; None
     selects `EmbeddingReranker`, which re-scores passages with the embedding model itself.
+    `inference_id` names a `rerank` inference endpoint of the cluster: where the license allows
+    and fusion runs in the cluster, the `text_similarity_reranker` retriever reranks with it
+    there; otherwise the stage runs in es-rag.
     """
 
     model: str | None = None
     top_n: int = 50
     batch_size: int = 16
     time_budget_s: float = 10.0
+    inference_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.top_n < 1 or self.batch_size < 1:
@@ -210,9 +214,7 @@ class SearchParams:
                 "num_candidates": self.num_candidates, "rank_constant": self.rank_constant,
                 "rank_window_size": self.rank_window_size, "fusion": self.fusion.value,
                 "weights": dict(self.weights), "normalizer": self.normalizer,
-                "rerank": {"model": rerank.model, "top_n": rerank.top_n,
-                           "batch_size": rerank.batch_size,
-                           "time_budget_s": rerank.time_budget_s}}
+                "rerank": rerank_values(rerank)}
 
     def with_(self, **changes: Any) -> SearchParams:
         """A copy with some fields changed (validated again)."""
@@ -276,13 +278,24 @@ def _coerce(key: str, value: Any) -> Any:
     return value
 
 
+def rerank_values(rerank: RerankSettings) -> dict[str, Any]:
+    """The rerank stage as `retrieval.json` holds it (`inference_id` only when set)."""
+    values: dict[str, Any] = {"model": rerank.model, "top_n": rerank.top_n,
+                              "batch_size": rerank.batch_size,
+                              "time_budget_s": rerank.time_budget_s}
+    if rerank.inference_id:
+        values["inference_id"] = rerank.inference_id
+    return values
+
+
 def _rerank_settings(options: Mapping[str, Any]) -> RerankSettings:
     known = {f.name for f in fields(RerankSettings)}
     unknown = set(options) - known
     if unknown:
         raise ValueError(f"unknown rerank option(s) {', '.join(sorted(unknown))} "
                          f"(known: {', '.join(sorted(known))})")
-    kinds = {"top_n": int, "batch_size": int, "time_budget_s": float, "model": str}
+    kinds = {"top_n": int, "batch_size": int, "time_budget_s": float, "model": str,
+             "inference_id": str}
     try:
         return RerankSettings(**{k: kinds[k](v) for k, v in options.items()})
     except (TypeError, ValueError) as exc:

@@ -107,6 +107,39 @@ class ChunkLayout:
 CHUNKS = ChunkLayout()
 
 
+class SemanticChunkLayout(ChunkLayout):
+    """The chunk index with embedding = semantic_text: the vector leg is a `semantic` query on
+    the semantic_text copy of `text` (the cluster embeds the query); hits stay es-rag's
+    chunks, with their offsets."""
+
+    semantic = True
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def semantic_query(self, query_text: str, params: SearchParams) -> dict[str, Any]:
+        semantic = {"semantic": {"field": self.field, "query": query_text}}
+        if not params.filters:
+            return semantic
+        return {"bool": {"must": [semantic], "filter": filter_clauses(params.filters)}}
+
+    def finish(self, body: dict[str, Any], query_text: str,
+               params: SearchParams) -> dict[str, Any]:
+        body = super().finish(body, query_text, params)
+        body["_source"] = {"excludes": [VECTOR_FIELD, self.field]}
+        return body
+
+
+def reranked(body: dict[str, Any], query_text: str, inference_id: str, window: int,
+             field: str = "text") -> dict[str, Any]:
+    """The retriever of `body` wrapped in a `text_similarity_reranker` that rescores its top
+    `window` hits with the `rerank` endpoint `inference_id`, on `field`'s text."""
+    body["retriever"] = {"text_similarity_reranker": {
+        "retriever": body["retriever"], "field": field, "inference_id": inference_id,
+        "inference_text": query_text, "rank_window_size": window}}
+    return body
+
+
 def _finish(body: dict[str, Any], query_text: str, params: SearchParams, size: int,
             layout: Layout) -> dict[str, Any]:
     body["size"] = size

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from es_rag.retrieve.permissions import Scope
 
 log = logging.getLogger(__name__)
+SEMANTIC_LICENSE = "semantic_text inference"  # as Capabilities.license_lacks names them
+RERANK_LICENSE = "text_similarity_reranker"
 
 
 class SearchError(EsRagError, RuntimeError):
@@ -148,7 +150,10 @@ def _client_fusion(searcher: _Searcher, query_text: str, vector: VectorQuery,
 
 
 def _server_fusion(searcher: _Searcher, path: str, caps: Capabilities, query_text: str,
-                   vector: VectorQuery, params: SearchParams) -> list[Hit]:
+                   vector: VectorQuery, params: SearchParams,
+                   rerank_id: str | None = None) -> list[Hit]:
+    """Fusion by the cluster's retriever (reranked there by `rerank_id`'s endpoint, with a
+    `text_similarity_reranker` around it, when given and the path is a retriever)."""
     if path == "linear_retriever":
         body = queries.linear_body(query_text, vector, params, searcher.layout)
     elif path == "retriever":
@@ -158,23 +163,36 @@ def _server_fusion(searcher: _Searcher, path: str, caps: Capabilities, query_tex
         body = queries.rank_rrf_body(query_text, vector, params,
                                      window_key="window_size" if old else "rank_window_size",
                                      layout=searcher.layout)
+    in_cluster = bool(rerank_id) and "retriever" in body
+    if in_cluster:
+        definition = getattr(searcher.layout, "definition", None)
+        queries.reranked(body, query_text, str(rerank_id), params.fetch_size,
+                         getattr(definition, "text_field", None) or "text")
     hits = searcher.hits(searcher.run(body))
-    for hit in hits:
-        hit.fused_score = hit.score
+    for hit in hits:  # reranked in the cluster, the score is the reranker's (no fused one)
+        if in_cluster:
+            hit.rerank_score = hit.score
+        else:
+            hit.fused_score = hit.score
+    if in_cluster:
+        searcher.explain["rerank"] = {"reranker": "text_similarity_reranker",
+                                      "inference_id": rerank_id, "where": "cluster"}
     if params.explain:
         _annotate_legs(hits, *searcher.legs(query_text, vector, params))
     return hits
 
 
 def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
-            vector: VectorQuery, params: SearchParams) -> tuple[list[Hit], str]:
+            vector: VectorQuery, params: SearchParams,
+            rerank_id: str | None = None) -> tuple[list[Hit], str]:
     path = caps.fusion_path(params.fusion.value, params.weighted)
     client_path = f"client_{params.fusion.value}"
     if path == "rank_rrf" and getattr(searcher.layout, "semantic", False):
         path = client_path  # rank.rrf fuses a query with knn, not two queries
     if path != client_path:
         try:
-            return _server_fusion(searcher, path, caps, query_text, vector, params), path
+            return _server_fusion(searcher, path, caps, query_text, vector, params,
+                                  rerank_id), path
         except ApiError as exc:
             if not _is_license_refusal(exc):
                 raise
@@ -183,6 +201,42 @@ def _hybrid(searcher: _Searcher, caps: Capabilities, query_text: str,
                         path, reason)
             searcher.explain["fallback"] = {"from": path, "reason": reason}
     return _client_fusion(searcher, query_text, vector, params), client_path
+
+
+def _semantic_unlicensed(layout: Layout, embedder: QueryEmbedder | None, caps: Capabilities,
+                         params: SearchParams) -> str | None:
+    """Why the chunk index's semantic leg cannot run (its license lacks inference), or None."""
+    field = getattr(embedder, "semantic_field", None)
+    if layout is not CHUNKS or params.mode is Mode.BM25 or not field or \
+            SEMANTIC_LICENSE not in caps.license_lacks:
+        return None
+    return f"the {caps.license_type} license lacks inference for the semantic query on {field}"
+
+
+def _chunk_layout(layout: Layout, embedder: QueryEmbedder | None, caps: Capabilities,
+                  explain: dict[str, Any]) -> Layout:
+    """The chunk index's layout: with a semantic_text embedder (embedding = semantic_text) its
+    vector leg is the `semantic` query on the semantic_text field (when licensed)."""
+    field = getattr(embedder, "semantic_field", None)
+    if layout is not CHUNKS or not field or SEMANTIC_LICENSE in caps.license_lacks:
+        return layout
+    explain["embedded_by"] = "semantic_text"
+    explain["semantic_field"] = field
+    return queries.SemanticChunkLayout(field)
+
+
+def _cluster_rerank(params: SearchParams, caps: Capabilities,
+                    explain: dict[str, Any]) -> str | None:
+    """The rerank endpoint the cluster reranks with (`rerank.inference_id`, when the license
+    has `text_similarity_reranker`); why not, in explain, when one is named but unlicensed."""
+    inference_id = params.rerank.inference_id
+    if params.mode is not Mode.HYBRID_RERANK or not inference_id:
+        return None
+    if RERANK_LICENSE in caps.license_lacks:
+        explain["rerank_fallback"] = (f"the {caps.license_type} license lacks {RERANK_LICENSE}: "
+                                      f"endpoint {inference_id} unused, reranked in es-rag")
+        return None
+    return inference_id
 
 
 @tracing.traced("es_rag.search", tracing.search_call, tracing.search_result)
@@ -218,6 +272,10 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     if params is None:
         params = read_stored(client).search_params()
     lexical_only = params.mode is not Mode.BM25 and not layout.has_vectors
+    unlicensed = _semantic_unlicensed(layout, embedder, caps, params)
+    if unlicensed and params.mode is Mode.KNN:
+        raise SearchError(f"knn search on {index!r} is a semantic query, and {unlicensed} "
+                          "(use bm25, or hybrid, which is lexical only there)", 403)
     if lexical_only and params.mode is Mode.KNN:
         raise SearchError(f"source {layout.name!r} has no vector field: knn search is off "
                           "(use bm25, or hybrid, which is lexical only there)", 400)
@@ -231,6 +289,10 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     if lexical_only:
         explain["knn"] = (f"off: source {layout.name!r} has no vector field, so "
                           f"{params.mode.value} search is lexical only")
+    elif unlicensed:
+        lexical_only = True
+        explain["knn"] = f"off: {unlicensed}, so {params.mode.value} search is lexical only"
+        explain["fallback"] = {"from": "semantic", "reason": unlicensed}
     scope = _scope(client, caps, as_user, client_side_acl_filter)
     if scope is not None and scope.enforced_by == "client" and layout is not CHUNKS and \
             not getattr(layout, "acl_field", None):
@@ -240,6 +302,8 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     if scope is not None:
         params = scope.restrict(params, getattr(layout, "acl_field", None))
         explain["as_user"] = {"user": as_user, "enforced_by": scope.enforced_by}
+    layout = _chunk_layout(layout, embedder, caps, explain)
+    rerank_id = _cluster_rerank(params, caps, explain) if reranker is None else None
     searcher = _Searcher(scope.client if scope else client, index, explain, params.explain,
                          layout)
     vector: VectorQuery = []
@@ -267,7 +331,7 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
             for rank, hit in enumerate(hits, start=1):
                 hit.knn_rank, hit.knn_score = rank, hit.score
         else:
-            hits, path = _hybrid(searcher, caps, query_text, vector, params)
+            hits, path = _hybrid(searcher, caps, query_text, vector, params, rerank_id)
             explain.update(fusion=params.fusion.value, weights=dict(params.weights),
                            rank_window_size=params.rank_window_size)
             explain.update({"normalizer": params.normalizer} if params.fusion is Fusion.LINEAR
@@ -275,14 +339,16 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
     except ApiError as exc:
         raise SearchError(f"search on {index!r} failed ({exc.meta.status}): {error_reason(exc)}",
                           exc.meta.status) from None
-    if params.mode is Mode.HYBRID_RERANK:
+    if params.mode is Mode.HYBRID_RERANK and "rerank" not in explain:
         stage = reranker or build_reranker(params.rerank, embedder)  # type: ignore[arg-type]
         t0 = time.perf_counter()
         with tracing.span("es_rag.rerank", es_rag__reranker=stage.name, es_rag__hits=len(hits)):
             hits = stage.rerank(query_text, hits)
-        explain["rerank"] = {"reranker": stage.name,
+        explain["rerank"] = {"reranker": stage.name, "where": "client",
                              "ms": round((time.perf_counter() - t0) * 1000, 2),
                              "warnings": list(getattr(stage, "warnings", []))}
+        if "rerank_fallback" in explain:
+            explain["rerank"]["fallback"] = explain.pop("rerank_fallback")
     if scope is not None:
         hits = scope.admitted(hits)
     explain.update(path=path, es_took_ms=searcher.es_took_ms)
