@@ -43,6 +43,7 @@ INDEX = "params-chunks"
 STORED = ("bm25", "hybrid", "knn", STORED_ID)
 TUNED = {"mode": "hybrid", "boosts": {"text": 1.0, "title": 2.5, "headings": 1.0},
          "k": 7, "num_candidates": 70, "rank_constant": 20, "rank_window_size": 40,
+         "fusion": "rrf", "weights": {"bm25": 1.0, "knn": 2.0}, "normalizer": "minmax",
          "rerank": {"model": None, "top_n": 12, "batch_size": 16, "time_budget_s": 10.0}}
 SHIPPED = read_file(PROJECT_ROOT).values()
 QUERY = "quota error when the disk is full"
@@ -54,7 +55,7 @@ def _tune_file(root: Path) -> None:
     data["boosts"]["title"] = TUNED["boosts"]["title"]
     data["knn"] = {"k": TUNED["k"], "num_candidates": TUNED["num_candidates"]}
     data["fusion"].update(rank_constant=TUNED["rank_constant"],
-                          rank_window_size=TUNED["rank_window_size"])
+                          rank_window_size=TUNED["rank_window_size"], weights=TUNED["weights"])
     data["rerank"]["top_n"] = TUNED["rerank"]["top_n"]
     (root / "retrieval.json").write_text(json.dumps(data, indent=2))
 
@@ -122,7 +123,8 @@ def test_an_edited_file_changes_nothing_until_applied_then_every_path(world) -> 
     # the CLI as a process: the --explain line, and an override shown as one
     shown = _cli(env, "search", QUERY, "--explain").stdout
     assert ("parameters (from cluster): mode=hybrid k=7 num_candidates=70 rank_constant=20 "
-            "rank_window_size=40 boosts=headings^1,text^1,title^2.5 rerank.top_n=12") in shown
+            "rank_window_size=40 fusion=rrf weights=bm25=1,knn=2 "
+            "boosts=headings^1,text^1,title^2.5 rerank.top_n=12") in shown
     overridden = json.loads(_cli(env, "search", QUERY, "--mode", "bm25", "--rank-constant",
                                  "5", "--json").stdout)["explain"]["parameters"]
     assert overridden["overrides"] == ["mode", "rank_constant"]
@@ -148,7 +150,8 @@ def test_an_edited_file_changes_nothing_until_applied_then_every_path(world) -> 
                                       "csrf_token": CSRF.search(login).group(1)})
     page = browser.get(f"/playground?q={QUERY}").get_data(as_text=True)
     for name, value in (("rank_constant", 20), ("rank_window_size", 40), ("k", 7),
-                        ("num_candidates", 70), ("boost_title", 2.5), ("rerank_top_n", 12)):
+                        ("num_candidates", 70), ("boost_title", 2.5), ("rerank_top_n", 12),
+                        ("knn_weight", 2)):
         assert re.search(rf'name="{name}"[^>]*value="{value}"', page), name
     assert "as applied in the cluster" in page
     controls = Controls.from_form({}, read_stored(client))  # type: ignore[arg-type]
@@ -172,4 +175,4 @@ def test_an_edited_file_changes_nothing_until_applied_then_every_path(world) -> 
     expected = documents_of(search(client, caps, INDEX, QUERY, deep, embedder).hits)
     assert report.configs["current"].rankings["q1"] == expected
     assert HybridSetting.from_defaults(read_stored(client)) == HybridSetting(
-        20, 40, 70, 1.0, 2.5, 1.0)
+        20, 40, 70, 1.0, 2.5, 1.0, knn_weight=2.0)
