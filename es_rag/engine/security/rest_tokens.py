@@ -27,5 +27,5 @@ def get_token(security: Security, req: RestRequest) -> RestResponse:
 
 def invalidate_token(security: Security, req: RestRequest) -> RestResponse:
     """`DELETE /_security/oauth2/token` by token, refresh token, user name or realm name."""
-    body, status = security.tokens.invalidate(body_of(req))
+    status, body = security.tokens.invalidate(body_of(req))
     return RestResponse(body, status)

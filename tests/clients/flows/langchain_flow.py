@@ -38,7 +38,8 @@ for name, strategy in strategies.items():
         es.indices.refresh(index=index)
         query = "rank fusion" if name in ("bm25", "dense_hybrid") else texts[0]
         found = store.similarity_search(query, k=2)
-        filtered = store.similarity_search(query, k=2,
+        wanted = "Kibana dashboards" if name == "bm25" else query  # BM25 needs a matching term
+        filtered = store.similarity_search(wanted, k=2,
                                            filter=[{"term": {"metadata.topic": "ui"}}])
         scored = [(None, None)] if name == "dense_hybrid" else \
             store.similarity_search_with_score(query, k=1)  # hybrid returns no scores
