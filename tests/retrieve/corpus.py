@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from es_rag.config import PROJECT_ROOT
+from es_rag.connect import Capabilities, detect_capabilities
 from es_rag.embedding.local import Embedder
 
 
@@ -101,3 +103,23 @@ def index_corpus(client: Elasticsearch, index: str,
                        {**chunk, "embedding": list(vector)}]
     response = client.bulk(operations=operations, refresh=True)
     assert not response["errors"], response
+
+
+def set_license(es: Elasticsearch, kind: str) -> Capabilities:
+    """Switch the engine to a `trial` or `basic` license; the capabilities es-rag then sees."""
+    if es.license.get()["license"]["type"] != kind:
+        start = es.license.post_start_trial if kind == "trial" else es.license.post_start_basic
+        start(acknowledge=True)
+    return detect_capabilities(es, "engine", es.info().body, embedded=True)
+
+
+def corpus_client(url: str, index: str) -> Iterator[Elasticsearch]:
+    """A client with the corpus indexed into `index`; afterwards the license is put back and
+    the index deleted (for a module-scoped fixture: `yield from corpus_client(...)`)."""
+    es = Elasticsearch(url, request_timeout=30)
+    before = es.license.get()["license"]["type"]
+    index_corpus(es, index)
+    yield es
+    set_license(es, before)
+    es.options(ignore_status=404).indices.delete(index=index)
+    es.close()

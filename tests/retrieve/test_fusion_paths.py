@@ -13,12 +13,11 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from es_rag.connect import Capabilities, detect_capabilities
 from es_rag.evaluate.tuning import HybridSetting, TuneError, TuneGrid
 from es_rag.retrieve import SearchParams, search
 from es_rag.retrieve.defaults import RetrievalDefaults, parse_defaults
 from es_rag.retrieve.fusion import linear_fuse, normalize, rrf_fuse
-from retrieve.corpus import index_corpus, shared_embedder
+from retrieve.corpus import corpus_client, set_license, shared_embedder
 
 INDEX = "fusion-chunks"
 QUERY = "how does rank fusion merge the BM25 and vector rankings"
@@ -26,20 +25,7 @@ QUERY = "how does rank fusion merge the BM25 and vector rankings"
 
 @pytest.fixture(scope="module")
 def client(engine: Any) -> Iterator[Elasticsearch]:
-    es = Elasticsearch(engine.url, request_timeout=30)
-    before = es.license.get()["license"]["type"]
-    index_corpus(es, INDEX)
-    yield es
-    _license(es, before)
-    es.options(ignore_status=404).indices.delete(index=INDEX)
-    es.close()
-
-
-def _license(es: Elasticsearch, kind: str) -> Capabilities:
-    if es.license.get()["license"]["type"] != kind:
-        start = es.license.post_start_trial if kind == "trial" else es.license.post_start_basic
-        start(acknowledge=True)
-    return detect_capabilities(es, "engine", es.info().body, embedded=True)
+    yield from corpus_client(engine.url, INDEX)
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +60,10 @@ PARAMS = [
 @pytest.mark.parametrize(("params", "server_path", "client_path"), PARAMS)
 def test_client_side_fusion_ranks_as_the_clusters_retriever(client, embedder, params,
                                                              server_path, client_path) -> None:
-    trial = replace(_license(client, "trial"), weighted_rrf=True)  # the engine serves 9.2 weights
+    # the engine serves 9.2 weights, though it reports 9.1
+    trial = replace(set_license(client, "trial"), weighted_rrf=True)
     server = search(client, trial, INDEX, QUERY, params.with_(explain=True), embedder)
-    basic = _license(client, "basic")
+    basic = set_license(client, "basic")
     local = search(client, basic, INDEX, QUERY, params.with_(explain=True), embedder)
     assert (server.path_used, local.path_used) == (server_path, client_path)
     _assert_same_ranking(server, local)
@@ -85,7 +72,7 @@ def test_client_side_fusion_ranks_as_the_clusters_retriever(client, embedder, pa
 
 
 def test_weights_change_the_ranking(client, embedder) -> None:
-    caps = _license(client, "trial")
+    caps = set_license(client, "trial")
     lexical = search(client, caps, INDEX, QUERY, SearchParams(
         size=8, fusion="linear", normalizer="none", weights={"bm25": 1.0, "knn": 0.0}), embedder)
     bm25 = search(client, caps, INDEX, QUERY, SearchParams(mode="bm25", size=8), embedder)
@@ -98,7 +85,7 @@ def test_weights_change_the_ranking(client, embedder) -> None:
 
 
 def test_a_9_1_cluster_weighs_rrf_client_side(client, embedder) -> None:
-    caps = _license(client, "trial")
+    caps = set_license(client, "trial")
     assert caps.version == "9.1.0" and not caps.weighted_rrf and caps.linear_retriever
     result = search(client, caps, INDEX, QUERY,
                     SearchParams(size=5, weights={"bm25": 2.0, "knn": 1.0}), embedder)
@@ -108,8 +95,8 @@ def test_a_9_1_cluster_weighs_rrf_client_side(client, embedder) -> None:
 
 
 def test_a_linear_request_refused_for_its_license_falls_back(client, embedder) -> None:
-    stale = _license(client, "trial")
-    _license(client, "basic")  # the license changed after the capabilities were learned
+    stale = set_license(client, "trial")
+    set_license(client, "basic")  # the license changed after the capabilities were learned
     result = search(client, stale, INDEX, QUERY,
                     SearchParams(size=5, fusion="linear", explain=True), embedder)
     assert result.path_used == "client_linear"
@@ -118,11 +105,11 @@ def test_a_linear_request_refused_for_its_license_falls_back(client, embedder) -
 
 
 def test_basic_license_says_what_it_lacks(client) -> None:
-    basic = _license(client, "basic")
+    basic = set_license(client, "basic")
     assert {"rrf retriever", "linear retriever", "text_similarity_reranker"} <= set(
         basic.license_lacks)
     assert basic.as_dict()["linear_path"] == "client_linear"
-    assert _license(client, "trial").license_lacks == []
+    assert set_license(client, "trial").license_lacks == []
 
 
 def test_rrf_and_linear_fusion_as_elasticsearch_computes_them() -> None:

@@ -10,7 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from es_rag.config import PROJECT_ROOT
-from es_rag.connect import Capabilities, detect_capabilities
+from es_rag.connect import Capabilities
 from es_rag.retrieve import (
     EmbeddingReranker,
     SearchError,
@@ -20,7 +20,7 @@ from es_rag.retrieve import (
     search_template,
     template_params,
 )
-from retrieve.corpus import CORPUS, index_corpus, shared_embedder
+from retrieve.corpus import CORPUS, corpus_client, set_license, shared_embedder
 
 INDEX = "retrieve-chunks"
 QUERY = "how does rank fusion merge the BM25 and vector rankings"
@@ -29,24 +29,11 @@ QUERY = "how does rank fusion merge the BM25 and vector rankings"
 @pytest.fixture(scope="module")
 def client(engine: Any) -> Iterator[Elasticsearch]:
     """A client with the corpus indexed once for this module (and the license put back after)."""
-    es = Elasticsearch(engine.url, request_timeout=30)
-    before = es.license.get()["license"]["type"]
-    index_corpus(es, INDEX)
-    yield es
-    _set_license(es, before)
-    es.options(ignore_status=404).indices.delete(index=INDEX)
-    es.close()
-
-
-def _set_license(es: Elasticsearch, kind: str) -> None:
-    if es.license.get()["license"]["type"] != kind:
-        start = es.license.post_start_trial if kind == "trial" else es.license.post_start_basic
-        start(acknowledge=True)
+    yield from corpus_client(engine.url, INDEX)
 
 
 def _caps(es: Elasticsearch, license_type: str) -> Capabilities:
-    _set_license(es, license_type)
-    return detect_capabilities(es, "engine", es.info().body, embedded=True)
+    return set_license(es, license_type)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +128,7 @@ def test_explain_gives_every_hit_its_leg_ranks_and_scores(client, embedder, path
 
 def test_license_refusal_falls_back_to_client_rrf_and_says_so(client, embedder) -> None:
     stale = replace(_caps(client, "trial"), license_type="trial")
-    _set_license(client, "basic")  # the license changed after capabilities were learned
+    set_license(client, "basic")  # the license changed after capabilities were learned
     result = search(client, stale, INDEX, QUERY, SearchParams(size=5), embedder)
     assert result.path_used == "client_rrf"
     assert result.explain["fallback"]["from"] == "retriever"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import tantivy
 
 from ..errors import BadRequest, ParsingError
-from ..index.fulltext import field_kind
+from ..index.fulltext import KEY, field_kind
 from ..index.mapping import FieldSpec, Mapping
 from ..index.similarity import Similarity, field_similarity, index_similarities
 from ..limits import current as current_limits
@@ -173,6 +173,14 @@ class QueryNode:
         search report `"relation": "gte"` without counting every match, as Elasticsearch
         stops counting at `track_total_hits`."""
         return 0
+
+
+def keyed_scores(schema: tantivy.Schema, scored: Iterable[tuple[int, float]]) -> tantivy.Query:
+    """Documents given by key, each with its own constant score (a clause scored outside
+    tantivy joins the query this way, as the kNN clause does)."""
+    clauses = [(tantivy.Occur.Should, tantivy.Query.const_score_query(
+        tantivy.Query.term_query(schema, KEY, key), score)) for key, score in scored]
+    return tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.empty_query()
 
 
 def boosted(query: tantivy.Query, boost: float) -> tantivy.Query:

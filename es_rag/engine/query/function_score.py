@@ -24,7 +24,7 @@ from ..dates import resolve_date_math
 from ..errors import BadRequest, ParsingError
 from ..index.fulltext import KEY
 from ..source_filter import source_values
-from .base import QueryContext, QueryNode, as_float, expect_object
+from .base import QueryContext, QueryNode, as_float, expect_object, keyed_scores
 from .explanation import Explanation, expl, f32, tantivy_tree
 
 _SCORE_MODES = ("multiply", "sum", "avg", "first", "max", "min")
@@ -262,7 +262,7 @@ class FunctionScoreQuery(QueryNode):
         scores = [float(s) for s, _ in hits]
         applies = [self._filtered(ctx, f, keys) for f in self.functions]
         values = [f.values(ctx, keys, addresses) for f in self.functions]
-        clauses = []
+        scored = []
         for i, (key, score) in enumerate(zip(keys, scores, strict=True)):
             factor = self._combine_functions([(v[i], f.weight) for f, v, ok in
                                               zip(self.functions, values, applies, strict=True)
@@ -270,10 +270,8 @@ class FunctionScoreQuery(QueryNode):
             final = _boost_mode(self.boost_mode, score, min(factor, self.max_boost))
             if self.min_score is not None and final < self.min_score:
                 continue
-            clauses.append((tantivy.Occur.Should, tantivy.Query.const_score_query(
-                tantivy.Query.term_query(ctx.schema, KEY, key), final * self.boost)))
-        return tantivy.Query.boolean_query(clauses) if clauses else \
-            tantivy.Query.empty_query()
+            scored.append((key, final * self.boost))
+        return keyed_scores(ctx.schema, scored)
 
     def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
                 ) -> Explanation | None:

@@ -19,7 +19,7 @@ import tantivy
 from ..errors import BadRequest, ParsingError
 from ..index.fulltext import KEY
 from ..source_filter import source_values
-from .base import QueryContext, QueryNode, as_float
+from .base import QueryContext, QueryNode, as_float, keyed_scores
 from .explanation import Explanation, expl, f32, tantivy_tree
 from .painless import DocValues, Script
 
@@ -157,12 +157,9 @@ class ScriptScoreQuery(QueryNode):
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
         keys, _, scores = self._scores(ctx)
-        clauses = [(tantivy.Occur.Should, tantivy.Query.const_score_query(
-            tantivy.Query.term_query(ctx.schema, KEY, key), score * self.boost))
-            for key, score in zip(keys, scores, strict=True)
-            if self.min_score is None or score * self.boost >= self.min_score]
-        return tantivy.Query.boolean_query(clauses) if clauses else \
-            tantivy.Query.empty_query()
+        return keyed_scores(ctx.schema, [
+            (key, score * self.boost) for key, score in zip(keys, scores, strict=True)
+            if self.min_score is None or score * self.boost >= self.min_score])
 
     def explain(self, ctx: QueryContext, address: Any, boost: float = 1.0
                 ) -> Explanation | None:
