@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from es_rag.config import Settings
+from es_rag.evaluate.metrics import METRICS
 from es_rag.finetune.manifest import (
     MANIFEST,
     VERSION_RE,
@@ -162,7 +163,8 @@ def _fine_tune(folder: Path, active: dict[str, dict[str, Any]]) -> FineTune:
 def _rows(held_out: dict[str, Any]) -> tuple[MetricRow, ...]:
     stages = {name: held_out.get(name) if isinstance(held_out.get(name), dict) else {}
               for name in ("before", "after", "after_onnx_int8")}
-    metrics = list(dict.fromkeys([*stages["before"], *stages["after"]]))
+    found = [*stages["before"], *stages["after"]]
+    metrics = [m for m in METRICS if m in found] + sorted(set(found) - set(METRICS))
     return tuple(MetricRow(m, _number(stages["before"].get(m)), _number(stages["after"].get(m)),
                            _number(stages["after_onnx_int8"].get(m))) for m in metrics)
 

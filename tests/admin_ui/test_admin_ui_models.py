@@ -39,6 +39,7 @@ def test_the_page_shows_models_in_use_and_each_fine_tune_before_and_after(
     assert "active" in embeddings and "embeddings v1" in embeddings
     assert "judgments:train.qrels" in embeddings and 'title="' + "f1" * 32 + '"' in embeddings
     assert "2026-12-02T10:00:00+00:00" in embeddings
+    assert re.findall(r'data-metric="([^"]+)"', embeddings) == ["ndcg@10", "recall@10", "mrr@10"]
     ndcg = re.search(r'<tr data-metric="ndcg@10">(.*?)</tr>', embeddings, re.S).group(1)
     assert re.findall(r">([-+]?\d\.\d{4})<", ndcg) == ["0.6123", "0.6842", "+0.0719", "0.6811"]
 
