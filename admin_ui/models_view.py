@@ -129,7 +129,7 @@ def fine_tunes(root: Path, active: dict[str, dict[str, Any]]) -> list[FineTune]:
     newest version first; `active` is `retrieval.json`'s `models` section."""
     try:
         folders = [p for p in root.iterdir() if p.is_dir()
-                   and (VERSION_RE.match(p.name) or (p / MANIFEST).exists())]
+                   and (VERSION_RE.match(p.name) or _has_manifest(p))]
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -142,6 +142,13 @@ def _order(found: FineTune) -> tuple[bool, str, int, str]:
     manifest = found.manifest
     version = manifest.version if manifest and isinstance(manifest.version, int) else 0
     return manifest is None, str(manifest.kind) if manifest else "", -version, found.folder
+
+
+def _has_manifest(folder: Path) -> bool:
+    try:
+        return (folder / MANIFEST).exists()
+    except OSError:  # listed, and reading it says what is wrong
+        return True
 
 
 def _fine_tune(folder: Path, active: dict[str, dict[str, Any]]) -> FineTune:
