@@ -1,4 +1,5 @@
-"""Judgments & evaluation: run the playground's judgments through es_rag.evaluate, show history."""
+"""Judgments & evaluation: run the playground's judgments through es_rag.evaluate, show history
+and the models in use with each fine-tune's before/after metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from admin_ui.access import current_user
 from admin_ui.jobs import Job, JobBusy
+from admin_ui.models_view import models_view
 from admin_ui.playground_judgments import PlaygroundJudgments
 from es_rag import run_records
 from es_rag.evaluate import METRICS, EvalConfigError, EvaluationReport, parse_configs, run_configs
@@ -54,7 +56,8 @@ def index() -> str:
         usable=len(store.judgments().queries), qrels_path=store.qrels_path,
         configs=request.args.get("configs", DEFAULT_CONFIGS), job=state.jobs.latest("eval"),
         history=history, latest=latest, metrics=METRICS,
-        chart=chart(latest["summary"]) if latest else None, queries=queries)
+        chart=chart(latest["summary"]) if latest else None, queries=queries,
+        models=models_view(state.settings))
 
 
 @bp.route("/run", methods=["POST"])
