@@ -131,11 +131,14 @@ class KnnQuery(QueryNode):
         self.query_name = self.spec.name
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
-        from ..search.knn import knn_search
+        from ..search.knn import knn_search, per_shard_knn
 
         spec = self.spec
         k = spec.k if spec.k_given else spec.num_candidates if spec.nc_given else spec.k
-        hits = knn_search(ctx, spec, extra_filters=self.prefilters, k=k)
+        if ctx.parent is None and int(ctx.settings.get("index.number_of_shards", 1)) > 1:
+            hits = per_shard_knn(ctx, spec, self.prefilters, k)
+        else:
+            hits = knn_search(ctx, spec, extra_filters=self.prefilters, k=k)
         if not hits:
             return tantivy.Query.empty_query()
         subs = [(tantivy.Occur.Should, tantivy.Query.const_score_query(
