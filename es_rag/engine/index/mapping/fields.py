@@ -36,6 +36,7 @@ PARAMS: dict[str, set[str]] = {
                "include_in_root"},
     "semantic_text": SEMANTIC_TEXT_PARAMS,
     "sparse_vector": {"type", "meta", "store", "index_options"},
+    "alias": {"type", "path"},
 }
 for _t in INTEGER_TYPES | FLOAT_TYPES:
     PARAMS[_t] = _COMMON | {"coerce", "ignore_malformed", "scaling_factor",
@@ -78,7 +79,7 @@ def check_params(name: str, body: dict[str, Any]) -> None:
         raise MapperParsingError(f"No type specified for field [{name}]")
     if not isinstance(ftype, str) or ftype not in PARAMS:
         if ftype in ("flattened", "geo_point",
-                     "alias", "wildcard", "constant_keyword", "rank_feature", "search_as_you_type",
+                     "wildcard", "constant_keyword", "rank_feature", "search_as_you_type",
                      "completion", "binary", "version", "histogram", "join", "percolator"):
             raise MapperParsingError(
                 f"field type [{ftype}] of field [{name}] is not supported by the embedded engine")
@@ -93,6 +94,8 @@ def check_params(name: str, body: dict[str, Any]) -> None:
     for key in ("analyzer", "search_analyzer", "search_quote_analyzer"):
         if key in body and body[key] not in ANALYZERS:
             raise MapperParsingError(f"analyzer [{body[key]}] has not been configured in mappings")
+    if ftype == "alias" and not isinstance(body.get("path"), str):
+        raise MapperParsingError(f"The [path] property must be specified for field [{name}].")
     if ftype == "dense_vector":
         _check_vector(name, body)
     if ftype == "semantic_text":
