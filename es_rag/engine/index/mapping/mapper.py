@@ -11,6 +11,7 @@ import numpy as np
 from ...dates import DYNAMIC_DATE_FORMATS, parse_date
 from ...errors import DocumentParsingError, EngineError, MapperParsingError
 from .aliases import alias_values, resolve_aliases
+from .completion import completion_inputs
 from .dynamic_templates import check_templates, substitute, template_matches
 from .fields import FieldSpec, check_params, expand_dots, merge_properties, validate_properties
 from .nested import copy_up, nested_paths
@@ -240,6 +241,10 @@ class Mapping:
             return
         if ftype == "semantic_text":  # searched through its chunks (query/semantic.py)
             if values_of(value):
+                doc.field_names.add(path)
+            return
+        if ftype == "completion":  # kept in _source (no suggest API)
+            if completion_inputs(path, value, doc_id):
                 doc.field_names.add(path)
             return
         if ftype == "sparse_vector":  # scored from _source (query/chunk_scores.py)
