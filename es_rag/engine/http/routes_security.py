@@ -71,7 +71,7 @@ ROUTES: tuple[tuple[str, str, SecurityHandler, str, bool, str], ...] = (
     ("POST", "/_security/api_key/grant", grant_key, _SEC + "api_key/grant", False, ""),
     ("GET", "/_security/api_key", get_keys, _SEC + "api_key/get", False, _API_KEY_PARAMS),
     ("GET POST", "/_security/_query/api_key", query_keys, _SEC + "api_key/query", False,
-     "with_limited_by with_profile_uid typed_keys"),
+     "with_limited_by with_profile_uid"),
     ("DELETE", "/_security/api_key", invalidate_keys, _SEC + "api_key/invalidate", False, ""),
     ("POST", "/_security/oauth2/token", get_token, _SEC + "token/create", False, ""),
     ("DELETE", "/_security/oauth2/token", invalidate_token, _SEC + "token/invalidate", False,

@@ -54,7 +54,7 @@ def candidate_keys(ctx: QueryContext, path: str, filters: list[tantivy.Query]) -
 
 def _entry(source: dict[str, Any], path: str, sparse_field: bool) -> Entry:
     if sparse_field:
-        value = source.get(path)
+        value = _at_path(source, path)
         return ("sparse", [{k: feature_value(float(v)) for k, v in value.items()}]) \
             if isinstance(value, dict) else ("none", None)
     chunks = [c.get("embeddings") for c in chunks_of(source, path)]
@@ -67,6 +67,23 @@ def _entry(source: dict[str, Any], path: str, sparse_field: bool) -> Entry:
             .get("similarity", "cosine")
         return ("dense", (str(similarity).lower(), np.asarray(chunks, dtype=np.float32)))
     return ("none", None)
+
+
+def _at_path(source: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of `_source` (objects or dotted keys, as the mapper reads
+    them)."""
+    if path in source:
+        return source[path]
+    head, _, rest = path.partition(".")
+    while rest:
+        node = source.get(head)
+        if isinstance(node, dict):
+            found = _at_path(node, rest)
+            if found is not None:
+                return found
+        part, _, rest = rest.partition(".")
+        head = f"{head}.{part}"
+    return None
 
 
 def load(ctx: QueryContext, path: str, keys: list[int], sparse_field: bool = False

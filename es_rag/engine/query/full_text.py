@@ -358,13 +358,16 @@ class MultiMatchQuery(QueryNode):
 
 
 _QS_TOKEN = re.compile(r'\s*(?:(?P<op>AND|OR|NOT|&&|\|\|)\s|(?P<mod>[+-])?(?:(?P<field>[\w.*]+):)?'
-                       r'(?:"(?P<phrase>[^"]*)"|(?P<word>[^\s"()]+)))')
+                       r'(?:"(?P<phrase>[^"]*)"|(?P<regex>/(?:[^/\\]|\\.)*/)|(?P<word>[^\s"()]+)))')
 _UNSUPPORTED = re.compile(r'[()\[\]{}~/\\]|\bTO\b|\^|(?<![\w])!')
+# `/regex/` (query_string only): at the start of a term, `\/` escaping a slash within
+_QS_REGEX = re.compile(r'(?<![^\s:+\-])/(?:[^/\\]|\\.)*/')
 
 
 class QueryStringQuery(QueryNode):
     """`query_string` / `simple_query_string`, simple cases: words, phrases, field:value, +/-,
-    AND/OR/NOT. Anything else (ranges, grouping, regex, fuzzy, boosts) is refused."""
+    AND/OR/NOT, and `/regex/` terms in query_string (bounded by `index.max_regex_length`).
+    Anything else (ranges, grouping, fuzzy, boosts) is refused."""
 
     name = "query_string"
 
@@ -376,19 +379,19 @@ class QueryStringQuery(QueryNode):
         if "query" not in body:
             raise ParsingError(f"[{self.name}] must be provided with a [query]")
         text = str(body["query"])
-        if _UNSUPPORTED.search(text):
+        if _UNSUPPORTED.search(text if simple else _QS_REGEX.sub(" ", text)):
             raise ParsingError(f"[{self.name}] syntax beyond words, phrases, field:value, +/- "
                                f"and AND/OR/NOT is not supported by the embedded engine: "
                                f"[{text}]")
         fields = body.get("fields") or [body.get("default_field", "*")]
         self.fields = parse_field_boosts(fields)
         self.operator = str(body.get("default_operator", "or")).lower()
-        self.clauses = self._parse(text)
+        self.clauses = self._parse(text, simple)
         self.body = body
 
-    def _parse(self, text: str) -> list[tuple[str, str | None, str, bool]]:
-        """(occur, field, text, is_phrase) per clause."""
-        clauses: list[tuple[str, str | None, str, bool]] = []
+    def _parse(self, text: str, simple: bool) -> list[tuple[str, str | None, str, str]]:
+        """(occur, field, text, kind: word, phrase or regex) per clause."""
+        clauses: list[tuple[str, str | None, str, str]] = []
         pending_op = None
         pos = 0
         limit = current_limits().max_clause_count
@@ -409,13 +412,17 @@ class QueryStringQuery(QueryNode):
             occur = "must" if mod == "+" else "must_not" if mod == "-" else \
                 ("must_not" if pending_op == "NOT" else "must" if pending_op == "AND"
                  or self.operator == "and" else "should")
-            phrase = m.group("phrase")
-            clauses.append((occur, m.group("field"), phrase if phrase is not None
-                            else m.group("word"), phrase is not None))
+            if m.group("phrase") is not None:
+                clauses.append((occur, m.group("field"), m.group("phrase"), "phrase"))
+            elif m.group("regex") is not None and not simple:
+                clauses.append((occur, m.group("field"), m.group("regex")[1:-1], "regex"))
+            else:
+                clauses.append((occur, m.group("field"), m.group("word") or m.group("regex"),
+                                "word"))
             pending_op = None
         return clauses
 
-    def _field_query(self, ctx: QueryContext, field: str | None, text: str, phrase: bool
+    def _field_query(self, ctx: QueryContext, field: str | None, text: str, kind: str
                      ) -> tantivy.Query:
         targets = [(field, 1.0)] if field else self.fields
         subs = []
@@ -423,7 +430,13 @@ class QueryStringQuery(QueryNode):
             for path in ctx.expand_fields(name or "*"):
                 if "*" in (name or "*") and ctx.kind(path) != "text":
                     continue
-                if phrase:
+                if kind == "regex":
+                    if ctx.kind(path) in ("text", "keyword"):
+                        value = text.lower() if ctx.kind(path) == "text" else text
+                        subs.append(constant(ctx.regex_query(self.name, path, value,
+                                                             value.replace("\\/", "/")),
+                                             boost))
+                elif kind == "phrase":
                     subs.append(phrase_field(ctx, path, text, boost=boost,
                                              analyzer=self.body.get("analyzer")))
                 elif text.endswith("*") and ctx.kind(path) in ("text", "keyword"):
@@ -454,7 +467,7 @@ class QueryStringQuery(QueryNode):
 
     def highlight_terms(self, ctx: QueryContext, path: str) -> set[str]:
         out: set[str] = set()
-        for occur, field, text, _ in self.clauses:
-            if occur != "must_not" and (field is None or field == path):
+        for occur, field, text, kind in self.clauses:
+            if occur != "must_not" and kind != "regex" and (field is None or field == path):
                 out.update(query_terms(analyzer_for(ctx, path, None), text.rstrip("*")))
         return out

@@ -165,7 +165,8 @@ class ScoreFunction:
         field = self.spec.get("field")
         if field is not None and field not in ("_seq_no", "_id"):
             docs = ctx.shard.store.by_seq_nos(keys)
-            basis = [",".join(source_values(docs[k].source_json(), field)) if k in docs else ""
+            path = ctx.mapping.source_path(field)
+            basis = [",".join(source_values(docs[k].source_json(), path)) if k in docs else ""
                      for k in keys]
         else:
             docs = ctx.shard.store.by_seq_nos(keys) if field == "_id" else {}

@@ -10,7 +10,14 @@ import tantivy
 from ..errors import BadRequest, ParsingError, XContentParseError
 from ..index.fulltext import KEY
 from ..index.mapping.mapper import signed_bytes
-from .base import QueryContext, QueryNode, as_float, check_keys, expect_object
+from .base import (
+    QueryContext,
+    QueryNode,
+    as_float,
+    check_keys,
+    expect_object,
+    query_shard_error,
+)
 from .explanation import Explanation, f32, tantivy_tree, within_top_k
 from .nested import parse_inner_hits
 
@@ -124,11 +131,14 @@ class KnnQuery(QueryNode):
         self.query_name = self.spec.name
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
-        from ..search.knn import knn_search
+        from ..search.knn import knn_search, per_shard_knn
 
         spec = self.spec
         k = spec.k if spec.k_given else spec.num_candidates if spec.nc_given else spec.k
-        hits = knn_search(ctx, spec, extra_filters=self.prefilters, k=k)
+        if ctx.parent is None and int(ctx.settings.get("index.number_of_shards", 1)) > 1:
+            hits = per_shard_knn(ctx, spec, self.prefilters, k)
+        else:
+            hits = knn_search(ctx, spec, extra_filters=self.prefilters, k=k)
         if not hits:
             return tantivy.Query.empty_query()
         subs = [(tantivy.Occur.Should, tantivy.Query.const_score_query(
@@ -143,3 +153,74 @@ class KnnQuery(QueryNode):
                 ) -> Explanation | None:
         tree = tantivy_tree(ctx, ctx.compiled(self), address)
         return None if tree is None else within_top_k(f32(tree["value"] * boost))
+
+
+VECTOR_SIMILARITY_KEYS = ("field", "query_vector", "num_candidates", "similarity")
+
+
+class VectorSimilarityQuery(QueryNode):
+    """`vector_similarity`: the `num_candidates` nearest neighbours of `query_vector` (no
+    pre-filter), kept when their score reaches the score of the `similarity` threshold, as
+    Elasticsearch's VectorSimilarityQuery (a knn query under a minimum score); a match scores
+    its vector score times `boost`."""
+
+    name = "vector_similarity"
+
+    def __init__(self, body: Any) -> None:
+        body = self.open(body, VECTOR_SIMILARITY_KEYS)
+        for key in VECTOR_SIMILARITY_KEYS:
+            if body.get(key) is None:
+                raise XContentParseError(f"[{self.name}_parser] failed to parse: "
+                                         f"Required [{key}]")
+        vector = body["query_vector"]
+        if not isinstance(vector, list) or \
+                not all(isinstance(v, int | float) and not isinstance(v, bool) for v in vector):
+            raise XContentParseError(f"[{self.name}_parser] failed to parse field "
+                                     f"[query_vector]")
+        num_candidates = body["num_candidates"]
+        if isinstance(num_candidates, bool) or not isinstance(num_candidates, int | str):
+            raise XContentParseError(f"[{self.name}_parser] failed to parse field "
+                                     f"[num_candidates]")
+        try:
+            num_candidates = int(num_candidates)
+        except ValueError as err:
+            raise XContentParseError(f"[{self.name}_parser] failed to parse field "
+                                     f"[num_candidates]") from err
+        if num_candidates <= 0:
+            raise BadRequest("[num_candidates] must be greater than 0",
+                             error_type="illegal_argument_exception")
+        self.threshold = as_float(self.name, body["similarity"], "similarity")
+        self.spec = KnnSpec({"field": body["field"], "query_vector": vector,
+                             "k": num_candidates, "num_candidates": num_candidates},
+                            where=self.name)
+
+    def compile(self, ctx: QueryContext) -> tantivy.Query:
+        from ..search.knn import knn_search
+
+        field_spec = ctx.spec(self.spec.field)
+        if field_spec is None:
+            raise query_shard_error(f"field [{self.spec.field}] does not exist in the mapping",
+                                    ctx.index_name)
+        if field_spec.type != "dense_vector":
+            raise query_shard_error(f"[{self.name}] queries are only supported on "
+                                    f"[dense_vector] fields", ctx.index_name)
+        min_score = _min_score(field_spec.params.get("similarity", "cosine"), self.threshold)
+        hits = knn_search(ctx, self.spec, k=self.spec.k)
+        subs = [(tantivy.Occur.Should, tantivy.Query.const_score_query(
+            tantivy.Query.term_query(ctx.schema, KEY, key), score * self.boost))
+            for key, score in hits if score >= min_score]
+        return tantivy.Query.boolean_query(subs) if subs else tantivy.Query.empty_query()
+
+    def describe(self, ctx: QueryContext) -> str:
+        return f"VectorSimilarityQuery[similarity={self.threshold}]"
+
+
+def _min_score(similarity: str, threshold: float) -> float:
+    """The score a `vector_similarity` threshold stands for (VectorSimilarity.score of the
+    release that serves the query: l2_norm compares the squared distance, as Lucene's
+    EUCLIDEAN score 1/(1+d²); cosine and dot_product the raw similarity)."""
+    if similarity == "l2_norm":
+        return f32(1.0 / (1.0 + threshold))
+    if similarity == "max_inner_product":
+        return f32(1.0 / (1.0 - threshold) if threshold < 0 else threshold + 1.0)
+    return f32((1.0 + threshold) / 2.0)

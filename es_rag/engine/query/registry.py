@@ -13,7 +13,7 @@ from .compound import BoolQuery, ConstantScoreQuery, DisMaxQuery, MatchAllQuery,
 from .full_text import MatchPhraseQuery, MatchQuery, MultiMatchQuery, QueryStringQuery
 from .function_score import FunctionScoreQuery
 from .intervals import IntervalsQuery
-from .knn import KnnQuery
+from .knn import KnnQuery, VectorSimilarityQuery
 from .nested import NestedQuery
 from .script_score import ScriptScoreQuery
 from .semantic import SemanticQuery, SparseVectorQuery
@@ -41,6 +41,7 @@ QUERIES: dict[str, Any] = {
     "intervals": IntervalsQuery, "regexp": RegexpQuery, "fuzzy": FuzzyQuery,
     "script_score": ScriptScoreQuery, "nested": NestedQuery,
     "semantic": SemanticQuery, "sparse_vector": SparseVectorQuery,
+    "vector_similarity": VectorSimilarityQuery,
 }
 # Real Elasticsearch queries this engine does not implement: refused, never approximated.
 UNSUPPORTED = {

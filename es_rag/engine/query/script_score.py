@@ -92,7 +92,8 @@ class _Values:
             found = ctx.shard.fulltext.searcher.fast_field_values(field, self.addresses)
             return [[] if v is None else [v] for v in found]
         docs = ctx.shard.store.by_seq_nos(self.keys)
-        return [source_values(docs[k].source_json(), field) if k in docs else []
+        path = ctx.mapping.source_path(field)
+        return [source_values(docs[k].source_json(), path) if k in docs else []
                 for k in self.keys]
 
     def _vectors(self, field: str) -> list[list[float] | None]:

@@ -111,5 +111,12 @@ class SparseVectorQuery(QueryNode):
             if task != "sparse_embedding":
                 raise BadRequest(f"expected a result of type [sparse_embedding] from inference "
                                  f"endpoint [{self.inference_id}], got [{task}]")
-        entries = load(ctx, self.field, candidate_keys(ctx, self.field, []), sparse_field=True)
-        return as_query(ctx, score(entries, vector), self.boost)
+        return sparse_field_query(ctx, self.field, vector, self.boost)
+
+
+def sparse_field_query(ctx: QueryContext, path: str, vector: dict[str, float], boost: float
+                       ) -> tantivy.Query:
+    """Documents of a sparse_vector field scored by the sum of query weight × stored weight
+    (a `term` on the field is the one token at weight 1, as FeatureField's linear query)."""
+    entries = load(ctx, path, candidate_keys(ctx, path, []), sparse_field=True)
+    return as_query(ctx, score(entries, vector), boost)

@@ -27,6 +27,7 @@ from .base import (
     term_value,
 )
 from .full_text import fuzzy_distance
+from .semantic import sparse_field_query
 from .similarities import scored_term
 from .terms_lookup import TermsLookup
 
@@ -58,6 +59,9 @@ class TermQuery(QueryNode):
             return constant(tantivy.Query.term_query(ctx.schema, ID, str(self.value)), self.boost)
         if self.path == INDEX_FIELD:
             return index_field_query(ctx, lambda name: name == str(self.value), self.boost)
+        spec = ctx.spec(self.path)
+        if spec is not None and spec.type == "sparse_vector":
+            return sparse_field_query(ctx, self.path, {str(self.value): 1.0}, self.boost)
         kind = ctx.kind(self.path)
         if kind is None:
             return tantivy.Query.empty_query()

@@ -74,9 +74,9 @@ def _flat_fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]
             if spec.type in ("object", "nested") or not fnmatch.fnmatchcase(path, pattern or ""):
                 continue
             if spec.type == "dense_vector":
-                values = _raw_values(source, path)
+                values = _raw_values(source, ctx.mapping.source_path(path))
             else:
-                values = source_values(source, path)
+                values = source_values(source, ctx.mapping.source_path(path))
                 values = [_typed(spec.type, v) for v in values]
                 if number_format and "." in number_format:
                     decimals = len(number_format.split(".", 1)[1])

@@ -17,6 +17,7 @@ from ..query.knn import KnnSpec
 from ..query.nested import nested_level
 from .nested_knn import allowed_objects, nested_filters, nested_knn
 from .scope import filter_keys
+from .shard_order import shard_of
 
 
 def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNode] = (),
@@ -69,6 +70,28 @@ def knn_search(ctx: QueryContext, spec: KnnSpec, *, extra_filters: list[QueryNod
     query = np.asarray(spec.vector, dtype=np.float32)
     hits = field.search(query, k, max(spec.num_candidates, k), allowed)
     return [(key, score) for key, score in hits if keep(score)]
+
+
+def per_shard_knn(ctx: QueryContext, spec: KnnSpec, extra_filters: list[QueryNode], k: int
+                  ) -> list[tuple[int, float]]:
+    """The knn query's matches on an index created with several shards: the top `k` of each
+    shard, as Elasticsearch runs the query on every shard (so `num_candidates` bounds the
+    candidates per shard, and the matches of an index with n shards number up to n × k).
+    Documents are placed on the shard `_id` routing gives them (`shard_order.shard_of`); the
+    search widens until every shard has its k or the index is exhausted."""
+    shards = int(ctx.settings.get("index.number_of_shards", 1))
+    want = k * shards
+    while True:
+        hits = knn_search(ctx, spec, extra_filters=extra_filters, k=want)
+        docs = ctx.shard.store.by_seq_nos([key for key, _ in hits])
+        per_shard: dict[int, list[tuple[int, float]]] = {}
+        for key, score in hits:
+            doc = docs.get(key)
+            per_shard.setdefault(shard_of(doc.id, shards) if doc else 0, []).append((key, score))
+        if len(hits) < want or all(len(per_shard.get(s, ())) >= k for s in range(shards)):
+            return sorted((hit for group in per_shard.values() for hit in group[:k]),
+                          key=lambda hit: -hit[1])
+        want *= 2
 
 
 def _threshold(similarity: str, threshold: float | None) -> Callable[[float], bool]:

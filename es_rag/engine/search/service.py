@@ -45,6 +45,7 @@ from .retrievers import Retriever
 from .scope import make_scopes, with_filters
 from .scroll import Scrolls
 from .slice import parse_slice, slice_filter
+from .typed_keys import typed_aggregations
 from .update_by_query import write_in_batches
 
 RRF_FEATURE = "Reciprocal Rank Fusion (RRF)"
@@ -144,6 +145,10 @@ class SearchService:
         search.index_boosts = self.index_boosts(req, params)
         check_docvalue_fields(search.scopes, req.docvalue_fields)
         result = SearchExecutor(search).execute()
+        if params.get("typed_keys") == "true" and req.aggs and result.get("aggregations"):
+            result["aggregations"] = typed_aggregations(
+                req.aggs, result["aggregations"], lambda path: next(
+                    (s.ctx.spec(path) for s in search.scopes if s.ctx.spec(path)), None))
         if req.stored_fields_none:
             for hit in result["hits"]["hits"]:
                 hit.pop("_id", None)

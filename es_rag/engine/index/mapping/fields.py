@@ -11,6 +11,8 @@ from typing import Any
 from ...dates import DEFAULT_FORMAT
 from ...errors import BadRequest, MapperParsingError
 from ..analysis import ANALYZERS
+from .completion import PARAMS as COMPLETION_PARAMS
+from .completion import check_completion
 from .semantic_text import PARAMS as SEMANTIC_TEXT_PARAMS
 from .semantic_text import check_semantic_text
 
@@ -36,6 +38,8 @@ PARAMS: dict[str, set[str]] = {
                "include_in_root"},
     "semantic_text": SEMANTIC_TEXT_PARAMS,
     "sparse_vector": {"type", "meta", "store", "index_options"},
+    "alias": {"type", "path"},
+    "completion": COMPLETION_PARAMS,
 }
 for _t in INTEGER_TYPES | FLOAT_TYPES:
     PARAMS[_t] = _COMMON | {"coerce", "ignore_malformed", "scaling_factor",
@@ -78,8 +82,8 @@ def check_params(name: str, body: dict[str, Any]) -> None:
         raise MapperParsingError(f"No type specified for field [{name}]")
     if not isinstance(ftype, str) or ftype not in PARAMS:
         if ftype in ("flattened", "geo_point",
-                     "alias", "wildcard", "constant_keyword", "rank_feature", "search_as_you_type",
-                     "completion", "binary", "version", "histogram", "join", "percolator"):
+                     "wildcard", "constant_keyword", "rank_feature", "search_as_you_type",
+                     "binary", "version", "histogram", "join", "percolator"):
             raise MapperParsingError(
                 f"field type [{ftype}] of field [{name}] is not supported by the embedded engine")
         raise MapperParsingError(f"No handler for type [{ftype}] declared on field [{name}]")
@@ -93,8 +97,12 @@ def check_params(name: str, body: dict[str, Any]) -> None:
     for key in ("analyzer", "search_analyzer", "search_quote_analyzer"):
         if key in body and body[key] not in ANALYZERS:
             raise MapperParsingError(f"analyzer [{body[key]}] has not been configured in mappings")
+    if ftype == "alias" and not isinstance(body.get("path"), str):
+        raise MapperParsingError(f"The [path] property must be specified for field [{name}].")
     if ftype == "dense_vector":
         _check_vector(name, body)
+    if ftype == "completion":
+        check_completion(name, body)
     if ftype == "semantic_text":
         check_semantic_text(name, body)
     if ftype in ("date", "date_nanos") and "format" in body:

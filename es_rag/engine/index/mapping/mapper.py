@@ -10,6 +10,8 @@ import numpy as np
 
 from ...dates import DYNAMIC_DATE_FORMATS, parse_date
 from ...errors import DocumentParsingError, EngineError, MapperParsingError
+from .aliases import alias_values, resolve_aliases
+from .completion import completion_inputs
 from .dynamic_templates import check_templates, substitute, template_matches
 from .fields import FieldSpec, check_params, expand_dots, merge_properties, validate_properties
 from .nested import copy_up, nested_paths
@@ -21,7 +23,9 @@ from .values import convert
 class Mapping:
     """The mapping of one index: `properties`, `dynamic`, and the flat list of fields."""
 
-    def __init__(self, body: dict[str, Any] | None = None) -> None:
+    def __init__(self, body: dict[str, Any] | None = None, *, complete: bool = True) -> None:
+        """`complete=False` for a put-mapping body, whose aliases may point to fields the
+        index already has (they are checked once merged)."""
         body = dict(body or {})
         self.dynamic = body.pop("dynamic", True)
         self.meta = body.pop("_meta", None)
@@ -42,6 +46,7 @@ class Mapping:
         validate_properties(props)
         self.properties: dict[str, Any] = props
         self.fields = self._flatten(props)
+        self.aliases = resolve_aliases(self.fields) if complete else {}
         self.nested_paths = nested_paths(self.fields)
         self._subfields = {path: [self.fields[f"{path}.{sub}"] for sub in spec.params["fields"]]
                            if spec.params.get("fields") else []
@@ -85,7 +90,7 @@ class Mapping:
 
     def merged(self, body: dict[str, Any]) -> Mapping:
         """A new mapping with `body` (a put-mapping body) merged in additively."""
-        incoming = Mapping(body)
+        incoming = Mapping(body, complete=False)
         current = self.to_json()
         current["properties"] = merge_properties(self.properties, incoming.properties)
         if "dynamic" in body:
@@ -107,7 +112,13 @@ class Mapping:
             source = {k: v for k, v in source.items() if k != INFERENCE_FIELDS}
         self._parse_object(source, "", self.properties, self.dynamic, doc, doc.new_properties,
                            doc_id)
+        if self.aliases:
+            alias_values(doc, self.aliases)
         return doc
+
+    def source_path(self, path: str) -> str:
+        """Where a field's values are in `_source`: a field alias reads its target's."""
+        return self.aliases.get(path, path)
 
     def _parse_object(self, obj: dict[str, Any], prefix: str, props: dict[str, Any],
                       dynamic: Any, doc: ParsedDocument, new_props: dict[str, Any],
@@ -223,11 +234,17 @@ class Mapping:
     def _parse_leaf(self, path: str, body: dict[str, Any], value: Any, doc: ParsedDocument,
                     doc_id: str, copying: bool = False) -> None:
         ftype = body["type"]
+        if ftype == "alias":
+            raise DocumentParsingError(f"Cannot write to a field alias [{path}].")
         if ftype == "dense_vector":
             self._parse_vector(path, body, value, doc, doc_id)
             return
         if ftype == "semantic_text":  # searched through its chunks (query/semantic.py)
             if values_of(value):
+                doc.field_names.add(path)
+            return
+        if ftype == "completion":  # kept in _source (no suggest API)
+            if completion_inputs(path, value, doc_id):
                 doc.field_names.add(path)
             return
         if ftype == "sparse_vector":  # scored from _source (query/chunk_scores.py)
