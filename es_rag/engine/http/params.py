@@ -29,7 +29,7 @@ RESPONSE_PARAMS = frozenset({"pretty", "human", "error_trace", "filter_path", "f
 NOT_ACTED_ON = frozenset({
     "accept_enterprise", "decompress_definition", "defer_definition_decompression",
     "force_synthetic_source", "include_source_on_error",
-    "parameters", "preserve_existing", "realtime", "reopen", "search_timeout", "typed_keys",
+    "parameters", "preserve_existing", "reopen", "search_timeout", "typed_keys",
     "write_index_only",
 })
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}

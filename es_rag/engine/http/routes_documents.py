@@ -107,18 +107,24 @@ def register(router: Router, docs: Documents) -> None:
         body, found = docs.get(req.path_params["index"], req.path_params["id"],
                                req.params.get("_source"), req.params.get("_source_includes"),
                                req.params.get("_source_excludes"),
-                               req.params.get("stored_fields"), read_scope=req.scope)
+                               req.params.get("stored_fields"), read_scope=req.scope,
+                               **_routed(req))
         return RestResponse(body, 200 if found else 404)
 
     def get_source(req: RestRequest) -> RestResponse:
         body, found = docs.get(req.path_params["index"], req.path_params["id"],
                                req.params.get("_source"), req.params.get("_source_includes"),
-                               req.params.get("_source_excludes"), read_scope=req.scope)
+                               req.params.get("_source_excludes"), read_scope=req.scope,
+                               **_routed(req))
         if not found:
             raise EngineError(f"Document not found [{req.path_params['index']}]/"
                               f"[{req.path_params['id']}]", status=404,
                               error_type="resource_not_found_exception")
-        return RestResponse(body.get("_source", {}))
+        if "_source" not in body:  # `_source` disabled in the mapping
+            raise EngineError(f"Source not found [{req.path_params['index']}]/"
+                              f"[{req.path_params['id']}]", status=404,
+                              error_type="resource_not_found_exception")
+        return RestResponse(body["_source"])
 
     def bulk(req: RestRequest) -> RestResponse:
         requests, errors = _parse_bulk(req)
@@ -160,6 +166,9 @@ def register(router: Router, docs: Documents) -> None:
                               "Validation Failed: 1: no documents to get;", status=400,
                               error_type="action_request_validation_exception")
         out = []
+        reading = _reading(req)
+        realtime, refresh = reading["realtime"], reading["refresh"]
+        refreshed: set[str] = set()  # `refresh` refreshes each index once, before its first item
         for pos, spec in enumerate(specs):
             index = spec.get("_index", default_index)
             if index is None:
@@ -174,7 +183,10 @@ def register(router: Router, docs: Documents) -> None:
                 req.scope.authorize(MGET_ITEM, index)
                 doc, _ = docs.get(index, str(spec["_id"]), source_spec,
                                   req.params.get("_source_includes"),
-                                  req.params.get("_source_excludes"), read_scope=req.scope)
+                                  req.params.get("_source_excludes"), read_scope=req.scope,
+                                  realtime=realtime, refresh=refresh and index not in refreshed,
+                                  routing=spec.get("routing", req.params.get("routing")))
+                refreshed.add(index)
             except EngineError as err:
                 doc = {"_index": index, "_id": str(spec["_id"]), "error": err.cause()}
             out.append(doc)
@@ -193,6 +205,16 @@ def register(router: Router, docs: Documents) -> None:
     router.add("PUT POST", "/{index}/_bulk", bulk, bulk_params)
     router.add("GET POST", "/_mget", mget, _GET)
     router.add("GET POST", "/{index}/_mget", mget, _GET)
+
+
+def _reading(req: RestRequest) -> dict[str, bool]:
+    """A get's `realtime` (default true) and `refresh` (default false) parameters."""
+    return {"realtime": req.flag("realtime", True), "refresh": req.flag("refresh")}
+
+
+def _routed(req: RestRequest) -> dict[str, Any]:
+    """A single get's reading parameters and its `routing`."""
+    return {**_reading(req), "routing": req.params.get("routing")}
 
 
 def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]], bool]:

@@ -193,6 +193,11 @@ class FullTextIndex:
         return self.searcher.search(tantivy.Query.const_score_query(query, 1.0), 1,
                                     count=True).count
 
+    def has_id(self, doc_id: str) -> bool:
+        """Whether a version of document `doc_id` is in the last refreshed searcher."""
+        query = tantivy.Query.term_query(self.schema, ID, doc_id)
+        return self.searcher.search(query, 1, count=True).count > 0
+
     def ids_of(self, addresses: list[Any]) -> list[str]:
         """`_id` of documents by address in the current searcher (slow path, few documents)."""
         return [self.searcher.doc(a).get_first(ID) for a in addresses]

@@ -157,6 +157,10 @@ class Shard:
             self._dirty = False
             return True
 
+    def refreshed(self, doc_id: str) -> bool:
+        """Whether the last refresh made a version of document `doc_id` searchable."""
+        return self.fulltext.has_id(doc_id)
+
     def searched(self, idle_refresh: bool) -> None:
         """Note a search; a search-idle shard with pending writes refreshes first."""
         now = time.monotonic()
