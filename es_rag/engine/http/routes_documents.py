@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -99,8 +100,7 @@ def register(router: Router, docs: Documents) -> None:
     def update(req: RestRequest) -> RestResponse:
         write = write_request(req, "update", req.path_params["id"])
         write.update = req.json(required=True)
-        if "_source" in req.params or "_source_includes" in req.params:
-            write.source_spec = req.params.get("_source_includes") or req.params["_source"]
+        write.source_spec = _url_source_spec(req.params)
         return single(req, write)
 
     def get(req: RestRequest) -> RestResponse:
@@ -217,6 +217,20 @@ def _routed(req: RestRequest) -> dict[str, Any]:
     return {**_reading(req), "routing": req.params.get("routing")}
 
 
+def _url_source_spec(params: Mapping[str, str]) -> Any:
+    """`_source`, `_source_includes`, `_source_excludes` of the URL as one `_source` value, or
+    None if none is given (Elasticsearch's `FetchSourceContext.parseFromRestRequest`)."""
+    includes, excludes = params.get("_source_includes"), params.get("_source_excludes")
+    if includes is None and excludes is None:
+        return params.get("_source")
+    spec: dict[str, Any] = {}
+    if includes is not None or params.get("_source") not in (None, "true", "false"):
+        spec["includes"] = (includes or params["_source"]).split(",")
+    if excludes is not None:
+        spec["excludes"] = excludes.split(",")
+    return spec
+
+
 def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]], bool]:
     """Bulk lines → write requests (a malformed action line fails the whole request, as ES)."""
     lines = req.body.split(b"\n")
@@ -226,6 +240,7 @@ def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]]
     p = req.params
     routing, pipeline = p.get("routing"), p.get("pipeline")
     require_alias = p.get("require_alias") == "true"
+    url_source = _url_source_spec(p)
     out: list[WriteRequest | tuple[str, dict]] = []
     pos = 0
     while pos < len(lines):
@@ -296,8 +311,8 @@ def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]]
             write.update = source
             if "_source" in meta:
                 write.source_spec = meta["_source"]
-            elif "_source" in p:
-                write.source_spec = p["_source"]
+            else:  # the URL's `_source*` parameters are the default of every update item
+                write.source_spec = url_source
         else:
             if not isinstance(source, dict):
                 out.append((action, {"_index": index, "_id": write.id, "status": 400, "error": {
