@@ -26,6 +26,7 @@ from typing import Any
 
 from es_rag.engine.errors import AuthenticationError
 
+from .file_realm import FileRealm
 from .passwords import hash_password, needs_rehash, verify_password, verify_secret
 from .store import SecurityStore
 from .throttle import LoginThrottle, Throttled
@@ -50,6 +51,7 @@ class Realm:
 
 
 NATIVE = Realm("default_native", "native")
+FILE = Realm("default_file", "file")
 RESERVED = Realm("reserved", "reserved")
 API_KEY_REALM = Realm("_es_api_key", "_es_api_key")
 
@@ -136,8 +138,10 @@ class Authenticator:
     (429 while failed logins for the user or from the client address are throttled)."""
 
     def __init__(self, store: SecurityStore, *, clock: Callable[[], float] = time.time,
-                 throttle: LoginThrottle | None = None) -> None:
+                 throttle: LoginThrottle | None = None, file_realm: FileRealm | None = None
+                 ) -> None:
         self._store = store
+        self._file_realm = file_realm
         self._clock = clock
         self._throttle = throttle or LoginThrottle()
         self._cache_key = secrets.token_bytes(32)
@@ -167,7 +171,12 @@ class Authenticator:
         return user
 
     def user(self, username: str) -> AuthenticatedUser | None:
-        """The enabled user `username` as an `AuthenticatedUser` (realm lookup), or None."""
+        """The enabled user `username` as an `AuthenticatedUser` (realm lookup: the file realm,
+        then the native one), or None."""
+        file_user = self._file_realm.get(username) if self._file_realm is not None else None
+        if file_user is not None:
+            return AuthenticatedUser(username=username, roles=file_user.roles,
+                                     authentication_realm=FILE, lookup_realm=FILE)
         record = self._store.get_user(username)
         if record is None or not record.get("enabled", True):
             return None
@@ -192,7 +201,9 @@ class Authenticator:
         username, sep, password = decoded.partition(":")
         if not sep:
             raise authentication_error("invalid basic authentication header value")
-        record = self._store.get_user(username) or {}
+        file_user = self._file_realm.get(username) if self._file_realm is not None else None
+        record = {"password_hash": file_user.password_hash} if file_user is not None else \
+            self._store.get_user(username) or {}
         stored = record.get("password_hash")
         usable = bool(stored) and record.get("enabled", True)
         if not (usable and self._remembered(header, stored)):
@@ -203,7 +214,7 @@ class Authenticator:
                 self._throttle.failed(username, address)
                 raise authentication_error(
                     f"unable to authenticate user [{username}] for REST request [{uri}]")
-            if needs_rehash(stored):
+            if file_user is None and needs_rehash(stored):  # a realm file is not rewritten
                 upgraded = hash_password(password)
                 if self._store.rehash_password(username, stored, upgraded):
                     stored = upgraded
