@@ -129,6 +129,8 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("indices.analyze", "GET POST", "/{index}/_analyze", "indices:admin/analyze"),
     _e("cat.indices", "GET", "/_cat/indices[/{index}]", "indices:monitor/stats"),
     _e("cat.count", "GET POST", "/_cat/count[/{index}]", READ_SEARCH),
+    # allowed where some role grants it; the handler lists only the indices the user may
+    _e("cat.aliases", "GET", "/_cat/aliases[/{name}]", "indices:admin/aliases/get", True),
     # cluster
     _e("info", "GET HEAD", "/", "cluster:monitor/main"),
     _e("cluster.health", "GET", "/_cluster/health[/{index}]", "cluster:monitor/health"),
