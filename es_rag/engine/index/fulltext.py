@@ -85,6 +85,9 @@ class FullTextIndex:
         state = json.loads(self._state_path.read_text()) if self._state_path.exists() else {}
         self.checkpoint: int = -1
         self.generation: int = state.get("generation", 0)
+        # field path -> the first `_seq_no` indexed with it, for fields a mapping update added
+        # (documents stored before keep being indexed without them, as in Elasticsearch)
+        self.since: dict[str, int] = state.get("since", {})
         if state.get("signature") == signature and (self._dir()).exists():
             self.checkpoint = state.get("checkpoint", -1)
             self.signature = signature
@@ -185,7 +188,7 @@ class FullTextIndex:
     def _save_state(self) -> None:
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"signature": self.signature, "checkpoint": self.checkpoint,
-                                   "generation": self.generation}))
+                                   "generation": self.generation, "since": self.since}))
         os.replace(tmp, self._state_path)
 
     def count(self, query: tantivy.Query) -> int:
