@@ -27,7 +27,7 @@ RESPONSE_PARAMS = frozenset({"pretty", "human", "error_trace", "filter_path", "f
 # (Cluster-coordination knobs such as `preference`, `wait_for_active_shards`, `local` or
 # `ccs_minimize_roundtrips` stay honoured: one node with one shard meets their contract as is.)
 NOT_ACTED_ON = frozenset({
-    "accept_enterprise", "decompress_definition", "defer_definition_decompression",
+    "decompress_definition", "defer_definition_decompression",
     "force_synthetic_source", "include_source_on_error",
     "parameters", "preserve_existing", "reopen", "search_timeout", "typed_keys",
     "write_index_only",

@@ -145,6 +145,7 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("tasks.get", "GET", "/_tasks/{id}", "cluster:monitor/task/get"),
     _e("capabilities", "GET", "/_capabilities", "cluster:monitor/nodes/capabilities"),
     _e("license.get", "GET", "/_license", "cluster:monitor/xpack/license/get"),
+    _e("license.post", "PUT POST", "/_license", _LICENSE_ADMIN + "put"),
     _e("license.get_basic_status", "GET", "/_license/basic_status",
        _LICENSE_ADMIN + "basic_status"),
     _e("license.get_trial_status", "GET", "/_license/trial_status",
