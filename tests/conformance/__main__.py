@@ -57,10 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
 ENGINE_USER = "elastic"
 # The file-realm users of Elasticsearch's YAML test clusters (their cluster configuration adds
-# them with `elasticsearch-users useradd`, the test framework's default `test_user` included):
+# them with `elasticsearch-users useradd`):
 # some tests log in as them, and they survive the wipe of the security index between tests.
 TEST_CLUSTER_PASSWORD = "x-pack-test-password"
-TEST_CLUSTER_USERS = {"test_user": "superuser", "get_alias_test_user": "superuser"}
+TEST_CLUSTER_USERS = {"get_alias_test_user": "superuser"}
 
 
 def _provision_file_users(data_dir: Path) -> None:

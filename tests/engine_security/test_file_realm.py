@@ -44,3 +44,14 @@ def test_file_users_are_not_native_users(engine: EngineServer) -> None:
     elastic.security.delete_user(username="ops2")
     ops = Elasticsearch(engine.url, basic_auth=("ops", "ops-password"))
     assert ops.security.authenticate()["username"] == "ops"
+
+
+def test_a_failed_file_realm_check_falls_through_to_the_native_realm(
+        engine: EngineServer) -> None:
+    elastic = Elasticsearch(engine.url, basic_auth=("elastic", "elastic-password"))
+    elastic.security.put_user(username="reader", password="native-password", roles=["editor"])
+    native = Elasticsearch(engine.url, basic_auth=("reader", "native-password"))
+    me = native.security.authenticate()
+    assert me["authentication_realm"]["type"] == "native" and me["roles"] == ["editor"]
+    from_file = Elasticsearch(engine.url, basic_auth=("reader", "reader-password"))
+    assert from_file.security.authenticate()["authentication_realm"]["type"] == "file"

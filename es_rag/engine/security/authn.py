@@ -175,8 +175,10 @@ class Authenticator:
         then the native one), or None."""
         file_user = self._file_realm.get(username) if self._file_realm is not None else None
         if file_user is not None:
-            return AuthenticatedUser(username=username, roles=file_user.roles,
-                                     authentication_realm=FILE, lookup_realm=FILE)
+            return self._file_user(username, file_user.roles)
+        return self._native_user(username)
+
+    def _native_user(self, username: str) -> AuthenticatedUser | None:
         record = self._store.get_user(username)
         if record is None or not record.get("enabled", True):
             return None
@@ -201,27 +203,38 @@ class Authenticator:
         username, sep, password = decoded.partition(":")
         if not sep:
             raise authentication_error("invalid basic authentication header value")
+        # the realm chain: the file realm, then the native one (a failure in one tries the next)
         file_user = self._file_realm.get(username) if self._file_realm is not None else None
-        record = {"password_hash": file_user.password_hash} if file_user is not None else \
-            self._store.get_user(username) or {}
+        file_hash = file_user.password_hash if file_user is not None else None
+        record = self._store.get_user(username) or {}
         stored = record.get("password_hash")
         usable = bool(stored) and record.get("enabled", True)
+        if file_user is not None and self._remembered(header, file_hash):
+            return self._file_user(username, file_user.roles)
         if not (usable and self._remembered(header, stored)):
             throttled = self._throttle.check(username, address)
             if throttled is not None:
                 raise throttled_error(throttled)
+            if file_user is not None and verify_password(password, file_hash):
+                self._remember(header, file_hash)  # a realm file is never rewritten
+                return self._file_user(username, file_user.roles)
             if not (usable and verify_password(password, stored)):
                 self._throttle.failed(username, address)
                 raise authentication_error(
                     f"unable to authenticate user [{username}] for REST request [{uri}]")
-            if file_user is None and needs_rehash(stored):  # a realm file is not rewritten
+            if needs_rehash(stored):
                 upgraded = hash_password(password)
                 if self._store.rehash_password(username, stored, upgraded):
                     stored = upgraded
             self._remember(header, stored)
-        user = self.user(username)
+        user = self._native_user(username)
         assert user is not None
         return user
+
+    @staticmethod
+    def _file_user(username: str, roles: tuple[str, ...]) -> AuthenticatedUser:
+        return AuthenticatedUser(username=username, roles=roles, authentication_realm=FILE,
+                                 lookup_realm=FILE)
 
     def _api_key(self, header: str, credentials: str) -> AuthenticatedUser:
         try:
