@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from . import licenses
 from .errors import BadRequest
 from .node import CLUSTER_NAME, VERSION, Node
 
@@ -84,16 +85,28 @@ class ClusterService:
     def license(self) -> dict[str, Any]:
         """`GET /_license`: the license the node runs under."""
         lic = self.node.license
+        if "issued_to" in lic:  # installed with PUT _license
+            return {"license": licenses.rest_view(lic)}
         issued = lic["issue_date_in_millis"]
         body = {"status": "active", "uid": lic["uid"], "type": lic["type"],
-                "issue_date": datetime.fromtimestamp(issued / 1000, UTC).isoformat(
-                    timespec="milliseconds").replace("+00:00", "Z"),
+                "issue_date": licenses.iso_millis(issued),
                 "issue_date_in_millis": issued, "max_nodes": 1000, "max_resource_units": None,
                 "issued_to": CLUSTER_NAME, "issuer": "elasticsearch",
                 "start_date_in_millis": -1}
         if lic["type"] == "trial":
             body["expiry_date_in_millis"] = issued + _TRIAL_MILLIS
         return {"license": body}
+
+    def put_license(self, body: Any, acknowledged: bool) -> dict[str, Any]:
+        """`PUT _license`: install a license (see `licenses.py`: signatures are not verified)."""
+        node = self.node
+        lic = licenses.parse_license(body)
+        answer, install = licenses.register(node.license, lic, acknowledged)
+        if install:
+            node.license = {**lic, "trial_used": node.license.get("trial_used") or
+                            lic["type"] == "trial"}
+            node.save()
+        return answer
 
     def start_license(self, kind: str, acknowledged: bool) -> tuple[dict[str, Any], int]:
         """Switch to the `basic` or `trial` license (persisted) and the answer's status."""
@@ -112,7 +125,7 @@ class ClusterService:
         if kind == "trial" and current == "trial" and node.license.get("trial_used"):
             return {"acknowledged": True, "trial_was_started": False,
                     "error_message": "Operation failed: Trial was already activated."}, 403
-        node.license = {**node.license, "type": kind,
+        node.license = {"uid": node.license["uid"], "type": kind,
                         "issue_date_in_millis": int(time.time() * 1000),
                         "trial_used": node.license.get("trial_used") or kind == "trial"}
         node.save()
@@ -164,7 +177,7 @@ class ClusterService:
         lic = self.node.license
         info = {"build": {"hash": "es-rag-embedded", "date": "2025-07-01"},
                 "license": {"uid": lic["uid"], "type": lic["type"], "mode": lic["type"],
-                            "status": "active"},
+                            "status": self.license()["license"]["status"]},
                 "features": {
                     "security": {"available": True, "enabled": self.security_enabled},
                     "ml": {"available": self.ml.licensed, "enabled": True}}}

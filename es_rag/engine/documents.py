@@ -20,6 +20,7 @@ from .index.mapping.nested import check_nested_objects_limit
 from .index.mapping.semantic_text import without_stale_inference
 from .index.shard import Delete, Put
 from .node import IndexService, Node
+from .search.shard_order import shard_of
 from .source_filter import filter_source, hidden_metadata, parse_source_spec
 from .storage.docstore import DocVersion, StoredDoc, Tombstone
 from .write_request import WriteRequest, WriteResult, check_depth, check_id, deep_merge, new_id
@@ -74,12 +75,27 @@ class Documents:
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, index: str, doc_id: str, source_spec: Any = None, includes: Any = None,
-            excludes: Any = None, stored_fields: str | None = None, *, read_scope: ReadScope
+            excludes: Any = None, stored_fields: str | None = None, *, read_scope: ReadScope,
+            realtime: bool = True, refresh: bool = False, routing: str | None = None
             ) -> tuple[dict[str, Any], bool]:
-        """A get response body and whether the document was found (real-time); a document
-        `read_scope` does not admit is not found."""
+        """A get response body and whether the document was found; a document `read_scope`
+        does not admit is not found.
+
+        Real-time by default; `realtime=False` reads what the last refresh made visible, as
+        Elasticsearch reads from the searcher then (a document indexed since is not found; one
+        updated since is given in its current version), and `refresh` refreshes first.
+        In an index created with several shards, a get looks in the shard its `routing` (else
+        its id) routes to, so a document indexed with another routing is not found there."""
         svc = self.node.get_index(index)
+        if refresh:
+            svc.shard.refresh()
         doc = svc.shard.store.get(doc_id)
+        if doc is not None and not realtime and not svc.shard.refreshed(doc_id):
+            doc = None
+        shards = int(svc.setting("number_of_shards", 1))
+        if doc is not None and shards > 1 and \
+                shard_of(routing or doc_id, shards) != shard_of(doc.routing or doc_id, shards):
+            doc = None
         if doc is not None and not read_scope.admits(svc.name, doc_id):
             doc = None
         if stored_fields is not None and source_spec is None and includes is None:
@@ -109,7 +125,7 @@ class Documents:
         if doc.routing is not None:
             body["_routing"] = doc.routing
         fetch, inc, exc = parse_source_spec(source_spec, includes, excludes)
-        if fetch:
+        if fetch and svc.mapping.source_enabled:
             body["_source"] = filter_source(doc.source_json(), inc,
                                             hidden_metadata(source_spec, inc, exc))
         return body

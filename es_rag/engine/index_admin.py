@@ -4,6 +4,7 @@ the `indices.*` REST routes)."""
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from typing import Any
 
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
@@ -246,3 +247,31 @@ class IndexAdmin:
             return {"error": f"{word} [{','.join(sorted(missing))}] missing", "status": 404,
                     **out}, False
         return out, True
+
+    def alias_rows(self, names: str | None, expand_wildcards: str,
+                   readable: Callable[[str], bool]) -> list[dict[str, str]]:
+        """`_cat/aliases` rows (alias, index, filter, routing, is_write_index), by alias then
+        index, for the aliases `names` matches (all when None) on the indices `expand_wildcards`
+        reaches and `readable` admits. A hidden alias is matched by a wildcard only when
+        `expand_wildcards` includes hidden ones (`all` or `hidden`), as a hidden index is."""
+        hidden = any(w in ("all", "hidden") for w in expand_wildcards.split(","))
+        patterns = [p for p in (names or "").split(",") if p] or ["*"]
+        rows = []
+        for target in self.node.resolve(None, ignore_unavailable=True, allow_no_indices=True,
+                                        expand_wildcards=expand_wildcards):
+            svc = target.index
+            if not readable(svc.name):
+                continue
+            for alias, spec in svc.aliases.items():
+                wildcard = [p for p in patterns if p == "_all" or "*" in p]
+                if alias not in patterns and not (
+                        any(p == "_all" or fnmatch.fnmatchcase(alias, p) for p in wildcard)
+                        and (hidden or not spec.get("is_hidden"))):
+                    continue
+                write = spec.get("is_write_index")
+                rows.append({"alias": alias, "index": svc.name,
+                             "filter": "*" if spec.get("filter") else "-",
+                             "routing.index": str(spec.get("index_routing", "-")),
+                             "routing.search": str(spec.get("search_routing", "-")),
+                             "is_write_index": "-" if write is None else str(write).lower()})
+        return sorted(rows, key=lambda r: (r["alias"], r["index"]))

@@ -186,3 +186,22 @@ def test_reindex_copies_into_a_new_index_through_its_pipeline(books: Elasticsear
     assert (result["total"], result["created"], result["failures"]) == (2, 2, [])
     assert books.count(index="books-v2")["count"] == 2
     assert books.get(index="books-v2", id="2")["_source"] == {"title": "t2", "year": 2002}
+
+
+def test_bulk_update_items_return_the_source_the_url_asks_for(books: Elasticsearch) -> None:
+    books.index(index="books", id="1", document={"title": "Dune", "tag": "sf"}, refresh=True)
+    # URL `_source_includes` is the default of every update item, noops included
+    for doc in ({"title": "Emma"}, {"title": "Emma"}):
+        item = books.bulk(index="books", source_includes="title", operations=[
+            {"update": {"_id": "1"}}, {"doc": doc}])["items"][0]["update"]
+        assert item["get"]["_source"] == {"title": "Emma"}
+    assert item["result"] == "noop"
+    item = books.bulk(index="books", source_excludes="title", operations=[
+        {"update": {"_id": "1"}}, {"doc": {"year": 1815}}])["items"][0]["update"]
+    assert item["get"]["_source"] == {"tag": "sf", "year": 1815}
+    # an item's own `_source` wins over the URL's
+    item = books.bulk(index="books", source=True, operations=[
+        {"update": {"_id": "1", "_source": ["tag"]}}, {"doc": {"year": 1816}}])["items"][0]
+    assert item["update"]["get"]["_source"] == {"tag": "sf"}
+    updated = books.update(index="books", id="1", doc={"year": 1817}, source_excludes="title")
+    assert updated["get"]["_source"] == {"tag": "sf", "year": 1817}

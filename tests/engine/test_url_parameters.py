@@ -80,8 +80,9 @@ def test_a_parameter_the_engine_ignores_is_announced_in_a_warning(
     try:
         with pytest.warns(Warning, match=r"ignores the parameter \[include_unloaded_segments\]"):
             client.cat.indices(index=books, include_unloaded_segments=True)
-        with pytest.warns(Warning, match=r"ignores the parameter \[realtime\]"):
-            assert client.get(index=books, id="1", realtime=False)["found"]
+        with pytest.warns(Warning, match=r"ignores the parameter \[preserve_existing\]"):
+            client.indices.put_settings(index=books, settings={"number_of_replicas": 0},
+                                        preserve_existing=True)
     finally:
         client.close()
 

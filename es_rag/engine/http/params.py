@@ -27,9 +27,9 @@ RESPONSE_PARAMS = frozenset({"pretty", "human", "error_trace", "filter_path", "f
 # (Cluster-coordination knobs such as `preference`, `wait_for_active_shards`, `local` or
 # `ccs_minimize_roundtrips` stay honoured: one node with one shard meets their contract as is.)
 NOT_ACTED_ON = frozenset({
-    "accept_enterprise", "decompress_definition", "defer_definition_decompression",
+    "decompress_definition", "defer_definition_decompression",
     "force_synthetic_source", "include_source_on_error",
-    "parameters", "preserve_existing", "realtime", "reopen", "search_timeout",
+    "parameters", "preserve_existing", "reopen", "search_timeout",
     "write_index_only",
 })
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}

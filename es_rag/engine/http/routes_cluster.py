@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..cluster import ClusterService
 from ..errors import BadRequest
+from ..node import VERSION
 from ..search.service import resolve_options
 from . import cat
 from .capabilities import supported
@@ -12,6 +13,9 @@ from .rest import Handler, RestRequest, RestResponse, Router
 _HEALTH_PARAMS = ("wait_for_status timeout level wait_for_active_shards local master_timeout "
                   "wait_for_no_relocating_shards wait_for_no_initializing_shards wait_for_nodes "
                   "wait_for_events expand_wildcards")
+_ACCEPT_ENTERPRISE_DEPRECATED = ("[CRITICAL] Including [accept_enterprise] in get license "
+                                "requests is deprecated. The parameter will be removed in the "
+                                "next major version")
 _CAT_PARAMS = "format v h s bytes health pri expand_wildcards help time master_timeout local"
 # cat column → (aliases)
 _CAT_COLUMNS = {
@@ -47,7 +51,10 @@ def register(router: Router, cluster: ClusterService) -> None:
         return RestResponse(body, status)
 
     def license_get(req: RestRequest) -> RestResponse:
-        return RestResponse(cluster.license())
+        return _accept_enterprise(req, RestResponse(cluster.license()))
+
+    def license_put(req: RestRequest) -> RestResponse:
+        return RestResponse(cluster.put_license(req.json(), req.flag("acknowledge")))
 
     def start(kind: str) -> Handler:
         def handler(req: RestRequest) -> RestResponse:
@@ -95,14 +102,15 @@ def register(router: Router, cluster: ClusterService) -> None:
         return RestResponse(cluster.put_settings(req.json(), req.flag("flat_settings")))
 
     def xpack(req: RestRequest) -> RestResponse:
-        return RestResponse(cluster.xpack(_xpack_categories(req.params.get("categories",
-                                                                            "_all"))))
+        return _accept_enterprise(req, RestResponse(cluster.xpack(_xpack_categories(
+            req.params.get("categories", "_all")))))
 
     router.add("GET HEAD", "/", info)
     router.add("GET", "/_cluster/health", health, _HEALTH_PARAMS)
     router.add("GET", "/_cluster/health/{index}", health,
                _HEALTH_PARAMS + " ignore_unavailable allow_no_indices")
     router.add("GET", "/_license", license_get, "local accept_enterprise")
+    router.add("PUT POST", "/_license", license_put, "acknowledge master_timeout timeout")
     router.add("POST", "/_license/start_basic", start("basic"), "acknowledge master_timeout "
                                                                 "timeout")
     router.add("POST", "/_license/start_trial", start("trial"), "acknowledge type "
@@ -117,6 +125,20 @@ def register(router: Router, cluster: ClusterService) -> None:
     router.add("GET", "/_cluster/settings", get_settings,
                "flat_settings include_defaults master_timeout timeout")
     router.add("PUT", "/_cluster/settings", put_settings, "flat_settings master_timeout timeout")
+
+
+def _accept_enterprise(req: RestRequest, response: RestResponse) -> RestResponse:
+    """`accept_enterprise` (deprecated, may only be true) on GET _license and GET _xpack: the
+    response with Elasticsearch's critical deprecation warning, or a 400 carrying it."""
+    if "accept_enterprise" not in req.params:
+        return response
+    warning = {"Warning": f'299 Elasticsearch-{VERSION} "{_ACCEPT_ENTERPRISE_DEPRECATED}"'}
+    if not req.flag("accept_enterprise", True):
+        error = BadRequest("The [accept_enterprise] parameters may not be false")
+        error.headers = warning
+        raise error
+    response.headers.update(warning)
+    return response
 
 
 def _xpack_categories(value: str) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -99,26 +100,31 @@ def register(router: Router, docs: Documents) -> None:
     def update(req: RestRequest) -> RestResponse:
         write = write_request(req, "update", req.path_params["id"])
         write.update = req.json(required=True)
-        if "_source" in req.params or "_source_includes" in req.params:
-            write.source_spec = req.params.get("_source_includes") or req.params["_source"]
+        write.source_spec = _url_source_spec(req.params)
         return single(req, write)
 
     def get(req: RestRequest) -> RestResponse:
         body, found = docs.get(req.path_params["index"], req.path_params["id"],
                                req.params.get("_source"), req.params.get("_source_includes"),
                                req.params.get("_source_excludes"),
-                               req.params.get("stored_fields"), read_scope=req.scope)
+                               req.params.get("stored_fields"), read_scope=req.scope,
+                               **_routed(req))
         return RestResponse(body, 200 if found else 404)
 
     def get_source(req: RestRequest) -> RestResponse:
         body, found = docs.get(req.path_params["index"], req.path_params["id"],
                                req.params.get("_source"), req.params.get("_source_includes"),
-                               req.params.get("_source_excludes"), read_scope=req.scope)
+                               req.params.get("_source_excludes"), read_scope=req.scope,
+                               **_routed(req))
         if not found:
             raise EngineError(f"Document not found [{req.path_params['index']}]/"
                               f"[{req.path_params['id']}]", status=404,
                               error_type="resource_not_found_exception")
-        return RestResponse(body.get("_source", {}))
+        if "_source" not in body:  # `_source` disabled in the mapping
+            raise EngineError(f"Source not found [{req.path_params['index']}]/"
+                              f"[{req.path_params['id']}]", status=404,
+                              error_type="resource_not_found_exception")
+        return RestResponse(body["_source"])
 
     def bulk(req: RestRequest) -> RestResponse:
         requests, errors = _parse_bulk(req)
@@ -160,6 +166,9 @@ def register(router: Router, docs: Documents) -> None:
                               "Validation Failed: 1: no documents to get;", status=400,
                               error_type="action_request_validation_exception")
         out = []
+        reading = _reading(req)
+        realtime, refresh = reading["realtime"], reading["refresh"]
+        refreshed: set[str] = set()  # `refresh` refreshes each index once, before its first item
         for pos, spec in enumerate(specs):
             index = spec.get("_index", default_index)
             if index is None:
@@ -174,7 +183,10 @@ def register(router: Router, docs: Documents) -> None:
                 req.scope.authorize(MGET_ITEM, index)
                 doc, _ = docs.get(index, str(spec["_id"]), source_spec,
                                   req.params.get("_source_includes"),
-                                  req.params.get("_source_excludes"), read_scope=req.scope)
+                                  req.params.get("_source_excludes"), read_scope=req.scope,
+                                  realtime=realtime, refresh=refresh and index not in refreshed,
+                                  routing=spec.get("routing", req.params.get("routing")))
+                refreshed.add(index)
             except EngineError as err:
                 doc = {"_index": index, "_id": str(spec["_id"]), "error": err.cause()}
             out.append(doc)
@@ -195,6 +207,30 @@ def register(router: Router, docs: Documents) -> None:
     router.add("GET POST", "/{index}/_mget", mget, _GET)
 
 
+def _reading(req: RestRequest) -> dict[str, bool]:
+    """A get's `realtime` (default true) and `refresh` (default false) parameters."""
+    return {"realtime": req.flag("realtime", True), "refresh": req.flag("refresh")}
+
+
+def _routed(req: RestRequest) -> dict[str, Any]:
+    """A single get's reading parameters and its `routing`."""
+    return {**_reading(req), "routing": req.params.get("routing")}
+
+
+def _url_source_spec(params: Mapping[str, str]) -> Any:
+    """`_source`, `_source_includes`, `_source_excludes` of the URL as one `_source` value, or
+    None if none is given (Elasticsearch's `FetchSourceContext.parseFromRestRequest`)."""
+    includes, excludes = params.get("_source_includes"), params.get("_source_excludes")
+    if includes is None and excludes is None:
+        return params.get("_source")
+    spec: dict[str, Any] = {}
+    if includes is not None or params.get("_source") not in (None, "true", "false"):
+        spec["includes"] = (includes or params["_source"]).split(",")
+    if excludes is not None:
+        spec["excludes"] = excludes.split(",")
+    return spec
+
+
 def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]], bool]:
     """Bulk lines → write requests (a malformed action line fails the whole request, as ES)."""
     lines = req.body.split(b"\n")
@@ -204,6 +240,7 @@ def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]]
     p = req.params
     routing, pipeline = p.get("routing"), p.get("pipeline")
     require_alias = p.get("require_alias") == "true"
+    url_source = _url_source_spec(p)
     out: list[WriteRequest | tuple[str, dict]] = []
     pos = 0
     while pos < len(lines):
@@ -274,8 +311,8 @@ def _parse_bulk(req: RestRequest) -> tuple[list[WriteRequest | tuple[str, dict]]
             write.update = source
             if "_source" in meta:
                 write.source_spec = meta["_source"]
-            elif "_source" in p:
-                write.source_spec = p["_source"]
+            else:  # the URL's `_source*` parameters are the default of every update item
+                write.source_spec = url_source
         else:
             if not isinstance(source, dict):
                 out.append((action, {"_index": index, "_id": write.id, "status": 400, "error": {

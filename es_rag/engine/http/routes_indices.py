@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from ..errors import IndexNotFound
+from ..errors import IndexNotFound, SecurityError
 from ..index_admin import IndexAdmin
 from ..search.service import resolve_options
+from . import cat
 from .rest import RestRequest, RestResponse, Router
 
 _RESOLVE = "expand_wildcards ignore_unavailable allow_no_indices"
 _MASTER = "master_timeout timeout"
 _ACK = {"acknowledged": True}
+GET_ALIASES = "indices:admin/aliases/get"
+# RestAliasAction's table
+_ALIAS_COLUMNS = [
+    cat.Column("alias", ("a",), "alias name"),
+    cat.Column("index", ("i", "idx"), "index alias points to"),
+    cat.Column("filter", ("f", "fi"), "filter"),
+    cat.Column("routing.index", ("ri", "routingIndex"), "index routing"),
+    cat.Column("routing.search", ("rs", "routingSearch"), "search routing"),
+    cat.Column("is_write_index", ("w", "isWriteIndex"), "write index"),
+]
 
 
 def register(router: Router, admin: IndexAdmin) -> None:
@@ -83,6 +94,18 @@ def register(router: Router, admin: IndexAdmin) -> None:
                                      opts(req))
         return RestResponse(body, 200 if ok else 404)
 
+    def cat_aliases(req: RestRequest) -> RestResponse:
+        def readable(index: str) -> bool:  # only the indices the user may get aliases of
+            try:
+                req.scope.authorize(GET_ALIASES, index)
+            except SecurityError:
+                return False
+            return True
+
+        rows = admin.alias_rows(req.path_params.get("name"),
+                                req.params.get("expand_wildcards", "all"), readable)
+        return cat.render(req, _ALIAS_COLUMNS, rows)
+
     def get_data_stream(req: RestRequest) -> RestResponse:
         """The engine has no data streams: a concrete name is Elasticsearch's 404 (clients such
         as `helpers.reindex` ask before writing), a wildcard or no name an empty list."""
@@ -117,5 +140,8 @@ def register(router: Router, admin: IndexAdmin) -> None:
         router.add("PUT POST", f"/{{index}}/{word}/{{name}}", put_alias, _MASTER)
         router.add("DELETE", f"/{{index}}/{word}/{{name}}", delete_alias, _MASTER)
     router.add("POST", "/_aliases", update_aliases, _MASTER)
+    for path in ("/_cat/aliases", "/_cat/aliases/{name}"):
+        router.add("GET", path, cat_aliases, "format h help v expand_wildcards local "
+                                             "master_timeout")
     for path in ("/_data_stream", "/_data_stream/{name}"):
         router.add("GET", path, get_data_stream, f"expand_wildcards {_MASTER} verbose")

@@ -78,7 +78,8 @@ class EngineWsgi:
             request = self._request(environ, headers, uri, compat)
             response = self.app.dispatch(request)
         except EngineError as err:
-            response = RestResponse(err.body(), err.status)
+            response = RestResponse(err.body(), err.status,
+                                    headers=dict(getattr(err, "headers", None) or {}))
         except RecursionError:
             response = RestResponse(NESTED_TOO_DEEPLY.body(), NESTED_TOO_DEEPLY.status)
         except (Exception, BaseException) as err:  # noqa: B036 - tantivy panics are BaseException

@@ -85,6 +85,9 @@ class FullTextIndex:
         state = json.loads(self._state_path.read_text()) if self._state_path.exists() else {}
         self.checkpoint: int = -1
         self.generation: int = state.get("generation", 0)
+        # field path -> the first `_seq_no` indexed with it, for fields a mapping update added
+        # (documents stored before keep being indexed without them, as in Elasticsearch)
+        self.since: dict[str, int] = state.get("since", {})
         if state.get("signature") == signature and (self._dir()).exists():
             self.checkpoint = state.get("checkpoint", -1)
             self.signature = signature
@@ -185,13 +188,18 @@ class FullTextIndex:
     def _save_state(self) -> None:
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"signature": self.signature, "checkpoint": self.checkpoint,
-                                   "generation": self.generation}))
+                                   "generation": self.generation, "since": self.since}))
         os.replace(tmp, self._state_path)
 
     def count(self, query: tantivy.Query) -> int:
         """How many documents match (scoring disabled: cheaper than a scored search)."""
         return self.searcher.search(tantivy.Query.const_score_query(query, 1.0), 1,
                                     count=True).count
+
+    def has_id(self, doc_id: str) -> bool:
+        """Whether a version of document `doc_id` is in the last refreshed searcher."""
+        query = tantivy.Query.term_query(self.schema, ID, doc_id)
+        return self.searcher.search(query, 1, count=True).count > 0
 
     def ids_of(self, addresses: list[Any]) -> list[str]:
         """`_id` of documents by address in the current searcher (slow path, few documents)."""

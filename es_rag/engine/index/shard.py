@@ -76,7 +76,7 @@ class Shard:
             ft._dirty = True
         for doc in self.store.since(ft.checkpoint):
             ft.writer.delete_documents_by_term("_id", doc.id)
-            ft.add(doc.seq_no, doc.id, self._parse_stored(doc))
+            ft.add(doc.seq_no, doc.id, self._without_later_fields(doc, self._parse_stored(doc)))
         ft.commit(self.store.max_seq_no)
         self._sync_vector_fields()
 
@@ -85,6 +85,17 @@ class Shard:
             return self.mapping.parse(doc.source_json(), doc.id)
         except Exception:  # a stored doc that no longer parses is kept, but not indexed
             return ParsedDocument()
+
+    def _without_later_fields(self, doc: StoredDoc, parsed: ParsedDocument) -> ParsedDocument:
+        """`parsed` without the fields a mapping update added after `doc` was written: as in
+        Elasticsearch, a new field (or multi-field) is indexed for documents written from then
+        on, and existing ones gain it only when reindexed (`_update_by_query`)."""
+        later = {path for path, since in self.fulltext.since.items() if since > doc.seq_no}
+        if later:
+            for path in later:
+                parsed.values.pop(path, None)
+            parsed.field_names -= later
+        return parsed
 
     def _sync_vector_fields(self) -> None:
         for path, spec in self.mapping.fields.items():
@@ -105,11 +116,16 @@ class Shard:
             self.vectors[path] = field
 
     def set_mapping(self, mapping: Mapping) -> None:
-        """Adopt a merged mapping; a new indexed field rebuilds the full-text index from store."""
+        """Adopt a merged mapping; a new indexed field rebuilds the full-text index from store
+        (the documents stored so far without that field, see `_without_later_fields`)."""
         with self.lock:
             self.mapping = mapping
             signature = schema_signature(root_fields(mapping))
             if signature != self.fulltext.signature:
+                known = {path for path, _, _ in self.fulltext.signature}
+                for path, _, _ in signature:
+                    if path not in known:
+                        self.fulltext.since.setdefault(path, self.next_seq_no)
                 self.fulltext.reset(signature)
                 self._catch_up()
             else:
@@ -156,6 +172,10 @@ class Shard:
             self.nested.refresh(checkpoint)
             self._dirty = False
             return True
+
+    def refreshed(self, doc_id: str) -> bool:
+        """Whether the last refresh made a version of document `doc_id` searchable."""
+        return self.fulltext.has_id(doc_id)
 
     def searched(self, idle_refresh: bool) -> None:
         """Note a search; a search-idle shard with pending writes refreshes first."""

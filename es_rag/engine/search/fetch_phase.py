@@ -76,7 +76,7 @@ class FetchPhase:
                 hit["_primary_term"] = doc.primary_term
             source = doc.source_json() if (fetch or self.context.highlighter or req.fields or
                                            req.docvalue_fields or nested) else None
-            if fetch and source is not None:
+            if fetch and source is not None and scope.ctx.mapping.source_enabled:
                 hit["_source"] = filter_source(
                     source, inc, exc + vector_paths(scope.ctx) if req.exclude_vectors else exc)
             wanted = (req.fields or []) + (req.docvalue_fields or [])

@@ -129,6 +129,8 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("indices.analyze", "GET POST", "/{index}/_analyze", "indices:admin/analyze"),
     _e("cat.indices", "GET", "/_cat/indices[/{index}]", "indices:monitor/stats"),
     _e("cat.count", "GET POST", "/_cat/count[/{index}]", READ_SEARCH),
+    # allowed where some role grants it; the handler lists only the indices the user may
+    _e("cat.aliases", "GET", "/_cat/aliases[/{name}]", "indices:admin/aliases/get", True),
     # cluster
     _e("info", "GET HEAD", "/", "cluster:monitor/main"),
     _e("cluster.health", "GET", "/_cluster/health[/{index}]", "cluster:monitor/health"),
@@ -143,6 +145,7 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("tasks.get", "GET", "/_tasks/{id}", "cluster:monitor/task/get"),
     _e("capabilities", "GET", "/_capabilities", "cluster:monitor/nodes/capabilities"),
     _e("license.get", "GET", "/_license", "cluster:monitor/xpack/license/get"),
+    _e("license.post", "PUT POST", "/_license", _LICENSE_ADMIN + "put"),
     _e("license.get_basic_status", "GET", "/_license/basic_status",
        _LICENSE_ADMIN + "basic_status"),
     _e("license.get_trial_status", "GET", "/_license/trial_status",

@@ -26,6 +26,7 @@ from typing import Any
 
 from es_rag.engine.errors import AuthenticationError
 
+from .file_realm import FileRealm
 from .passwords import hash_password, needs_rehash, verify_password, verify_secret
 from .store import SecurityStore
 from .throttle import LoginThrottle, Throttled
@@ -50,6 +51,7 @@ class Realm:
 
 
 NATIVE = Realm("default_native", "native")
+FILE = Realm("default_file", "file")
 RESERVED = Realm("reserved", "reserved")
 API_KEY_REALM = Realm("_es_api_key", "_es_api_key")
 
@@ -136,8 +138,10 @@ class Authenticator:
     (429 while failed logins for the user or from the client address are throttled)."""
 
     def __init__(self, store: SecurityStore, *, clock: Callable[[], float] = time.time,
-                 throttle: LoginThrottle | None = None) -> None:
+                 throttle: LoginThrottle | None = None, file_realm: FileRealm | None = None
+                 ) -> None:
         self._store = store
+        self._file_realm = file_realm
         self._clock = clock
         self._throttle = throttle or LoginThrottle()
         self._cache_key = secrets.token_bytes(32)
@@ -167,7 +171,14 @@ class Authenticator:
         return user
 
     def user(self, username: str) -> AuthenticatedUser | None:
-        """The enabled user `username` as an `AuthenticatedUser` (realm lookup), or None."""
+        """The enabled user `username` as an `AuthenticatedUser` (realm lookup: the file realm,
+        then the native one), or None."""
+        file_user = self._file_realm.get(username) if self._file_realm is not None else None
+        if file_user is not None:
+            return self._file_user(username, file_user.roles)
+        return self._native_user(username)
+
+    def _native_user(self, username: str) -> AuthenticatedUser | None:
         record = self._store.get_user(username)
         if record is None or not record.get("enabled", True):
             return None
@@ -192,13 +203,21 @@ class Authenticator:
         username, sep, password = decoded.partition(":")
         if not sep:
             raise authentication_error("invalid basic authentication header value")
+        # the realm chain: the file realm, then the native one (a failure in one tries the next)
+        file_user = self._file_realm.get(username) if self._file_realm is not None else None
+        file_hash = file_user.password_hash if file_user is not None else None
         record = self._store.get_user(username) or {}
         stored = record.get("password_hash")
         usable = bool(stored) and record.get("enabled", True)
+        if file_user is not None and self._remembered(header, file_hash):
+            return self._file_user(username, file_user.roles)
         if not (usable and self._remembered(header, stored)):
             throttled = self._throttle.check(username, address)
             if throttled is not None:
                 raise throttled_error(throttled)
+            if file_user is not None and verify_password(password, file_hash):
+                self._remember(header, file_hash)  # a realm file is never rewritten
+                return self._file_user(username, file_user.roles)
             if not (usable and verify_password(password, stored)):
                 self._throttle.failed(username, address)
                 raise authentication_error(
@@ -208,9 +227,14 @@ class Authenticator:
                 if self._store.rehash_password(username, stored, upgraded):
                     stored = upgraded
             self._remember(header, stored)
-        user = self.user(username)
+        user = self._native_user(username)
         assert user is not None
         return user
+
+    @staticmethod
+    def _file_user(username: str, roles: tuple[str, ...]) -> AuthenticatedUser:
+        return AuthenticatedUser(username=username, roles=roles, authentication_realm=FILE,
+                                 lookup_realm=FILE)
 
     def _api_key(self, header: str, credentials: str) -> AuthenticatedUser:
         try:

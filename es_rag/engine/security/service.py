@@ -26,6 +26,7 @@ from .actions import (
 )
 from .authn import AuthenticatedUser, Authenticator
 from .dls import StoredScript, combine, render_role_query
+from .file_realm import FileRealm
 from .permissions import Permission, RolesPermission
 from .privileges import Privilege, is_cluster_action, pattern_matches, privileges_granting
 from .roles import QueryValidator
@@ -54,7 +55,8 @@ class Security:
                  cluster_name: str = "es-rag-engine",
                  login_throttle: LoginThrottle | None = None) -> None:
         self.store = SecurityStore(data_dir, elastic_password=elastic_password)
-        self.authenticator = Authenticator(self.store, clock=clock, throttle=login_throttle)
+        self.authenticator = Authenticator(self.store, clock=clock, throttle=login_throttle,
+                                           file_realm=FileRealm(Path(data_dir) / "config"))
         self.tokens = TokenService(self.store, self.now_ms, self.authenticator.user)
         self.authenticator.bearer = self.tokens.authenticate
         self.validate_query = validate_query

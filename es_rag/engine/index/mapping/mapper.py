@@ -105,6 +105,13 @@ class Mapping:
             current["dynamic_templates"] = list(by_name.values())
         return Mapping(current)
 
+    @property
+    def source_enabled(self) -> bool:
+        """False when `_source` is disabled: reads return no `_source` (it stays stored here,
+        the engine's own copy to rebuild its indexes from)."""
+        return not (isinstance(self.source, dict) and self.source.get("enabled") in (False,
+                                                                                     "false"))
+
     def parse(self, source: dict[str, Any], doc_id: str) -> ParsedDocument:
         """Typed field values of a document; unknown fields are mapped dynamically."""
         doc = ParsedDocument()
