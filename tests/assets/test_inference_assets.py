@@ -41,9 +41,12 @@ def folder(tmp_path: Path, es: Elasticsearch) -> Iterator[Path]:
     _write(tmp_path / "inference" / "unused.json", RERANK)
     _write(tmp_path / "retrieval.json", {"rerank": {"inference_id": "notes-rerank"}})
     yield tmp_path
-    es.options(ignore_status=404).indices.delete(index="notes-v*")
+    quiet = es.options(ignore_status=404)
+    quiet.indices.delete(index="notes-v*")
     for name in ("notes-embed", "notes-rerank", "unused"):
-        es.options(ignore_status=404).inference.delete(inference_id=name, force=True)
+        quiet.inference.delete(inference_id=name, force=True)
+    for stored in ("bm25", "hybrid", "knn", "es-rag-retrieval"):  # what apply stored
+        quiet.delete_script(id=stored)
 
 
 def _caps(es: Elasticsearch) -> Any:
