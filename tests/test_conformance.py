@@ -15,6 +15,7 @@ import pytest
 from conformance import Outcome, pass_rate, run_directory, summarize
 from conformance.__main__ import main
 from conformance.api_call import ParamError, build_request
+from conformance.cluster_users import provision_file_users
 from conformance.connection import make_client
 from conformance.report import summary_line
 from conformance.stash import Stash
@@ -383,6 +384,7 @@ def test_dev_set_pass_rate_stays_above_the_recorded_floor(tmp_path: Path) -> Non
 
     assert DEV_SET.is_dir(), (
         f"the conformance dev set is missing: expected Elasticsearch's YAML tests in {DEV_SET}")
+    provision_file_users(tmp_path / "engine")  # the test cluster's own users, as the runner's
     server = EngineServer(tmp_path / "engine", port=0, elastic_password="conformance").start()
     client = make_client(server.url, user="elastic", password="conformance", timeout=30)
     try:

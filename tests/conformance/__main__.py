@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from .cluster_users import provision_file_users
 from .connection import make_client
 from .report import (
     area_table,
@@ -56,28 +57,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 ENGINE_USER = "elastic"
-# The file-realm users of Elasticsearch's YAML test clusters (their cluster configuration adds
-# them with `elasticsearch-users useradd`):
-# some tests log in as them, and they survive the wipe of the security index between tests.
-TEST_CLUSTER_PASSWORD = "x-pack-test-password"
-TEST_CLUSTER_USERS = {"get_alias_test_user": "superuser"}
-
-
-def _provision_file_users(data_dir: Path) -> None:
-    """Write the test cluster's users into the engine's file realm (`config/users`)."""
-    from es_rag.engine.security.passwords import hash_password
-
-    config = data_dir / "config"
-    config.mkdir(parents=True, exist_ok=True)
-    stored = hash_password(TEST_CLUSTER_PASSWORD)
-    (config / "users").write_text("".join(f"{name}:{stored}\n" for name in TEST_CLUSTER_USERS))
-    roles: dict[str, list[str]] = {}
-    for name, role in TEST_CLUSTER_USERS.items():
-        roles.setdefault(role, []).append(name)
-    (config / "users_roles").write_text(
-        "".join(f"{role}:{','.join(names)}\n" for role, names in roles.items()))
-
-
 @contextmanager
 def _target_url(url: str | None) -> Iterator[tuple[str, str | None]]:
     """The URL to test, and the `elastic` password of the engine started when none is given.
@@ -96,7 +75,7 @@ def _target_url(url: str | None) -> Iterator[tuple[str, str | None]]:
 
     password = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="conformance-engine-") as data_dir:
-        _provision_file_users(Path(data_dir))
+        provision_file_users(Path(data_dir))
         server = EngineServer(Path(data_dir), port=0, elastic_password=password).start()
         try:
             yield server.url, password

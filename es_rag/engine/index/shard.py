@@ -124,7 +124,8 @@ class Shard:
             if signature != self.fulltext.signature:
                 known = {path for path, _, _ in self.fulltext.signature}
                 for path, _, _ in signature:
-                    if path not in known:
+                    # an alias is its target read under another name (not a new indexed field)
+                    if path not in known and path not in mapping.aliases:
                         self.fulltext.since.setdefault(path, self.next_seq_no)
                 self.fulltext.reset(signature)
                 self._catch_up()
