@@ -9,7 +9,7 @@ from elasticsearch import BadRequestError, Elasticsearch
 
 
 def test_cat_count_counts_documents_of_all_or_some_indices(es: Elasticsearch) -> None:
-    es.index(index="one", id="1", document={"a": 1})
+    es.index(index="one", id="1", document={"a": 1}, refresh=True)  # counts see refreshed docs
     es.index(index="two", id="1", document={"a": 1})
     es.index(index="two", id="2", document={"a": 2}, refresh=True)
     line = es.cat.count().body
