@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from es_rag.connect import Capabilities, error_reason
-from es_rag.embedding.local import Embedder, ModelNotAvailableError, load_model
+from es_rag.embedding.local import Embedder, LocallyScored, ModelNotAvailableError, load_model
 from es_rag.errors import EsRagError
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class ClusterEmbedder:
         return vectors
 
 
-class ClusterSearchEmbedder:
+class ClusterSearchEmbedder(LocallyScored):
     """The cluster's model for servers that search as each caller (the HTTP API, the admin UI).
 
     kNN clauses send `query_vector_builder`, so the cluster embeds the query inside the caller's
@@ -185,31 +185,14 @@ class ClusterSearchEmbedder:
 
     def __init__(self, model_id: str, local: Embedder | OnnxEmbedder) -> None:
         self.model_id = model_id
-        self.local = local
+        super().__init__(local)
 
     @property
     def model_name(self) -> str:
         """The same name as `ClusterEmbedder`'s: the chunks were embedded by the cluster."""
         return f"cluster:{self.model_id}"
 
-    @property
-    def dims(self) -> int:
-        """Length of the vectors the model produces."""
-        return self.local.dims
-
-    @property
-    def tokenizer(self) -> Any:
-        """The local model's tokenizer (chunk sizes are counted with it)."""
-        return self.local.tokenizer
-
     def query_vector_builder(self, text: str) -> dict[str, Any]:
         """The kNN `query_vector_builder` that has the cluster embed `text` with this model."""
         return text_embedding_builder(self.model_id, text)
 
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        """Passage vectors computed on this machine by the same model."""
-        return self.local.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        """A query vector computed on this machine by the same model."""
-        return self.local.embed_query(text)

@@ -109,3 +109,29 @@ class Embedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()
+
+
+class LocallyScored:
+    """The part of a cluster-side embedder that runs here: `local` (the same model on this
+    machine) embeds what es-rag scores itself and counts chunk tokens with its tokenizer."""
+
+    def __init__(self, local: Any) -> None:
+        self.local = local
+
+    @property
+    def dims(self) -> int:
+        """Length of the vectors the model produces."""
+        return int(self.local.dims)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The local model's tokenizer (chunk sizes are counted with it)."""
+        return self.local.tokenizer
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Passage vectors computed on this machine by the same model."""
+        return self.local.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        """A query vector computed on this machine by the same model."""
+        return self.local.embed_query(text)

@@ -11,10 +11,10 @@ this machine, whose tokenizer also counts chunk tokens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from es_rag.connect import Capabilities
+from es_rag.embedding.local import LocallyScored
 from es_rag.errors import EsRagError
 
 if TYPE_CHECKING:
@@ -40,13 +40,13 @@ def require_semantic_ingest(caps: Capabilities, inference_id: str) -> None:
         "enterprise license")
 
 
-class SemanticTextEmbedder:
+class SemanticTextEmbedder(LocallyScored):
     """The chunk index's semantic_text field on `inference_id`, as es-rag's embedder."""
 
     def __init__(self, inference_id: str, local: Embedder | OnnxEmbedder,
                  field: str = "text_semantic") -> None:
         self.inference_id = inference_id
-        self.local = local
+        super().__init__(local)
         self.semantic_field = field
         """The semantic_text field the `semantic` query searches."""
 
@@ -55,20 +55,3 @@ class SemanticTextEmbedder:
         """Names the embedding in the ingest fingerprint: switching to or from it re-ingests."""
         return f"semantic_text:{self.inference_id}"
 
-    @property
-    def dims(self) -> int:
-        """Length of the vectors the local copy of the model produces."""
-        return self.local.dims
-
-    @property
-    def tokenizer(self) -> Any:
-        """The local model's tokenizer (chunk sizes are counted with it)."""
-        return self.local.tokenizer
-
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        """Passage vectors computed on this machine (for es-rag's own scoring)."""
-        return self.local.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        """A query vector computed on this machine (for es-rag's own scoring)."""
-        return self.local.embed_query(text)
