@@ -161,6 +161,24 @@ def score(entries: dict[int, Entry], query: Any) -> list[tuple[int, float]]:
     return out[:_MAX_HITS]
 
 
+def per_chunk(entries: dict[int, Entry], query: Any) -> list[tuple[float, int, int]]:
+    """(score, key, chunk ordinal) of every chunk whose kind matches the query (a sparse chunk
+    sharing no token with the query does not match), best first."""
+    out: list[tuple[float, int, int]] = []
+    dense = np.asarray(query, dtype=np.float32) if isinstance(query, list) else None
+    for key, (kind, value) in entries.items():
+        if kind == "dense" and dense is not None and value[1].shape[1] == dense.shape[0]:
+            rows = _row_scores(value[0], value[1], dense).astype(np.float32)
+            out += [(float(s), key, i) for i, s in enumerate(rows)]
+        elif kind == "sparse" and isinstance(query, dict):
+            for i, weights in enumerate(value):
+                s = _sparse_score(weights, query)
+                if s > 0 and not math.isnan(s):
+                    out.append((s, key, i))
+    out.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return out
+
+
 def as_query(ctx: QueryContext, hits: list[tuple[int, float]], boost: float) -> tantivy.Query:
     """Constant-score matches of the scored keys (scores combine with other clauses)."""
     if not hits:

@@ -14,6 +14,7 @@ import tantivy
 from ..errors import BadRequest, ParsingError
 from ..index.fulltext import KEY
 from ..index.mapping.nested import root_key
+from ..index.mapping.semantic_text import chunks_owner
 from ..source_filter import parse_source_spec
 from .base import QueryContext, QueryNode, query_shard_error
 
@@ -154,6 +155,9 @@ class NestedQuery(QueryNode):
         self._own_prefilters = [(k, len(k.prefilters)) for k in self.query.knn_nodes()]
 
     def compile(self, ctx: QueryContext) -> tantivy.Query:
+        owner = chunks_owner(ctx.mapping.fields, self.path)
+        if owner is not None:
+            return self._on_chunks(ctx, owner)
         spec = ctx.mapping.fields.get(self.path)
         if spec is None or spec.type != "nested":
             if self.ignore_unmapped:
@@ -173,6 +177,17 @@ class NestedQuery(QueryNode):
             self.inner_hits.matches[id(ctx)] = matches
         return root_query(ctx, {root: self._score(objects) for root, objects in
                                 matches.items()}, self.boost)
+
+    def _on_chunks(self, ctx: QueryContext, owner: str) -> tantivy.Query:
+        """The query on the chunks of semantic_text field `owner` (query/semantic_chunks)."""
+        from .semantic_chunks import chunk_matches
+
+        if self.inner_hits is not None:
+            raise BadRequest(f"[inner_hits] of [nested] queries on the chunks of semantic_text "
+                             f"field [{owner}] are not supported by the embedded engine")
+        matches = chunk_matches(ctx, owner, self.query)
+        return root_query(ctx, {root: self._score(chunks) for root, chunks in matches.items()},
+                          self.boost)
 
     def _score(self, objects: list[tuple[float, int]]) -> float:
         scores = [score for score, _ in objects]

@@ -8,7 +8,18 @@ embeddings live in a document (`_inference_fields`, Elasticsearch 9.x's format):
 
 Offsets index the field's values joined with one separator character, so a chunk's text is
 `joined[start_offset:end_offset]`; embeddings are a dense vector (list) or sparse weights
-(token → weight)."""
+(token → weight).
+
+An index created with `index.mapping.semantic_text.use_legacy_format: true` keeps the 8.x
+format instead: the field's own value becomes an object holding the text and its chunks, each
+chunk with its own text:
+
+    {"body": {"text": "text as sent", "inference": {
+         "inference_id": "my-endpoint", "model_settings": {...},
+         "chunks": [{"text": "text as sent", "embeddings": ...}]}}}
+
+Either way Elasticsearch maps the chunks as nested objects under `<field>.inference.chunks`,
+their vectors under `<field>.inference.chunks.embeddings` (see `chunks_path`)."""
 
 from __future__ import annotations
 
@@ -18,6 +29,9 @@ from ...chunking import parse_chunking
 from ...errors import MapperParsingError
 
 INFERENCE_FIELDS = "_inference_fields"
+LEGACY_FORMAT = "index.mapping.semantic_text.use_legacy_format"
+CHUNKS = ".inference.chunks"
+EMBEDDINGS = ".inference.chunks.embeddings"
 DEFAULT_INFERENCE_ID = ".elser-2-elasticsearch"
 PARAMS = {"type", "inference_id", "search_inference_id", "model_settings", "chunking_settings",
           "index_options", "meta"}
@@ -45,8 +59,35 @@ def search_inference_id(params: dict[str, Any]) -> str:
         DEFAULT_INFERENCE_ID
 
 
+def uses_legacy_format(settings: dict[str, Any]) -> bool:
+    """Whether an index keeps semantic_text results in the 8.x format (the setting is fixed
+    when the index is created)."""
+    return str(settings.get(LEGACY_FORMAT, "false")).lower() == "true"
+
+
+def legacy_object(value: Any) -> dict[str, Any] | None:
+    """A semantic_text value in the legacy format (`{"text", "inference"}`), else None."""
+    if isinstance(value, dict) and isinstance(value.get("inference"), dict):
+        return value
+    return None
+
+
+def chunks_owner(fields: dict[str, Any], path: str, suffix: str = CHUNKS) -> str | None:
+    """The semantic_text field whose internal `<field>.inference.chunks` (or `suffix`) path
+    `path` is, or None."""
+    if not path.endswith(suffix):
+        return None
+    owner = path[:-len(suffix)]
+    spec = fields.get(owner)
+    return owner if spec is not None and spec.type == "semantic_text" else None
+
+
 def values_of(value: Any) -> list[str]:
-    """The string values of a semantic_text field (null values dropped)."""
+    """The string values of a semantic_text field (null values dropped; a legacy-format
+    object gives its `text`)."""
+    legacy = legacy_object(value)
+    if legacy is not None:
+        return values_of(legacy.get("text"))
     items = value if isinstance(value, list) else [value]
     return [v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
             for v in items if v is not None and not isinstance(v, dict | list)]
@@ -70,10 +111,12 @@ def joined_text(source: dict[str, Any], path: str) -> str | None:
 
 
 def field_inference(source: dict[str, Any], path: str) -> dict[str, Any] | None:
-    """The `inference` object recorded for a semantic_text field, if any."""
+    """The `inference` object recorded for a semantic_text field, if any (under
+    `_inference_fields`, or in the field's legacy-format object)."""
     record = (source.get(INFERENCE_FIELDS) or {}).get(path)
     if not isinstance(record, dict) or not isinstance(record.get("inference"), dict):
-        return None
+        legacy = legacy_object(field_value(source, path))
+        return None if legacy is None else legacy["inference"]
     return record["inference"]
 
 
@@ -87,6 +130,8 @@ def chunk_texts(source: dict[str, Any], path: str) -> list[tuple[str, dict[str, 
     """(text, chunk) of each chunk recorded for a semantic_text field."""
     inference = field_inference(source, path)
     chunks = inference.get("chunks") if inference is not None else None
+    if isinstance(chunks, list):  # legacy format: each chunk holds its text
+        return [(str(c.get("text") or ""), c) for c in chunks if isinstance(c, dict)]
     if not isinstance(chunks, dict):
         return []
     out = []
