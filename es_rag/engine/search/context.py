@@ -53,6 +53,20 @@ class SearchContext:
         # a scroll ranks every match once; `ranked` keeps (hits, sort values, show score)
         self.keep_all = False
         self.ranked: tuple[list[Hit], list[list[Any]] | None, bool] | None = None
+        # `allow_partial_search_results`, the indices asked for, and their shard failures
+        self.allow_partial = True
+        self.total_shards = len(scopes)
+        self.shard_failures: list[dict[str, Any]] = []
+        self.failure_statuses: list[int] = []
+
+    def without(self, num: int) -> SearchContext:
+        """This search over its indices but the `num`th (whose shard failed), with none of the
+        state a run of its phases left."""
+        other = SearchContext(self.req, [s for i, s in enumerate(self.scopes) if i != num])
+        for name in ("extra_filters", "index_boosts", "named_scores", "node_id", "keep_all",
+                     "allow_partial", "total_shards", "shard_failures", "failure_statuses"):
+            setattr(other, name, getattr(self, name))
+        return other
 
     def child(self, req: SearchRequest, filters: list[QueryNode]) -> SearchContext:
         """A search of `req` over this one's indices (and kNN results), with extra filters."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..errors import EngineError
 from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from .aggs import validate_aggs
@@ -15,6 +16,7 @@ from .fetch_phase import FetchPhase
 from .query_phase import QueryPhase
 from .request import parse_search
 from .scope import Hit
+from .shard_failures import PartialShardsFailure, failed_scope, shard_failure, shards_section
 
 
 class SearchExecutor:
@@ -26,7 +28,28 @@ class SearchExecutor:
             validate_aggs(context.req.aggs)
 
     def execute(self) -> dict[str, Any]:
-        """The search response body."""
+        """The search response body. An error of one index's part of a search over several
+        fails that index's shard: the search runs again without it and lists the failure
+        (shard_failures); the error of the last index left is the search's."""
+        while True:
+            try:
+                body = self._execute()
+                break
+            except EngineError as err:
+                context = self.context
+                num = failed_scope(err, context.scopes)
+                if num is None or len(context.scopes) == 1:
+                    raise
+                context.shard_failures.append(shard_failure(err, context.scopes[num].name,
+                                                            context.node_id))
+                context.failure_statuses.append(err.status)
+                self.context = context.without(num)
+        if self.context.shard_failures and not self.context.allow_partial:
+            raise PartialShardsFailure(self.context.shard_failures,
+                                       self.context.failure_statuses)
+        return body
+
+    def _execute(self) -> dict[str, Any]:
         started = time.perf_counter()
         context, req = self.context, self.context.req
         query_phase = QueryPhase(context)
@@ -34,8 +57,7 @@ class SearchExecutor:
         body: dict[str, Any] = {"took": 0, "timed_out": False}
         if context.terminated_early is not None:
             body["terminated_early"] = context.terminated_early
-        body["_shards"] = {"total": len(context.scopes), "successful": len(context.scopes),
-                           "skipped": 0, "failed": 0}
+        body["_shards"] = shards_section(context.total_shards, context.shard_failures)
         body["hits"] = {}
         if result.total is not None:
             body["hits"]["total"] = result.total

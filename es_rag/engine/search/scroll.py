@@ -17,6 +17,7 @@ from .context import SearchContext
 from .executor import SearchExecutor
 from .reader_context import ReaderContext, ReaderContexts
 from .request import SearchRequest
+from .shard_failures import shards_section
 from .slice import SliceSpec, slice_filter
 
 if TYPE_CHECKING:
@@ -70,9 +71,10 @@ class Scrolls:
         if sliced is not None:
             search.extra_filters = [slice_filter(search.scopes, sliced)]
         search.node_id = self.service.node.node_id
+        search.allow_partial = params.get("allow_partial_search_results") != "false"
         executor = SearchExecutor(search)
         page = executor.execute()
-        assert search.ranked is not None
+        assert executor.context.ranked is not None
         context.state.update(executor=executor, position=req.size,
                              total=_total_value(page["hits"].get("total")))
         return {"_scroll_id": context.id, **page}
@@ -107,10 +109,9 @@ def _page(context: ReaderContext, total_as_int: bool, started: float) -> dict[st
     rendered = executor.render(page, sort_values[start:start + size]
                                if sort_values is not None else None, show_score)
     total = context.state["total"]
-    shards = len(search.scopes)
     return {"_scroll_id": context.id, "took": int((time.perf_counter() - started) * 1000),
             "timed_out": False,
-            "_shards": {"total": shards, "successful": shards, "skipped": 0, "failed": 0},
+            "_shards": shards_section(search.total_shards, search.shard_failures),
             "hits": {"total": total if total_as_int else {"value": total, "relation": "eq"},
                      "max_score": max((h[0] for h in page), default=None) if show_score
                      else None,

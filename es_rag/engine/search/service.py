@@ -141,6 +141,7 @@ class SearchService:
         else:
             search = SearchContext(req, make_scopes(self.targets(index, params, read_scope)))
         search.named_scores = params.get("include_named_queries_score") == "true"
+        search.allow_partial = params.get("allow_partial_search_results") != "false"
         search.node_id = self.node.node_id
         search.index_boosts = self.index_boosts(req, params)
         check_docvalue_fields(search.scopes, req.docvalue_fields)
