@@ -1,6 +1,7 @@
 """The multi-field format of the `linear` and `rrf` retrievers (`query` + `fields`): lexical
 fields searched together with per-field boosts, each semantic_text field by its own semantic
-match, the groups fused by the retriever; Elasticsearch's validation messages."""
+match, the groups fused by the retriever; Elasticsearch's validation messages, and its refusal of
+vector fields, which hold no text to match."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def library(es: Elasticsearch) -> Iterator[Elasticsearch]:
     es.inference.put(task_type="text_embedding", inference_id="dense", inference_config=DENSE)
     es.indices.create(index="library", mappings={"properties": {
         "title": {"type": "text"}, "summary": {"type": "text"},
-        "meaning": {"type": "semantic_text", "inference_id": "dense"}}})
+        "meaning": {"type": "semantic_text", "inference_id": "dense"},
+        "vector": {"type": "dense_vector", "dims": 2}, "weights": {"type": "sparse_vector"}}})
     docs = {"a": ("red apples", "a story about fruit", "orchards"),
             "b": ("green pears", "red and green fruit", "pears"),
             "c": ("blue sky", "weather", "red apples")}
@@ -98,3 +100,33 @@ def test_the_format_is_refused_over_several_indices(library: Elasticsearch) -> N
             "multiple indices" in str(err.value)
     finally:
         library.indices.delete(index="other")
+
+
+@pytest.mark.parametrize(("kind", "field", "ftype"), [
+    ("linear", "vector", "dense_vector"), ("rrf", "weights", "sparse_vector")])
+def test_vector_fields_cannot_be_queried_as_text(library: Elasticsearch, kind: str, field: str,
+                                                  ftype: str) -> None:
+    retriever: dict[str, Any] = {"query": "red", "fields": [field]}
+    if kind == "linear":
+        retriever["normalizer"] = "minmax"
+    with pytest.raises(BadRequestError) as err:
+        library.search(index="library", retriever={kind: retriever})
+    error = err.value.body["error"]
+    assert error["type"] == "status_exception"
+    assert error["reason"] == (f"[{kind}] search failed - retrievers '[standard]' returned "
+                               f"errors. All failures are attached as suppressed exceptions.")
+    [failed] = error["root_cause"][0]["suppressed"]
+    assert failed["type"] == "search_phase_execution_exception"
+    reason = f"Field [{field}] of type [{ftype}] does not support match queries"
+    assert failed["failed_shards"][0]["reason"]["reason"] == f"failed to create query: {reason}"
+    for query in ({"match": {field: "red"}}, {"multi_match": {"query": "red",
+                                                              "fields": [field]}}):
+        with pytest.raises(BadRequestError) as err:
+            library.search(index="library", query=query)
+        assert err.value.body["error"]["reason"] == f"failed to create query: {reason}"
+    with pytest.raises(BadRequestError) as err:
+        library.search(index="library", query={"match_phrase": {field: "red apples"}})
+    assert "does not support match_phrase queries" in err.value.body["error"]["reason"]
+    lenient = library.search(index="library", query={"match": {
+        field: {"query": "red", "lenient": True}}})
+    assert ids(lenient) == []

@@ -21,6 +21,7 @@ from .base import (
     expect_object,
     index_field_query,
     minimum_should_match,
+    query_shard_error,
     single_field,
     term_value,
     too_many_clauses,
@@ -64,15 +65,29 @@ def analyzer_for(ctx: QueryContext, path: str, override: str | None) -> str:
     return spec.search_analyzer if spec is not None else "standard"
 
 
+_NO_TEXT_SEARCH = ("dense_vector", "sparse_vector")
+
+
+def refuse_without_text_search(ctx: QueryContext, path: str, query_name: str) -> None:
+    """Refuse a full-text query on a field that holds no text to search (vectors), as
+    Elasticsearch's MatchQueryParser does for fields without text search info."""
+    spec = ctx.spec(path)
+    if spec is not None and spec.type in _NO_TEXT_SEARCH:
+        raise query_shard_error(f"Field [{path}] of type [{spec.type}] does not support "
+                                f"{query_name} queries", ctx.index_name)
+
+
 def match_field(ctx: QueryContext, path: str, text: Any, *, operator: str = "or",
                 msm: Any = None, fuzziness: Any = None, analyzer: str | None = None,
                 boost: float = 1.0, prefix_length: int = 0, lenient: bool = False,
-                zero_terms: str = "none") -> tantivy.Query:
+                zero_terms: str = "none", query_name: str = "match") -> tantivy.Query:
     """The query `match` builds on one field."""
     if path == INDEX_FIELD:
         return index_field_query(ctx, lambda name: name == str(text), boost)
     kind = ctx.kind(path)
     if kind is None:
+        if not lenient:
+            refuse_without_text_search(ctx, path, query_name)
         return tantivy.Query.empty_query()
     if kind != "text":
         try:
@@ -113,9 +128,10 @@ def phrase_field(ctx: QueryContext, path: str, text: Any, *, slop: int = 0,
     """The query `match_phrase` builds on one field."""
     kind = ctx.kind(path)
     if kind is None:
+        refuse_without_text_search(ctx, path, "match_phrase")
         return tantivy.Query.empty_query()
     if kind != "text":
-        return match_field(ctx, path, text, boost=boost)
+        return match_field(ctx, path, text, boost=boost, query_name="match_phrase")
     query_terms(analyzer_for(ctx, path, analyzer), text)  # bounds the tokens below
     toks = tokens(analyzer_for(ctx, path, analyzer), str(text))
     if not toks:

@@ -12,7 +12,7 @@ from typing import Any
 
 import tantivy
 
-from ..errors import BadRequest
+from ..errors import BadRequest, EngineError
 from ..index.fulltext import KEY
 from ..limits import current as current_limits
 from ..query.base import QueryNode, boosted
@@ -33,6 +33,7 @@ from .retrievers import (
     with_retriever_filters,
 )
 from .scope import Hit, keys_of, with_filters
+from .shard_failures import RetrieversFailure, failed_scope
 from .sorting import sort_hits
 
 
@@ -187,10 +188,17 @@ class QueryPhase:
         fused: dict[tuple[int, int], float] = {}
         unions: list[list[tantivy.Query]] = [[] for _ in self.scopes]
         ranked_lists = []
+        failed: list[tuple[str, EngineError]] = []
         for child, weight in node.children:
-            ranked, queries = self.retrieve(
-                with_retriever_filters(child, node.filters) if node.filters else child,
-                child_window)
+            try:
+                ranked, queries = self.retrieve(
+                    with_retriever_filters(child, node.filters) if node.filters else child,
+                    child_window)
+            except EngineError as err:
+                if len(self.scopes) > 1 and failed_scope(err, self.scopes) is not None:
+                    raise  # a shard failure of one index (the search goes on without it)
+                failed.append((child.kind, err))
+                continue
             self.context.retrieved[id(child)] = ranked
             ranked_lists.append(ranked)
             for rank, (_, num, key) in enumerate(ranked, start=1):
@@ -198,6 +206,8 @@ class QueryPhase:
                                             node.rank_constant)
             for i, q in enumerate(queries):
                 unions[i].append(q)
+        if failed:
+            raise RetrieversFailure(node.kind, failed, self.context.node_id)
         union_queries = [tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in qs])
                          if len(qs) > 1 else qs[0] for qs in unions]
         if node.kind == "linear":

@@ -53,3 +53,29 @@ class PartialShardsFailure(EngineError):
         causes = [f["reason"] for f in self.failures]
         return {"error": {"root_cause": causes, **self.cause()}, "status": self.status}
 
+
+
+class RetrieversFailure(EngineError):
+    """A compound retriever (rrf, linear) some of whose inner retrievers' searches failed:
+    Elasticsearch's `status_exception` with each failure attached as suppressed, its status
+    the highest of theirs."""
+
+    error_type = "status_exception"
+
+    def __init__(self, kind: str, failed: list[tuple[str, EngineError]], node_id: str) -> None:
+        names = ", ".join(name for name, _ in failed)
+        super().__init__(f"[{kind}] search failed - retrievers '[{names}]' returned errors. "
+                         f"All failures are attached as suppressed exceptions.",
+                         status=max(err.status for _, err in failed),
+                         suppressed=[_search_failure(err, node_id) for _, err in failed])
+
+
+def _search_failure(err: EngineError, node_id: str) -> dict[str, Any]:
+    """How an inner retriever's failed search shows: an error of an index's shard is the
+    search's `all shards failed`."""
+    index = err.extra.get("index")
+    if not isinstance(index, str):
+        return err.cause()
+    return {"type": "search_phase_execution_exception", "reason": "all shards failed",
+            "phase": "query", "grouped": True,
+            "failed_shards": [shard_failure(err, index, node_id)]}
