@@ -122,6 +122,9 @@ class IndexAdmin:
         """Update dynamic settings; static ones are refused as on an open index."""
         body = body.get("settings", body) if isinstance(body, dict) else {}
         flat = index_settings.validate(index_settings.flatten(body))
+        for key in flat:
+            if key in index_settings.FINAL:
+                raise BadRequest(f"final index setting [{key}], not updateable")
         static = sorted(k for k in flat if k[len("index."):] not in _DYNAMIC_SETTINGS
                         and not k.startswith(("index.blocks.", "index.routing.",
                                               "index.mapping.", "index.search.",

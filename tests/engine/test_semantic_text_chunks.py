@@ -139,3 +139,12 @@ def test_nested_queries_on_the_chunks_refuse_what_they_cannot_run(semantic: Elas
     assert err.value.body["error"]["reason"] == (
         "failed to create query: [nested] failed to find nested object under path "
         "[tag.inference.chunks]")
+
+
+def test_the_format_is_fixed_when_the_index_is_created(semantic: Elasticsearch) -> None:
+    with pytest.raises(BadRequestError) as err:
+        semantic.indices.put_settings(index="new", settings=LEGACY)
+    assert err.value.body["error"]["reason"] == (
+        "final index setting [index.mapping.semantic_text.use_legacy_format], not updateable")
+    shown = semantic.indices.get_settings(index="old-sparse")["old-sparse"]["settings"]
+    assert shown["index"]["mapping"]["semantic_text"]["use_legacy_format"] == "true"

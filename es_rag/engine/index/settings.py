@@ -26,6 +26,8 @@ DEFAULTS = {
     "index.query.default_field": ["*"], "index.query.parse.allow_unmapped_fields": "true",
     "index.translog.durability": "REQUEST", "index.analyze.max_token_count": "10000",
 }
+# settings fixed when the index is created (Elasticsearch's `Property.Final`)
+FINAL = {"index.mapping.semantic_text.use_legacy_format"}
 _PREFIXES = ("mapping.", "blocks.", "routing.", "lifecycle.", "merge.", "search.", "store.",
              "shard.", "write.", "unassigned.", "indexing.", "analysis.", "knn", "highlight.",
              "max_", "time_series.", "look_ahead_time", "look_back_time", "similarity.")
