@@ -207,3 +207,25 @@ def test_copy_to_indexes_values_into_another_field_without_touching_source(
         "full": {"query": "john smith", "operator": "and"}}})
     assert hits(body) == ["1"]
     assert body["hits"]["hits"][0]["_source"] == {"first": "John", "last": "Smith"}
+
+
+def test_embeddings_are_shown_only_when_asked(notes: Elasticsearch) -> None:
+    notes.index(index="vectors", id="v1", document={"body": "cat"}, refresh=True)
+
+    def first(**options: Any) -> dict[str, Any]:
+        return notes.search(index="vectors", **options)["hits"]["hits"][0]
+
+    assert first()["_source"] == {"body": "cat"}
+    assert first(source={"exclude_vectors": True})["_source"] == {"body": "cat"}
+    shown = first(source={"exclude_vectors": False})["_source"]
+    record = shown["_inference_fields"]["body"]
+    assert record["inference"]["chunks"]["body"][0]["end_offset"] == 3
+    assert first(source={"includes": ["_inference_fields"]})["_source"] == {
+        "_inference_fields": {"body": record}}
+    assert first(source={"exclude_vectors": False, "excludes": ["_inference_fields"]}
+                 )["_source"] == {"body": "cat"}
+    # Elasticsearch 9.0 and 9.1 return them through `fields`
+    assert first(fields=["_inference_fields"])["fields"] == {"_inference_fields": [
+        {"body": record}]}
+    assert "fields" not in first(fields=["*"]) or \
+        "_inference_fields" not in first(fields=["*"])["fields"]

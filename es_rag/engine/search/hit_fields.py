@@ -1,5 +1,6 @@
-"""The `fields` of a hit (values read from `_source`, typed by the mapping) and the vector
-fields `exclude_vectors` leaves out of `_source`."""
+"""The `fields` of a hit (values read from `_source`, typed by the mapping; `_inference_fields`,
+the semantic_text embeddings, when named) and the vector fields `exclude_vectors` leaves out of
+`_source`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from ..errors import BadRequest
 from ..index.mapping.nested import level_of
+from ..index.mapping.semantic_text import INFERENCE_FIELDS
 from ..query.base import QueryContext
 from ..source_filter import source_values
 from .scope import Scope
@@ -70,6 +72,11 @@ def _flat_fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]
     for item in patterns:
         pattern = item.get("field") if isinstance(item, dict) else str(item)
         number_format = item.get("format") if isinstance(item, dict) else None
+        if pattern == INFERENCE_FIELDS:  # the semantic_text chunks and embeddings (9.0, 9.1)
+            recorded = source.get(INFERENCE_FIELDS)
+            if isinstance(recorded, dict) and recorded:
+                out[INFERENCE_FIELDS] = [recorded]
+            continue
         for path, spec in ctx.mapping.fields.items():
             if spec.type in ("object", "nested") or not fnmatch.fnmatchcase(path, pattern or ""):
                 continue
