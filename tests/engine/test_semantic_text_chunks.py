@@ -64,6 +64,8 @@ def test_the_legacy_format_keeps_text_and_chunks_in_the_field_value(semantic: El
         "field": "body", "query": "inference test"}})["hits"]["hits"][0]
     assert hit["_id"] == "1" and hit["_source"]["body"] == body
     assert ids(semantic.search(index="old-sparse", query={"match": {"body": "test"}})) == ["1"]
+    fetched = semantic.search(index="old-sparse", fields=["body"])["hits"]["hits"][0]
+    assert fetched["fields"] == {"body": ["inference test", "another inference test"]}
 
 
 def test_a_new_text_replaces_the_legacy_object_and_is_embedded_again(semantic: Elasticsearch

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import BadRequest
 from ..index.mapping.nested import level_of
-from ..index.mapping.semantic_text import INFERENCE_FIELDS
+from ..index.mapping.semantic_text import INFERENCE_FIELDS, field_value, values_of
 from ..query.base import QueryContext
 from ..source_filter import source_values
 from .scope import Scope
@@ -82,6 +82,8 @@ def _flat_fields(ctx: QueryContext, source: dict[str, Any], patterns: list[Any]
                 continue
             if spec.type == "dense_vector":
                 values = _raw_values(source, ctx.mapping.source_path(path))
+            elif spec.type == "semantic_text":  # its text (also in the legacy format)
+                values = values_of(field_value(source, ctx.mapping.source_path(path)))
             else:
                 values = source_values(source, ctx.mapping.source_path(path))
                 values = [_typed(spec.type, v) for v in values]
