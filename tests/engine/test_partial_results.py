@@ -50,6 +50,9 @@ def test_a_knn_query_returns_the_compatible_index_and_reports_the_other(mixed: E
     assert failure["index"] == "narrow" and failure["shard"] == 0
     assert failure["reason"]["type"] == "query_shard_exception"
     assert failure["reason"]["reason"] == DIMS_ERROR
+    section = mixed.search(index="wide,narrow", knn=KNN["knn"])  # the top-level knn section
+    assert ids(section) == ["wide-1", "wide-2"]
+    assert section["_shards"]["failures"][0]["index"] == "narrow"
 
 
 def test_any_query_an_index_cannot_build_fails_only_that_index(mixed: Elasticsearch) -> None:
