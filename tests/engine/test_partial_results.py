@@ -92,3 +92,13 @@ def test_a_scroll_keeps_reporting_the_failed_index(mixed: Elasticsearch) -> None
     assert ids(second) == ["wide-2"]
     assert second["_shards"]["failures"][0]["index"] == "narrow"
     mixed.clear_scroll(scroll_id=second["_scroll_id"])
+
+
+def test_a_count_counts_the_indices_that_can_run_the_query(mixed: Elasticsearch) -> None:
+    nested = {"nested": {"path": "passages", "query": {"match": {"passages.text": "power"}}}}
+    counted = mixed.count(index="wide,narrow", query=nested)
+    assert counted["count"] == 2
+    assert counted["_shards"]["failed"] == 1
+    assert counted["_shards"]["failures"][0]["index"] == "narrow"
+    with pytest.raises(BadRequestError):
+        mixed.count(index="narrow", query=nested)

@@ -44,6 +44,7 @@ from .rerank_retriever import FEATURE as RERANK_FEATURE
 from .retrievers import Retriever
 from .scope import make_scopes, with_filters
 from .scroll import Scrolls
+from .shard_failures import failed_scope, shard_failure, shards_section
 from .slice import parse_slice, slice_filter
 from .typed_keys import typed_aggregations
 from .update_by_query import write_in_batches
@@ -214,9 +215,17 @@ class SearchService:
         min_score = float(params["min_score"]) if params.get("min_score") else None
         total = 0
         terminated = False
+        failures: list[dict[str, Any]] = []
         for scope in make_scopes(targets):
             query_phase = QueryPhase(SearchContext(SearchRequest(), [scope]))
-            scoped = query_phase.scope_query(0, query, [])
+            try:
+                scoped = query_phase.scope_query(0, query, [])
+            except EngineError as err:  # that index's shard fails; the others count
+                if len(targets) == 1 or failed_scope(err, [scope]) is None or \
+                        len(failures) == len(targets) - 1:
+                    raise
+                failures.append(shard_failure(err, scope.name, self.node.node_id))
+                continue
             fulltext = scope.ctx.shard.fulltext
             matches = fulltext.count(scoped)
             if min_score is not None and matches:  # only documents scoring at least min_score
@@ -227,8 +236,7 @@ class SearchService:
         body: dict[str, Any] = {"count": total}
         if limit > 0:
             body["terminated_early"] = terminated
-        body["_shards"] = {"total": len(targets), "successful": len(targets), "skipped": 0,
-                           "failed": 0}
+        body["_shards"] = shards_section(len(targets), failures)
         return body
 
     def lookup_document(self, index: str, doc_id: str, *, read_scope: ReadScope
