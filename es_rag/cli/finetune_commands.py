@@ -18,6 +18,7 @@ from es_rag.cli.root import Context, clear_errors, cli, json_flag, pass_context,
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_PSEUDO_QUERIES = 2000
+GENERATED_QUESTIONS = 200
 
 
 def training_options(command: F) -> F:
@@ -38,6 +39,10 @@ def training_options(command: F) -> F:
                           "inverse-cloze sentences) of --dataset, else of the live index."),
         click.option("--max-queries", type=int, default=MAX_PSEUDO_QUERIES, show_default=True,
                      help="Pseudo-queries drawn with --unsupervised."),
+        click.option("--generated-questions", type=int,
+                     help="With --unsupervised and a chat model configured (llm_provider "
+                          f"openai or local): questions the LLM writes for this many passages "
+                          f"(default {GENERATED_QUESTIONS}; 0: none)."),
         click.option("--output", type=click.Path(file_okay=False, path_type=Path),
                      help="Model folder (default: <data>/models/<kind>-vN, the next version)."),
         click.option("--epochs", type=int, help="Passes over the training queries (default 3)."),
@@ -112,15 +117,26 @@ def _run(ctx: Context, kind: str, defaults: Any, options: dict[str, Any],
                                "--dataset DIR, or --unsupervised")
     if options["max_queries"] < 2:
         raise click.UsageError(f"--max-queries must be at least 2, got {options['max_queries']}")
+    if options["generated_questions"] is not None:
+        if not options["unsupervised"]:
+            raise click.UsageError("--generated-questions goes with --unsupervised")
+        if options["generated_questions"] < 0:
+            raise click.UsageError("--generated-questions must be 0 or more, got "
+                                   f"{options['generated_questions']}")
     params = _params(defaults, options)
+    writer = _question_writer(ctx, options)
     settings = ctx.settings
     client, caps = ctx.connection()
     embedder = run_embedder(ctx)
     try:
         with StageProgress() as progress:
             index, data = _training_data(ctx, options, embedder, progress)
+            if writer is not None:
+                data = _with_generated_questions(ctx, options, writer, data, progress)
             pools = candidate_pools(client, caps, index, embedder, data.queries,
                                     progress=progress)
+            if options["unsupervised"]:
+                data = _round_trip(data, pools)
             if dataset is None:
                 _add_pool_passages(client, index, data, pools)
             if options["output"] is not None:
@@ -171,6 +187,46 @@ def _training_data(ctx: Context, options: dict[str, Any], embedder: Any,
                         chunk_size=settings.chunk_size, overlap=settings.chunk_overlap,
                         progress=progress)
     return index, data
+
+
+def _question_writer(ctx: Context, options: dict[str, Any]) -> Any:
+    """The chat model that writes questions for --unsupervised, or None (no chat model
+    configured, or --generated-questions 0); asking for questions without one is an error."""
+    from es_rag.generate import ChatModel, build_generator
+
+    asked = options["generated_questions"]
+    if not options["unsupervised"] or asked == 0:
+        return None
+    generator = build_generator(ctx.settings)
+    if isinstance(generator, ChatModel):
+        return generator
+    if asked is None:
+        return None
+    raise click.UsageError("--generated-questions needs a chat model: set ES_RAG_LLM_PROVIDER "
+                           "to openai or local")
+
+
+def _with_generated_questions(ctx: Context, options: dict[str, Any], writer: Any, data: Any,
+                              progress: Any) -> Any:
+    from es_rag.finetune.generated_questions import generate_questions, with_generated
+
+    count = options["generated_questions"]
+    generated = generate_questions(data.passages, writer, progress=progress,
+                                   count=GENERATED_QUESTIONS if count is None else count)
+    if generated.refused:
+        click.echo(f"generated questions: {len(generated.queries)} written, "
+                   f"{len(generated.refused)} passages without a usable one", err=True)
+    return with_generated(data, generated, ctx.settings.llm_model or ctx.settings.llm_provider)
+
+
+def _round_trip(data: Any, pools: dict[str, list[str]]) -> Any:
+    from es_rag.finetune.generated_questions import round_trip_filtered
+
+    data, dropped = round_trip_filtered(data, pools)
+    if dropped:
+        click.echo(f"generated questions: {dropped} dropped (current retrieval does not find "
+                   "their passage)", err=True)
+    return data
 
 
 def _add_pool_passages(client: Any, index: str, data: Any, pools: dict[str, list[str]]) -> None:

@@ -63,12 +63,13 @@ def passage_text(doc: CorpusDoc) -> str:
     return f"{doc.title}\n{doc.text}" if doc.title else doc.text
 
 
-def _digest(*parts: str | bytes) -> str:
-    digest = hashlib.sha256()
+def digest(*parts: str | bytes) -> str:
+    """A short SHA-256 of `parts` (each terminated, so ("ab", "c") differs from ("a", "bc"))."""
+    hashed = hashlib.sha256()
     for part in parts:
-        digest.update(part if isinstance(part, bytes) else part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:32]
+        hashed.update(part if isinstance(part, bytes) else part.encode())
+        hashed.update(b"\0")
+    return hashed.hexdigest()[:32]
 
 
 def _judged(source: str, queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]],
@@ -94,7 +95,7 @@ def from_dataset(root: Path) -> TrainingData:
     passages = {doc.id: passage_text(doc) for doc in iter_beir_corpus(dataset.corpus_path)}
     qrels_path = dataset.root / "qrels" / f"{TRAIN_SPLIT}.tsv"
     judged = dataset.judgments
-    fingerprint = _digest(qrels_path.read_bytes(), corpus_digest(dataset.corpus_path),
+    fingerprint = digest(qrels_path.read_bytes(), corpus_digest(dataset.corpus_path),
                           json.dumps(judged.queries, sort_keys=True))
     return _judged(f"{dataset.root.name}/{TRAIN_SPLIT}", judged.queries, judged.qrels,
                    passages, fingerprint)
@@ -130,7 +131,7 @@ def from_judgments(path: Path, client: Elasticsearch, index: str,
     passages = index_passages(client, index, relevant)
     source_bytes = (path / "qrels" / f"{TRAIN_SPLIT}.tsv").read_bytes() if path.is_dir() \
         else path.read_bytes()
-    fingerprint = _digest(source_bytes, json.dumps(judged.queries, sort_keys=True),
+    fingerprint = digest(source_bytes, json.dumps(judged.queries, sort_keys=True),
                           json.dumps(passages, sort_keys=True))
     return _judged(f"judgments:{path.name}", judged.queries, judged.qrels, passages, fingerprint)
 
@@ -175,7 +176,7 @@ def unsupervised_from_dataset(root: Path, *, max_queries: int, seed: int = 13) -
                              max_queries=max_queries, seed=seed)
     return _unsupervised(f"{Path(root).name}/corpus", queries,
                          {d.id: passage_text(d) for d in docs},
-                         _digest(corpus_digest(corpus), str(max_queries), str(seed)))
+                         digest(corpus_digest(corpus), str(max_queries), str(seed)))
 
 
 def unsupervised_from_index(client: Elasticsearch, index: str, *, max_queries: int,
@@ -193,7 +194,7 @@ def unsupervised_from_index(client: Elasticsearch, index: str, *, max_queries: i
     passages = index_passages(client, index)
     queries = pseudo_queries(docs, max_queries=max_queries, seed=seed)
     return _unsupervised(f"index:{index}", queries, passages,
-                         _digest(json.dumps(passages, sort_keys=True), str(max_queries),
+                         digest(json.dumps(passages, sort_keys=True), str(max_queries),
                                  str(seed)))
 
 

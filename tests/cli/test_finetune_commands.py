@@ -104,3 +104,31 @@ def test_finetune_says_where_supervision_must_come_from(docs_engine: DocsEngine,
     bad = run("finetune", "embeddings", "--dataset", str(sample), "--epochs", "0",
               env=docs_engine.env)
     assert bad.returncode == 2 and "epochs must be at least 1" in bad.stderr
+
+
+@pytest.mark.timeout(900)
+def test_unsupervised_finetune_trains_on_questions_the_configured_llm_writes(
+        docs_engine: DocsEngine, sample: Path, tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp", reason="the local chat model needs llama-cpp-python")
+    output = tmp_path / "embeddings-unsupervised"
+    env = {**docs_engine.env, "ES_RAG_LLM_PROVIDER": "local"}
+    done = run("finetune", "embeddings", "--dataset", str(sample), "--unsupervised",
+               "--generated-questions", "3", "--no-onnx", "--output", str(output), *TINY,
+               env=env, timeout=900)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout.strip().splitlines()[-1])
+    assert manifest["data"]["source"].endswith("+generated:local")
+    assert "questions" in done.stderr  # the progress bar names the stage
+
+
+def test_generated_questions_need_unsupervised_training_and_a_chat_model(
+        docs_engine: DocsEngine, sample: Path) -> None:
+    supervised = run("finetune", "embeddings", "--dataset", str(sample),
+                     "--generated-questions", "3", env=docs_engine.env)
+    assert supervised.returncode == 2
+    assert "--generated-questions goes with --unsupervised" in supervised.stderr
+    extractive = run("finetune", "embeddings", "--dataset", str(sample), "--unsupervised",
+                     "--generated-questions", "3",
+                     env={**docs_engine.env, "ES_RAG_LLM_PROVIDER": "extractive"})
+    assert extractive.returncode == 2
+    assert "needs a chat model: set ES_RAG_LLM_PROVIDER to openai or local" in extractive.stderr
