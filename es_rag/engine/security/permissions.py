@@ -53,6 +53,7 @@ class RolesPermission:
         self.groups: list[IndexGroup] = []
         self.run_as: list[str] = []
         self.applications: list[Mapping[str, Any]] = []
+        self.managed_applications: list[str] = []  # global `application.manage`
         for descriptor in descriptors:
             self.cluster += [cluster_privilege(name) for name in descriptor.get("cluster", ())]
             for entry in descriptor.get("indices", ()):
@@ -62,10 +63,20 @@ class RolesPermission:
                     entry.get("query"), entry.get("allow_restricted_indices", False)))
             self.run_as += descriptor.get("run_as", ())
             self.applications += descriptor.get("applications", ())
+            manage = (descriptor.get("global") or {}).get("application", {}).get("manage")
+            if manage:
+                self.managed_applications += manage["applications"]
 
     def allows_cluster(self, action: str) -> bool:
         """Whether the cluster `action` is allowed."""
         return any(p.grants(action) for p in self.cluster)
+
+    def allows_application_action(self, action: str, applications: list[str]) -> bool:
+        """Whether an application-privileges `action` on `applications` is allowed: by the
+        cluster privilege, or by the global `application.manage` privilege covering every
+        application named (`*` only when it is granted on `*`)."""
+        return self.allows_cluster(action) or all(
+            any(pattern_covers(p, a) for p in self.managed_applications) for a in applications)
 
     def allows_any_api_key(self) -> bool:
         """Whether API-key actions are allowed on every user's keys, not only one's own."""
@@ -153,6 +164,10 @@ class Permission:
     def allows_cluster(self, action: str) -> bool:
         """Whether the cluster `action` is allowed."""
         return all(p.allows_cluster(action) for p in self._parts)
+
+    def allows_application_action(self, action: str, applications: list[str]) -> bool:
+        """Whether an application-privileges `action` on `applications` is allowed."""
+        return all(p.allows_application_action(action, applications) for p in self._parts)
 
     def allows_any_api_key(self) -> bool:
         """Whether API-key actions are allowed on every user's keys."""

@@ -121,6 +121,15 @@ class Security:
         if refused:
             raise self.denied(user, action, f"on indices [{','.join(refused)}]")
 
+    def authorize_application_privileges(self, user: AuthenticatedUser, action: str,
+                                         applications: list[str]) -> None:
+        """Authorize an application-privileges action (`privilege/put`, `get`, `delete`) on
+        `applications` (none: every application): granted by the cluster privilege, or by the
+        global `application.manage` privilege covering each application (`*` for none)."""
+        self.check_run_as(user, action)
+        if not self.permission(user).allows_application_action(action, applications or ["*"]):
+            raise self.denied(user, action)
+
     def authorize_write(self, user: AuthenticatedUser, op: str, name: str, *, exists: bool,
                         concrete: str | None = None, bulk: bool = False) -> None:
         """Authorize one document write (a bulk item or a single call) on its own target.
