@@ -26,6 +26,7 @@ from .storage.docstore import DocVersion, StoredDoc, Tombstone
 from .write_request import WriteRequest, WriteResult, check_depth, check_id, deep_merge, new_id
 
 if TYPE_CHECKING:
+    from .security.fls import FieldAccess
     from .security.read_scope import ReadScope
 
 Pipeline = Callable[[str, str | None, dict[str, Any], str | None], Any]
@@ -100,11 +101,15 @@ class Documents:
             doc = None
         if stored_fields is not None and source_spec is None and includes is None:
             source_spec = False
-        body = self.render_get(svc, doc_id, doc, source_spec, includes, excludes)
+        visible = read_scope.fields(svc.name)
+        body = self.render_get(svc, doc_id, doc, source_spec, includes, excludes,
+                               visible=visible)
         if doc is not None and stored_fields:
             fields = {}
             source = doc.source_json()
             for name in stored_fields.split(","):
+                if visible is not None and not visible.allows(name):
+                    continue
                 spec = svc.mapping.fields.get(name)
                 if spec is not None and spec.params.get("store") and name in source:
                     value = source[name]
@@ -115,8 +120,10 @@ class Documents:
 
     @staticmethod
     def render_get(svc: IndexService, doc_id: str, doc: StoredDoc | None, source_spec: Any,
-                   includes: Any = None, excludes: Any = None) -> dict[str, Any]:
-        """The body of a get (or mget item) for a stored document or a miss."""
+                   includes: Any = None, excludes: Any = None, *,
+                   visible: FieldAccess | None = None) -> dict[str, Any]:
+        """The body of a get (or mget item) for a stored document or a miss; `visible`: the
+        fields field-level security shows (None: all)."""
         if doc is None:
             return {"_index": svc.name, "_id": doc_id, "found": False}
         body: dict[str, Any] = {"_index": svc.name, "_id": doc_id, "_version": doc.version,
@@ -126,7 +133,10 @@ class Documents:
             body["_routing"] = doc.routing
         fetch, inc, exc = parse_source_spec(source_spec, includes, excludes)
         if fetch and svc.mapping.source_enabled:
-            body["_source"] = filter_source(doc.source_json(), inc,
+            source = doc.source_json()
+            if visible is not None:
+                source = visible.filter_source(source)
+            body["_source"] = filter_source(source, inc,
                                             hidden_metadata(source_spec, inc, exc))
         return body
 

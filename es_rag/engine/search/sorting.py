@@ -76,7 +76,7 @@ def _values(context: SearchContext, hits: list[Hit], key: SortKey,
             docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
             for p in positions:
                 doc = docs.get(hits[p][2])
-                values = source_values(doc.source_json(), scope.ctx.mapping.source_path(
+                values = source_values(scope.ctx.source_of(doc), scope.ctx.mapping.source_path(
                     key.field)) if doc else []
                 if spec.type == "ip":
                     values = [IpSortValue(v) for v in values]

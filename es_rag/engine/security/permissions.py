@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .fls import FieldAccess, FieldGroup
 from .privileges import (
     Privilege,
     any_matches,
@@ -26,12 +27,14 @@ ApplicationDefinitions = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 @dataclass(frozen=True)
 class IndexGroup:
-    """One `indices` entry of a role: name patterns, privileges, optional DLS query text."""
+    """One `indices` entry of a role: name patterns, privileges, optional DLS query text and
+    field security (None: every field)."""
 
     names: tuple[str, ...]
     privileges: tuple[Privilege, ...]
     query: str | None
     allow_restricted_indices: bool = False
+    fields: FieldGroup | None = None
 
     def matches(self, index: str) -> bool:
         """Whether an index or alias name matches this group's patterns (the `.security`
@@ -60,7 +63,8 @@ class RolesPermission:
                 self.groups.append(IndexGroup(
                     tuple(entry["names"]),
                     tuple(index_privilege(name) for name in entry["privileges"]),
-                    entry.get("query"), entry.get("allow_restricted_indices", False)))
+                    entry.get("query"), entry.get("allow_restricted_indices", False),
+                    FieldGroup.of(entry.get("field_security"))))
             self.run_as += descriptor.get("run_as", ())
             self.applications += descriptor.get("applications", ())
             manage = (descriptor.get("global") or {}).get("application", {}).get("manage")
@@ -115,6 +119,13 @@ class RolesPermission:
         if any(g.query is None for g in granting):
             return None
         return [g.query for g in granting if g.query is not None]
+
+    def field_groups(self, action: str, names: Iterable[str]) -> list[FieldGroup | None]:
+        """The field security of the groups granting `action` on an index known by `names`
+        (a None among them: every field is visible)."""
+        names = list(names)
+        return [g.fields for g in self.groups
+                if g.grants(action) and any(g.matches(n) for n in names)]
 
     def has_cluster_privilege(self, privilege: Privilege) -> bool:
         """Whether every action of the cluster `privilege` is held."""
@@ -195,6 +206,12 @@ class Permission:
         """Per part, the query texts (OR-ed within a part, AND-ed across parts)."""
         names = list(names)
         return [p.dls_queries(action, names) for p in self._parts]
+
+    def field_access(self, action: str, names: Iterable[str]) -> FieldAccess | None:
+        """The fields visible in an index known by `names` for `action` (None: all of them):
+        OR-ed within a part, AND-ed across parts (an API key and its owner)."""
+        names = list(names)
+        return FieldAccess.combine(p.field_groups(action, names) for p in self._parts)
 
     def has_cluster_privilege(self, privilege: Privilege) -> bool:
         """Whether every action of the cluster `privilege` is held."""
