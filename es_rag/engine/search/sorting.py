@@ -38,7 +38,9 @@ def _values(context: SearchContext, hits: list[Hit], key: SortKey,
         scope = context.scopes[num]
         spec = scope.ctx.spec(key.field)
         if spec is None:
-            if key.unmapped_type is None and key.field != "_id":
+            # a field hidden by field-level security is mapped: every document misses it
+            hidden = scope.ctx.fields is not None and key.field in scope.target.index.mapping.fields
+            if key.unmapped_type is None and key.field != "_id" and not hidden:
                 raise BadRequest(f"No mapping found for [{key.field}] in order to sort on",
                                  error_type="query_shard_exception", index=scope.name)
             if key.field == "_id":
