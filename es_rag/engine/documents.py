@@ -7,7 +7,7 @@ shard lock, against the real-time state (the store plus earlier items of the sam
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 Pipeline = Callable[[str, str | None, dict[str, Any], str | None], Any]
 Authorizer = Callable[["WriteRequest", bool], None]
 """Raises the item's error unless the current user may perform the write (True: a bulk item)."""
+ShardAuthorizer = Callable[[list[str]], None]
+"""Raises unless the current user may send a bulk's items to one index under all these names."""
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Documents:
         self.node = node
         self.pipeline: Pipeline | None = None
         self.authorize: Authorizer | None = None
+        self.authorize_shard: ShardAuthorizer | None = None
         # semantic_text inference: the source to store instead, or None (inference/)
         self.semantic: Callable[[IndexService, dict[str, Any]], dict[str, Any] | None] | \
             None = None
@@ -157,6 +160,7 @@ class Documents:
         groups: dict[str, list[tuple[int, WriteRequest]]] = {}
         targets: dict[tuple[str, bool, bool], IndexService] = {}  # resolved once per request
         checked: dict[tuple[str, str], EngineError | None] = {}  # authorized once per request
+        refused: list[tuple[int, WriteRequest]] = []  # items refused on an existing index
         for pos, req in enumerate(requests):
             try:
                 req.index = resolve_date_math_name(req.index)
@@ -172,8 +176,12 @@ class Documents:
                     svc = targets[target] = self._target(req)
             except EngineError as err:
                 results[pos] = self._error(req, err)
+                if err.status == 403:
+                    refused.append((pos, req))
                 continue
             groups.setdefault(svc.name, []).append((pos, req))
+        if bulk and self.authorize_shard is not None:
+            self._authorize_shards(groups, refused, results)
         with self._semantic_batch(groups):
             for name, items in groups.items():
                 svc = self.node.indices.get(name)
@@ -183,6 +191,27 @@ class Documents:
                     results[pos] = result
         return [r if r is not None else self._error(req, EngineError("write failed"))
                 for r, req in zip(results, requests, strict=True)]
+
+    def _authorize_shards(self, groups: dict[str, list[tuple[int, WriteRequest]]],
+                          refused: list[tuple[int, WriteRequest]],
+                          results: list[WriteResult | None]) -> None:
+        """Authorize the bulk's request to each index as Elasticsearch authorizes a bulk shard
+        request (`indices:data/write/bulk[s]`) on every name its items use: when the user may
+        not write through one of them (a read-only alias of the same write index), every item
+        sent to that index fails with that refusal, the permitted ones too."""
+        assert self.authorize_shard is not None
+        shards: dict[str, list[tuple[int, WriteRequest]]] = {k: list(v) for k, v in groups.items()}
+        for pos, req in refused:
+            with suppress(EngineError):  # a missing index or alias: no shard request
+                shards.setdefault(self.node.write_index(req.index, auto_create=False).name,
+                                  []).append((pos, req))
+        for name, items in shards.items():
+            try:
+                self.authorize_shard(list(dict.fromkeys(req.index for _, req in items)))
+            except EngineError as err:
+                groups.pop(name, None)
+                for pos, req in items:
+                    results[pos] = self._error(req, err)
 
     def _semantic_batch(self, groups: dict[str, list[tuple[int, WriteRequest]]]
                         ) -> AbstractContextManager[None]:
