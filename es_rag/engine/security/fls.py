@@ -133,3 +133,30 @@ class FieldAccess:
                     out_list.append(item)
             return out_list
         return source
+
+    def filter_properties(self, properties: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        """Mapping `properties` without the hidden fields, as Elasticsearch filters the
+        mappings it returns: an object or multi-field stays while a visible field remains under
+        it (a hidden multi-field holding visible sub-fields becomes an object of them)."""
+        out: dict[str, Any] = {}
+        for name, body in properties.items():
+            path = prefix + name
+            if not isinstance(body, dict):
+                continue
+            body = dict(body)
+            under = {}
+            if isinstance(body.get("properties"), dict):
+                under = body["properties"] = self.filter_properties(body["properties"], path + ".")
+            elif isinstance(body.get("fields"), dict):
+                under = self.filter_properties(body["fields"], path + ".")
+                if under:
+                    body["fields"] = under
+                else:
+                    body.pop("fields")
+            if self.allows(path):
+                out[name] = body
+            elif under:
+                if "fields" in body:  # a hidden field's visible multi-fields: an object of them
+                    body = {"properties": body["fields"]}
+                out[name] = body
+        return out

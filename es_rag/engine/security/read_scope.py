@@ -92,11 +92,13 @@ class ReadScope:
             return None
         return self.security.dls_query(self.user, index, aliases=aliases or ())
 
-    def fields(self, index: str, aliases: list[str] | None = None) -> FieldAccess | None:
-        """The fields the user sees in the concrete `index` (None: all of them)."""
+    def fields(self, index: str, aliases: list[str] | None = None,
+               action: str = SEARCH_ACTION) -> FieldAccess | None:
+        """The fields the user sees in the concrete `index` with `action` (None: all)."""
         if self.user is None or self.security is None:
             return None
-        return self.security.field_access(self.user, index, aliases=aliases or ())
+        return self.security.field_access(self.user, index, aliases=aliases or (),
+                                          action=action)
 
     def restricted(self, index: str) -> bool:
         """Whether document- or field-level security applies to the user on `index`."""
