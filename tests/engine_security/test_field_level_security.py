@@ -90,6 +90,8 @@ SEARCHES = [Call(EVERYTHING, expect=sees_all_but_the_secret),
             Call({"query": {"exists": {"field": "salary"}}}, expect=finds_nothing),
             Call({"query": {"query_string": {"query": SECRET}}}, expect=finds_nothing),
             Call(None, {"q": f"salary:{SECRET}"}, expect=finds_nothing),
+            Call({"knn": {"field": "embedding", "query_vector": [1.0, 0.0], "k": 3,
+                          "num_candidates": 10}}, expect=finds_nothing),
             # a sort on a hidden field sees no value in any document: it cannot order them
             Call({"sort": [{"grade": "desc"}, {"salary": "asc"}], "size": 50},
                  expect=lambda s, b: len({str(h["sort"]) for h in b["hits"]["hits"]}) == 1)]
@@ -152,7 +154,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineApp]:
     admin = caller(app, "elastic", PASSWORD)
     mapping = {"properties": {"name": {"type": "keyword"}, "salary": {"type": "keyword"},
                               "grade": {"type": "integer"}, "bio": {"type": "text"},
-                              "pay": {"properties": {"grade": {"type": "integer"}}}}}
+                              "pay": {"properties": {"grade": {"type": "integer"}}},
+                              "embedding": {"type": "dense_vector", "dims": 2,
+                                            "similarity": "cosine"}}}
     lines: list[dict[str, Any]] = []
     for index in ("staff", "staff-dbq", "copy-1"):
         assert admin("PUT", f"/{index}", {"mappings": mapping})[0] == 200
@@ -160,12 +164,13 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineApp]:
         for n, (doc_id, name) in enumerate(zip(IDS, ["ann", "bob", "cy"], strict=True)):
             lines += [{"index": {"_index": index, "_id": doc_id}},
                       {"name": name, "salary": f"{SECRET}-{n}", "grade": 3 + n,
-                       "bio": "team note"}]
+                       "bio": "team note", "embedding": [1.0, 0.1 * n]}]
     status, body = admin("POST", "/_bulk", ndjson(*lines), refresh="true")
     assert status == 200 and not body["errors"]
     role = {"indices": [{"names": ["staff*"], "privileges": ["read", "write",
                                                              "view_index_metadata"],
-                         "field_security": {"grant": ["*"], "except": ["salary", "*grade"]}},
+                         "field_security": {"grant": ["*"], "except": ["salary", "*grade",
+                                                                    "embedding"]}},
                         {"names": ["copy-*"], "privileges": ["all"]}]}
     assert admin("PUT", "/_security/role/fls-reader", role)[0] == 200
     assert admin("PUT", "/_security/user/reader", {"password": READER_PASSWORD,
@@ -212,7 +217,7 @@ def test_the_mapping_a_reader_gets_leaves_the_hidden_fields_out(engine: EngineAp
     assert set(properties) == {"name", "bio", "pay"}  # an object stays, emptied as in ES
     assert properties["pay"]["properties"] == {}
     assert set(admin("GET", "/staff/_mapping")[1]["staff"]["mappings"]["properties"]) == {
-        "name", "bio", "salary", "grade", "pay"}
+        "name", "bio", "salary", "grade", "pay", "embedding"}
 
 
 def test_the_administrator_still_sees_the_field(engine: EngineApp) -> None:
