@@ -61,6 +61,8 @@ def test_a_role_may_name_an_index_that_does_not_exist_yet(call: Call) -> None:
     ({"indices": [{"names": ["a"], "privileges": ["read"],
                    "field_security": {"grant": ["a"], "deny": ["b"]}}]},
      "parse_exception", '"field_security" only accepts options grant and except, but got: deny'),
+    ({"indices": [{"names": ["a"], "privileges": ["read"], "field_security": {"grant": "a"}}]},
+     "parse_exception", "failed to parse role [bad]"),
     ({"global": {"application": {"manage": {"apps": ["x"]}}}}, "x_content_parse_exception",
      "expected field name [applications] but found [apps] instead"),
     ({"global": {"cluster": {}}}, "x_content_parse_exception",

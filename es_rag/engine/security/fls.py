@@ -20,7 +20,12 @@ from .privileges import any_matches, pattern_covers
 
 
 class FieldSecurityError(ValueError):
-    """A `field_security` definition Elasticsearch refuses (the message is its reason)."""
+    """A `field_security` definition Elasticsearch refuses (the message is its reason,
+    `cause` the `caused_by` it reports, if any)."""
+
+    def __init__(self, reason: str, cause: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.cause = cause
 
 
 def parse_field_security(role: str, value: Any) -> dict[str, list[str]]:
@@ -39,10 +44,12 @@ def parse_field_security(role: str, value: Any) -> dict[str, list[str]]:
                                      f"except, but got: {key}")
         if names is None:
             raise FieldSecurityError(f"{where} {key} must not be null.")
-        names = [names] if isinstance(names, str) else names
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise FieldSecurityError(f"{where} expected field [{key}] value to be an array of "
-                                     f"strings, but found [{names!r}] instead")
+            found = json_token(names if not isinstance(names, list) else
+                               next(n for n in names if not isinstance(n, str)))
+            raise FieldSecurityError(f"failed to parse role [{role}]", {
+                "type": "parse_exception", "reason": f"could not parse [{key}] field. expected "
+                f"a string array but found [{found}] value instead"})
         out[key] = list(names)
     if "except" in out and "grant" not in out:
         raise FieldSecurityError(f"{where} field_security requires grant if except is given")

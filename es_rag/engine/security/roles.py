@@ -132,7 +132,8 @@ def _parse_indices(role: str, entry: dict[str, Any], validate_query: QueryValida
         try:
             parsed["field_security"] = parse_field_security(role, entry["field_security"])
         except FieldSecurityError as exc:
-            raise RoleParseError(str(exc)) from exc
+            raise RoleParseError(str(exc), **({"caused_by": exc.cause} if exc.cause else {})
+                                 ) from exc
     query = entry.get("query")
     if query is not None:
         where_query = f"for indices [{','.join(names)}] at index privilege [{position}]"
