@@ -63,6 +63,7 @@ class EngineApp:
                 data_dir, validate_query=parse_query, stored_script=self._stored_script,
                 elastic_password=elastic_password), self.node, self.router, self.search.matches)
             self.documents.authorize = self.gate.authorize_write
+            self.documents.authorize_shard = self.gate.authorize_shard
         self.cluster = ClusterService(self.node, self.ml, security_enabled=security)
         self._register_routes()
 

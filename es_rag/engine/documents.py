@@ -7,7 +7,7 @@ shard lock, against the real-time state (the store plus earlier items of the sam
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +26,14 @@ from .storage.docstore import DocVersion, StoredDoc, Tombstone
 from .write_request import WriteRequest, WriteResult, check_depth, check_id, deep_merge, new_id
 
 if TYPE_CHECKING:
+    from .security.fls import FieldAccess
     from .security.read_scope import ReadScope
 
 Pipeline = Callable[[str, str | None, dict[str, Any], str | None], Any]
 Authorizer = Callable[["WriteRequest", bool], None]
 """Raises the item's error unless the current user may perform the write (True: a bulk item)."""
+ShardAuthorizer = Callable[[list[str]], None]
+"""Raises unless the current user may send a bulk's items to one index under all these names."""
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Documents:
         self.node = node
         self.pipeline: Pipeline | None = None
         self.authorize: Authorizer | None = None
+        self.authorize_shard: ShardAuthorizer | None = None
         # semantic_text inference: the source to store instead, or None (inference/)
         self.semantic: Callable[[IndexService, dict[str, Any]], dict[str, Any] | None] | \
             None = None
@@ -100,11 +104,15 @@ class Documents:
             doc = None
         if stored_fields is not None and source_spec is None and includes is None:
             source_spec = False
-        body = self.render_get(svc, doc_id, doc, source_spec, includes, excludes)
+        visible = read_scope.fields(svc.name)
+        body = self.render_get(svc, doc_id, doc, source_spec, includes, excludes,
+                               visible=visible)
         if doc is not None and stored_fields:
             fields = {}
             source = doc.source_json()
             for name in stored_fields.split(","):
+                if visible is not None and not visible.allows(name):
+                    continue
                 spec = svc.mapping.fields.get(name)
                 if spec is not None and spec.params.get("store") and name in source:
                     value = source[name]
@@ -115,8 +123,10 @@ class Documents:
 
     @staticmethod
     def render_get(svc: IndexService, doc_id: str, doc: StoredDoc | None, source_spec: Any,
-                   includes: Any = None, excludes: Any = None) -> dict[str, Any]:
-        """The body of a get (or mget item) for a stored document or a miss."""
+                   includes: Any = None, excludes: Any = None, *,
+                   visible: FieldAccess | None = None) -> dict[str, Any]:
+        """The body of a get (or mget item) for a stored document or a miss; `visible`: the
+        fields field-level security shows (None: all)."""
         if doc is None:
             return {"_index": svc.name, "_id": doc_id, "found": False}
         body: dict[str, Any] = {"_index": svc.name, "_id": doc_id, "_version": doc.version,
@@ -126,7 +136,10 @@ class Documents:
             body["_routing"] = doc.routing
         fetch, inc, exc = parse_source_spec(source_spec, includes, excludes)
         if fetch and svc.mapping.source_enabled:
-            body["_source"] = filter_source(doc.source_json(), inc,
+            source = doc.source_json()
+            if visible is not None:
+                source = visible.filter_source(source)
+            body["_source"] = filter_source(source, inc,
                                             hidden_metadata(source_spec, inc, exc))
         return body
 
@@ -147,6 +160,7 @@ class Documents:
         groups: dict[str, list[tuple[int, WriteRequest]]] = {}
         targets: dict[tuple[str, bool, bool], IndexService] = {}  # resolved once per request
         checked: dict[tuple[str, str], EngineError | None] = {}  # authorized once per request
+        refused: list[tuple[int, WriteRequest]] = []  # items refused on an existing index
         for pos, req in enumerate(requests):
             try:
                 req.index = resolve_date_math_name(req.index)
@@ -162,8 +176,12 @@ class Documents:
                     svc = targets[target] = self._target(req)
             except EngineError as err:
                 results[pos] = self._error(req, err)
+                if err.status == 403:
+                    refused.append((pos, req))
                 continue
             groups.setdefault(svc.name, []).append((pos, req))
+        if bulk and self.authorize_shard is not None:
+            self._authorize_shards(groups, refused, results)
         with self._semantic_batch(groups):
             for name, items in groups.items():
                 svc = self.node.indices.get(name)
@@ -173,6 +191,27 @@ class Documents:
                     results[pos] = result
         return [r if r is not None else self._error(req, EngineError("write failed"))
                 for r, req in zip(results, requests, strict=True)]
+
+    def _authorize_shards(self, groups: dict[str, list[tuple[int, WriteRequest]]],
+                          refused: list[tuple[int, WriteRequest]],
+                          results: list[WriteResult | None]) -> None:
+        """Authorize the bulk's request to each index as Elasticsearch authorizes a bulk shard
+        request (`indices:data/write/bulk[s]`) on every name its items use: when the user may
+        not write through one of them (a read-only alias of the same write index), every item
+        sent to that index fails with that refusal, the permitted ones too."""
+        assert self.authorize_shard is not None
+        shards: dict[str, list[tuple[int, WriteRequest]]] = {k: list(v) for k, v in groups.items()}
+        for pos, req in refused:
+            with suppress(EngineError):  # a missing index or alias: no shard request
+                shards.setdefault(self.node.write_index(req.index, auto_create=False).name,
+                                  []).append((pos, req))
+        for name, items in shards.items():
+            try:
+                self.authorize_shard(list(dict.fromkeys(req.index for _, req in items)))
+            except EngineError as err:
+                groups.pop(name, None)
+                for pos, req in items:
+                    results[pos] = self._error(req, err)
 
     def _semantic_batch(self, groups: dict[str, list[tuple[int, WriteRequest]]]
                         ) -> AbstractContextManager[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadRequest, EngineError, IndexNotFound, ResourceNotFound
 from .index import analyze_api
@@ -13,6 +13,9 @@ from .index import settings as index_settings
 from .index.mapping.nested import check_nested_fields_limit
 from .index.similarity import check_mapping as check_similarities
 from .node import IndexService, Node, alias_body
+
+if TYPE_CHECKING:
+    from .security.fls import FieldAccess
 
 _DYNAMIC_SETTINGS = {"number_of_replicas", "refresh_interval", "default_pipeline",
                      "final_pipeline", "max_result_window", "hidden", "auto_expand_replicas"}
@@ -83,9 +86,20 @@ class IndexAdmin:
         targets = self.node.resolve(expression, aliases=False, **opts)
         self.node.delete_indices([t.index for t in targets])
 
-    def get_mapping(self, expression: str | None, opts: dict[str, Any]) -> dict[str, Any]:
-        return {s.name: {"mappings": s.mapping.to_json()}
-                for s in self.services(expression, opts)}
+    def get_mapping(self, expression: str | None, opts: dict[str, Any],
+                    fields_of: Callable[[str], FieldAccess | None] = lambda name: None
+                    ) -> dict[str, Any]:
+        """The mappings of the indices `expression` names; `fields_of(index)` is what
+        field-level security lets the caller see of each (hidden fields are left out)."""
+        out = {}
+        for svc in self.services(expression, opts):
+            mapping = svc.mapping.to_json()
+            visible = fields_of(svc.name)
+            if visible is not None and isinstance(mapping.get("properties"), dict):
+                mapping = {**mapping, "properties": visible.filter_properties(
+                    mapping["properties"])}
+            out[svc.name] = {"mappings": mapping}
+        return out
 
     def put_mapping(self, expression: str, body: dict[str, Any], opts: dict[str, Any]) -> None:
         """Merge a mapping into each index (all-or-nothing: validated on every index first)."""

@@ -10,7 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cluster_settings import ClusterSettings
 from .date_math_names import resolve as resolve_date_math_name
@@ -22,6 +22,9 @@ from .index.shard import Shard
 from .index.similarity import check_mapping as check_similarities
 from .storage.private import make_private
 from .storage.state import load_state, save_state
+
+if TYPE_CHECKING:
+    from .security.fls import FieldAccess
 
 VERSION = "9.1.0"
 CLUSTER_NAME = "es-rag-engine"
@@ -63,10 +66,12 @@ class IndexService:
 
 @dataclass
 class Target:
-    """An index a request resolved to, with the filters of the aliases it was reached through."""
+    """An index a request resolved to, with the filters of the aliases it was reached through
+    and the fields its reader may see (`fields`: field-level security; None: every field)."""
 
     index: IndexService
     alias_filters: list[dict[str, Any]] | None = None
+    fields: FieldAccess | None = None
 
 
 def validate_index_name(name: str) -> None:

@@ -9,6 +9,7 @@ from . import cat
 from .rest import RestRequest, RestResponse, Router
 
 _RESOLVE = "expand_wildcards ignore_unavailable allow_no_indices"
+GET_MAPPINGS = "indices:admin/mappings/get"  # its field-level security filters the mappings
 _MASTER = "master_timeout timeout"
 _ACK = {"acknowledged": True}
 GET_ALIASES = "indices:admin/aliases/get"
@@ -57,7 +58,9 @@ def register(router: Router, admin: IndexAdmin) -> None:
         return RestResponse({"_shards": {"total": count * 2, "successful": count, "failed": 0}})
 
     def get_mapping(req: RestRequest) -> RestResponse:
-        return RestResponse(admin.get_mapping(req.path_params.get("index"), opts(req)))
+        return RestResponse(admin.get_mapping(
+            req.path_params.get("index"), opts(req),
+            lambda name: req.scope.fields(name, action=GET_MAPPINGS)))
 
     def put_mapping(req: RestRequest) -> RestResponse:
         admin.put_mapping(req.path_params["index"], req.json(required=True), opts(req))

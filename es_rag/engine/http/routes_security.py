@@ -106,8 +106,21 @@ def _authorized(security: Security, handler: SecurityHandler, action: str, any_u
         own_account = action in _SELF_ACTIONS and req.path_params.get("username") == user.username
         if any_user or own_account:
             security.check_run_as(user, action)
+        elif action.startswith(_SEC + "privilege/"):
+            security.authorize_application_privileges(user, action, _applications(req))
         else:
             security.authorize(user, action)
         return handler(security, req)
 
     return serve
+
+
+def _applications(req: RestRequest) -> list[str]:
+    """The applications an application-privileges request is about (none: all of them)."""
+    app = req.path_params.get("application")
+    if app is not None:
+        return [] if app == "_all" else [app]
+    if req.method in ("PUT", "POST"):
+        body = req.json()
+        return list(body) if isinstance(body, dict) else []
+    return []

@@ -4,9 +4,11 @@ Every request is authenticated first (401 with `WWW-Authenticate` otherwise). A 
 route authorizes its own action (`routes_security.py`); every other request is authorized by its
 Elasticsearch action name (a routed request with no known action is refused). Writes are
 authorized item by item on their own targets (`authorize_write`, called by the document service
-for every single write, bulk item, reindex and delete-by-query copy), alias actions on every
-index and alias they name (`alias_gate`). Once authenticated, the request carries its user's read
-scope (`security/read_scope.py`, DLS): the services that read documents apply it where they read.
+for every single write, bulk item, reindex and delete-by-query copy; the items a bulk sends to
+one index are also authorized together on every name they use, `authorize_shard`), alias actions
+on every index and alias they name (`alias_gate`). Once authenticated, the request carries its
+user's read scope (`security/read_scope.py`, DLS and FLS): the services that read documents apply
+it where they read.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .alias_gate import AliasGate
 from .rest import RestRequest, RestResponse, Router
 
 SEARCH = REST_ACTIONS["search"]
+BULK_SHARD = "indices:data/write/bulk[s]"  # the per-index part of a bulk request
 _NO_INDEX = "-*"  # an expression matching no index, for a wildcard the user may target nowhere
 _SECURITY_INDICES = (".security", ".security-7")
 
@@ -160,6 +163,14 @@ class SecurityGate:
             concrete = node.write_index(index, auto_create=False).name if exists else None
         self.security.authorize_write(user, write.op, index, exists=exists,
                                       concrete=concrete, bulk=bulk)
+
+    def authorize_shard(self, names: list[str]) -> None:
+        """Authorize the current user's bulk request to one index under the names its items
+        use (`indices:data/write/bulk[s]`, as Elasticsearch authorizes a bulk shard request)."""
+        user = current_user.get()
+        if user is not None:
+            self.security.authorize(user, BULK_SHARD,
+                                    [resolve_date_math_name(n) for n in names])
 
     def _delete_security_index(self, user: AuthenticatedUser, req: RestRequest,
                                inner: Callable[[RestRequest], RestResponse]) -> RestResponse:

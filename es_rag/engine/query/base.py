@@ -20,6 +20,8 @@ from .explanation import Explanation, explain_compiled
 
 if TYPE_CHECKING:
     from ..index.shard import Shard
+    from ..security.fls import FieldAccess
+    from ..storage.docstore import StoredDoc
 
 _MAX_REGEX_STATES = 1000  # tantivy's automaton size limit (Lucene's default is 10000)
 
@@ -40,6 +42,12 @@ class QueryContext:
     _similarities: dict[str, Similarity] | None = None
     parent: QueryContext | None = None  # the root documents' context of a nested level's
     levels: dict[str, QueryContext] = field(default_factory=dict)  # nested path → its context
+    fields: FieldAccess | None = None  # field-level security: the fields the reader sees
+
+    def source_of(self, doc: StoredDoc) -> dict[str, Any]:
+        """A stored document's `_source` as the reader sees it (hidden fields removed)."""
+        source = doc.source_json()
+        return source if self.fields is None else self.fields.filter_source(source)
 
     def similarity(self, path: str) -> Similarity:
         """The similarity `path` is scored with (its mapping's, the index's `default`, BM25)."""

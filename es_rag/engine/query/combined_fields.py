@@ -226,7 +226,7 @@ def _first_term(ctx: QueryContext, path: str, address: Any) -> str | None:
     if doc is None:
         return None
     analyzer = analyzer_for(ctx, path, None)
-    for text in source_values(doc.source_json(), path):
+    for text in source_values(ctx.source_of(doc), path):
         terms = analyze(analyzer, text)
         if terms:
             return terms[0]

@@ -166,7 +166,7 @@ class ScoreFunction:
         if field is not None and field not in ("_seq_no", "_id"):
             docs = ctx.shard.store.by_seq_nos(keys)
             path = ctx.mapping.source_path(field)
-            basis = [",".join(source_values(docs[k].source_json(), path)) if k in docs else ""
+            basis = [",".join(source_values(ctx.source_of(docs[k]), path)) if k in docs else ""
                      for k in keys]
         else:
             docs = ctx.shard.store.by_seq_nos(keys) if field == "_id" else {}

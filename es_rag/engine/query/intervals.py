@@ -130,7 +130,7 @@ def _frequencies(ctx: QueryContext, rule: Rule) -> dict[int, float]:
     found: dict[int, float] = {}
     for key, doc in ctx.shard.store.by_seq_nos(keys).items():
         try:
-            parsed = ctx.mapping.parse(doc.source_json(), doc.id)
+            parsed = ctx.mapping.parse(ctx.source_of(doc), doc.id)
         except Exception:  # a stored document that no longer parses is not indexed either
             continue
         intervals = rule.intervals(_positions_reader(ctx, parsed.values))

@@ -93,7 +93,7 @@ class _Values:
             return [[] if v is None else [v] for v in found]
         docs = ctx.shard.store.by_seq_nos(self.keys)
         path = ctx.mapping.source_path(field)
-        return [source_values(docs[k].source_json(), path) if k in docs else []
+        return [source_values(ctx.source_of(docs[k]), path) if k in docs else []
                 for k in self.keys]
 
     def _vectors(self, field: str) -> list[list[float] | None]:

@@ -296,6 +296,8 @@ class ExistsQuery(QueryNode):
         if "*" in self.path:
             regex = re.compile(re.escape(self.path).replace(r"\*", ".*"))
             paths = [p for p in ctx.mapping.fields if regex.fullmatch(p)]
+        if ctx.fields is not None:  # field-level security: a hidden field has no values
+            paths = [p for p in paths if ctx.fields.allows(p)]
         if not paths:
             return tantivy.Query.empty_query()
         return constant(tantivy.Query.term_set_query(ctx.schema, FIELD_NAMES, paths), self.boost)

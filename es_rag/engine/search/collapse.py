@@ -121,7 +121,7 @@ def group_values(scopes: list[Scope], hits: list[Hit], path: str) -> list[Any]:
         docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
         for p in positions:
             doc = docs.get(hits[p][2])
-            values = source_values(doc.source_json(), scope.ctx.mapping.source_path(path)) \
+            values = source_values(scope.ctx.source_of(doc), scope.ctx.mapping.source_path(path)) \
                 if doc else []
             if len(values) > 1:
                 raise BadRequest(f"failed to collapse {doc.id if doc else ''}, the collapse "

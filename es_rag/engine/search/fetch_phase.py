@@ -74,7 +74,7 @@ class FetchPhase:
             if req.seq_no_primary_term:
                 hit["_seq_no"] = doc.seq_no
                 hit["_primary_term"] = doc.primary_term
-            source = doc.source_json() if (fetch or self.context.highlighter or req.fields or
+            source = scope.ctx.source_of(doc) if (fetch or self.context.highlighter or req.fields or
                                            req.docvalue_fields or nested) else None
             if fetch and source is not None and scope.ctx.mapping.source_enabled:
                 hit["_source"] = filter_source(

@@ -72,7 +72,7 @@ def nested_sort_values(ctx: QueryContext, key: SortKey, path: str, roots: list[i
         docs = ctx.shard.store.by_seq_nos(list(by_root))
         for root, offsets in by_root.items():
             doc = docs.get(root)
-            source = doc.source_json() if doc else {}
+            source = ctx.source_of(doc) if doc else {}
             for offset in offsets:
                 obj = object_source(source, path, offset) or {}
                 values.setdefault(root, []).extend(

@@ -83,7 +83,8 @@ def rerank(contexts: list[QueryContext], node: Any, ranked: list[Hit]) -> list[H
         for num in {n for _, n, _ in ranked}:
             store = contexts[num].shard.store
             docs = store.by_seq_nos([k for _, n, k in ranked if n == num])
-            sources.update({(num, key): doc.source_json() for key, doc in docs.items()})
+            sources.update({(num, key): contexts[num].source_of(doc)
+                            for key, doc in docs.items()})
         texts = [joined_text(sources.get((n, k), {}), spec.field) or "" for _, n, k in ranked]
         scores = inference.rerank(spec.inference_id, spec.inference_text, texts)
     except EngineError:

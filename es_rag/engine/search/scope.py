@@ -1,21 +1,25 @@
 """The indices taking part in one search: a query context per index (`Scope`, with its alias
-and DLS filters compiled), the hits found in them (`Hit`), and what resolves them for a read
-(`ReadTargets`: the search service, as scroll, point in time and update_by_query use it)."""
+and DLS filters compiled and its field-level security applied), the hits found in them (`Hit`),
+and what resolves them for a read (`ReadTargets`: the search service, as scroll, point in time
+and update_by_query use it)."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import tantivy
 
 from ..index.fulltext import KEY
+from ..index.mapping import Mapping
 from ..node import Node, Target
 from ..query import parse_query
 from ..query.base import QueryContext
 
 if TYPE_CHECKING:
     from ..documents import Documents
+    from ..security.fls import FieldAccess
     from ..security.read_scope import ReadScope
 
 Hit = tuple[float, int, int]  # (score, scope number, document key)
@@ -61,14 +65,29 @@ def make_scopes(targets: list[Target]) -> list[Scope]:
         svc = target.index
         # like Elasticsearch's search-idle shards: no periodic refresh without searches
         svc.shard.searched(idle_refresh="index.refresh_interval" not in svc.settings)
-        ctx = QueryContext(svc.mapping, svc.shard, svc.shard.fulltext.schema,
-                           settings={**svc.settings, "index.provided_name": svc.name})
+        mapping = svc.mapping if target.fields is None else visible_mapping(svc.mapping,
+                                                                            target.fields)
+        ctx = QueryContext(mapping, svc.shard, svc.shard.fulltext.schema,
+                           settings={**svc.settings, "index.provided_name": svc.name},
+                           fields=target.fields)
         if target.alias_filters:
             compiled = [parse_query(f).compile(ctx) for f in target.alias_filters]
             ctx.alias_filter = compiled[0] if len(compiled) == 1 else \
                 tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in compiled])
         scopes.append(Scope(target, ctx, ctx.alias_filter))
     return scopes
+
+
+def visible_mapping(mapping: Mapping, fields: FieldAccess) -> Mapping:
+    """The mapping as a reader under field-level security sees it: hidden fields are absent, so
+    queries, aggregations, sorts, highlighting and `fields` on them find nothing (as
+    Elasticsearch's field-subset reader hides their terms and values)."""
+    view = copy.copy(mapping)
+    view.fields = {path: spec for path, spec in mapping.fields.items()
+                   if spec.type in ("object", "nested") or fields.allows(path)}
+    view.aliases = {alias: path for alias, path in mapping.aliases.items()
+                    if fields.allows(alias) and fields.allows(path)}
+    return view
 
 
 def with_filters(query: tantivy.Query, filters: list[tantivy.Query]) -> tantivy.Query:

@@ -252,7 +252,8 @@ class SearchService:
         doc = service.shard.store.get(doc_id)
         if doc is None or not read_scope.admits(service.name, doc_id):
             return None
-        return doc.source_json()
+        visible = targets[0].fields
+        return doc.source_json() if visible is None else visible.filter_source(doc.source_json())
 
     def build_query_vectors(self, specs: Iterator[KnnSpec] | list[KnnSpec]) -> None:
         """Embed the `model_text` of every kNN `query_vector_builder` (once per model and
@@ -343,11 +344,13 @@ class SearchService:
             assert ranked.ranked is not None
             order = {(num, key): pos for pos, (_, num, key) in enumerate(ranked.ranked[0])}
             found.sort(key=lambda item: order.get(item[:2], len(order)))
+        hidden = any(scope.ctx.fields is not None for scope in scopes)  # field-level security
         copies = [WriteRequest(op, dest["index"], doc.id,
-                               source=filter_source(doc.source_json(), inc, exc) if filtered
-                               else doc.source_json(), raw_source=None if filtered else doc.source,
+                               source=filter_source(scopes[num].ctx.source_of(doc), inc, exc)
+                               if filtered or hidden else doc.source_json(),
+                               raw_source=None if filtered or hidden else doc.source,
                                pipeline=dest.get("pipeline"), routing=doc.routing)
-                  for _, _, doc in found]
+                  for num, _, doc in found]
         proceed = (body or {}).get("conflicts", params.get("conflicts")) == "proceed"
         batch_size = max(int(source.get("size", 1000)), 1)
         results, batches = write_in_batches(self.documents, copies, batch_size,

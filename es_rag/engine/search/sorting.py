@@ -38,7 +38,9 @@ def _values(context: SearchContext, hits: list[Hit], key: SortKey,
         scope = context.scopes[num]
         spec = scope.ctx.spec(key.field)
         if spec is None:
-            if key.unmapped_type is None and key.field != "_id":
+            # a field hidden by field-level security is mapped: every document misses it
+            hidden = scope.ctx.fields is not None and key.field in scope.target.index.mapping.fields
+            if key.unmapped_type is None and key.field != "_id" and not hidden:
                 raise BadRequest(f"No mapping found for [{key.field}] in order to sort on",
                                  error_type="query_shard_exception", index=scope.name)
             if key.field == "_id":
@@ -76,7 +78,7 @@ def _values(context: SearchContext, hits: list[Hit], key: SortKey,
             docs = scope.ctx.shard.store.by_seq_nos([hits[p][2] for p in positions])
             for p in positions:
                 doc = docs.get(hits[p][2])
-                values = source_values(doc.source_json(), scope.ctx.mapping.source_path(
+                values = source_values(scope.ctx.source_of(doc), scope.ctx.mapping.source_path(
                     key.field)) if doc else []
                 if spec.type == "ip":
                     values = [IpSortValue(v) for v in values]

@@ -52,8 +52,9 @@ def _max_docs(body: dict[str, Any], params: dict[str, str]) -> int | None:
 
 
 def refuse_under_dls(read_scope: ReadScope, targets: list[Target]) -> None:
-    """Refuse the request when the user's document-level security applies to a target."""
-    if any(read_scope.query(target.index.name) is not None for target in targets):
+    """Refuse the request when the user's document- or field-level security applies to a
+    target (it would write back documents as the user sees them)."""
+    if any(read_scope.restricted(target.index.name) for target in targets):
         raise SecurityError(DLS_UPDATE_REFUSED, status=400)
 
 

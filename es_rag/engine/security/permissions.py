@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .fls import FieldAccess, FieldGroup
 from .privileges import (
     Privilege,
     any_matches,
@@ -26,12 +27,14 @@ ApplicationDefinitions = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 @dataclass(frozen=True)
 class IndexGroup:
-    """One `indices` entry of a role: name patterns, privileges, optional DLS query text."""
+    """One `indices` entry of a role: name patterns, privileges, optional DLS query text and
+    field security (None: every field)."""
 
     names: tuple[str, ...]
     privileges: tuple[Privilege, ...]
     query: str | None
     allow_restricted_indices: bool = False
+    fields: FieldGroup | None = None
 
     def matches(self, index: str) -> bool:
         """Whether an index or alias name matches this group's patterns (the `.security`
@@ -53,19 +56,31 @@ class RolesPermission:
         self.groups: list[IndexGroup] = []
         self.run_as: list[str] = []
         self.applications: list[Mapping[str, Any]] = []
+        self.managed_applications: list[str] = []  # global `application.manage`
         for descriptor in descriptors:
             self.cluster += [cluster_privilege(name) for name in descriptor.get("cluster", ())]
             for entry in descriptor.get("indices", ()):
                 self.groups.append(IndexGroup(
                     tuple(entry["names"]),
                     tuple(index_privilege(name) for name in entry["privileges"]),
-                    entry.get("query"), entry.get("allow_restricted_indices", False)))
+                    entry.get("query"), entry.get("allow_restricted_indices", False),
+                    FieldGroup.of(entry.get("field_security"))))
             self.run_as += descriptor.get("run_as", ())
             self.applications += descriptor.get("applications", ())
+            manage = (descriptor.get("global") or {}).get("application", {}).get("manage")
+            if manage:
+                self.managed_applications += manage["applications"]
 
     def allows_cluster(self, action: str) -> bool:
         """Whether the cluster `action` is allowed."""
         return any(p.grants(action) for p in self.cluster)
+
+    def allows_application_action(self, action: str, applications: list[str]) -> bool:
+        """Whether an application-privileges `action` on `applications` is allowed: by the
+        cluster privilege, or by the global `application.manage` privilege covering every
+        application named (`*` only when it is granted on `*`)."""
+        return self.allows_cluster(action) or all(
+            any(pattern_covers(p, a) for p in self.managed_applications) for a in applications)
 
     def allows_any_api_key(self) -> bool:
         """Whether API-key actions are allowed on every user's keys, not only one's own."""
@@ -104,6 +119,13 @@ class RolesPermission:
         if any(g.query is None for g in granting):
             return None
         return [g.query for g in granting if g.query is not None]
+
+    def field_groups(self, action: str, names: Iterable[str]) -> list[FieldGroup | None]:
+        """The field security of the groups granting `action` on an index known by `names`
+        (a None among them: every field is visible)."""
+        names = list(names)
+        return [g.fields for g in self.groups
+                if g.grants(action) and any(g.matches(n) for n in names)]
 
     def has_cluster_privilege(self, privilege: Privilege) -> bool:
         """Whether every action of the cluster `privilege` is held."""
@@ -154,6 +176,10 @@ class Permission:
         """Whether the cluster `action` is allowed."""
         return all(p.allows_cluster(action) for p in self._parts)
 
+    def allows_application_action(self, action: str, applications: list[str]) -> bool:
+        """Whether an application-privileges `action` on `applications` is allowed."""
+        return all(p.allows_application_action(action, applications) for p in self._parts)
+
     def allows_any_api_key(self) -> bool:
         """Whether API-key actions are allowed on every user's keys."""
         return all(p.allows_any_api_key() for p in self._parts)
@@ -180,6 +206,12 @@ class Permission:
         """Per part, the query texts (OR-ed within a part, AND-ed across parts)."""
         names = list(names)
         return [p.dls_queries(action, names) for p in self._parts]
+
+    def field_access(self, action: str, names: Iterable[str]) -> FieldAccess | None:
+        """The fields visible in an index known by `names` for `action` (None: all of them):
+        OR-ed within a part, AND-ed across parts (an API key and its owner)."""
+        names = list(names)
+        return FieldAccess.combine(p.field_groups(action, names) for p in self._parts)
 
     def has_cluster_privilege(self, privilege: Privilege) -> bool:
         """Whether every action of the cluster `privilege` is held."""

@@ -1,4 +1,4 @@
-"""The document-level-security scope of one request, handed explicitly to every service that reads.
+"""The document- and field-level-security scope of one request, handed to every service that reads.
 
 The security filter builds a `ReadScope` for the authenticated user of each request and the
 request carries it (`RestRequest.read_scope`); a handler passes it on to the service it calls,
@@ -11,6 +11,9 @@ and the service applies it where it reads, as Elasticsearch applies DLS in the s
   reindex source, delete_by_query);
 - `admits(index, id)` says whether a single document may be read (real-time get, mget, explain,
   terms lookup);
+- field-level security rides along: each target carries the user's `FieldAccess` (`fields`),
+  which the search scopes apply to queries, aggregations, sorts, highlighting and `_source`, and
+  `fields(index)` gives it to single-document reads (get, mget, terms lookup);
 - `authorize(action, index)` authorizes one item of a composite read on its own index (mget).
 
 `UNRESTRICTED` is the scope when security is off, and the one a service uses for its own
@@ -32,6 +35,7 @@ from .service import SEARCH_ACTION
 if TYPE_CHECKING:
     from ..node import Target
     from .authn import AuthenticatedUser
+    from .fls import FieldAccess
     from .service import Security
 
 # (pattern or `_all`, expand_wildcards) → the index and alias names it matches
@@ -74,6 +78,7 @@ class ReadScope:
         resolved = resolve(",".join(names))
         for target in resolved:
             aliases = [n for n in names if n in target.index.aliases]
+            target.fields = self.fields(target.index.name, aliases)
             dls = self.query(target.index.name, aliases)
             if dls is not None:
                 base = target.alias_filters
@@ -86,6 +91,18 @@ class ReadScope:
         if self.user is None or self.security is None:
             return None
         return self.security.dls_query(self.user, index, aliases=aliases or ())
+
+    def fields(self, index: str, aliases: list[str] | None = None,
+               action: str = SEARCH_ACTION) -> FieldAccess | None:
+        """The fields the user sees in the concrete `index` with `action` (None: all)."""
+        if self.user is None or self.security is None:
+            return None
+        return self.security.field_access(self.user, index, aliases=aliases or (),
+                                          action=action)
+
+    def restricted(self, index: str) -> bool:
+        """Whether document- or field-level security applies to the user on `index`."""
+        return self.query(index) is not None or self.fields(index) is not None
 
     def admits(self, index: str, doc_id: str) -> bool:
         """Whether the user's DLS lets them read document `doc_id` of the concrete `index`."""

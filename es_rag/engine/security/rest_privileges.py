@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import ActionRequestValidation, BadRequest
 from ..http.rest import RestRequest, RestResponse
+from . import global_privileges
+from .fls import FieldGroup
 from .privileges import cluster_privilege, index_privilege
 from .rest_request import body_of, user_of
 from .service import Security
@@ -59,23 +63,64 @@ def has_privileges(security: Security, req: RestRequest) -> RestResponse:
 
 
 def user_privileges(security: Security, req: RestRequest) -> RestResponse:
-    """`GET /_security/user/_privileges`: the union of the caller's roles (API keys: the key's)."""
+    """`GET /_security/user/_privileges`: the caller's roles merged as Elasticsearch merges
+    them into one role (API keys: the key's own descriptors)."""
     user = user_of(req)
     if user.api_key is not None:
         own = user.api_key.get("role_descriptors") or {}
         descriptors = list((own or user.api_key.get("limited_by") or {}).values())
     else:
         descriptors = list(security.role_descriptors(user).values())
-    indices = []
-    for descriptor in descriptors:
-        for entry in descriptor.get("indices", []):
-            shown = {"names": entry["names"], "privileges": entry["privileges"],
-                     "allow_restricted_indices": entry.get("allow_restricted_indices", False)}
-            if entry.get("query") is not None:
-                shown["query"] = [entry["query"]]
-            indices.append(shown)
     return RestResponse({
         "cluster": sorted({p for d in descriptors for p in d.get("cluster", [])}),
-        "global": [], "indices": indices,
-        "applications": [a for d in descriptors for a in d.get("applications", [])],
+        "global": global_privileges.listed(descriptors),
+        "indices": _merged_indices(descriptors),
+        "applications": _merged_applications(descriptors),
         "run_as": sorted({r for d in descriptors for r in d.get("run_as", [])})})
+
+
+def _merged_indices(descriptors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per set of index names (and `allow_restricted_indices`): privileges, field
+    security and queries united; no query (or field security) in one of them lifts it."""
+    merged: dict[tuple[frozenset[str], bool], dict[str, Any]] = {}
+    for descriptor in descriptors:
+        for entry in descriptor.get("indices", []):
+            restricted = entry.get("allow_restricted_indices", False)
+            key = (frozenset(entry["names"]), restricted)
+            fls = entry.get("field_security")
+            fls = None if fls is None or FieldGroup.of(fls) is None else fls
+            query = entry.get("query")
+            group = merged.get(key)
+            if group is None:
+                merged[key] = {"names": entry["names"], "privileges": list(entry["privileges"]),
+                               "field_security": None if fls is None else [fls],
+                               "query": None if query is None else [query],
+                               "allow_restricted_indices": restricted}
+                continue
+            group["privileges"] += [p for p in entry["privileges"]
+                                    if p not in group["privileges"]]
+            group["field_security"] = None if fls is None or group["field_security"] is None \
+                else group["field_security"] + [fls] * (fls not in group["field_security"])
+            group["query"] = None if query is None or group["query"] is None \
+                else group["query"] + [query] * (query not in group["query"])
+    return [{k: v for k, v in group.items() if v is not None} for group in merged.values()]
+
+
+def _merged_applications(descriptors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Application privileges united per (application, resources), then the resources of
+    equal privilege sets united, as Elasticsearch builds a role's application permission."""
+    by_resources: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
+    for descriptor in descriptors:
+        for entry in descriptor.get("applications", []):
+            key = (entry["application"], frozenset(entry["resources"]))
+            found = by_resources.setdefault(key, {"application": entry["application"],
+                                                  "privileges": [],
+                                                  "resources": list(entry["resources"])})
+            found["privileges"] += [p for p in entry["privileges"]
+                                    if p not in found["privileges"]]
+    by_privileges: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
+    for entry in by_resources.values():
+        key = (entry["application"], frozenset(entry["privileges"]))
+        found = by_privileges.setdefault(key, {**entry, "resources": []})
+        found["resources"] += [r for r in entry["resources"] if r not in found["resources"]]
+    return list(by_privileges.values())

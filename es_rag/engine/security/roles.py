@@ -14,11 +14,11 @@ from es_rag.engine.errors import ActionRequestValidation, BadRequest, EngineErro
 from es_rag.engine.mustache import compile_template
 
 from .dls import prohibited_query
+from .fls import FieldSecurityError, parse_field_security
+from .global_privileges import parse_global
 from .privileges import cluster_privilege, index_privilege
 
 QueryValidator = Callable[[dict[str, Any]], None]
-
-FLS_UNSUPPORTED = "field level security is not supported by the embedded engine"
 
 RESERVED_ROLES: dict[str, dict[str, Any]] = {
     "superuser": {
@@ -49,8 +49,8 @@ RESERVED_ROLES: dict[str, dict[str, Any]] = {
 }
 
 _ROLE_FIELDS = {"cluster", "indices", "index", "applications", "application", "run_as",
-                "metadata", "transient_metadata", "description"}
-_UNSUPPORTED_ROLE_FIELDS = {"global", "remote_indices", "remote_cluster", "restriction"}
+                "metadata", "transient_metadata", "description", "global"}
+_UNSUPPORTED_ROLE_FIELDS = {"remote_indices", "remote_cluster", "restriction"}
 _INDEX_FIELDS = {"names", "privileges", "query", "allow_restricted_indices", "field_security"}
 _APPLICATION_FIELDS = {"application", "privileges", "resources"}
 
@@ -88,6 +88,7 @@ def parse_role(name: str, body: Any, *, validate_query: QueryValidator | None = 
             "Validation Failed: 1: role metadata keys may not start with [_];")
     role: dict[str, Any] = {
         "cluster": cluster,
+        **({"global": parse_global(body["global"])} if body.get("global") else {}),
         "indices": [_parse_indices(name, entry, validate_query, position)
                     for position, entry in enumerate(
                         _objects(body.get("indices", body.get("index", [])), name, "indices"))],
@@ -110,8 +111,6 @@ def _parse_indices(role: str, entry: dict[str, Any], validate_query: QueryValida
     for field in entry:
         if field not in _INDEX_FIELDS:
             raise RoleParseError(f"{where} unexpected field [{field}]")
-    if entry.get("field_security") is not None:
-        raise BadRequest(FLS_UNSUPPORTED)
     if "names" not in entry:
         raise RoleParseError(f"{where} missing required [names] field")
     if "privileges" not in entry:
@@ -129,6 +128,12 @@ def _parse_indices(role: str, entry: dict[str, Any], validate_query: QueryValida
                              f"boolean, but found [{allow_restricted!r}] instead")
     parsed: dict[str, Any] = {"names": names, "privileges": privileges,
                               "allow_restricted_indices": allow_restricted}
+    if "field_security" in entry:
+        try:
+            parsed["field_security"] = parse_field_security(role, entry["field_security"])
+        except FieldSecurityError as exc:
+            raise RoleParseError(str(exc), **({"caused_by": exc.cause} if exc.cause else {})
+                                 ) from exc
     query = entry.get("query")
     if query is not None:
         where_query = f"for indices [{','.join(names)}] at index privilege [{position}]"

@@ -27,6 +27,7 @@ from .actions import (
 from .authn import AuthenticatedUser, Authenticator
 from .dls import StoredScript, combine, render_role_query
 from .file_realm import FileRealm
+from .fls import FieldAccess
 from .permissions import Permission, RolesPermission
 from .privileges import Privilege, is_cluster_action, pattern_matches, privileges_granting
 from .roles import QueryValidator
@@ -121,6 +122,15 @@ class Security:
         if refused:
             raise self.denied(user, action, f"on indices [{','.join(refused)}]")
 
+    def authorize_application_privileges(self, user: AuthenticatedUser, action: str,
+                                         applications: list[str]) -> None:
+        """Authorize an application-privileges action (`privilege/put`, `get`, `delete`) on
+        `applications` (none: every application): granted by the cluster privilege, or by the
+        global `application.manage` privilege covering each application (`*` for none)."""
+        self.check_run_as(user, action)
+        if not self.permission(user).allows_application_action(action, applications or ["*"]):
+            raise self.denied(user, action)
+
     def authorize_write(self, user: AuthenticatedUser, op: str, name: str, *, exists: bool,
                         concrete: str | None = None, bulk: bool = False) -> None:
         """Authorize one document write (a bulk item or a single call) on its own target.
@@ -136,8 +146,7 @@ class Security:
         action = ITEM_ACTIONS[f"bulk.{op}"]
         self.authorize(user, action, [name])
         aliases = [concrete] if concrete and concrete != name else []
-        if op == "update" and self.dls_query(user, name, aliases=aliases,
-                                             action=action) is not None:
+        if op == "update" and self.restricts(user, name, aliases=aliases, action=action):
             raise SecurityError(DLS_BULK_UPDATE_REFUSED if bulk else DLS_UPDATE_REFUSED,
                                 status=400)
 
@@ -156,7 +165,7 @@ class Security:
             raise self.denied(user, ALIASES, f"on indices [{','.join(refused)}]")
         if kind != "add":
             return
-        if any(self.dls_query(user, index, action=ALIASES) is not None for index in indices):
+        if any(self.restricts(user, index, action=ALIASES) for index in indices):
             raise SecurityError(DLS_ALIAS_REFUSED, status=400)
         if not all(permission.grants_no_more_on(alias, index)
                    for index in indices for alias in aliases):
@@ -254,6 +263,17 @@ class Security:
                  [render_role_query(t, params, self.stored_script) for t in texts]
                  for texts in permission.dls_queries(action, [index, *aliases])]
         return combine(parts)
+
+    def field_access(self, user: AuthenticatedUser, index: str, *, aliases: Iterable[str] = (),
+                     action: str = SEARCH_ACTION) -> FieldAccess | None:
+        """The fields `user` sees in `index` (reached through `aliases`); None: all of them."""
+        return self.permission(user).field_access(action, [index, *aliases])
+
+    def restricts(self, user: AuthenticatedUser, index: str, *, aliases: Iterable[str] = (),
+                  action: str = SEARCH_ACTION) -> bool:
+        """Whether document- or field-level security applies to `user` on `index`."""
+        return self.dls_query(user, index, aliases=aliases, action=action) is not None or \
+            self.field_access(user, index, aliases=aliases, action=action) is not None
 
     # the .security system index ---------------------------------------------------------
     def reset(self) -> None:
