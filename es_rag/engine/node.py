@@ -20,6 +20,7 @@ from .index.mapping import Mapping
 from .index.mapping.nested import check_nested_fields_limit
 from .index.shard import Shard
 from .index.similarity import check_mapping as check_similarities
+from .legacy_templates import LegacyTemplates
 from .storage.private import make_private
 from .storage.state import load_state, save_state
 
@@ -109,6 +110,7 @@ class Node:
             self.indices[name] = IndexService(
                 name, meta["uuid"], meta["created"], meta["settings"], mapping, meta["aliases"],
                 Shard(self._index_dir(meta["uuid"]), mapping))
+        self.templates = LegacyTemplates(data_dir / "legacy_templates.json")
         self.extensions: dict[str, Any] = {}
         self._stop = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_loop, daemon=True,
@@ -163,7 +165,8 @@ class Node:
 
     # -- index lifecycle --------------------------------------------------------------------
     def create_index(self, name: str, body: dict[str, Any] | None) -> IndexService:
-        """Create an index from a create-index body (settings, mappings, aliases)."""
+        """Create an index from a create-index body (settings, mappings, aliases), with the
+        legacy templates its name matches applied."""
         body = body or {}
         for key in body:
             if key not in ("settings", "mappings", "aliases"):
@@ -171,6 +174,7 @@ class Node:
                                   error_type="parse_exception")
         name = resolve_date_math_name(name)
         validate_index_name(name)
+        body = self.templates.apply(name, body) or {}
         flat = index_settings.validate(index_settings.flatten(body.get("settings") or {}))
         mapping = Mapping(body.get("mappings") or {})
         check_similarities(mapping.fields.values(), flat)
