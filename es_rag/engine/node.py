@@ -50,6 +50,19 @@ class IndexService:
         return self.settings.get("index." + name, default)
 
     @property
+    def shard_copies(self) -> tuple[int, int]:
+        """(all copies, active copies) of its shards on this single node: every primary with
+        its replicas (`auto_expand_replicas` expands to its lower bound on one node), of which
+        only the primaries can be assigned."""
+        primaries = int(self.setting("number_of_shards", "1"))
+        expand = str(self.setting("auto_expand_replicas", "false"))
+        if expand != "false" and "-" in expand:
+            replicas = int(expand.split("-", 1)[0])
+        else:
+            replicas = int(self.setting("number_of_replicas", "1"))
+        return primaries * (1 + replicas), primaries
+
+    @property
     def hidden(self) -> bool:
         return self.setting("hidden") == "true"
 
