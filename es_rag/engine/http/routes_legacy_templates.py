@@ -36,6 +36,6 @@ def register(router: Router, templates: LegacyTemplates) -> None:
         return RestResponse({"acknowledged": True})
 
     router.add("PUT POST", "/_template/{name}", put, f"{_MASTER} create order cause")
-    for path in ("/_template", "/_template/{name}"):
-        router.add("GET HEAD", path, get, f"{_MASTER} flat_settings local")
+    router.add("GET", "/_template", get, f"{_MASTER} flat_settings local")
+    router.add("GET HEAD", "/_template/{name}", get, f"{_MASTER} flat_settings local")
     router.add("DELETE", "/_template/{name}", delete, f"{_MASTER} timeout")
