@@ -138,3 +138,16 @@ def test_templates_survive_a_restart(tmp_path: Path) -> None:
     reopened = LegacyTemplates(path)
     assert reopened.get("kept")["kept"]["order"] == 2
     assert reopened.apply("k-1", None) == {"settings": {}, "mappings": {}, "aliases": {}}
+
+
+def test_cat_templates_lists_name_patterns_order_and_version(client: Elasticsearch) -> None:
+    client.indices.put_template(name="logs", index_patterns=["logs-*", "l-*"], order=2,
+                                version=7)
+    client.indices.put_template(name="metrics", index_patterns=["m-*"])
+    lines = client.cat.templates(v=True).splitlines()
+    assert lines[0].split() == ["name", "index_patterns", "order", "version", "composed_of"]
+    assert lines[1].startswith("logs    [logs-*, l-*]  2     7")
+    assert lines[2].startswith("metrics [m-*]          0")
+    assert client.cat.templates(name="met*", format="json") == [
+        {"name": "metrics", "index_patterns": "[m-*]", "order": "0", "version": "",
+         "composed_of": ""}]

@@ -136,6 +136,7 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("info", "GET HEAD", "/", "cluster:monitor/main"),
     _e("cluster.health", "GET", "/_cluster/health[/{index}]", "cluster:monitor/health"),
     _e("cat.health", "GET", "/_cat/health", "cluster:monitor/health"),
+    _e("cat.templates", "GET", "/_cat/templates[/{name}]", "cluster:monitor/state"),
     _e("cluster.state", "GET", "/_cluster/state", "cluster:monitor/state"),
     _e("cluster.state", "GET", "/_cluster/state/{name}[/{index}]", "cluster:monitor/state"),
     _e("cluster.stats", "GET", "/_cluster/stats", "cluster:monitor/stats"),
