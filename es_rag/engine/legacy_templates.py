@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .deprecation import warn
 from .errors import BadRequest, EngineError, MapperParsingError
 from .index import settings as index_settings
 from .index.mapping import Mapping
@@ -233,6 +234,10 @@ class LegacyTemplates:
         templates = self.matching(index, hidden)
         if not templates:
             return body or None
+        if len(templates) > 1:
+            warn(f"index [{index}] matches multiple legacy templates "
+                 f"[{', '.join(sorted(name for name, _ in templates))}], composable templates "
+                 f"will only match a single template")
         settings: dict[str, Any] = {}
         for _, template in reversed(templates):
             settings.update(template["settings"])

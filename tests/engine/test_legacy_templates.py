@@ -151,3 +151,16 @@ def test_cat_templates_lists_name_patterns_order_and_version(client: Elasticsear
     assert client.cat.templates(name="met*", format="json") == [
         {"name": "metrics", "index_patterns": "[m-*]", "order": "0", "version": "",
          "composed_of": ""}]
+
+
+def test_an_index_matching_several_templates_is_warned_about(client: Elasticsearch) -> None:
+    client.indices.put_template(name="wide", index_patterns=["w*"])
+    client.indices.put_template(name="narrow", index_patterns=["wx-*"], order=1)
+    response = client.perform_request("PUT", "/wx-1")
+    assert ("index [wx-1] matches multiple legacy templates [narrow, wide], composable "
+            "templates will only match a single template") in response.meta.headers["warning"]
+    bulk = client.perform_request("POST", "/_bulk", headers={
+        "content-type": "application/x-ndjson"}, body='{"index": {"_index": "wx-2"}}\n{}\n')
+    assert "index [wx-2] matches multiple legacy templates" in bulk.meta.headers["warning"]
+    single = client.perform_request("PUT", "/other-1")
+    assert "warning" not in single.meta.headers

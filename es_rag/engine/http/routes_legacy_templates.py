@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..deprecation import warn
 from ..legacy_templates import LegacyTemplates
-from ..node import VERSION
 from . import cat
 from .rest import RestRequest, RestResponse, Router
 
@@ -20,19 +20,14 @@ _CAT_COLUMNS = [
 ]
 
 
-def deprecation_warning(message: str) -> str:
-    """The `Warning` header value Elasticsearch's deprecation logger sends."""
-    return f'299 Elasticsearch-{VERSION} "{message}"'
-
-
 def register(router: Router, templates: LegacyTemplates) -> None:
     """Add the legacy template routes served by `templates`."""
 
     def put(req: RestRequest) -> RestResponse:
+        warn(DEPRECATION)
         templates.put(req.path_params["name"], req.json(required=True),
                       order=req.int_param("order", 0) or 0, create=req.flag("create"))
-        return RestResponse({"acknowledged": True},
-                            headers={"Warning": deprecation_warning(DEPRECATION)})
+        return RestResponse({"acknowledged": True})
 
     def get(req: RestRequest) -> RestResponse:
         """A name or pattern matching no template is a 404 with `{}`; no name, all templates."""
