@@ -58,6 +58,26 @@ def _merge_defaults(content: dict[str, Any], defaults: dict[str, Any]) -> dict[s
             out[key] = copy.deepcopy(value)
         elif isinstance(out[key], dict) and isinstance(value, dict):
             out[key] = _merge_defaults(out[key], value)
+        elif isinstance(out[key], list) and isinstance(value, list):
+            out[key] = _merge_lists(out[key], value)
+    return out
+
+
+def _merge_lists(content: list[Any], defaults: list[Any]) -> list[Any]:
+    """Lists of one-key objects (`dynamic_templates`) merge by key, the content's entries
+    first; other lists are the defaults then the content's values not already there."""
+    def keyed(items: list[Any]) -> bool:
+        return all(isinstance(i, dict) and len(i) == 1 for i in items)
+
+    if keyed(content) and keyed(defaults):
+        merged: dict[str, dict[str, Any]] = {next(iter(i)): i for i in content}
+        for item in defaults:
+            key = next(iter(item))
+            merged[key] = _merge_defaults(merged[key], item) if key in merged else \
+                copy.deepcopy(item)
+        return list(merged.values())
+    out = copy.deepcopy(defaults)
+    out.extend(i for i in content if i not in out)
     return out
 
 
@@ -147,11 +167,13 @@ class LegacyTemplates:
         aliases = body.get("aliases") or {}
         if not isinstance(aliases, dict):
             raise BadRequest("Malformed [aliases] section, should include an inner object")
+        flat = index_settings.validate(index_settings.flatten(settings))
         problems = _name_problems(name) + [p for pattern in patterns
                                            for p in _pattern_problems(pattern)]
+        if "index.hidden" in flat and any(p.strip("*") == "" for p in patterns):
+            problems.append("global templates may not specify the setting index.hidden")
         if problems:
             raise _invalid(name, problems)
-        flat = index_settings.validate(index_settings.flatten(settings))
         if mappings:
             Mapping(copy.deepcopy(mappings))
         for alias in aliases:

@@ -74,6 +74,10 @@ def test_bad_templates_are_refused_with_elasticsearchs_errors(client: Elasticsea
                                headers={"content-type": "application/json"},
                                body={"index_patterns": ["x"], "colour": "red"})
     assert err.value.error == "parse_exception"
+    with pytest.raises(BadRequestError) as err:
+        client.indices.put_template(name="hiding", index_patterns=["*"],
+                                    settings={"index.hidden": True})
+    assert "global templates may not specify the setting index.hidden" in str(err.value)
     client.indices.put_template(name="once", index_patterns=["o-*"])
     with pytest.raises(BadRequestError) as err:
         client.indices.put_template(name="once", index_patterns=["o-*"], create=True)
@@ -130,6 +134,19 @@ def test_a_first_write_runs_the_pipelines_of_the_templates(client: Elasticsearch
     assert client.indices.get_settings(index="moved")["moved"]["settings"]["index"][
         "final_pipeline"] == "stamp"
     client.ingest.delete_pipeline(id="stamp,move")
+
+
+def test_dynamic_templates_merge_by_name_with_the_request_first(tmp_path: Path) -> None:
+    templates = LegacyTemplates(tmp_path / "legacy_templates.json")
+    templates.put("dyn", {"index_patterns": ["d-*"], "mappings": {"dynamic_templates": [
+        {"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}},
+        {"longs": {"match_mapping_type": "long", "mapping": {"type": "integer"}}}]}})
+    body = templates.apply("d-1", {"mappings": {"dynamic_templates": [
+        {"longs": {"match_mapping_type": "long", "mapping": {"type": "long"}}}]}})
+    assert body is not None
+    assert body["mappings"]["dynamic_templates"] == [
+        {"longs": {"match_mapping_type": "long", "mapping": {"type": "long"}}},
+        {"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}]
 
 
 def test_templates_survive_a_restart(tmp_path: Path) -> None:
