@@ -174,6 +174,9 @@ class LegacyTemplates:
             problems.append("global templates may not specify the setting index.hidden")
         if problems:
             raise _invalid(name, problems)
+        if list(mappings) == ["_doc"]:
+            raise BadRequest("The mapping definition cannot be nested under a type [_doc] "
+                             "unless include_type_name is set to true.")
         if mappings:
             Mapping(copy.deepcopy(mappings))
         for alias in aliases:

@@ -78,6 +78,10 @@ def test_bad_templates_are_refused_with_elasticsearchs_errors(client: Elasticsea
         client.indices.put_template(name="hiding", index_patterns=["*"],
                                     settings={"index.hidden": True})
     assert "global templates may not specify the setting index.hidden" in str(err.value)
+    with pytest.raises(BadRequestError) as err:
+        client.indices.put_template(name="typed", index_patterns=["t-*"], mappings={
+            "_doc": {"properties": {"a": {"type": "keyword"}}}})
+    assert "cannot be nested under a type [_doc]" in str(err.value)
     client.indices.put_template(name="once", index_patterns=["o-*"])
     with pytest.raises(BadRequestError) as err:
         client.indices.put_template(name="once", index_patterns=["o-*"], create=True)
