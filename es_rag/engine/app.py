@@ -13,6 +13,7 @@ from .http import (
     routes_documents,
     routes_indices,
     routes_ingest,
+    routes_legacy_templates,
     routes_ml,
     routes_rank_eval,
     routes_scroll_pit,
@@ -73,6 +74,7 @@ class EngineApp:
         templates = TemplateServices(self.scripts, self.search)
         routes_cluster.register(router, self.cluster)
         routes_indices.register(router, self.admin)
+        routes_legacy_templates.register(router, self.node.templates)
         routes_documents.register(router, self.documents)
         routes_search.register(router, self.search)
         routes_ingest.register(router, self.ingest)

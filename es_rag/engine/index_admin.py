@@ -36,15 +36,18 @@ class IndexAdmin:
         return self.node.create_index(name, body).name
 
     def refresh(self, expression: str | None, opts: dict[str, Any], *, flush: bool = False
-                ) -> int:
+                ) -> dict[str, int]:
         """`_refresh` (and `_flush`, which also persists the vector graphs) of the indices
-        `expression` names; how many there were."""
-        services = self.services(expression, opts)
-        for svc in services:
+        `expression` names; the broadcast's `_shards`: every shard copy counts in `total`,
+        the active ones (the primaries, on one node) in `successful`."""
+        total = successful = 0
+        for svc in self.services(expression, opts):
             svc.shard.refresh()
             if flush:
                 svc.shard.save_vectors()
-        return len(services)
+            copies, active = svc.shard_copies
+            total, successful = total + copies, successful + active
+        return {"total": total, "successful": successful, "failed": 0}
 
     def analyze(self, body: dict[str, Any], index: str | None) -> dict[str, Any]:
         """`_analyze`, with an index's analyzers when one is named."""

@@ -20,6 +20,7 @@ from .index.mapping import Mapping
 from .index.mapping.nested import check_nested_fields_limit
 from .index.shard import Shard
 from .index.similarity import check_mapping as check_similarities
+from .legacy_templates import LegacyTemplates
 from .storage.private import make_private
 from .storage.state import load_state, save_state
 
@@ -50,6 +51,19 @@ class IndexService:
 
     def setting(self, name: str, default: str | None = None) -> Any:
         return self.settings.get("index." + name, default)
+
+    @property
+    def shard_copies(self) -> tuple[int, int]:
+        """(all copies, active copies) of its shards on this single node: every primary with
+        its replicas (`auto_expand_replicas` expands to its lower bound on one node), of which
+        only the primaries can be assigned."""
+        primaries = int(self.setting("number_of_shards", "1"))
+        expand = str(self.setting("auto_expand_replicas", "false"))
+        if expand != "false" and "-" in expand:
+            replicas = int(expand.split("-", 1)[0])
+        else:
+            replicas = int(self.setting("number_of_replicas", "1"))
+        return primaries * (1 + replicas), primaries
 
     @property
     def hidden(self) -> bool:
@@ -114,6 +128,7 @@ class Node:
             self.indices[name] = IndexService(
                 name, meta["uuid"], meta["created"], meta["settings"], mapping, meta["aliases"],
                 Shard(self._index_dir(meta["uuid"]), mapping))
+        self.templates = LegacyTemplates(data_dir / "legacy_templates.json")
         self.extensions: dict[str, Any] = {}
         self._stop = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_loop, daemon=True,
@@ -168,7 +183,8 @@ class Node:
 
     # -- index lifecycle --------------------------------------------------------------------
     def create_index(self, name: str, body: dict[str, Any] | None) -> IndexService:
-        """Create an index from a create-index body (settings, mappings, aliases)."""
+        """Create an index from a create-index body (settings, mappings, aliases), with the
+        legacy templates its name matches applied."""
         body = body or {}
         for key in body:
             if key not in ("settings", "mappings", "aliases"):
@@ -176,6 +192,7 @@ class Node:
                                   error_type="parse_exception")
         name = resolve_date_math_name(name)
         validate_index_name(name)
+        body = self.templates.apply(name, body) or {}
         flat = index_settings.validate(index_settings.flatten(body.get("settings") or {}))
         mapping = Mapping(body.get("mappings") or {})
         check_similarities(mapping.fields.values(), flat)

@@ -44,8 +44,10 @@ class ClusterWiper:
                             lambda body: [t["name"] for t in body.get("component_templates", [])
                                           if not _is_managed(t["name"],
                                                              t.get("component_template"))])
+        # one by one, as ESRestTestCase does: `DELETE _template/{name}` takes one name (or
+        # pattern), not a comma list
         self._delete_listed("/_template", "legacy_templates", "/_template/{}",
-                            lambda body: [n for n in body if not n.startswith(".")])
+                            lambda body: [n for n in body if not n.startswith(".")], chunk=1)
         self._delete_inference_endpoints()
         self._reset_cluster_settings()
 
@@ -95,16 +97,17 @@ class ClusterWiper:
             self._delete_in_chunks("/{}", [_SECURITY_INDEX], {})
 
     def _delete_listed(self, list_path: str, name: str, delete_path: str,
-                       names_of: Callable[[Any], list[str]]) -> None:
+                       names_of: Callable[[Any], list[str]], chunk: int = _CHUNK) -> None:
         listing = self._probe(name, list_path)
         if listing is None or not isinstance(listing.body, dict):
             return
-        self._delete_in_chunks(delete_path, names_of(listing.body), {})
+        self._delete_in_chunks(delete_path, names_of(listing.body), {}, chunk)
 
-    def _delete_in_chunks(self, path: str, names: Iterable[str], params: dict[str, str]) -> None:
+    def _delete_in_chunks(self, path: str, names: Iterable[str], params: dict[str, str],
+                          chunk: int = _CHUNK) -> None:
         names = list(names)
-        for start in range(0, len(names), _CHUNK):
-            target = path.format(",".join(names[start:start + _CHUNK]))
+        for start in range(0, len(names), chunk):
+            target = path.format(",".join(names[start:start + chunk]))
             response = self._call("DELETE", target, params)
             if response.status != 404:
                 _check(response, f"DELETE {target}")

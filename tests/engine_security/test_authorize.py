@@ -162,3 +162,22 @@ def test_wildcards_do_not_reach_the_security_index(call: Call, security: Securit
     security.authorize(rita, REST_ACTIONS["get"], ["anything"])
     with pytest.raises(EngineError):
         security.authorize(rita, REST_ACTIONS["get"], [".security-7"])
+
+
+def test_legacy_templates_need_manage_index_templates(call: Call, security: Security,
+                                                      tess: AuthenticatedUser) -> None:
+    assert request_action("PUT", "/_template/logs").action == "indices:admin/template/put"
+    assert request_action("HEAD", "/_template/logs").action == "indices:admin/template/get"
+    assert request_action("DELETE", "/_template/logs").action == \
+        "indices:admin/template/delete"
+    security.authorize(tess, REST_ACTIONS["indices.get_template"])  # `monitor` reads them
+    for api in ("indices.put_template", "indices.delete_template"):
+        with pytest.raises(EngineError) as refused:
+            security.authorize(tess, REST_ACTIONS[api])
+        assert "manage_index_templates" in refused.value.reason
+    call("PUT", "/_security/role/templates", {"cluster": ["manage_index_templates"]})
+    call("PUT", "/_security/user/tim", {"password": "tim-password", "roles": ["templates"]})
+    tim = security.authenticate(basic("tim", "tim-password"))
+    security.authorize(tim, REST_ACTIONS["indices.put_template"])
+    assert request_action("GET", "/logs/_field_caps").action == \
+        "indices:data/read/field_caps"

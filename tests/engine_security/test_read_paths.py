@@ -152,6 +152,13 @@ READS: dict[str, list[Call]] = {
     "/{index}/_pit": [Call(params={"keep_alive": "1m"}, expect=lambda s, b: "id" in b)],
     "/_pit": [Call(lambda pit: {"id": pit}, opens=open_pit,
                    expect=lambda s, b: b["num_freed"] == 1)],
+    # `refs` only has values in hidden documents: a field with no visible value is empty
+    "/_field_caps": [Call(params={"fields": "*", "include_empty_fields": "false"},
+                          expect=lambda s, b: s == 200 and "refs" not in b["fields"])],
+    "/{index}/_field_caps": [Call({"index_filter": {"exists": {"field": "refs"}}},
+                                  {"fields": "*", "include_empty_fields": "false"},
+                                  expect=lambda s, b: b["indices"] == ["docs"]
+                                  and "refs" not in b["fields"] and "acl" in b["fields"])],
     # refused under DLS, as `_update` is: no document is read, none rewritten
     "/{index}/_update_by_query": [Call({"query": MATCH}, index="docs-dbq", refusal=400,
                                        expect=lambda s, b: s == 400 and "document level security"

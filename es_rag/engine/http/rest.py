@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..deprecation import collecting
 from ..errors import BadRequest, EngineError
 from ..limits import MB
 from ..node import VERSION
@@ -22,6 +23,12 @@ if TYPE_CHECKING:
 _ANY_NAME = ("id", "name", "task_id", "username", "user", "application", "ids")
 GLOBAL_PARAMS = {"pretty", "human", "error_trace", "filter_path", "format", "source",
                  "source_content_type"}
+
+
+def escape_warning(message: str) -> str:
+    """A message as a `Warning` header's quoted text carries it (`HeaderWarning.escapeAndEncode`:
+    backslashes and quotes escaped)."""
+    return message.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def flag(params: Mapping[str, str], name: str, default: bool = False) -> bool:
@@ -200,9 +207,12 @@ class Router:
         ignored = check_params(req.path, req.params, route.method, tuple(route.segments),
                                route.params | GLOBAL_PARAMS)
         req.path_params = found
-        response = route.handler(req)
+        with collecting() as deprecations:
+            response = route.handler(req)
+        warnings = [f'299 Elasticsearch-{VERSION} "{escape_warning(m)}"' for m in deprecations]
         if ignored:
-            warning = ignored_warning(ignored, VERSION)
+            warnings.append(ignored_warning(ignored, VERSION))
+        if warnings:
             earlier = response.headers.get("Warning")
-            response.headers["Warning"] = f"{earlier}, {warning}" if earlier else warning
+            response.headers["Warning"] = ", ".join([earlier, *warnings] if earlier else warnings)
         return response

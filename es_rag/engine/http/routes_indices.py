@@ -50,12 +50,11 @@ def register(router: Router, admin: IndexAdmin) -> None:
         return RestResponse(_ACK)
 
     def refresh(req: RestRequest) -> RestResponse:
-        count = admin.refresh(req.path_params.get("index"), opts(req))
-        return RestResponse({"_shards": {"total": count * 2, "successful": count, "failed": 0}})
+        return RestResponse({"_shards": admin.refresh(req.path_params.get("index"), opts(req))})
 
     def flush(req: RestRequest) -> RestResponse:
-        count = admin.refresh(req.path_params.get("index"), opts(req), flush=True)
-        return RestResponse({"_shards": {"total": count * 2, "successful": count, "failed": 0}})
+        return RestResponse({"_shards": admin.refresh(req.path_params.get("index"), opts(req),
+                                                      flush=True)})
 
     def get_mapping(req: RestRequest) -> RestResponse:
         return RestResponse(admin.get_mapping(

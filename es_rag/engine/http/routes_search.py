@@ -6,6 +6,7 @@ import time
 
 from ..errors import BadRequest
 from ..node import VERSION
+from ..search.field_caps import field_caps, parse_request
 from ..search.service import SearchService, reindex_deprecations
 from ..search.update_by_query import update_by_query as run_update_by_query
 from . import cat
@@ -34,6 +35,8 @@ _UBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_ope
 _CAT_COUNT = [cat.Column("epoch", ("t", "time"), "seconds since 1970-01-01 00:00:00"),
               cat.Column("timestamp", ("ts", "hms", "hhmmss"), "time in HH:MM:SS"),
               cat.Column("count", ("dc", "docs.count", "docsCount"), "the document count")]
+_FIELD_CAPS_PARAMS = ("allow_no_indices expand_wildcards fields filters ignore_unavailable "
+                      "include_empty_fields include_unmapped types")
 _EXPLAIN_PARAMS = "analyzer default_operator df lenient preference q routing"
 _DBQ_PARAMS = ("allow_no_indices analyzer analyze_wildcard conflicts default_operator df "
                "expand_wildcards from ignore_unavailable lenient max_docs preference q refresh "
@@ -100,6 +103,11 @@ def register(router: Router, service: SearchService) -> None:
         return RestResponse(body, max([200, *(f["status"] for f in body["failures"])]),
                             headers={"Warning": warnings} if warnings else {})
 
+    def get_field_caps(req: RestRequest) -> RestResponse:
+        request = parse_request(req.json(), req.params, req.flag)
+        return RestResponse(field_caps(service, req.path_params.get("index"), request,
+                                       req.params, req.scope))
+
     router.add("POST", "/_reindex", reindex,
                "refresh timeout wait_for_active_shards wait_for_completion requests_per_second "
                "scroll slices max_docs require_alias")
@@ -108,6 +116,7 @@ def register(router: Router, service: SearchService) -> None:
         router.add("GET POST", f"{prefix}/_count", count, _COUNT_PARAMS)
         router.add("GET POST", f"/_cat/count{prefix}", cat_count, "format h help v")
         router.add("GET POST", f"{prefix}/_msearch", msearch, _MSEARCH_PARAMS)
+        router.add("GET POST", f"{prefix}/_field_caps", get_field_caps, _FIELD_CAPS_PARAMS)
     router.add("POST", "/{index}/_delete_by_query", delete_by_query, _DBQ_PARAMS)
     router.add("POST", "/{index}/_update_by_query", update_by_query, _UBQ_PARAMS)
     router.add("GET POST", "/{index}/_explain/{id}", explain, _EXPLAIN_PARAMS)

@@ -28,8 +28,8 @@ class IngestService:
         `final_pipeline` of the index the document ends up in; None when a processor drops it."""
         svc = self._target(index)
         pipeline = requested
-        if pipeline is None and svc is not None:
-            pipeline = svc.setting("default_pipeline")
+        if pipeline is None:
+            pipeline = self._setting(svc, index, "default_pipeline")
         outcome = IngestOutcome(index, doc_id, source)
         if pipeline and pipeline != "_none":
             result = self.pipelines.execute(pipeline, index=index, doc_id=doc_id, source=source)
@@ -37,8 +37,10 @@ class IngestService:
                 return None
             outcome = result
         outcome.index = resolve_date_math_name(outcome.index)  # as `date_index_name` sets it
-        final_svc = self.node.indices.get(outcome.index) or svc
-        final = final_svc.setting("final_pipeline") if final_svc is not None else None
+        if outcome.index == index:
+            final = self._setting(svc, index, "final_pipeline")
+        else:
+            final = self._setting(self._target(outcome.index), outcome.index, "final_pipeline")
         if final and final != "_none":
             final_outcome = self.pipelines.execute(final, index=outcome.index,
                                                    doc_id=outcome.doc_id, source=outcome.source)
@@ -54,6 +56,14 @@ class IngestService:
             return model_references(self.pipelines.get())
         except PipelineNotFound:
             return {}
+
+    def _setting(self, svc: IndexService | None, index: str, name: str) -> Any:
+        """An index setting of the write's target; for an index that does not exist yet, the
+        one the legacy templates matching its name would give it (as Elasticsearch resolves
+        the pipelines of a write that will create its index)."""
+        if svc is not None:
+            return svc.setting(name)
+        return self.node.templates.setting(index, name)
 
     def _target(self, index: str) -> IndexService | None:
         """The index a write to `index` lands in (an alias's write index), if it exists."""

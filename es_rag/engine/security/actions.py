@@ -24,6 +24,7 @@ _MODELS = "/_ml/trained_models[/{id}]"
 _LICENSE_ADMIN = "cluster:admin/xpack/license/"
 _PIPELINE = "cluster:admin/ingest/pipeline/"
 _INDEX_TEMPLATE = "indices:admin/index_template/"
+_TEMPLATE = "indices:admin/template/"
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("info", "GET HEAD", "/", "cluster:monitor/main"),
     _e("cluster.health", "GET", "/_cluster/health[/{index}]", "cluster:monitor/health"),
     _e("cat.health", "GET", "/_cat/health", "cluster:monitor/health"),
+    _e("cat.templates", "GET", "/_cat/templates[/{name}]", "cluster:monitor/state"),
     _e("cluster.state", "GET", "/_cluster/state", "cluster:monitor/state"),
     _e("cluster.state", "GET", "/_cluster/state/{name}[/{index}]", "cluster:monitor/state"),
     _e("cluster.stats", "GET", "/_cluster/stats", "cluster:monitor/stats"),
@@ -165,6 +167,9 @@ _ROUTES: tuple[tuple[Endpoint, ...], ...] = (
     _e("get_script", "GET", "/_scripts/{id}", "cluster:admin/script/get"),
     _e("put_script", "PUT POST", "/_scripts/{id}[/{name}]", "cluster:admin/script/put"),
     _e("delete_script", "DELETE", "/_scripts/{id}", "cluster:admin/script/delete"),
+    _e("indices.get_template", "GET HEAD", "/_template[/{name}]", _TEMPLATE + "get"),
+    _e("indices.put_template", "PUT POST", "/_template/{name}", _TEMPLATE + "put"),
+    _e("indices.delete_template", "DELETE", "/_template/{name}", _TEMPLATE + "delete"),
     _e("indices.get_index_template", "GET", "/_index_template[/{name}]",
        _INDEX_TEMPLATE + "get"),
     _e("indices.put_index_template", "PUT POST", "/_index_template/{name}",
