@@ -15,6 +15,7 @@ from .fetch_phase import FetchPhase
 from .query_phase import QueryPhase
 from .request import parse_search
 from .scope import Hit
+from .suggest import run_suggest
 
 
 class SearchExecutor:
@@ -46,6 +47,8 @@ class SearchExecutor:
                 hit["_rank"] = rank
         if req.aggs is not None:
             body["aggregations"] = query_phase.aggregations(result.aggs_queries)
+        if req.suggest:
+            body["suggest"] = run_suggest([s.ctx for s in context.scopes], req.suggest)
         body["took"] = int((time.perf_counter() - started) * 1000)
         return body
 
