@@ -2,7 +2,7 @@
 `max_edits` (Damerau-Levenshtein, sharing `prefix_length` leading characters) scored as
 Lucene's DirectSpellChecker scores them (1 - edits / shorter length). Phrase: the text with
 up to `max_errors` tokens replaced by such candidates, ranked by a unigram language model with
-Elasticsearch's defaults (stupid backoff, real-word error likelihood 0.95, confidence 1.0).
+Elasticsearch's defaults (real-word error likelihood 0.95, confidence 1.0, one error).
 Document frequencies count only the documents the reader may see."""
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ TERM_KEYS = {"field", "analyzer", "size", "sort", "suggest_mode", "accuracy", "m
 PHRASE_KEYS = {"field", "analyzer", "size", "shard_size", "real_word_error_likelihood",
                "confidence", "max_errors", "separator", "gram_size", "highlight",
                "direct_generator", "token_limit", "force_unigrams"}
-_RWEL = 0.95
 
 
 def _tokens(ctx: QueryContext, field: str, text: str, options: dict[str, Any]
@@ -158,6 +157,7 @@ def phrase_entries(contexts: list[QueryContext], text: str, options: dict[str, A
             freqs[term] = freqs.get(term, 0) + freq
             total += freq
     generator = {**(options.get("direct_generator") or [{}])[0], "suggest_mode": "always"}
+    rwel = float(options.get("real_word_error_likelihood", 0.95))
     choices = []
     for term, _, _ in tokens:
         found: dict[str, float] = {}
@@ -166,12 +166,13 @@ def phrase_entries(contexts: list[QueryContext], text: str, options: dict[str, A
                 found[cand] = max(score, found.get(cand, 0.0))
         choices.append([(term, None)] + sorted(found.items(), key=lambda c: -c[1]))
 
+    vocabulary = len(freqs)
+
     def word_score(word: str, similarity: float | None) -> float:
-        # stupid backoff on unigrams: the word's share of the field's terms (0.4 x one
-        # occurrence when unseen), times the channel: the real word kept, or corrected
-        prior = freqs.get(word, 0) / total if total and freqs.get(word) else 0.4 / max(total, 1)
-        channel = _RWEL if similarity is None else (1 - _RWEL) * similarity
-        return math.log10(prior * channel)
+        # the channel (a word kept: the real-word likelihood; a correction: its similarity)
+        # times the unigram model smoothed as WordScorer smooths it
+        channel = rwel if similarity is None else similarity
+        return math.log10(channel * (1 + freqs.get(word, 0)) / (vocabulary + total))
 
     original = sum(word_score(term, None) for term, _, _ in tokens)
     max_errors = float(options.get("max_errors", 1.0))
