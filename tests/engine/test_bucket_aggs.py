@@ -63,7 +63,8 @@ def test_date_ranges_accept_date_math_and_print_their_bounds(shop: Elasticsearch
 
 def test_filter_filters_and_their_other_bucket(shop: Elasticsearch) -> None:
     pens = {"term": {"kind": "pen"}}
-    aggs = {"pens": {"filter": pens, "aggs": {"top": {"max": {"field": "price"}}}},
+    aggs = {"pens": {"filter": pens, "meta": {"shelf": 3},
+                     "aggs": {"top": {"max": {"field": "price"}}}},
             "named": {"filters": {"filters": {"pens": pens, "books": {"term": {"kind": "book"}}},
                                   "other_bucket": True}},
             "listed": {"filters": {"filters": {"pens": pens}, "keyed": False,
@@ -71,7 +72,7 @@ def test_filter_filters_and_their_other_bucket(shop: Elasticsearch) -> None:
             "anonymous": {"filters": {"filters": [pens], "other_bucket": True},
                           "aggs": {"kinds": {"terms": {"field": "kind"}}}}}
     result = shop.search(index="shop", size=0, aggs=aggs)["aggregations"]
-    assert result["pens"] == {"doc_count": 2, "top": {"value": 35.0}}
+    assert result["pens"] == {"meta": {"shelf": 3}, "doc_count": 2, "top": {"value": 35.0}}
     # named filters come back ordered by key, the other bucket last
     assert list(result["named"]["buckets"].items()) == [
         ("books", {"doc_count": 2}), ("pens", {"doc_count": 2}), ("_other_", {"doc_count": 1})]
@@ -130,3 +131,38 @@ def test_bad_aggregations_are_refused_as_elasticsearch_refuses_them(
         shop.search(index="shop", size=0, aggs=aggs)
     assert err.value.body["error"]["type"] == error
     assert err.value.body["error"]["reason"] == reason
+
+
+def test_histogram_buckets_fill_gaps_and_aggregate_inside(es: Elasticsearch) -> None:
+    _index(es, {"1": "shop-a", "2": "shop-a", "3": "shop-a", "4": "shop-b", "5": "shop-b"})
+    aggs = {"prices": {"histogram": {"field": "price", "interval": 20}, "aggs": {
+        "kinds": {"terms": {"field": "kind"}},
+        "books": {"filter": {"term": {"kind": "book"}}}}}}
+    for index in ("shop-a", "shop-*"):
+        result = es.search(index=index, size=0, aggs=aggs)["aggregations"]["prices"]
+        buckets = [(b["key"], b["doc_count"], b["books"]["doc_count"])
+                   for b in result["buckets"]]
+        expected = [(0.0, 2, 2), (20.0, 1, 0)] if index == "shop-a" else \
+            [(0.0, 2, 2), (20.0, 2, 0), (40.0, 1, 0)]
+        assert buckets == expected
+    keyed = es.search(index="shop-*", size=0, aggs={"p": {"histogram": {
+        "field": "price", "interval": 20, "keyed": True}}})["aggregations"]["p"]["buckets"]
+    assert list(keyed) == ["0.0", "20.0", "40.0"]
+    with pytest.raises(BadRequestError) as err:
+        es.search(index="shop-*", aggs={"p": {"histogram": {"field": "price", "interval": 0}}})
+    assert err.value.body["error"]["reason"] == (
+        "[interval] must be >0 for histogram aggregation [p]")
+
+
+def test_ip_ranges_by_bounds_and_masks(es: Elasticsearch) -> None:
+    es.indices.create(index="hosts", mappings={"properties": {"ip": {"type": "ip"}}})
+    for n in (1, 2, 3, 130):
+        es.index(index="hosts", id=str(n), document={"ip": f"10.0.0.{n}"})
+    es.indices.refresh(index="hosts")
+    result = es.search(index="hosts", size=0, typed_keys=True, aggs={"nets": {"ip_range": {
+        "field": "ip", "ranges": [{"to": "10.0.0.3"}, {"mask": "10.0.0.0/25"},
+                                  {"from": "10.0.0.3"}]}}})["aggregations"]["ip_range#nets"]
+    assert result["buckets"] == [
+        {"key": "*-10.0.0.3", "to": "10.0.0.3", "doc_count": 2},
+        {"key": "10.0.0.0/25", "from": "10.0.0.0", "to": "10.0.0.128", "doc_count": 3},
+        {"key": "10.0.0.3-*", "from": "10.0.0.3", "doc_count": 2}]

@@ -18,6 +18,8 @@ def merge_native(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str,
         values = [p[name] for p in parts]
         if kind == "terms":
             out[name] = _merge_terms(body[kind], values)
+        elif kind == "histogram":
+            out[name] = _merge_histogram(body[kind], values)
         elif kind in ("min", "max"):
             nums = [v["value"] for v in values if v.get("value") is not None]
             out[name] = {"value": (min if kind == "min" else max)(nums) if nums else None}
@@ -59,6 +61,24 @@ def _merge_terms(spec: dict[str, Any], values: list[dict[str, Any]]) -> dict[str
             "sum_other_doc_count": sum(b["doc_count"] for b in buckets[size:]) +
             sum(v["sum_other_doc_count"] for v in values),
             "buckets": buckets[:size]}
+
+
+def _merge_histogram(spec: dict[str, Any], values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Buckets summed by key; with `min_doc_count` 0 the gaps between the first and the last
+    bucket filled with empty ones, as Elasticsearch's reduce fills them."""
+    counts: dict[float, int] = {}
+    for v in values:
+        for b in v["buckets"]:
+            counts[float(b["key"])] = counts.get(float(b["key"]), 0) + int(b["doc_count"])
+    min_count = int(spec.get("min_doc_count", 0))
+    if min_count == 0 and counts:
+        interval, first = float(spec["interval"]), min(counts)
+        steps = {round((key - first) / interval) for key in counts}
+        for step in range(max(steps) + 1):
+            if step not in steps:
+                counts[first + step * interval] = 0
+    return {"buckets": [{"key": key, "doc_count": count} for key, count in sorted(counts.items())
+                        if count >= min_count]}
 
 
 def _merge_stats(values: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Aggregations over the indices of a search: terms and metrics (min, max, avg, sum,
-value_count, cardinality, stats) computed by tantivy, the query-bucket aggregations of
+"""Aggregations over the indices of a search: terms, histogram and metrics (min, max, avg,
+sum, value_count, cardinality, stats) computed by tantivy, the query-bucket aggregations of
 bucket_aggs, significant_terms, percentiles, nested, and the sibling pipelines of
 pipeline_aggs. Sub-aggregations tantivy cannot compute inside its buckets run per bucket."""
 
@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import tantivy
+
 from ..dates import NANOS_PER_MILLI, format_date
 from ..errors import BadRequest, EngineError, ParsingError
 from ..limits import current as current_limits
+from ..mustache import to_java_string
+from ..query import parse_query
 from ..query.base import QueryContext
 from .agg_merge import merge_native
 from .bucket_aggs import (
@@ -32,11 +36,13 @@ from .pipeline_aggs import PIPELINES, apply_pipelines, validate_pipeline
 from .significant_terms import run_significant_terms, validate_significant_terms
 
 METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
-NATIVE = METRICS | {"terms"}  # computed by tantivy
+NATIVE = METRICS | {"terms", "histogram"}  # computed by tantivy
 KNOWN = NATIVE | PIPELINES | QUERY_BUCKET_AGGS | PERCENTILE_AGGS | set(NESTED_AGGS) | {
     "significant_terms"}
 _TERMS_KEYS = {"field", "size", "order", "min_doc_count", "shard_size", "missing"}
-_NOT_SERVED = ("date_histogram", "histogram", "top_hits", "composite", "ip_range",
+_HISTOGRAM_KEYS = {"field", "interval", "offset", "min_doc_count", "extended_bounds",
+                   "hard_bounds", "keyed"}
+_NOT_SERVED = ("date_histogram", "top_hits", "composite",
                "auto_date_histogram", "rare_terms", "significant_text", "extended_stats",
                "weighted_avg", "median_absolute_deviation", "scripted_metric", "top_metrics",
                "geo_bounds", "multi_terms", "variable_width_histogram")
@@ -60,6 +66,9 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
             raise ParsingError(f"Expected one aggregation type for [{name}], found {kinds}")
         kind = kinds[0]
         spec = body[kind]
+        if "meta" in body and not isinstance(body["meta"], dict):
+            raise ParsingError(f"Expected [START_OBJECT] under [meta], but got a "
+                               f"[{_token(body['meta'])}] in [{name}]")
         sub = body.get("aggs", body.get("aggregations"))
         if kind in PIPELINES:
             validate_pipeline(name, kind, body)
@@ -70,6 +79,8 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
                 raise ParsingError(f"[terms] unknown field [{sorted(extra)[0]}]")
             if _as_int(spec.get("size", 10)) > limits.max_buckets:
                 raise too_many_buckets(limits.max_buckets)
+        elif kind == "histogram":
+            _validate_histogram(name, spec)
         elif kind in QUERY_BUCKET_AGGS:
             validate_bucket_agg(name, kind, spec, depth)
         elif kind in NESTED_AGGS:
@@ -93,6 +104,27 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
                                  error_type="aggregation_initialization_exception")
             validate_aggs(sub, depth + 1)
             refuse_under_buckets(kind, sub)
+
+
+def _validate_histogram(name: str, spec: Any) -> None:
+    if not isinstance(spec, dict):
+        raise ParsingError("Expected [START_OBJECT] under [histogram]")
+    extra = sorted(set(spec) - _HISTOGRAM_KEYS)
+    if extra:
+        raise ParsingError(f"[histogram] option [{extra[0]}] is not supported by the embedded "
+                           f"engine" if extra[0] in ("order", "missing", "format", "script")
+                           else f"[histogram] unknown field [{extra[0]}]")
+    if "field" not in spec:
+        raise ParsingError("Required one of fields [field, script], but none were specified.",
+                           error_type="illegal_argument_exception")
+    interval = spec.get("interval")
+    if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
+        raise BadRequest(f"[interval] must be >0 for histogram aggregation [{name}]")
+
+
+def _token(value: Any) -> str:
+    return "START_ARRAY" if isinstance(value, list) else "VALUE_STRING" \
+        if isinstance(value, str) else "VALUE_NUMBER"
 
 
 def too_many_buckets(limit: int) -> EngineError:
@@ -148,7 +180,8 @@ def run_aggs(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
             results[name] = run_significant_terms(parts, body, run_aggs)
         elif kind in NESTED_AGGS:
             results[name] = run_nested_agg(parts, body, run_aggs)
-    out = {name: results[name] for name in aggs if name in results}
+    out = {name: {"meta": aggs[name]["meta"], **results[name]} if "meta" in aggs[name] else
+           results[name] for name in aggs if name in results}
     return apply_pipelines(aggs, out)
 
 
@@ -191,14 +224,28 @@ def _run_native(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
     for name, body in aggs.items():
         sub = body.get("aggs", body.get("aggregations")) or {}
         rest = {n: b for n, b in sub.items() if not (single and _tantivy_able(b))}
-        if not rest or agg_kind(body) != "terms":
-            continue
-        field = str(body["terms"]["field"])
-        for bucket in merged[name]["buckets"]:
-            key = bucket["key"]
-            bucket.update(run_aggs([(ctx, both(q, key_filter(ctx, field, key)))
-                                    for ctx, q in parts], rest))
+        kind = agg_kind(body)
+        if rest and kind in ("terms", "histogram"):
+            for bucket in merged[name]["buckets"]:
+                bucket.update(run_aggs([(ctx, both(q, _bucket_filter(ctx, kind, body[kind],
+                                                                     bucket["key"])))
+                                        for ctx, q in parts], rest))
+        if kind == "histogram" and body[kind].get("keyed") is True:
+            merged[name] = {"buckets": {to_java_string(float(b["key"])): b
+                                        for b in merged[name]["buckets"]}}
     return merged
+
+
+def _bucket_filter(ctx: QueryContext, kind: str, spec: dict[str, Any], key: Any
+                   ) -> tantivy.Query:
+    """The documents of one terms or histogram bucket."""
+    field = str(spec["field"])
+    if kind == "terms":
+        return key_filter(ctx, field, key)
+    if ctx.spec(field) is None:
+        return tantivy.Query.empty_query()
+    return parse_query({"range": {field: {"gte": key, "lt": key + float(spec["interval"])}}}
+                       ).compile(ctx)
 
 
 def _check_fields(aggs: dict[str, Any], ctx: QueryContext) -> None:
@@ -228,6 +275,8 @@ def _tantivy_spec(aggs: dict[str, Any], single: bool) -> dict[str, Any]:
         if kind in PIPELINES:  # computed from the results (pipeline_aggs)
             continue
         spec = dict(body[kind])
+        if kind == "histogram":
+            spec.pop("keyed", None)  # keyed by Elasticsearch's key texts once merged
         if kind == "terms":
             spec.pop("shard_size", None)
             spec.setdefault("size", 10)
@@ -253,6 +302,8 @@ def _field_present(ctx: QueryContext, body: dict[str, Any]) -> bool:
 def _empty(kind: str) -> dict[str, Any]:
     if kind == "terms":
         return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": []}
+    if kind == "histogram":
+        return {"buckets": []}
     if kind in ("value_count", "cardinality", "sum"):
         return {"value": 0}
     if kind == "stats":
@@ -280,6 +331,8 @@ def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str,
         return {"doc_count_error_upper_bound": value["doc_count_error_upper_bound"],
                 "sum_other_doc_count": value["sum_other_doc_count"],
                 "buckets": value.get("buckets", [])}
+    if kind == "histogram":
+        return {"buckets": value.get("buckets", [])}
     if kind in ("value_count", "cardinality"):
         return {"value": int(value.get("value") or 0)}
     if to_millis and kind in ("min", "max", "avg") and value.get("value") is not None:

@@ -1,9 +1,11 @@
 """Bucket aggregations whose buckets are queries: `filter`, `filters`, `missing`, `global`,
-`range`, `date_range` and `sampler`. Each bucket counts its documents in every index of the
-search and runs its sub-aggregations over them, as Elasticsearch's reduce would combine them."""
+`range`, `date_range`, `ip_range` and `sampler`. Each bucket counts its documents in every
+index of the search and runs its sub-aggregations over them, as Elasticsearch's reduce would
+combine them."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -19,11 +21,13 @@ from ..query.base import QueryContext
 Part = tuple[QueryContext, tantivy.Query]  # one index of the search: its context and query
 RunParts = Callable[[list[Part], dict[str, Any]], dict[str, Any]]
 
-QUERY_BUCKET_AGGS = {"filter", "filters", "missing", "global", "range", "date_range", "sampler"}
+QUERY_BUCKET_AGGS = {"filter", "filters", "missing", "global", "range", "date_range",
+                     "ip_range", "sampler"}
 _KEYS = {"filters": {"filters", "other_bucket", "other_bucket_key", "keyed"},
          "missing": {"field"}, "global": set(), "sampler": {"shard_size"},
          "range": {"field", "ranges", "keyed", "format"},
-         "date_range": {"field", "ranges", "keyed", "format", "time_zone"}}
+         "date_range": {"field", "ranges", "keyed", "format", "time_zone"},
+         "ip_range": {"field", "ranges", "keyed"}}
 _UTC = {"UTC", "Z", "+00:00", "Etc/UTC", "GMT"}
 
 
@@ -58,15 +62,16 @@ def validate_bucket_agg(name: str, kind: str, spec: Any, depth: int) -> None:
             raise BadRequest("[filters] cannot be empty.")
         for query in filters.values() if isinstance(filters, dict) else filters:
             parse_query(query)
-    elif kind in ("missing", "range", "date_range") and "field" not in spec:
+    elif kind in ("missing", "range", "date_range", "ip_range") and "field" not in spec:
         raise ParsingError("Required one of fields [field, script], but none were specified.",
                            error_type="illegal_argument_exception")
-    if kind in ("range", "date_range"):
+    if kind in ("range", "date_range", "ip_range"):
         ranges = spec.get("ranges")
         if not isinstance(ranges, list) or not ranges:
             raise BadRequest(f"No [ranges] specified for the [{name}] aggregation")
+        allowed = {"key", "from", "to"} | ({"mask"} if kind == "ip_range" else set())
         for item in ranges:
-            extra = sorted(set(item) - {"key", "from", "to"}) if isinstance(item, dict) else []
+            extra = sorted(set(item) - allowed) if isinstance(item, dict) else []
             if not isinstance(item, dict) or extra:
                 raise ParsingError(f"[range] unknown field [{extra[0] if extra else item}]")
         if kind == "date_range" and str(spec.get("time_zone", "UTC")) not in _UTC:
@@ -97,6 +102,8 @@ def run_bucket_agg(parts: list[Part], kind: str, body: dict[str, Any], run: RunP
         sampled = [(ctx, _top_docs(ctx, query, int(spec.get("shard_size", 100))))
                    for ctx, query in parts]
         return {"doc_count": doc_count(sampled), **(run(sampled, sub) if sub else {})}
+    if kind == "ip_range":
+        return _ip_ranges(parts, spec, sub, run)
     return _ranges(parts, kind, spec, sub, run)
 
 
@@ -181,6 +188,52 @@ def _ranges(parts: list[Part], kind: str, spec: dict[str, Any], sub: dict[str, A
                     entry[f"{name}_as_string"] = text
         entry.update(bucket(parts, make, sub, run))
         out.append(entry)
+    if spec.get("keyed") is True:
+        return {"buckets": {b.pop("key"): b for b in out}}
+    return {"buckets": out}
+
+
+def _ip_ranges(parts: list[Part], spec: dict[str, Any], sub: dict[str, Any], run: RunParts
+               ) -> dict[str, Any]:
+    """Buckets of addresses, from inclusive and to exclusive, or a CIDR `mask`."""
+    field = str(spec["field"])
+    ranges = []
+    for item in spec["ranges"]:
+        low, high = item.get("from"), item.get("to")
+        if "mask" in item:
+            try:
+                network = ipaddress.ip_network(str(item["mask"]), strict=False)
+            except ValueError as err:
+                raise BadRequest(f"'{item['mask']}' is not an IP string literal.") from err
+            low = str(network.network_address)
+            end = int(network.broadcast_address) + 1
+            high = str(ipaddress.ip_address(end)) if end < 2 ** network.max_prefixlen else None
+        for bound in (low, high):
+            try:
+                if bound is not None:
+                    ipaddress.ip_address(str(bound))
+            except ValueError as err:
+                raise BadRequest(f"'{bound}' is not an IP string literal.") from err
+        key = item.get("key", item.get("mask"))
+        ranges.append((key, low, high))
+
+    def position(bound: str | None, infinite: int) -> float:
+        return float(int(ipaddress.ip_address(bound))) if bound is not None else \
+            infinite * float("inf")
+    ranges.sort(key=lambda r: (position(r[1], -1), position(r[2], 1)))
+    out = []
+    for key, low, high in ranges:
+        def make(ctx: QueryContext, low: str | None = low, high: str | None = high
+                 ) -> tantivy.Query:
+            if ctx.spec(field) is None:
+                return tantivy.Query.empty_query()
+            bounds = {**({"gte": low} if low else {}), **({"lt": high} if high else {})}
+            return parse_query({"range": {field: bounds}} if bounds else
+                               {"exists": {"field": field}}).compile(ctx)
+
+        entry: dict[str, Any] = {"key": key if key is not None else f"{low or '*'}-{high or '*'}"}
+        entry.update({name: value for name, value in (("from", low), ("to", high)) if value})
+        out.append({**entry, **bucket(parts, make, sub, run)})
     if spec.get("keyed") is True:
         return {"buckets": {b.pop("key"): b for b in out}}
     return {"buckets": out}
