@@ -67,6 +67,9 @@ def _check_options(kind: str, options: dict[str, Any]) -> None:
     if kind == "completion" and "fuzzy" in options:
         raise BadRequest("[fuzzy] completion suggestions are not supported by the embedded "
                          "engine")
+    if kind == "completion" and options.get("contexts"):
+        raise BadRequest(f"Supplied contexts {sorted(options['contexts'])} but field "
+                         f"[{options['field']}] is not context-enabled")
 
 
 def run_suggest(contexts: list[QueryContext], suggestions: dict[str, Any]
