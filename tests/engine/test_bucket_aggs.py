@@ -124,6 +124,16 @@ def test_terms_with_sub_aggregations_over_several_indices(es: Elasticsearch) -> 
      "Aggregator [m] of type [max] cannot accept sub-aggregations"),
     ({"x": {"histogrm": {"field": "price"}}}, "parsing_exception",
      "Unknown aggregation type [histogrm] did you mean [terms]?"),
+    ({"r": {"range": {"field": "kind", "ranges": [{"to": 3}]}}}, "illegal_argument_exception",
+     "Field [kind] of type [keyword] is not supported for aggregation [range]"),
+    ({"h": {"histogram": {"field": "kind", "interval": 3}}}, "illegal_argument_exception",
+     "Field [kind] of type [keyword] is not supported for aggregation [histogram]"),
+    ({"p": {"percentiles": {"field": "kind"}}}, "illegal_argument_exception",
+     "Field [kind] of type [keyword] is not supported for aggregation [percentiles]"),
+    ({"k": {"terms": {"field": "kind", "order": {"p.50": "desc"}},
+            "aggs": {"p": {"percentiles": {"field": "price"}}}}}, "illegal_argument_exception",
+     "terms aggregation [k] ordered by [p.50] is not supported by the embedded engine over "
+     "several indices or by this kind of sub-aggregation"),
 ])
 def test_bad_aggregations_are_refused_as_elasticsearch_refuses_them(
         shop: Elasticsearch, aggs: dict, error: str, reason: str) -> None:

@@ -17,6 +17,7 @@ from ..query import parse_query
 from ..query.base import QueryContext
 from .agg_merge import merge_native
 from .bucket_aggs import (
+    NUMERIC_TYPES,
     QUERY_BUCKET_AGGS,
     Part,
     both,
@@ -198,6 +199,8 @@ def _run_native(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
     """Terms and metrics by tantivy on each index (merged when there are several); the
     sub-aggregations tantivy cannot compute inside a terms bucket run over its documents."""
     single = len(parts) == 1
+    for name, body in aggs.items():
+        _check_order(name, body, single)
     per_index = []
     for ctx, query in parts:
         _check_fields(aggs, ctx)
@@ -211,16 +214,7 @@ def _run_native(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
             value = raw.get(name) if name in present else _empty(kind)
             result[name] = _finish(ctx, kind, body[agg_kind(body)], value)
         per_index.append(result)
-    if single:
-        merged = per_index[0]
-    else:
-        for body in aggs.values():
-            order = body.get("terms", {}).get("order")
-            order = order[0] if isinstance(order, list) and order else order
-            if isinstance(order, dict) and set(order) - {"_count", "_key", "_term"}:
-                raise BadRequest("terms ordered by a sub-aggregation over several indices are "
-                                 "not supported by the embedded engine")
-        merged = merge_native(aggs, per_index)
+    merged = per_index[0] if single else merge_native(aggs, per_index)
     for name, body in aggs.items():
         sub = body.get("aggs", body.get("aggregations")) or {}
         rest = {n: b for n, b in sub.items() if not (single and _tantivy_able(b))}
@@ -234,6 +228,22 @@ def _run_native(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
             merged[name] = {"buckets": {to_java_string(float(b["key"])): b
                                         for b in merged[name]["buckets"]}}
     return merged
+
+
+def _check_order(name: str, body: dict[str, Any], single: bool) -> None:
+    """Terms ordered by a sub-aggregation need tantivy to compute it: on one index, and a
+    sub-aggregation tantivy computes."""
+    order = body.get("terms", {}).get("order")
+    for item in order if isinstance(order, list) else [order]:
+        for path in item if isinstance(item, dict) else ():
+            if path in ("_count", "_key", "_term"):
+                continue
+            sub = body.get("aggs", body.get("aggregations")) or {}
+            target = sub.get(path.split(">")[0].split(".")[0])
+            if not single or (target is not None and not _tantivy_able(target)):
+                raise BadRequest(f"terms aggregation [{name}] ordered by [{path}] is not "
+                                 f"supported by the embedded engine over several indices or "
+                                 f"by this kind of sub-aggregation")
 
 
 def _bucket_filter(ctx: QueryContext, kind: str, spec: dict[str, Any], key: Any
@@ -255,6 +265,9 @@ def _check_fields(aggs: dict[str, Any], ctx: QueryContext) -> None:
             continue
         path = body[kind].get("field")
         spec = ctx.spec(path) if path else None
+        if kind == "histogram" and spec is not None and spec.type not in NUMERIC_TYPES:
+            raise BadRequest(f"Field [{path}] of type [{spec.type}] is not supported for "
+                             f"aggregation [histogram]")
         if spec is not None and spec.type == "text":
             raise BadRequest(
                 f"Fielddata is disabled on [{path}] in [{ctx.index_name}]. Text fields are "

@@ -14,6 +14,7 @@ import tantivy
 from ..dates import DEFAULT_FORMAT, render_date, resolve_date_math
 from ..errors import BadRequest, ParsingError
 from ..index.fulltext import KEY
+from ..index.mapping import FLOAT_TYPES, INTEGER_TYPES
 from ..mustache import to_java_string
 from ..query import parse_query
 from ..query.base import QueryContext
@@ -28,6 +29,7 @@ _KEYS = {"filters": {"filters", "other_bucket", "other_bucket_key", "keyed"},
          "range": {"field", "ranges", "keyed", "format"},
          "date_range": {"field", "ranges", "keyed", "format", "time_zone"},
          "ip_range": {"field", "ranges", "keyed"}}
+NUMERIC_TYPES = INTEGER_TYPES | FLOAT_TYPES
 _UTC = {"UTC", "Z", "+00:00", "Etc/UTC", "GMT"}
 
 
@@ -159,9 +161,9 @@ def _ranges(parts: list[Part], kind: str, spec: dict[str, Any], sub: dict[str, A
                                                                                 "date_nanos"))
     fmt = str(spec.get("format") or (mapped.params.get("format") if mapped is not None
                                       else None) or DEFAULT_FORMAT)
-    if mapped is not None and mapped.type == "text":
-        raise BadRequest(f"Field [{field}] of type [text] is not supported for aggregation "
-                         f"[{kind}]")
+    if mapped is not None and mapped.type not in NUMERIC_TYPES | {"date", "date_nanos"}:
+        raise BadRequest(f"Field [{field}] of type [{mapped.type}] is not supported for "
+                         f"aggregation [{kind}]")
     ranges = sorted((_bounds(item, is_date, fmt) for item in spec["ranges"]),
                     key=lambda r: (_order(r[1], -1), _order(r[2], 1)))
     out = []

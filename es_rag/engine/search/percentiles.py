@@ -14,6 +14,7 @@ from ..errors import BadRequest, ParsingError
 from ..mustache import to_java_string
 from ..query import parse_query
 from ..query.base import QueryContext
+from .bucket_aggs import NUMERIC_TYPES
 
 Part = tuple[QueryContext, tantivy.Query]
 PERCENTILE_AGGS = {"percentiles", "percentile_ranks"}
@@ -51,7 +52,7 @@ def validate_percentiles(name: str, kind: str, spec: Any) -> None:
 def run_percentiles(parts: list[Part], kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     """The percentiles (or ranks) of the field's values in the matching documents."""
     field = str(spec["field"])
-    values = sorted(_field_values(parts, field, spec.get("missing")))
+    values = sorted(_field_values(parts, kind, field, spec.get("missing")))
     mapped = next((ctx.spec(field) for ctx, _ in parts if ctx.spec(field) is not None), None)
     date_format = None
     if mapped is not None and mapped.type in ("date", "date_nanos"):
@@ -83,15 +84,15 @@ def run_percentiles(parts: list[Part], kind: str, spec: dict[str, Any]) -> dict[
     return {"values": listed}
 
 
-def _field_values(parts: list[Part], field: str, missing: Any) -> list[float]:
+def _field_values(parts: list[Part], kind: str, field: str, missing: Any) -> list[float]:
     """Every value of `field` in the documents of `parts` (a value per document holding it),
     `missing` standing in for documents without one."""
     values: list[float] = []
     for ctx, query in parts:
         spec = ctx.spec(field)
-        if spec is not None and spec.type == "text":
-            raise BadRequest(f"Field [{field}] of type [text] is not supported for aggregation "
-                             f"[percentiles]")
+        if spec is not None and spec.type not in NUMERIC_TYPES | {"date", "date_nanos"}:
+            raise BadRequest(f"Field [{field}] of type [{spec.type}] is not supported for "
+                             f"aggregation [{kind}]")
         if ctx.kind(field) is not None:
             found = ctx.shard.fulltext.searcher.aggregate(
                 query, {"v": {"terms": {"field": field, "size": _ALL_VALUES}}})
