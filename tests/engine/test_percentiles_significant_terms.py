@@ -107,3 +107,18 @@ def test_significant_terms_options_and_unmapped_fields(pets: Elasticsearch) -> N
         "y": {"significant_terms": {"field": "year"}}})["aggregations"]
     assert resp["sigsterms#u"] == {"buckets": []}
     assert resp["siglterms#y"]["buckets"] == []  # every document has the same year
+
+
+def test_significant_dates_carry_their_text(es: Elasticsearch) -> None:
+    es.indices.create(index="events", mappings={"properties": {
+        "day": {"type": "date"}, "kind": {"type": "keyword"}}})
+    days = ["2024-05-01"] * 3 + ["2024-05-02"] * 5
+    for n, day in enumerate(days):
+        es.index(index="events", id=str(n), document={"day": day,
+                                                      "kind": "outage" if n < 3 else "ok"})
+    es.indices.refresh(index="events")
+    result = es.search(index="events", size=0, typed_keys=True, query={
+        "term": {"kind": "outage"}}, aggs={"d": {"significant_terms": {"field": "day"}}})
+    (bucket,) = result["aggregations"]["siglterms#d"]["buckets"]
+    assert (bucket["key_as_string"], bucket["doc_count"], bucket["bg_count"]) == (
+        "2024-05-01T00:00:00.000Z", 3, 3)

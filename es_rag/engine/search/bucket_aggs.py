@@ -50,6 +50,9 @@ def validate_bucket_agg(name: str, kind: str, spec: Any, depth: int) -> None:
     if not isinstance(spec, dict):
         raise ParsingError(f"Expected [START_OBJECT] under [{kind}]")
     unknown = sorted(set(spec) - _KEYS[kind])
+    if unknown and unknown[0] in ("missing", "script", "value_type"):
+        raise ParsingError(f"[{kind}] option [{unknown[0]}] is not supported by the embedded "
+                           f"engine")
     if unknown:
         raise ParsingError(f"[{kind}] unknown field [{unknown[0]}]")
     if kind == "global" and depth > 1:

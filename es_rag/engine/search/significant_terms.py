@@ -8,6 +8,7 @@ from typing import Any
 
 import tantivy
 
+from ..dates import NANOS_PER_MILLI, format_date
 from ..errors import BadRequest, ParsingError
 from ..query import parse_query
 from ..query.base import QueryContext
@@ -63,8 +64,10 @@ def run_significant_terms(parts: list[Part], body: dict[str, Any], run: RunParts
             continue
         found = ctx.shard.fulltext.searcher.aggregate(
             query, {"t": {"terms": {"field": field, "size": _ALL_TERMS}}})
+        nanos = mapped is not None and mapped.type == "date_nanos"  # keys in milliseconds
         for b in found.get("t", {}).get("buckets", []):
-            subset_df[b["key"]] = subset_df.get(b["key"], 0) + int(b["doc_count"])
+            key = int(b["key"]) // NANOS_PER_MILLI if nanos else b["key"]
+            subset_df[key] = subset_df.get(key, 0) + int(b["doc_count"])
     min_count = int(spec.get("min_doc_count", 3))
     percentage = "percentage" in spec
     scored = []
@@ -77,9 +80,14 @@ def run_significant_terms(parts: list[Part], body: dict[str, Any], run: RunParts
         if score > 0:
             scored.append((score, key, df, bg))
     scored.sort(key=lambda s: (-s[0], str(s[1])))
+    dated = any(ctx.spec(field) is not None and ctx.spec(field).type in ("date", "date_nanos")
+                for ctx, _ in parts)
     buckets = []
     for score, key, df, bg in scored[:int(spec.get("size", 10))]:
-        entry: dict[str, Any] = {"key": key, "doc_count": df, "score": score, "bg_count": bg}
+        entry: dict[str, Any] = {"key": key}
+        if dated:
+            entry["key_as_string"] = format_date(int(key))
+        entry.update({"doc_count": df, "score": score, "bg_count": bg})
         if sub:
             entry.update(run([(ctx, both(q, key_filter(ctx, field, key)))
                               for ctx, q in parts], sub))
