@@ -197,7 +197,8 @@ def _tantivy_able(body: dict[str, Any]) -> bool:
 
 def _run_native(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
     """Terms and metrics by tantivy on each index (merged when there are several); the
-    sub-aggregations tantivy cannot compute inside a terms bucket run over its documents."""
+    sub-aggregations tantivy cannot compute inside a terms or histogram bucket run over its
+    documents."""
     single = len(parts) == 1
     for name, body in aggs.items():
         _check_order(name, body, single)
