@@ -156,13 +156,15 @@ def phrase_entries(contexts: list[QueryContext], text: str, options: dict[str, A
         for term, freq in _frequencies(ctx, field, "").items():
             freqs[term] = freqs.get(term, 0) + freq
             total += freq
-    generator = {**(options.get("direct_generator") or [{}])[0], "suggest_mode": "always"}
+    generator = (options.get("direct_generator") or [{}])[0]
+    mode = str(generator.get("suggest_mode", "missing"))
+    source = str(generator.get("field", field))  # where candidates come from
     rwel = float(options.get("real_word_error_likelihood", 0.95))
     choices = []
     for term, _, _ in tokens:
         found: dict[str, float] = {}
         for ctx in contexts:
-            for cand, score, _ in candidates(ctx, field, term, generator, "always"):
+            for cand, score, _ in candidates(ctx, source, term, generator, mode):
                 found[cand] = max(score, found.get(cand, 0.0))
         choices.append([(term, None)] + sorted(found.items(), key=lambda c: -c[1]))
 
