@@ -167,6 +167,9 @@ def _ranges(parts: list[Part], kind: str, spec: dict[str, Any], sub: dict[str, A
     if mapped is not None and mapped.type not in NUMERIC_TYPES | {"date", "date_nanos"}:
         raise BadRequest(f"Field [{field}] of type [{mapped.type}] is not supported for "
                          f"aggregation [{kind}]")
+    if "format" in spec and not is_date:
+        raise ParsingError(f"[{kind}] option [format] on numbers is not supported by the "
+                           f"embedded engine")
     ranges = sorted((_bounds(item, is_date, fmt) for item in spec["ranges"]),
                     key=lambda r: (_order(r[1], -1), _order(r[2], 1)))
     out = []
