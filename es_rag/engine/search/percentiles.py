@@ -55,6 +55,9 @@ def run_percentiles(parts: list[Part], kind: str, spec: dict[str, Any]) -> dict[
     values = sorted(_field_values(parts, kind, field, spec.get("missing")))
     mapped = next((ctx.spec(field) for ctx, _ in parts if ctx.spec(field) is not None), None)
     date_format = None
+    if "format" in spec and (mapped is None or mapped.type not in ("date", "date_nanos")):
+        raise ParsingError(f"[{kind}] option [format] on numbers is not supported by the "
+                           f"embedded engine")
     if mapped is not None and mapped.type in ("date", "date_nanos"):
         date_format = str(spec.get("format") or mapped.params.get("format") or
                           "strict_date_optional_time")
