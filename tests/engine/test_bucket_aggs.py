@@ -176,3 +176,28 @@ def test_ip_ranges_by_bounds_and_masks(es: Elasticsearch) -> None:
         {"key": "*-10.0.0.3", "to": "10.0.0.3", "doc_count": 2},
         {"key": "10.0.0.0/25", "from": "10.0.0.0", "to": "10.0.0.128", "doc_count": 3},
         {"key": "10.0.0.3-*", "from": "10.0.0.3", "doc_count": 2}]
+
+
+def test_date_histogram_by_calendar_and_fixed_intervals(es: Elasticsearch) -> None:
+    _index(es, {"1": "shop-a", "2": "shop-a", "3": "shop-a", "4": "shop-b", "5": "shop-b"})
+    monthly = es.search(index="shop-*", size=0, aggs={"m": {
+        "date_histogram": {"field": "sold", "calendar_interval": "month"},
+        "aggs": {"revenue": {"sum": {"field": "price"}}}}})["aggregations"]["m"]["buckets"]
+    assert [(b["key_as_string"], b["doc_count"], b["revenue"]["value"]) for b in monthly] == [
+        ("2024-01-01T00:00:00.000Z", 1, 5.0), ("2024-02-01T00:00:00.000Z", 1, 12.5),
+        ("2024-03-01T00:00:00.000Z", 1, 20.0), ("2024-04-01T00:00:00.000Z", 1, 35.0)]
+    assert monthly[0]["key"] == 1704067200000
+    quarters = es.search(index="shop-*", size=0, aggs={"q": {"date_histogram": {
+        "field": "sold", "calendar_interval": "quarter", "format": "yyyy-MM-dd",
+        "keyed": True}}})["aggregations"]["q"]["buckets"]
+    assert {k: b["doc_count"] for k, b in quarters.items()} == {"2024-01-01": 3,
+                                                                 "2024-04-01": 1}
+    fixed = es.search(index="shop-*", size=0, aggs={"f": {"date_histogram": {
+        "field": "sold", "fixed_interval": "30d", "min_doc_count": 1}}})["aggregations"]["f"]
+    assert sum(b["doc_count"] for b in fixed["buckets"]) == 4
+    assert all(b["key"] % (30 * 86_400_000) == 0 for b in fixed["buckets"])
+    with pytest.raises(BadRequestError) as err:
+        es.search(index="shop-*", aggs={"d": {"date_histogram": {
+            "field": "sold", "calendar_interval": "fortnight"}}})
+    assert err.value.body["error"]["reason"] == (
+        "The supplied interval [fortnight] could not be parsed as a calendar interval.")

@@ -1,6 +1,6 @@
 """Aggregations over the indices of a search: terms, histogram and metrics (min, max, avg,
 sum, value_count, cardinality, stats) computed by tantivy, the query-bucket aggregations of
-bucket_aggs, significant_terms, percentiles, nested, and the sibling pipelines of
+bucket_aggs, date_histogram, significant_terms, percentiles, nested, and the sibling pipelines of
 pipeline_aggs. Sub-aggregations tantivy cannot compute inside its buckets run per bucket."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import tantivy
 
 from ..dates import NANOS_PER_MILLI, format_date
-from ..errors import BadRequest, EngineError, ParsingError
+from ..errors import BadRequest, ParsingError
 from ..limits import current as current_limits
 from ..mustache import to_java_string
 from ..query import parse_query
@@ -23,8 +23,10 @@ from .bucket_aggs import (
     both,
     key_filter,
     run_bucket_agg,
+    too_many_buckets,
     validate_bucket_agg,
 )
+from .date_histogram import run_date_histogram, validate_date_histogram
 from .nested_aggs import (
     NESTED_AGGS,
     agg_kind,
@@ -38,12 +40,10 @@ from .significant_terms import run_significant_terms, validate_significant_terms
 
 METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
 NATIVE = METRICS | {"terms", "histogram"}  # computed by tantivy
-KNOWN = NATIVE | PIPELINES | QUERY_BUCKET_AGGS | PERCENTILE_AGGS | set(NESTED_AGGS) | {
-    "significant_terms"}
 _TERMS_KEYS = {"field", "size", "order", "min_doc_count", "shard_size", "missing"}
 _HISTOGRAM_KEYS = {"field", "interval", "offset", "min_doc_count", "extended_bounds",
                    "hard_bounds", "keyed"}
-_NOT_SERVED = ("date_histogram", "top_hits", "composite",
+_NOT_SERVED = ("top_hits", "composite",
                "auto_date_histogram", "rare_terms", "significant_text", "extended_stats",
                "weighted_avg", "median_absolute_deviation", "scripted_metric", "top_metrics",
                "geo_bounds", "multi_terms", "variable_width_histogram")
@@ -90,6 +90,8 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
             validate_percentiles(name, kind, spec)
         elif kind == "significant_terms":
             validate_significant_terms(name, spec)
+        elif kind == "date_histogram":
+            validate_date_histogram(name, spec)
         elif kind not in METRICS:
             raise ParsingError(f"aggregation [{kind}] is not supported by the embedded engine"
                                if kind in _NOT_SERVED
@@ -126,14 +128,6 @@ def _validate_histogram(name: str, spec: Any) -> None:
 def _token(value: Any) -> str:
     return "START_ARRAY" if isinstance(value, list) else "VALUE_STRING" \
         if isinstance(value, str) else "VALUE_NUMBER"
-
-
-def too_many_buckets(limit: int) -> EngineError:
-    """Elasticsearch's refusal of a response holding more than `search.max_buckets` buckets."""
-    return EngineError(f"Trying to create too many buckets. Must be less than or equal to: "
-                       f"[{limit}] but this number of buckets was exceeded. This limit can be set "
-                       f"by changing the [search.max_buckets] cluster level setting.",
-                       status=400, error_type="too_many_buckets_exception", max_buckets=limit)
 
 
 def _as_int(value: Any) -> int:
@@ -179,6 +173,8 @@ def run_aggs(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
             results[name] = run_percentiles(parts, kind, body[kind])
         elif kind == "significant_terms":
             results[name] = run_significant_terms(parts, body, run_aggs)
+        elif kind == "date_histogram":
+            results[name] = run_date_histogram(parts, body, run_aggs)
         elif kind in NESTED_AGGS:
             results[name] = run_nested_agg(parts, body, run_aggs)
     out = {name: {"meta": aggs[name]["meta"], **results[name]} if "meta" in aggs[name] else

@@ -12,7 +12,7 @@ from typing import Any
 import tantivy
 
 from ..dates import DEFAULT_FORMAT, render_date, resolve_date_math
-from ..errors import BadRequest, ParsingError
+from ..errors import BadRequest, EngineError, ParsingError
 from ..index.fulltext import KEY
 from ..index.mapping import FLOAT_TYPES, INTEGER_TYPES
 from ..mustache import to_java_string
@@ -31,6 +31,14 @@ _KEYS = {"filters": {"filters", "other_bucket", "other_bucket_key", "keyed"},
          "ip_range": {"field", "ranges", "keyed"}}
 NUMERIC_TYPES = INTEGER_TYPES | FLOAT_TYPES
 _UTC = {"UTC", "Z", "+00:00", "Etc/UTC", "GMT"}
+
+
+def too_many_buckets(limit: int) -> EngineError:
+    """Elasticsearch's refusal of a response holding more than `search.max_buckets` buckets."""
+    return EngineError(f"Trying to create too many buckets. Must be less than or equal to: "
+                       f"[{limit}] but this number of buckets was exceeded. This limit can be set "
+                       f"by changing the [search.max_buckets] cluster level setting.",
+                       status=400, error_type="too_many_buckets_exception", max_buckets=limit)
 
 
 def both(query: tantivy.Query, other: tantivy.Query) -> tantivy.Query:
