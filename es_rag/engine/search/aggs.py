@@ -1,5 +1,7 @@
-"""Aggregations (terms, min, max, avg, sum, value_count, cardinality, stats) via tantivy,
-`filters` (one count per filter query), and the sibling pipelines of pipeline_aggs."""
+"""Aggregations over the indices of a search: terms, histogram and metrics (min, max, avg,
+sum, value_count, cardinality, stats) computed by tantivy, the query-bucket aggregations of
+bucket_aggs, date_histogram, significant_terms, percentiles, nested, and the sibling pipelines of
+pipeline_aggs. Sub-aggregations tantivy cannot compute inside its buckets run per bucket."""
 
 from __future__ import annotations
 
@@ -8,10 +10,23 @@ from typing import Any
 import tantivy
 
 from ..dates import NANOS_PER_MILLI, format_date
-from ..errors import BadRequest, EngineError, ParsingError
+from ..errors import BadRequest, ParsingError
 from ..limits import current as current_limits
+from ..mustache import to_java_string
 from ..query import parse_query
 from ..query.base import QueryContext
+from .agg_merge import merge_native
+from .bucket_aggs import (
+    NUMERIC_TYPES,
+    QUERY_BUCKET_AGGS,
+    Part,
+    both,
+    key_filter,
+    run_bucket_agg,
+    too_many_buckets,
+    validate_bucket_agg,
+)
+from .date_histogram import run_date_histogram, validate_date_histogram
 from .nested_aggs import (
     NESTED_AGGS,
     agg_kind,
@@ -19,10 +34,19 @@ from .nested_aggs import (
     run_nested_agg,
     validate_nested_agg,
 )
-from .pipeline_aggs import PIPELINES, apply_pipelines, is_pipeline, validate_pipeline
+from .percentiles import PERCENTILE_AGGS, run_percentiles, validate_percentiles
+from .pipeline_aggs import PIPELINES, apply_pipelines, validate_pipeline
+from .significant_terms import run_significant_terms, validate_significant_terms
 
 METRICS = {"min", "max", "avg", "sum", "value_count", "cardinality", "stats"}
+NATIVE = METRICS | {"terms", "histogram"}  # computed by tantivy
 _TERMS_KEYS = {"field", "size", "order", "min_doc_count", "shard_size", "missing"}
+_HISTOGRAM_KEYS = {"field", "interval", "offset", "min_doc_count", "extended_bounds",
+                   "hard_bounds", "keyed"}
+_NOT_SERVED = ("top_hits", "composite",
+               "auto_date_histogram", "rare_terms", "significant_text", "extended_stats",
+               "weighted_avg", "median_absolute_deviation", "scripted_metric", "top_metrics",
+               "geo_bounds", "multi_terms", "variable_width_histogram")
 
 
 def validate_aggs(aggs: Any, depth: int = 1) -> None:
@@ -43,6 +67,10 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
             raise ParsingError(f"Expected one aggregation type for [{name}], found {kinds}")
         kind = kinds[0]
         spec = body[kind]
+        if "meta" in body and not isinstance(body["meta"], dict):
+            raise ParsingError(f"Expected [START_OBJECT] under [meta], but got a "
+                               f"[{_token(body['meta'])}] in [{name}]")
+        sub = body.get("aggs", body.get("aggregations"))
         if kind in PIPELINES:
             validate_pipeline(name, kind, body)
             continue
@@ -52,33 +80,54 @@ def validate_aggs(aggs: Any, depth: int = 1) -> None:
                 raise ParsingError(f"[terms] unknown field [{sorted(extra)[0]}]")
             if _as_int(spec.get("size", 10)) > limits.max_buckets:
                 raise too_many_buckets(limits.max_buckets)
-        elif kind == "filters":
-            _validate_filters(name, body, spec)
-            continue
+        elif kind == "histogram":
+            _validate_histogram(name, spec)
+        elif kind in QUERY_BUCKET_AGGS:
+            validate_bucket_agg(name, kind, spec, depth)
         elif kind in NESTED_AGGS:
             validate_nested_agg(name, kind, spec)
+        elif kind in PERCENTILE_AGGS:
+            validate_percentiles(name, kind, spec)
+        elif kind == "significant_terms":
+            validate_significant_terms(name, spec)
+        elif kind == "date_histogram":
+            validate_date_histogram(name, spec)
         elif kind not in METRICS:
             raise ParsingError(f"aggregation [{kind}] is not supported by the embedded engine"
-                               if kind in ("date_histogram", "histogram", "range",
-                                           "top_hits", "significant_terms",
-                                           "percentiles", "composite", "filter")
+                               if kind in _NOT_SERVED
                                else f"Unknown aggregation type [{kind}] did you mean [terms]?",
                                error_type="parsing_exception" if kind else None)
         elif "field" not in spec:
             raise ParsingError("Required one of fields [field, script], but none were "
                                "specified.", error_type="illegal_argument_exception")
-        sub = body.get("aggs", body.get("aggregations"))
         if sub is not None:
+            if kind in METRICS or kind in PERCENTILE_AGGS:
+                raise BadRequest(f"Aggregator [{name}] of type [{kind}] cannot accept "
+                                 f"sub-aggregations",
+                                 error_type="aggregation_initialization_exception")
             validate_aggs(sub, depth + 1)
             refuse_under_buckets(kind, sub)
 
 
-def too_many_buckets(limit: int) -> EngineError:
-    """Elasticsearch's refusal of a response holding more than `search.max_buckets` buckets."""
-    return EngineError(f"Trying to create too many buckets. Must be less than or equal to: "
-                       f"[{limit}] but this number of buckets was exceeded. This limit can be set "
-                       f"by changing the [search.max_buckets] cluster level setting.",
-                       status=400, error_type="too_many_buckets_exception", max_buckets=limit)
+def _validate_histogram(name: str, spec: Any) -> None:
+    if not isinstance(spec, dict):
+        raise ParsingError("Expected [START_OBJECT] under [histogram]")
+    extra = sorted(set(spec) - _HISTOGRAM_KEYS)
+    if extra:
+        raise ParsingError(f"[histogram] option [{extra[0]}] is not supported by the embedded "
+                           f"engine" if extra[0] in ("order", "missing", "format", "script")
+                           else f"[histogram] unknown field [{extra[0]}]")
+    if "field" not in spec:
+        raise ParsingError("Required one of fields [field, script], but none were specified.",
+                           error_type="illegal_argument_exception")
+    interval = spec.get("interval")
+    if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
+        raise BadRequest(f"[interval] must be >0 for histogram aggregation [{name}]")
+
+
+def _token(value: Any) -> str:
+    return "START_ARRAY" if isinstance(value, list) else "VALUE_STRING" \
+        if isinstance(value, str) else "VALUE_NUMBER"
 
 
 def _as_int(value: Any) -> int:
@@ -102,43 +151,120 @@ def count_buckets(result: Any) -> int:
     return total
 
 
-def _validate_filters(name: str, body: dict[str, Any], spec: Any) -> None:
-    if not isinstance(spec, dict) or not isinstance(spec.get("filters"), dict | list):
-        raise ParsingError(f"[filters] aggregation [{name}] needs a [filters] object or array")
-    extra = set(spec) - {"filters"}
-    if extra:
-        raise ParsingError(f"[filters] option [{sorted(extra)[0]}] is not supported by the "
-                           f"embedded engine")
-    if body.get("aggs") or body.get("aggregations"):
-        raise ParsingError("sub-aggregations of [filters] are not supported by the embedded "
-                           "engine")
-    filters = spec["filters"]
-    for query in filters.values() if isinstance(filters, dict) else filters:
-        parse_query(query)
+def aggregate(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
+    """The search's aggregations over `parts` (one query per index), checked against
+    `search.max_buckets`."""
+    out = run_aggs(parts, aggs)
+    limit = current_limits().max_buckets
+    if count_buckets(out) > limit:
+        raise too_many_buckets(limit)
+    return out
 
 
-def _filters_buckets(ctx: QueryContext, query: tantivy.Query, spec: dict[str, Any]
-                     ) -> dict[str, Any]:
-    """One `doc_count` per filter: documents matching both the search query and the filter."""
-    def count(filter_body: dict[str, Any]) -> dict[str, int]:
-        both = tantivy.Query.boolean_query([
-            (tantivy.Occur.Must, query),
-            (tantivy.Occur.Must, parse_query(filter_body).compile(ctx))])
-        return {"doc_count": ctx.shard.fulltext.count(both)}
+def run_aggs(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
+    """Aggregation results over the documents of `parts`, in the request's order."""
+    native = {n: b for n, b in aggs.items() if agg_kind(b) in NATIVE}
+    results = _run_native(parts, native) if native else {}
+    for name, body in aggs.items():
+        kind = agg_kind(body)
+        if kind in QUERY_BUCKET_AGGS:
+            results[name] = run_bucket_agg(parts, kind, body, run_aggs)
+        elif kind in PERCENTILE_AGGS:
+            results[name] = run_percentiles(parts, kind, body[kind])
+        elif kind == "significant_terms":
+            results[name] = run_significant_terms(parts, body, run_aggs)
+        elif kind == "date_histogram":
+            results[name] = run_date_histogram(parts, body, run_aggs)
+        elif kind in NESTED_AGGS:
+            results[name] = run_nested_agg(parts, body, run_aggs)
+    out = {name: {"meta": aggs[name]["meta"], **results[name]} if "meta" in aggs[name] else
+           results[name] for name in aggs if name in results}
+    return apply_pipelines(aggs, out)
 
-    filters = spec["filters"]
-    if isinstance(filters, dict):
-        return {"buckets": {key: count(body) for key, body in filters.items()}}
-    return {"buckets": [count(body) for body in filters]}
+
+def _tantivy_able(body: dict[str, Any]) -> bool:
+    """Whether tantivy computes this aggregation with all its sub-aggregations."""
+    kind = agg_kind(body)
+    if kind in PIPELINES:
+        return True
+    sub = body.get("aggs", body.get("aggregations")) or {}
+    return kind in NATIVE and all(_tantivy_able(b) for b in sub.values())
+
+
+def _run_native(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
+    """Terms and metrics by tantivy on each index (merged when there are several); the
+    sub-aggregations tantivy cannot compute inside a terms or histogram bucket run over its
+    documents."""
+    single = len(parts) == 1
+    for name, body in aggs.items():
+        _check_order(name, body, single)
+    per_index = []
+    for ctx, query in parts:
+        _check_fields(aggs, ctx)
+        present = {n: b for n, b in aggs.items() if _field_present(ctx, b)}
+        spec = _tantivy_spec(present, single)
+        raw = ctx.shard.fulltext.searcher.aggregate(query, spec) if spec else {}
+        result = {}
+        for name, body in aggs.items():
+            kind = agg_kind(body)
+            kind = "stats" if kind == "avg" and not single else kind
+            value = raw.get(name) if name in present else _empty(kind)
+            result[name] = _finish(ctx, kind, body[agg_kind(body)], value)
+        per_index.append(result)
+    merged = per_index[0] if single else merge_native(aggs, per_index)
+    for name, body in aggs.items():
+        sub = body.get("aggs", body.get("aggregations")) or {}
+        rest = {n: b for n, b in sub.items() if not (single and _tantivy_able(b))}
+        kind = agg_kind(body)
+        if rest and kind in ("terms", "histogram"):
+            for bucket in merged[name]["buckets"]:
+                bucket.update(run_aggs([(ctx, both(q, _bucket_filter(ctx, kind, body[kind],
+                                                                     bucket["key"])))
+                                        for ctx, q in parts], rest))
+        if kind == "histogram" and body[kind].get("keyed") is True:
+            merged[name] = {"buckets": {to_java_string(float(b["key"])): b
+                                        for b in merged[name]["buckets"]}}
+    return merged
+
+
+def _check_order(name: str, body: dict[str, Any], single: bool) -> None:
+    """Terms ordered by a sub-aggregation need tantivy to compute it: on one index, and a
+    sub-aggregation tantivy computes."""
+    order = body.get("terms", {}).get("order")
+    for item in order if isinstance(order, list) else [order]:
+        for path in item if isinstance(item, dict) else ():
+            if path in ("_count", "_key", "_term"):
+                continue
+            sub = body.get("aggs", body.get("aggregations")) or {}
+            target = sub.get(path.split(">")[0].split(".")[0])
+            if not single or (target is not None and not _tantivy_able(target)):
+                raise BadRequest(f"terms aggregation [{name}] ordered by [{path}] is not "
+                                 f"supported by the embedded engine over several indices or "
+                                 f"by this kind of sub-aggregation")
+
+
+def _bucket_filter(ctx: QueryContext, kind: str, spec: dict[str, Any], key: Any
+                   ) -> tantivy.Query:
+    """The documents of one terms or histogram bucket."""
+    field = str(spec["field"])
+    if kind == "terms":
+        return key_filter(ctx, field, key)
+    if ctx.spec(field) is None:
+        return tantivy.Query.empty_query()
+    return parse_query({"range": {field: {"gte": key, "lt": key + float(spec["interval"])}}}
+                       ).compile(ctx)
 
 
 def _check_fields(aggs: dict[str, Any], ctx: QueryContext) -> None:
     for body in aggs.values():
-        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
-        if kind == "filters" or kind in NESTED_AGGS:
+        kind = agg_kind(body)
+        if kind not in NATIVE:
             continue
         path = body[kind].get("field")
         spec = ctx.spec(path) if path else None
+        if kind == "histogram" and spec is not None and spec.type not in NUMERIC_TYPES:
+            raise BadRequest(f"Field [{path}] of type [{spec.type}] is not supported for "
+                             f"aggregation [histogram]")
         if spec is not None and spec.type == "text":
             raise BadRequest(
                 f"Fielddata is disabled on [{path}] in [{ctx.index_name}]. Text fields are "
@@ -150,13 +276,17 @@ def _check_fields(aggs: dict[str, Any], ctx: QueryContext) -> None:
             _check_fields(sub, ctx)
 
 
-def _tantivy_spec(aggs: dict[str, Any]) -> dict[str, Any]:
+def _tantivy_spec(aggs: dict[str, Any], single: bool) -> dict[str, Any]:
+    """Tantivy's request for `aggs`; with several indices no sub-aggregations (they run per
+    merged bucket) and `avg` as stats (averages merge by count)."""
     out = {}
     for name, body in aggs.items():
-        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+        kind = agg_kind(body)
         if kind in PIPELINES:  # computed from the results (pipeline_aggs)
             continue
         spec = dict(body[kind])
+        if kind == "histogram":
+            spec.pop("keyed", None)  # keyed by Elasticsearch's key texts once merged
         if kind == "terms":
             spec.pop("shard_size", None)
             spec.setdefault("size", 10)
@@ -165,49 +295,25 @@ def _tantivy_spec(aggs: dict[str, Any]) -> dict[str, Any]:
                 order = order[0] if order else None
             if order is not None:
                 spec["order"] = order
-        entry: dict[str, Any] = {kind: spec}
+        entry: dict[str, Any] = {"stats" if kind == "avg" and not single else kind: spec}
         sub = body.get("aggs", body.get("aggregations"))
-        if sub:
-            entry["aggs"] = _tantivy_spec(sub)
+        able = {n: b for n, b in (sub or {}).items() if _tantivy_able(b)}
+        if able and single:
+            entry["aggs"] = _tantivy_spec(able, single)
         out[name] = entry
     return out
 
 
-def run_aggs(ctx: QueryContext, query: tantivy.Query, aggs: dict[str, Any]) -> dict[str, Any]:
-    """Aggregation results over the documents matching `query` on one index."""
-    _check_fields(aggs, ctx)
-    spec_aggs = aggs
-    filters = {n: b["filters"] for n, b in aggs.items() if "filters" in b}
-    nested = {n: b for n, b in aggs.items() if agg_kind(b) in NESTED_AGGS}
-    aggs = {n: b for n, b in aggs.items()
-            if n not in filters and n not in nested and not is_pipeline(b)}
-    present = {n: b for n, b in aggs.items() if _field_present(ctx, b)}
-    result = ctx.shard.fulltext.searcher.aggregate(query, _tantivy_spec(present)) \
-        if present else {}
-    out = {}
-    for name, body in aggs.items():
-        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
-        value = result.get(name) if name in present else _empty(kind)
-        out[name] = _finish(ctx, kind, body[kind], value)
-    for name, spec in filters.items():
-        out[name] = _filters_buckets(ctx, query, spec)
-    for name, body in nested.items():
-        out[name] = run_nested_agg(ctx, query, body, run_aggs)
-    out = apply_pipelines(spec_aggs, out)
-    limit = current_limits().max_buckets
-    if count_buckets(out) > limit:
-        raise too_many_buckets(limit)
-    return out
-
-
 def _field_present(ctx: QueryContext, body: dict[str, Any]) -> bool:
-    kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
+    kind = agg_kind(body)
     return ctx.kind(body[kind].get("field", "")) is not None
 
 
 def _empty(kind: str) -> dict[str, Any]:
     if kind == "terms":
         return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": []}
+    if kind == "histogram":
+        return {"buckets": []}
     if kind in ("value_count", "cardinality", "sum"):
         return {"value": 0}
     if kind == "stats":
@@ -235,6 +341,8 @@ def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str,
         return {"doc_count_error_upper_bound": value["doc_count_error_upper_bound"],
                 "sum_other_doc_count": value["sum_other_doc_count"],
                 "buckets": value.get("buckets", [])}
+    if kind == "histogram":
+        return {"buckets": value.get("buckets", [])}
     if kind in ("value_count", "cardinality"):
         return {"value": int(value.get("value") or 0)}
     if to_millis and kind in ("min", "max", "avg") and value.get("value") is not None:
@@ -243,39 +351,3 @@ def _finish(ctx: QueryContext, kind: str, spec: dict[str, Any], value: dict[str,
         value["value_as_string"] = format_date(int(value["value"]))
     return value
 
-
-def merge_aggs(spec: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, body in spec.items():
-        kind = next(k for k in body if k not in ("aggs", "aggregations", "meta"))
-        if kind in PIPELINES:
-            continue
-        values = [p[name] for p in parts]
-        if kind == "terms":
-            counts: dict[Any, dict[str, Any]] = {}
-            for v in values:
-                for b in v["buckets"]:
-                    merged = counts.setdefault(b["key"], {**b, "doc_count": 0})
-                    merged["doc_count"] += b["doc_count"]
-            size = int(body[kind].get("size", 10))
-            buckets = sorted(counts.values(), key=lambda b: (-b["doc_count"], str(b["key"])))
-            out[name] = {"doc_count_error_upper_bound": 0,
-                         "sum_other_doc_count": sum(b["doc_count"] for b in buckets[size:]) +
-                         sum(v["sum_other_doc_count"] for v in values),
-                         "buckets": buckets[:size]}
-        elif kind in ("min", "max"):
-            nums = [v["value"] for v in values if v.get("value") is not None]
-            out[name] = {"value": (min if kind == "min" else max)(nums) if nums else None}
-        elif kind in ("sum", "value_count"):
-            out[name] = {"value": sum(v.get("value") or 0 for v in values)}
-        elif kind == "filters":
-            first = values[0]["buckets"]
-            keys = list(first) if isinstance(first, dict) else range(len(first))
-            buckets = {key: {"doc_count": sum(v["buckets"][key]["doc_count"] for v in values)}
-                       for key in keys}
-            out[name] = {"buckets": buckets if isinstance(first, dict) else list(
-                buckets.values())}
-        else:
-            raise BadRequest(f"[{kind}] over several indices is not supported by the embedded "
-                             f"engine")
-    return apply_pipelines(spec, out)

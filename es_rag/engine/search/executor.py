@@ -17,6 +17,7 @@ from .query_phase import QueryPhase
 from .request import parse_search
 from .scope import Hit
 from .shard_failures import PartialShardsFailure, failed_scope, shard_failure, shards_section
+from .suggest import run_suggest
 
 
 class SearchExecutor:
@@ -68,6 +69,8 @@ class SearchExecutor:
                 hit["_rank"] = rank
         if req.aggs is not None:
             body["aggregations"] = query_phase.aggregations(result.aggs_queries)
+        if req.suggest:
+            body["suggest"] = run_suggest([s.ctx for s in context.scopes], req.suggest)
         body["took"] = int((time.perf_counter() - started) * 1000)
         return body
 

@@ -15,7 +15,7 @@ from ..query.base import QueryContext
 from ..query.nested import level_context, nested_level
 
 NESTED_AGGS = ("nested", "reverse_nested")
-RunAggs = Callable[[QueryContext, tantivy.Query, dict[str, Any]], dict[str, Any]]
+RunAggs = Callable[[list[tuple[QueryContext, tantivy.Query]], dict[str, Any]], dict[str, Any]]
 
 
 def agg_kind(body: dict[str, Any]) -> str:
@@ -55,11 +55,21 @@ def _matching_keys(ctx: QueryContext, query: tantivy.Query) -> list[int]:
     return [int(k) for k in fulltext.searcher.fast_field_values(KEY, [a for _, a in hits])]
 
 
-def run_nested_agg(ctx: QueryContext, query: tantivy.Query, body: dict[str, Any],
+def run_nested_agg(parts: list[tuple[QueryContext, tantivy.Query]], body: dict[str, Any],
                    run: RunAggs) -> dict[str, Any]:
-    """The result of one `nested` or `reverse_nested` aggregation."""
-    kind = agg_kind(body)
+    """The result of one `nested` or `reverse_nested` aggregation over every index."""
     sub = body.get("aggs", body.get("aggregations")) or {}
+    inner = [_nested_part(ctx, query, body) for ctx, query in parts]
+    out: dict[str, Any] = {"doc_count": sum(count for _, _, count in inner)}
+    if sub:
+        out.update(run([(ctx, query) for ctx, query, _ in inner], sub))
+    return out
+
+
+def _nested_part(ctx: QueryContext, query: tantivy.Query, body: dict[str, Any]
+                 ) -> tuple[QueryContext, tantivy.Query, int]:
+    """The context, query and document count the aggregation moves to in one index."""
+    kind = agg_kind(body)
     if kind == "reverse_nested":
         if ctx.parent is None:
             raise BadRequest("Reverse nested aggregation can only be used inside a [nested] "
@@ -69,17 +79,9 @@ def run_nested_agg(ctx: QueryContext, query: tantivy.Query, body: dict[str, Any]
     else:
         level = nested_level(ctx, str(body[kind]["path"]))
         if level is None or ctx.parent is not None:
-            return {"doc_count": 0, **_empty(ctx, sub, run)}
+            return ctx, tantivy.Query.empty_query(), 0
         roots_set = set(_matching_keys(ctx, query))
         target = level_context(ctx, level)
         everything = tantivy.Query.all_query()
         scope = [k for k in _matching_keys(target, everything) if root_key(k) in roots_set]
-    keys_query = tantivy.Query.term_set_query(target.schema, KEY, scope)
-    out: dict[str, Any] = {"doc_count": len(scope)}
-    if sub:
-        out.update(run(target, keys_query, sub))
-    return out
-
-
-def _empty(ctx: QueryContext, sub: dict[str, Any], run: RunAggs) -> dict[str, Any]:
-    return run(ctx, tantivy.Query.empty_query(), sub) if sub else {}
+    return target, tantivy.Query.term_set_query(target.schema, KEY, scope), len(scope)

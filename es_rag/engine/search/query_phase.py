@@ -14,11 +14,10 @@ import tantivy
 
 from ..errors import BadRequest, EngineError
 from ..index.fulltext import KEY
-from ..limits import current as current_limits
 from ..query.base import QueryNode, boosted
 from ..query.knn import KnnSpec
 from . import linear, multi_field, rerank_retriever
-from .aggs import count_buckets, merge_aggs, run_aggs, too_many_buckets
+from .aggs import aggregate
 from .collapse import CollapseSpec, check_collapse, collapse_hits
 from .context import SearchContext
 from .request import SortKey, parse_sort
@@ -353,20 +352,10 @@ class QueryPhase:
 
     def _aggs(self, queries: list[tantivy.Query]) -> dict[str, Any]:
         assert self.req.aggs is not None
-        if len(self.scopes) != 1:
-            if not self.scopes:
-                return {}
-            if any("aggs" in b or "aggregations" in b for b in self.req.aggs.values()):
-                raise BadRequest("sub-aggregations over several indices are not supported by "
-                                 "the embedded engine")
-            parts = [run_aggs(s.ctx, q, self.req.aggs)
-                     for s, q in zip(self.scopes, queries, strict=True)]
-            merged = merge_aggs(self.req.aggs, parts)
-            limit = current_limits().max_buckets
-            if count_buckets(merged) > limit:
-                raise too_many_buckets(limit)
-            return merged
-        return run_aggs(self.scopes[0].ctx, queries[0], self.req.aggs)
+        if not self.scopes:
+            return {}
+        return aggregate([(s.ctx, q) for s, q in zip(self.scopes, queries, strict=True)],
+                         self.req.aggs)
 
 
 def _score_sort() -> list[Any]:

@@ -13,15 +13,16 @@ from ..source_filter import excludes_vectors, hidden_metadata, parse_source_spec
 from .collapse import CollapseSpec, parse_collapse
 from .rescore import Rescorer, parse_rescore
 from .retrievers import Retriever, parse_retriever
+from .suggest import parse_suggest
 
 BODY_KEYS = {
     "query", "knn", "retriever", "rank", "from", "size", "sort", "_source", "highlight",
     "track_total_hits", "search_after", "min_score", "aggs", "aggregations", "timeout",
     "track_scores", "version", "seq_no_primary_term", "stored_fields", "profile", "explain",
     "terminate_after", "post_filter", "fields", "docvalue_fields", "ext", "sub_searches",
-    "collapse", "indices_boost", "rescore",
+    "collapse", "indices_boost", "rescore", "suggest",
 }
-UNSUPPORTED_KEYS = {"suggest", "script_fields", "runtime_mappings",
+UNSUPPORTED_KEYS = {"script_fields", "runtime_mappings",
                     "stats", "point_in_time"}
 
 
@@ -57,6 +58,7 @@ class SearchRequest:
     search_after: list[Any] | None = None
     min_score: float | None = None
     aggs: dict[str, Any] | None = None
+    suggest: dict[str, Any] | None = None  # name → (type, text, options), parse_suggest's
     post_filter: QueryNode | None = None
     track_scores: bool = False
     version: bool = False
@@ -287,6 +289,8 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
     if body.get("min_score") is not None:
         req.min_score = float(body["min_score"])
     req.aggs = body.get("aggs", body.get("aggregations"))
+    if body.get("suggest") is not None:
+        req.suggest = parse_suggest(body["suggest"])
     if body.get("post_filter") is not None:
         req.post_filter = parse_query(body["post_filter"])
     req.track_scores = bool(body.get("track_scores", False))

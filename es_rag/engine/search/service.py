@@ -46,6 +46,7 @@ from .scope import make_scopes, with_filters
 from .scroll import Scrolls
 from .shard_failures import failed_scope, shard_failure, shards_section
 from .slice import parse_slice, slice_filter
+from .suggest import typed_suggest
 from .typed_keys import typed_aggregations
 from .update_by_query import write_in_batches
 
@@ -151,6 +152,8 @@ class SearchService:
             result["aggregations"] = typed_aggregations(
                 req.aggs, result["aggregations"], lambda path: next(
                     (s.ctx.spec(path) for s in search.scopes if s.ctx.spec(path)), None))
+        if params.get("typed_keys") == "true" and req.suggest and "suggest" in result:
+            result["suggest"] = typed_suggest(req.suggest, result["suggest"])
         if req.stored_fields_none:
             for hit in result["hits"]["hits"]:
                 hit.pop("_id", None)

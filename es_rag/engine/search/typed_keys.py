@@ -13,7 +13,8 @@ from .nested_aggs import agg_kind
 _TYPES = {"sum_bucket": "simple_value", "avg_bucket": "simple_value",
           "min_bucket": "bucket_metric_value", "max_bucket": "bucket_metric_value",
           "cumulative_sum": "simple_value", "bucket_script": "simple_value",
-          "percentiles": "tdigest_percentiles", "significant_terms": "sigsterms",
+          "percentiles": "tdigest_percentiles",
+          "percentile_ranks": "tdigest_percentile_ranks", "date_range": "date_range",
           "date_histogram": "date_histogram", "histogram": "histogram"}
 _LONG_TERMS = INTEGER_TYPES | {"date", "date_nanos", "boolean"}
 
@@ -62,4 +63,7 @@ def _type_name(kind: str, spec: Any, spec_of: Callable[[str], FieldSpec | None])
         if field is not None and field.type in FLOAT_TYPES:
             return "dterms"
         return "sterms"
+    if kind == "significant_terms":  # numbers and dates give long terms
+        field = spec_of(str(spec.get("field"))) if isinstance(spec, dict) else None
+        return "siglterms" if field is not None and field.type in _LONG_TERMS else "sigsterms"
     return _TYPES.get(kind, kind)
