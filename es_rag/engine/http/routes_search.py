@@ -7,7 +7,8 @@ import time
 from ..errors import BadRequest
 from ..node import VERSION
 from ..search.field_caps import field_caps, parse_request
-from ..search.service import SearchService, reindex_deprecations
+from ..search.reindex_body import reindex_deprecations
+from ..search.service import SearchService
 from ..search.update_by_query import update_by_query as run_update_by_query
 from . import cat
 from .rest import RestRequest, RestResponse, Router

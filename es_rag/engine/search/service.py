@@ -39,6 +39,7 @@ from .linear import LINEAR_FEATURE
 from .pit import PointsInTime, add_tiebreaker, validate_pit_search
 from .query_phase import QueryPhase
 from .reader_context import ReaderContexts
+from .reindex_body import reindex_body
 from .request import SearchRequest, parse_search, url_query
 from .rerank_retriever import FEATURE as RERANK_FEATURE
 from .retrievers import Retriever
@@ -311,7 +312,7 @@ class SearchService:
         """Copy the documents of `source.index` (matching `source.query`, on the refreshed
         state) into `dest.index` through the normal write path (dest pipelines included)."""
         started = time.perf_counter()
-        source, dest = _reindex_body(body)
+        source, dest = reindex_body(body)
         src = source["index"]
         query = parse_query(source.get("query") or {"match_all": {}})
         max_docs = (body or {}).get("max_docs", (body or {}).get("size", params.get("max_docs")))
@@ -428,43 +429,6 @@ class SearchService:
                 "retries": {"bulk": 0, "search": 0}, "throttled_millis": 0,
                 "requests_per_second": -1.0, "throttled_until_millis": 0,
                 "failures": failures}, 409 if failures else 200
-
-
-def _reindex_body(body: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    body = body or {}
-    for key in body:
-        if key not in ("source", "dest", "conflicts", "max_docs", "size", "script"):
-            raise ParsingError(f"[reindex] unknown field [{key}]")
-    if "script" in body:
-        raise BadRequest("reindex scripts are not supported by the embedded engine")
-    source, dest = body.get("source"), body.get("dest")
-    if not isinstance(source, dict) or "index" not in source:
-        raise EngineError("Validation Failed: 1: use _all if you really want to copy from all "
-                          "existing indexes;", status=400,
-                          error_type="action_request_validation_exception")
-    if not isinstance(dest, dict) or "index" not in dest:
-        raise EngineError("Validation Failed: 1: index must be specified;", status=400,
-                          error_type="action_request_validation_exception")
-    for key in source:
-        if key not in ("index", "query", "_source", "size", "sort"):
-            raise BadRequest(f"[reindex] source [{key}] is not supported by the embedded engine")
-    for key in dest:
-        if key not in ("index", "pipeline", "op_type", "version_type"):
-            raise BadRequest(f"[reindex] dest [{key}] is not supported by the embedded engine")
-    return source, dest
-
-
-def reindex_deprecations(body: dict[str, Any] | None) -> list[str]:
-    """The deprecation warnings Elasticsearch gives for a reindex body."""
-    body = body if isinstance(body, dict) else {}
-    source = body.get("source") if isinstance(body.get("source"), dict) else {}
-    found = []
-    if "size" in body:
-        found.append("Deprecated field [size] used, expected [max_docs] instead")
-    if "sort" in source:
-        found.append("The sort option in reindex is deprecated. Instead consider using query "
-                     "filtering to find the desired subset of data.")
-    return found
 
 
 def parse_msearch(payload: bytes) -> list[tuple[dict[str, Any], dict[str, Any]]]:
