@@ -201,3 +201,16 @@ def test_date_histogram_by_calendar_and_fixed_intervals(es: Elasticsearch) -> No
             "field": "sold", "calendar_interval": "fortnight"}}})
     assert err.value.body["error"]["reason"] == (
         "The supplied interval [fortnight] could not be parsed as a calendar interval.")
+
+
+def test_values_are_coerced_as_elasticsearchs_parsers_coerce_them(shop: Elasticsearch) -> None:
+    """A rendered search template often gives numbers as strings, and one range as an object."""
+    aggs = {"cheap": {"range": {"field": "price", "ranges": {"to": 10}}},
+            "prices": {"histogram": {"field": "price", "interval": "25"}}}
+    result = shop.search(index="shop", size=0, aggs=aggs)["aggregations"]
+    assert result["cheap"]["buckets"] == [{"key": "*-10.0", "to": 10.0, "doc_count": 1}]
+    assert [(b["key"], b["doc_count"]) for b in result["prices"]["buckets"]] == [
+        (0.0, 3), (25.0, 1), (50.0, 1)]
+    with pytest.raises(BadRequestError, match=r"failed to parse field \[interval\]"):
+        shop.search(index="shop", size=0,
+                    aggs={"p": {"histogram": {"field": "price", "interval": "wide"}}})

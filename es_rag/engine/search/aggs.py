@@ -52,7 +52,8 @@ _NOT_SERVED = ("top_hits", "composite",
 def validate_aggs(aggs: Any, depth: int = 1) -> None:
     """Refuse aggregation types and options this engine does not compute, sub-aggregations
     nested deeper than `engine.aggs.max_depth`, and a terms `size` beyond
-    `search.max_buckets`."""
+    `search.max_buckets`; coerce values as Elasticsearch's parsers do (a number given as a
+    string, one object where an array of objects is declared)."""
     limits = current_limits()
     if depth > limits.aggs_max_depth:
         raise BadRequest(f"The nested depth of the aggregations exceeds the maximum nested depth "
@@ -121,6 +122,11 @@ def _validate_histogram(name: str, spec: Any) -> None:
         raise ParsingError("Required one of fields [field, script], but none were specified.",
                            error_type="illegal_argument_exception")
     interval = spec.get("interval")
+    if isinstance(interval, str):  # Elasticsearch's number parsing coerces numeric strings
+        try:
+            interval = spec["interval"] = float(interval)
+        except ValueError:
+            raise ParsingError("[histogram] failed to parse field [interval]") from None
     if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
         raise BadRequest(f"[interval] must be >0 for histogram aggregation [{name}]")
 

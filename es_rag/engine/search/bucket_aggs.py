@@ -80,6 +80,8 @@ def validate_bucket_agg(name: str, kind: str, spec: Any, depth: int) -> None:
                            error_type="illegal_argument_exception")
     if kind in ("range", "date_range", "ip_range"):
         ranges = spec.get("ranges")
+        if isinstance(ranges, dict):  # an object array declared in Elasticsearch takes one
+            ranges = spec["ranges"] = [ranges]
         if not isinstance(ranges, list) or not ranges:
             raise BadRequest(f"No [ranges] specified for the [{name}] aggregation")
         allowed = {"key", "from", "to"} | ({"mask"} if kind == "ip_range" else set())
