@@ -174,6 +174,8 @@ def _session(path: Path) -> Any:
         if session is None:
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3
+            if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # `serving.one_model_thread`
+                options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
             session = onnxruntime.InferenceSession(str(path), options,
                                                    providers=["CPUExecutionProvider"])
             _sessions[path] = session
@@ -223,13 +225,11 @@ class OnnxEmbedder:
             raise OnnxBackendError(f"{exc}; set embedding_backend = torch") from None
         self.session = _session(self.path)
         self._inputs = {i.name for i in self.session.get_inputs()}
-        self._encoder = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer_file = folder / "tokenizer.json"
+        self._encoder = Tokenizer.from_file(str(self._tokenizer_file))
         self._encoder.enable_truncation(self.layout.max_seq_length)
         self._encoder.enable_padding(pad_id=self._encoder.token_to_id("[PAD]") or 0)
-        counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        counter.no_truncation()
-        counter.no_padding()
-        self._counter = TokenizerView(counter)
+        self._counter: TokenizerView | None = None
 
     @property
     def backend(self) -> str:
@@ -246,7 +246,15 @@ class OnnxEmbedder:
 
     @property
     def tokenizer(self) -> TokenizerView:
-        """The model's tokenizer, untruncated (chunk sizes are counted with it)."""
+        """The model's tokenizer, untruncated (chunk sizes are counted with it); read on first
+        use, so a process that only embeds a query does not load it twice."""
+        if self._counter is None:
+            from tokenizers import Tokenizer
+
+            counter = Tokenizer.from_file(str(self._tokenizer_file))
+            counter.no_truncation()
+            counter.no_padding()
+            self._counter = TokenizerView(counter)
         return self._counter
 
     @property
