@@ -134,13 +134,17 @@ def apply(ctx: Context, yes: bool) -> None:
 @pass_context
 @clear_errors
 def rollback(ctx: Context, alias: str | None) -> None:
-    """Point an alias back to its previous index version."""
+    """Point an alias back to its previous index version; for the chunk index, retrieval.json's
+    embedding model becomes the one recorded for that version (`es-rag finetune activate`)."""
     from es_rag import assets
+    from es_rag.finetune.activate import restore_models
 
     client, _ = ctx.connection()
     before, after = assets.rollback(client, alias or ctx.settings.index)
     bump_index_version(ctx.settings.data)
     click.echo(f"{alias or ctx.settings.index}: {before} -> {after}")
+    if (alias or ctx.settings.index) == ctx.settings.index:
+        click.echo(restore_models(client, after, ctx.settings.assets))
 
 
 @cli.command("prune-versions")
