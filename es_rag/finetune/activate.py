@@ -215,7 +215,9 @@ def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
         candidate = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults,
                           CrossEncoderReranker(entry["path"], top_n=rerank.top_n,
                                                batch_size=rerank.batch_size,
-                                               time_budget_s=rerank.time_budget_s))
+                                               time_budget_s=rerank.time_budget_s,
+                                               backend=rerank.backend,
+                                               max_length=rerank.max_length))
     activation = Activation("reranker", entry, serving, candidate, False)
     if candidate is not None and serving is not None and candidate < serving and not force:
         activation.notes.append(f"refused: {GATE_METRIC} {candidate:.4f} with the new reranker "
