@@ -33,7 +33,8 @@ _loading = threading.Lock()
 def load_cross_encoder(model: str | Path, backend: str = "torch",
                        max_length: int | None = None) -> Any:
     """The cross-encoder at `model` on `backend`, loaded once per process (an object with
-    `predict(pairs, batch_size)`)."""
+    `predict(pairs, batch_size)`). An ONNX backend that cannot run the model raises
+    OnnxBackendError, and raises it again at once on later calls (no second export attempt)."""
     key = (str(Path(model).expanduser().resolve()), backend, max_length)
     with _loading:
         found = _loaded.get(key)
@@ -43,12 +44,18 @@ def load_cross_encoder(model: str | Path, backend: str = "torch",
 
                 found = CrossEncoder(key[0], local_files_only=True, max_length=max_length)
             else:
+                from es_rag.embedding.onnx_model import OnnxBackendError
                 from es_rag.retrieve.rerank_onnx import OnnxCrossEncoder
 
-                found = OnnxCrossEncoder(key[0], quantized=backend == "onnx-int8",
-                                         **({} if max_length is None else
-                                            {"max_length": max_length}))
+                try:
+                    found = OnnxCrossEncoder(key[0], quantized=backend == "onnx-int8",
+                                             **({} if max_length is None else
+                                                {"max_length": max_length}))
+                except OnnxBackendError as exc:
+                    found = exc
             _loaded[key] = found
+    if isinstance(found, Exception):
+        raise found.with_traceback(None)
     return found
 
 
