@@ -46,7 +46,7 @@ PHASES = {  # (file suffix, function) of what the cProfile run reports, cumulati
     "connect (engine url, info, license, features)": ("es_rag/connect.py", "connect"),
     "retrieval parameters (read_stored)": ("es_rag/retrieve/defaults.py", "read_stored"),
     "load embedder (local_embedder)": ("es_rag/embedding/factory.py", "local_embedder"),
-    "  of which the ONNX session": ("es_rag/embedding/onnx_model.py", "_session"),
+    "  of which the ONNX session": ("es_rag/embedding/onnx_model.py", "onnx_session"),
     "embed the query": ("es_rag/embedding/onnx_model.py", "embed_query"),
     "search (request + hits)": ("es_rag/retrieve/search.py", "search"),
 }
