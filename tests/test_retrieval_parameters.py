@@ -31,7 +31,7 @@ from es_rag.evaluate import Judgments, evaluate_live, parse_configs
 from es_rag.evaluate.run import documents_of
 from es_rag.evaluate.tuning import HybridSetting
 from es_rag.generate import AskParams, ask
-from es_rag.retrieve import search
+from es_rag.retrieve import Mode, search
 from es_rag.retrieve.defaults import STORED_ID, read_file, read_stored
 
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -44,7 +44,8 @@ STORED = ("bm25", "hybrid", "knn", STORED_ID)
 TUNED = {"mode": "hybrid", "boosts": {"text": 1.0, "title": 2.5, "headings": 1.0},
          "k": 7, "num_candidates": 70, "rank_constant": 20, "rank_window_size": 40,
          "fusion": "rrf", "weights": {"bm25": 1.0, "knn": 2.0}, "normalizer": "minmax",
-         "rerank": {"model": None, "top_n": 12, "batch_size": 16, "time_budget_s": 10.0}}
+         "rerank": {"model": None, "top_n": 12, "batch_size": 16, "time_budget_s": 10.0,
+                    "backend": "torch", "max_length": 128}}
 SHIPPED = read_file(PROJECT_ROOT).values()
 QUERY = "quota error when the disk is full"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -56,7 +57,7 @@ def _tune_file(root: Path) -> None:
     data["knn"] = {"k": TUNED["k"], "num_candidates": TUNED["num_candidates"]}
     data["fusion"].update(rank_constant=TUNED["rank_constant"],
                           rank_window_size=TUNED["rank_window_size"], weights=TUNED["weights"])
-    data["rerank"]["top_n"] = TUNED["rerank"]["top_n"]
+    data["rerank"].update({k: TUNED["rerank"][k] for k in ("top_n", "backend", "max_length")})
     (root / "retrieval.json").write_text(json.dumps(data, indent=2))
 
 
@@ -156,6 +157,8 @@ def test_an_edited_file_changes_nothing_until_applied_then_every_path(world) -> 
     assert "as applied in the cluster" in page
     controls = Controls.from_form({}, read_stored(client))  # type: ignore[arg-type]
     assert "k=7&num_candidates=70" in controls.tuning_query()
+    reranked = controls.search_params(Mode.HYBRID_RERANK).rerank
+    assert (reranked.backend, reranked.max_length) == ("torch", 128)
 
     # the stored search templates, for applications that call _search/template
     hybrid = template_defaults(client.get_script(id="hybrid")["script"]["source"])

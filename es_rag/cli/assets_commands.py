@@ -1,15 +1,20 @@
-"""Commands over the asset files: status, plan, apply, rollback, prune-versions."""
+"""Commands over the asset files: status, plan, apply, rollback, prune-versions.
+
+`es_rag.assets` is imported by the commands that use it, so other commands (`search`) do not
+pay for it."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from es_rag import assets
 from es_rag.answer_cache import bump_index_version
 from es_rag.cli.root import Context, clear_errors, cli, json_flag, load_assets, pass_context
+
+if TYPE_CHECKING:
+    from es_rag import assets
 
 
 @cli.command()
@@ -45,7 +50,9 @@ def _retrieval_paths(ctx: Context, client: Any, caps: Any) -> dict[str, str]:
                  "cluster": f"cluster: trained model {settings.cluster_model_id} (kNN with "
                             "query_vector_builder)"}.get(settings.embedding, "")
     if settings.embedding == "semantic_text":
-        embedding = (f"semantic_text: {assets.SEMANTIC_FIELD} on endpoint "
+        from es_rag.assets import SEMANTIC_FIELD
+
+        embedding = (f"semantic_text: {SEMANTIC_FIELD} on endpoint "
                      f"{settings.semantic_inference_id} (semantic query)")
         if "semantic_text inference" in lacks:
             embedding += (f"; the {caps.license_type} license lacks inference: search is "
@@ -82,6 +89,7 @@ def _print_changes(changes: list[assets.Change]) -> None:
 @clear_errors
 def plan(ctx: Context, as_json: bool) -> None:
     """Show what `apply` would change on the cluster, as a diff per asset."""
+    from es_rag import assets
     from es_rag.sources.guard import read_only_lines
 
     client, caps = ctx.connection()
@@ -104,6 +112,7 @@ def plan(ctx: Context, as_json: bool) -> None:
 @clear_errors
 def apply(ctx: Context, yes: bool) -> None:
     """Apply mappings, pipelines, search templates and roles from the files to the cluster."""
+    from es_rag import assets
     from es_rag.sources.guard import refuse_sources
 
     client, caps = ctx.connection()
@@ -125,11 +134,17 @@ def apply(ctx: Context, yes: bool) -> None:
 @pass_context
 @clear_errors
 def rollback(ctx: Context, alias: str | None) -> None:
-    """Point an alias back to its previous index version."""
+    """Point an alias back to its previous index version; for the chunk index, retrieval.json's
+    embedding model becomes the one recorded for that version (`es-rag finetune activate`)."""
+    from es_rag import assets
+    from es_rag.finetune.activate import restore_models
+
     client, _ = ctx.connection()
     before, after = assets.rollback(client, alias or ctx.settings.index)
     bump_index_version(ctx.settings.data)
     click.echo(f"{alias or ctx.settings.index}: {before} -> {after}")
+    if (alias or ctx.settings.index) == ctx.settings.index:
+        click.echo(restore_models(client, after, ctx.settings.assets))
 
 
 @cli.command("prune-versions")
@@ -139,6 +154,8 @@ def rollback(ctx: Context, alias: str | None) -> None:
 @clear_errors
 def prune_versions(ctx: Context, alias: str | None, keep: int) -> None:
     """Delete index versions older than the one an alias serves."""
+    from es_rag import assets
+
     client, _ = ctx.connection()
     deleted = assets.prune_versions(client, alias or ctx.settings.index, keep=keep)
     click.echo("deleted: " + (", ".join(deleted) if deleted else "nothing"))

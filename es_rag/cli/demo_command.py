@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from es_rag import assets, run_records
+from es_rag import run_records
 from es_rag.cli.ingest_command import ingest_summary
 from es_rag.cli.progress import StageProgress
 from es_rag.cli.root import Context, clear_errors, cli, load_assets, pass_context, run_embedder
 from es_rag.cli.search_commands import print_answer
-from es_rag.ingest.options import IngestOptions
 
 DEMO_QUESTION = "How does es-rag combine BM25 and kNN results in hybrid search?"
 
@@ -20,9 +19,11 @@ DEMO_QUESTION = "How does es-rag combine BM25 and kNN results in hybrid search?"
 @clear_errors
 def demo(ctx: Context, question: str) -> None:
     """Apply the assets, ingest the project's docs, and answer a question with citations."""
+    from es_rag import assets
     from es_rag.generate import ask as answer_question
     from es_rag.generate import build_generator
     from es_rag.ingest.index import ingest_paths
+    from es_rag.ingest.options import IngestOptions
 
     settings = ctx.settings
     client, caps = ctx.connection()

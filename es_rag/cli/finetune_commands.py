@@ -81,14 +81,17 @@ def finetune_embeddings(ctx: Context, no_onnx: bool, **options: Any) -> None:
 
 @finetune.command("reranker")
 @training_options
+@click.option("--no-onnx", is_flag=True, help="Skip the ONNX int8 export of the new reranker.")
 @pass_context
 @clear_errors
-def finetune_reranker(ctx: Context, **options: Any) -> None:
+def finetune_reranker(ctx: Context, no_onnx: bool, **options: Any) -> None:
     """Train a cross-encoder reranker from the packaged MiniLM weights on the same judgments
-    and mined negatives; name its folder in retrieval.json's rerank.model for hybrid+rerank."""
-    from es_rag.finetune.reranker import RERANKER_PARAMS, train_reranker
+    and mined negatives, with its ONNX int8 export; name its folder in retrieval.json's
+    rerank.model for hybrid+rerank."""
+    from es_rag.finetune.reranker import RERANKER_PARAMS, export_reranker_int8, train_reranker
 
-    _run(ctx, "reranker", RERANKER_PARAMS, options, train_reranker, None)
+    _run(ctx, "reranker", RERANKER_PARAMS, options, train_reranker,
+         None if no_onnx else export_reranker_int8)
 
 
 def _params(defaults: Any, options: dict[str, Any]) -> Any:

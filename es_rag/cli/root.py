@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from es_rag import assets
 from es_rag.config import Settings, load_settings
 from es_rag.connect import Capabilities, connect
 from es_rag.errors import EsRagError
 from es_rag.observability.tracing import configure_tracing
+
+if TYPE_CHECKING:
+    from es_rag import assets
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +57,8 @@ def json_flag(help_text: str = "Print one JSON object.") -> Callable[[F], F]:
 def load_assets(ctx: Context) -> assets.Assets:
     """The asset files; with embedding = cluster, the cluster-embedding pipeline too (ML needed);
     with embedding = semantic_text, the chunk mapping's semantic_text variant."""
+    from es_rag import assets
+
     model_id = None
     if ctx.settings.embedding == "cluster":
         from es_rag.embedding.cluster import require_ml

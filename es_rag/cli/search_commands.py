@@ -68,9 +68,6 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
            template: str | None, template_params: str | None, source: str | None,
            **options: Any) -> None:
     """Search the chunk index, or a defined source (hybrid BM25 + kNN with RRF by default)."""
-    from rich.console import Console
-    from rich.table import Table
-
     from es_rag.retrieve import search as run_search
     from es_rag.retrieve import search_template
 
@@ -96,6 +93,9 @@ def search(ctx: Context, query: str, as_user: str | None, as_json: bool, explain
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
+    from rich.console import Console  # only for the printed form
+    from rich.table import Table
+
     console = Console()
     console.print(f"{len(result.hits)} hits, path {result.path_used}, {result.took_ms:.1f} ms")
     if explain:

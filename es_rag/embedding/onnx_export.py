@@ -1,7 +1,9 @@
-"""Export a local sentence-transformers model to ONNX once, and keep it cached with a manifest.
+"""Export a local model to ONNX once, and keep it cached with a manifest.
 
-The transformer of the model folder is exported with `torch.onnx` (its last hidden state; pooling
-and normalisation run in `es_rag.embedding.onnx_model`), and quantized to int8 with ONNX Runtime's
+The transformer of the model folder is exported with `torch.onnx`: for `task="embedding"` (a
+sentence-transformers model) its last hidden state, pooled and normalised in
+`es_rag.embedding.onnx_model`; for `task="sequence-classification"` (a cross-encoder reranker) its
+logits, read by `es_rag.retrieve.rerank_onnx`. Either is quantized to int8 with ONNX Runtime's
 dynamic quantization. The cache folder holds `model.onnx`, `model-int8.onnx` and
 `manifest.json`, which records the SHA-256 of every source file the export read. A cached export
 is reused while those files are unchanged (checked by size and modification time first, by
@@ -26,6 +28,7 @@ MANIFEST = "manifest.json"
 RECIPE = "es-rag-onnx-v1"  # bump when the exported graph or the quantization changes
 OPSET = 17
 VARIANTS = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
+TASKS = {"embedding": "last_hidden_state", "sequence-classification": "logits"}  # the output
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _exporting = threading.Lock()
 
@@ -58,11 +61,13 @@ def _stamp(path: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def _fresh(manifest: dict[str, Any], model_dir: Path, variant: str) -> bool:
-    """True when `manifest` describes an export of the files in `model_dir` as they are now."""
+def _fresh(manifest: dict[str, Any], model_dir: Path, variant: str, task: str) -> bool:
+    """True when `manifest` describes an export for `task` of the files in `model_dir` as they
+    are now."""
     recorded = manifest.get("sources", {})
     files = source_files(model_dir)
-    if manifest.get("recipe") != RECIPE or sorted(recorded) != sorted(f.name for f in files):
+    if manifest.get("recipe") != RECIPE or manifest.get("task", "embedding") != task or \
+            sorted(recorded) != sorted(f.name for f in files):
         return False
     for path in files:
         entry = recorded[path.name]
@@ -104,33 +109,35 @@ def _write_atomic(path: Path, write: Any) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
-def _export_fp32(model_dir: Path, target: Path) -> None:
+def _export_fp32(model_dir: Path, target: Path, task: str) -> None:
     try:
         import torch
-        from transformers import AutoModel
+        from transformers import AutoModel, AutoModelForSequenceClassification
     except ImportError as exc:
         raise OnnxExportError(f"exporting to ONNX needs torch and transformers ({exc})") from None
+    output = TASKS[task]
 
-    class LastHiddenState(torch.nn.Module):
+    class Output(torch.nn.Module):
         def __init__(self, model: Any) -> None:
             super().__init__()
             self.model = model
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+            return getattr(self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                      token_type_ids=token_type_ids), output)
 
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True,
-                                      attn_implementation="eager").eval()
+    kind = AutoModel if task == "embedding" else AutoModelForSequenceClassification
+    model = kind.from_pretrained(str(model_dir), local_files_only=True,
+                                 attn_implementation="eager").eval()
     example = torch.ones(2, 8, dtype=torch.long)
+    axes = {name: {0: "batch", 1: "tokens"} for name in names}
+    axes[output] = {0: "batch", 1: "tokens"} if task == "embedding" else {0: "batch"}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            LastHiddenState(model), (example, torch.ones_like(example), torch.zeros_like(example)),
-            str(target), input_names=names, output_names=["last_hidden_state"],
-            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names,
-                                                                      "last_hidden_state"]},
+            Output(model), (example, torch.ones_like(example), torch.zeros_like(example)),
+            str(target), input_names=names, output_names=[output], dynamic_axes=axes,
             opset_version=OPSET, dynamo=False)
 
 
@@ -150,22 +157,26 @@ def _quantize(source: Path, target: Path) -> None:
         root.setLevel(level)
 
 
-def ensure_export(model_dir: Path, cache_dir: Path, variant: str = "fp32") -> Path:
-    """The ONNX file of `variant` ("fp32" or "int8") for `model_dir`, exported on first use.
+def ensure_export(model_dir: Path, cache_dir: Path, variant: str = "fp32",
+                  task: str = "embedding") -> Path:
+    """The ONNX file of `variant` ("fp32" or "int8") for `model_dir` and `task` (a key of
+    `TASKS`), exported on first use.
 
     Raises OnnxExportError when the export or the quantization fails (the cache is left as it
     was: files are renamed into place only once complete).
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown ONNX variant {variant!r} (known: {', '.join(VARIANTS)})")
+    if task not in TASKS:
+        raise ValueError(f"unknown ONNX export task {task!r} (known: {', '.join(TASKS)})")
     target = cache_dir / VARIANTS[variant]
     manifest = read_manifest(cache_dir)
-    if _fresh(manifest, model_dir, variant) and target.is_file():
+    if _fresh(manifest, model_dir, variant, task) and target.is_file():
         _restamp(cache_dir, manifest, model_dir)
         return target
     with _exporting:
         manifest = read_manifest(cache_dir)
-        if _fresh(manifest, model_dir, variant) and target.is_file():
+        if _fresh(manifest, model_dir, variant, task) and target.is_file():
             return target
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -175,13 +186,14 @@ def ensure_export(model_dir: Path, cache_dir: Path, variant: str = "fp32") -> Pa
         sources = {path.name: {"sha256": file_sha256(path), "stamp": _stamp(path)}
                    for path in source_files(model_dir)}
         same_sources = (manifest.get("recipe") == RECIPE and
+                        manifest.get("task", "embedding") == task and
                         {k: v.get("sha256") for k, v in manifest.get("sources", {}).items()}
                         == {k: v["sha256"] for k, v in sources.items()})
         variants = dict(manifest.get("variants", {})) if same_sources else {}
         fp32 = cache_dir / VARIANTS["fp32"]
         try:
             if "fp32" not in variants or not fp32.is_file():
-                _write_atomic(fp32, lambda tmp: _export_fp32(model_dir, tmp))
+                _write_atomic(fp32, lambda tmp: _export_fp32(model_dir, tmp, task))
                 variants = {"fp32": file_sha256(fp32)}
             if variant == "int8":
                 _write_atomic(target, lambda tmp: _quantize(fp32, tmp))
@@ -192,7 +204,7 @@ def ensure_export(model_dir: Path, cache_dir: Path, variant: str = "fp32") -> Pa
             first = str(exc).splitlines()[0] if str(exc) else ""
             raise OnnxExportError(f"exporting {model_dir} to ONNX ({variant}) failed: "
                                   f"{exc.__class__.__name__}: {first}") from None
-        new = {"recipe": RECIPE, "source": str(model_dir), "opset": OPSET,
+        new = {"recipe": RECIPE, "task": task, "source": str(model_dir), "opset": OPSET,
                "sources": sources, "variants": variants}
         _write_atomic(cache_dir / MANIFEST,
                       lambda tmp: tmp.write_text(json.dumps(new, indent=2) + "\n"))

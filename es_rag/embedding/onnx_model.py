@@ -70,7 +70,8 @@ def _read_json(path: Path, default: Any) -> Any:
         raise OnnxBackendError(f"cannot read {path}: {exc}") from None
 
 
-def _model_folder(name: str) -> Path:
+def model_folder(name: str) -> Path:
+    """The folder of model `name`: bundled, a local folder, or already in the HF cache."""
     location = model_location(name)
     if Path(location).is_dir():
         return Path(location)
@@ -166,7 +167,8 @@ class TokenizerView:
         return list(self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids)
 
 
-def _session(path: Path) -> Any:
+def onnx_session(path: Path) -> Any:
+    """The ONNX Runtime session of `path` (CPU), created once per process."""
     import onnxruntime
 
     with _sessions_lock:
@@ -174,6 +176,8 @@ def _session(path: Path) -> Any:
         if session is None:
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3
+            if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # `serving.one_model_thread`
+                options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
             session = onnxruntime.InferenceSession(str(path), options,
                                                    providers=["CPUExecutionProvider"])
             _sessions[path] = session
@@ -209,7 +213,7 @@ class OnnxEmbedder:
         self.model_name = model_name
         self.batch_size = batch_size
         self.quantized = quantized
-        folder = _model_folder(model_name)
+        folder = model_folder(model_name)
         self.layout = ModelLayout(folder)
         if not (folder / "tokenizer.json").is_file():
             raise OnnxBackendError(f"the ONNX backend needs the model's tokenizer.json, and "
@@ -221,15 +225,13 @@ class OnnxEmbedder:
             self.path = ensure_export(folder, self.cache_dir, "int8" if quantized else "fp32")
         except OnnxExportError as exc:
             raise OnnxBackendError(f"{exc}; set embedding_backend = torch") from None
-        self.session = _session(self.path)
+        self.session = onnx_session(self.path)
         self._inputs = {i.name for i in self.session.get_inputs()}
-        self._encoder = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer_file = folder / "tokenizer.json"
+        self._encoder = Tokenizer.from_file(str(self._tokenizer_file))
         self._encoder.enable_truncation(self.layout.max_seq_length)
         self._encoder.enable_padding(pad_id=self._encoder.token_to_id("[PAD]") or 0)
-        counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        counter.no_truncation()
-        counter.no_padding()
-        self._counter = TokenizerView(counter)
+        self._counter: TokenizerView | None = None
 
     @property
     def backend(self) -> str:
@@ -246,7 +248,15 @@ class OnnxEmbedder:
 
     @property
     def tokenizer(self) -> TokenizerView:
-        """The model's tokenizer, untruncated (chunk sizes are counted with it)."""
+        """The model's tokenizer, untruncated (chunk sizes are counted with it); read on first
+        use, so a process that only embeds a query does not load it twice."""
+        if self._counter is None:
+            from tokenizers import Tokenizer
+
+            counter = Tokenizer.from_file(str(self._tokenizer_file))
+            counter.no_truncation()
+            counter.no_padding()
+            self._counter = TokenizerView(counter)
         return self._counter
 
     @property

@@ -10,12 +10,11 @@ import sys
 import threading
 from pathlib import Path
 
+from .daemon import URL_FILE
 from .limits import Limits, with_settings
 from .security import PASSWORD_FILE
 from .server import EngineServer
 from .storage.private import restrict_umask
-
-URL_FILE = "engine.url"
 
 
 def _setting(item: str) -> tuple[str, str]:

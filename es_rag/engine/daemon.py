@@ -12,11 +12,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .__main__ import URL_FILE
 from .storage.private import open_private, private_folder
 from .storage.state import write_atomically
 
 PID_FILE = "engine.pid"
+URL_FILE = "engine.url"  # written by the engine (`__main__`) once it serves
 LOG_FILE = "engine.log"
 
 

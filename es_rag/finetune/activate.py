@@ -5,6 +5,11 @@ with vectors from the new model, the judgments are evaluated on both versions, a
 moves only when the new one is at least as good (or `force`); `es-rag rollback` points it back.
 A reranker: `hybrid+rerank` is evaluated with the serving reranker and the new one. Either way
 `retrieval.json` records the model in use (path, version, checksum) under `models`.
+
+Each index version records the embedding model of its vectors in its mapping's
+`_meta.es_rag.models` (null: the configured `embedding_model`): the new version at activation,
+the serving one as it stands. `restore_models` puts that record back into `retrieval.json` when
+`es-rag rollback` returns the alias to a version.
 """
 
 from __future__ import annotations
@@ -74,10 +79,45 @@ def _gate(client: Elasticsearch, caps: Capabilities, index: str, judgments: Judg
     return round(next(iter(results.values())).means[GATE_METRIC], 4)
 
 
+def _with_models(mappings: dict[str, Any], models: dict[str, Any]) -> dict[str, Any]:
+    """`mappings` with `_meta.es_rag.models` set to `models` (the rest of `_meta` kept)."""
+    meta = dict(mappings.get("_meta") or {})
+    meta["es_rag"] = {**(meta.get("es_rag") or {}), "models": models}
+    return {**mappings, "_meta": meta}
+
+
+def record_models(client: Elasticsearch, index: str, models: dict[str, Any]) -> None:
+    """Record in `index`'s mapping which models its vectors come from."""
+    live = client.indices.get_mapping(index=index).body[index]["mappings"]
+    client.indices.put_mapping(index=index, meta=_with_models(live, models)["_meta"])
+
+
+def restore_models(client: Elasticsearch, index: str, assets: Path) -> str:
+    """Put the embedding model recorded for `index` (the version an alias now serves again)
+    into `retrieval.json`; returns a line saying what was done."""
+    mappings = client.indices.get_mapping(index=index).body[index]["mappings"]
+    models = (mappings.get("_meta") or {}).get("es_rag", {}).get("models")
+    if not isinstance(models, dict):
+        return (f"{index} records no embedding model (not made by `es-rag finetune "
+                "activate`): models in retrieval.json left as they are")
+    defaults = read_file(assets)
+    entry = models.get("embedding")
+    kept = {role: m for role, m in defaults.models.items() if role != "embedding"}
+    write_file(assets, replace(defaults, models={**kept, **({"embedding": entry}
+                                                            if entry else {})}))
+    if entry:
+        return (f"retrieval.json: embedding model {entry['path']} (v{entry['version']}), "
+                f"as recorded for {index}")
+    return (f"retrieval.json: the configured embedding_model, as recorded for {index} "
+            "(models.embedding removed)")
+
+
 def reembed_version(client: Elasticsearch, alias: str, embedder: Any,
-                    progress: Progress | None = None) -> tuple[str, str]:
+                    progress: Progress | None = None,
+                    models: dict[str, Any] | None = None) -> tuple[str, str]:
     """Copy the index behind `alias` into its next version with vectors from `embedder`
-    (the alias is not moved); returns (serving index, new index)."""
+    (the alias is not moved), recording `models` in its mapping; returns (serving index, new
+    index)."""
     current = alias_target(client, alias)
     if current is None:
         raise ActivationError(f"alias {alias} does not exist: run `es-rag apply` and ingest "
@@ -85,7 +125,8 @@ def reembed_version(client: Elasticsearch, alias: str, embedder: Any,
     new = f"{alias}-v{index_versions(client, alias)[-1][0] + 1}"
     live = client.indices.get(index=current).body[current]
     index_settings = live.get("settings", {}).get("index", {})
-    client.indices.create(index=new, mappings=live["mappings"], settings={"index": {
+    mappings = live["mappings"] if models is None else _with_models(live["mappings"], models)
+    client.indices.create(index=new, mappings=mappings, settings={"index": {
         k: index_settings[k] for k in COPIED_SETTINGS if k in index_settings}})
     total = int(client.count(index=current)["count"])
     try:
@@ -135,7 +176,8 @@ def activate_embeddings(client: Elasticsearch, caps: Capabilities, alias: str,
     if kind != "embeddings":
         raise ActivationError(f"{folder} holds a {kind} model, not an embedding model")
     defaults = read_file(assets)
-    current, new = reembed_version(client, alias, candidate_embedder, progress)
+    current, new = reembed_version(client, alias, candidate_embedder, progress,
+                                   {"embedding": entry})
     serving = candidate = None
     if judgments is not None:
         serving = _gate(client, caps, current, judgments, "current", serving_embedder, defaults)
@@ -146,13 +188,14 @@ def activate_embeddings(client: Elasticsearch, caps: Capabilities, alias: str,
         activation.notes.append(f"refused: {GATE_METRIC} {candidate:.4f} on {new} is below "
                                 f"{serving:.4f} serving; {new} deleted (--force overrides)")
         return activation
+    record_models(client, current, {"embedding": defaults.models.get("embedding")})
     client.indices.update_aliases(actions=[
         {"remove": {"index": current, "alias": alias}},
         {"add": {"index": new, "alias": alias, "is_write_index": True}}])
     write_file(assets, replace(defaults, models={**defaults.models, "embedding": entry}))
     activation.applied = True
     activation.notes.append(f"{alias} now serves {new}; `es-rag rollback` points it back to "
-                            f"{current} (then set embedding_model back too)")
+                            f"{current} and restores its embedding model in retrieval.json")
     return activation
 
 
@@ -172,7 +215,9 @@ def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
         candidate = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults,
                           CrossEncoderReranker(entry["path"], top_n=rerank.top_n,
                                                batch_size=rerank.batch_size,
-                                               time_budget_s=rerank.time_budget_s))
+                                               time_budget_s=rerank.time_budget_s,
+                                               backend=rerank.backend,
+                                               max_length=rerank.max_length))
     activation = Activation("reranker", entry, serving, candidate, False)
     if candidate is not None and serving is not None and candidate < serving and not force:
         activation.notes.append(f"refused: {GATE_METRIC} {candidate:.4f} with the new reranker "

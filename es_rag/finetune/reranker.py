@@ -1,7 +1,8 @@
 """Train a cross-encoder reranker: the packaged MiniLM weights under a fresh one-logit head,
 trained with binary cross-entropy on (query, relevant passage) against (query, hard negative)
 pairs; early stopping on the held-out training queries. The folder it writes is what
-`retrieval.json`'s `rerank.model` names for `hybrid+rerank` (`CrossEncoderReranker`).
+`retrieval.json`'s `rerank.model` names for `hybrid+rerank` (`CrossEncoderReranker`);
+`export_reranker_int8` exports it to ONNX int8 beside it, for `rerank.backend = "onnx-int8"`.
 """
 
 from __future__ import annotations
@@ -135,5 +136,23 @@ def train_reranker(data: TrainingData, pools: Mapping[str, Sequence[str]], base_
         checksum=model_checksum(output),
         training_seconds=round(time.perf_counter() - started, 1),
         created=datetime.now(UTC).isoformat(timespec="seconds"))
+    manifest.write(output)
+    return manifest
+
+
+def export_reranker_int8(output: Path, manifest: ModelManifest, data: TrainingData,
+                         pools: Mapping[str, Sequence[str]]) -> ModelManifest:
+    """Export the trained cross-encoder to ONNX int8 (beside it, in `onnx/`), so the first
+    search that reranks does not export it, and record the held-out metrics of the int8 model
+    in the manifest, so its quality loss is known."""
+    from es_rag.retrieve.rerank_onnx import OnnxCrossEncoder
+
+    params = TrainingParams(**manifest.parameters)
+    onnx = OnnxCrossEncoder(output, quantized=True, max_length=params.max_seq_length,
+                            fallback_root=output.parent)
+    _, held = split_held_out(data.queries, params.held_out, params.seed)
+    manifest.metrics["held_out"]["after_onnx_int8"] = held_out_metrics(
+        held, pools, data.passages, lambda query, texts: onnx.predict(
+            [(query, text) for text in texts], batch_size=32))
     manifest.write(output)
     return manifest

@@ -40,7 +40,8 @@ STORED_ID = "es-rag-retrieval"
 FUSION_KINDS = ("rrf", "linear")
 SECTIONS = {"mode": None, "boosts": None, "knn": ("k", "num_candidates"),
             "fusion": ("kind", "rank_constant", "rank_window_size", "weights", "normalizer"),
-            "rerank": ("model", "top_n", "batch_size", "time_budget_s", "inference_id"),
+            "rerank": ("model", "top_n", "batch_size", "time_budget_s", "inference_id",
+                       "backend", "max_length"),
             "models": None}
 MODEL_ROLES = ("embedding", "reranker")
 MODEL_KEYS = ("path", "version", "checksum")

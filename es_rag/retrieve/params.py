@@ -94,12 +94,17 @@ def parse_weights(spec: str | Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+RERANK_BACKENDS = ("onnx-int8", "onnx", "torch")
+
+
 @dataclass(frozen=True)
 class RerankSettings:
     """The rerank stage of `hybrid+rerank`.
 
     `model` is a local path (or cached name) of a sentence-transformers CrossEncoder; None
     selects `EmbeddingReranker`, which re-scores passages with the embedding model itself.
+    `backend` runs the cross-encoder on ONNX Runtime (`onnx-int8`: exported once and quantized,
+    `onnx`: fp32) or on `torch`; `max_length` caps the tokens of each (query, passage) pair.
     `inference_id` names a `rerank` inference endpoint of the cluster: where the license allows
     and fusion runs in the cluster, the `text_similarity_reranker` retriever reranks with it
     there; otherwise the stage runs in es-rag.
@@ -110,10 +115,18 @@ class RerankSettings:
     batch_size: int = 16
     time_budget_s: float = 10.0
     inference_id: str | None = None
+    backend: str = "onnx-int8"
+    max_length: int = 256
 
     def __post_init__(self) -> None:
         if self.top_n < 1 or self.batch_size < 1:
             raise ValueError("rerank top_n and batch_size must be at least 1")
+        if self.backend not in RERANK_BACKENDS:
+            raise ValueError(f"rerank backend {self.backend!r} is not one of "
+                             f"{', '.join(RERANK_BACKENDS)}")
+        if not 16 <= self.max_length <= 512:
+            raise ValueError(f"rerank max_length must be between 16 and 512, got "
+                             f"{self.max_length}")
         if self.time_budget_s <= 0:
             raise ValueError("rerank time_budget_s must be positive")
 
@@ -279,12 +292,16 @@ def _coerce(key: str, value: Any) -> Any:
 
 
 def rerank_values(rerank: RerankSettings) -> dict[str, Any]:
-    """The rerank stage as `retrieval.json` holds it (`inference_id` only when set)."""
+    """The rerank stage as `retrieval.json` holds it (`inference_id` only when set, `backend`
+    and `max_length` only when not the default)."""
     values: dict[str, Any] = {"model": rerank.model, "top_n": rerank.top_n,
                               "batch_size": rerank.batch_size,
                               "time_budget_s": rerank.time_budget_s}
     if rerank.inference_id:
         values["inference_id"] = rerank.inference_id
+    default = RerankSettings()
+    values.update({name: getattr(rerank, name) for name in ("backend", "max_length")
+                   if getattr(rerank, name) != getattr(default, name)})
     return values
 
 
@@ -295,7 +312,7 @@ def _rerank_settings(options: Mapping[str, Any]) -> RerankSettings:
         raise ValueError(f"unknown rerank option(s) {', '.join(sorted(unknown))} "
                          f"(known: {', '.join(sorted(known))})")
     kinds = {"top_n": int, "batch_size": int, "time_budget_s": float, "model": str,
-             "inference_id": str}
+             "inference_id": str, "backend": str, "max_length": int}
     try:
         return RerankSettings(**{k: kinds[k](v) for k, v in options.items()})
     except (TypeError, ValueError) as exc:

@@ -2,13 +2,16 @@
 
 No PyPI package carries trained cross-encoder weights, so the offline default is
 `EmbeddingReranker` (the embedding model scores query against the full passage text, fresh);
-`CrossEncoderReranker` runs a sentence-transformers CrossEncoder from a local path.
-Nothing here downloads weights.
+`CrossEncoderReranker` runs a cross-encoder from a local path (`es-rag finetune reranker`), on
+`rerank.backend`: ONNX Runtime (`onnx-int8`, `onnx`: `es_rag.retrieve.rerank_onnx`, no torch) or
+sentence-transformers' CrossEncoder (`torch`). A loaded model is kept for the process, so only
+the first rerank of a server pays for loading it. Nothing here downloads weights.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,6 +25,38 @@ from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import RerankSettings
 
 log = logging.getLogger(__name__)
+
+_loaded: dict[tuple[str, str, int | None], Any] = {}
+_loading = threading.Lock()
+
+
+def load_cross_encoder(model: str | Path, backend: str = "torch",
+                       max_length: int | None = None) -> Any:
+    """The cross-encoder at `model` on `backend`, loaded once per process (an object with
+    `predict(pairs, batch_size)`). An ONNX backend that cannot run the model raises
+    OnnxBackendError, and raises it again at once on later calls (no second export attempt)."""
+    key = (str(Path(model).expanduser().resolve()), backend, max_length)
+    with _loading:
+        found = _loaded.get(key)
+        if found is None:
+            if backend == "torch":
+                from sentence_transformers import CrossEncoder
+
+                found = CrossEncoder(key[0], local_files_only=True, max_length=max_length)
+            else:
+                from es_rag.embedding.onnx_model import OnnxBackendError
+                from es_rag.retrieve.rerank_onnx import OnnxCrossEncoder
+
+                try:
+                    found = OnnxCrossEncoder(key[0], quantized=backend == "onnx-int8",
+                                             **({} if max_length is None else
+                                                {"max_length": max_length}))
+                except OnnxBackendError as exc:
+                    found = exc
+            _loaded[key] = found
+    if isinstance(found, Exception):
+        raise found.with_traceback(None)
+    return found
 
 
 class Reranker(Protocol):
@@ -65,7 +100,8 @@ class EmbeddingReranker:
 
 
 class CrossEncoderReranker:
-    """Scores (query, passage) pairs with a sentence-transformers CrossEncoder from a local path.
+    """Scores (query, passage) pairs with a cross-encoder from a local path, on `backend`
+    (`torch`, `onnx` or `onnx-int8`), reading at most `max_length` tokens per pair.
 
     Scores in batches of `batch_size` until `time_budget_s` is spent: hits scored in time are
     re-ordered, the rest follow in fused order. If the model cannot be loaded, hits come back in
@@ -77,8 +113,11 @@ class CrossEncoderReranker:
     name = "cross-encoder"
 
     def __init__(self, model: str | Path | Any, *, top_n: int = 50, batch_size: int = 16,
-                 time_budget_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 time_budget_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 backend: str = "torch", max_length: int | None = None) -> None:
         self.model_ref = model
+        self.backend = backend
+        self.max_length = max_length
         self.top_n = top_n
         self.batch_size = batch_size
         self.time_budget_s = time_budget_s
@@ -88,9 +127,14 @@ class CrossEncoderReranker:
 
     def _load(self) -> Any:
         if self._model is None:
-            from sentence_transformers import CrossEncoder
+            from es_rag.embedding.onnx_model import OnnxBackendError
 
-            self._model = CrossEncoder(str(self.model_ref), local_files_only=True)
+            try:
+                self._model = load_cross_encoder(self.model_ref, self.backend, self.max_length)
+            except OnnxBackendError as exc:  # the model still reranks, on torch
+                self._warn(f"rerank backend {self.backend} unavailable ({exc}); using torch")
+                self.backend = "torch"
+                self._model = load_cross_encoder(self.model_ref, "torch", self.max_length)
         return self._model
 
     def _warn(self, message: str) -> None:
@@ -124,7 +168,8 @@ def build_reranker(settings: RerankSettings, embedder: DocumentEmbedder | None) 
     if settings.model:
         return CrossEncoderReranker(settings.model, top_n=settings.top_n,
                                     batch_size=settings.batch_size,
-                                    time_budget_s=settings.time_budget_s)
+                                    time_budget_s=settings.time_budget_s,
+                                    backend=settings.backend, max_length=settings.max_length)
     if embedder is None or not hasattr(embedder, "embed_documents"):
         raise ValueError("hybrid+rerank without a rerank model needs an embedder with "
                          "embed_documents (EmbeddingReranker)")

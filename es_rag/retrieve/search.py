@@ -345,6 +345,7 @@ def search(client: Elasticsearch, caps: Capabilities, index: str, query_text: st
         with tracing.span("es_rag.rerank", es_rag__reranker=stage.name, es_rag__hits=len(hits)):
             hits = stage.rerank(query_text, hits)
         explain["rerank"] = {"reranker": stage.name, "where": "client",
+                             **({"backend": stage.backend} if hasattr(stage, "backend") else {}),
                              "ms": round((time.perf_counter() - t0) * 1000, 2),
                              "warnings": list(getattr(stage, "warnings", []))}
         if "rerank_fallback" in explain:

@@ -70,6 +70,9 @@ def test_finetune_reranker_trains_a_cross_encoder_hybrid_rerank_can_use(
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout.strip().splitlines()[-1])
     assert manifest["kind"] == "reranker" and manifest["metrics"]["steps"] == 2
+    assert set(manifest["metrics"]["held_out"]) >= {"before", "after", "after_onnx_int8"}
+    assert (output / "onnx" / "sequence-classification" / "model-int8.onnx").is_file()
+    assert read_manifest(output).checksum == model_checksum(output)  # the export is not in it
     reranker = CrossEncoderReranker(output, top_n=3)
     hits = [Hit(chunk_id=f"c{n}", doc_id=f"d{n}", score=1.0, text=text) for n, text in
             enumerate(["Bread rises with yeast.", "Vitamin D deficiency weakens bones.",
