@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..query.base import QueryNode
     from ..query.knn import KnnSpec
     from .collapse import CollapseSpec
+    from .profile import SearchProfiler
     from .request import SearchRequest
     from .retrievers import Retriever
 
@@ -58,6 +59,7 @@ class SearchContext:
         self.total_shards = len(scopes)
         self.shard_failures: list[dict[str, Any]] = []
         self.failure_statuses: list[int] = []
+        self.profiler: SearchProfiler | None = None  # `"profile": true`
 
     def without(self, num: int) -> SearchContext:
         """This search over its indices but the `num`th (whose shard failed), with none of the
@@ -66,6 +68,8 @@ class SearchContext:
         for name in ("extra_filters", "index_boosts", "named_scores", "node_id", "keep_all",
                      "allow_partial", "total_shards", "shard_failures", "failure_statuses"):
             setattr(other, name, getattr(self, name))
+        if self.profiler is not None:
+            other.profiler = self.profiler.without(num)
         return other
 
     def child(self, req: SearchRequest, filters: list[QueryNode]) -> SearchContext:
