@@ -24,13 +24,16 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                           elastic_password=PASSWORD).start()
     admin = Elasticsearch(server.url, basic_auth=("elastic", PASSWORD), request_timeout=30)
     mappings = {"properties": {"title": {"type": "text"}, "kind": {"type": "keyword"},
-                               "price": {"type": "integer"}, "team": {"type": "keyword"}}}
+                               "price": {"type": "integer"}, "team": {"type": "keyword"},
+                               "vec": {"type": "dense_vector", "dims": 2,
+                                       "similarity": "cosine"}}}
     for index in (INDEX, OTHER):
         admin.indices.create(index=index, mappings=mappings)
     helpers.bulk(admin, ({"_index": INDEX if n < 8 else OTHER, "_id": str(n),
                           "title": "red pen" if n % 2 else "red pencil",
                           "kind": "pen" if n % 2 else "pencil", "price": n,
-                          "team": "red" if n < 3 else "blue"} for n in range(10)),
+                          "team": "red" if n < 3 else "blue", "vec": [1.0, n + 1.0]}
+                         for n in range(10)),
                  refresh=True)
     admin.security.put_role(name="red-reader", indices=[{
         "names": [INDEX], "privileges": ["read"], "query": {"term": {"team": "red"}}}])
@@ -114,6 +117,22 @@ def test_boosted_and_match_all_queries_are_named_as_lucene_names_them(
     boosted = admin.search(index=INDEX, profile=True, query={
         "term": {"kind": {"value": "pen", "boost": 2.0}}})["profile"]["shards"][0]
     assert boosted["searches"][0]["query"][0]["type"] == "BoostQuery"
+
+
+def test_knn_searches_are_profiled_as_lucene_knn_queries(admin: Elasticsearch) -> None:
+    knn = {"field": "vec", "query_vector": [1.0, 2.0], "k": 3, "num_candidates": 10}
+    alone = admin.search(index=f"{INDEX},{OTHER}", profile=True, knn=knn)["profile"]
+    for shard in alone["shards"]:
+        top = shard["searches"][0]["query"][0]
+        assert (top["type"], top["description"]) == ("KnnScoreDocQuery", "ScoreAndDocQuery")
+        assert top["breakdown"]["create_weight"] > 0
+    hybrid = admin.search(index=INDEX, profile=True, knn=knn,
+                          query={"term": {"kind": "pen"}})["profile"]["shards"][0]
+    top = hybrid["searches"][0]["query"][0]
+    assert top["type"] == "BooleanQuery"
+    assert [c["type"] for c in top["children"]] == ["TermQuery", "KnnScoreDocQuery"]
+    assert top["children"][1]["breakdown"]["create_weight_count"] == 1
+    _check_times(top)
 
 
 def test_profiled_aggregations_are_listed_with_their_aggregator_and_time(

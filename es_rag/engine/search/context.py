@@ -9,6 +9,7 @@ phase records for a later one (ranked retriever lists, collapse groups, shard of
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from .highlight import Highlighter
@@ -115,8 +116,11 @@ class SearchContext:
             return cached
         hits: list[Hit] = []
         for num, scope in enumerate(self.scopes):
+            started = time.perf_counter_ns()
             for key, score in knn_search(scope.ctx, spec):
                 hits.append((score * spec.boost, num, key))
+            if self.profiler is not None:
+                self.profiler.knn_searched(num, time.perf_counter_ns() - started)
         self.rank(hits)
         hits = hits[:spec.k]
         self._knn_cache[id(spec)] = hits

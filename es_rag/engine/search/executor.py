@@ -32,7 +32,8 @@ class SearchExecutor:
         if context.req.profile and context.profiler is None:
             context.profiler = SearchProfiler(
                 context.scopes, context.node_id,
-                context.req.query or retriever_query(context.req.retriever))
+                context.req.query or retriever_query(context.req.retriever),
+                knn=bool(context.req.knn))
 
     def execute(self) -> dict[str, Any]:
         """The search response body. An error of one index's part of a search over several

@@ -78,6 +78,8 @@ class ShardTimes:
 
     compile_ns: int = 0  # building the index's query (Lucene: creating its weight)
     compiles: int = 0
+    knn_ns: int = 0  # the top-level kNN searches of the index
+    knn_searches: int = 0
     search_ns: int = 0  # tantivy running it: matching, scoring and collecting the top hits
     searches: int = 0
     matches: int = 0  # matching documents counted (through the reader's DLS filters)
@@ -96,11 +98,13 @@ class ShardTimes:
 class SearchProfiler:
     """Collects the timings of one search over its indices, and renders its profile."""
 
-    def __init__(self, scopes: list[Scope], node_id: str, query: QueryNode | None) -> None:
+    def __init__(self, scopes: list[Scope], node_id: str, query: QueryNode | None,
+                 knn: bool = False) -> None:
         self.names = [s.name for s in scopes]
         self.contexts: list[QueryContext] = [s.ctx for s in scopes]
         self.node_id = node_id
         self.query = query
+        self.knn = knn  # the search has top-level kNN
         self.shards = [ShardTimes() for _ in scopes]
         self.current: int | None = None
         self.sorted = False
@@ -158,6 +162,16 @@ class SearchProfiler:
             self.shards[num].search_ns += time.perf_counter_ns() - started
             self.shards[num].searches += 1
 
+    def knn_searched(self, num: int, spent: int) -> None:
+        """A top-level kNN search of index `num` took `spent`: part of building that index's
+        query, even when it ran while another index's query was being built."""
+        self.shards[num].knn_ns += spent
+        self.shards[num].knn_searches += 1
+        if self.current != num:
+            self.shards[num].compile_ns += spent
+            if self.current is not None:
+                self.shards[self.current].compile_ns -= spent
+
     def found(self, num: int, matches: int, collected: int) -> None:
         """Matches counted and hits collected by a search of index `num`."""
         self.shards[num].matches += matches
@@ -208,10 +222,19 @@ class SearchProfiler:
         breakdown = _breakdown(create_weight=(times.compile_ns, times.compiles),
                                score=(times.search_ns, times.collected),
                                next_doc=(0, times.matches))
+        knn = _node("KnnScoreDocQuery", "ScoreAndDocQuery",
+                    _breakdown(create_weight=(times.knn_ns, times.knn_searches)), [])
         if self.query is None:
+            if self.knn:
+                return _node("KnnScoreDocQuery", "ScoreAndDocQuery", breakdown, [])
             return _node("MatchAllDocsQuery", "*:*", breakdown, [])
-        return _node(*_described(self.query, ctx, top=True), breakdown,
-                     [self._node(num, c) for c in self.query.children()])
+        kind, text = _described(self.query, ctx, top=True)
+        children = [self._node(num, c) for c in self.query.children()]
+        if self.knn:  # the query and the kNN hits, as one disjunction
+            query = self._node(num, self.query)
+            return _node("BooleanQuery", f"{_grouped(query)} ScoreAndDocQuery", breakdown,
+                         [query, knn])
+        return _node(kind, text, breakdown, children)
 
     def _node(self, num: int, node: QueryNode) -> dict[str, Any]:
         times = self.shards[num]
@@ -243,6 +266,11 @@ def _tree(node: QueryNode) -> Iterator[QueryNode]:
     yield node
     for child in node.children():
         yield from _tree(child)
+
+
+def _grouped(node: dict[str, Any]) -> str:
+    text = node["description"]
+    return f"({text})" if node["type"] == "BooleanQuery" and not text.startswith("(") else text
 
 
 def _breakdown(**measured: tuple[int, int]) -> dict[str, int]:
