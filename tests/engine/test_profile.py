@@ -176,6 +176,11 @@ def test_profile_passes_through_msearch_and_search_templates(admin: Elasticsearc
     templated = admin.search_template(index=INDEX, profile=True, source={
         "query": {"term": {"kind": "{{kind}}"}}}, params={"kind": "pencil"})
     assert templated["profile"]["shards"][0]["index"] == INDEX
+    flagged = admin.perform_request(
+        "POST", f"/{INDEX}/_search/template", params={"profile": "true"},
+        headers={"accept": "application/json", "content-type": "application/json"},
+        body={"source": {"query": {"match_all": {}}}})
+    assert flagged["profile"]["shards"][0]["index"] == INDEX
 
 
 def test_profile_with_scroll_profiles_the_first_page(admin: Elasticsearch) -> None:
