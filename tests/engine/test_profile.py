@@ -197,3 +197,17 @@ def test_profile_with_rank_is_refused_as_elasticsearch_refuses_it(admin: Elastic
     assert "[rank] requires [profile] is [false]" in str(err.value.info)
     with pytest.raises(BadRequestError):
         admin.search(index=INDEX, body={"profile": "sometimes"})
+
+
+def test_a_profiled_search_keeps_the_bucket_limit_over_all_its_aggregations(
+        admin: Elasticsearch) -> None:
+    aggs = {"kinds": {"terms": {"field": "kind", "size": 2}},
+            "teams": {"terms": {"field": "team", "size": 2}}}
+    admin.cluster.put_settings(transient={"search.max_buckets": 3})
+    try:
+        assert admin.search(index=INDEX, size=0, aggs={"kinds": aggs["kinds"]}, profile=True)
+        with pytest.raises(BadRequestError) as err:  # 2 kinds + 2 teams
+            admin.search(index=INDEX, size=0, aggs=aggs, profile=True)
+        assert err.value.error == "too_many_buckets_exception"
+    finally:
+        admin.cluster.put_settings(transient={"search.max_buckets": None})

@@ -17,7 +17,7 @@ from ..index.fulltext import KEY
 from ..query.base import QueryNode, boosted
 from ..query.knn import KnnSpec
 from . import linear, multi_field, rerank_retriever
-from .aggs import aggregate
+from .aggs import aggregate, check_buckets, run_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits
 from .context import SearchContext
 from .pipeline_aggs import apply_pipelines, is_pipeline
@@ -375,9 +375,9 @@ class QueryPhase:
             return {}
         parts = [(s.ctx, q) for s, q in zip(self.scopes, queries, strict=True)]
         if self.context.profiler is not None:
-            return self.context.profiler.aggregate(
-                lambda aggs: aggregate(parts, aggs), self.req.aggs, is_pipeline,
-                apply_pipelines)
+            return check_buckets(self.context.profiler.aggregate(
+                lambda aggs: run_aggs(parts, aggs), self.req.aggs, is_pipeline,
+                apply_pipelines))
         return aggregate(parts, self.req.aggs)
 
 
