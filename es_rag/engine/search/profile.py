@@ -218,23 +218,21 @@ class SearchProfiler:
         """The top query node: the whole of the index's query phase (building its query, then
         tantivy matching, scoring and collecting)."""
         times = self.shards[num]
-        ctx = self.contexts[num]
         breakdown = _breakdown(create_weight=(times.compile_ns, times.compiles),
                                score=(times.search_ns, times.collected),
                                next_doc=(0, times.matches))
-        knn = _node("KnnScoreDocQuery", "ScoreAndDocQuery",
-                    _breakdown(create_weight=(times.knn_ns, times.knn_searches)), [])
         if self.query is None:
             if self.knn:
                 return _node("KnnScoreDocQuery", "ScoreAndDocQuery", breakdown, [])
             return _node("MatchAllDocsQuery", "*:*", breakdown, [])
-        kind, text = _described(self.query, ctx, top=True)
-        children = [self._node(num, c) for c in self.query.children()]
         if self.knn:  # the query and the kNN hits, as one disjunction
             query = self._node(num, self.query)
+            knn = _node("KnnScoreDocQuery", "ScoreAndDocQuery",
+                        _breakdown(create_weight=(times.knn_ns, times.knn_searches)), [])
             return _node("BooleanQuery", f"{_grouped(query)} ScoreAndDocQuery", breakdown,
                          [query, knn])
-        return _node(kind, text, breakdown, children)
+        return _node(*_described(self.query, self.contexts[num], top=True), breakdown,
+                     [self._node(num, c) for c in self.query.children()])
 
     def _node(self, num: int, node: QueryNode) -> dict[str, Any]:
         times = self.shards[num]
