@@ -138,9 +138,8 @@ def test_unknown_and_unsupported_clauses_are_refused(animals: Elasticsearch) -> 
         animals.search(index="animals", body={"query": {"match_all": {}}, "colour": 1})
     assert "Unknown key for a VALUE_STRING in [colour]" in str(err.value)
     with pytest.raises(BadRequestError) as err:  # never silently ignored
-        animals.search(index="animals", query={"match_all": {}}, profile=True)
-    assert "[profile] is not supported" in str(err.value)
-    assert animals.search(index="animals", query={"match_all": {}}, profile=False)["hits"]
+        animals.search(index="animals", query={"match_all": {}}, script_fields={})
+    assert "[script_fields] is not supported" in str(err.value)
 
 
 def test_a_search_after_date_the_sort_format_cannot_read_is_a_400(es: Elasticsearch) -> None:

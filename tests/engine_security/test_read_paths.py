@@ -80,6 +80,12 @@ def next_page_or_freed(status: int, body: Any) -> bool:
     return body.get("num_freed") == 1 if "num_freed" in body else total(body) == len(VISIBLE)
 
 
+def profiled_matches(body: Any) -> int:
+    """The matches a search's profile says it counted (its top query node's)."""
+    return sum(shard["searches"][0]["query"][0]["breakdown"]["next_doc_count"]
+               for shard in body["profile"]["shards"])
+
+
 def ndjson(*lines: dict[str, Any]) -> bytes:
     return b"".join(orjson.dumps(line) + b"\n" for line in lines)
 
@@ -97,6 +103,9 @@ SEARCHES = [
     Call(None, {"q": "title:note", "size": "50"}, expect=lambda s, b: total(b) == len(VISIBLE)),
     Call({"query": MATCH, "size": 50}, {"scroll": "1m"},  # opens a scroll: its first page
          expect=lambda s, b: total(b) == len(VISIBLE)),
+    Call({"query": MATCH, "knn": KNN, "size": 50, "profile": True,
+          "aggs": {"acls": {"terms": {"field": "acl"}}}},
+         expect=lambda s, b: total(b) == len(VISIBLE) and profiled_matches(b) == len(VISIBLE)),
 ]
 TEMPLATE = {"source": {"query": MATCH, "size": 50}}
 RANK_EVAL = {"requests": [{"id": "q", "request": {"query": MATCH, "size": 50},

@@ -44,6 +44,8 @@ def register(router: Router, services: TemplateServices) -> None:
 
     def search_template(req: RestRequest) -> RestResponse:
         body = search_body_from_template(req.json(required=True), store)
+        if req.params.get("profile") in ("", "true"):  # the URL flag as the body's
+            body["profile"] = True
         return RestResponse(service.search(req.path_params.get("index"), body, req.params,
                                            read_scope=req.scope))
 

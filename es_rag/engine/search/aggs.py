@@ -160,7 +160,11 @@ def count_buckets(result: Any) -> int:
 def aggregate(parts: list[Part], aggs: dict[str, Any]) -> dict[str, Any]:
     """The search's aggregations over `parts` (one query per index), checked against
     `search.max_buckets`."""
-    out = run_aggs(parts, aggs)
+    return check_buckets(run_aggs(parts, aggs))
+
+
+def check_buckets(out: dict[str, Any]) -> dict[str, Any]:
+    """Aggregation results, refused when they hold more than `search.max_buckets` buckets."""
     limit = current_limits().max_buckets
     if count_buckets(out) > limit:
         raise too_many_buckets(limit)

@@ -9,6 +9,7 @@ phase records for a later one (ranked retriever lists, collapse groups, shard of
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from .highlight import Highlighter
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from ..query.base import QueryNode
     from ..query.knn import KnnSpec
     from .collapse import CollapseSpec
+    from .profile import SearchProfiler
     from .request import SearchRequest
     from .retrievers import Retriever
 
@@ -58,6 +60,7 @@ class SearchContext:
         self.total_shards = len(scopes)
         self.shard_failures: list[dict[str, Any]] = []
         self.failure_statuses: list[int] = []
+        self.profiler: SearchProfiler | None = None  # `"profile": true`
 
     def without(self, num: int) -> SearchContext:
         """This search over its indices but the `num`th (whose shard failed), with none of the
@@ -66,6 +69,8 @@ class SearchContext:
         for name in ("extra_filters", "index_boosts", "named_scores", "node_id", "keep_all",
                      "allow_partial", "total_shards", "shard_failures", "failure_statuses"):
             setattr(other, name, getattr(self, name))
+        if self.profiler is not None:
+            other.profiler = self.profiler.without(num)
         return other
 
     def child(self, req: SearchRequest, filters: list[QueryNode]) -> SearchContext:
@@ -111,8 +116,11 @@ class SearchContext:
             return cached
         hits: list[Hit] = []
         for num, scope in enumerate(self.scopes):
+            started = time.perf_counter_ns()
             for key, score in knn_search(scope.ctx, spec):
                 hits.append((score * spec.boost, num, key))
+            if self.profiler is not None:
+                self.profiler.knn_searched(num, time.perf_counter_ns() - started)
         self.rank(hits)
         hits = hits[:spec.k]
         self._knn_cache[id(spec)] = hits

@@ -13,8 +13,10 @@ from .aggs import validate_aggs
 from .collapse import CollapseSpec, group_filter
 from .context import SearchContext
 from .fetch_phase import FetchPhase
+from .profile import SearchProfiler
 from .query_phase import QueryPhase
 from .request import parse_search
+from .retrievers import retriever_query
 from .scope import Hit
 from .shard_failures import PartialShardsFailure, failed_scope, shard_failure, shards_section
 from .suggest import run_suggest
@@ -27,6 +29,11 @@ class SearchExecutor:
         self.context = context
         if context.req.aggs is not None:
             validate_aggs(context.req.aggs)
+        if context.req.profile and context.profiler is None:
+            context.profiler = SearchProfiler(
+                context.scopes, context.node_id,
+                context.req.query or retriever_query(context.req.retriever),
+                knn=bool(context.req.knn))
 
     def execute(self) -> dict[str, Any]:
         """The search response body. An error of one index's part of a search over several
@@ -71,6 +78,9 @@ class SearchExecutor:
             body["aggregations"] = query_phase.aggregations(result.aggs_queries)
         if req.suggest:
             body["suggest"] = run_suggest([s.ctx for s in context.scopes], req.suggest)
+        if context.profiler is not None:
+            context.profiler.sorted = result.sort_values is not None
+            body["profile"] = context.profiler.render(req.aggs)
         body["took"] = int((time.perf_counter() - started) * 1000)
         return body
 

@@ -17,9 +17,11 @@ from ..index.fulltext import KEY
 from ..query.base import QueryNode, boosted
 from ..query.knn import KnnSpec
 from . import linear, multi_field, rerank_retriever
-from .aggs import aggregate
+from .aggs import aggregate, check_buckets, run_aggs
 from .collapse import CollapseSpec, check_collapse, collapse_hits
 from .context import SearchContext
+from .pipeline_aggs import apply_pipelines, is_pipeline
+from .profile import profiling
 from .request import SortKey, parse_sort
 from .rescore import check_windows, rescore, rescore_window
 from .retrievers import (
@@ -97,6 +99,11 @@ class QueryPhase:
     def scope_query(self, num: int, query: QueryNode | None, knn: list[KnnSpec],
                     filters: list[QueryNode] = ()) -> tantivy.Query:
         """The full tantivy query for one index: query OR knn matches (scores summed)."""
+        with profiling(self.context.profiler, num, "compile"):
+            return self._scope_query(num, query, knn, filters)
+
+    def _scope_query(self, num: int, query: QueryNode | None, knn: list[KnnSpec],
+                     filters: list[QueryNode]) -> tantivy.Query:
         scope = self.scopes[num]
         parts = []
         if query is not None:
@@ -124,29 +131,41 @@ class QueryPhase:
         """Best `limit` hits over all indices, and the total count of matches."""
         hits: list[Hit] = []
         total = 0
-        for num, (scope, query) in enumerate(zip(self.scopes, queries, strict=True)):
-            searcher = scope.ctx.shard.fulltext.searcher
-            n = scope.ctx.shard.fulltext.count(query) if (min_score is not None or
-                                                           (count and limit > 10000)) else 0
-            want = n if min_score is not None else min(limit, 10000) if not count else \
-                min(limit, n)
-            if min_score is None:
-                total += n
-            if count and min_score is None and limit <= 10000:
-                # one pass gives the count and the top hits
-                result = searcher.search(query, max(limit, 1), count=True)
-                total += result.count
-            elif want == 0:
-                continue
-            else:
-                result = searcher.search(query, want, count=False)
-            for score, key in keys_of(scope, result):
-                if min_score is None or score >= min_score:
-                    hits.append((score, num, key))
-                    total += min_score is not None
+        profiler = self.context.profiler
+        for num, query in enumerate(queries):
+            with profiling(profiler, num, "search"):
+                found, matches = self._top_of(num, query, limit, count, min_score)
+            hits += found
+            total += matches
+            if profiler is not None:
+                profiler.found(num, matches, len(found))
         self.context.rank(hits)
         return hits[:limit] if min_score is None else hits, total
 
+    def _top_of(self, num: int, query: tantivy.Query, limit: int, count: bool,
+                min_score: float | None) -> tuple[list[Hit], int]:
+        """Best hits of one index and its count of matches (those scoring `min_score`)."""
+        scope = self.scopes[num]
+        searcher = scope.ctx.shard.fulltext.searcher
+        n = scope.ctx.shard.fulltext.count(query) if (min_score is not None or
+                                                       (count and limit > 10000)) else 0
+        want = n if min_score is not None else min(limit, 10000) if not count else \
+            min(limit, n)
+        total = n if min_score is None else 0
+        if count and min_score is None and limit <= 10000:
+            # one pass gives the count and the top hits
+            result = searcher.search(query, max(limit, 1), count=True)
+            total += result.count
+        elif want == 0:
+            return [], total
+        else:
+            result = searcher.search(query, want, count=False)
+        hits: list[Hit] = []
+        for score, key in keys_of(scope, result):
+            if min_score is None or score >= min_score:
+                hits.append((score, num, key))
+                total += min_score is not None
+        return hits, total
 
     def retrieve(self, node: Retriever, window: int) -> tuple[list[Hit], list[tantivy.Query]]:
         """Ranked hits of a retriever and, per index, a query matching everything it matched."""
@@ -354,8 +373,12 @@ class QueryPhase:
         assert self.req.aggs is not None
         if not self.scopes:
             return {}
-        return aggregate([(s.ctx, q) for s, q in zip(self.scopes, queries, strict=True)],
-                         self.req.aggs)
+        parts = [(s.ctx, q) for s, q in zip(self.scopes, queries, strict=True)]
+        if self.context.profiler is not None:
+            return check_buckets(self.context.profiler.aggregate(
+                lambda aggs: run_aggs(parts, aggs), self.req.aggs, is_pipeline,
+                apply_pipelines))
+        return aggregate(parts, self.req.aggs)
 
 
 def _score_sort() -> list[Any]:

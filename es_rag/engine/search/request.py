@@ -11,6 +11,7 @@ from ..query.base import QueryNode
 from ..query.knn import KnnSpec
 from ..source_filter import excludes_vectors, hidden_metadata, parse_source_spec
 from .collapse import CollapseSpec, parse_collapse
+from .profile import check_profile
 from .rescore import Rescorer, parse_rescore
 from .retrievers import Retriever, parse_retriever
 from .suggest import parse_suggest
@@ -64,6 +65,7 @@ class SearchRequest:
     version: bool = False
     seq_no_primary_term: bool = False
     explain: bool = False
+    profile: bool = False
     fields: list[Any] | None = None
     docvalue_fields: list[Any] | None = None
     sub_searches: list[QueryNode] = field(default_factory=list)
@@ -177,9 +179,9 @@ def parse_search(body: dict[str, Any] | None, params: dict[str, str]) -> SearchR
             kind = "START_OBJECT" if isinstance(value, dict) else \
                 "START_ARRAY" if isinstance(value, list) else "VALUE_STRING"
             raise ParsingError(f"Unknown key for a {kind} in [{key}].")
-    if body.get("profile") not in (None, False):
-        raise ParsingError("[profile] is not supported by the embedded engine")
+    profile = check_profile(body)
     req = SearchRequest()
+    req.profile = profile
     if "q" in params:
         req.query = parse_query(url_query(params))
     if body.get("query") is not None:
