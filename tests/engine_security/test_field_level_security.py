@@ -95,6 +95,12 @@ SEARCHES = [Call(EVERYTHING, expect=sees_all_but_the_secret),
             # a sort on a hidden field sees no value in any document: it cannot order them
             Call({"sort": [{"grade": "desc"}, {"salary": "asc"}], "size": 50},
                  expect=lambda s, b: len({str(h["sort"]) for h in b["hits"]["hits"]}) == 1)]
+def caps_without_hidden_fields(status: int, body: dict[str, Any]) -> bool:
+    """Field capabilities list the fields the reader sees, never a hidden one."""
+    return status == 200 and {"name", "bio"} <= set(body["fields"]) and not \
+        {"salary", "grade", "embedding", "pay.grade"} & set(body["fields"])
+
+
 READS: dict[str, list[Call]] = {
     "/_search": SEARCHES + [Call(lambda pit: {"pit": {"id": pit}, **EVERYTHING}, opens=open_pit,
                                  expect=sees_all_but_the_secret)],
@@ -130,6 +136,13 @@ READS: dict[str, list[Call]] = {
     "/_search/scroll": [Call(lambda scroll: {"scroll_id": scroll, "scroll": "1m"},
                              opens=open_scroll)],
     "/_search/scroll/{id}": [Call(opens=open_scroll)],
+    # copy-1 is the reader's own and shows salary; in the staff indices it is as if unmapped
+    "/_field_caps": [Call(params={"fields": "salary,name", "include_unmapped": "true"},
+                          expect=lambda s, b: b["fields"]["salary"]["unmapped"]["indices"] == [
+                              "staff", "staff-dbq"] and "unmapped" not in b["fields"]["name"])],
+    "/{index}/_field_caps": [Call({"index_filter": {"exists": {"field": "salary"}}},
+                                  {"fields": "*"}, expect=lambda s, b: b["indices"] == []),
+                             Call(params={"fields": "*"}, expect=caps_without_hidden_fields)],
     "/{index}/_pit": [Call(params={"keep_alive": "1m"}, expect=lambda s, b: "id" in b)],
     "/_pit": [Call(lambda pit: {"id": pit}, opens=open_pit)],
     # refused under field-level security, as `_update` is: it would write back a partial view
