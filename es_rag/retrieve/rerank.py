@@ -2,12 +2,14 @@
 
 No PyPI package carries trained cross-encoder weights, so the offline default is
 `EmbeddingReranker` (the embedding model scores query against the full passage text, fresh);
-`CrossEncoderReranker` runs a sentence-transformers CrossEncoder from a local path.
+`CrossEncoderReranker` runs a sentence-transformers CrossEncoder from a local path, its score
+blended with the fused one by the weight `es-rag finetune reranker` chose on held-out queries.
 Nothing here downloads weights.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +42,28 @@ def _apply_scores(hits: Sequence[Hit], scores: Sequence[float]) -> list[Hit]:
     return scored + list(hits[len(scores):])
 
 
+def blend(fused: Sequence[float], reranked: Sequence[float], weight: float) -> list[float]:
+    """`weight` × the reranker's scores + (1 − `weight`) × the fused ones, each min-max
+    normalised over the list (a constant list counts as 0), so the scales need not agree."""
+    def unit(values: Sequence[float]) -> np.ndarray:
+        v = np.asarray(values, dtype=np.float64)
+        span = float(v.max() - v.min()) if len(v) else 0.0
+        return (v - v.min()) / span if span > 0 else np.zeros_like(v)
+    if weight >= 1.0:
+        return [float(s) for s in reranked]
+    return (weight * unit(reranked) + (1.0 - weight) * unit(fused)).tolist()
+
+
+def blend_weight(model: str | Path) -> float:
+    """The reranker weight recorded in a fine-tuned model folder's manifest
+    (`metrics.blend.weight`); 1.0 (the reranker alone) for any other model."""
+    try:
+        manifest = json.loads((Path(model) / "es-rag-model.json").read_text(encoding="utf-8"))
+        return float(manifest["metrics"]["blend"]["weight"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1.0
+
+
 class EmbeddingReranker:
     """Re-scores hits by cosine similarity of query and full chunk text, embedded fresh.
 
@@ -68,8 +92,10 @@ class CrossEncoderReranker:
     """Scores (query, passage) pairs with a sentence-transformers CrossEncoder from a local path.
 
     Scores in batches of `batch_size` until `time_budget_s` is spent: hits scored in time are
-    re-ordered, the rest follow in fused order. If the model cannot be loaded, hits come back in
-    fused order with a warning (rerank never breaks search).
+    re-ordered, the rest follow in fused order. The order is by `blend` of the fused and the
+    reranker's scores with `weight` (default: the model folder's recorded weight, else 1). If
+    the model cannot be loaded, hits come back in fused order with a warning (rerank never
+    breaks search).
 
     >>> CrossEncoderReranker("/models/ms-marco-MiniLM-L6-v2").rerank(q, hits)  # doctest: +SKIP
     """
@@ -77,7 +103,8 @@ class CrossEncoderReranker:
     name = "cross-encoder"
 
     def __init__(self, model: str | Path | Any, *, top_n: int = 50, batch_size: int = 16,
-                 time_budget_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 time_budget_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 weight: float | None = None) -> None:
         self.model_ref = model
         self.top_n = top_n
         self.batch_size = batch_size
@@ -85,12 +112,16 @@ class CrossEncoderReranker:
         self.clock = clock
         self.warnings: list[str] = []
         self._model: Any = None if isinstance(model, str | Path) else model
+        local = isinstance(model, str | Path)
+        self.weight = weight if weight is not None else blend_weight(model) if local else 1.0
 
     def _load(self) -> Any:
         if self._model is None:
             from sentence_transformers import CrossEncoder
+            from torch.nn import Identity
 
-            self._model = CrossEncoder(str(self.model_ref), local_files_only=True)
+            self._model = CrossEncoder(str(self.model_ref), local_files_only=True,
+                                       activation_fn=Identity())  # logits, as `blend` expects
         return self._model
 
     def _warn(self, message: str) -> None:
@@ -116,6 +147,7 @@ class CrossEncoderReranker:
             batch = window[start:start + self.batch_size]
             pairs = [(query, h.text) for h in batch]
             scores.extend(float(s) for s in model.predict(pairs, batch_size=self.batch_size))
+        scores = blend([h.score for h in window[:len(scores)]], scores, self.weight)
         return _apply_scores(window, scores) + list(hits[self.top_n:])
 
 

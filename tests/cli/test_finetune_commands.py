@@ -70,7 +70,13 @@ def test_finetune_reranker_trains_a_cross_encoder_hybrid_rerank_can_use(
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout.strip().splitlines()[-1])
     assert manifest["kind"] == "reranker" and manifest["metrics"]["steps"] == 2
+    assert manifest["parameters"]["loss"] == "listwise softmax"
+    # the blend weight was chosen on the held-out query's hybrid results, and is applied
+    blending = manifest["metrics"]["blend"]
+    assert blending["queries"] == 1 and 0.0 <= blending["weight"] <= 1.0
+    assert set(blending["ndcg@10"]) == {f"{w / 20:g}" for w in range(21)}
     reranker = CrossEncoderReranker(output, top_n=3)
+    assert reranker.weight == blending["weight"]
     hits = [Hit(chunk_id=f"c{n}", doc_id=f"d{n}", score=1.0, text=text) for n, text in
             enumerate(["Bread rises with yeast.", "Vitamin D deficiency weakens bones.",
                        "Stock markets fell."])]
@@ -104,3 +110,6 @@ def test_finetune_says_where_supervision_must_come_from(docs_engine: DocsEngine,
     bad = run("finetune", "embeddings", "--dataset", str(sample), "--epochs", "0",
               env=docs_engine.env)
     assert bad.returncode == 2 and "epochs must be at least 1" in bad.stderr
+    no_time = run("finetune", "reranker", "--dataset", str(sample), "--max-minutes", "0",
+                  env=docs_engine.env)
+    assert no_time.returncode == 2 and "max-minutes must be positive" in no_time.stderr
