@@ -112,7 +112,9 @@ PACE_STEPS = 3  # steps timed before a time budget plans the rest
 
 
 class Plan:
-    """The number of optimizer steps, which a time budget may lower once the pace is known."""
+    """The number of optimizer steps, which a time budget lowers as the pace becomes known
+    (re-planned after every step from the pace so far, so a machine that gets busier mid-run
+    still stops in time)."""
 
     def __init__(self, steps: int, max_minutes: float | None = None) -> None:
         self.steps = steps
@@ -121,7 +123,7 @@ class Plan:
 
     def step_done(self, step: int) -> None:
         """After step `step` (1-based): fit the remaining steps into the budget."""
-        if self.budget_s is not None and step == PACE_STEPS:
+        if self.budget_s is not None and step >= PACE_STEPS:
             pace = (time.perf_counter() - self.started) / step
             self.steps = min(self.steps, max(step, int(self.budget_s / pace)))
 

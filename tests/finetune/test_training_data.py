@@ -136,6 +136,9 @@ def test_a_time_budget_plans_the_steps_from_the_pace_of_the_first_ones() -> None
     budget.started = time.perf_counter() - 0.03 * PACE_STEPS  # 30 ms a step so far
     budget.step_done(PACE_STEPS)
     assert 25 <= budget.steps <= 34  # what fits in the second
+    budget.started -= 0.5  # then the machine gets busy: fewer steps fit
+    budget.step_done(PACE_STEPS + 1)
+    assert PACE_STEPS + 1 <= budget.steps < 25
     slow = Plan(1000, max_minutes=1 / 60)
     slow.started = time.perf_counter() - 2.0 * PACE_STEPS
     slow.step_done(PACE_STEPS)
