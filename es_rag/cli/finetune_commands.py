@@ -51,6 +51,8 @@ def training_options(command: F) -> F:
         click.option("--negatives", type=int, help="Hard negatives per training row."),
         click.option("--max-seq-length", type=int, help="Tokens per text (default 256)."),
         click.option("--max-steps", type=int, help="Stop after this many steps."),
+        click.option("--max-minutes", type=float,
+                     help="Training time budget: the steps that fit, at the first steps' pace."),
         click.option("--seed", type=int, help="Seed of the held-out split, sampling and "
                                              "initialisation (default 13)."),
         json_flag("Print the model's manifest as one JSON object as the last line."),
@@ -86,18 +88,21 @@ def finetune_embeddings(ctx: Context, no_onnx: bool, **options: Any) -> None:
 @clear_errors
 def finetune_reranker(ctx: Context, no_onnx: bool, **options: Any) -> None:
     """Train a cross-encoder reranker from the packaged MiniLM weights on the same judgments
-    and mined negatives, with its ONNX int8 export; name its folder in retrieval.json's
-    rerank.model for hybrid+rerank."""
+    and mined negatives (listwise: each relevant passage against its hard negatives), with its
+    ONNX int8 export; the weight blending its score with the fused one is chosen on held-out
+    queries' hybrid results. Name its folder in retrieval.json's rerank.model for
+    hybrid+rerank."""
     from es_rag.finetune.reranker import RERANKER_PARAMS, export_reranker_int8, train_reranker
 
     _run(ctx, "reranker", RERANKER_PARAMS, options, train_reranker,
-         None if no_onnx else export_reranker_int8)
+         None if no_onnx else export_reranker_int8, blended=True)
 
 
 def _params(defaults: Any, options: dict[str, Any]) -> Any:
     given = {name: options[name] for name in ("epochs", "batch_size", "learning_rate",
                                               "negatives", "max_seq_length", "max_steps",
-                                              "seed") if options[name] is not None}
+                                              "max_minutes", "seed")
+             if options[name] is not None}
     try:
         return replace(defaults, **given)
     except ValueError as exc:
@@ -105,10 +110,11 @@ def _params(defaults: Any, options: dict[str, Any]) -> Any:
 
 
 def _run(ctx: Context, kind: str, defaults: Any, options: dict[str, Any],
-         train: Callable[..., Any], export: Callable[..., Any] | None) -> None:
+         train: Callable[..., Any], export: Callable[..., Any] | None, *,
+         blended: bool = False) -> None:
     from es_rag.errors import EsRagError
     from es_rag.finetune.manifest import next_version
-    from es_rag.finetune.mining import candidate_pools
+    from es_rag.finetune.mining import candidate_pools, first_stage
 
     dataset, judgments = options["dataset"], options["judgments"]
     if dataset is not None and judgments is not None:
@@ -140,15 +146,19 @@ def _run(ctx: Context, kind: str, defaults: Any, options: dict[str, Any],
                                     progress=progress)
             if options["unsupervised"]:
                 data = _round_trip(data, pools)
+            ranked = first_stage(client, caps, index, embedder, data.queries,
+                                 progress=progress) if blended else {}
             if dataset is None:
-                _add_pool_passages(client, index, data, pools)
+                _add_pool_passages(client, index, data, [*pools.values(), *(
+                    [doc for doc, _ in docs] for docs in ranked.values())])
             if options["output"] is not None:
                 version, output = 1, options["output"]
             else:
                 version, output = next_version(settings.data / "models", kind)
             base = settings.embedding_model
+            extra = {"first_stage": ranked} if blended else {}
             manifest = train(data, pools, base, output, version=version, params=params,
-                             progress=progress)
+                             progress=progress, **extra)
             if export is not None:
                 progress("onnx int8", 0, 1)
                 manifest = export(output, manifest, data, pools)
@@ -232,10 +242,10 @@ def _round_trip(data: Any, pools: dict[str, list[str]]) -> Any:
     return data
 
 
-def _add_pool_passages(client: Any, index: str, data: Any, pools: dict[str, list[str]]) -> None:
+def _add_pool_passages(client: Any, index: str, data: Any, pools: list[list[str]]) -> None:
     from es_rag.finetune.data import index_passages
 
-    missing = {d for pool in pools.values() for d in pool} - set(data.passages)
+    missing = {d for pool in pools for d in pool} - set(data.passages)
     if missing:
         data.passages.update(index_passages(client, index, missing))
 

@@ -11,25 +11,15 @@ manifest = train_embeddings(data, pools, "all-MiniLM-L6-v2", Path(".es-rag/model
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from es_rag.embedding.local import model_location
 from es_rag.finetune.data import TrainingData
 from es_rag.finetune.held_out import STOP_METRIC, bi_encoder_scorer, held_out_metrics
-from es_rag.finetune.manifest import ModelManifest, model_checksum
-from es_rag.finetune.training import (
-    EarlyStopping,
-    Progress,
-    TrainingParams,
-    batches,
-    examples,
-    total_steps,
-    warmup_schedule,
-)
+from es_rag.finetune.manifest import ModelManifest, record_trained
+from es_rag.finetune.training import Example, Progress, TrainingParams, batches, fit, prepare
 
 
 def train_embeddings(data: TrainingData, pools: Mapping[str, Sequence[str]], base_model: str,
@@ -43,72 +33,44 @@ def train_embeddings(data: TrainingData, pools: Mapping[str, Sequence[str]], bas
     )
     from transformers.utils import logging as transformers_logging
 
-    from es_rag.finetune.data import split_held_out
-
     transformers_logging.disable_progress_bar()
     params = params or TrainingParams()
     started = time.perf_counter()
-    torch.manual_seed(params.seed)
-    rng = random.Random(params.seed)
-    train, held = split_held_out(data.queries, params.held_out, params.seed)
-    rows = examples(train, pools, data.passages, params.negatives, rng)
-    if not rows:
-        from es_rag.finetune.data import TrainingDataError
-
-        raise TrainingDataError(f"{data.source}: no training example could be built (every "
-                                "query lacks a negative passage)")
+    run = prepare(data, pools, params)
     location = model_location(base_model)
     model = SentenceTransformer(location, device="cpu", local_files_only=True)
     serving_length = model.max_seq_length  # saved back: training may read shorter texts
     model.max_seq_length = min(params.max_seq_length, serving_length)
     model.eval()
-    before = held_out_metrics(held, pools, data.passages, bi_encoder_scorer(model))
+
+    def evaluate() -> dict[str, float]:
+        return held_out_metrics(run.held, pools, data.passages, bi_encoder_scorer(model))
+
+    before = evaluate()
     loss_fn = MultipleNegativesRankingLoss(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
-    steps = total_steps(len(rows), params)
-    schedule = warmup_schedule(optimizer, steps, params.warmup)
-    stopping = EarlyStopping(model, before[STOP_METRIC], params.patience)
-    step = 0
-    for epoch in range(1, params.epochs + 1):
-        model.train()
-        for batch in batches(rows, params.batch_size, rng):
-            if step >= steps:
-                break
-            columns = [[r.query for r in batch], [r.positive for r in batch],
-                       *([r.negatives[i] for r in batch] for i in range(params.negatives))]
-            features = [model.preprocess(column) for column in columns]
-            loss = loss_fn(features, torch.empty(0))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            if progress:
-                progress("train", step, steps)
-        model.eval()
-        score = held_out_metrics(held, pools, data.passages,
-                                 bi_encoder_scorer(model))[STOP_METRIC]
-        if stopping.epoch_done(epoch, score) or step >= steps:
-            break
-    stopping.restore()
+
+    def loss_of(batch: list[Example]) -> torch.Tensor:
+        columns = [[r.query for r in batch], [r.positive for r in batch],
+                   *([r.negatives[i] for r in batch] for i in range(params.negatives))]
+        return loss_fn([model.preprocess(column) for column in columns], torch.empty(0))
+
+    steps, stopping = fit(model, params, lambda: batches(run.rows, params.batch_size, run.rng),
+                          loss_of, lambda: evaluate()[STOP_METRIC], before[STOP_METRIC],
+                          progress)
     model.max_seq_length = serving_length
-    after = held_out_metrics(held, pools, data.passages, bi_encoder_scorer(model))
+    after = evaluate()
     output.mkdir(parents=True, exist_ok=True)
     model.save(str(output))
-    manifest = ModelManifest(
-        kind="embeddings", version=version, base_model=base_model,
-        base_checksum=model_checksum(Path(location)),
-        data={**data.summary(), "held_out_queries": len(held), "training_examples": len(rows)},
+    return record_trained(
+        output, kind="embeddings", version=version, base_model=base_model,
+        base_location=location,
+        data={**data.summary(), "held_out_queries": len(run.held),
+              "training_examples": len(run.rows)},
         parameters=params.as_dict(),
         metrics={"held_out": {"before": before, "after": after},
                  "epochs": stopping.history, "best_epoch": stopping.best_epoch,
-                 "steps": step, "improved": stopping.best_epoch > 0},
-        checksum=model_checksum(output),
-        training_seconds=round(time.perf_counter() - started, 1),
-        created=datetime.now(UTC).isoformat(timespec="seconds"))
-    manifest.write(output)
-    return manifest
+                 "steps": steps, "improved": stopping.best_epoch > 0},
+        started=started)
 
 
 def export_int8(output: Path, manifest: ModelManifest, data: TrainingData,

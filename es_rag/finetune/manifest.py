@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,21 @@ class ModelManifest:
         path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n",
                         encoding="utf-8")
         return path
+
+
+def record_trained(output: Path, *, kind: str, version: int, base_model: str,
+                   base_location: str, data: dict[str, Any], parameters: dict[str, Any],
+                   metrics: dict[str, Any], started: float) -> ModelManifest:
+    """Write the manifest of a model just saved to `output` (training began at `started`,
+    a `time.perf_counter()` reading)."""
+    manifest = ModelManifest(
+        kind=kind, version=version, base_model=base_model,
+        base_checksum=model_checksum(Path(base_location)), data=data, parameters=parameters,
+        metrics=metrics, checksum=model_checksum(output),
+        training_seconds=round(time.perf_counter() - started, 1),
+        created=datetime.now(UTC).isoformat(timespec="seconds"))
+    manifest.write(output)
+    return manifest
 
 
 def read_manifest(folder: Path) -> ModelManifest:

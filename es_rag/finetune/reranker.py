@@ -1,39 +1,39 @@
 """Train a cross-encoder reranker: the packaged MiniLM weights under a fresh one-logit head,
-trained with binary cross-entropy on (query, relevant passage) against (query, hard negative)
-pairs; early stopping on the held-out training queries. The folder it writes is what
+trained listwise — a softmax over each query's relevant passage and its hard negatives — with
+early stopping on the held-out training queries. The weight that blends its score with the
+first-stage (fused) score is chosen on the same held-out queries and recorded in the manifest,
+so a weak reranker cannot make hybrid+rerank worse than hybrid. The folder it writes is what
 `retrieval.json`'s `rerank.model` names for `hybrid+rerank` (`CrossEncoderReranker`);
 `export_reranker_int8` exports it to ONNX int8 beside it, for `rerank.backend = "onnx-int8"`.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from es_rag.embedding.local import model_location
-from es_rag.finetune.data import TrainingData, TrainingDataError, split_held_out
+from es_rag.evaluate.metrics import score_ranking
+from es_rag.finetune.data import TrainingData, TrainingQuery, split_held_out
 from es_rag.finetune.held_out import (
     STOP_METRIC,
     PairScorer,
     bi_encoder_scorer,
     held_out_metrics,
 )
-from es_rag.finetune.manifest import ModelManifest, model_checksum
-from es_rag.finetune.training import (
-    EarlyStopping,
-    Example,
-    Progress,
-    TrainingParams,
-    examples,
-    total_steps,
-    warmup_schedule,
-)
+from es_rag.finetune.manifest import ModelManifest, record_trained
+from es_rag.finetune.training import Example, Progress, TrainingParams, fit, prepare
+from es_rag.retrieve.rerank import blend
 
-RERANKER_PARAMS = TrainingParams(negatives=3, learning_rate=5e-5)
+RERANKER_PARAMS = TrainingParams(negatives=7, batch_size=4, learning_rate=3e-5, epochs=3,
+                                 max_seq_length=256)
+"""Each step scores batch_size × (1 + negatives) pairs."""
+FirstStage = Mapping[str, Sequence[tuple[str, float]]]
+"""query id → (document id, fused score), best first: what the reranker re-orders."""
+BLEND_DEPTH = 50  # first-stage documents re-ranked per held-out query (the serving top_n)
+WEIGHTS = tuple(w / 20 for w in range(21))  # reranker weights tried: 0, 0.05, ..., 1
 
 
 def cross_encoder_scorer(model: Any, tokenizer: Any, max_length: int,
@@ -53,16 +53,50 @@ def cross_encoder_scorer(model: Any, tokenizer: Any, max_length: int,
     return score
 
 
-def _pairs(rows: Sequence[Example]) -> list[tuple[str, str, float]]:
-    return [pair for r in rows
-            for pair in [(r.query, r.positive, 1.0), *((r.query, n, 0.0) for n in r.negatives)]]
+def _group_batches(rows: Sequence[Example], size: int, rng: Any) -> list[list[Example]]:
+    order = list(rows)
+    rng.shuffle(order)
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+def choose_blend(queries: Sequence[TrainingQuery], first_stage: FirstStage,
+                 passages: Mapping[str, str], scorer: PairScorer,
+                 depth: int = BLEND_DEPTH) -> dict[str, Any]:
+    """The reranker weight (0 = first stage only, 1 = reranker only) with the best nDCG@10
+    when the reranker re-orders each held-out query's first-stage documents; ties go to the
+    smaller weight. Returns the weight and the nDCG@10 of each weight tried."""
+    lists: dict[str, tuple[list[str], list[float], list[float]]] = {}
+    for query in queries:
+        ranked = [(d, s) for d, s in first_stage.get(query.qid, ())[:depth]
+                  if d in passages]
+        if ranked:
+            docs = [d for d, _ in ranked]
+            lists[query.qid] = (docs, [s for _, s in ranked],
+                                [float(x) for x in scorer(query.text,
+                                                          [passages[d] for d in docs])])
+    qrels = {q.qid: dict.fromkeys(q.positives, 1) for q in queries if q.qid in lists}
+    if not qrels:
+        return {"weight": 1.0, "queries": 0, "ndcg@10": {}}
+    grid: dict[str, float] = {}
+    for weight in WEIGHTS:
+        rankings = {}
+        for qid, (docs, fused, reranked) in lists.items():
+            scores = blend(fused, reranked, weight)
+            rankings[qid] = [docs[i] for i in sorted(range(len(docs)), key=lambda i: -scores[i])]
+        grid[f"{weight:g}"] = round(float(score_ranking(qrels, rankings,
+                                                        ("ndcg@10",)).means["ndcg@10"]), 4)
+    best = max(WEIGHTS, key=lambda w: (grid[f"{w:g}"], -w))
+    return {"weight": best, "queries": len(qrels), "ndcg@10": grid}
 
 
 def train_reranker(data: TrainingData, pools: Mapping[str, Sequence[str]], base_model: str,
                    output: Path, *, version: int = 1, params: TrainingParams | None = None,
+                   first_stage: FirstStage | None = None, blend_depth: int = BLEND_DEPTH,
                    progress: Progress | None = None) -> ModelManifest:
     """Train a cross-encoder from `base_model`'s weights; save it with its manifest. The
-    "before" metrics are the base model's embedding similarity (the reranker it replaces)."""
+    "before" metrics are the base model's embedding similarity (the reranker it replaces).
+    With `first_stage` (the serving search's ranking of the training queries), the blend
+    weight is chosen on the held-out ones; without, the reranker's score is used alone."""
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -72,72 +106,61 @@ def train_reranker(data: TrainingData, pools: Mapping[str, Sequence[str]], base_
     transformers_logging.set_verbosity_error()  # the new head is reported as untrained: it is
     params = params or RERANKER_PARAMS
     started = time.perf_counter()
-    torch.manual_seed(params.seed)
-    rng = random.Random(params.seed)
-    train, held = split_held_out(data.queries, params.held_out, params.seed)
-    rows = examples(train, pools, data.passages, params.negatives, rng)
-    if not rows:
-        raise TrainingDataError(f"{data.source}: no training pair could be built (every "
-                                "query lacks a negative passage)")
+    run = prepare(data, pools, params)
     location = model_location(base_model)
     bi_encoder = SentenceTransformer(location, device="cpu", local_files_only=True)
-    before = held_out_metrics(held, pools, data.passages, bi_encoder_scorer(bi_encoder))
+    before = held_out_metrics(run.held, pools, data.passages, bi_encoder_scorer(bi_encoder))
     del bi_encoder
     tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1,
                                                                local_files_only=True)
-    scorer = cross_encoder_scorer(model, tokenizer, params.max_seq_length)
-    pairs = _pairs(rows)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
-    steps = total_steps(len(pairs), params)
-    schedule = warmup_schedule(optimizer, steps, params.warmup)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    stopping = EarlyStopping(model, -1.0, params.patience)
-    step = 0
-    for epoch in range(1, params.epochs + 1):
-        model.train()
-        rng.shuffle(pairs)
-        for start in range(0, len(pairs), params.batch_size):
-            if step >= steps:
-                break
-            batch = pairs[start:start + params.batch_size]
-            enc = tokenizer([q for q, _, _ in batch], [p for _, p, _ in batch], padding=True,
-                            truncation=True, max_length=params.max_seq_length,
-                            return_tensors="pt")
-            logits = model(**enc).logits[:, 0]
-            loss = loss_fn(logits, torch.tensor([label for _, _, label in batch]))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            if progress:
-                progress("train", step, steps)
-        model.eval()
-        score = held_out_metrics(held, pools, data.passages, scorer)[STOP_METRIC]
-        if stopping.epoch_done(epoch, score) or step >= steps:
-            break
-    stopping.restore()
-    model.eval()
-    after = held_out_metrics(held, pools, data.passages, scorer)
+    scored: dict[tuple[str, str], float] = {}  # scores of the current weights
+    model_scorer = cross_encoder_scorer(model, tokenizer, params.max_seq_length)
+
+    def scorer(query: str, texts: Sequence[str]) -> list[float]:
+        missing = [t for t in dict.fromkeys(texts) if (query, t) not in scored]
+        scored.update(zip(((query, t) for t in missing), model_scorer(query, missing),
+                          strict=True))
+        return [scored[(query, t)] for t in texts]
+
+    def evaluate() -> float:
+        scored.clear()
+        return held_out_metrics(run.held, pools, data.passages, scorer)[STOP_METRIC]
+
+    group = 1 + params.negatives
+
+    def loss_of(batch: list[Example]) -> torch.Tensor:
+        queries = [r.query for r in batch for _ in range(group)]
+        texts = [t for r in batch for t in (r.positive, *r.negatives)]
+        enc = tokenizer(queries, texts, padding=True, truncation=True,
+                        max_length=params.max_seq_length, return_tensors="pt")
+        logits = model(**enc).logits[:, 0].view(len(batch), group)
+        return torch.nn.functional.cross_entropy(  # the positive is column 0
+            logits, torch.zeros(len(batch), dtype=torch.long))
+
+    steps, stopping = fit(
+        model, params, lambda: _group_batches(run.rows, params.batch_size, run.rng), loss_of,
+        evaluate, -1.0, progress)
+    if stopping.best_epoch != len(stopping.history):  # earlier weights were put back
+        scored.clear()
+    after = held_out_metrics(run.held, pools, data.passages, scorer)
+    blending = (choose_blend(run.held, first_stage, data.passages, scorer, blend_depth)
+                if first_stage is not None else {"weight": 1.0, "queries": 0, "ndcg@10": {}})
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(output))
+    tokenizer.model_max_length = params.max_seq_length  # what the CrossEncoder truncates to
     tokenizer.save_pretrained(str(output))
-    manifest = ModelManifest(
-        kind="reranker", version=version, base_model=base_model,
-        base_checksum=model_checksum(Path(location)),
-        data={**data.summary(), "held_out_queries": len(held), "training_pairs": len(pairs)},
-        parameters=params.as_dict(),
+    return record_trained(
+        output, kind="reranker", version=version, base_model=base_model,
+        base_location=location,
+        data={**data.summary(), "held_out_queries": len(run.held),
+              "training_groups": len(run.rows)},
+        parameters={**params.as_dict(), "loss": "listwise softmax"},
         metrics={"held_out": {"before": before, "after": after,
                               "before_is": "base model embedding similarity"},
-                 "epochs": stopping.history, "best_epoch": stopping.best_epoch,
-                 "steps": step},
-        checksum=model_checksum(output),
-        training_seconds=round(time.perf_counter() - started, 1),
-        created=datetime.now(UTC).isoformat(timespec="seconds"))
-    manifest.write(output)
-    return manifest
+                 "blend": blending, "epochs": stopping.history,
+                 "best_epoch": stopping.best_epoch, "steps": steps},
+        started=started)
 
 
 def export_reranker_int8(output: Path, manifest: ModelManifest, data: TrainingData,
@@ -147,7 +170,8 @@ def export_reranker_int8(output: Path, manifest: ModelManifest, data: TrainingDa
     in the manifest, so its quality loss is known."""
     from es_rag.retrieve.rerank_onnx import OnnxCrossEncoder
 
-    params = TrainingParams(**manifest.parameters)
+    params = TrainingParams(**{name: value for name, value in manifest.parameters.items()
+                               if name in TrainingParams.__dataclass_fields__})
     onnx = OnnxCrossEncoder(output, quantized=True, max_length=params.max_seq_length,
                             fallback_root=output.parent)
     _, held = split_held_out(data.queries, params.held_out, params.seed)

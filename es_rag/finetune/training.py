@@ -1,15 +1,21 @@
 """What both trainers share: parameters, examples with hard negatives, batches without in-batch
-duplicates, a linear warm-up schedule, and early stopping on the held-out training queries."""
+duplicates, the held-out split, the optimisation loop with a linear warm-up schedule, and early
+stopping on the held-out training queries."""
 
 from __future__ import annotations
 
-import math
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from es_rag.finetune.data import TrainingQuery
+from es_rag.finetune.data import (
+    TrainingData,
+    TrainingDataError,
+    TrainingQuery,
+    split_held_out,
+)
 from es_rag.finetune.mining import hard_negatives
 
 Progress = Callable[[str, int, int | None], None]
@@ -25,6 +31,8 @@ class TrainingParams:
     negatives: int = 1
     max_seq_length: int = 256
     max_steps: int | None = None
+    max_minutes: float | None = None
+    """Training time budget: after the first steps the run plans its steps from their pace."""
     held_out: float = 0.1
     patience: int = 1
     seed: int = 13
@@ -37,6 +45,8 @@ class TrainingParams:
                                  f"got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max-steps must be at least 1, got {self.max_steps}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max-minutes must be positive, got {self.max_minutes}")
         if not 0 < self.held_out < 1:
             raise ValueError(f"held-out must be a fraction between 0 and 1, got {self.held_out}")
         if self.learning_rate <= 0:
@@ -98,22 +108,36 @@ def batches(rows: Sequence[Example], size: int, rng: random.Random) -> list[list
     return out
 
 
-def total_steps(rows: int, params: TrainingParams) -> int:
-    """Optimizer steps the run will take at most."""
-    steps = params.epochs * max(1, math.ceil(rows / params.batch_size))
-    return min(steps, params.max_steps) if params.max_steps else steps
+PACE_STEPS = 3  # steps timed before a time budget plans the rest
 
 
-def warmup_schedule(optimizer: Any, steps: int, warmup: float) -> Any:
-    """Linear warm-up over the first `warmup` of `steps`, then linear decay to zero."""
+class Plan:
+    """The number of optimizer steps, which a time budget lowers as the pace becomes known
+    (re-planned after every step from the pace so far, so a machine that gets busier mid-run
+    still stops in time)."""
+
+    def __init__(self, steps: int, max_minutes: float | None = None) -> None:
+        self.steps = steps
+        self.budget_s = max_minutes * 60 if max_minutes else None
+        self.started = time.perf_counter()
+
+    def step_done(self, step: int) -> None:
+        """After step `step` (1-based): fit the remaining steps into the budget."""
+        if self.budget_s is not None and step >= PACE_STEPS:
+            pace = (time.perf_counter() - self.started) / step
+            self.steps = min(self.steps, max(step, int(self.budget_s / pace)))
+
+
+def warmup_schedule(optimizer: Any, plan: Plan, warmup: float) -> Any:
+    """Linear warm-up over the first `warmup` of the planned steps, then linear decay to
+    zero (read at every step, so a time budget's plan shortens the decay)."""
     import torch
 
-    warm = max(1, int(steps * warmup))
-
     def factor(step: int) -> float:
+        warm = max(1, int(plan.steps * warmup))
         if step < warm:
             return (step + 1) / warm
-        return max(0.0, (steps - step) / max(1, steps - warm))
+        return max(0.0, (plan.steps - step) / max(1, plan.steps - warm))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
@@ -146,3 +170,66 @@ class EarlyStopping:
     def restore(self) -> None:
         """Put the best weights back (the base weights when no epoch improved on them)."""
         self.model.load_state_dict(self.state)
+
+
+@dataclass
+class Prepared:
+    """A training run's inputs: its rows, the held-out queries and the seeded generator."""
+
+    rows: list[Example]
+    held: list[TrainingQuery]
+    rng: random.Random
+
+
+def prepare(data: TrainingData, pools: Mapping[str, Sequence[str]],
+            params: TrainingParams) -> Prepared:
+    """Seed torch and sampling, hold back part of the queries, and build the training rows."""
+    import torch
+
+    torch.manual_seed(params.seed)
+    rng = random.Random(params.seed)
+    train, held = split_held_out(data.queries, params.held_out, params.seed)
+    rows = examples(train, pools, data.passages, params.negatives, rng)
+    if not rows:
+        raise TrainingDataError(f"{data.source}: no training example could be built (every "
+                                "query lacks a negative passage)")
+    return Prepared(rows, held, rng)
+
+
+def fit(model: Any, params: TrainingParams, epoch_batches: Callable[[], Sequence[Any]],
+        loss_of: Callable[[Any], Any], evaluate: Callable[[], float], baseline: float,
+        progress: Progress | None = None) -> tuple[int, EarlyStopping]:
+    """AdamW with warm-up and linear decay over `epoch_batches()` per epoch (at most
+    `params.max_steps`, and what fits `params.max_minutes` at the first steps' pace), gradients
+    clipped; after each epoch `evaluate()` (held-out, higher is better) decides whether to go
+    on. The best weights (or the initial ones, when no epoch beats `baseline`) are put back.
+    Returns the steps taken and the early-stopping record."""
+    import torch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
+    batched = epoch_batches()
+    steps = params.epochs * max(1, len(batched))
+    plan = Plan(min(steps, params.max_steps) if params.max_steps else steps, params.max_minutes)
+    schedule = warmup_schedule(optimizer, plan, params.warmup)
+    stopping = EarlyStopping(model, baseline, params.patience)
+    step = 0
+    for epoch in range(1, params.epochs + 1):
+        model.train()
+        for batch in batched if epoch == 1 else epoch_batches():
+            if step >= plan.steps:
+                break
+            loss_of(batch).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            plan.step_done(step)
+            if progress:
+                progress("train", step, plan.steps)
+        model.eval()
+        if stopping.epoch_done(epoch, evaluate()) or step >= plan.steps:
+            break
+    stopping.restore()
+    model.eval()
+    return step, stopping

@@ -4,12 +4,15 @@ No PyPI package carries trained cross-encoder weights, so the offline default is
 `EmbeddingReranker` (the embedding model scores query against the full passage text, fresh);
 `CrossEncoderReranker` runs a cross-encoder from a local path (`es-rag finetune reranker`), on
 `rerank.backend`: ONNX Runtime (`onnx-int8`, `onnx`: `es_rag.retrieve.rerank_onnx`, no torch) or
-sentence-transformers' CrossEncoder (`torch`). A loaded model is kept for the process, so only
-the first rerank of a server pays for loading it. Nothing here downloads weights.
+sentence-transformers' CrossEncoder (`torch`), its logit blended with the fused score by the
+weight `es-rag finetune reranker` chose on held-out queries. A loaded model is kept for the
+process, so only the first rerank of a server pays for loading it. Nothing here downloads
+weights.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -41,8 +44,10 @@ def load_cross_encoder(model: str | Path, backend: str = "torch",
         if found is None:
             if backend == "torch":
                 from sentence_transformers import CrossEncoder
+                from torch.nn import Identity
 
-                found = CrossEncoder(key[0], local_files_only=True, max_length=max_length)
+                found = CrossEncoder(key[0], local_files_only=True, max_length=max_length,
+                                     activation_fn=Identity())  # logits, as `blend` expects
             else:
                 from es_rag.embedding.onnx_model import OnnxBackendError
                 from es_rag.retrieve.rerank_onnx import OnnxCrossEncoder
@@ -75,6 +80,28 @@ def _apply_scores(hits: Sequence[Hit], scores: Sequence[float]) -> list[Hit]:
     return scored + list(hits[len(scores):])
 
 
+def blend(fused: Sequence[float], reranked: Sequence[float], weight: float) -> list[float]:
+    """`weight` × the reranker's scores + (1 − `weight`) × the fused ones, each min-max
+    normalised over the list (a constant list counts as 0), so the scales need not agree."""
+    def unit(values: Sequence[float]) -> np.ndarray:
+        v = np.asarray(values, dtype=np.float64)
+        span = float(v.max() - v.min()) if len(v) else 0.0
+        return (v - v.min()) / span if span > 0 else np.zeros_like(v)
+    if weight >= 1.0:
+        return [float(s) for s in reranked]
+    return (weight * unit(reranked) + (1.0 - weight) * unit(fused)).tolist()
+
+
+def blend_weight(model: str | Path) -> float:
+    """The reranker weight recorded in a fine-tuned model folder's manifest
+    (`metrics.blend.weight`); 1.0 (the reranker alone) for any other model."""
+    try:
+        manifest = json.loads((Path(model) / "es-rag-model.json").read_text(encoding="utf-8"))
+        return float(manifest["metrics"]["blend"]["weight"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1.0
+
+
 class EmbeddingReranker:
     """Re-scores hits by cosine similarity of query and full chunk text, embedded fresh.
 
@@ -104,8 +131,10 @@ class CrossEncoderReranker:
     (`torch`, `onnx` or `onnx-int8`), reading at most `max_length` tokens per pair.
 
     Scores in batches of `batch_size` until `time_budget_s` is spent: hits scored in time are
-    re-ordered, the rest follow in fused order. If the model cannot be loaded, hits come back in
-    fused order with a warning (rerank never breaks search).
+    re-ordered, the rest follow in fused order. The order is by `blend` of the fused and the
+    reranker's scores with `weight` (default: the model folder's recorded weight, else 1). If
+    the model cannot be loaded, hits come back in fused order with a warning (rerank never
+    breaks search).
 
     >>> CrossEncoderReranker("/models/ms-marco-MiniLM-L6-v2").rerank(q, hits)  # doctest: +SKIP
     """
@@ -114,7 +143,8 @@ class CrossEncoderReranker:
 
     def __init__(self, model: str | Path | Any, *, top_n: int = 50, batch_size: int = 16,
                  time_budget_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 backend: str = "torch", max_length: int | None = None) -> None:
+                 backend: str = "torch", max_length: int | None = None,
+                 weight: float | None = None) -> None:
         self.model_ref = model
         self.backend = backend
         self.max_length = max_length
@@ -124,6 +154,8 @@ class CrossEncoderReranker:
         self.clock = clock
         self.warnings: list[str] = []
         self._model: Any = None if isinstance(model, str | Path) else model
+        local = isinstance(model, str | Path)
+        self.weight = weight if weight is not None else blend_weight(model) if local else 1.0
 
     def _load(self) -> Any:
         if self._model is None:
@@ -160,6 +192,7 @@ class CrossEncoderReranker:
             batch = window[start:start + self.batch_size]
             pairs = [(query, h.text) for h in batch]
             scores.extend(float(s) for s in model.predict(pairs, batch_size=self.batch_size))
+        scores = blend([h.score for h in window[:len(scores)]], scores, self.weight)
         return _apply_scores(window, scores) + list(hits[self.top_n:])
 
 

@@ -6,8 +6,8 @@ head exported once to ONNX (`es_rag.embedding.onnx_export`, task `sequence-class
 or dynamically quantized int8, cached in `<model>/onnx/sequence-classification`, apart from an
 embedding export of the same folder, or under `fallback_root`), tokenizes the
 (query, passage) pairs with the `tokenizers` package from the model's `tokenizer.json`
-(truncating the longest of the two first, as `CrossEncoder` does), and scores as `CrossEncoder`
-scores a one-label model: the sigmoid of its logit.
+(truncating the longest of the two first, as `CrossEncoder` does), and scores each pair with the
+model's logit, as the torch backend is loaded (`CrossEncoderReranker` blends logits).
 """
 
 from __future__ import annotations
@@ -80,5 +80,5 @@ class OnnxCrossEncoder:
                                         ("token_type_ids", "type_ids"))}
             logits = self.session.run(None, {k: v for k, v in feeds.items()
                                              if k in self._inputs})[0]
-            scores.extend((1.0 / (1.0 + np.exp(-logits[:, 0]))).tolist())
+            scores.extend(logits[:, 0].tolist())
         return scores

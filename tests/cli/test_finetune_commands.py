@@ -73,7 +73,13 @@ def test_finetune_reranker_trains_a_cross_encoder_hybrid_rerank_can_use(
     assert set(manifest["metrics"]["held_out"]) >= {"before", "after", "after_onnx_int8"}
     assert (output / "onnx" / "sequence-classification" / "model-int8.onnx").is_file()
     assert read_manifest(output).checksum == model_checksum(output)  # the export is not in it
+    assert manifest["parameters"]["loss"] == "listwise softmax"
+    # the blend weight was chosen on the held-out query's hybrid results, and is applied
+    blending = manifest["metrics"]["blend"]
+    assert blending["queries"] == 1 and 0.0 <= blending["weight"] <= 1.0
+    assert set(blending["ndcg@10"]) == {f"{w / 20:g}" for w in range(21)}
     reranker = CrossEncoderReranker(output, top_n=3)
+    assert reranker.weight == blending["weight"]
     hits = [Hit(chunk_id=f"c{n}", doc_id=f"d{n}", score=1.0, text=text) for n, text in
             enumerate(["Bread rises with yeast.", "Vitamin D deficiency weakens bones.",
                        "Stock markets fell."])]
@@ -107,6 +113,9 @@ def test_finetune_says_where_supervision_must_come_from(docs_engine: DocsEngine,
     bad = run("finetune", "embeddings", "--dataset", str(sample), "--epochs", "0",
               env=docs_engine.env)
     assert bad.returncode == 2 and "epochs must be at least 1" in bad.stderr
+    no_time = run("finetune", "reranker", "--dataset", str(sample), "--max-minutes", "0",
+                  env=docs_engine.env)
+    assert no_time.returncode == 2 and "max-minutes must be positive" in no_time.stderr
 
 
 @pytest.mark.timeout(900)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from es_rag.finetune.data import (
 )
 from es_rag.finetune.manifest import ModelManifest, model_checksum, next_version, read_manifest
 from es_rag.finetune.mining import hard_negatives
-from es_rag.finetune.training import batches, examples
+from es_rag.finetune.training import PACE_STEPS, Plan, batches, examples
 from finetune.scifact_sample import write_sample
 
 
@@ -125,3 +126,20 @@ def test_the_teams_judgments_and_pseudo_queries_read_the_live_index(
     finally:
         client.indices.delete(index="finetune-live")
         client.close()
+
+
+def test_a_time_budget_plans_the_steps_from_the_pace_of_the_first_ones() -> None:
+    unlimited = Plan(1000)
+    unlimited.step_done(PACE_STEPS)
+    assert unlimited.steps == 1000
+    budget = Plan(1000, max_minutes=1 / 60)  # one second
+    budget.started = time.perf_counter() - 0.03 * PACE_STEPS  # 30 ms a step so far
+    budget.step_done(PACE_STEPS)
+    assert 25 <= budget.steps <= 34  # what fits in the second
+    budget.started -= 0.5  # then the machine gets busy: fewer steps fit
+    budget.step_done(PACE_STEPS + 1)
+    assert PACE_STEPS + 1 <= budget.steps < 25
+    slow = Plan(1000, max_minutes=1 / 60)
+    slow.started = time.perf_counter() - 2.0 * PACE_STEPS
+    slow.step_done(PACE_STEPS)
+    assert slow.steps == PACE_STEPS  # over budget already: stop now, keep what was learnt
