@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -126,12 +125,18 @@ sys.exit(code)
 
 
 @pytest.fixture
-def chunks(engine: Any) -> Iterator[str]:
-    client = Elasticsearch(engine.url, request_timeout=60)
+def chunks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private engine holding the corpus: no retrieval parameters stored by other tests, so
+    the process reads the test's retrieval.json."""
+    from es_rag.engine.server import EngineServer
+
+    server = EngineServer(tmp_path_factory.mktemp("rerank-engine"), port=0,
+                          security=False).start()
+    client = Elasticsearch(server.url, request_timeout=60)
     index_corpus(client, INDEX)
-    yield engine.url
-    client.options(ignore_status=404).indices.delete(index=INDEX)
+    yield server.url
     client.close()
+    server.stop()
 
 
 def test_hybrid_rerank_in_a_fresh_process_reranks_on_onnx_without_torch(
