@@ -19,7 +19,15 @@ from es_rag.embedding.local import model_location
 from es_rag.finetune.data import TrainingData
 from es_rag.finetune.held_out import STOP_METRIC, bi_encoder_scorer, held_out_metrics
 from es_rag.finetune.manifest import ModelManifest, record_trained
-from es_rag.finetune.training import Example, Progress, TrainingParams, batches, fit, prepare
+from es_rag.finetune.training import (
+    Example,
+    Progress,
+    TrainingParams,
+    batches,
+    fit,
+    held_out_of,
+    prepare,
+)
 
 
 def train_embeddings(data: TrainingData, pools: Mapping[str, Sequence[str]], base_model: str,
@@ -78,11 +86,8 @@ def export_int8(output: Path, manifest: ModelManifest, data: TrainingData,
     """Export the fine-tuned model to ONNX int8 (beside it, in `onnx/`) and record the held-out
     metrics of the int8 model in the manifest, so its quality loss is known."""
     from es_rag.embedding.onnx_model import OnnxEmbedder
-    from es_rag.finetune.data import split_held_out
 
     onnx = OnnxEmbedder(str(output), fallback_root=output.parent, quantized=True)  # in onnx/
-    params = TrainingParams(**manifest.parameters)
-    _, held = split_held_out(data.queries, params.held_out, params.seed)
 
     def score(query: str, texts: Sequence[str]) -> list[float]:
         if not texts:
@@ -91,6 +96,7 @@ def export_int8(output: Path, manifest: ModelManifest, data: TrainingData,
         return [sum(a * b for a, b in zip(q, p, strict=True))
                 for p in onnx.embed_documents(list(texts))]
     manifest.metrics["held_out"]["after_onnx_int8"] = held_out_metrics(
-        held, pools, data.passages, score)
+        held_out_of(data, TrainingParams.recorded(manifest.parameters)), pools, data.passages,
+        score)
     manifest.write(output)
     return manifest

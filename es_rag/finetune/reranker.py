@@ -16,7 +16,7 @@ from typing import Any
 
 from es_rag.embedding.local import model_location
 from es_rag.evaluate.metrics import score_ranking
-from es_rag.finetune.data import TrainingData, TrainingQuery, split_held_out
+from es_rag.finetune.data import TrainingData, TrainingQuery
 from es_rag.finetune.held_out import (
     STOP_METRIC,
     PairScorer,
@@ -24,7 +24,14 @@ from es_rag.finetune.held_out import (
     held_out_metrics,
 )
 from es_rag.finetune.manifest import ModelManifest, record_trained
-from es_rag.finetune.training import Example, Progress, TrainingParams, fit, prepare
+from es_rag.finetune.training import (
+    Example,
+    Progress,
+    TrainingParams,
+    fit,
+    held_out_of,
+    prepare,
+)
 from es_rag.retrieve.rerank import blend
 
 RERANKER_PARAMS = TrainingParams(negatives=7, batch_size=4, learning_rate=3e-5, epochs=3,
@@ -144,8 +151,7 @@ def train_reranker(data: TrainingData, pools: Mapping[str, Sequence[str]], base_
     if stopping.best_epoch != len(stopping.history):  # earlier weights were put back
         scored.clear()
     after = held_out_metrics(run.held, pools, data.passages, scorer)
-    blending = (choose_blend(run.held, first_stage, data.passages, scorer, blend_depth)
-                if first_stage is not None else {"weight": 1.0, "queries": 0, "ndcg@10": {}})
+    blending = choose_blend(run.held, first_stage or {}, data.passages, scorer, blend_depth)
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(output))
     tokenizer.model_max_length = params.max_seq_length  # what the CrossEncoder truncates to
@@ -170,13 +176,11 @@ def export_reranker_int8(output: Path, manifest: ModelManifest, data: TrainingDa
     in the manifest, so its quality loss is known."""
     from es_rag.retrieve.rerank_onnx import OnnxCrossEncoder
 
-    params = TrainingParams(**{name: value for name, value in manifest.parameters.items()
-                               if name in TrainingParams.__dataclass_fields__})
+    params = TrainingParams.recorded(manifest.parameters)
     onnx = OnnxCrossEncoder(output, quantized=True, max_length=params.max_seq_length,
                             fallback_root=output.parent)
-    _, held = split_held_out(data.queries, params.held_out, params.seed)
     manifest.metrics["held_out"]["after_onnx_int8"] = held_out_metrics(
-        held, pools, data.passages, lambda query, texts: onnx.predict(
+        held_out_of(data, params), pools, data.passages, lambda query, texts: onnx.predict(
             [(query, text) for text in texts], batch_size=32))
     manifest.write(output)
     return manifest

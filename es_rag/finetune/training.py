@@ -55,6 +55,13 @@ class TrainingParams:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def recorded(cls, parameters: Mapping[str, Any]) -> TrainingParams:
+        """The parameters a manifest records (entries that are not parameters, such as the
+        reranker's `loss`, left out)."""
+        return cls(**{name: value for name, value in parameters.items()
+                      if name in cls.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class Example:
@@ -170,6 +177,11 @@ class EarlyStopping:
     def restore(self) -> None:
         """Put the best weights back (the base weights when no epoch improved on them)."""
         self.model.load_state_dict(self.state)
+
+
+def held_out_of(data: TrainingData, params: TrainingParams) -> list[TrainingQuery]:
+    """The queries a training run with `params` held back (its fraction and seed)."""
+    return split_held_out(data.queries, params.held_out, params.seed)[1]
 
 
 @dataclass
