@@ -15,7 +15,7 @@ from ..query import parse_query
 from .context import SearchContext
 from .query_phase import QueryPhase
 from .request import SearchRequest
-from .scope import ReadTargets, make_scopes, visible_mapping
+from .scope import ReadTargets, make_scopes, reader_mapping
 
 if TYPE_CHECKING:
     from ..security.read_scope import ReadScope
@@ -133,7 +133,7 @@ def _capability(spec: FieldSpec) -> Capability:
 
 def _index_fields(target: Target, request: FieldCapsRequest) -> dict[str, Capability]:
     """The fields of one index that the request asks for, with their parent objects."""
-    mapping = _reader_mapping(target)
+    mapping = reader_mapping(target)
     found: dict[str, Capability] = {}
     if "-metadata" not in request.filters:
         for name, (ftype, searchable, aggregatable) in METADATA.items():
@@ -163,12 +163,6 @@ def _index_fields(target: Target, request: FieldCapsRequest) -> dict[str, Capabi
         if "-parent" not in request.filters:
             _add_parents(found, mapping, path)
     return found
-
-
-def _reader_mapping(target: Target) -> Mapping:
-    """The mapping as the reader sees it: without the fields field-level security hides."""
-    mapping = target.index.mapping
-    return mapping if target.fields is None else visible_mapping(mapping, target.fields)
 
 
 def _add_parents(found: dict[str, Capability], mapping: Mapping, path: str) -> None:
@@ -243,7 +237,7 @@ def can_match(query: dict[str, Any], target: Target) -> bool:
     rewrite turns it into `match_none` (a field the index does not map, a date range outside
     the values the index holds, `match_none` itself, a bool whose required clauses cannot
     match), True otherwise (the query is not run)."""
-    return _can_match(query, _reader_mapping(target), target, _counter(target))
+    return _can_match(query, reader_mapping(target), target, _counter(target))
 
 
 def _can_match(query: dict[str, Any], mapping: Mapping, target: Target, count: Any) -> bool:

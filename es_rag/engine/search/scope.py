@@ -65,9 +65,7 @@ def make_scopes(targets: list[Target]) -> list[Scope]:
         svc = target.index
         # like Elasticsearch's search-idle shards: no periodic refresh without searches
         svc.shard.searched(idle_refresh="index.refresh_interval" not in svc.settings)
-        mapping = svc.mapping if target.fields is None else visible_mapping(svc.mapping,
-                                                                            target.fields)
-        ctx = QueryContext(mapping, svc.shard, svc.shard.fulltext.schema,
+        ctx = QueryContext(reader_mapping(target), svc.shard, svc.shard.fulltext.schema,
                            settings={**svc.settings, "index.provided_name": svc.name},
                            fields=target.fields)
         if target.alias_filters:
@@ -76,6 +74,13 @@ def make_scopes(targets: list[Target]) -> list[Scope]:
                 tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in compiled])
         scopes.append(Scope(target, ctx, ctx.alias_filter))
     return scopes
+
+
+def reader_mapping(target: Target) -> Mapping:
+    """The index's mapping as the target's reader sees it (without the fields field-level
+    security hides)."""
+    mapping = target.index.mapping
+    return mapping if target.fields is None else visible_mapping(mapping, target.fields)
 
 
 def visible_mapping(mapping: Mapping, fields: FieldAccess) -> Mapping:
