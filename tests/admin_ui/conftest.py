@@ -24,9 +24,13 @@ sys.modules.pop("admin_ui", None)
 from admin_ui import create_app  # noqa: E402
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def cluster(engine: Any) -> Iterator[Elasticsearch]:
-    """The session engine with the corpus in `ui-chunks-v1` behind the alias `ui-chunks`."""
+    """The session engine with the corpus in `ui-chunks-v1` behind the alias `ui-chunks`.
+
+    Indexed again for each module: this folder is no Python package, so a package scope would
+    be the session's, and a test elsewhere whose `es` fixture deletes every index could run
+    between two modules of this folder (pytest-xdist interleaves files on a worker)."""
     client = Elasticsearch(engine.url, request_timeout=30)
     index_corpus(client, f"{INDEX}-v1", UI_CORPUS)
     client.indices.update_aliases(actions=[{"add": {"index": f"{INDEX}-v1", "alias": INDEX,
