@@ -7,7 +7,8 @@ logits, read by `es_rag.retrieve.rerank_onnx`. Either is quantized to int8 with 
 dynamic quantization. The cache folder holds `model.onnx`, `model-int8.onnx` and
 `manifest.json`, which records the SHA-256 of every source file the export read. A cached export
 is reused while those files are unchanged (checked by size and modification time first, by
-checksum when these differ) and rebuilt when any checksum changes. Nothing is downloaded.
+checksum when these differ) and rebuilt when any checksum changes. Nothing is downloaded. An
+export holds `export.lock` in the cache folder, so processes sharing a cache export it once.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ import os
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from es_rag.errors import EsRagError
 
 MANIFEST = "manifest.json"
+LOCK = "export.lock"  # held while exporting: another process waits, then finds the export
 RECIPE = "es-rag-onnx-v1"  # bump when the exported graph or the quantization changes
 OPSET = 17
 VARIANTS = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
@@ -96,6 +101,23 @@ def read_manifest(cache_dir: Path) -> dict[str, Any]:
         return dict(json.loads((cache_dir / MANIFEST).read_text()))
     except (OSError, ValueError):
         return {}
+
+
+@contextlib.contextmanager
+def _export_lock(cache_dir: Path) -> Iterator[None]:
+    """Hold the cache folder (created if need be) against other threads and processes."""
+    lock = FileLock(cache_dir / LOCK)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError as exc:
+        raise OnnxExportError(f"cannot write to the ONNX cache folder {cache_dir}: "
+                              f"{exc.strerror}") from None
+    try:
+        with _exporting:
+            yield
+    finally:
+        lock.release()
 
 
 def _write_atomic(path: Path, write: Any) -> None:
@@ -174,15 +196,10 @@ def ensure_export(model_dir: Path, cache_dir: Path, variant: str = "fp32",
     if _fresh(manifest, model_dir, variant, task) and target.is_file():
         _restamp(cache_dir, manifest, model_dir)
         return target
-    with _exporting:
+    with _export_lock(cache_dir):
         manifest = read_manifest(cache_dir)
         if _fresh(manifest, model_dir, variant, task) and target.is_file():
             return target
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OnnxExportError(f"cannot create the ONNX cache folder {cache_dir}: "
-                                  f"{exc.strerror}") from None
         sources = {path.name: {"sha256": file_sha256(path), "stamp": _stamp(path)}
                    for path in source_files(model_dir)}
         same_sources = (manifest.get("recipe") == RECIPE and

@@ -189,6 +189,45 @@ def test_the_export_is_reused_until_the_weights_checksum_changes(
     assert "int8" not in rebuilt["variants"]  # the old int8 file no longer counts
 
 
+# Exports `model` into `cache` once "go" exists (all processes ask at the same moment); logs
+# each export it runs to "exports.log" and the path it got to stdout.
+CONCURRENT_EXPORT = """
+import sys, time
+from pathlib import Path
+from es_rag.embedding import onnx_export
+model, cache, shared = (Path(a) for a in sys.argv[1:4])
+original = onnx_export._export_fp32
+def logged(*args):
+    with (shared / "exports.log").open("a") as log:
+        log.write("export\\n")
+    time.sleep(1)  # a slow export: the other process asks meanwhile
+    original(*args)
+onnx_export._export_fp32 = logged
+while not (shared / "go").exists():
+    time.sleep(0.01)
+print(onnx_export.ensure_export(model, cache, "int8"))
+"""
+
+
+def test_two_processes_sharing_a_cache_export_the_model_once(tmp_path: Path) -> None:
+    """Two es-rag processes (two test workers, a server and a CLI) asking for the same export
+    at once: one exports, the other waits for it and uses it."""
+    model, cache = tiny_model(tmp_path / "tiny"), tmp_path / "model" / "onnx"
+    processes = [subprocess.Popen([sys.executable, "-c", CONCURRENT_EXPORT, str(model),
+                                   str(cache), str(tmp_path)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    (tmp_path / "go").touch()
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == [str(cache / "model-int8.onnx")] * 2
+    assert (tmp_path / "exports.log").read_text() == "export\n"
+    manifest = read_manifest(cache)
+    assert manifest["variants"] == {
+        "fp32": onnx_export.file_sha256(cache / "model.onnx"),
+        "int8": onnx_export.file_sha256(cache / "model-int8.onnx")}
+
+
 def test_a_failed_export_is_a_clear_error_and_leaves_no_manifest(tmp_path: Path) -> None:
     model = tiny_model(tmp_path / "tiny")
     (model / "model.safetensors").write_bytes(b"not a safetensors file")
