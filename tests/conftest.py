@@ -33,11 +33,17 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
 
 @pytest.fixture
 def es(engine: EngineServer) -> Iterator[Elasticsearch]:
-    """A client for the session engine; every index is deleted after the test."""
+    """A client for the session engine with no index; every index is deleted before and after
+    the test (before: another test on the session engine may have left one)."""
     client = Elasticsearch(engine.url, request_timeout=30)
+    _delete_every_index(client)
     yield client
+    _delete_every_index(client)
+    client.close()
+
+
+def _delete_every_index(client: Elasticsearch) -> None:
     client.options(ignore_status=404).indices.delete(
         index="*", expand_wildcards="all", allow_no_indices=True
     )
-    client.close()
 

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from retrieve.corpus import index_corpus, shared_embedder
 from ui_support import INDEX, UI_CORPUS, log_in
 
+from es_rag.assets import load_assets
 from es_rag.config import PROJECT_ROOT, Settings
 
 # tests/ is on sys.path, where this folder would pass for the `admin_ui` package: the
@@ -30,8 +31,10 @@ def cluster(engine: Any) -> Iterator[Elasticsearch]:
 
     Indexed again for each module: this folder is no Python package, so a package scope would
     be the session's, and a test elsewhere whose `es` fixture deletes every index could run
-    between two modules of this folder (pytest-xdist interleaves files on a worker)."""
+    between two modules of this folder (pytest-xdist interleaves files on a worker). None of
+    the project's assets is stored there to begin with, whatever tests ran before."""
     client = Elasticsearch(engine.url, request_timeout=30)
+    remove_stored_assets(client)
     index_corpus(client, f"{INDEX}-v1", UI_CORPUS)
     client.indices.update_aliases(actions=[{"add": {"index": f"{INDEX}-v1", "alias": INDEX,
                                                     "is_write_index": True}}])
@@ -72,12 +75,20 @@ def browser_client(app: Flask) -> FlaskClient:
     return client
 
 
+def remove_stored_assets(client: Elasticsearch) -> None:
+    """Remove from the engine what applying the project's assets stores: its pipelines, search
+    templates and retrieval.json's script, and the versions of the chunk index."""
+    assets = load_assets(PROJECT_ROOT)
+    quiet = client.options(ignore_status=404)
+    for pipeline in assets.pipelines:
+        quiet.ingest.delete_pipeline(id=pipeline.name)
+    for script in [*assets.templates, *assets.retrieval]:
+        quiet.delete_script(id=script.name)
+    quiet.indices.delete(index="chunks-v*")
+
+
 @pytest.fixture
 def stored_assets_removed(cluster: Elasticsearch) -> Iterator[None]:
     """Removes what applying the assets stores on the shared engine, once the test is done."""
     yield
-    quiet = cluster.options(ignore_status=404)
-    for template in ("bm25", "hybrid", "knn", "es-rag-retrieval"):
-        quiet.delete_script(id=template)
-    quiet.ingest.delete_pipeline(id="chunks")
-    quiet.indices.delete(index="chunks-v*")
+    remove_stored_assets(cluster)

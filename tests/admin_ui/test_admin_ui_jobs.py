@@ -54,7 +54,7 @@ def test_ingest_from_the_overview_records_its_report(
 def test_apply_from_the_overview_brings_the_cluster_in_sync(
         browser_client: FlaskClient, cluster: Elasticsearch, stored_assets_removed: None) -> None:
     html = browser_client.get("/overview").get_data(as_text=True)
-    assert "Apply 5 change(s)" in html
+    assert "Apply 6 change(s)" in html  # the pipeline, 3 templates, retrieval.json, the index
     browser_client.post("/overview/apply", data={"csrf_token": token(browser_client)})
     try:
         status = _wait(browser_client, "apply-1")
