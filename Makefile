@@ -56,10 +56,11 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-## Set up, then run the whole test suite.
+## Set up, then run the whole test suite on two workers (pytest-xdist), each test file whole on
+## one worker so its module fixtures are set up once.
 test: $(DEV_STAMP) $(ES8_STAMP) $(CLIENTS_STAMP) chromium
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
