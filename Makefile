@@ -56,11 +56,12 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-## Set up, then run the whole test suite on two workers (pytest-xdist), each test file whole on
-## one worker so its module fixtures are set up once.
+## Set up, then run the whole test suite on two workers (pytest-xdist): each test file whole on
+## one worker (its module fixtures are set up once), in collection order, where the longest
+## files come first (tests/conftest.py).
 test: $(DEV_STAMP) $(ES8_STAMP) $(CLIENTS_STAMP) chromium
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

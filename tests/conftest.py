@@ -5,6 +5,7 @@ by es-rag processes with the project's docs ingested (`docs_engine`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,6 +15,28 @@ from es_rag_processes import docs_engine  # noqa: F401 - a fixture for every tes
 
 if TYPE_CHECKING:
     from es_rag.engine.server import EngineServer
+
+TESTS = Path(__file__).parent
+# The files that take a minute or more (on 2 cores), started first: `make test` hands whole files
+# to two workers in collection order (--dist loadfile --no-loadscope-reorder), so that none of
+# them is left to run alone at the end of the run.
+LONGEST_FIRST = (
+    "test_conformance.py",
+    "cli/test_finetune_commands.py",
+    "cli/test_current_elasticsearch_paths.py",
+    "sources/test_existing_indices.py",
+    "cli/test_tune_and_eval_cli.py",
+    "cli/test_rollback_models.py",
+    "cli/test_eval_answers.py",
+    "browser/test_browser_relevance_loop.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the tests of the `LONGEST_FIRST` files first, in that order; the rest keep theirs."""
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.relative_to(TESTS).as_posix()
+                                         if item.path.is_relative_to(TESTS) else "", len(rank)))
 
 
 @pytest.fixture(scope="session")
