@@ -27,7 +27,7 @@ def _tiny_beir(root: Path) -> Path:
 
 def test_eval_prints_json_and_gates_regressions(engine, tmp_path: Path) -> None:
     dataset = _tiny_beir(tmp_path / "tiny")
-    runner = CliRunner()
+    runner = CliRunner(env={"ES_RAG_DATA": str(tmp_path / "data")})  # not the working copy's
     base = ["--url", engine.url, "eval", "--dataset", str(dataset), "--configs", "bm25"]
     result = runner.invoke(cli, [*base, "--json"])
     assert result.exit_code == 0, result.output
