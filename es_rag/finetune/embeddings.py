@@ -26,6 +26,7 @@ from es_rag.finetune.training import (
     batches,
     fit,
     held_out_of,
+    keep_layers,
     prepare,
 )
 
@@ -47,6 +48,7 @@ def train_embeddings(data: TrainingData, pools: Mapping[str, Sequence[str]], bas
     run = prepare(data, pools, params)
     location = model_location(base_model)
     model = SentenceTransformer(location, device="cpu", local_files_only=True)
+    keep_layers(model[0].auto_model, params.layers)
     serving_length = model.max_seq_length  # saved back: training may read shorter texts
     model.max_seq_length = min(params.max_seq_length, serving_length)
     model.eval()
