@@ -101,6 +101,7 @@ def test_finetune_reranker_trains_a_cross_encoder_hybrid_rerank_can_use(
     assert "run `es-rag apply` to serve it" in activated.stdout
     retrieval = read_file(assets)
     assert retrieval.params.rerank.model == str(output.resolve())
+    assert retrieval.params.rerank.max_length == 64  # the length it was trained at
     assert retrieval.models["reranker"] == {"path": str(output.resolve()), "version": 1,
                                             "checksum": manifest["checksum"]}
 
