@@ -4,7 +4,7 @@ with --unsupervised, from pseudo-queries of the corpus); training wall time; rer
 
     python bench/finetune_quality.py                 # supervised: embeddings, then reranker
     python bench/finetune_quality.py --unsupervised  # pseudo-queries instead of train qrels
-    python bench/finetune_quality.py --skip-reranker --epochs 1 --max-seq-length 128
+    python bench/finetune_quality.py --skip-reranker --epochs 1 --learning-rate 2e-5
     python bench/finetune_quality.py --reranker DIR  # hybrid+rerank of a reranker trained before
 
 Everything runs offline on CPU from the packaged MiniLM weights. Figures are printed; nothing is
@@ -36,11 +36,14 @@ from es_rag.evaluate.configs import EvalConfig  # noqa: E402
 from es_rag.evaluate.run import eval_index_name  # noqa: E402
 from es_rag.evaluate.subset import Subset  # noqa: E402
 from es_rag.finetune import data as training  # noqa: E402
-from es_rag.finetune.embeddings import export_int8, train_embeddings  # noqa: E402
+from es_rag.finetune.embeddings import (  # noqa: E402
+    EMBEDDING_PARAMS,
+    export_int8,
+    train_embeddings,
+)
 from es_rag.finetune.manifest import MANIFEST, read_manifest  # noqa: E402
 from es_rag.finetune.mining import candidate_pools, first_stage  # noqa: E402
 from es_rag.finetune.reranker import RERANKER_PARAMS, train_reranker  # noqa: E402
-from es_rag.finetune.training import TrainingParams  # noqa: E402
 from es_rag.retrieve.rerank import CrossEncoderReranker  # noqa: E402
 
 DATASET = PROJECT_ROOT.parent / "shared" / "datasets" / "scifact"
@@ -105,9 +108,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--unsupervised", action="store_true")
     parser.add_argument("--max-queries", type=int, default=2000)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-seq-length", type=int, default=128)
+    parser.add_argument("--epochs", type=int, help="embedding training (default: EMBEDDING_PARAMS)")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--max-seq-length", type=int)
     parser.add_argument("--skip-reranker", action="store_true")
     parser.add_argument("--reuse-embeddings", action="store_true",
                         help="load the fine-tuned embeddings under --data if they exist "
@@ -119,6 +123,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rerank-epochs", type=int, default=RERANKER_PARAMS.epochs)
     parser.add_argument("--rerank-seq-length", type=int, default=RERANKER_PARAMS.max_seq_length)
     parser.add_argument("--rerank-max-steps", type=int)
+    parser.add_argument("--rerank-layers", type=int, help="a smaller reranker (its first N layers)")
+    parser.add_argument("--rerank-learning-rate", type=float,
+                        default=RERANKER_PARAMS.learning_rate)
     parser.add_argument("--reranker", type=Path,
                         help="evaluate this trained reranker folder over the fine-tuned index "
                              "(left by an earlier run under --data) instead of training")
@@ -165,8 +172,10 @@ def main(argv: list[str] | None = None) -> None:
         index = eval_index_name(args.dataset, subset)
         pools = candidate_pools(client, caps, index, base, data.queries,
                                 progress=stage_progress)
-        params = TrainingParams(epochs=args.epochs, batch_size=args.batch_size,
-                                max_seq_length=args.max_seq_length)
+        params = replace(EMBEDDING_PARAMS, **{
+            name: getattr(args, name) for name in ("epochs", "batch_size", "learning_rate",
+                                                   "max_seq_length")
+            if getattr(args, name) is not None})
         started = time.perf_counter()
         if args.reuse_embeddings and (models / "embeddings" / MANIFEST).is_file():
             manifest = read_manifest(models / "embeddings")
@@ -192,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             rparams = replace(RERANKER_PARAMS, epochs=args.rerank_epochs,
                               max_seq_length=args.rerank_seq_length,
-                              max_steps=args.rerank_max_steps)
+                              max_steps=args.rerank_max_steps, layers=args.rerank_layers,
+                              learning_rate=args.rerank_learning_rate)
             hybrid = configs("hybrid", args.hybrid)[0].search_params(args.rerank_top)
             ranked = first_stage(client, caps, tuned_index, tuned, data.queries, params=hybrid,
                                  depth=args.rerank_top, progress=stage_progress)

@@ -46,10 +46,20 @@ def training_options(command: F) -> F:
         click.option("--output", type=click.Path(file_okay=False, path_type=Path),
                      help="Model folder (default: <data>/models/<kind>-vN, the next version)."),
         click.option("--epochs", type=int, help="Passes over the training queries (default 3)."),
-        click.option("--batch-size", type=int, help="Rows per step (default 16)."),
-        click.option("--learning-rate", type=float, help="AdamW learning rate."),
-        click.option("--negatives", type=int, help="Hard negatives per training row."),
-        click.option("--max-seq-length", type=int, help="Tokens per text (default 256)."),
+        click.option("--batch-size", type=int,
+                     help="Rows per step (default 32 for embeddings, 4 for the reranker)."),
+        click.option("--learning-rate", type=float,
+                     help="AdamW learning rate (default 1e-4 for embeddings, 3e-5 for the "
+                          "reranker)."),
+        click.option("--negatives", type=int,
+                     help="Hard negatives per training row (default 1 for embeddings, 7 for "
+                          "the reranker)."),
+        click.option("--max-seq-length", type=int,
+                     help="Tokens per text in training (default 128 for embeddings, 256 for "
+                          "the reranker)."),
+        click.option("--layers", type=int,
+                     help="Keep only the base model's first N transformer layers: a smaller "
+                          "model, faster to train and to serve (MiniLM has 6)."),
         click.option("--max-steps", type=int, help="Stop after this many steps."),
         click.option("--max-minutes", type=float,
                      help="Training time budget: the steps that fit, at the first steps' pace."),
@@ -74,10 +84,9 @@ def finetune_embeddings(ctx: Context, no_onnx: bool, **options: Any) -> None:
     """Fine-tune the embedding model (MultipleNegativesRankingLoss with hard negatives from the
     current BM25 and kNN results), keep the epoch best on held-out training queries, and write
     a versioned model folder with its manifest and ONNX int8 export."""
-    from es_rag.finetune.embeddings import export_int8, train_embeddings
-    from es_rag.finetune.training import TrainingParams
+    from es_rag.finetune.embeddings import EMBEDDING_PARAMS, export_int8, train_embeddings
 
-    _run(ctx, "embeddings", TrainingParams(), options, train_embeddings,
+    _run(ctx, "embeddings", EMBEDDING_PARAMS, options, train_embeddings,
          None if no_onnx else export_int8)
 
 
@@ -100,7 +109,7 @@ def finetune_reranker(ctx: Context, no_onnx: bool, **options: Any) -> None:
 
 def _params(defaults: Any, options: dict[str, Any]) -> Any:
     given = {name: options[name] for name in ("epochs", "batch_size", "learning_rate",
-                                              "negatives", "max_seq_length", "max_steps",
+                                              "negatives", "max_seq_length", "layers", "max_steps",
                                               "max_minutes", "seed")
              if options[name] is not None}
     try:

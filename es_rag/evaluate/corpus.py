@@ -20,6 +20,7 @@ from elasticsearch import ApiError, Elasticsearch, helpers
 
 from es_rag.errors import EsRagError
 from es_rag.evaluate.judgments import CorpusDoc
+from es_rag.finetune.manifest import MANIFEST
 from es_rag.ingest.chunk import Chunker, chunk_id, content_hash, tokenizer_spans
 from es_rag.ingest.parse import ParsedDocument
 
@@ -64,6 +65,17 @@ def corpus_digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def model_identity(model: str) -> str:
+    """The embedding model as the vectors depend on it: its name, with the checksum a fine-tuned
+    model folder's manifest records (a model trained again into the same folder is another
+    model, whose vectors the index must not keep)."""
+    try:
+        manifest = json.loads((Path(model) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return model
+    return f"{model}@{manifest.get('checksum', '')}" if isinstance(manifest, dict) else model
 
 
 def fingerprint(corpus_sha: str, doc_ids: Sequence[str], model: str, chunk_size: int,
@@ -168,7 +180,8 @@ def ensure_corpus_index(client: Elasticsearch, index: str, docs: Sequence[Corpus
     """
     started = time.perf_counter()
     doc_ids = [d.id for d in docs]
-    wanted = fingerprint(corpus_sha, doc_ids, embedder.model_name, chunk_size, overlap)
+    wanted = fingerprint(corpus_sha, doc_ids, model_identity(embedder.model_name), chunk_size,
+                         overlap)
     meta = _existing(client, index)
     if meta is not None and meta.get("fingerprint") == wanted:
         client.indices.refresh(index=index)

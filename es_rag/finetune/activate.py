@@ -203,14 +203,17 @@ def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
                       judgments: Judgments | None, folder: Path, embedder: Any, assets: Path,
                       *, force: bool = False) -> Activation:
     """Gate the reranker on `judgments` (hybrid+rerank, serving reranker against the new one);
-    record it as `rerank.model` and under `models`."""
+    record it as `rerank.model` (with `rerank.max_length` its training length) and under
+    `models`."""
     kind, entry = model_entry(folder)
     if kind != "reranker":
         raise ActivationError(f"{folder} holds a {kind} model, not a reranker")
     defaults = read_file(assets)
+    # served at the length it was trained and its blend weight chosen at
+    rerank = replace(defaults.params.rerank, model=entry["path"], max_length=int(
+        read_manifest(folder).parameters.get("max_seq_length", defaults.params.rerank.max_length)))
     serving = candidate = None
     if judgments is not None:
-        rerank = defaults.params.rerank
         serving = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults)
         candidate = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults,
                           CrossEncoderReranker(entry["path"], top_n=rerank.top_n,
@@ -223,8 +226,7 @@ def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
         activation.notes.append(f"refused: {GATE_METRIC} {candidate:.4f} with the new reranker "
                                 f"is below {serving:.4f} serving (--force overrides)")
         return activation
-    params = replace(defaults.params, rerank=replace(defaults.params.rerank,
-                                                     model=entry["path"]))
+    params = replace(defaults.params, rerank=rerank)
     write_file(assets, replace(defaults, params=params,
                                models={**defaults.models, "reranker": entry}))
     activation.applied = True

@@ -30,6 +30,7 @@ from es_rag.finetune.training import (
     TrainingParams,
     fit,
     held_out_of,
+    keep_layers,
     prepare,
 )
 from es_rag.retrieve.rerank import blend
@@ -121,6 +122,7 @@ def train_reranker(data: TrainingData, pools: Mapping[str, Sequence[str]], base_
     tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1,
                                                                local_files_only=True)
+    keep_layers(model, params.layers)
     scored: dict[tuple[str, str], float] = {}  # scores of the current weights
     model_scorer = cross_encoder_scorer(model, tokenizer, params.max_seq_length)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from es_rag.errors import EsRagError
 from es_rag.finetune.data import (
     TrainingData,
     TrainingDataError,
@@ -30,6 +31,8 @@ class TrainingParams:
     learning_rate: float = 2e-5
     negatives: int = 1
     max_seq_length: int = 256
+    layers: int | None = None
+    """Keep only the first N transformer layers: a smaller model, faster to train and serve."""
     max_steps: int | None = None
     max_minutes: float | None = None
     """Training time budget: after the first steps the run plans its steps from their pace."""
@@ -43,6 +46,8 @@ class TrainingParams:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1, "
                                  f"got {getattr(self, name)}")
+        if self.layers is not None and self.layers < 1:
+            raise ValueError(f"layers must be at least 1, got {self.layers}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max-steps must be at least 1, got {self.max_steps}")
         if self.max_minutes is not None and self.max_minutes <= 0:
@@ -177,6 +182,19 @@ class EarlyStopping:
     def restore(self) -> None:
         """Put the best weights back (the base weights when no epoch improved on them)."""
         self.model.load_state_dict(self.state)
+
+
+def keep_layers(model: Any, layers: int | None) -> None:
+    """Cut a Hugging Face transformer (a bare encoder or one under a task head) to its first
+    `layers` layers, in place; None keeps them all."""
+    if layers is None:
+        return
+    base = getattr(model, model.base_model_prefix, model)
+    present = len(base.encoder.layer)
+    if layers > present:
+        raise EsRagError(f"layers {layers}: the base model has only {present}")
+    base.encoder.layer = base.encoder.layer[:layers]
+    model.config.num_hidden_layers = layers
 
 
 def held_out_of(data: TrainingData, params: TrainingParams) -> list[TrainingQuery]:

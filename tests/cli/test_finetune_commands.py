@@ -66,10 +66,13 @@ def test_finetune_reranker_trains_a_cross_encoder_hybrid_rerank_can_use(
         docs_engine: DocsEngine, sample: Path, tmp_path: Path) -> None:
     output = tmp_path / "reranker-v1"
     done = run("finetune", "reranker", "--dataset", str(sample), "--output", str(output),
-               *TINY, env=docs_engine.env, timeout=900)
+               "--layers", "2", *TINY, env=docs_engine.env, timeout=900)
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout.strip().splitlines()[-1])
     assert manifest["kind"] == "reranker" and manifest["metrics"]["steps"] == 2
+    # a smaller reranker: the base model's first two layers, saved and exported as such
+    assert manifest["parameters"]["layers"] == 2
+    assert json.loads((output / "config.json").read_text())["num_hidden_layers"] == 2
     assert set(manifest["metrics"]["held_out"]) >= {"before", "after", "after_onnx_int8"}
     assert (output / "onnx" / "sequence-classification" / "model-int8.onnx").is_file()
     assert read_manifest(output).checksum == model_checksum(output)  # the export is not in it
@@ -98,6 +101,7 @@ def test_finetune_reranker_trains_a_cross_encoder_hybrid_rerank_can_use(
     assert "run `es-rag apply` to serve it" in activated.stdout
     retrieval = read_file(assets)
     assert retrieval.params.rerank.model == str(output.resolve())
+    assert retrieval.params.rerank.max_length == 64  # the length it was trained at
     assert retrieval.models["reranker"] == {"path": str(output.resolve()), "version": 1,
                                             "checksum": manifest["checksum"]}
 
@@ -116,6 +120,9 @@ def test_finetune_says_where_supervision_must_come_from(docs_engine: DocsEngine,
     no_time = run("finetune", "reranker", "--dataset", str(sample), "--max-minutes", "0",
                   env=docs_engine.env)
     assert no_time.returncode == 2 and "max-minutes must be positive" in no_time.stderr
+    no_layers = run("finetune", "reranker", "--dataset", str(sample), "--layers", "0",
+                    env=docs_engine.env)
+    assert no_layers.returncode == 2 and "layers must be at least 1" in no_layers.stderr
 
 
 @pytest.mark.timeout(900)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from es_rag.evaluate import CorpusIndexError
@@ -29,6 +31,26 @@ def test_a_second_build_with_the_same_inputs_embeds_nothing(build_tiny, new_embe
     changed = new_embedder()
     rebuilt = build_tiny(changed, chunk_size=128)  # other chunking: other fingerprint
     assert not rebuilt.reused and changed.embedded == rebuilt.chunks
+
+
+def test_a_model_trained_again_into_the_same_folder_gets_its_own_vectors(
+        build_tiny, new_embedder, tmp_path):
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    (folder / "es-rag-model.json").write_text(json.dumps({"checksum": "first"}))
+
+    def of_folder():  # a stand-in embedder of the model in `folder`
+        embedder = new_embedder()
+        embedder.model_name = str(folder)
+        return embedder
+
+    build_tiny(of_folder())
+    same = of_folder()
+    assert build_tiny(same).reused and same.embedded == 0
+    (folder / "es-rag-model.json").write_text(json.dumps({"checksum": "retrained"}))
+    retrained = of_folder()
+    rebuilt = build_tiny(retrained)
+    assert not rebuilt.reused and retrained.embedded == rebuilt.chunks
 
 
 def test_a_half_built_index_is_rebuilt(es, build_tiny, new_embedder):

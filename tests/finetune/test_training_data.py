@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from es_rag.errors import EsRagError
 from es_rag.finetune.data import (
     TrainingDataError,
     TrainingQuery,
@@ -19,7 +20,7 @@ from es_rag.finetune.data import (
 )
 from es_rag.finetune.manifest import ModelManifest, model_checksum, next_version, read_manifest
 from es_rag.finetune.mining import hard_negatives
-from es_rag.finetune.training import PACE_STEPS, Plan, batches, examples
+from es_rag.finetune.training import PACE_STEPS, Plan, batches, examples, keep_layers
 from finetune.scifact_sample import write_sample
 
 
@@ -143,3 +144,22 @@ def test_a_time_budget_plans_the_steps_from_the_pace_of_the_first_ones() -> None
     slow.started = time.perf_counter() - 2.0 * PACE_STEPS
     slow.step_done(PACE_STEPS)
     assert slow.steps == PACE_STEPS  # over budget already: stop now, keep what was learnt
+
+
+def test_a_smaller_model_keeps_the_first_layers_and_refuses_more_than_there_are() -> None:
+    from transformers import BertConfig, BertForSequenceClassification, BertModel
+
+    config = dict(hidden_size=16, num_attention_heads=2, intermediate_size=32, vocab_size=50)
+    bare = BertModel(BertConfig(num_hidden_layers=6, **config))
+    first = bare.encoder.layer[0]
+    keep_layers(bare, 2)
+    assert len(bare.encoder.layer) == 2 and bare.config.num_hidden_layers == 2
+    assert bare.encoder.layer[0] is first
+    headed = BertForSequenceClassification(BertConfig(num_hidden_layers=6, num_labels=1,
+                                                      **config))
+    keep_layers(headed, 3)
+    assert len(headed.bert.encoder.layer) == 3 and headed.config.num_hidden_layers == 3
+    keep_layers(headed, None)
+    assert len(headed.bert.encoder.layer) == 3
+    with pytest.raises(EsRagError, match="layers 4: the base model has only 3"):
+        keep_layers(headed, 4)
