@@ -1,9 +1,9 @@
 """Train a cross-encoder reranker: the packaged MiniLM weights under a fresh one-logit head,
 trained listwise — a softmax over each query's relevant passage and its hard negatives — with
 early stopping on the held-out training queries. The weight that blends its score with the
-first-stage (fused) score is chosen on the same held-out queries and recorded in the manifest,
-so a weak reranker cannot make hybrid+rerank worse than hybrid. The folder it writes is what
-`retrieval.json`'s `rerank.model` names for `hybrid+rerank` (`CrossEncoderReranker`);
+first-stage (fused) score is chosen on the same held-out queries, kept only when its gain there
+is significant, and recorded in the manifest: a weak reranker gets weight 0. The folder it writes
+is what `retrieval.json`'s `rerank.model` names for `hybrid+rerank` (`CrossEncoderReranker`);
 `export_reranker_int8` exports it to ONNX int8 beside it, for `rerank.backend = "onnx-int8"`.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from es_rag.embedding.local import model_location
-from es_rag.evaluate.metrics import score_ranking
+from es_rag.evaluate.metrics import compare_rankings, score_ranking
 from es_rag.finetune.data import TrainingData, TrainingQuery
 from es_rag.finetune.held_out import (
     STOP_METRIC,
@@ -42,6 +42,7 @@ FirstStage = Mapping[str, Sequence[tuple[str, float]]]
 """query id → (document id, fused score), best first: what the reranker re-orders."""
 BLEND_DEPTH = 50  # first-stage documents re-ranked per held-out query (the serving top_n)
 WEIGHTS = tuple(w / 20 for w in range(21))  # reranker weights tried: 0, 0.05, ..., 1
+MAX_P = 0.05  # a blend is kept when its held-out gain is significant at this level
 
 
 def cross_encoder_scorer(model: Any, tokenizer: Any, max_length: int,
@@ -72,7 +73,10 @@ def choose_blend(queries: Sequence[TrainingQuery], first_stage: FirstStage,
                  depth: int = BLEND_DEPTH) -> dict[str, Any]:
     """The reranker weight (0 = first stage only, 1 = reranker only) with the best nDCG@10
     when the reranker re-orders each held-out query's first-stage documents; ties go to the
-    smaller weight. Returns the weight and the nDCG@10 of each weight tried."""
+    smaller weight. The weight is kept only when its gain over the first stage alone is
+    significant (paired t-test, p < 0.05): a gain that small held-out sets show by chance
+    would cost as often as it pays on other queries. Returns the weight, the best weight
+    tried, the test's p-value and the nDCG@10 of each weight tried."""
     lists: dict[str, tuple[list[str], list[float], list[float]]] = {}
     for query in queries:
         ranked = [(d, s) for d, s in first_stage.get(query.qid, ())[:depth]
@@ -85,16 +89,21 @@ def choose_blend(queries: Sequence[TrainingQuery], first_stage: FirstStage,
     qrels = {q.qid: dict.fromkeys(q.positives, 1) for q in queries if q.qid in lists}
     if not qrels:
         return {"weight": 1.0, "queries": 0, "ndcg@10": {}}
-    grid: dict[str, float] = {}
-    for weight in WEIGHTS:
-        rankings = {}
+
+    def rankings(weight: float) -> dict[str, list[str]]:
+        ranked = {}
         for qid, (docs, fused, reranked) in lists.items():
             scores = blend(fused, reranked, weight)
-            rankings[qid] = [docs[i] for i in sorted(range(len(docs)), key=lambda i: -scores[i])]
-        grid[f"{weight:g}"] = round(float(score_ranking(qrels, rankings,
-                                                        ("ndcg@10",)).means["ndcg@10"]), 4)
+            ranked[qid] = [docs[i] for i in sorted(range(len(docs)), key=lambda i: -scores[i])]
+        return ranked
+    grid = {f"{weight:g}": round(float(score_ranking(qrels, rankings(weight),
+                                                     ("ndcg@10",)).means["ndcg@10"]), 4)
+            for weight in WEIGHTS}
     best = max(WEIGHTS, key=lambda w: (grid[f"{w:g}"], -w))
-    return {"weight": best, "queries": len(qrels), "ndcg@10": grid}
+    p_value = compare_rankings(qrels, ("first stage", rankings(0.0)),
+                               ("blended", rankings(best))).p_value if best > 0 else 1.0
+    return {"weight": best if p_value < MAX_P else 0.0, "best_tried": best,
+            "p_value": round(p_value, 4), "queries": len(qrels), "ndcg@10": grid}
 
 
 def train_reranker(data: TrainingData, pools: Mapping[str, Sequence[str]], base_model: str,
