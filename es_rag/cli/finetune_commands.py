@@ -55,8 +55,8 @@ def training_options(command: F) -> F:
                      help="Hard negatives per training row (default 1 for embeddings, 7 for "
                           "the reranker)."),
         click.option("--max-seq-length", type=int,
-                     help="Tokens per text in training (default 128 for embeddings, 256 for "
-                          "the reranker)."),
+                     help="Tokens per text (or query and passage pair) in training (default "
+                          "128; a reranker is served at its training length)."),
         click.option("--layers", type=int,
                      help="Keep only the base model's first N transformer layers: a smaller "
                           "model, faster to train and to serve (MiniLM has 6)."),

@@ -36,8 +36,9 @@ from es_rag.finetune.training import (
 from es_rag.retrieve.rerank import blend
 
 RERANKER_PARAMS = TrainingParams(negatives=7, batch_size=4, learning_rate=3e-5, epochs=3,
-                                 max_seq_length=256)
-"""Each step scores batch_size × (1 + negatives) pairs."""
+                                 max_seq_length=128)
+"""Each step scores batch_size × (1 + negatives) pairs. 128 tokens: served at the length it was
+trained at, a 6-layer MiniLM reranks the top 50 in 0.24 s (int8, 2 cores; 0.55 s at 256)."""
 FirstStage = Mapping[str, Sequence[tuple[str, float]]]
 """query id → (document id, fused score), best first: what the reranker re-orders."""
 BLEND_DEPTH = 50  # first-stage documents re-ranked per held-out query (the serving top_n)
