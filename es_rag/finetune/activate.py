@@ -209,9 +209,12 @@ def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
     if kind != "reranker":
         raise ActivationError(f"{folder} holds a {kind} model, not a reranker")
     defaults = read_file(assets)
-    # served at the length it was trained and its blend weight chosen at
-    rerank = replace(defaults.params.rerank, model=entry["path"], max_length=int(
-        read_manifest(folder).parameters.get("max_seq_length", defaults.params.rerank.max_length)))
+    # served at the length it was trained and its blend weight chosen at (within what
+    # rerank.max_length allows)
+    trained = int(read_manifest(folder).parameters.get("max_seq_length",
+                                                       defaults.params.rerank.max_length))
+    rerank = replace(defaults.params.rerank, model=entry["path"],
+                     max_length=min(512, max(16, trained)))
     serving = candidate = None
     if judgments is not None:
         serving = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults)
