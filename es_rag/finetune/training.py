@@ -190,6 +190,9 @@ def keep_layers(model: Any, layers: int | None) -> None:
     if layers is None:
         return
     base = getattr(model, model.base_model_prefix, model)
+    if not hasattr(getattr(base, "encoder", None), "layer"):
+        raise EsRagError(f"layers {layers}: only BERT-style encoders (encoder.layer) can be cut, "
+                         f"not {model.config.model_type}")
     present = len(base.encoder.layer)
     if layers > present:
         raise EsRagError(f"layers {layers}: the base model has only {present}")

@@ -163,3 +163,8 @@ def test_a_smaller_model_keeps_the_first_layers_and_refuses_more_than_there_are(
     assert len(headed.bert.encoder.layer) == 3
     with pytest.raises(EsRagError, match="layers 4: the base model has only 3"):
         keep_layers(headed, 4)
+    from transformers import DistilBertConfig, DistilBertModel
+
+    other = DistilBertModel(DistilBertConfig(dim=16, n_heads=2, hidden_dim=32, vocab_size=50))
+    with pytest.raises(EsRagError, match="only BERT-style encoders .* not distilbert"):
+        keep_layers(other, 2)
