@@ -38,6 +38,7 @@ from es_rag.evaluate.subset import Subset  # noqa: E402
 from es_rag.finetune import data as training  # noqa: E402
 from es_rag.finetune.embeddings import (  # noqa: E402
     EMBEDDING_PARAMS,
+    UNSUPERVISED_PARAMS,
     export_int8,
     train_embeddings,
 )
@@ -108,7 +109,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--unsupervised", action="store_true")
     parser.add_argument("--max-queries", type=int, default=2000)
-    parser.add_argument("--epochs", type=int, help="embedding training (default: EMBEDDING_PARAMS)")
+    parser.add_argument("--epochs", type=int, help="embedding training (default: EMBEDDING_PARAMS, "
+                        "UNSUPERVISED_PARAMS with --unsupervised)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--max-seq-length", type=int)
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         index = eval_index_name(args.dataset, subset)
         pools = candidate_pools(client, caps, index, base, data.queries,
                                 progress=stage_progress)
-        params = replace(EMBEDDING_PARAMS, **{
+        params = replace(UNSUPERVISED_PARAMS if args.unsupervised else EMBEDDING_PARAMS, **{
             name: getattr(args, name) for name in ("epochs", "batch_size", "learning_rate",
                                                    "max_seq_length")
             if getattr(args, name) is not None})

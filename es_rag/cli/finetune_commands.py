@@ -45,12 +45,14 @@ def training_options(command: F) -> F:
                           f"(default {GENERATED_QUESTIONS}; 0: none)."),
         click.option("--output", type=click.Path(file_okay=False, path_type=Path),
                      help="Model folder (default: <data>/models/<kind>-vN, the next version)."),
-        click.option("--epochs", type=int, help="Passes over the training queries (default 3)."),
+        click.option("--epochs", type=int,
+                     help="Passes over the training queries (default 3; 1 for embeddings with "
+                          "--unsupervised)."),
         click.option("--batch-size", type=int,
                      help="Rows per step (default 32 for embeddings, 4 for the reranker)."),
         click.option("--learning-rate", type=float,
-                     help="AdamW learning rate (default 1e-4 for embeddings, 3e-5 for the "
-                          "reranker)."),
+                     help="AdamW learning rate (default 1e-4 for embeddings, 2e-5 with "
+                          "--unsupervised, 3e-5 for the reranker)."),
         click.option("--negatives", type=int,
                      help="Hard negatives per training row (default 1 for embeddings, 7 for "
                           "the reranker)."),
@@ -84,9 +86,15 @@ def finetune_embeddings(ctx: Context, no_onnx: bool, **options: Any) -> None:
     """Fine-tune the embedding model (MultipleNegativesRankingLoss with hard negatives from the
     current BM25 and kNN results), keep the epoch best on held-out training queries, and write
     a versioned model folder with its manifest and ONNX int8 export."""
-    from es_rag.finetune.embeddings import EMBEDDING_PARAMS, export_int8, train_embeddings
+    from es_rag.finetune.embeddings import (
+        EMBEDDING_PARAMS,
+        UNSUPERVISED_PARAMS,
+        export_int8,
+        train_embeddings,
+    )
 
-    _run(ctx, "embeddings", EMBEDDING_PARAMS, options, train_embeddings,
+    defaults = UNSUPERVISED_PARAMS if options["unsupervised"] else EMBEDDING_PARAMS
+    _run(ctx, "embeddings", defaults, options, train_embeddings,
          None if no_onnx else export_int8)
 
 

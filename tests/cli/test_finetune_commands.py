@@ -49,6 +49,7 @@ def test_finetune_embeddings_writes_a_model_with_manifest_and_int8_export(
     manifest = json.loads(done.stdout.strip().splitlines()[-1])
     assert manifest["kind"] == "embeddings" and manifest["base_model"] == "all-MiniLM-L6-v2"
     assert manifest["metrics"]["steps"] == 2
+    assert manifest["parameters"]["learning_rate"] == 1e-4  # the embedding trainer's default
     assert set(manifest["metrics"]["held_out"]) >= {"before", "after", "after_onnx_int8"}
     # the poisoned test judgments were never read: the data is the clean sample's
     assert manifest["data"]["fingerprint"] == from_dataset(sample).fingerprint
@@ -137,6 +138,8 @@ def test_unsupervised_finetune_trains_on_questions_the_configured_llm_writes(
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout.strip().splitlines()[-1])
     assert manifest["data"]["source"].endswith("+generated:local")
+    # pseudo-queries train gently: what held quality on SciFact
+    assert manifest["parameters"]["learning_rate"] == 2e-5
     assert "questions" in done.stderr  # the progress bar names the stage
 
 
