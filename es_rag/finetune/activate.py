@@ -27,7 +27,7 @@ from es_rag.errors import EsRagError
 from es_rag.evaluate.configs import parse_configs
 from es_rag.evaluate.judgments import Judgments
 from es_rag.evaluate.run import run_configs
-from es_rag.finetune.manifest import model_checksum, read_manifest
+from es_rag.finetune.manifest import ModelManifest, model_checksum, read_manifest
 from es_rag.retrieve.defaults import RetrievalDefaults, read_file, write_file
 from es_rag.retrieve.rerank import CrossEncoderReranker
 
@@ -61,15 +61,15 @@ class Activation:
                 "index_from": self.index_from, "index_to": self.index_to, "notes": self.notes}
 
 
-def model_entry(folder: Path) -> tuple[str, dict[str, Any]]:
-    """(kind, {path, version, checksum}) of a fine-tuned model folder, its files checked
+def model_entry(folder: Path) -> tuple[ModelManifest, dict[str, Any]]:
+    """(manifest, {path, version, checksum}) of a fine-tuned model folder, its files checked
     against the checksum its manifest recorded."""
     manifest = read_manifest(folder)
     if model_checksum(folder) != manifest.checksum:
         raise ActivationError(f"{folder}: its files changed since training (checksum differs "
                               "from its manifest); train again or restore them")
-    return manifest.kind, {"path": str(Path(folder).resolve()), "version": manifest.version,
-                           "checksum": manifest.checksum}
+    return manifest, {"path": str(Path(folder).resolve()), "version": manifest.version,
+                      "checksum": manifest.checksum}
 
 
 def _gate(client: Elasticsearch, caps: Capabilities, index: str, judgments: Judgments,
@@ -172,9 +172,9 @@ def activate_embeddings(client: Elasticsearch, caps: Capabilities, alias: str,
                         candidate_embedder: Any, assets: Path, *, force: bool = False,
                         progress: Progress | None = None) -> Activation:
     """Re-embed into the next version, gate on `judgments`, move the alias, record the model."""
-    kind, entry = model_entry(folder)
-    if kind != "embeddings":
-        raise ActivationError(f"{folder} holds a {kind} model, not an embedding model")
+    manifest, entry = model_entry(folder)
+    if manifest.kind != "embeddings":
+        raise ActivationError(f"{folder} holds a {manifest.kind} model, not an embedding model")
     defaults = read_file(assets)
     current, new = reembed_version(client, alias, candidate_embedder, progress,
                                    {"embedding": entry})
@@ -205,14 +205,13 @@ def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
     """Gate the reranker on `judgments` (hybrid+rerank, serving reranker against the new one);
     record it as `rerank.model` (with `rerank.max_length` its training length) and under
     `models`."""
-    kind, entry = model_entry(folder)
-    if kind != "reranker":
-        raise ActivationError(f"{folder} holds a {kind} model, not a reranker")
+    manifest, entry = model_entry(folder)
+    if manifest.kind != "reranker":
+        raise ActivationError(f"{folder} holds a {manifest.kind} model, not a reranker")
     defaults = read_file(assets)
     # served at the length it was trained and its blend weight chosen at (within what
     # rerank.max_length allows)
-    trained = int(read_manifest(folder).parameters.get("max_seq_length",
-                                                       defaults.params.rerank.max_length))
+    trained = int(manifest.parameters.get("max_seq_length", defaults.params.rerank.max_length))
     rerank = replace(defaults.params.rerank, model=entry["path"],
                      max_length=min(512, max(16, trained)))
     serving = candidate = None
