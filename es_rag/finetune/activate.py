@@ -29,7 +29,7 @@ from es_rag.evaluate.judgments import Judgments
 from es_rag.evaluate.run import run_configs
 from es_rag.finetune.manifest import ModelManifest, model_checksum, read_manifest
 from es_rag.retrieve.defaults import RetrievalDefaults, read_file, write_file
-from es_rag.retrieve.rerank import CrossEncoderReranker
+from es_rag.retrieve.rerank import build_reranker
 
 GATE_METRIC = "ndcg@10"
 EMBED_BATCH = 64
@@ -218,11 +218,7 @@ def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
     if judgments is not None:
         serving = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults)
         candidate = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults,
-                          CrossEncoderReranker(entry["path"], top_n=rerank.top_n,
-                                               batch_size=rerank.batch_size,
-                                               time_budget_s=rerank.time_budget_s,
-                                               backend=rerank.backend,
-                                               max_length=rerank.max_length))
+                          build_reranker(rerank, embedder))
     activation = Activation("reranker", entry, serving, candidate, False)
     if candidate is not None and serving is not None and candidate < serving and not force:
         activation.notes.append(f"refused: {GATE_METRIC} {candidate:.4f} with the new reranker "
