@@ -20,7 +20,7 @@ from elasticsearch import ApiError, Elasticsearch, helpers
 
 from es_rag.errors import EsRagError
 from es_rag.evaluate.judgments import CorpusDoc
-from es_rag.finetune.manifest import MANIFEST
+from es_rag.finetune.manifest import recorded_manifest
 from es_rag.ingest.chunk import Chunker, chunk_id, content_hash, tokenizer_spans
 from es_rag.ingest.parse import ParsedDocument
 
@@ -71,11 +71,8 @@ def model_identity(model: str) -> str:
     """The embedding model as the vectors depend on it: its name, with the checksum a fine-tuned
     model folder's manifest records (a model trained again into the same folder is another
     model, whose vectors the index must not keep)."""
-    try:
-        manifest = json.loads((Path(model) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return model
-    return f"{model}@{manifest.get('checksum', '')}" if isinstance(manifest, dict) else model
+    manifest = recorded_manifest(model)
+    return model if manifest is None else f"{model}@{manifest.get('checksum', '')}"
 
 
 def fingerprint(corpus_sha: str, doc_ids: Sequence[str], model: str, chunk_size: int,

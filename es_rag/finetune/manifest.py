@@ -66,6 +66,17 @@ def record_trained(output: Path, *, kind: str, version: int, base_model: str,
     return manifest
 
 
+def recorded_manifest(folder: str | Path) -> dict[str, Any] | None:
+    """What a model folder's manifest records, as written; None when the folder has none (a
+    model `es-rag finetune` did not make) or it cannot be read. Lenient where `read_manifest`
+    is strict: for readers that take any model folder."""
+    try:
+        found = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def read_manifest(folder: Path) -> ModelManifest:
     """The manifest of a fine-tuned model folder."""
     path = Path(folder) / MANIFEST

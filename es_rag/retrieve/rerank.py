@@ -12,7 +12,6 @@ weights.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from es_rag.embedding.protocols import DocumentEmbedder
+from es_rag.finetune.manifest import recorded_manifest
 from es_rag.retrieve.hits import Hit
 from es_rag.retrieve.params import RerankSettings
 
@@ -96,9 +96,8 @@ def blend_weight(model: str | Path) -> float:
     """The reranker weight recorded in a fine-tuned model folder's manifest
     (`metrics.blend.weight`); 1.0 (the reranker alone) for any other model."""
     try:
-        manifest = json.loads((Path(model) / "es-rag-model.json").read_text(encoding="utf-8"))
-        return float(manifest["metrics"]["blend"]["weight"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return float((recorded_manifest(model) or {})["metrics"]["blend"]["weight"])
+    except (ValueError, KeyError, TypeError):
         return 1.0
 
 
