@@ -97,12 +97,13 @@ def choose_blend(queries: Sequence[TrainingQuery], first_stage: FirstStage,
             scores = blend(fused, reranked, weight)
             ranked[qid] = [docs[i] for i in sorted(range(len(docs)), key=lambda i: -scores[i])]
         return ranked
-    grid = {f"{weight:g}": round(float(score_ranking(qrels, rankings(weight),
+    by_weight = {weight: rankings(weight) for weight in WEIGHTS}
+    grid = {f"{weight:g}": round(float(score_ranking(qrels, ranked,
                                                      ("ndcg@10",)).means["ndcg@10"]), 4)
-            for weight in WEIGHTS}
+            for weight, ranked in by_weight.items()}
     best = max(WEIGHTS, key=lambda w: (grid[f"{w:g}"], -w))
-    p_value = compare_rankings(qrels, ("first stage", rankings(0.0)),
-                               ("blended", rankings(best))).p_value if best > 0 else 1.0
+    p_value = compare_rankings(qrels, ("first stage", by_weight[0.0]),
+                               ("blended", by_weight[best])).p_value if best > 0 else 1.0
     return {"weight": best if p_value < MAX_P else 0.0, "best_tried": best,
             "p_value": round(p_value, 4), "queries": len(qrels), "ndcg@10": grid}
 
