@@ -19,9 +19,13 @@ from es_rag.connect import detect_capabilities
 from es_rag.embedding.factory import embedding_model
 from es_rag.embedding.local import model_location
 from es_rag.evaluate.judgments import Judgments
+from es_rag.finetune import activate
 from es_rag.finetune.activate import ActivationError, activate_embeddings, activate_reranker
 from es_rag.finetune.manifest import ModelManifest, model_checksum
+from es_rag.finetune.training import keep_layers
 from es_rag.retrieve.defaults import read_file
+from es_rag.retrieve.params import RerankSettings
+from es_rag.retrieve.rerank import build_reranker
 
 ALIAS = "activate-chunks"
 JUDGMENTS = Judgments("sample", {
@@ -68,6 +72,52 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ModelManifest("embeddings", 1, "all-MiniLM-L6-v2", "base", {}, {},
                   checksum=model_checksum(folder)).write(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reranker folder as `finetune reranker` leaves it: the packaged weights (one layer kept)
+    under an untrained one-logit head, trained at 64 tokens, blended at weight 1."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("models") / "reranker-v1"
+    location = model_location("all-MiniLM-L6-v2")
+    model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1,
+                                                               local_files_only=True)
+    keep_layers(model, 1)
+    model.save_pretrained(str(folder))
+    AutoTokenizer.from_pretrained(location, local_files_only=True).save_pretrained(str(folder))
+    ModelManifest("reranker", 1, "all-MiniLM-L6-v2", "base", {}, {"max_seq_length": 64},
+                  {"blend": {"weight": 1.0}}, checksum=model_checksum(folder)).write(folder)
+    return folder
+
+
+def test_a_reranker_is_gated_on_the_judgments_at_its_trained_length(
+        client: Elasticsearch, reranker: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    caps = detect_capabilities(client, "engine", client.info().body, embedded=True)
+    built: list[RerankSettings] = []
+
+    def recording(settings: RerankSettings, embedder: Any) -> Any:
+        built.append(settings)
+        return build_reranker(settings, embedder)
+    monkeypatch.setattr(activate, "build_reranker", recording)
+    (tmp_path / "retrieval.json").write_text('{"mode": "hybrid+rerank"}')
+    done = activate_reranker(client, caps, ALIAS, JUDGMENTS, reranker, shared_embedder(),
+                             tmp_path)
+    # both sides measured: the serving (embedding) reranker and the candidate, as it will serve
+    assert done.serving is not None and done.candidate is not None
+    assert [(s.model, s.max_length) for s in built] == [(str(reranker.resolve()), 64)]
+    rerank = read_file(tmp_path).params.rerank
+    if done.candidate < done.serving:  # refused: nothing recorded
+        assert not done.applied and "refused" in done.notes[0]
+        assert rerank.model is None and "reranker" not in read_file(tmp_path).models
+    else:
+        assert done.applied and (rerank.model, rerank.max_length) == (
+            str(reranker.resolve()), 64)
+    forced = activate_reranker(client, caps, ALIAS, JUDGMENTS, reranker, shared_embedder(),
+                               tmp_path, force=True)
+    assert forced.applied and read_file(tmp_path).params.rerank.max_length == 64
 
 
 def test_a_worse_model_is_refused_and_the_serving_version_stays(
