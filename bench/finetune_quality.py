@@ -36,6 +36,7 @@ from es_rag.evaluate.configs import EvalConfig  # noqa: E402
 from es_rag.evaluate.run import eval_index_name  # noqa: E402
 from es_rag.evaluate.subset import Subset  # noqa: E402
 from es_rag.finetune import data as training  # noqa: E402
+from es_rag.finetune.activate import served_rerank  # noqa: E402
 from es_rag.finetune.embeddings import (  # noqa: E402
     EMBEDDING_PARAMS,
     UNSUPERVISED_PARAMS,
@@ -45,7 +46,8 @@ from es_rag.finetune.embeddings import (  # noqa: E402
 from es_rag.finetune.manifest import MANIFEST, read_manifest  # noqa: E402
 from es_rag.finetune.mining import candidate_pools, first_stage  # noqa: E402
 from es_rag.finetune.reranker import RERANKER_PARAMS, train_reranker  # noqa: E402
-from es_rag.retrieve.rerank import CrossEncoderReranker  # noqa: E402
+from es_rag.retrieve.params import RerankSettings  # noqa: E402
+from es_rag.retrieve.rerank import build_reranker  # noqa: E402
 
 DATASET = PROJECT_ROOT.parent / "shared" / "datasets" / "scifact"
 DEFAULT_DATA = Path("/tmp/es-rag-bench-finetune")
@@ -89,9 +91,12 @@ def line(label: str, measured: dict[str, dict[str, float]]) -> str:
 
 def evaluate_reranker(client: Any, caps: Any, args: argparse.Namespace, folder: Path,
                       tuned: Any, tuned_index: str, result: dict[str, Any]) -> None:
-    """hybrid+rerank with the reranker in `folder` over the fine-tuned index (its recorded
-    blend weight applied), into `result`."""
-    reranker = CrossEncoderReranker(folder, top_n=args.rerank_top, time_budget_s=1e9)
+    """hybrid+rerank with the reranker in `folder` over the fine-tuned index, served as
+    `finetune activate` serves it (ONNX int8, its training length, its recorded blend weight),
+    into `result`."""
+    served = served_rerank(folder, read_manifest(folder),
+                           RerankSettings(top_n=args.rerank_top, time_budget_s=1e9))
+    reranker = build_reranker(served, tuned)  # as `finetune activate` serves it: int8, its length
     subset = Subset(queries=args.limit_queries, distractors=args.distractors)
     reranked = run_evaluation(client, caps, args.dataset, configs("hybrid+rerank", args.hybrid),
                               embedder=tuned, subset=subset, index=tuned_index,

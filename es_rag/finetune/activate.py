@@ -29,6 +29,7 @@ from es_rag.evaluate.judgments import Judgments
 from es_rag.evaluate.run import run_configs
 from es_rag.finetune.manifest import ModelManifest, model_checksum, read_manifest
 from es_rag.retrieve.defaults import RetrievalDefaults, read_file, write_file
+from es_rag.retrieve.params import RerankSettings
 from es_rag.retrieve.rerank import build_reranker
 
 GATE_METRIC = "ndcg@10"
@@ -199,6 +200,15 @@ def activate_embeddings(client: Elasticsearch, caps: Capabilities, alias: str,
     return activation
 
 
+def served_rerank(folder: Path, manifest: ModelManifest,
+                  settings: RerankSettings) -> RerankSettings:
+    """`settings` serving the reranker in `folder`: at the length it was trained and its blend
+    weight chosen at (within what `rerank.max_length` allows)."""
+    trained = int(manifest.parameters.get("max_seq_length", settings.max_length))
+    return replace(settings, model=str(Path(folder).resolve()),
+                   max_length=min(512, max(16, trained)))
+
+
 def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
                       judgments: Judgments | None, folder: Path, embedder: Any, assets: Path,
                       *, force: bool = False) -> Activation:
@@ -209,11 +219,7 @@ def activate_reranker(client: Elasticsearch, caps: Capabilities, alias: str,
     if manifest.kind != "reranker":
         raise ActivationError(f"{folder} holds a {manifest.kind} model, not a reranker")
     defaults = read_file(assets)
-    # served at the length it was trained and its blend weight chosen at (within what
-    # rerank.max_length allows)
-    trained = int(manifest.parameters.get("max_seq_length", defaults.params.rerank.max_length))
-    rerank = replace(defaults.params.rerank, model=entry["path"],
-                     max_length=min(512, max(16, trained)))
+    rerank = served_rerank(folder, manifest, defaults.params.rerank)
     serving = candidate = None
     if judgments is not None:
         serving = _gate(client, caps, alias, judgments, "hybrid+rerank", embedder, defaults)
