@@ -46,15 +46,15 @@ def training_options(command: F) -> F:
         click.option("--output", type=click.Path(file_okay=False, path_type=Path),
                      help="Model folder (default: <data>/models/<kind>-vN, the next version)."),
         click.option("--epochs", type=int,
-                     help="Passes over the training queries (default 3; 1 for embeddings with "
-                          "--unsupervised)."),
+                     help="Passes over the training queries (default 3 for embeddings, 1 with "
+                          "--unsupervised; 4 for the reranker)."),
         click.option("--batch-size", type=int,
-                     help="Rows per step (default 32 for embeddings, 4 for the reranker)."),
+                     help="Rows per step (default 32 for embeddings, 8 for the reranker)."),
         click.option("--learning-rate", type=float,
                      help="AdamW learning rate (default 1e-4 for embeddings, 2e-5 with "
-                          "--unsupervised, 3e-5 for the reranker)."),
+                          "--unsupervised, 1e-4 for the reranker)."),
         click.option("--negatives", type=int,
-                     help="Hard negatives per training row (default 1 for embeddings, 7 for "
+                     help="Hard negatives per training row (default 1 for embeddings, 3 for "
                           "the reranker)."),
         click.option("--max-seq-length", type=int,
                      help="Tokens per text (or query and passage pair) in training (default "

@@ -35,10 +35,13 @@ from es_rag.finetune.training import (
 )
 from es_rag.retrieve.rerank import blend
 
-RERANKER_PARAMS = TrainingParams(negatives=7, batch_size=4, learning_rate=3e-5, epochs=3,
+RERANKER_PARAMS = TrainingParams(negatives=3, batch_size=8, learning_rate=1e-4, epochs=4,
                                  max_seq_length=128)
-"""Each step scores batch_size × (1 + negatives) pairs. 128 tokens: served at the length it was
-trained at, a 6-layer MiniLM reranks the top 50 in 0.24 s (int8, 2 cores; 0.55 s at 256)."""
+"""Each step scores batch_size × (1 + negatives) pairs. Measured on SciFact (bench/): at lr 1e-4
+the reranker learns in two epochs what 3e-5 did not in three, and eight queries with three
+negatives each beat four with seven at the same cost per step. 128 tokens: served at the
+length it was trained at, a 6-layer MiniLM reranks the top 50 in 0.24 s (int8, 2 cores; 0.55 s
+at 256)."""
 FirstStage = Mapping[str, Sequence[tuple[str, float]]]
 """query id → (document id, fused score), best first: what the reranker re-orders."""
 BLEND_DEPTH = 50  # first-stage documents re-ranked per held-out query (the serving top_n)
@@ -74,10 +77,10 @@ def choose_blend(queries: Sequence[TrainingQuery], first_stage: FirstStage,
                  depth: int = BLEND_DEPTH) -> dict[str, Any]:
     """The reranker weight (0 = first stage only, 1 = reranker only) with the best nDCG@10
     when the reranker re-orders each held-out query's first-stage documents; ties go to the
-    smaller weight. The weight is kept only when its gain over the first stage alone is
-    significant (paired t-test, p < 0.05): a gain that small held-out sets show by chance
-    would cost as often as it pays on other queries. Returns the weight, the best weight
-    tried, the test's p-value and the nDCG@10 of each weight tried."""
+    smaller weight. The weight is kept only when the blend is significantly better than the
+    first stage alone (one-sided paired t-test, p < 0.05): a gain that small held-out sets
+    show by chance would cost as often as it pays on other queries. Returns the weight, the
+    best weight tried, the test's p-value and the nDCG@10 of each weight tried."""
     lists: dict[str, tuple[list[str], list[float], list[float]]] = {}
     for query in queries:
         ranked = [(d, s) for d, s in first_stage.get(query.qid, ())[:depth]
@@ -102,8 +105,10 @@ def choose_blend(queries: Sequence[TrainingQuery], first_stage: FirstStage,
                                                      ("ndcg@10",)).means["ndcg@10"]), 4)
             for weight, ranked in by_weight.items()}
     best = max(WEIGHTS, key=lambda w: (grid[f"{w:g}"], -w))
+    # one-sided: the best weight > 0 scores above the first stage, and only a gain is kept;
+    # so p is half the two-sided p ranx reports
     p_value = compare_rankings(qrels, ("first stage", by_weight[0.0]),
-                               ("blended", by_weight[best])).p_value if best > 0 else 1.0
+                               ("blended", by_weight[best])).p_value / 2 if best > 0 else 1.0
     return {"weight": best if p_value < MAX_P else 0.0, "best_tried": best,
             "p_value": round(p_value, 4), "queries": len(qrels), "ndcg@10": grid}
 

@@ -64,6 +64,20 @@ def test_a_gain_held_out_queries_could_show_by_chance_gets_no_weight() -> None:
     assert chosen["p_value"] >= 0.05 and chosen["weight"] == 0.0  # one query of four
 
 
+def test_a_consistent_gain_on_few_queries_is_kept_by_the_one_sided_test() -> None:
+    # 20 queries, each with its relevant document second; the reranker puts it first for
+    # `gaining` of them: three of twenty is significant one-sided (t 1.83, p 0.04), two is not
+    queries = [TrainingQuery(f"q{n}", f"query {n}", (f"d{n + 1}",), (f"passage {n + 1}",))
+               for n in range(20)]
+    first = {q.qid: [(f"d{(int(q.qid[1:]) + k) % 21}", 10.0 - k) for k in range(5)]
+             for q in queries}
+    passages = {f"d{n}": f"passage {n}" for n in range(21)}
+    three = choose_blend(queries, first, passages, _knows(relevant=True, queries=range(3)))
+    two = choose_blend(queries, first, passages, _knows(relevant=True, queries=range(2)))
+    assert 0.025 < three["p_value"] < 0.05 and three["weight"] == three["best_tried"] > 0
+    assert 0.05 < two["p_value"] < 0.1 and two["weight"] == 0.0 < two["best_tried"]
+
+
 class Reversed:
     """A reranker model that scores later hits higher (it disagrees with the fused order)."""
 
