@@ -96,7 +96,7 @@ def evaluate_reranker(client: Any, caps: Any, args: argparse.Namespace, folder: 
     into `result`."""
     served = served_rerank(folder, read_manifest(folder),
                            RerankSettings(top_n=args.rerank_top, time_budget_s=1e9))
-    reranker = build_reranker(served, tuned)  # as `finetune activate` serves it: int8, its length
+    reranker = build_reranker(served, tuned)
     subset = Subset(queries=args.limit_queries, distractors=args.distractors)
     reranked = run_evaluation(client, caps, args.dataset, configs("hybrid+rerank", args.hybrid),
                               embedder=tuned, subset=subset, index=tuned_index,
@@ -210,10 +210,14 @@ def main(argv: list[str] | None = None) -> None:
                               max_seq_length=args.rerank_seq_length,
                               max_steps=args.rerank_max_steps, layers=args.rerank_layers,
                               learning_rate=args.rerank_learning_rate)
+            # as `finetune reranker` runs once the fine-tuned model serves: negatives and
+            # first stage from the fine-tuned retrieval
+            tuned_pools = candidate_pools(client, caps, tuned_index, tuned, data.queries,
+                                          progress=stage_progress)
             hybrid = configs("hybrid", args.hybrid)[0].search_params(args.rerank_top)
             ranked = first_stage(client, caps, tuned_index, tuned, data.queries, params=hybrid,
                                  depth=args.rerank_top, progress=stage_progress)
-            rmanifest = train_reranker(data, pools, settings.embedding_model, folder,
+            rmanifest = train_reranker(data, tuned_pools, settings.embedding_model, folder,
                                        params=rparams, first_stage=ranked,
                                        blend_depth=args.rerank_top, progress=stage_progress)
             result["reranker_training_s"] = round(time.perf_counter() - started, 1)
