@@ -65,8 +65,9 @@ def test_a_gain_held_out_queries_could_show_by_chance_gets_no_weight() -> None:
 
 
 def test_a_consistent_gain_on_few_queries_is_kept_by_the_one_sided_test() -> None:
-    # 20 queries, each with its relevant document second; the reranker puts it first for
-    # `gaining` of them: three of twenty is significant one-sided (t 1.83, p 0.04), two is not
+    # 20 queries, each with its relevant document second; the reranker puts it first for the
+    # first three (or two) of them: three of twenty is significant one-sided (t 1.83, p 0.04),
+    # two is not (t 1.45, p 0.08); two-sided, neither would be
     queries = [TrainingQuery(f"q{n}", f"query {n}", (f"d{n + 1}",), (f"passage {n + 1}",))
                for n in range(20)]
     first = {q.qid: [(f"d{(int(q.qid[1:]) + k) % 21}", 10.0 - k) for k in range(5)]
