@@ -36,9 +36,12 @@ EMBEDDING_PARAMS = TrainingParams(learning_rate=1e-4, batch_size=32, max_seq_len
 """Measured on SciFact (bench/finetune_quality.py, test queries): 1e-4 for three epochs took
 hybrid nDCG@10 from 0.727 to 0.775 where 2e-5 for one epoch reached 0.728; 128 training tokens
 halve a step's cost (the model serves at its own length, 256 for MiniLM)."""
-UNSUPERVISED_PARAMS = replace(EMBEDDING_PARAMS, learning_rate=2e-5, epochs=1)
+UNSUPERVISED_PARAMS = replace(EMBEDDING_PARAMS, learning_rate=2e-5, epochs=1,
+                              mined_negatives=False)
 """Pseudo-queries are not the queries users ask: trained on them at 1e-4 for three epochs, hybrid
-fell from 0.727 to 0.716 on SciFact; at 2e-5 for one epoch it held (0.728)."""
+fell from 0.727 to 0.716 on SciFact; at 2e-5 for one epoch it held (0.728), but kNN lost 0.006
+(0.657 → 0.651) with negatives mined from BM25 and kNN. With random negatives instead, kNN
+holds (0.658) and hybrid gains (0.738)."""
 
 
 def train_embeddings(data: TrainingData, pools: Mapping[str, Sequence[str]], base_model: str,

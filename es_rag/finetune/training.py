@@ -36,6 +36,9 @@ class TrainingParams:
     max_steps: int | None = None
     max_minutes: float | None = None
     """Training time budget: after the first steps the run plans its steps from their pace."""
+    mined_negatives: bool = True
+    """Hard negatives from each query's candidate pool; False: random passages (for
+    pseudo-queries, whose top candidates are often as relevant as their own passage)."""
     held_out: float = 0.1
     patience: int = 1
     seed: int = 13
@@ -222,7 +225,8 @@ def prepare(data: TrainingData, pools: Mapping[str, Sequence[str]],
     torch.manual_seed(params.seed)
     rng = random.Random(params.seed)
     train, held = split_held_out(data.queries, params.held_out, params.seed)
-    rows = examples(train, pools, data.passages, params.negatives, rng)
+    rows = examples(train, pools if params.mined_negatives else {}, data.passages,
+                    params.negatives, rng)
     if not rows:
         raise TrainingDataError(f"{data.source}: no training example could be built (every "
                                 "query lacks a negative passage)")

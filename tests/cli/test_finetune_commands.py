@@ -140,6 +140,7 @@ def test_unsupervised_finetune_trains_on_questions_the_configured_llm_writes(
     assert manifest["data"]["source"].endswith("+generated:local")
     # pseudo-queries train gently: what held quality on SciFact
     assert manifest["parameters"]["learning_rate"] == 2e-5
+    assert manifest["parameters"]["mined_negatives"] is False  # random negatives
     assert "questions" in done.stderr  # the progress bar names the stage
 
 

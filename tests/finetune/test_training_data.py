@@ -12,15 +12,25 @@ import pytest
 
 from es_rag.errors import EsRagError
 from es_rag.finetune.data import (
+    TrainingData,
     TrainingDataError,
     TrainingQuery,
     from_dataset,
     pseudo_queries,
     split_held_out,
 )
+from es_rag.finetune.embeddings import UNSUPERVISED_PARAMS
 from es_rag.finetune.manifest import ModelManifest, model_checksum, next_version, read_manifest
 from es_rag.finetune.mining import hard_negatives
-from es_rag.finetune.training import PACE_STEPS, Plan, batches, examples, keep_layers
+from es_rag.finetune.training import (
+    PACE_STEPS,
+    Plan,
+    TrainingParams,
+    batches,
+    examples,
+    keep_layers,
+    prepare,
+)
 from finetune.scifact_sample import write_sample
 
 
@@ -83,6 +93,20 @@ def test_negatives_are_never_relevant_and_batches_hold_each_document_once() -> N
     for batch in batches(rows, 8, rng):
         docs = [r.positive_doc for r in batch]
         assert len(docs) == len(set(docs))  # q1 and q2 share "a": never in one batch
+
+
+def test_pseudo_queries_train_on_random_negatives_not_the_mined_ones() -> None:
+    data = TrainingData("unsupervised:sample", [
+        TrainingQuery(f"q{n}", f"query {n}", (f"d{n}",), (f"text {n}",)) for n in range(20)],
+        {f"d{n}": f"text {n}" for n in range(200)}, "f" * 32)
+    pools = {f"q{n}": ["d150", "d151", "d152", "d153"] for n in range(20)}
+    mined = prepare(data, pools, TrainingParams(negatives=2)).rows
+    assert {t for r in mined for t in r.negatives} <= {f"text {n}" for n in range(150, 154)}
+    unsupervised = prepare(data, pools, UNSUPERVISED_PARAMS).rows
+    assert len(unsupervised) == len(mined) == 18
+    drawn = {t for r in unsupervised for t in r.negatives}
+    assert len(drawn - {f"text {n}" for n in range(150, 154)}) > len(drawn) // 2
+    assert all(f"text {r.positive_doc[1:]}" not in r.negatives for r in unsupervised)
 
 
 def test_model_folders_are_versioned_and_checksummed_without_their_onnx_export(
