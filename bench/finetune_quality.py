@@ -43,7 +43,7 @@ from es_rag.finetune.embeddings import (  # noqa: E402
     export_int8,
     train_embeddings,
 )
-from es_rag.finetune.manifest import MANIFEST, read_manifest  # noqa: E402
+from es_rag.finetune.manifest import MANIFEST, ModelManifest, read_manifest  # noqa: E402
 from es_rag.finetune.mining import candidate_pools, first_stage  # noqa: E402
 from es_rag.finetune.reranker import RERANKER_PARAMS, train_reranker  # noqa: E402
 from es_rag.retrieve.params import RerankSettings  # noqa: E402
@@ -90,12 +90,13 @@ def line(label: str, measured: dict[str, dict[str, float]]) -> str:
 
 
 def evaluate_reranker(client: Any, caps: Any, args: argparse.Namespace, folder: Path,
-                      tuned: Any, tuned_index: str, result: dict[str, Any]) -> None:
-    """hybrid+rerank with the reranker in `folder` over the fine-tuned index, served as
-    `finetune activate` serves it (ONNX int8, its training length, its recorded blend weight),
-    into `result`."""
-    served = served_rerank(folder, read_manifest(folder),
-                           RerankSettings(top_n=args.rerank_top, time_budget_s=1e9))
+                      manifest: ModelManifest, tuned: Any, tuned_index: str,
+                      result: dict[str, Any]) -> None:
+    """hybrid+rerank with the reranker in `folder` (its `manifest`) over the fine-tuned index,
+    served as `finetune activate` serves it (ONNX int8, its training length, its recorded blend
+    weight), into `result`."""
+    served = served_rerank(folder, manifest, RerankSettings(top_n=args.rerank_top,
+                                                            time_budget_s=1e9))
     reranker = build_reranker(served, tuned)
     subset = Subset(queries=args.limit_queries, distractors=args.distractors)
     reranked = run_evaluation(client, caps, args.dataset, configs("hybrid+rerank", args.hybrid),
@@ -163,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
             manifest = read_manifest(args.reranker)
             result["reranker_training_s"] = manifest.training_seconds
             result["reranker_manifest_metrics"] = manifest.metrics
-            evaluate_reranker(client, caps, args, args.reranker, tuned, tuned_index, result)
+            evaluate_reranker(client, caps, args, args.reranker, manifest, tuned, tuned_index,
+                              result)
             print(json.dumps(result, separators=(",", ":")))
             return
         progress("before: knn, hybrid on SciFact test")
@@ -225,7 +227,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"reranker trained in {result['reranker_training_s']} s; held-out "
                   f"{json.dumps(rmanifest.metrics['held_out'])}, blend "
                   f"{json.dumps(rmanifest.metrics['blend'])}", flush=True)
-            evaluate_reranker(client, caps, args, folder, tuned, tuned_index, result)
+            evaluate_reranker(client, caps, args, folder, rmanifest, tuned, tuned_index,
+                              result)
     result["load_average_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, separators=(",", ":")))
 
