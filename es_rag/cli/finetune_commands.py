@@ -54,8 +54,8 @@ def training_options(command: F) -> F:
                      help="AdamW learning rate (default 1e-4 for embeddings, 2e-5 with "
                           "--unsupervised, 1e-4 for the reranker)."),
         click.option("--negatives", type=int,
-                     help="Hard negatives per training row (default 1 for embeddings, 3 for "
-                          "the reranker)."),
+                     help="Negatives per training row, mined (random with --unsupervised "
+                          "embeddings; default 1 for embeddings, 3 for the reranker)."),
         click.option("--max-seq-length", type=int,
                      help="Tokens per text (or query and passage pair) in training (default "
                           "128; a reranker is served at its training length)."),
@@ -84,8 +84,9 @@ def finetune() -> None:
 @clear_errors
 def finetune_embeddings(ctx: Context, no_onnx: bool, **options: Any) -> None:
     """Fine-tune the embedding model (MultipleNegativesRankingLoss with hard negatives from the
-    current BM25 and kNN results), keep the epoch best on held-out training queries, and write
-    a versioned model folder with its manifest and ONNX int8 export."""
+    current BM25 and kNN results; random passages as negatives with --unsupervised), keep the
+    epoch best on held-out training queries, and write a versioned model folder with its
+    manifest and ONNX int8 export."""
     from es_rag.finetune.embeddings import (
         EMBEDDING_PARAMS,
         UNSUPERVISED_PARAMS,

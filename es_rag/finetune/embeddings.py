@@ -1,6 +1,7 @@
 """Fine-tune the embedding model: MultipleNegativesRankingLoss over (query, relevant passage,
-hard negatives), the other rows of a batch serving as further negatives; early stopping on the
-held-out training queries; the result saved with its manifest and its ONNX int8 export.
+negatives mined or, for pseudo-queries, random), the other rows of a batch serving as further
+negatives; early stopping on the held-out training queries; the result saved with its manifest
+and its ONNX int8 export.
 
 ```
 data = from_dataset(Path("../shared/datasets/scifact"))           # qrels/train.tsv only
