@@ -78,6 +78,9 @@ def test_finetune_reranker_trains_a_cross_encoder_hybrid_rerank_can_use(
     assert (output / "onnx" / "sequence-classification" / "model-int8.onnx").is_file()
     assert read_manifest(output).checksum == model_checksum(output)  # the export is not in it
     assert manifest["parameters"]["loss"] == "listwise softmax"
+    # the reranker's defaults where TINY sets none
+    assert (manifest["parameters"]["learning_rate"], manifest["parameters"]["negatives"],
+            manifest["parameters"]["epochs"]) == (1e-4, 3, 4)
     # the blend weight was chosen on the held-out query's hybrid results, and is applied
     blending = manifest["metrics"]["blend"]
     assert blending["queries"] == 1 and 0.0 <= blending["weight"] <= 1.0
